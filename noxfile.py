@@ -1,0 +1,89 @@
+"""Developer sessions for parity: `nox -s tests`, `nox -s parity`, `nox -s lint`, ..."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+ROOT = Path(__file__).parent
+LEGACY = ROOT / "legacy"
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    session.install("-e", ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+def _build_legacy(session: nox.Session, *, force: bool = False) -> None:
+    """Install and build the Next.js legacy service unless a build is already there."""
+    if shutil.which("npm") is None:
+        session.error("npm is required to build the legacy service (Node 20, npm 11)")
+    if force or not (LEGACY / "node_modules").is_dir():
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd=str(LEGACY))
+    if force or not (LEGACY / ".next" / "BUILD_ID").is_file():
+        session.run("npm", "run", "build", external=True, cwd=str(LEGACY))
+
+
+@nox.session(python="3.11")
+def legacy(session: nox.Session) -> None:
+    """Install, build and test the Next.js legacy service."""
+    _build_legacy(session, force="--force" in session.posargs)
+    session.run("npm", "test", external=True, cwd=str(LEGACY))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the pytest suite (unit, backend, harness, e2e against the real pair)."""
+    _install(session, "test")
+    _build_legacy(session)
+    args = session.posargs or []
+    session.run("pytest", *args, env={"PARITY_TESTS": "1"})
+
+
+@nox.session(python="3.11")
+def parity(session: nox.Session) -> None:
+    """Run the harness on the shipped pair and write the HTML report (args pass through)."""
+    _install(session)
+    _build_legacy(session)
+    args = session.posargs or ["--profile", "dev"]
+    session.run("parity", "run", *args)
+
+
+@nox.session(python="3.11")
+def conformance(session: nox.Session) -> None:
+    """Check the contract against the running legacy and the port with schemathesis."""
+    _install(session, "test")
+    _build_legacy(session)
+    session.run("pytest", "-m", "e2e", "tests/e2e/test_conformance.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Measure harness throughput and service latency side by side; prints figures."""
+    _install(session)
+    _build_legacy(session)
+    session.run("python", "-m", "harness.bench", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over backend, harness, tests and noxfile."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", "backend", "harness", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "backend", "harness", "tests", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over backend, harness and noxfile."""
+    _install(session, "typecheck")
+    session.run("mypy", env={"MYPYPATH": os.fspath(ROOT)})
