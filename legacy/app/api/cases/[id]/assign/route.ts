@@ -1,0 +1,33 @@
+import { eq } from "drizzle-orm";
+import { requireRole } from "@/lib/auth";
+import { AssignBody, checkAssignee, findCase } from "@/lib/cases";
+import { getDb } from "@/lib/db";
+import { recordEvent } from "@/lib/events";
+import { conflict, parseId, parseWith, readJson, route } from "@/lib/http";
+import { cases } from "@/lib/schema";
+import { caseJson } from "@/lib/serialize";
+import { nowIso } from "@/lib/time";
+
+type Ctx = { params: Promise<{ id: string }> };
+
+export const POST = route(async (request: Request, { params }: Ctx) => {
+  const { user } = requireRole(request, "agent");
+  const id = await parseId(params);
+  const body = parseWith(AssignBody, await readJson(request));
+  const db = getDb();
+  const existing = findCase(db, user, id);
+  checkAssignee(db, body.assigneeId, existing.businessUnit);
+  if (existing.status === "closed") throw conflict("Case is closed");
+  const status = body.assigneeId !== null && existing.status === "open" ? "in_progress" : existing.status;
+  const updated = db.transaction((tx) => {
+    const row = tx
+      .update(cases)
+      .set({ assigneeId: body.assigneeId, status, updatedAt: nowIso() })
+      .where(eq(cases.id, id))
+      .returning()
+      .get();
+    recordEvent(tx, "case.assigned", "case", id, user.id, caseJson(row));
+    return row;
+  });
+  return Response.json(caseJson(updated));
+});

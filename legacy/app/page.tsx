@@ -1,0 +1,3 @@
+export default function Home() {
+  return <main>Customer-operations dashboard API. See /api/health.</main>;
+}
