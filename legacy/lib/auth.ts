@@ -19,7 +19,14 @@ export function tokenFrom(request: Request): string | null {
   if (cookie) {
     for (const part of cookie.split(";")) {
       const [name, ...rest] = part.trim().split("=");
-      if (name === SESSION_COOKIE && rest.length) return decodeURIComponent(rest.join("="));
+      if (name === SESSION_COOKIE && rest.length) {
+        const raw = rest.join("=");
+        try {
+          return decodeURIComponent(raw);
+        } catch {
+          return raw;
+        }
+      }
     }
   }
   return null;

@@ -1,0 +1,78 @@
+"""Annotated dependencies: the database session, the caller, the settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.clock import now_iso
+from backend.db import get_session
+from backend.errors import forbidden, unauthorized
+from backend.models import SessionRow, User
+from backend.settings import Settings, get_settings
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+SESSION_COOKIE = "session"
+_BEARER = re.compile(r"^Bearer\s+(.+)$", re.IGNORECASE)
+RANK = {"viewer": 0, "agent": 1, "admin": 2}
+
+
+def token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        match = _BEARER.match(header.strip())
+        if match:
+            return match.group(1).strip()
+    cookie = request.headers.get("cookie")
+    if cookie:
+        for part in cookie.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == SESSION_COOKIE and "=" in part:
+                try:
+                    return unquote(value, errors="strict")
+                except UnicodeDecodeError:
+                    return value
+    return None
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    token: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == "admin"
+
+    def can_see(self, business_unit: str | None) -> bool:
+        return self.is_admin or business_unit == self.user.business_unit
+
+    def require(self, minimum: str) -> Caller:
+        if RANK.get(self.user.role, -1) < RANK[minimum]:
+            raise forbidden()
+        return self
+
+
+def authenticate(request: Request, session: SessionDep) -> Caller:
+    token = token_from(request)
+    if not token:
+        raise unauthorized()
+    user = session.scalars(
+        select(User)
+        .join(SessionRow, SessionRow.user_id == User.id)
+        .where(SessionRow.token == token, SessionRow.expires_at > now_iso())
+    ).first()
+    if user is None:
+        raise unauthorized()
+    return Caller(user=user, token=token)
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from backend.clock import now_iso
+from backend.deps import Caller, CallerDep, SessionDep
+from backend.errors import conflict, custom_issue, forbidden, not_found
+from backend.jsonout import JsonResponse, stringify
+from backend.models import Alert, Case
+from backend.routers._common import parse_body, parse_id, parse_query, record_event
+from backend.schemas import ALERT_COUNT, ALERT_LIST, alert_body
+from backend.serialize import alert_json
+
+router = APIRouter()
+ALERT_BODY = alert_body()
+
+
+def find_alert(session: Session, caller: Caller, alert_id: int) -> Alert:
+    row = session.get(Alert, alert_id)
+    if row is None or not caller.can_see(row.business_unit):
+        raise not_found("Alert")
+    return row
+
+
+def check_case_exists(session: Session, case_id: int | None) -> None:
+    if case_id is not None and session.get(Case, case_id) is None:
+        raise custom_issue("caseId", "Case not found")
+
+
+def _scope(caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if not caller.is_admin:
+        filters.append(Alert.business_unit == caller.user.business_unit)
+    if query.get("businessUnit"):
+        filters.append(Alert.business_unit == query["businessUnit"])
+    return filters
+
+
+def _metadata(body: dict[str, Any]) -> str | None:
+    value = body.get("metadata")
+    return None if value is None else stringify(value)
+
+
+@router.get("/api/alerts")
+def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    query = parse_query(request, ALERT_LIST)
+    filters = _scope(caller, query)
+    if query.get("severity"):
+        filters.append(Alert.severity == query["severity"])
+    if query.get("status"):
+        filters.append(Alert.status == query["status"])
+    where = and_(True, *filters)
+    rows = session.scalars(
+        select(Alert)
+        .where(where)
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(query["limit"])
+        .offset(query["offset"])
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Alert).where(where)) or 0
+    return JsonResponse(
+        {
+            "data": [alert_json(r) for r in rows],
+            "total": total,
+            "limit": query["limit"],
+            "offset": query["offset"],
+        },
+        floats=True,
+    )
+
+
+@router.post("/api/alerts")
+async def create_alert(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    caller.require("admin")
+    body = await parse_body(request, ALERT_BODY)
+    check_case_exists(session, body.get("caseId"))
+    unit = body.get("businessUnit") or caller.user.business_unit
+    if not caller.is_admin and unit != caller.user.business_unit:
+        raise forbidden()
+    row = Alert(
+        title=body["title"],
+        message=body["message"],
+        severity=body["severity"],
+        business_unit=unit,
+        case_id=body.get("caseId"),
+        metadata_=_metadata(body),
+    )
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    record_event(session, "alert.created", "alert", row.id, caller.user.id, alert_json(row))
+    session.commit()
+    return JsonResponse(alert_json(row), 201, floats=True)
+
+
+@router.get("/api/alerts/count")
+def count_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    query = parse_query(request, ALERT_COUNT)
+    rows = session.execute(
+        select(Alert.severity, Alert.status, func.count())
+        .where(and_(True, *_scope(caller, query)))
+        .group_by(Alert.severity, Alert.status)
+    ).all()
+    by_severity = {"info": 0, "warning": 0, "critical": 0}
+    by_status = {"active": 0, "acknowledged": 0, "resolved": 0}
+    total = 0
+    for severity, status, n in rows:
+        total += n
+        if severity in by_severity:
+            by_severity[severity] += n
+        if status in by_status:
+            by_status[status] += n
+    return JsonResponse({"total": total, "bySeverity": by_severity, "byStatus": by_status})
+
+
+@router.get("/api/alerts/{id}")
+def get_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    alert_id = parse_id(id)
+    return JsonResponse(alert_json(find_alert(session, caller, alert_id)), floats=True)
+
+
+@router.put("/api/alerts/{id}")
+async def update_alert(
+    id: str, request: Request, caller: CallerDep, session: SessionDep
+) -> JsonResponse:
+    caller.require("admin")
+    alert_id = parse_id(id)
+    body = await parse_body(request, ALERT_BODY)
+    row = find_alert(session, caller, alert_id)
+    check_case_exists(session, body.get("caseId"))
+    unit = body.get("businessUnit") or caller.user.business_unit
+    if not caller.is_admin and unit != caller.user.business_unit:
+        raise forbidden()
+    row.title = body["title"]
+    row.message = body["message"]
+    row.severity = body["severity"]
+    row.business_unit = unit
+    row.case_id = body.get("caseId")
+    row.metadata_ = _metadata(body)
+    row.updated_at = now_iso()
+    session.flush()
+    record_event(session, "alert.updated", "alert", alert_id, caller.user.id, alert_json(row))
+    session.commit()
+    return JsonResponse(alert_json(row), floats=True)
+
+
+@router.delete("/api/alerts/{id}")
+def delete_alert(id: str, caller: CallerDep, session: SessionDep) -> Response:
+    caller.require("admin")
+    alert_id = parse_id(id)
+    find_alert(session, caller, alert_id)
+    session.execute(delete(Alert).where(Alert.id == alert_id))
+    record_event(session, "alert.deleted", "alert", alert_id, caller.user.id, {"id": alert_id})
+    session.commit()
+    return Response(status_code=204)
+
+
+def _transition(
+    session: Session, caller: Caller, row: Alert, kind: str, **changes: Any
+) -> JsonResponse:
+    for name, value in changes.items():
+        setattr(row, name, value)
+    session.flush()
+    record_event(session, kind, "alert", row.id, caller.user.id, alert_json(row))
+    session.commit()
+    return JsonResponse(alert_json(row), floats=True)
+
+
+@router.post("/api/alerts/{id}/acknowledge")
+def acknowledge_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    caller.require("agent")
+    row = find_alert(session, caller, parse_id(id))
+    if row.status != "active":
+        raise conflict("Alert is not active")
+    now = now_iso()
+    return _transition(
+        session,
+        caller,
+        row,
+        "alert.acknowledged",
+        status="acknowledged",
+        acknowledged_by=caller.user.id,
+        acknowledged_at=now,
+        updated_at=now,
+    )
+
+
+@router.post("/api/alerts/{id}/resolve")
+def resolve_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    caller.require("admin")
+    row = find_alert(session, caller, parse_id(id))
+    if row.status == "resolved":
+        raise conflict("Alert is already resolved")
+    now = now_iso()
+    return _transition(
+        session, caller, row, "alert.resolved", status="resolved", resolved_at=now, updated_at=now
+    )
+
+
+__all__ = ["router"]

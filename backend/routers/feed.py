@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import ColumnElement, and_, delete, or_, select
+
+from backend.clock import normalize_iso, now_iso
+from backend.deps import CallerDep, SessionDep
+from backend.errors import custom_issue, forbidden
+from backend.jsonout import JsonResponse
+from backend.models import FeedItem
+from backend.routers._common import parse_body, parse_query, record_event
+from backend.schemas import FEED_CREATE, FEED_LIST
+from backend.serialize import feed_json
+from backend.validation import Int, Obj, Str, ValidationFailed
+
+router = APIRouter()
+_CURSOR = Obj({"p": Int(), "c": Str(), "i": Int()})
+_B64URL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def encode_cursor(priority: int, created_at: str, item_id: int) -> str:
+    raw = json.dumps({"p": priority, "c": created_at, "i": item_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _node_base64url(raw: str) -> bytes:
+    """Node's lenient ``Buffer.from(raw, 'base64url')``: stops at the first foreign byte."""
+    kept = []
+    for ch in raw.rstrip("="):
+        if ch not in _B64URL and ch not in "+/":
+            break
+        kept.append({"+": "-", "/": "_"}.get(ch, ch))
+    text = "".join(kept)
+    if len(text) % 4 == 1:
+        text = text[:-1]
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def decode_cursor(raw: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(_node_base64url(raw).decode("utf-8", errors="replace"))
+        return _CURSOR.parse(decoded)
+    except (ValueError, binascii.Error, ValidationFailed, RecursionError):
+        raise custom_issue("cursor", "Invalid cursor") from None
+
+
+@router.get("/api/feed")
+def list_feed(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    query = parse_query(request, FEED_LIST)
+    cursor = decode_cursor(query["cursor"]) if "cursor" in query else None
+    filters: list[ColumnElement[bool]] = [
+        or_(FeedItem.expires_at.is_(None), FeedItem.expires_at > now_iso())
+    ]
+    if not caller.is_admin:
+        filters.append(
+            or_(
+                FeedItem.business_unit.is_(None),
+                FeedItem.business_unit == caller.user.business_unit,
+            )
+        )
+    if query.get("kind"):
+        filters.append(FeedItem.kind == query["kind"])
+    if query.get("businessUnit"):
+        filters.append(FeedItem.business_unit == query["businessUnit"])
+    if cursor is not None:
+        p, c, i = cursor["p"], cursor["c"], cursor["i"]
+        filters.append(
+            or_(
+                FeedItem.priority < p,
+                and_(FeedItem.priority == p, FeedItem.created_at < c),
+                and_(FeedItem.priority == p, FeedItem.created_at == c, FeedItem.id < i),
+            )
+        )
+    limit: int = query["limit"]
+    rows = session.scalars(
+        select(FeedItem)
+        .where(and_(*filters))
+        .order_by(FeedItem.priority.desc(), FeedItem.created_at.desc(), FeedItem.id.desc())
+        .limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit and page:
+        last = page[-1]
+        next_cursor = encode_cursor(last.priority, last.created_at, last.id)
+    return JsonResponse({"data": [feed_json(r) for r in page], "nextCursor": next_cursor})
+
+
+@router.post("/api/feed")
+async def create_feed_item(
+    request: Request, caller: CallerDep, session: SessionDep
+) -> JsonResponse:
+    caller.require("agent")
+    body = await parse_body(request, FEED_CREATE)
+    unit = body.get("businessUnit", caller.user.business_unit)
+    if not caller.is_admin and unit != caller.user.business_unit:
+        raise forbidden()
+    expires = body.get("expiresAt")
+    row = FeedItem(
+        kind=body["kind"],
+        title=body["title"],
+        body=body["body"],
+        priority=body["priority"],
+        business_unit=unit,
+        expires_at=normalize_iso(expires) if expires else None,
+    )
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    record_event(session, "feed.created", "feed_item", row.id, caller.user.id, feed_json(row))
+    session.commit()
+    return JsonResponse(feed_json(row), 201)
+
+
+@router.post("/api/feed/cleanup")
+def cleanup_feed(caller: CallerDep, session: SessionDep) -> JsonResponse:
+    caller.require("admin")
+    result = session.execute(delete(FeedItem).where(FeedItem.expires_at <= now_iso()))
+    deleted = int(getattr(result, "rowcount", 0) or 0)
+    record_event(session, "feed.cleanup", "feed_item", None, caller.user.id, {"deleted": deleted})
+    session.commit()
+    return JsonResponse({"deleted": deleted})
+
+
+__all__ = ["router"]

@@ -1,0 +1,148 @@
+"""Request schemas, declared as the legacy's zod schemas are (see backend.validation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.validation import Enum, Int, IsoDatetime, Obj, Record, Str
+
+CHANNELS = ("email", "chat", "phone", "social", "web")
+CASE_STATUSES = ("open", "in_progress", "resolved", "closed")
+PRIORITIES = ("low", "medium", "high", "urgent")
+SEVERITIES = ("info", "warning", "critical")
+ALERT_STATUSES = ("active", "acknowledged", "resolved")
+FEED_KINDS = ("case_update", "alert", "trend", "announcement")
+SCOPES = ("all", "cases", "alerts", "feed")
+CASE_SORTS = (
+    "createdAt",
+    "-createdAt",
+    "updatedAt",
+    "-updatedAt",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
+)
+
+
+def business_unit() -> Str:
+    return Str(min=1, max=64)
+
+
+def positive_id() -> Int:
+    return Int(positive=True)
+
+
+def query_int(lo: int | None = None, hi: int | None = None) -> Int:
+    return Int(min=lo, max=hi, coerce=True)
+
+
+def limit_offset(max_limit: int) -> dict[str, Any]:
+    return {
+        "limit": query_int(1, max_limit).default(20),
+        "offset": query_int(0).default(0),
+    }
+
+
+LOGIN = Obj({"email": Str(min=1, max=320), "password": Str(min=1, max=200)})
+
+
+def alert_body() -> Obj:
+    return Obj(
+        {
+            "title": Str(min=1, max=200),
+            "message": Str(min=1, max=2000),
+            "severity": Enum(values=SEVERITIES),
+            "businessUnit": business_unit().optional(),
+            "caseId": positive_id().nullable().optional(),
+            "metadata": Record().nullable().optional(),
+        }
+    )
+
+
+ALERT_LIST = Obj(
+    {
+        "businessUnit": business_unit().optional(),
+        "severity": Enum(values=SEVERITIES).optional(),
+        "status": Enum(values=ALERT_STATUSES).optional(),
+        **limit_offset(100),
+    }
+)
+ALERT_COUNT = Obj({"businessUnit": business_unit().optional()})
+
+
+def case_create() -> Obj:
+    return Obj(
+        {
+            "title": Str(min=1, max=200),
+            "description": Str(max=5000).default(""),
+            "channel": Enum(values=CHANNELS),
+            "status": Enum(values=CASE_STATUSES).default("open"),
+            "category": Str(min=1, max=64),
+            "priority": Enum(values=PRIORITIES).default("medium"),
+            "businessUnit": business_unit().optional(),
+            "customerName": Str(min=1, max=200),
+            "assigneeId": positive_id().nullable().optional(),
+            "metadata": Record().nullable().optional(),
+        }
+    )
+
+
+CASE_CREATE = case_create()
+CASE_PATCH = Obj(
+    {
+        "title": Str(min=1, max=200).optional(),
+        "description": Str(max=5000).optional(),
+        "channel": Enum(values=CHANNELS).optional(),
+        "status": Enum(values=CASE_STATUSES).optional(),
+        "category": Str(min=1, max=64).optional(),
+        "priority": Enum(values=PRIORITIES).optional(),
+        "businessUnit": business_unit().optional(),
+        "customerName": Str(min=1, max=200).optional(),
+        "assigneeId": positive_id().nullable().optional(),
+        "metadata": Record().nullable().optional(),
+    }
+).refine(lambda body: len(body) > 0, "At least one field is required")
+CASE_ASSIGN = Obj({"assigneeId": positive_id().nullable()})
+CASE_LIST = Obj(
+    {
+        "channel": Enum(values=CHANNELS).optional(),
+        "status": Enum(values=CASE_STATUSES).optional(),
+        "category": Str(min=1, max=64).optional(),
+        "businessUnit": business_unit().optional(),
+        "assigneeId": Int(positive=True, coerce=True).optional(),
+        "sort": Enum(values=CASE_SORTS).default("-createdAt"),
+        "page": query_int(1).default(1),
+        "pageSize": query_int(1, 100).default(20),
+    }
+)
+
+FEED_LIST = Obj(
+    {
+        "kind": Enum(values=FEED_KINDS).optional(),
+        "businessUnit": business_unit().optional(),
+        "cursor": Str().optional(),
+        "limit": query_int(1, 50).default(20),
+    }
+)
+FEED_CREATE = Obj(
+    {
+        "kind": Enum(values=FEED_KINDS),
+        "title": Str(min=1, max=200),
+        "body": Str(max=5000).default(""),
+        "priority": Int(min=0, max=100).default(50),
+        "businessUnit": business_unit().nullable().optional(),
+        "expiresAt": IsoDatetime().nullable().optional(),
+    }
+)
+
+SEARCH = Obj(
+    {
+        "q": Str(min=1, max=200),
+        "scope": Enum(values=SCOPES).default("all"),
+        "businessUnit": business_unit().optional(),
+        "limit": query_int(1, 50).default(20),
+    }
+)
+SEARCH_ANALYTICS = Obj({"days": query_int(1, 365).default(7)})
+UPLOAD_LIST = Obj(limit_offset(100))

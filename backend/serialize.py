@@ -1,0 +1,93 @@
+"""Resource JSON exactly as the legacy writes it (field order, omitted metadata)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from backend.models import Alert, Case, FeedItem, Upload, User
+
+
+def _metadata(out: dict[str, Any], raw: str | None) -> None:
+    if raw:  # NULL (and '') is omitted, as JavaScript drops undefined
+        out["metadata"] = json.loads(raw)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "businessUnit": user.business_unit,
+        "createdAt": user.created_at,
+    }
+
+
+def case_json(row: Case) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.id,
+        "title": row.title,
+        "description": row.description,
+        "channel": row.channel,
+        "status": row.status,
+        "category": row.category,
+        "priority": row.priority,
+        "businessUnit": row.business_unit,
+        "customerName": row.customer_name,
+        "assigneeId": row.assignee_id,
+    }
+    _metadata(out, row.metadata_)
+    out["createdAt"] = row.created_at
+    out["updatedAt"] = row.updated_at
+    return out
+
+
+def alert_json(row: Alert) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.id,
+        "title": row.title,
+        "message": row.message,
+        "severity": row.severity,
+        "status": row.status,
+        "businessUnit": row.business_unit,
+        "caseId": row.case_id,
+        "acknowledgedBy": row.acknowledged_by,
+        "acknowledgedAt": row.acknowledged_at,
+        "resolvedAt": row.resolved_at,
+    }
+    _metadata(out, row.metadata_)
+    out["createdAt"] = row.created_at
+    out["updatedAt"] = row.updated_at
+    return out
+
+
+def feed_json(row: FeedItem) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "title": row.title,
+        "body": row.body,
+        "priority": row.priority,
+        "businessUnit": row.business_unit,
+        "expiresAt": row.expires_at,
+        "createdAt": row.created_at,
+    }
+
+
+def upload_json(row: Upload) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "contentType": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "status": row.status,
+        "rowsImported": row.rows_imported,
+        "rowsRejected": row.rows_rejected,
+        "error": row.error,
+        "userId": row.user_id,
+        "businessUnit": row.business_unit,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+    }
