@@ -1,0 +1,129 @@
+"""Load the OpenAPI contract: a broken file is a HarnessError naming the file and the place."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+import yaml
+
+from harness.errors import HarnessError
+
+__all__ = ["Contract", "Operation", "load_contract", "match_operation"]
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str  # "GET /api/cases/{id}"
+    method: str
+    path: str
+    operation_id: str | None
+    statuses: tuple[str, ...]  # documented response codes ("200", "4XX", "default")
+    api: Any  # schemathesis APIOperation
+
+
+@dataclass
+class Contract:
+    path: Path
+    raw: dict[str, Any]
+    schema: Any  # schemathesis BaseSchema
+    operations: list[Operation]
+
+    def get(self, op_id: str) -> Operation:
+        for op in self.operations:
+            if op.id == op_id:
+                return op
+        raise HarnessError(f"{self.path}: no operation {op_id!r} in the contract", kind="input")
+
+    def select(self, specs: list[str], exclude: list[str] | None = None) -> list[Operation]:
+        """Operations picked by ``--operation`` specs (exact ids or globs), minus exclusions."""
+        chosen: list[Operation] = []
+        if specs:
+            for spec in specs:
+                norm = _norm_spec(spec)
+                hits = [op for op in self.operations if match_operation(norm, op.id)]
+                if not hits:
+                    known = ", ".join(op.id for op in self.operations[:8])
+                    raise HarnessError(
+                        f"--operation {spec!r} matches no operation of {self.path} "
+                        f"(e.g. {known}, ...)",
+                        kind="input",
+                    )
+                chosen.extend(op for op in hits if op not in chosen)
+        else:
+            chosen = list(self.operations)
+        if exclude:
+            chosen = [op for op in chosen if not any(match_operation(e, op.id) for e in exclude)]
+        return chosen
+
+
+def _norm_spec(spec: str) -> str:
+    parts = spec.strip().split(None, 1)
+    if len(parts) == 2 and parts[0].lower() in METHODS:
+        return f"{parts[0].upper()} {parts[1]}"
+    return spec.strip()
+
+
+def match_operation(pattern: str, op_id: str) -> bool:
+    """``GET /api/*`` or ``/api/cases*`` (any method) or ``*``, matched against ``GET /path``."""
+    if fnmatch.fnmatchcase(op_id, pattern):
+        return True
+    if pattern.startswith("/"):
+        return fnmatch.fnmatchcase(op_id.split(" ", 1)[1], pattern)
+    return False
+
+
+def load_contract(path: Path) -> Contract:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot read contract: {exc.strerror}", kind="input") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
+        raise HarnessError(
+            f"{path}: invalid YAML at {where}: {exc.problem or exc}", kind="input"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{path}: invalid YAML: {exc}", kind="input") from exc
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: the contract is not a mapping", kind="input")
+    if not str(raw.get("openapi", "")).startswith("3."):
+        raise HarnessError(f"{path}: 'openapi' must be a 3.x version string", kind="input")
+    paths = raw.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        raise HarnessError(f"{path}: 'paths' must be a non-empty mapping", kind="input")
+    for route, item in paths.items():
+        if not isinstance(item, dict):
+            raise HarnessError(f"{path}: paths.{route} must be a mapping", kind="input")
+    try:
+        schema = schemathesis.openapi.from_dict(raw)
+        schema.config.update(base_url="http://127.0.0.1:9")
+    except Exception as exc:
+        raise HarnessError(f"{path}: not a usable OpenAPI document: {exc}", kind="input") from exc
+    operations: list[Operation] = []
+    for result in schema.get_all_operations():
+        try:
+            api = result.ok()
+        except Exception as exc:
+            raise HarnessError(f"{path}: broken operation: {exc}", kind="input") from exc
+        definition = api.definition.raw
+        responses = definition.get("responses") or {}
+        operations.append(
+            Operation(
+                id=f"{api.method.upper()} {api.path}",
+                method=api.method.upper(),
+                path=api.path,
+                operation_id=definition.get("operationId"),
+                statuses=tuple(str(code) for code in responses),
+                api=api,
+            )
+        )
+    return Contract(path=path, raw=raw, schema=schema, operations=operations)
