@@ -6,27 +6,43 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi.routing import APIRoute
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import ApiError
 from backend.jsonout import JsonResponse
 from backend.routers import alerts, auth, cases, feed, health, search, uploads
 
 log = logging.getLogger("backend")
+RESOURCES = (health, auth, alerts, cases, feed, search, uploads)
+ROUTES: list[APIRoute] = [r for m in RESOURCES for r in m.router.routes if isinstance(r, APIRoute)]
 CATCH_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+KNOWN_METHODS = {*CATCH_ALL_METHODS, "HEAD", "OPTIONS"}
 
 
-class TrailingSlashRedirect:
-    """Next.js (trailingSlash: false) answers ``/x/`` with 308 to ``/x``, query kept."""
+class NextCompat:
+    """What Next.js does before or around a route handler, which FastAPI does differently.
 
-    def __init__(self, app: ASGIApp) -> None:
+    - ``/x/`` answers 308 to ``/x`` (``trailingSlash: false``), query kept, the location as body;
+    - ``HEAD`` runs the ``GET`` handler and drops the body;
+    - ``OPTIONS`` answers 204 with an ``allow`` header naming the route's methods;
+    - methods undici refuses (``TRACE``, ...) fail with a bare 500 before any handler runs.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+        method: str = scope["method"]
+        if method not in KNOWN_METHODS:
+            response: Response = PlainTextResponse("Internal Server Error", 500)
+        elif len(path) > 1 and path.endswith("/"):
             target = path.rstrip("/") or "/"
             query = scope.get("query_string", b"").decode("latin-1")
             location = target + (f"?{query}" if query else "")
@@ -36,9 +52,37 @@ class TrailingSlashRedirect:
                 headers={"location": location, "refresh": f"0;url={location}"},
                 media_type=None,
             )
-            await response(scope, receive, send)
+        elif method == "OPTIONS":
+            response = Response(status_code=204, headers={"allow": self._allow(scope)})
+        elif method == "HEAD":
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
-        await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    def _allow(self, scope: Scope) -> str:
+        path = scope.get("path", "")
+        methods: set[str] = set()
+        for route in ROUTES:
+            if route.path_regex.match(path):
+                methods |= route.methods or set()
+        if not methods:
+            methods = set(CATCH_ALL_METHODS)
+        if "GET" in methods:
+            methods.add("HEAD")
+        methods.add("OPTIONS")
+        return ", ".join(sorted(methods))
+
+
+def _without_body(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return wrapped
 
 
 def _method_not_allowed() -> Response:
@@ -63,7 +107,7 @@ def create_app() -> ASGIApp:
         log.exception("unhandled error", exc_info=exc)
         return JsonResponse({"error": "internal_error", "message": "Internal server error"}, 500)
 
-    for module in (health, auth, alerts, cases, feed, search, uploads):
+    for module in RESOURCES:
         app.include_router(module.router)
 
     routes = list(app.router.routes)
@@ -76,12 +120,7 @@ def create_app() -> ASGIApp:
             return _method_not_allowed()
         return JsonResponse({"error": "not_found", "message": "Not found"}, 404)
 
-    @app.api_route("/api/{rest:path}", methods=["OPTIONS", "HEAD"], include_in_schema=False)
-    async def other_methods(request: Request, rest: str) -> Response:
-        del rest
-        return _method_not_allowed()
-
-    return TrailingSlashRedirect(app)
+    return NextCompat(app)
 
 
 app = create_app()

@@ -268,7 +268,7 @@ describe("search", () => {
 describe("upload", () => {
   const form = (name: string, content: string | Buffer, type = "text/csv") => {
     const data = new FormData();
-    data.append("file", new Blob([content], { type }), name);
+    data.append("file", new Blob([typeof content === "string" ? content : new Uint8Array(content)], { type }), name);
     return data;
   };
 
