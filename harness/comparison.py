@@ -1,0 +1,400 @@
+"""Status, chosen headers, bodies and database writes of one exchange -> differences.
+
+The only module that imports deepdiff; it is called only when the canonical texts differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from http.cookies import SimpleCookie
+from typing import Any
+
+import orjson
+from deepdiff import DeepDiff
+
+from harness.config import CompareConfig
+from harness.models import Difference, Response, TableWrites, Writes
+from harness.normalization import (
+    IGNORED,
+    CompiledRule,
+    JsonText,
+    RuleSet,
+    child_path,
+    generalize,
+    looks_formatted,
+    parse_time,
+    shape,
+)
+
+__all__ = ["compare_bodies", "compare_exchange", "compare_writes", "short"]
+
+
+def short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=repr).encode()
+
+
+def _dd_path(parts: list[Any]) -> str:
+    path = "$"
+    for part in parts:
+        path = child_path(path, part)
+    return path
+
+
+def _within(rule: CompiledRule, a: Any, b: Any) -> bool:
+    if rule.rule.abs is not None and _is_num(a) and _is_num(b):
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=rule.rule.abs)
+    if rule.rule.ms is not None and isinstance(a, str) and isinstance(b, str):
+        ta, tb = parse_time(a), parse_time(b)
+        if ta is None or tb is None or shape(a) != shape(b):
+            return False  # a different format is drift even within tolerance
+        return abs((ta - tb).total_seconds()) * 1000 <= rule.rule.ms
+    return False
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _value_kind(a: Any, b: Any, masked: bool) -> str:
+    if isinstance(a, str) and isinstance(b, str):
+        if masked:
+            return "format"
+        if shape(a) != shape(b) and looks_formatted(a) and looks_formatted(b):
+            return "format"
+        return "value"
+    if type(a) is not type(b):
+        return "type"
+    return "value"
+
+
+def _enclosing_list(value: Any, parts: list[Any]) -> tuple[list[Any], Any] | None:
+    """The innermost list on ``parts`` (as path parts and the list itself)."""
+    node = value
+    found: tuple[list[Any], Any] | None = None
+    for i, part in enumerate(parts):
+        if isinstance(node, list) and isinstance(part, int):
+            found = (parts[:i], node)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    return found
+
+
+def compare_bodies(
+    legacy: Any,
+    candidate: Any,
+    rules: RuleSet,
+    sub: list[CompiledRule] | None = None,
+    prefix: str = "body:",
+) -> list[Difference]:
+    """Bodies already normalized; tolerance rules applied here, ordering detected."""
+    if _canonical(legacy) == _canonical(candidate):
+        return []
+    if not isinstance(legacy, dict | list) or not isinstance(candidate, dict | list):
+        kind = _value_kind(legacy, candidate, rules.masked_at("$", sub))
+        if isinstance(legacy, dict | list) != isinstance(candidate, dict | list):
+            kind = "type"
+        return [
+            Difference(
+                f"{prefix}$",
+                kind,
+                "$",
+                legacy,
+                candidate,
+                f"$: {short(legacy)} vs {short(candidate)}",
+            )
+        ]
+    tree = DeepDiff(
+        legacy,
+        candidate,
+        threshold_to_diff_deeper=0,
+        view="tree",
+        verbose_level=2,
+        ignore_numeric_type_changes=False,
+    )
+    out: list[Difference] = []
+    ordered_lists: dict[str, bool] = {}
+    for report_type, items in tree.items():
+        for item in items:
+            parts = item.path(output_format="list")
+            path = _dd_path(parts)
+            a = item.t1
+            b = item.t2
+            # an array with the same items in another order: one "ordering" difference
+            hit = _enclosing_list(legacy, parts)
+            if hit is not None:
+                lpath = _dd_path(hit[0])
+                if lpath not in ordered_lists:
+                    other = _get(candidate, hit[0])
+                    ordered_lists[lpath] = (
+                        isinstance(other, list)
+                        and len(other) == len(hit[1])
+                        and sorted(_canonical(x) for x in other)
+                        == sorted(_canonical(x) for x in hit[1])
+                    )
+                if ordered_lists[lpath]:
+                    continue
+            if report_type in ("dictionary_item_removed", "iterable_item_removed"):
+                kind, summary = "missing", f"{path} missing in candidate (legacy: {short(a)})"
+                b = None
+            elif report_type in ("dictionary_item_added", "iterable_item_added"):
+                kind, summary = "extra", f"{path} only in candidate: {short(b)}"
+                a = None
+            elif report_type == "type_changes":
+                kind = "type"
+                if _is_num(a) and _is_num(b):
+                    kind = "format"  # 1 vs 1.0
+                summary = f"{path}: {short(a)} vs {short(b)}"
+            elif report_type == "values_changed":
+                if any(_within(r, a, b) for r in rules.tolerance(path, sub)):
+                    continue
+                kind = _value_kind(a, b, rules.masked_at(path, sub))
+                summary = f"{path}: {short(a)} vs {short(b)}"
+            else:
+                kind, summary = "value", f"{path}: {report_type}"
+            out.append(Difference(prefix + generalize(path), kind, path, a, b, summary))
+    for lpath, reordered in ordered_lists.items():
+        if reordered:
+            out.append(
+                Difference(
+                    prefix + generalize(lpath),
+                    "ordering",
+                    lpath,
+                    None,
+                    None,
+                    f"{lpath}: same items in a different order",
+                )
+            )
+    if not out and _canonical(legacy) != _canonical(candidate):
+        # e.g. key order only: JSON objects are unordered, so this is agreement
+        if legacy == candidate:
+            return []
+    return out
+
+
+def _get(value: Any, parts: list[Any]) -> Any:
+    for part in parts:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _cookies(values: list[str], keep_values: set[str]) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for raw in values:
+        name, _, rest = raw.partition("=")
+        attrs: dict[str, str | None] = {}
+        for piece in rest.split(";")[1:]:
+            key, eq, val = piece.strip().partition("=")
+            key = key.lower()
+            if not key:
+                continue
+            attrs[key] = (
+                (val.lower() if key == "samesite" else val) if (eq and key in keep_values) else None
+            )
+        out[name.strip()] = attrs
+    return out
+
+
+_ = SimpleCookie  # documented alternative; the manual parser keeps attribute order and names
+
+
+def _header_diffs(
+    legacy: Response, candidate: Response, config: CompareConfig, rules: RuleSet
+) -> list[Difference]:
+    out: list[Difference] = []
+    for name in (h.lower() for h in config.headers):
+        hrules = rules.header_rules(name)
+        if any(r.action == "ignore" for r in hrules):
+            continue
+        lv, cv = legacy.header_values(name), candidate.header_values(name)
+        if name == "set-cookie":
+            lc = _cookies(lv, set(config.cookie_attribute_values))
+            cc = _cookies(cv, set(config.cookie_attribute_values))
+            if lc != cc:
+                out.append(
+                    Difference(
+                        f"header:{name}",
+                        "header",
+                        name,
+                        lv,
+                        cv,
+                        f"set-cookie: {short(lc, 120)} vs {short(cc, 120)}",
+                    )
+                )
+            continue
+        if name == "content-type":
+            lv = [v.replace(" ", "").lower() for v in lv]
+            cv = [v.replace(" ", "").lower() for v in cv]
+        for rule in hrules:
+            if rule.action == "mask":
+                lv = [rule.apply_mask(v) for v in lv]
+                cv = [rule.apply_mask(v) for v in cv]
+        if lv != cv:
+            a = lv[0] if len(lv) == 1 else (lv or None)
+            b = cv[0] if len(cv) == 1 else (cv or None)
+            out.append(
+                Difference(
+                    f"header:{name}", "header", name, a, b, f"{name}: {short(a)} vs {short(b)}"
+                )
+            )
+    return out
+
+
+def compare_exchange(
+    legacy: Response,
+    candidate: Response,
+    legacy_writes: Writes | None,
+    candidate_writes: Writes | None,
+    rules: RuleSet,
+    config: CompareConfig,
+) -> list[Difference]:
+    """Every difference of one exchange; a status mismatch alone is reported (root cause)."""
+    if legacy.status != candidate.status:
+        return [
+            Difference(
+                "status",
+                "status",
+                "status",
+                legacy.status,
+                candidate.status,
+                f"status {legacy.status} vs {candidate.status}",
+            )
+        ]
+    diffs = _header_diffs(legacy, candidate, config, rules)
+    lb = rules.normalize_body(legacy.body)
+    cb = rules.normalize_body(candidate.body)
+    if lb is IGNORED or cb is IGNORED:
+        lb = cb = None
+    diffs += compare_bodies(lb, cb, rules)
+    if legacy_writes is not None and candidate_writes is not None:
+        diffs += compare_writes(legacy_writes, candidate_writes, rules)
+    return diffs
+
+
+def _row_diffs(
+    table: str, kind: str, label: str, lrow: dict[str, Any], crow: dict[str, Any], rules: RuleSet
+) -> list[Difference]:
+    out: list[Difference] = []
+    for column in sorted(set(lrow) | set(crow)):
+        if column == "rowid":
+            continue
+        a, b = lrow.get(column), crow.get(column)
+        if a == b:
+            continue
+        crules = rules.column_rules(table, column)
+        if any(_within(r, a, b) for r in crules if r.action == "tolerance" and r.regex is None):
+            continue
+        loc = f"db:{table}.{column}"
+        if isinstance(a, JsonText) and isinstance(b, JsonText):
+            if a.value == b.value:
+                out.append(
+                    Difference(
+                        loc,
+                        kind,
+                        f"{label}.{column}",
+                        a.raw,
+                        b.raw,
+                        f"{label}.{column}: JSON written differently: "
+                        f"{short(a.raw)} vs {short(b.raw)}",
+                    )
+                )
+                continue
+            sub = [r for r in crules if r.regex is not None]
+            inner = compare_bodies(a.value, b.value, rules, sub, prefix="")
+            if not inner:
+                continue
+            first = inner[0]
+            out.append(
+                Difference(
+                    loc,
+                    kind,
+                    f"{label}.{column}",
+                    a.value,
+                    b.value,
+                    f"{label}.{column} {first.summary} ({first.kind})"
+                    + (f" +{len(inner) - 1} more" if len(inner) > 1 else ""),
+                )
+            )
+            continue
+        av = a.raw if isinstance(a, JsonText) else a
+        bv = b.raw if isinstance(b, JsonText) else b
+        what = _value_kind(av, bv, any(r.action == "mask" for r in crules))
+        out.append(
+            Difference(
+                loc,
+                kind,
+                f"{label}.{column}",
+                av,
+                bv,
+                f"{label}.{column}: {short(av)} vs {short(bv)}"
+                + (" (format)" if what == "format" else ""),
+            )
+        )
+    return out
+
+
+def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Difference]:
+    out: list[Difference] = []
+    empty = TableWrites()
+    for table in sorted(set(legacy) | set(candidate)):
+        lw, cw = legacy.get(table, empty), candidate.get(table, empty)
+        # inserted rows pair up in order
+        li = [rules.normalize_row(table, r) for r in lw.inserted]
+        ci = [rules.normalize_row(table, r) for r in cw.inserted]
+        if len(li) != len(ci):
+            out.append(
+                Difference(
+                    f"db:{table}",
+                    "db_insert",
+                    table,
+                    len(li),
+                    len(ci),
+                    f"{table}: legacy inserted {len(li)} row(s), candidate {len(ci)}",
+                )
+            )
+        for n, (lrow, crow) in enumerate(zip(li, ci, strict=False)):
+            out += _row_diffs(table, "db_insert", f"{table}[+{n}]", lrow, crow, rules)
+        lu = {r["rowid"]: r for r in lw.updated}
+        cu = {r["rowid"]: r for r in cw.updated}
+        if lu.keys() != cu.keys():
+            out.append(
+                Difference(
+                    f"db:{table}",
+                    "db_update",
+                    table,
+                    sorted(lu),
+                    sorted(cu),
+                    f"{table}: legacy updated rows {sorted(lu)[:10]}, candidate {sorted(cu)[:10]}",
+                )
+            )
+        for key in sorted(lu.keys() & cu.keys()):
+            la = rules.normalize_row(table, lu[key]["after"])
+            ca = rules.normalize_row(table, cu[key]["after"])
+            out += _row_diffs(table, "db_update", f"{table}[rowid={key}]", la, ca, rules)
+        ld = sorted(str(r.get("rowid", r)) for r in lw.deleted)
+        cd = sorted(str(r.get("rowid", r)) for r in cw.deleted)
+        if ld != cd:
+            out.append(
+                Difference(
+                    f"db:{table}",
+                    "db_delete",
+                    table,
+                    ld[:20],
+                    cd[:20],
+                    f"{table}: legacy deleted {len(ld)} row(s), candidate {len(cd)}",
+                )
+            )
+    return out

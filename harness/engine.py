@@ -1,0 +1,904 @@
+"""The run loop: services up, cases generated, each replayed on both targets, findings out.
+
+Only this module wires the stages together. It reports progress through a ``Listener``
+(the console reporter is one) and returns the results document (docs/results-schema.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fnmatch
+import hashlib
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.comparison import compare_exchange
+from harness.config import AcceptRule, ParityConfig, Profile
+from harness.contract import Contract, Operation, match_operation
+from harness.dbdiff import DbWatcher
+from harness.errors import HarnessError, ServiceError
+from harness.generation import GenerationStats, build_request, generate_cases
+from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest, Writes
+from harness.normalization import JsonText, RuleSet
+from harness.services import ManagedService, build_snapshot, copy_snapshot, run_reset_command
+from harness.transport import Target, TargetUnreachable, Transport, curl_line
+
+__all__ = ["Engine", "Listener", "NullListener", "RunOptions", "new_run_id"]
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SCHEMA_VERSION = 1
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class RunOptions:
+    contract_path: Path
+    config_path: Path
+    profile: str | None = None
+    seed: int | None = None
+    operations: list[str] = field(default_factory=list)
+    report_dir: Path = Path("reports")
+    legacy_url: str | None = None
+    candidate_url: str | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.legacy_url is not None or self.candidate_url is not None
+
+
+class Listener(Protocol):
+    def run_started(self, info: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+    def operation_started(self, op_id: str, total: int) -> None: ...
+    def case_done(self, op_id: str, agreed: bool) -> None: ...
+    def operation_finished(self, summary: dict[str, Any]) -> None: ...
+    def run_finished(self, results: dict[str, Any]) -> None: ...
+
+
+class NullListener:
+    def run_started(self, info: dict[str, Any]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def operation_started(self, op_id: str, total: int) -> None:
+        pass
+
+    def case_done(self, op_id: str, agreed: bool) -> None:
+        pass
+
+    def operation_finished(self, summary: dict[str, Any]) -> None:
+        pass
+
+    def run_finished(self, results: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class Group:
+    """One finding: every case showing the same (operation, location, kind)."""
+
+    operation: str
+    location: str
+    kind: str
+    count: int
+    example: ExchangeResult
+    difference: Difference
+    accepted_by: AcceptRule | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.operation, self.location, self.kind)
+
+
+@dataclass
+class OpStats:
+    op: Operation
+    cases: int = 0
+    agreeing: int = 0
+    statuses: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"legacy": Counter(), "candidate": Counter()}
+    )
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"legacy": [], "candidate": []})
+
+
+@dataclass
+class Timings:
+    generation: float = 0.0
+    transport: float = 0.0
+    compare: float = 0.0
+    dbdiff: float = 0.0
+    reset: float = 0.0
+    shrink: float = 0.0
+    invariants: float = 0.0
+    login: float = 0.0
+    startup: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+class Engine:
+    def __init__(
+        self,
+        contract: Contract,
+        config: ParityConfig,
+        options: RunOptions,
+        listener: Listener | None = None,
+    ) -> None:
+        self.contract = contract
+        self.config = config
+        self.options = options
+        self.listener: Listener = listener or NullListener()
+        self.profile_name = options.profile or (
+            "dev" if "dev" in config.profiles else next(iter(config.profiles), "default")
+        )
+        self.profile: Profile = config.profile(self.profile_name)
+        self.seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+        self.run_id = new_run_id()
+        self.run_dir = options.report_dir / self.run_id
+        self.mode = "external" if options.external else "managed"
+        self.services: dict[str, ManagedService] = {}
+        self.watchers: dict[str, DbWatcher] = {}
+        self.transport: Transport | None = None
+        self.targets: dict[str, Target] = {}
+        self.groups: dict[tuple[str, str, str], Group] = {}
+        self.op_stats: dict[str, OpStats] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.messages: list[str] = []
+        self.timings = Timings()
+        self.gen_stats = GenerationStats()
+        self.interrupted = False
+        self.invariant_defs: list[Any] = []
+        self.invariant_results: list[dict[str, Any]] = []
+        self._rules: dict[str, RuleSet] = {}
+        self._tmp: Path | None = None
+        self.started_at = _now()
+        self._t0 = time.monotonic()
+        self.selected: list[Operation] = []
+        self.exchanges = 0
+        self.on_exchange: Callable[[ExchangeResult], None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run everything; never raises HarnessError or KeyboardInterrupt: both become results."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=False)
+            self.selected = self.contract.select(self.options.operations, self.config.exclude)
+            self.listener.run_started(self._info())
+            with self._environment():
+                self._login_all()
+                self._open_watchers()
+                self._load_invariants()
+                for op in self.selected:
+                    self._run_operation(op)
+                self._shrink_all()
+        except HarnessError as exc:
+            self.errors.append(exc.to_dict())
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.errors.append(
+                {"kind": "interrupted", "message": "interrupted (Ctrl-C)", "log_tail": None}
+            )
+        results = self.results()
+        self.listener.run_finished(results)
+        return results
+
+    @contextlib.contextmanager
+    def _environment(self) -> Iterator[None]:
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"parity-{self.run_id}-"))
+        try:
+            if self.mode == "managed":
+                self._start_services()
+            else:
+                self._external_targets()
+            assert self.transport is not None or not self.targets
+            yield
+        finally:
+            if self.transport is not None:
+                self.transport.close()
+            for watcher in self.watchers.values():
+                watcher.close()
+            for service in self.services.values():
+                service.stop()
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _make_transport(self) -> None:
+        auth = self.config.auth
+        self.transport = Transport(
+            self.targets["legacy"],
+            self.targets["candidate"],
+            timeout_s=self.config.compare.timeout_s,
+            auth_header=auth.header if auth else "Authorization",
+            auth_prefix=auth.prefix if auth else "Bearer ",
+        )
+
+    def _external_targets(self) -> None:
+        if not (self.options.legacy_url and self.options.candidate_url):
+            raise HarnessError(
+                "external mode needs both --legacy-url and --candidate-url", kind="input"
+            )
+        for key, url in (
+            ("legacy", self.options.legacy_url),
+            ("candidate", self.options.candidate_url),
+        ):
+            self.targets[key] = Target(key, url.rstrip("/"))
+        self._make_transport()
+
+    def _start_services(self) -> None:
+        assert self._tmp is not None
+        cfg = self.config
+        for key in ("legacy", "candidate"):
+            if key not in cfg.services:
+                raise HarnessError(
+                    f"{cfg.source}: [services.{key}] is required in managed mode "
+                    "(or pass --legacy-url and --candidate-url)",
+                    kind="config",
+                )
+        if cfg.snapshot is None:
+            raise HarnessError(
+                f"{cfg.source}: [snapshot] is required in managed mode", kind="config"
+            )
+        started = time.perf_counter()
+        self.listener.message("building the seeded snapshot")
+        snapshot = build_snapshot(
+            cfg.snapshot, cfg.base_dir, self._tmp / "snapshot.db", self.run_dir / "snapshot.log"
+        )
+        for key in ("legacy", "candidate"):
+            db = copy_snapshot(snapshot, self._tmp / f"{key}.db")
+            service = ManagedService(
+                target=key,
+                config=cfg.services[key],
+                base_dir=cfg.base_dir,
+                database=db,
+                log_path=self.run_dir / f"{key}.log",
+            )
+            self.services[key] = service
+            service.start()
+        self.listener.message("waiting for both services to be healthy")
+        for service in self.services.values():
+            service.wait_healthy()
+        for key, service in self.services.items():
+            self.targets[key] = Target(key, service.base_url)
+        self._make_transport()
+        self.timings.startup = time.perf_counter() - started
+
+    def _login_all(self) -> None:
+        auth = self.config.auth
+        if auth is None or not auth.roles:
+            return
+        assert self.transport is not None
+        started = time.perf_counter()
+        method, _, path = auth.login.partition(" ")
+        for role, role_cfg in auth.roles.items():
+            req = build_request(
+                operation=auth.login,
+                method=method.upper(),
+                path=path,
+                query=(),
+                headers=(("Content-Type", "application/json"),),
+                role=None,
+                mode="login",
+                json_body=role_cfg.body,
+            )
+            for key, target in self.targets.items():
+                resp = self._send_one(key, req)
+                token = _extract(resp.body, auth.token_path)
+                if not (200 <= resp.status < 300) or not isinstance(token, str):
+                    raise HarnessError(
+                        f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
+                        f"{resp.text[:200]!r} (token path {auth.token_path})",
+                        kind="auth",
+                    )
+                target.tokens[role] = token
+        self.timings.login = time.perf_counter() - started
+
+    def _open_watchers(self) -> None:
+        if self.mode != "managed":
+            return
+        assert self._tmp is not None
+        for key, service in self.services.items():
+            watcher = DbWatcher(service.database, self._tmp / f"{key}.baseline.db")
+            watcher.open()
+            self.watchers[key] = watcher
+
+    def _load_invariants(self) -> None:
+        if self.mode != "managed" or not self.profile.invariants:
+            return
+        rel = self.config.invariants.file
+        if not rel:
+            return
+        from harness.invariants import load_invariants
+
+        self.invariant_defs = load_invariants(self.config.resolve(rel))
+
+    # -- one operation ------------------------------------------------------------------------
+    def rules(self, op_id: str) -> RuleSet:
+        hit = self._rules.get(op_id)
+        if hit is None:
+            hit = self._rules[op_id] = RuleSet(self.config.normalize, op_id)
+        return hit
+
+    def generate(self, op: Operation) -> list[PreparedRequest]:
+        auth = self.config.auth
+        started = time.perf_counter()
+        cases = generate_cases(
+            op,
+            run_seed=self.seed,
+            positive=self.profile.positive,
+            negative=self.profile.negative,
+            roles=self.config.role_names(self.profile),
+            strip_headers=auth.strip_headers if auth else ["authorization"],
+            strip_cookies=auth.strip_cookies if auth else True,
+            stats=self.gen_stats,
+        )
+        self.timings.generation += time.perf_counter() - started
+        return cases
+
+    def _run_operation(self, op: Operation) -> None:
+        cases = self.generate(op)
+        stats = self.op_stats.setdefault(op.id, OpStats(op))
+        self.listener.operation_started(op.id, len(cases))
+        for index, req in enumerate(cases):
+            result = self.exchange(req)
+            stats.cases += 1
+            for key, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
+                stats.statuses[key][str(resp.status)] += 1
+                stats.latency[key].append(resp.elapsed_ms)
+            live = [d for d in result.differences if not self._accepted(op.id, d)]
+            if not live:
+                stats.agreeing += 1
+            self._record(result)
+            self.listener.case_done(op.id, not live)
+            if index % 25 == 24:
+                self._check_alive()
+        self.listener.operation_finished(self._op_summary(stats))
+
+    def _check_alive(self) -> None:
+        for service in self.services.values():
+            if not service.alive():
+                raise service.died_error("died mid-run")
+
+    def _send_one(self, key: str, req: PreparedRequest) -> Any:
+        assert self.transport is not None
+        try:
+            return self.transport.send_one(key, req)
+        except TargetUnreachable as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: TargetUnreachable) -> HarnessError:
+        service = self.services.get(exc.target)
+        if service is not None:
+            deadline = time.monotonic() + 1.0
+            while service.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not service.alive():
+                return service.died_error("died mid-run")
+            return ServiceError(
+                f"{service.name} ({exc.target}) stopped answering: {exc.detail}",
+                log_tail=None,
+            )
+        return HarnessError(f"{exc.target} is unreachable: {exc.detail}", kind="service")
+
+    def exchange(self, req: PreparedRequest) -> ExchangeResult:
+        """Replay one request on both targets; collect writes; restore; compare."""
+        assert self.transport is not None
+        started = time.perf_counter()
+        try:
+            legacy, candidate = self.transport.send_pair(req)
+        except TargetUnreachable as exc:
+            raise self._unreachable(exc) from exc
+        self.exchanges += 1
+        self.timings.transport += time.perf_counter() - started
+        lw: Writes | None = None
+        cw: Writes | None = None
+        inv_diffs: list[Difference] = []
+        if self.watchers:
+            started = time.perf_counter()
+            wl, wc = self.watchers["legacy"], self.watchers["candidate"]
+            lch, cch = wl.changed(), wc.changed()
+            if not (lch or cch) and req.method not in SAFE_METHODS:
+                time.sleep(0.002)  # a commit racing the response
+                lch, cch = wl.changed(), wc.changed()
+            lw = wl.writes() if lch else {}
+            cw = wc.writes() if cch else {}
+            self.timings.dbdiff += time.perf_counter() - started
+            if (lch or cch) and self.invariant_defs:
+                inv_diffs = self._invariants(req, legacy.status, candidate.status, lw, cw)
+            started = time.perf_counter()
+            if lch:
+                wl.restore()
+            if cch:
+                wc.restore()
+            self.timings.reset += time.perf_counter() - started
+        elif self.config.external.reset_command and req.method not in SAFE_METHODS:
+            started = time.perf_counter()
+            run_reset_command(
+                self.config.external.reset_command,
+                self.config.resolve(self.config.external.cwd),
+                self.config.external.timeout_s,
+            )
+            self.timings.reset += time.perf_counter() - started
+        started = time.perf_counter()
+        diffs = compare_exchange(
+            legacy, candidate, lw, cw, self.rules(req.operation), self.config.compare
+        )
+        self.timings.compare += time.perf_counter() - started
+        result = ExchangeResult(req, legacy, candidate, lw, cw, diffs + inv_diffs)
+        if self.on_exchange is not None:
+            self.on_exchange(result)
+        return result
+
+    def _invariants(
+        self, req: PreparedRequest, lstatus: int, cstatus: int, lw: Writes, cw: Writes
+    ) -> list[Difference]:
+        from harness.invariants import StepInfo, compare_outcomes, run_invariants
+
+        started = time.perf_counter()
+        out: list[Difference] = []
+        res = {}
+        for key, status, writes in (("legacy", lstatus, lw), ("candidate", cstatus, cw)):
+            step = StepInfo(req.method, req.path, status, _plain_writes(writes))
+            res[key] = run_invariants(self.invariant_defs, self.watchers[key].live, step=step)
+        for outcome in compare_outcomes(res["legacy"], res["candidate"]):
+            verdict = outcome.verdict
+            if verdict in ("candidate", "legacy"):
+                broken = outcome.candidate if verdict == "candidate" else outcome.legacy
+                out.append(
+                    Difference(
+                        f"invariant:{outcome.name}",
+                        "invariant",
+                        outcome.name,
+                        outcome.legacy.message or "holds",
+                        outcome.candidate.message or "holds",
+                        f"{outcome.name} broken on {verdict} only: {broken.message}",
+                    )
+                )
+            elif verdict == "both":
+                self._note_invariant_both(outcome.name, outcome.legacy.message)
+        self.timings.invariants += time.perf_counter() - started
+        return out
+
+    def _note_invariant_both(self, name: str, message: str) -> None:
+        for item in self.invariant_results:
+            if item["name"] == name and item["target"] == "both":
+                return
+        self.invariant_results.append(
+            {"name": name, "target": "both", "passed": False, "message": message}
+        )
+
+    # -- findings -----------------------------------------------------------------------------
+    def _accept_rule(self, op_id: str, location: str, kind: str) -> AcceptRule | None:
+        today = dt.date.today()
+        for rule in self.config.accept:
+            if (
+                match_operation(rule.operation, op_id)
+                and fnmatch.fnmatchcase(location, rule.location)
+                and (rule.kind in (kind, "*"))
+                and rule.expires >= today
+            ):
+                return rule
+        return None
+
+    def _accepted(self, op_id: str, diff: Difference) -> bool:
+        return self._accept_rule(op_id, diff.location, diff.kind) is not None
+
+    def _record(self, result: ExchangeResult) -> None:
+        seen: set[tuple[str, str, str]] = set()
+        for diff in result.differences:
+            key = (result.request.operation, diff.location, diff.kind)
+            if key in seen:
+                continue
+            seen.add(key)
+            group = self.groups.get(key)
+            if group is None:
+                self.groups[key] = Group(
+                    *key,
+                    count=1,
+                    example=result,
+                    difference=diff,
+                    accepted_by=self._accept_rule(*key),
+                )
+            else:
+                group.count += 1
+                if result.request.size < group.example.request.size:
+                    group.example = result
+                    group.difference = diff
+
+    def _shrink_all(self) -> None:
+        if not self.profile.shrink:
+            return
+        started = time.perf_counter()
+        for group in self.groups.values():
+            if group.accepted_by is None:
+                self._shrink(group)
+        self.timings.shrink += time.perf_counter() - started
+
+    def _shrink(self, group: Group) -> None:
+        """Greedy: drop query params, headers, body keys; shorten strings; keep the signature."""
+        req = group.example.request
+        if self.mode == "external" and req.method not in SAFE_METHODS:
+            return
+        budget = self.profile.shrink_budget
+        improved = True
+        while improved and budget > 0:
+            improved = False
+            for smaller in _reductions(req):
+                if budget <= 0:
+                    break
+                budget -= 1
+                try:
+                    result = self.exchange(smaller)
+                except HarnessError:
+                    raise
+                except Exception:
+                    continue
+                hit = next(
+                    (
+                        d
+                        for d in result.differences
+                        if (d.location, d.kind) == (group.location, group.kind)
+                    ),
+                    None,
+                )
+                if hit is not None:
+                    group.example = result
+                    group.difference = hit
+                    req = smaller
+                    improved = True
+                    break
+
+    # -- results ------------------------------------------------------------------------------
+    def _info(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "profile": self.profile_name,
+            "seed": self.seed,
+            "mode": self.mode,
+            "operations": [op.id for op in self.selected],
+            "run_dir": str(self.run_dir),
+        }
+
+    def _op_summary(self, stats: OpStats) -> dict[str, Any]:
+        groups = [g for g in self.groups.values() if g.operation == stats.op.id]
+        return {
+            "id": stats.op.id,
+            "method": stats.op.method,
+            "path": stats.op.path,
+            "operation_id": stats.op.operation_id,
+            "cases": stats.cases,
+            "agreeing": stats.agreeing,
+            "findings": sum(1 for g in groups if g.accepted_by is None),
+            "accepted": sum(1 for g in groups if g.accepted_by is not None),
+            "status_codes": {k: dict(sorted(v.items())) for k, v in stats.statuses.items()},
+            "latency_ms": {k: _latency(v) for k, v in stats.latency.items()},
+        }
+
+    def _finding(self, group: Group) -> dict[str, Any]:
+        ex = group.example
+        req = ex.request
+        digest = hashlib.sha1("|".join(group.key).encode()).hexdigest()[:8]
+        same = [d for d in ex.differences if (d.location, d.kind) == (group.location, group.kind)]
+        step = {
+            "request": _request_dict(req),
+            "legacy": ex.legacy.to_dict(self._shown_headers()),
+            "candidate": ex.candidate.to_dict(self._shown_headers()),
+            "curl": {
+                key: curl_line(self.targets[key].base_url, req)
+                for key in ("legacy", "candidate")
+                if key in self.targets
+            },
+        }
+        rule = group.accepted_by
+        return {
+            "id": f"f-{digest}",
+            "phase": "stateless",
+            "operation": group.operation,
+            "location": group.location,
+            "kind": group.kind,
+            "summary": group.difference.summary,
+            "count": group.count,
+            "accepted": rule is not None,
+            "accepted_reason": rule.reason if rule else None,
+            "accepted_expires": rule.expires.isoformat() if rule else None,
+            "example": {
+                "steps": [step],
+                "diff": [_jsonable(d.to_dict()) for d in (same or [group.difference])],
+                "other_diffs": [_jsonable(d.to_dict()) for d in ex.differences if d not in same][
+                    :20
+                ],
+                "db_writes": {
+                    "legacy": _writes_dict(ex.legacy_writes),
+                    "candidate": _writes_dict(ex.candidate_writes),
+                },
+            },
+        }
+
+    def _shown_headers(self) -> list[str]:
+        return [*self.config.compare.headers, "content-type"]
+
+    def results(self) -> dict[str, Any]:
+        today = dt.date.today()
+        expired = [rule for rule in self.config.accept if rule.expires < today]
+        findings = sorted(
+            (self._finding(g) for g in self.groups.values()),
+            key=lambda f: (f["accepted"], f["operation"], f["location"], f["kind"]),
+        )
+        accepted = []
+        for rule in self.config.accept:
+            matched = sum(g.count for g in self.groups.values() if g.accepted_by is rule)
+            accepted.append(
+                {
+                    "operation": rule.operation,
+                    "location": rule.location,
+                    "kind": rule.kind,
+                    "reason": rule.reason,
+                    "expires": rule.expires.isoformat(),
+                    "matched": matched,
+                    "expired": rule.expires < today,
+                }
+            )
+        drift = any(not f["accepted"] for f in findings) or bool(expired)
+        invariant_findings = any(f["kind"] == "invariant" for f in findings)
+        if self.errors or self.interrupted:
+            verdict, code = "error", 2
+        elif drift:
+            verdict, code = "drift", 1
+        else:
+            verdict, code = "agree", 0
+        for rule in expired:
+            self.messages.append(
+                f"accepted difference expired on {rule.expires}: {rule.operation} "
+                f"{rule.location} {rule.kind} ({rule.reason}) - renew it or fix the drift"
+            )
+        responses_total = 0
+        responses_seen = 0
+        for op in self.selected:
+            documented = [s for s in op.statuses if s != "default"]
+            responses_total += len(documented)
+            seen = self.op_stats.get(op.id)
+            if seen:
+                codes = set(seen.statuses["legacy"])
+                responses_seen += sum(
+                    1
+                    for s in documented
+                    if s in codes or (s.upper().endswith("XX") and any(c[0] == s[0] for c in codes))
+                )
+        finished = _now()
+        targets = {}
+        for key in ("legacy", "candidate"):
+            service = self.services.get(key)
+            base = self.targets.get(key)
+            targets[key] = {
+                "name": (service.name if service else key),
+                "base_url": base.base_url if base else None,
+                "command": service.command_line if service else None,
+                "git_commit": _git_commit(self.config.base_dir),
+                "version": None,
+            }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "verdict": verdict,
+            "exit_code": code,
+            "started_at": self.started_at,
+            "finished_at": finished,
+            "duration_s": round(time.monotonic() - self._t0, 2),
+            "interrupted": self.interrupted,
+            "config": {
+                "profile": self.profile_name,
+                "seed": self.seed,
+                "mode": self.mode,
+                "contract": str(self.options.contract_path),
+                "config": str(self.options.config_path),
+                "operations": [op.id for op in self.selected],
+                "phases": ["stateless"] + (["invariants"] if self.invariant_defs else []),
+            },
+            "targets": targets,
+            "environment": _environment(),
+            "operations": [self._op_summary(s) for s in self.op_stats.values()],
+            "findings": findings,
+            "accepted": accepted,
+            "noise": [],
+            "invariants": self.invariant_results,
+            "coverage": {
+                "operations_total": len(self.contract.operations),
+                "operations_exercised": sum(1 for s in self.op_stats.values() if s.cases),
+                "responses_total": responses_total,
+                "responses_seen": responses_seen,
+            },
+            "errors": self.errors,
+            # additive (schema v1 allows it): why the verdict is what it is, and where time went
+            "messages": self.messages,
+            "stats": {
+                "exchanges": self.exchanges,
+                "cases_drawn": self.gen_stats.drawn,
+                "duplicates_dropped": self.gen_stats.duplicates,
+                "unencodable_dropped": self.gen_stats.unencodable,
+                "generation_errors": self.gen_stats.errors[:50],
+                "restores": sum(w.restores for w in self.watchers.values()),
+                "timings_s": self.timings.to_dict(),
+                "invariant_findings": invariant_findings,
+            },
+        }
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _extract(body: Any, path: str) -> Any:
+    node = body
+    for part in path.lstrip("$").strip(".").split("."):
+        if not part:
+            continue
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _latency(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(p95, 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, JsonText):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is NOT_SET:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return value.raw if isinstance(value, JsonText) else value
+
+
+def _plain_writes(writes: Writes) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for table, tw in writes.items():
+        out[table] = {
+            "inserted": [{k: _plain(v) for k, v in r.items()} for r in tw.inserted],
+            "deleted": [{k: _plain(v) for k, v in r.items()} for r in tw.deleted],
+            "updated": [{k: _plain(v) for k, v in r["after"].items()} for r in tw.updated],
+        }
+    return out
+
+
+def _writes_dict(writes: Writes | None) -> dict[str, Any]:
+    if not writes:
+        return {}
+    return {table: _jsonable(tw.to_dict()) for table, tw in writes.items()}
+
+
+def _request_dict(req: PreparedRequest) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    for k, v in req.query:
+        query[k] = (
+            v if k not in query else [*([query[k]] if isinstance(query[k], str) else query[k]), v]
+        )
+    headers = dict(req.headers)
+    if req.role is not None:
+        headers["Authorization"] = f"Bearer <{req.role}>"
+    return {
+        "method": req.method,
+        "path": req.path,
+        "query": query,
+        "headers": headers,
+        "body": _jsonable(req.body),
+        "role": req.role,
+        "mode": req.mode,
+    }
+
+
+def _reductions(req: PreparedRequest) -> Iterator[PreparedRequest]:
+    """Smaller variants of ``req``, most aggressive first."""
+    for i in range(len(req.query)):
+        yield replace(req, query=req.query[:i] + req.query[i + 1 :])
+    for i, (name, _) in enumerate(req.headers):
+        if name.lower() in ("content-type", "accept"):
+            continue
+        yield replace(req, headers=req.headers[:i] + req.headers[i + 1 :])
+    if not req.shrinkable or req.body is NOT_SET:
+        return
+    body = req.body
+    if isinstance(body, dict):
+        for key in list(body):
+            yield _with_body(req, {k: v for k, v in body.items() if k != key})
+        for key, value in body.items():
+            if isinstance(value, str) and len(value) > 1:
+                yield _with_body(req, {**body, key: value[: len(value) // 2]})
+            elif isinstance(value, dict) and value:
+                yield _with_body(req, {**body, key: {}})
+            elif isinstance(value, list) and value:
+                yield _with_body(req, {**body, key: value[:1] if len(value) > 1 else []})
+    elif (isinstance(body, list) and body) or (isinstance(body, str) and len(body) > 1):
+        yield _with_body(req, body[: len(body) // 2])
+
+
+def _with_body(req: PreparedRequest, body: Any) -> PreparedRequest:
+    try:
+        rebuilt = build_request(
+            operation=req.operation,
+            method=req.method,
+            path=req.path,
+            query=req.query,
+            headers=req.headers,
+            role=req.role,
+            mode=req.mode,
+            json_body=body,
+        )
+    except Exception:
+        return req
+    return rebuilt
+
+
+_GIT: dict[Path, str | None] = {}
+
+
+def _git_commit(base: Path) -> str | None:
+    if base not in _GIT:
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=base,
+                capture_output=True,
+                timeout=5,
+                check=False,
+            )
+            _GIT[base] = out.stdout.decode().strip() or None if out.returncode == 0 else None
+        except OSError:
+            _GIT[base] = None
+    return _GIT[base]
+
+
+def _environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "parity": ver("parity"),
+        "python": platform.python_version(),
+        "schemathesis": ver("schemathesis"),
+        "hypothesis": ver("hypothesis"),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,255 @@
+"""Draw requests from the contract with schemathesis strategies, reproducibly.
+
+Cases are drawn up front with a seeded ``@given`` loop (generate phase only, no example
+database), then encoded once with httpx so both targets get byte-identical requests.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hyp_seed
+from hypothesis.errors import HypothesisException
+from schemathesis import GenerationMode
+
+from harness.contract import Operation
+from harness.models import NOT_SET, PreparedRequest
+
+__all__ = ["GenerationStats", "build_request", "case_seed", "generate_cases"]
+
+_DROP_HEADERS = {"user-agent", "x-schemathesis-testcaseid", "connection", "accept-encoding"}
+_BASE = "http://parity.invalid"
+
+
+class GenerationStats:
+    def __init__(self) -> None:
+        self.drawn = 0
+        self.duplicates = 0
+        self.unencodable = 0
+        self.errors: list[str] = []
+
+
+def case_seed(run_seed: int, op_id: str, mode: str) -> int:
+    return zlib.crc32(f"{run_seed}:{op_id}:{mode}".encode()) & 0xFFFFFFFF
+
+
+def _draw(op: Operation, mode: str, count: int, seed: int, stats: GenerationStats) -> list[Any]:
+    if count <= 0:
+        return []
+    gen_mode = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
+    try:
+        strategy = op.api.as_strategy(generation_mode=gen_mode)
+    except Exception as exc:  # schemathesis cannot build a strategy (e.g. nothing to negate)
+        stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
+        return []
+    out: list[Any] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        deadline=None,
+        derandomize=False,
+        report_multiple_bugs=False,
+    )
+    @hyp_seed(seed)
+    @given(strategy)
+    def collect(case: Any) -> None:
+        out.append(case)
+
+    try:
+        collect()
+    except HypothesisException as exc:
+        # Unsatisfiable: e.g. no parameter to make invalid; keep whatever was drawn
+        if type(exc).__name__ != "Unsatisfiable":
+            stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
+    except Exception as exc:
+        stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
+    return out
+
+
+def build_request(
+    *,
+    operation: str,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    headers: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    role: str | None,
+    mode: str,
+    json_body: Any = NOT_SET,
+    raw_kwargs: dict[str, Any] | None = None,
+) -> PreparedRequest:
+    """Encode once; raises on what cannot be encoded (lone surrogates in multipart, ...)."""
+    hdrs = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+    kwargs: dict[str, Any] = dict(raw_kwargs or {})
+    body: Any = NOT_SET
+    shrinkable = True
+    media_type: str | None = None
+    if json_body is not NOT_SET:
+        kwargs = {"json": json_body}
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), None)
+    if "files" in kwargs or (ctype and ctype.startswith("multipart/")):
+        boundary = f"parity{zlib.crc32(repr(kwargs).encode()):08x}"
+        hdrs.append(("Content-Type", f"multipart/form-data; boundary={boundary}"))
+        shrinkable = False
+        body = {"multipart": [_describe_part(p) for p in kwargs.get("files") or []]}
+        if kwargs.get("data"):
+            body["fields"] = kwargs["data"]
+    elif ctype:
+        hdrs.append(("Content-Type", ctype))
+    request = httpx.Request(method, _BASE + path, params=list(query), headers=hdrs, **kwargs)
+    content = request.read() or None
+    if "json" in kwargs:
+        body = kwargs["json"]
+        media_type = "application/json"
+    elif "content" in kwargs:
+        raw = kwargs["content"]
+        body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        shrinkable = False
+    elif "data" in kwargs and "files" not in kwargs and kwargs["data"] is not None:
+        body = kwargs["data"]
+        shrinkable = False
+    out_headers = tuple(
+        (k, v)
+        for k, v in request.headers.multi_items()
+        if k.lower() not in ("host", "content-length", *_DROP_HEADERS)
+    )
+    media_type = media_type or next(
+        (v.split(";")[0] for k, v in out_headers if k.lower() == "content-type"), None
+    )
+    return PreparedRequest(
+        operation=operation,
+        method=method,
+        path=request.url.raw_path.decode("ascii").split("?", 1)[0],
+        query=tuple(request.url.params.multi_items()),
+        headers=out_headers,
+        content=content,
+        body=body,
+        media_type=media_type,
+        role=role,
+        mode=mode,
+        shrinkable=shrinkable,
+    )
+
+
+def _describe_part(part: Any) -> Any:
+    try:
+        name, value = part
+        if isinstance(value, tuple):
+            filename, data = value[0], value[1]
+            size = len(data) if isinstance(data, bytes | str) else None
+            return {"name": name, "filename": filename, "size": size}
+        return {"name": name, "value": str(value)[:200]}
+    except (TypeError, ValueError):
+        return repr(part)[:200]
+
+
+def _from_case(
+    op: Operation,
+    case: Any,
+    *,
+    role: str | None,
+    mode: str,
+    strip_headers: set[str],
+    strip_cookies: bool,
+) -> PreparedRequest:
+    kw = case.as_transport_kwargs(base_url=_BASE)
+    url = httpx.URL(kw.pop("url"))
+    headers = [
+        (k, str(v))
+        for k, v in (kw.pop("headers", None) or {}).items()
+        if k.lower() not in _DROP_HEADERS and k.lower() not in strip_headers
+    ]
+    cookies = kw.pop("cookies", None) or {}
+    if cookies and not strip_cookies:
+        headers.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
+    params = kw.pop("params", None) or {}
+    query: list[tuple[str, str]] = []
+    for key, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        query.extend((str(key), _qs(v)) for v in values)
+    kw.pop("method", None)
+    if "data" in kw and "files" not in kw and isinstance(kw["data"], bytes | str):
+        kw["content"] = kw.pop("data")
+    kw = {k: v for k, v in kw.items() if v is not None}
+    return build_request(
+        operation=op.id,
+        method=op.method,
+        path=url.raw_path.decode("ascii").split("?", 1)[0],
+        query=query,
+        headers=headers,
+        role=role,
+        mode=mode,
+        raw_kwargs=kw,
+    )
+
+
+def _qs(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def generate_cases(
+    op: Operation,
+    *,
+    run_seed: int,
+    positive: int,
+    negative: int,
+    roles: list[str | None],
+    strip_headers: list[str],
+    strip_cookies: bool,
+    stats: GenerationStats | None = None,
+    on_case: Callable[[], None] | None = None,
+) -> list[PreparedRequest]:
+    """Positive then negative requests for ``op``, roles assigned in turn, duplicates dropped."""
+    stats = stats or GenerationStats()
+    strip = {h.lower() for h in strip_headers}
+    seen: set[tuple[Any, ...]] = set()
+    out: list[PreparedRequest] = []
+    roles = roles or [None]
+    for mode, count in (("positive", positive), ("negative", negative)):
+        cases = _draw(op, mode, count, case_seed(run_seed, op.id, mode), stats)
+        stats.drawn += len(cases)
+        for index, case in enumerate(cases):
+            # for parameterless operations every draw is the same: still try each role once
+            for role in _roles_for(index, len(cases), roles):
+                try:
+                    req = _from_case(
+                        op,
+                        case,
+                        role=role,
+                        mode=mode,
+                        strip_headers=strip,
+                        strip_cookies=strip_cookies,
+                    )
+                except Exception:
+                    stats.unencodable += 1
+                    continue
+                sig = req.signature()
+                if sig in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(sig)
+                out.append(req)
+    return out
+
+
+def _roles_for(index: int, total: int, roles: list[str | None]) -> list[str | None]:
+    if total < len(roles):
+        # too few distinct cases to cycle: send the last one as every remaining role
+        if index == total - 1:
+            return roles[index:]
+        return [roles[index]]
+    return [roles[index % len(roles)]]

@@ -1,0 +1,1 @@
+"""Reporters: every one reads the results document (docs/results-schema.md)."""

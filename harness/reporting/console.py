@@ -1,0 +1,127 @@
+"""Terminal output: live progress per operation, then a summary table and the findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+__all__ = ["ConsoleListener", "print_summary"]
+
+_VERDICT_STYLE = {"agree": "bold green", "drift": "bold red", "error": "bold magenta"}
+
+
+class ConsoleListener:
+    def __init__(self, console: Console | None = None, *, quiet: bool = False) -> None:
+        self.console = console or Console(stderr=False, highlight=False)
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self.drift = 0
+
+    def run_started(self, info: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        self.console.print(
+            f"[bold]parity[/] run {info['run_id']}  profile={info['profile']} "
+            f"seed={info['seed']} mode={info['mode']}  "
+            f"{len(info['operations'])} operation(s)  -> {info['run_dir']}"
+        )
+        self.progress = Progress(
+            TextColumn("{task.description}", style="cyan"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.progress.start()
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[dim]{text}[/]")
+
+    def operation_started(self, op_id: str, total: int) -> None:
+        self.drift = 0
+        if self.progress is not None:
+            self.task = self.progress.add_task(op_id, total=total, status="")
+
+    def case_done(self, op_id: str, agreed: bool) -> None:
+        if not agreed:
+            self.drift += 1
+        if self.progress is not None and self.task is not None:
+            status = f"[red]{self.drift} differing[/]" if self.drift else "[green]agree[/]"
+            self.progress.update(self.task, advance=1, status=status)
+
+    def operation_finished(self, summary: dict[str, Any]) -> None:
+        if self.progress is not None and self.task is not None:
+            findings = summary["findings"]
+            status = f"[red]{findings} finding(s)[/]" if findings else "[green]agree[/]"
+            self.progress.update(self.task, status=status)
+
+    def run_finished(self, results: dict[str, Any]) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        if not self.quiet:
+            print_summary(results, self.console)
+
+
+def print_summary(results: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    table = Table(title="operations", show_lines=False)
+    for col in ("operation", "cases", "agreeing", "findings", "accepted", "legacy p50", "cand p50"):
+        table.add_column(col, justify="left" if col == "operation" else "right")
+    for op in results.get("operations", []):
+        lat = op.get("latency_ms", {})
+        table.add_row(
+            op["id"],
+            str(op["cases"]),
+            str(op["agreeing"]),
+            f"[red]{op['findings']}[/]" if op["findings"] else "0",
+            str(op["accepted"]),
+            f"{lat.get('legacy', {}).get('p50', 0):.1f}ms",
+            f"{lat.get('candidate', {}).get('p50', 0):.1f}ms",
+        )
+    if results.get("operations"):
+        console.print(table)
+    findings = results.get("findings", [])
+    if findings:
+        ft = Table(title="findings (grouped by operation, location, kind)")
+        for col in ("", "operation", "location", "kind", "count", "summary"):
+            ft.add_column(col)
+        for f in findings:
+            mark = "[yellow]accepted[/]" if f["accepted"] else "[red]drift[/]"
+            ft.add_row(
+                mark, f["operation"], f["location"], f["kind"], str(f["count"]), f["summary"][:120]
+            )
+        console.print(ft)
+        for f in findings:
+            if f["accepted"]:
+                continue
+            step = f["example"]["steps"][0]
+            console.print(f"[bold red]{f['id']}[/] {f['operation']} {f['location']} ({f['kind']})")
+            for key in ("legacy", "candidate"):
+                curl = step.get("curl", {}).get(key)
+                if curl:
+                    console.print(f"  {key}: {curl}", soft_wrap=True, markup=False)
+    for err in results.get("errors", []):
+        console.print(
+            f"[bold magenta]error[/] ({err.get('kind')}): {err.get('message')}", soft_wrap=True
+        )
+        if err.get("log_tail"):
+            console.print(err["log_tail"], markup=False, soft_wrap=True)
+    for msg in results.get("messages", []):
+        console.print(f"[bold red]{msg}[/]", soft_wrap=True)
+    verdict = results.get("verdict", "error")
+    drift = sum(1 for f in findings if not f["accepted"])
+    accepted = sum(1 for f in findings if f["accepted"])
+    cases = sum(op.get("cases", 0) for op in results.get("operations", []))
+    console.print(
+        f"[{_VERDICT_STYLE.get(verdict, 'bold')}]{verdict.upper()}[/]  exit {results.get('exit_code')}"
+        f"  {cases} case(s), {drift} finding(s), {accepted} accepted, "
+        f"{results.get('duration_s', 0)}s  seed={results.get('config', {}).get('seed')}"
+    )

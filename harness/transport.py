@@ -1,0 +1,131 @@
+"""Send one prepared request to both targets at once over keep-alive httpx clients."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from harness.models import PreparedRequest, Response
+
+__all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body"]
+
+
+class TargetUnreachable(Exception):
+    def __init__(self, target: str, detail: str):
+        super().__init__(f"{target}: {detail}")
+        self.target = target
+        self.detail = detail
+
+
+@dataclass
+class Target:
+    """One side of the pair as the transport sees it."""
+
+    key: str  # "legacy" | "candidate"
+    base_url: str
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> token
+
+
+def parse_body(content: bytes, content_type: str | None) -> tuple[Any, str]:
+    text = content.decode("utf-8", "replace")
+    if not content:
+        return None, ""
+    try:
+        return orjson.loads(content), text
+    except orjson.JSONDecodeError:
+        pass
+    if content_type and "json" in content_type:
+        try:
+            return json.loads(text), text
+        except ValueError:
+            return text, text
+    return text, text
+
+
+class Transport:
+    def __init__(
+        self,
+        legacy: Target,
+        candidate: Target,
+        *,
+        timeout_s: float,
+        auth_header: str = "Authorization",
+        auth_prefix: str = "Bearer ",
+    ) -> None:
+        self.legacy = legacy
+        self.candidate = candidate
+        self.auth_header = auth_header
+        self.auth_prefix = auth_prefix
+        limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
+        self._clients = {
+            t.key: httpx.Client(
+                base_url=t.base_url, timeout=timeout_s, limits=limits, follow_redirects=False
+            )
+            for t in (legacy, candidate)
+        }
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parity-send")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for client in self._clients.values():
+            client.close()
+
+    def headers_for(self, target: Target, req: PreparedRequest) -> list[tuple[str, str]]:
+        headers = list(req.headers)
+        if req.role is not None:
+            token = target.tokens.get(req.role)
+            if token is not None:
+                headers.append((self.auth_header, self.auth_prefix + token))
+        return headers
+
+    def send(self, target: Target, req: PreparedRequest) -> Response:
+        client = self._clients[target.key]
+        started = time.perf_counter()
+        try:
+            resp = client.request(
+                req.method,
+                req.path,
+                params=list(req.query) if req.query else None,
+                headers=self.headers_for(target, req),
+                content=req.content,
+            )
+        except httpx.TimeoutException as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return Response(0, (), None, "", elapsed, error=f"timeout: {type(exc).__name__}")
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise TargetUnreachable(target.key, f"{type(exc).__name__}: {exc}") from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        headers = tuple((k.lower(), v) for k, v in resp.headers.multi_items())
+        body, text = parse_body(resp.content, resp.headers.get("content-type"))
+        return Response(resp.status_code, headers, body, text, elapsed)
+
+    def send_pair(self, req: PreparedRequest) -> tuple[Response, Response]:
+        """Both at once: the candidate in a worker thread, the legacy on this one."""
+        future = self._pool.submit(self.send, self.candidate, req)
+        try:
+            legacy = self.send(self.legacy, req)
+        finally:
+            candidate = future.result()
+        return legacy, candidate
+
+    def send_one(self, key: str, req: PreparedRequest) -> Response:
+        return self.send(self.legacy if key == "legacy" else self.candidate, req)
+
+
+def curl_line(base_url: str, req: PreparedRequest, role_placeholder: bool = True) -> str:
+    url = httpx.URL(base_url + req.path, params=list(req.query) if req.query else None)
+    parts = ["curl", "-X", req.method, str(url)]
+    for key, value in req.headers:
+        parts += ["-H", f"{key}: {value}"]
+    if req.role is not None and role_placeholder:
+        parts += ["-H", f"Authorization: Bearer <{req.role}>"]
+    if req.content:
+        parts += ["--data-binary", req.content.decode("utf-8", "replace")]
+    return shlex.join(parts)
