@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.quiet:
         from harness.reporting.console import print_summary
 
-        print_summary({**results, "operations": [], "findings": []}, console)
+        print_summary(results, console, tables=False)
     console.print(f"results: {engine.run_dir / 'results.json'}")
     return int(results["exit_code"])
 

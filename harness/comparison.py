@@ -175,10 +175,6 @@ def compare_bodies(
                     f"{lpath}: same items in a different order",
                 )
             )
-    if not out and _canonical(legacy) != _canonical(candidate):
-        # e.g. key order only: JSON objects are unordered, so this is agreement
-        if legacy == candidate:
-            return []
     return out
 
 

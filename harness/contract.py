@@ -111,7 +111,7 @@ def load_contract(path: Path) -> Contract:
     operations: list[Operation] = []
     for result in schema.get_all_operations():
         try:
-            api = result.ok()
+            api = result.ok()  # type: ignore[union-attr]
         except Exception as exc:
             raise HarnessError(f"{path}: broken operation: {exc}", kind="input") from exc
         definition = api.definition.raw

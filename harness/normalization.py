@@ -70,7 +70,10 @@ def path_regex(pattern: str) -> re.Pattern[str]:
             if not m:
                 raise ValueError(f"bad JSON path {pattern!r}")
             name = m.group(1)
-            out += r"\.[^.\[]+" if name == "*" else re.escape("." + name)
+            if name == "*":
+                out += r"\.[^.\[]+"
+            else:
+                out += r"\." + r"[^.\[]*".join(re.escape(piece) for piece in name.split("*"))
             i += len(m.group(0))
         elif ch == "[":
             end = pattern.index("]", i)
@@ -202,7 +205,8 @@ class RuleSet:
             node = [v for v in items if v is not IGNORED]
         for rule in here:
             if rule.action == "unordered" and isinstance(node, list):
-                node = sorted(node, key=lambda item, r=rule: _sort_key(item, r.rule.key))
+                field_key = rule.rule.key
+                node = sorted(node, key=lambda item: _sort_key(item, field_key))
         return node
 
     def tolerance(self, path: str, rules: list[CompiledRule] | None = None) -> list[CompiledRule]:

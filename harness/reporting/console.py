@@ -70,8 +70,16 @@ class ConsoleListener:
             print_summary(results, self.console)
 
 
-def print_summary(results: dict[str, Any], console: Console | None = None) -> None:
+def print_summary(
+    results: dict[str, Any], console: Console | None = None, *, tables: bool = True
+) -> None:
     console = console or Console(highlight=False)
+    if tables:
+        _print_tables(results, console)
+    _print_footer(results, console)
+
+
+def _print_tables(results: dict[str, Any], console: Console) -> None:
     table = Table(title="operations", show_lines=False)
     for col in ("operation", "cases", "agreeing", "findings", "accepted", "legacy p50", "cand p50"):
         table.add_column(col, justify="left" if col == "operation" else "right")
@@ -108,6 +116,10 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
                 curl = step.get("curl", {}).get(key)
                 if curl:
                     console.print(f"  {key}: {curl}", soft_wrap=True, markup=False)
+
+
+def _print_footer(results: dict[str, Any], console: Console) -> None:
+    findings = results.get("findings", [])
     for err in results.get("errors", []):
         console.print(
             f"[bold magenta]error[/] ({err.get('kind')}): {err.get('message')}", soft_wrap=True
@@ -121,7 +133,8 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
     accepted = sum(1 for f in findings if f["accepted"])
     cases = sum(op.get("cases", 0) for op in results.get("operations", []))
     console.print(
-        f"[{_VERDICT_STYLE.get(verdict, 'bold')}]{verdict.upper()}[/]  exit {results.get('exit_code')}"
+        f"[{_VERDICT_STYLE.get(verdict, 'bold')}]{verdict.upper()}[/]"
+        f"  exit {results.get('exit_code')}"
         f"  {cases} case(s), {drift} finding(s), {accepted} accepted, "
         f"{results.get('duration_s', 0)}s  seed={results.get('config', {}).get('seed')}"
     )

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from harness.cli import main
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pair"
+
+
+@pytest.fixture
+def pair_dir(tmp_path: Path) -> Path:
+    """A private copy of the fixture pair (app, seed, contract, parity.toml)."""
+    target = tmp_path / "pair"
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def make_config(pair: Path, *, drift: str = "", crash_after: int = 0, extra: str = "") -> Path:
+    text = (pair / "parity.toml").read_text()
+    head, tail = text.split("[services.candidate]", 1)
+    env = f'PAIR_DRIFT = "{drift}"'
+    if crash_after:
+        env += f', PAIR_CRASH_AFTER = "{crash_after}"'
+    tail = tail.replace('PAIR_DRIFT = ""', env, 1)
+    path = pair / f"parity-{drift or 'agree'}-{crash_after}.toml"
+    path.write_text(head + "[services.candidate]" + tail + "\n" + extra)
+    return path
+
+
+RunPair = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def run_pair(pair_dir: Path, tmp_path: Path) -> RunPair:
+    """Run ``parity run`` in-process on the fixture pair; return (exit code, results)."""
+
+    def run(
+        *args: str,
+        drift: str = "",
+        crash_after: int = 0,
+        extra: str = "",
+        config: Path | None = None,
+        leftovers: bool = True,
+    ) -> tuple[int, dict[str, Any]]:
+        cfg = config or make_config(pair_dir, drift=drift, crash_after=crash_after, extra=extra)
+        reports = tmp_path / "reports"
+        code = main(["run", "--config", str(cfg), "--report-dir", str(reports), "-q", *args])
+        latest = reports / "latest" / "results.json"
+        results = json.loads(latest.read_text()) if latest.exists() else {}
+        if leftovers:
+            assert_no_leftovers(results)
+        return code, results
+
+    return run
+
+
+def assert_no_leftovers(results: dict[str, Any]) -> None:
+    """No child process survives a run and the services' ports are closed again."""
+    children = psutil.Process().children(recursive=True)
+    alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes left behind: {[p.cmdline() for p in alive]}"
+    for target in (results.get("targets") or {}).values():
+        url = target.get("base_url") or ""
+        if url.startswith("http://127.0.0.1:"):
+            port = int(url.rsplit(":", 1)[1])
+            with socket.socket() as sock:
+                sock.settimeout(0.2)
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"

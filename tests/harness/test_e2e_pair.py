@@ -1,0 +1,203 @@
+"""``parity run`` on the fixture pair: agreement, each kind of drift, dead services, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.conftest import RunPair, assert_no_leftovers, make_config
+
+pytestmark = pytest.mark.e2e
+
+
+def _kinds(results: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
+
+
+def test_agreeing_pair_exits_zero(run_pair: RunPair, tmp_path: Path) -> None:
+    code, results = run_pair("--seed", "5")
+    assert code == 0
+    assert results["verdict"] == "agree"
+    assert results["findings"] == []
+    assert results["errors"] == []
+    assert sum(op["cases"] for op in results["operations"]) > 40
+    # every operation exercised, each with both roles and anonymous requests
+    assert results["coverage"]["operations_exercised"] == 6
+    statuses = {op["id"]: set(op["status_codes"]["legacy"]) for op in results["operations"]}
+    assert {"201", "401", "403"} <= statuses["POST /items"]
+    assert results["stats"]["restores"] > 0  # write cases restored the snapshot
+    run_dir = tmp_path / "reports" / results["run_id"]
+    assert (run_dir / "results.json").is_file()
+    assert (run_dir / "legacy.log").is_file()
+    assert not (tmp_path / "reports" / "latest").is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("drift", "expected"),
+    [
+        ("status", ("GET /items/{id}", "status", "status")),
+        ("header", ("POST /items", "header:location", "header")),
+        ("value", ("GET /items/{id}", "body:$.name", "value")),
+        ("date", ("GET /items", "body:$.items[*].createdAt", "format")),
+        ("order", ("GET /items", "body:$.items", "ordering")),
+        ("dbwrite", ("POST /items", "db:events.kind", "db_insert")),
+    ],
+)
+def test_each_kind_of_drift_is_found(
+    run_pair: RunPair, drift: str, expected: tuple[str, str, str]
+) -> None:
+    code, results = run_pair("--seed", "5", drift=drift)
+    assert code == 1, results.get("errors")
+    assert results["verdict"] == "drift"
+    assert expected in _kinds(results), sorted(_kinds(results))
+    finding = next(
+        f for f in results["findings"] if (f["operation"], f["location"], f["kind"]) == expected
+    )
+    step = finding["example"]["steps"][0]
+    assert step["curl"]["legacy"].startswith("curl -X ")
+    assert step["legacy"]["status"] > 0
+    assert step["candidate"]["status"] > 0
+    assert finding["example"]["diff"]
+    if drift == "dbwrite":
+        writes = finding["example"]["db_writes"]
+        assert writes["legacy"]["events"]["inserted"][0]["kind"] == "item.created"
+        assert writes["candidate"]["events"]["inserted"][0]["kind"] == "item.create"
+        # the response itself agreed: only the database write differs
+        assert {f["location"] for f in results["findings"]} == {"db:events.kind"}
+
+
+def test_shrinking_gives_a_minimal_example(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "5", "--operation", "POST /items", drift="dbwrite")
+    assert code == 1
+    finding = results["findings"][0]
+    body = finding["example"]["steps"][0]["request"]["body"]
+    # only the required fields, each as short as the drift allows
+    assert set(body) == {"name", "price"}, body
+    assert len(body["name"]) == 1
+
+
+def test_accepted_difference_does_not_fail_but_expired_one_does(run_pair: RunPair) -> None:
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    accept = (
+        '[[accept]]\noperation = "GET /items/{id}"\nlocation = "body:$.name"\nkind = "value"\n'
+        f'reason = "names are upper-cased on purpose"\nexpires = {future}\n'
+    )
+    code, results = run_pair(
+        "--seed", "5", "--operation", "GET /items/{id}", drift="value", extra=accept
+    )
+    assert code == 0
+    assert results["findings"]
+    assert all(f["accepted"] for f in results["findings"])
+    assert results["accepted"][0]["matched"] > 0
+
+    past = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    code, results = run_pair(
+        "--seed",
+        "5",
+        "--operation",
+        "GET /items/{id}",
+        drift="value",
+        extra=accept.replace(future, past),
+    )
+    assert code == 1
+    assert results["accepted"][0]["expired"] is True
+    assert any("expired" in m for m in results["messages"])
+
+
+def test_same_seed_same_cases(run_pair: RunPair) -> None:
+    _, first = run_pair("--seed", "11", drift="order")
+    _, second = run_pair("--seed", "11", drift="order")
+    strip = [(op["id"], op["cases"], op["status_codes"]) for op in first["operations"]]
+    assert strip == [(op["id"], op["cases"], op["status_codes"]) for op in second["operations"]]
+    assert [(f["id"], f["count"]) for f in first["findings"]] == [
+        (f["id"], f["count"]) for f in second["findings"]
+    ]
+
+
+def test_service_crashing_at_start_is_an_error(run_pair: RunPair) -> None:
+    code, results = run_pair(drift="crash_start")
+    assert code == 2
+    assert results["verdict"] == "error"
+    err = results["errors"][0]
+    assert "exited during startup" in err["message"]
+    assert "refusing to start" in err["log_tail"]
+
+
+def test_service_dying_mid_run_is_an_error(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "5", crash_after=25)
+    assert code == 2
+    err = results["errors"][0]
+    assert "died mid-run" in err["message"], err
+    assert "crashing after 25 requests" in err["log_tail"]
+
+
+def test_broken_snapshot_command_is_an_error(run_pair: RunPair, pair_dir: Path) -> None:
+    cfg = make_config(pair_dir)
+    cfg.write_text(cfg.read_text().replace('"{seed}"]', '"{seed}", "--fail"]'))
+    code, results = run_pair(config=cfg)
+    assert code == 2
+    assert "snapshot command failed" in results["errors"][0]["message"]
+
+
+def test_broken_contract_is_an_error(run_pair: RunPair, pair_dir: Path) -> None:
+    (pair_dir / "openapi.yaml").write_text("openapi: 3.0.3\npaths:\n  /x: [unclosed\n")
+    code, results = run_pair()
+    assert code == 2
+    assert results == {}  # nothing ran
+
+
+def test_broken_config_is_an_error(
+    run_pair: RunPair, pair_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config(pair_dir, extra="[compare2]\nx = 1\n")
+    code, _ = run_pair(config=cfg)
+    assert code == 2
+    assert "compare2" in capsys.readouterr().out
+
+
+def test_external_mode_compares_without_databases(
+    run_pair: RunPair, pair_dir: Path, tmp_path: Path
+) -> None:
+    from harness.config import load_config
+    from harness.services import ManagedService, build_snapshot, copy_snapshot
+
+    config = load_config(make_config(pair_dir, drift="value"))
+    assert config.snapshot is not None
+    snap = build_snapshot(config.snapshot, config.base_dir, tmp_path / "s.db", tmp_path / "s.log")
+    services = []
+    try:
+        for key in ("legacy", "candidate"):
+            svc = ManagedService(
+                key,
+                config.services[key],
+                config.base_dir,
+                copy_snapshot(snap, tmp_path / f"{key}.db"),
+                tmp_path / f"{key}.log",
+            )
+            svc.start()
+            services.append(svc)
+        for svc in services:
+            svc.wait_healthy()
+        code, results = run_pair(
+            "--seed",
+            "5",
+            "--operation",
+            "GET /items/{id}",
+            "--legacy-url",
+            services[0].base_url,
+            "--candidate-url",
+            services[1].base_url,
+            config=make_config(pair_dir, drift="value"),
+            leftovers=False,
+        )
+    finally:
+        for svc in services:
+            svc.stop()
+    assert_no_leftovers({})
+    assert code == 1
+    assert results["config"]["mode"] == "external"
+    assert ("GET /items/{id}", "body:$.name", "value") in _kinds(results)
+    assert results["findings"][0]["example"]["db_writes"] == {"legacy": {}, "candidate": {}}
