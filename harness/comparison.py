@@ -124,12 +124,21 @@ def compare_bodies(
     )
     out: list[Difference] = []
     ordered_lists: dict[str, bool] = {}
+    resized_lists: dict[str, tuple[list[Any], list[Any]]] = {}
     for report_type, items in tree.items():
         for item in items:
             parts = item.path(output_format="list")
             path = _dd_path(parts)
             a = item.t1
             b = item.t2
+            # an array that grew or shrank: one difference for the array (items shift, so
+            # element-wise diffs would be noise)
+            resized = _resized_list(legacy, candidate, parts)
+            if resized is not None:
+                rpath = _dd_path(resized[0])
+                if rpath not in resized_lists:
+                    resized_lists[rpath] = resized[1:]
+                continue
             # an array with the same items in another order: one "ordering" difference
             hit = _enclosing_list(legacy, parts)
             if hit is not None:
@@ -163,6 +172,28 @@ def compare_bodies(
             else:
                 kind, summary = "value", f"{path}: {report_type}"
             out.append(Difference(prefix + generalize(path), kind, path, a, b, summary))
+    for rpath, (la, ca) in resized_lists.items():
+        legacy_set = [_canonical(x) for x in la]
+        candidate_set = [_canonical(x) for x in ca]
+        extra = [x for x, k in zip(ca, candidate_set, strict=True) if k not in legacy_set]
+        missing = [x for x, k in zip(la, legacy_set, strict=True) if k not in candidate_set]
+        kind = "extra" if len(ca) > len(la) else "missing"
+        detail = extra[:1] if kind == "extra" else missing[:1]
+        out.append(
+            Difference(
+                prefix + generalize(rpath),
+                kind,
+                rpath,
+                la,
+                ca,
+                f"{rpath}: {len(la)} item(s) vs {len(ca)}"
+                + (
+                    f"; {'only in candidate' if kind == 'extra' else 'missing'}: {short(detail[0])}"
+                    if detail
+                    else ""
+                ),
+            )
+        )
     for lpath, reordered in ordered_lists.items():
         if reordered:
             out.append(
@@ -176,6 +207,23 @@ def compare_bodies(
                 )
             )
     return out
+
+
+def _resized_list(
+    legacy: Any, candidate: Any, parts: list[Any]
+) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """The outermost list on ``parts`` whose length differs between the two sides."""
+    a, b = legacy, candidate
+    for i, part in enumerate(parts):
+        if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+            return parts[:i], a, b
+        try:
+            a, b = a[part], b[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+        return parts, a, b
+    return None
 
 
 def _get(value: Any, parts: list[Any]) -> Any:

@@ -123,8 +123,11 @@ class CompiledRule:
         return self.rule.action
 
     def apply_mask(self, value: Any) -> Any:
-        if not isinstance(value, str) or self.mask is None:
-            return value if self.mask is not None else "<masked>"
+        if self.mask is None:
+            return value
+        if not isinstance(value, str):
+            # without a pattern every value is masked; with one, only strings can match
+            return self.rule.replacement if self.rule.pattern is None else value
         if not self.mask.fullmatch(value):
             return value  # the format differs from the expected one: keep it visible
         if self.rule.replacement == "{shape}":
@@ -145,7 +148,7 @@ def compile_rule(rule: NormalizeRule) -> CompiledRule:
         if dollar:
             regex = path_regex("$" + sub)
     mask = re.compile(rule.pattern) if rule.pattern is not None else None
-    if rule.action == "mask" and mask is None and rule.replacement == "{shape}":
+    if rule.action == "mask" and mask is None:
         mask = re.compile(r".*", re.S)
     return CompiledRule(rule=rule, scope=scope, regex=regex, name=name, mask=mask)
 

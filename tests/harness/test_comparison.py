@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from typing import Any
+
+from harness.comparison import compare_bodies, compare_exchange, compare_writes
+from harness.config import CompareConfig, NormalizeRule
+from harness.models import Response, TableWrites
+from harness.normalization import JsonText, RuleSet
+
+
+def rs(*specs: dict[str, Any]) -> RuleSet:
+    return RuleSet([NormalizeRule.model_validate(s) for s in specs], "GET /x")
+
+
+def kinds(a: Any, b: Any, rules: RuleSet | None = None) -> set[tuple[str, str]]:
+    return {(d.location, d.kind) for d in compare_bodies(a, b, rules or rs())}
+
+
+def resp(status: int = 200, body: Any = None, **headers: str) -> Response:
+    hdrs = tuple((k.replace("_", "-"), v) for k, v in headers.items())
+    return Response(status, hdrs, body, "", 1.0)
+
+
+def test_equal_bodies_have_no_differences() -> None:
+    assert kinds({"a": [1, {"b": None}]}, {"a": [1, {"b": None}]}) == set()
+    # key order does not matter in JSON objects
+    assert kinds({"a": 1, "b": 2}, {"b": 2, "a": 1}) == set()
+
+
+def test_value_missing_extra_type() -> None:
+    assert kinds({"a": 1, "b": 2}, {"a": 1, "b": 3}) == {("body:$.b", "value")}
+    assert kinds({"a": 1, "b": 2}, {"a": 1}) == {("body:$.b", "missing")}
+    assert kinds({"a": 1}, {"a": 1, "c": 0}) == {("body:$.c", "extra")}
+    assert kinds({"a": "1"}, {"a": 1}) == {("body:$.a", "type")}
+    assert kinds({"a": None}, {"a": 0}) == {("body:$.a", "type")}
+
+
+def test_metadata_omitted_versus_null_is_missing() -> None:
+    assert kinds({"id": 1}, {"id": 1, "metadata": None}) == {("body:$.metadata", "extra")}
+
+
+def test_int_versus_float_and_bool_versus_int_are_drift() -> None:
+    assert kinds({"a": 1}, {"a": 1.0}) == {("body:$.a", "format")}
+    assert kinds({"a": True}, {"a": 1}) == {("body:$.a", "type")}
+
+
+def test_date_format_difference_is_format_kind() -> None:
+    assert kinds({"t": "2026-01-01T00:00:00.000Z"}, {"t": "2026-01-01T00:00:00+00:00"}) == {
+        ("body:$.t", "format")
+    }
+    assert kinds({"t": "2026-01-01T00:00:00.000Z"}, {"t": "2026-01-02T00:00:00.000Z"}) == {
+        ("body:$.t", "value")
+    }
+
+
+def test_time_tolerance_accepts_clock_skew_but_not_a_format_change() -> None:
+    rules = rs({"location": "body:$..createdAt", "action": "tolerance", "ms": 1000})
+    a = {"x": {"createdAt": "2026-01-01T00:00:00.000Z"}}
+    assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:00.400Z"}}, rules) == set()
+    assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:05.000Z"}}, rules) == {
+        ("body:$.x.createdAt", "value")
+    }
+    assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:00+00:00"}}, rules) == {
+        ("body:$.x.createdAt", "format")
+    }
+
+
+def test_number_tolerance() -> None:
+    rules = rs({"location": "body:$.score", "action": "tolerance", "abs": 0.01})
+    assert kinds({"score": 1.0}, {"score": 1.005}, rules) == set()
+    assert kinds({"score": 1.0}, {"score": 1.5}, rules) == {("body:$.score", "value")}
+
+
+def test_reordered_array_is_one_ordering_difference() -> None:
+    a = {"data": [{"id": 1, "t": "x"}, {"id": 2, "t": "y"}, {"id": 3, "t": "z"}]}
+    b = {"data": [{"id": 3, "t": "z"}, {"id": 2, "t": "y"}, {"id": 1, "t": "x"}]}
+    assert kinds(a, b) == {("body:$.data", "ordering")}
+    # a real change inside the array is not hidden behind ordering
+    c = {"data": [{"id": 1, "t": "x"}, {"id": 2, "t": "Y"}, {"id": 3, "t": "z"}]}
+    assert kinds(a, c) == {("body:$.data[*].t", "value")}
+
+
+def test_sparse_dicts_are_diffed_deeply() -> None:
+    # DeepDiff would call the whole object changed without threshold_to_diff_deeper=0
+    a = {"obj": {"k1": 1}}
+    b = {"obj": {"k2": 1}}
+    assert kinds(a, b) == {("body:$.obj.k1", "missing"), ("body:$.obj.k2", "extra")}
+
+
+def test_status_mismatch_is_reported_alone() -> None:
+    diffs = compare_exchange(
+        resp(404, {"e": 1}), resp(410, {"e": 2}), None, None, rs(), CompareConfig()
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("status", "status")]
+
+
+def test_headers_compared_as_configured() -> None:
+    cfg = CompareConfig(headers=["content-type", "location", "set-cookie"])
+    a = resp(201, {}, content_type="application/json", location="/items/1")
+    b = resp(201, {}, content_type="application/json", location="/item/1")
+    assert [(d.location, d.kind) for d in compare_exchange(a, b, None, None, rs(), cfg)] == [
+        ("header:location", "header")
+    ]
+    c = resp(201, {}, content_type="application/json; charset=utf-8", location="/items/1")
+    assert [d.location for d in compare_exchange(a, c, None, None, rs(), cfg)] == [
+        "header:content-type"
+    ]
+
+
+def test_set_cookie_compared_by_name_and_attributes_not_token() -> None:
+    cfg = CompareConfig(headers=["set-cookie"])
+    a = resp(200, {}, set_cookie="session=abc; Path=/; Expires=Wed, 01 Jan 2027; HttpOnly")
+    b = resp(200, {}, set_cookie="session=zzz; Path=/; Expires=Thu, 02 Jan 2027; HttpOnly")
+    assert compare_exchange(a, b, None, None, rs(), cfg) == []
+    c = resp(200, {}, set_cookie="session=zzz; Path=/; Expires=Thu, 02 Jan 2027")
+    assert [d.kind for d in compare_exchange(a, c, None, None, rs(), cfg)] == ["header"]
+    d = resp(200, {}, set_cookie="session=zzz; Path=/api; Expires=Thu, 02 Jan 2027; HttpOnly")
+    assert [d.kind for d in compare_exchange(a, d, None, None, rs(), cfg)] == ["header"]
+
+
+def test_database_writes_compared_row_by_row() -> None:
+    row = {"rowid": 5, "kind": "case.created", "payload": JsonText('{"a":1}', {"a": 1}, "compact")}
+    same = compare_writes(
+        {"events": TableWrites(inserted=[row])}, {"events": TableWrites(inserted=[dict(row)])}, rs()
+    )
+    assert same == []
+    other = {**row, "kind": "case.create"}
+    diffs = compare_writes(
+        {"events": TableWrites(inserted=[row])}, {"events": TableWrites(inserted=[other])}, rs()
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("db:events.kind", "db_insert")]
+    spaced = {**row, "payload": JsonText('{"a": 1}', {"a": 1}, "other")}
+    diffs = compare_writes(
+        {"events": TableWrites(inserted=[row])}, {"events": TableWrites(inserted=[spaced])}, rs()
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("db:events.payload", "db_insert")]
+    assert "written differently" in diffs[0].summary
+    missing = compare_writes({"events": TableWrites(inserted=[row])}, {}, rs())
+    assert [(d.location, d.kind) for d in missing] == [("db:events", "db_insert")]
+    deleted = compare_writes({"cases": TableWrites(deleted=[{"rowid": 1}])}, {}, rs())
+    assert [d.kind for d in deleted] == ["db_delete"]
+
+
+def test_array_that_grew_is_one_difference_not_a_cascade() -> None:
+    a = {"issues": [{"path": "id", "code": "invalid_type"}, {"path": "q", "code": "x"}]}
+    b = {
+        "issues": [
+            {"path": "id", "code": "invalid_type"},
+            {"path": "id", "code": "too_small"},
+            {"path": "q", "code": "x"},
+        ]
+    }
+    diffs = compare_bodies(a, b, rs())
+    assert [(d.location, d.kind) for d in diffs] == [("body:$.issues", "extra")]
+    assert "too_small" in diffs[0].summary
+    assert [(d.location, d.kind) for d in compare_bodies(b, a, rs())] == [
+        ("body:$.issues", "missing")
+    ]

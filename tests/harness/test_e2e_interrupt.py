@@ -1,0 +1,69 @@
+"""Ctrl-C tears everything down, writes partial results and exits 2."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.harness.conftest import assert_no_leftovers, make_config
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_path: Path) -> None:
+    cfg = make_config(pair_dir)
+    text = cfg.read_text().replace("[profiles.ci]\npositive = 40", "[profiles.ci]\npositive = 4000")
+    cfg.write_text(text)
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--config",
+            str(cfg),
+            "--profile",
+            "ci",
+            "--report-dir",
+            str(reports),
+            "-q",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        services: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(services) < 2:
+            time.sleep(0.2)
+            services = [
+                p
+                for p in psutil.Process(proc.pid).children(recursive=True)
+                if "app.py" in " ".join(p.cmdline())
+            ]
+        assert len(services) == 2, "services never started"
+        time.sleep(2.0)  # mid-run
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, out.decode()
+    results = json.loads((reports / "latest" / "results.json").read_text())
+    assert results["interrupted"] is True
+    assert results["verdict"] == "error"
+    assert results["exit_code"] == 2
+    assert sum(op["cases"] for op in results["operations"]) > 0  # partial results kept
+    _, alive = psutil.wait_procs(services, timeout=5)
+    assert not alive, [p.cmdline() for p in alive]
+    assert_no_leftovers(results)

@@ -1,0 +1,34 @@
+"""The shipped pair (legacy Next.js + FastAPI port) under ``parity run --profile dev``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from tests.harness.conftest import assert_no_leftovers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(
+    not (ROOT / "legacy" / ".next" / "BUILD_ID").is_file(), reason="legacy is not built"
+)
+def test_shipped_pair_agrees_under_dev_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    code = main(["run", "--profile", "dev", "--seed", "1", "--report-dir", str(tmp_path), "-q"])
+    results = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert_no_leftovers(results)
+    drift = [
+        f"{f['operation']} {f['location']} {f['kind']}: {f['summary']}"
+        for f in results["findings"]
+        if not f["accepted"]
+    ]
+    assert results["errors"] == []
+    assert code == 0, "the port drifts from the legacy:\n" + "\n".join(drift)
+    assert results["coverage"]["operations_exercised"] == results["coverage"]["operations_total"]
