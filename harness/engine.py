@@ -14,8 +14,11 @@ import platform
 import secrets
 import shutil
 import statistics
+import queue
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -178,6 +181,7 @@ class Engine:
         self.selected: list[Operation] = []
         self.exchanges = 0
         self.on_exchange: Callable[[ExchangeResult], None] | None = None
+        self.pipeline_depth = 2  # operations generated ahead of the one being replayed
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -190,8 +194,8 @@ class Engine:
                 self._login_all()
                 self._open_watchers()
                 self._load_invariants()
-                for op in self.selected:
-                    self._run_operation(op)
+                for op, cases in self.pipelined_cases():
+                    self._run_operation(op, cases)
                 self._shrink_all()
         except HarnessError as exc:
             self.errors.append(exc.to_dict())
@@ -355,8 +359,54 @@ class Engine:
         self.timings.generation += time.perf_counter() - started
         return cases
 
-    def _run_operation(self, op: Operation) -> None:
-        cases = self.generate(op)
+    def pipelined_cases(self) -> Iterator[tuple[Operation, list[PreparedRequest]]]:
+        """Generate the next operations' cases in a thread while this one is replayed.
+
+        Only the producer thread runs hypothesis, in the fixed operation order, so the cases
+        (and their order) do not depend on timing: ``--seed`` still reproduces a run.
+        """
+        if self.pipeline_depth <= 0:
+            for op in self.selected:
+                yield op, self.generate(op)
+            return
+        out: queue.Queue[tuple[Operation, list[PreparedRequest] | BaseException]] = queue.Queue(
+            maxsize=self.pipeline_depth
+        )
+        stop = threading.Event()
+
+        def produce() -> None:
+            for op in self.selected:
+                if stop.is_set():
+                    return
+                try:
+                    item: list[PreparedRequest] | BaseException = self.generate(op)
+                except BaseException as exc:
+                    item = exc
+                while not stop.is_set():
+                    try:
+                        out.put((op, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if isinstance(item, BaseException):
+                    return
+
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)  # the sender wakes up quickly when a response arrives
+        thread = threading.Thread(target=produce, name="parity-generate", daemon=True)
+        thread.start()
+        try:
+            for _ in self.selected:
+                op, item = out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield op, item
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            sys.setswitchinterval(previous)
+
+    def _run_operation(self, op: Operation, cases: list[PreparedRequest]) -> None:
         stats = self.op_stats.setdefault(op.id, OpStats(op))
         self.listener.operation_started(op.id, len(cases))
         for index, req in enumerate(cases):
