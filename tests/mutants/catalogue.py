@@ -1,0 +1,825 @@
+"""The catalogue: named, documented migration drifts of the FastAPI port (issue 7).
+
+Each mutant is one small mistake a team porting the Next.js service to FastAPI could
+plausibly make. ``build()`` installs its SQL hooks and monkeypatches (process-wide, so the
+launcher calls it once, in the server process) and returns the ASGI wrappers to put around
+``backend.app.create_app()``. ``operations`` names the contract operations whose behaviour
+it changes: the harness is aimed at exactly those, and a detection must name one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.mutants.mechanics import (
+    CURRENT_OP,
+    Headers,
+    Wrapper,
+    after_sql,
+    json_body,
+    json_request,
+    on_sql,
+    rewrite_request,
+    rewrite_response,
+    set_header,
+)
+
+FAMILIES = (
+    "shape",
+    "format",
+    "status",
+    "error",
+    "list",
+    "search",
+    "db",
+    "security",
+    "header",
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    family: str
+    description: str
+    operations: tuple[str, ...]
+    build: Callable[[], list[Wrapper]] = field(repr=False)
+
+
+CATALOGUE: dict[str, Mutant] = {}
+
+
+def mutant(name: str, family: str, description: str, *operations: str) -> Callable[..., Any]:
+    assert family in FAMILIES, family
+
+    def register(fn: Callable[[], list[Wrapper]]) -> Callable[[], list[Wrapper]]:
+        assert name not in CATALOGUE, name
+        CATALOGUE[name] = Mutant(name, family, description, tuple(operations), fn)
+        return fn
+
+    return register
+
+
+def get(name: str) -> Mutant:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        known = ", ".join(sorted(CATALOGUE))
+        raise KeyError(f"unknown mutant {name!r} (known: {known})") from None
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _each(data: Any, key: str) -> list[dict[str, Any]]:
+    items = data.get(key) if isinstance(data, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{3})Z$")
+
+
+def _retime(value: Any, fmt: Callable[[re.Match[str]], str]) -> Any:
+    if isinstance(value, str):
+        m = _ISO.match(value)
+        return fmt(m) if m else value
+    return value
+
+
+# ===========================================================================================
+# response shape
+# ===========================================================================================
+@mutant(
+    "case-field-dropped",
+    "shape",
+    "GET /api/cases/{id} omits customerName (the response model forgot the field)",
+    "GET /api/cases/{id}",
+)
+def _case_field_dropped() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict):
+            data.pop("customerName", None)
+        return data
+
+    return [rewrite_response(["GET /api/cases/{id}"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "alert-field-added",
+    "shape",
+    "alerts in GET /api/alerts carry an extra `acknowledgedByName` (a joined column leaked)",
+    "GET /api/alerts",
+)
+def _alert_field_added() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            item["acknowledgedByName"] = None
+        return data
+
+    return [rewrite_response(["GET /api/alerts"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "user-field-renamed",
+    "shape",
+    "GET /api/auth/me says `business_unit` instead of `businessUnit` (alias_generator missing)",
+    "GET /api/auth/me",
+)
+def _user_field_renamed() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        user = data.get("user") if isinstance(data, dict) else None
+        if isinstance(user, dict) and "businessUnit" in user:
+            user = {("business_unit" if k == "businessUnit" else k): v for k, v in user.items()}
+            data["user"] = user
+        return data
+
+    return [rewrite_response(["GET /api/auth/me"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "case-metadata-null",
+    "shape",
+    "GET /api/cases writes `metadata: null` where the legacy omits the key (exclude_none off)",
+    "GET /api/cases",
+)
+def _case_metadata_null() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            if "metadata" not in item:
+                rebuilt = {}
+                for k, v in item.items():
+                    if k == "createdAt":
+                        rebuilt["metadata"] = None
+                    rebuilt[k] = v
+                item.clear()
+                item.update(rebuilt)
+        return data
+
+    return [rewrite_response(["GET /api/cases"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "alert-count-flattened",
+    "shape",
+    "GET /api/alerts/count flattens bySeverity/byStatus into top-level keys",
+    "GET /api/alerts/count",
+)
+def _alert_count_flattened() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {"total": data.get("total")}
+        for group in ("bySeverity", "byStatus"):
+            nested = data.get(group)
+            if isinstance(nested, dict):
+                out.update(nested)
+        return out
+
+    return [rewrite_response(["GET /api/alerts/count"], json_body(fn, statuses=[200]))]
+
+
+# ===========================================================================================
+# formats
+# ===========================================================================================
+@mutant(
+    "dates-without-millis",
+    "format",
+    "GET /api/alerts/{id} writes times as `2026-01-05T10:20:30Z` (no milliseconds)",
+    "GET /api/alerts/{id}",
+)
+def _dates_without_millis() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in list(data):
+                data[key] = _retime(data[key], lambda m: f"{m.group(1)}Z")
+        return data
+
+    return [rewrite_response(["GET /api/alerts/{id}"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "dates-plus-offset",
+    "format",
+    "GET /api/cases writes times with Python's isoformat(): `...10:20:30.123000+00:00`",
+    "GET /api/cases",
+)
+def _dates_plus_offset() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            for key in ("createdAt", "updatedAt"):
+                item[key] = _retime(item.get(key), lambda m: f"{m.group(1)}.{m.group(2)}000+00:00")
+        return data
+
+    return [rewrite_response(["GET /api/cases"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "feed-expiry-stored-isoformat",
+    "format",
+    "POST /api/feed stores expires_at via datetime.isoformat() (`+00:00`, no millis) in the DB",
+    "POST /api/feed",
+)
+def _feed_expiry_isoformat() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.startswith("INSERT INTO feed_items") and isinstance(params, tuple):
+            params = tuple(_retime(p, lambda m: f"{m.group(1)}+00:00") for p in params)
+        return statement, params
+
+    on_sql(["POST /api/feed"], fn)
+    return []
+
+
+@mutant(
+    "feed-priority-float",
+    "format",
+    "GET /api/feed writes priority as `50.0` where the legacy writes `50` (a float column type)",
+    "GET /api/feed",
+)
+def _feed_priority_float() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            if isinstance(item.get("priority"), int):
+                item["priority"] = float(item["priority"])
+        return data
+
+    return [rewrite_response(["GET /api/feed"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "severity-enum-case",
+    "format",
+    "GET /api/alerts writes severity as `CRITICAL` (a Python Enum's name instead of its value)",
+    "GET /api/alerts",
+)
+def _severity_enum_case() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            if isinstance(item.get("severity"), str):
+                item["severity"] = item["severity"].upper()
+        return data
+
+    return [rewrite_response(["GET /api/alerts"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "case-id-as-string",
+    "format",
+    "GET /api/cases writes case ids as strings (`\"12\"`), as a str-typed response model would",
+    "GET /api/cases",
+)
+def _case_id_as_string() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for item in _each(data, "data"):
+            if isinstance(item.get("id"), int):
+                item["id"] = str(item["id"])
+        return data
+
+    return [rewrite_response(["GET /api/cases"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "feed-cursor-padded",
+    "format",
+    "GET /api/feed nextCursor keeps base64 `=` padding (urlsafe_b64encode without rstrip)",
+    "GET /api/feed",
+)
+def _feed_cursor_padded() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("nextCursor"), str):
+            cursor = data["nextCursor"]
+            data["nextCursor"] = cursor + "=" * (-len(cursor) % 4)
+        return data
+
+    return [rewrite_response(["GET /api/feed"], json_body(fn, statuses=[200]))]
+
+
+# ===========================================================================================
+# status codes
+# ===========================================================================================
+@mutant(
+    "create-case-200",
+    "status",
+    "POST /api/cases answers 200 instead of 201 (route declared without status_code=201)",
+    "POST /api/cases",
+)
+def _create_case_200() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        return (200 if status == 201 else status), headers, body
+
+    return [rewrite_response(["POST /api/cases"], fn)]
+
+
+@mutant(
+    "validation-422",
+    "status",
+    "PATCH /api/cases/{id} answers validation errors with 422 (FastAPI's code) instead of 400",
+    "PATCH /api/cases/{id}",
+)
+def _validation_422() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status == 400 and b'"validation_error"' in body:
+            return 422, headers, body
+        return status, headers, body
+
+    return [rewrite_response(["PATCH /api/cases/{id}"], fn)]
+
+
+@mutant(
+    "method-not-allowed-404",
+    "status",
+    "a known path with an undeclared method (PUT /api/cases) answers 404 JSON, not a bare 405",
+    "GET /api/cases",
+    "GET /api/feed",
+    "DELETE /api/alerts/{id}",
+)
+def _method_not_allowed_404() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status == 405:
+            headers = set_header(headers, "content-type", "application/json")
+            return 404, headers, b'{"error":"not_found","message":"Not found"}'
+        return status, headers, body
+
+    return [rewrite_response(None, fn)]
+
+
+@mutant(
+    "trailing-slash-307",
+    "status",
+    "a trailing slash answers FastAPI's 307 redirect (empty body) instead of Next.js's 308",
+    "GET /api/cases/{id}",
+    "GET /api/alerts/{id}",
+    "GET /api/uploads/{id}",
+    "DELETE /api/cases/{id}",
+)
+def _trailing_slash_307() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status == 308:
+            headers = [(k, v) for k, v in headers if k.lower() != b"refresh"]
+            return 307, headers, b""
+        return status, headers, body
+
+    def slash(scope: Any) -> bool:
+        path = scope.get("path", "")
+        return len(path) > 1 and path.endswith("/")
+
+    return [rewrite_response(None, fn, when=slash)]
+
+
+@mutant(
+    "delete-alert-200",
+    "status",
+    "DELETE /api/alerts/{id} answers 200 `{\"ok\":true}` instead of 204 with no body",
+    "DELETE /api/alerts/{id}",
+)
+def _delete_alert_200() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status == 204:
+            return 200, set_header(headers, "content-type", "application/json"), b'{"ok":true}'
+        return status, headers, body
+
+    return [rewrite_response(["DELETE /api/alerts/{id}"], fn)]
+
+
+# ===========================================================================================
+# error bodies
+# ===========================================================================================
+@mutant(
+    "not-found-detail",
+    "error",
+    'GET /api/alerts/{id} 404 body is FastAPI\'s `{"detail":"Alert not found"}` (HTTPException)',
+    "GET /api/alerts/{id}",
+)
+def _not_found_detail() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("error") == "not_found":
+            return {"detail": data.get("message")}
+        return data
+
+    return [rewrite_response(["GET /api/alerts/{id}"], json_body(fn, statuses=[404]))]
+
+
+@mutant(
+    "validation-fastapi-shape",
+    "error",
+    "GET /api/alerts query errors come back as FastAPI's 422 `{detail:[{type,loc,msg,input}]}`",
+    "GET /api/alerts",
+)
+def _validation_fastapi_shape() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        import json
+
+        if status != 400:
+            return status, headers, body
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return status, headers, body
+        if not isinstance(data, dict) or data.get("error") != "validation_error":
+            return status, headers, body
+        detail = [
+            {
+                "type": issue.get("code"),
+                "loc": ["query", *str(issue.get("path", "")).split(".")],
+                "msg": issue.get("message"),
+                "input": None,
+            }
+            for issue in data.get("issues", [])
+            if isinstance(issue, dict)
+        ]
+        out = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+        return 422, headers, out
+
+    return [rewrite_response(["GET /api/alerts"], fn)]
+
+
+@mutant(
+    "unauthorized-detail",
+    "error",
+    'GET /api/feed without credentials answers `{"detail":"Not authenticated"}` (HTTPBearer)',
+    "GET /api/feed",
+)
+def _unauthorized_detail() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("error") == "unauthorized":
+            return {"detail": "Not authenticated"}
+        return data
+
+    return [rewrite_response(["GET /api/feed"], json_body(fn, statuses=[401]))]
+
+
+# ===========================================================================================
+# lists
+# ===========================================================================================
+_LIMIT_OFFSET = re.compile(r"LIMIT \? OFFSET \?$")
+
+
+@mutant(
+    "cases-page-off-by-one",
+    "list",
+    "GET /api/cases skips one page too many: OFFSET page*pageSize instead of (page-1)*pageSize",
+    "GET /api/cases",
+)
+def _cases_page_off_by_one() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if (
+            statement.startswith("SELECT cases.id")
+            and _LIMIT_OFFSET.search(statement)
+            and isinstance(params, tuple)
+            and len(params) >= 2
+        ):
+            limit, offset = params[-2], params[-1]
+            params = (*params[:-2], limit, offset + limit)
+        return statement, params
+
+    on_sql(["GET /api/cases"], fn)
+    return []
+
+
+@mutant(
+    "alerts-wrong-total",
+    "list",
+    "GET /api/alerts reports total = len(page) instead of the count of every matching row",
+    "GET /api/alerts",
+)
+def _alerts_wrong_total() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("data"), list):
+            data["total"] = len(data["data"])
+        return data
+
+    return [rewrite_response(["GET /api/alerts"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "cases-tiebreak-ascending",
+    "list",
+    "GET /api/cases breaks sort ties by id ASC even when the sort is descending",
+    "GET /api/cases",
+)
+def _cases_tiebreak() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.startswith("SELECT cases.id") and "ORDER BY" in statement:
+            statement = statement.replace("cases.id DESC", "cases.id ASC")
+        return statement, params
+
+    on_sql(["GET /api/cases"], fn)
+    return []
+
+
+@mutant(
+    "cases-category-case-sensitive",
+    "list",
+    "GET /api/cases?category= matches exactly instead of lower(category) = lower(?)",
+    "GET /api/cases",
+)
+def _cases_category_case() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace("lower(cases.category) = lower(?)", "cases.category = ?"), params
+
+    on_sql(["GET /api/cases"], fn)
+    return []
+
+
+@mutant(
+    "feed-expired-shown",
+    "list",
+    "GET /api/feed shows expired items (the expires_at > now predicate lost its effect)",
+    "GET /api/feed",
+)
+def _feed_expired_shown() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.startswith("SELECT feed_items.id"):
+            statement = statement.replace(
+                "feed_items.expires_at > ?", "(feed_items.expires_at > ? OR 1)"
+            )
+        return statement, params
+
+    on_sql(["GET /api/feed"], fn)
+    return []
+
+
+# ===========================================================================================
+# search
+# ===========================================================================================
+@mutant(
+    "search-ranking-reversed",
+    "search",
+    "GET /api/search orders by score DESC (bm25 is lower-is-better; the port sorted it wrong)",
+    "GET /api/search",
+)
+def _search_ranking_reversed() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        results = _each(data, "results")
+        if results:
+            order = {"case": 0, "alert": 1, "feed": 2}
+            results.sort(key=lambda h: (-h.get("score", 0), order.get(h.get("type"), 3), h["id"]))
+            data["results"] = results
+        return data
+
+    return [rewrite_response(["GET /api/search"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "search-analytics-not-recorded",
+    "search",
+    "GET /api/search does not leave its search_analytics row (the insert was never committed)",
+    "GET /api/search",
+)
+def _search_analytics_missing() -> list[Wrapper]:
+    def fn(cursor: Any, statement: str, params: Any) -> None:
+        if statement.startswith("INSERT INTO search_analytics"):
+            cursor.execute(
+                "DELETE FROM search_analytics WHERE id = (SELECT max(id) FROM search_analytics)"
+            )
+
+    after_sql(["GET /api/search"], fn)
+    return []
+
+
+# ===========================================================================================
+# database writes
+# ===========================================================================================
+@mutant(
+    "event-missing",
+    "db",
+    "POST /api/cases writes the case but no `case.created` events row",
+    "POST /api/cases",
+)
+def _event_missing() -> list[Wrapper]:
+    def fn(cursor: Any, statement: str, params: Any) -> None:
+        if statement.startswith("INSERT INTO events") and "case.created" in (params or ()):
+            cursor.execute("DELETE FROM events WHERE id = (SELECT max(id) FROM events)")
+
+    after_sql(["POST /api/cases"], fn)
+    return []
+
+
+_SET_UPDATED = re.compile(r"(, )?updated_at=\?")
+
+
+@mutant(
+    "updated-at-not-bumped",
+    "db",
+    "PATCH /api/cases/{id} leaves cases.updated_at as it was (onupdate forgotten)",
+    "PATCH /api/cases/{id}",
+)
+def _updated_at_not_bumped() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if not statement.startswith("UPDATE cases SET") or not isinstance(params, tuple):
+            return statement, params
+        head, sep, tail = statement.partition(" WHERE ")
+        assignments = head[len("UPDATE cases SET ") :].split(", ")
+        if "updated_at=?" not in assignments:
+            return statement, params
+        index = sum(a.count("?") for a in assignments[: assignments.index("updated_at=?")])
+        assignments[assignments.index("updated_at=?")] = "updated_at=updated_at"
+        params = params[:index] + params[index + 1 :]
+        return "UPDATE cases SET " + ", ".join(assignments) + sep + tail, params
+
+    on_sql(["PATCH /api/cases/{id}"], fn)
+    return []
+
+
+@mutant(
+    "case-default-priority",
+    "db",
+    "POST /api/cases defaults priority to `low` (the pydantic default) instead of `medium`",
+    "POST /api/cases",
+)
+def _case_default_priority() -> list[Wrapper]:
+    def fn(data: Any) -> Any:
+        if isinstance(data, dict) and "priority" not in data:
+            data["priority"] = "low"
+        return data
+
+    return [rewrite_request(["POST /api/cases"], json_request(fn))]
+
+
+@mutant(
+    "feed-default-priority",
+    "db",
+    "POST /api/feed defaults priority to 0 instead of 50",
+    "POST /api/feed",
+)
+def _feed_default_priority() -> list[Wrapper]:
+    def fn(data: Any) -> Any:
+        if isinstance(data, dict) and "priority" not in data:
+            data["priority"] = 0
+        return data
+
+    return [rewrite_request(["POST /api/feed"], json_request(fn))]
+
+
+@mutant(
+    "extra-event-row",
+    "db",
+    "POST /api/alerts/{id}/acknowledge writes an extra `alert.updated` event beside its own",
+    "POST /api/alerts/{id}/acknowledge",
+)
+def _extra_event_row() -> list[Wrapper]:
+    def fn(cursor: Any, statement: str, params: Any) -> None:
+        if statement.startswith("INSERT INTO events") and "alert.acknowledged" in (params or ()):
+            cursor.execute(
+                "INSERT INTO events (kind, subject_type, subject_id, actor_id, payload) "
+                "SELECT 'alert.updated', subject_type, subject_id, actor_id, payload "
+                "FROM events ORDER BY id DESC LIMIT 1"
+            )
+
+    after_sql(["POST /api/alerts/{id}/acknowledge"], fn)
+    return []
+
+
+@mutant(
+    "upload-half-imported",
+    "db",
+    "POST /api/upload stops at the first bad row: earlier rows kept, later good rows dropped",
+    "POST /api/upload",
+)
+def _upload_half_imported() -> list[Wrapper]:
+    import backend.routers.uploads as uploads
+
+    original = uploads.parse_cases_csv
+
+    def parse(text: str, user: Any) -> Any:
+        result = original(text, user)
+        if result.errors and not result.failure:
+            first_bad = int(result.errors[0]["row"])
+            result.rows = result.rows[: max(first_bad - 2, 0)]
+        return result
+
+    uploads.parse_cases_csv = parse  # type: ignore[assignment]
+    return []
+
+
+# ===========================================================================================
+# security
+# ===========================================================================================
+@mutant(
+    "viewer-can-create-case",
+    "security",
+    "POST /api/cases forgets the agent role check: a viewer can create cases",
+    "POST /api/cases",
+)
+def _viewer_can_write() -> list[Wrapper]:
+    from backend.deps import Caller
+
+    original = Caller.require
+
+    def require(self: Caller, minimum: str) -> Caller:
+        if CURRENT_OP.get() == "POST /api/cases":
+            return self
+        return original(self, minimum)
+
+    Caller.require = require  # type: ignore[method-assign]
+    return []
+
+
+@mutant(
+    "alerts-unit-leak",
+    "security",
+    "GET /api/alerts and /count do not scope non-admins to their business unit",
+    "GET /api/alerts",
+    "GET /api/alerts/count",
+)
+def _alerts_unit_leak() -> list[Wrapper]:
+    import backend.routers.alerts as alerts
+    from backend.models import Alert
+
+    def scope(caller: Any, query: dict[str, Any]) -> list[Any]:
+        filters = []
+        if query.get("businessUnit"):
+            filters.append(Alert.business_unit == query["businessUnit"])
+        return filters
+
+    alerts._scope = scope
+    return []
+
+
+@mutant(
+    "case-get-unit-leak",
+    "security",
+    "GET /api/cases/{id} returns another unit's case to a non-admin (404 expected)",
+    "GET /api/cases/{id}",
+)
+def _case_get_unit_leak() -> list[Wrapper]:
+    import backend.routers.cases as cases
+    from backend.errors import not_found
+    from backend.models import Case
+
+    original = cases.find_case
+
+    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+        if CURRENT_OP.get() != "GET /api/cases/{id}":
+            return original(session, caller, case_id)
+        row = session.get(Case, case_id)
+        if row is None:
+            raise not_found("Case")
+        return row
+
+    cases.find_case = find_case
+    return []
+
+
+@mutant(
+    "session-kept-after-logout",
+    "security",
+    "POST /api/auth/logout clears the cookie but leaves the session row: the token still works",
+    "POST /api/auth/logout",
+)
+def _session_kept() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.startswith("DELETE FROM sessions WHERE"):
+            statement = statement.replace("WHERE", "WHERE 0 AND", 1)
+        return statement, params
+
+    on_sql(["POST /api/auth/logout"], fn)
+    return []
+
+
+# ===========================================================================================
+# headers
+# ===========================================================================================
+@mutant(
+    "content-type-charset",
+    "header",
+    "GET /api/feed answers `application/json; charset=utf-8` (legacy: `application/json`)",
+    "GET /api/feed",
+)
+def _content_type_charset() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        for name, value in headers:
+            if name.lower() == b"content-type" and value == b"application/json":
+                return status, set_header(headers, "content-type", "application/json; charset=utf-8"), body
+        return status, headers, body
+
+    return [rewrite_response(["GET /api/feed"], fn)]
+
+
+@mutant(
+    "login-no-set-cookie",
+    "header",
+    "POST /api/auth/login returns the token but no Set-Cookie header",
+    "POST /api/auth/login",
+)
+def _login_no_cookie() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        return status, set_header(headers, "set-cookie", None), body
+
+    return [rewrite_response(["POST /api/auth/login"], fn)]
+
+
+@mutant(
+    "logout-cookie-not-cleared",
+    "header",
+    "POST /api/auth/logout does not send the clearing `session=; Max-Age=0` Set-Cookie",
+    "POST /api/auth/logout",
+)
+def _logout_no_cookie() -> list[Wrapper]:
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        return status, set_header(headers, "set-cookie", None), body
+
+    return [rewrite_response(["POST /api/auth/logout"], fn)]
+
+
+__all__ = ["CATALOGUE", "FAMILIES", "Mutant", "get"]
