@@ -265,7 +265,7 @@ def _severity_enum_case() -> list[Wrapper]:
 @mutant(
     "case-id-as-string",
     "format",
-    "GET /api/cases writes case ids as strings (`\"12\"`), as a str-typed response model would",
+    'GET /api/cases writes case ids as strings (`"12"`), as a str-typed response model would',
     "GET /api/cases",
 )
 def _case_id_as_string() -> list[Wrapper]:
@@ -369,7 +369,7 @@ def _trailing_slash_307() -> list[Wrapper]:
 @mutant(
     "delete-alert-200",
     "status",
-    "DELETE /api/alerts/{id} answers 200 `{\"ok\":true}` instead of 204 with no body",
+    'DELETE /api/alerts/{id} answers 200 `{"ok":true}` instead of 204 with no body',
     "DELETE /api/alerts/{id}",
 )
 def _delete_alert_200() -> list[Wrapper]:
@@ -790,7 +790,11 @@ def _content_type_charset() -> list[Wrapper]:
     def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
         for name, value in headers:
             if name.lower() == b"content-type" and value == b"application/json":
-                return status, set_header(headers, "content-type", "application/json; charset=utf-8"), body
+                return (
+                    status,
+                    set_header(headers, "content-type", "application/json; charset=utf-8"),
+                    body,
+                )
         return status, headers, body
 
     return [rewrite_response(["GET /api/feed"], fn)]

@@ -155,7 +155,9 @@ def rewrite_request(ops: Iterable[str], fn: RequestFn) -> Wrapper:
     return wrap
 
 
-def json_body(fn: Callable[[int, Any], Any], *, statuses: Iterable[int] | None = None) -> ResponseFn:
+def json_body(
+    fn: Callable[[int, Any], Any], *, statuses: Iterable[int] | None = None
+) -> ResponseFn:
     """A response rewrite over the parsed JSON body (other bodies pass through)."""
     allowed = None if statuses is None else set(statuses)
 

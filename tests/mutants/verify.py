@@ -92,11 +92,11 @@ def probes(db: Path) -> dict[str, list[Probe]]:
     finally:
         conn.close()
     csv = (
-        "title,channel,category,customerName\n"
-        "Good one,email,billing,Ann\n"
-        "Bad one,pigeon,billing,Bob\n"
-        "Good two,chat,billing,Cy\n"
-    ).encode()
+        b"title,channel,category,customerName\n"
+        b"Good one,email,billing,Ann\n"
+        b"Bad one,pigeon,billing,Bob\n"
+        b"Good two,chat,billing,Cy\n"
+    )
     case_body = {"title": "Probe", "channel": "email", "category": "billing", "customerName": "X"}
     return {
         "GET /api/cases/{id}": [
@@ -265,8 +265,15 @@ def dump(db: Path) -> dict[str, list[Any]]:
     conn = sqlite3.connect(db)
     try:
         out: dict[str, list[Any]] = {}
-        for table in ("cases", "alerts", "feed_items", "events", "sessions", "search_analytics",
-                      "uploads"):
+        for table in (
+            "cases",
+            "alerts",
+            "feed_items",
+            "events",
+            "sessions",
+            "search_analytics",
+            "uploads",
+        ):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             rows = []
             for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
@@ -311,7 +318,9 @@ def run_side(url: str, plan: list[Probe]) -> list[dict[str, Any]]:
                 headers=headers,
             )
             client.cookies.clear()
-            seen.append({"request": f"{probe.method} {probe.path} {probe.params}", **_observe(resp)})
+            seen.append(
+                {"request": f"{probe.method} {probe.path} {probe.params}", **_observe(resp)}
+            )
         return seen
 
 
@@ -345,7 +354,9 @@ def verify(mutant: Mutant, snapshot: Path, work: Path, ports: tuple[int, int]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "parity-mutants")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "parity-mutants"
+    )
     parser.add_argument("--ports", default="8480,8481")
     args = parser.parse_args(argv)
     ports = tuple(int(p) for p in args.ports.split(","))
