@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +18,9 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 5000")
     cursor.execute("PRAGMA foreign_keys = ON")
+    # better-sqlite3 is built with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1: the legacy commits in WAL
+    # with synchronous=NORMAL (no fsync per commit). Same durability, same speed here.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 
@@ -42,6 +45,8 @@ def _sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
+    """A plain (blocking) session used inside async handlers: SQLite answers in well under a
+    millisecond, so running it on the event loop beats a thread-pool hop per request."""
     with _sessionmaker()() as session:
         yield session

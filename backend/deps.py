@@ -61,7 +61,7 @@ class Caller:
         return self
 
 
-def authenticate(request: Request, session: SessionDep) -> Caller:
+async def authenticate(request: Request, session: SessionDep) -> Caller:
     token = token_from(request)
     if not token:
         raise unauthorized()

@@ -23,5 +23,7 @@ def get_settings() -> Settings:
     return Settings(
         database_path=path,
         port=int(os.environ.get("PORT", "8000")),
-        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        # one worker per core (2 on these machines): the legacy's Node process is single, but
+        # a Python worker needs a core of its own to keep up (parity bench measures it)
+        workers=int(os.environ.get("WEB_CONCURRENCY", str(min(2, os.cpu_count() or 1)))),
     )

@@ -47,7 +47,7 @@ def _metadata(body: dict[str, Any]) -> str | None:
 
 
 @router.get("/api/alerts")
-def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
     filters = _scope(caller, query)
     if query.get("severity"):
@@ -92,14 +92,13 @@ async def create_alert(request: Request, caller: CallerDep, session: SessionDep)
     )
     session.add(row)
     session.flush()
-    session.refresh(row)
     record_event(session, "alert.created", "alert", row.id, caller.user.id, alert_json(row))
     session.commit()
     return JsonResponse(alert_json(row), 201, floats=True)
 
 
 @router.get("/api/alerts/count")
-def count_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def count_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_COUNT)
     rows = session.execute(
         select(Alert.severity, Alert.status, func.count())
@@ -119,7 +118,7 @@ def count_alerts(request: Request, caller: CallerDep, session: SessionDep) -> Js
 
 
 @router.get("/api/alerts/{id}")
-def get_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def get_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     alert_id = parse_id(id)
     return JsonResponse(alert_json(find_alert(session, caller, alert_id)), floats=True)
 
@@ -150,7 +149,7 @@ async def update_alert(
 
 
 @router.delete("/api/alerts/{id}")
-def delete_alert(id: str, caller: CallerDep, session: SessionDep) -> Response:
+async def delete_alert(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     alert_id = parse_id(id)
     find_alert(session, caller, alert_id)
@@ -172,7 +171,7 @@ def _transition(
 
 
 @router.post("/api/alerts/{id}/acknowledge")
-def acknowledge_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def acknowledge_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     caller.require("agent")
     row = find_alert(session, caller, parse_id(id))
     if row.status != "active":
@@ -191,7 +190,7 @@ def acknowledge_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonRe
 
 
 @router.post("/api/alerts/{id}/resolve")
-def resolve_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def resolve_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     caller.require("admin")
     row = find_alert(session, caller, parse_id(id))
     if row.status == "resolved":

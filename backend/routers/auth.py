@@ -56,7 +56,7 @@ async def login(request: Request, session: SessionDep) -> JsonResponse:
 
 
 @router.post("/api/auth/logout")
-def logout(caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def logout(caller: CallerDep, session: SessionDep) -> JsonResponse:
     row = session.scalars(select(SessionRow).where(SessionRow.token == caller.token)).first()
     session.execute(delete(SessionRow).where(SessionRow.token == caller.token))
     record_event(session, "auth.logout", "session", row.id if row else None, caller.user.id, {})
@@ -67,5 +67,5 @@ def logout(caller: CallerDep, session: SessionDep) -> JsonResponse:
 
 
 @router.get("/api/auth/me")
-def me(caller: CallerDep) -> JsonResponse:
+async def me(caller: CallerDep) -> JsonResponse:
     return JsonResponse({"user": user_json(caller.user)})

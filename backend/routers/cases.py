@@ -65,7 +65,7 @@ def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None
 
 
 @router.get("/api/cases")
-def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, CASE_LIST)
     filters: list[ColumnElement[bool]] = []
     if not caller.is_admin:
@@ -127,14 +127,13 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
     )
     session.add(row)
     session.flush()
-    session.refresh(row)
     record_event(session, "case.created", "case", row.id, caller.user.id, case_json(row))
     session.commit()
     return JsonResponse(case_json(row), 201, floats=True)
 
 
 @router.get("/api/cases/{id}")
-def get_case(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def get_case(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     return JsonResponse(case_json(find_case(session, caller, parse_id(id))), floats=True)
 
 
@@ -167,7 +166,7 @@ async def update_case(
 
 
 @router.delete("/api/cases/{id}")
-def delete_case(id: str, caller: CallerDep, session: SessionDep) -> Response:
+async def delete_case(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     case_id = parse_id(id)
     find_case(session, caller, case_id)

@@ -50,7 +50,7 @@ def decode_cursor(raw: str) -> dict[str, Any]:
 
 
 @router.get("/api/feed")
-def list_feed(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def list_feed(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, FEED_LIST)
     cursor = decode_cursor(query["cursor"]) if "cursor" in query else None
     filters: list[ColumnElement[bool]] = [
@@ -111,14 +111,13 @@ async def create_feed_item(
     )
     session.add(row)
     session.flush()
-    session.refresh(row)
     record_event(session, "feed.created", "feed_item", row.id, caller.user.id, feed_json(row))
     session.commit()
     return JsonResponse(feed_json(row), 201)
 
 
 @router.post("/api/feed/cleanup")
-def cleanup_feed(caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def cleanup_feed(caller: CallerDep, session: SessionDep) -> JsonResponse:
     caller.require("admin")
     result = session.execute(delete(FeedItem).where(FeedItem.expires_at <= now_iso()))
     deleted = int(getattr(result, "rowcount", 0) or 0)

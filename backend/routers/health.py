@@ -11,7 +11,7 @@ router = APIRouter()
 
 
 @router.get("/api/health")
-def health(session: SessionDep) -> JsonResponse:
+async def health(session: SessionDep) -> JsonResponse:
     try:
         session.execute(text("select 1"))
     except Exception:

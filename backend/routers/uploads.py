@@ -82,7 +82,6 @@ async def upload_csv(request: Request, caller: CallerDep, session: SessionDep) -
     )
     session.add(upload)
     session.flush()
-    session.refresh(upload)
     record_event(
         session,
         "upload.processed",
@@ -96,7 +95,7 @@ async def upload_csv(request: Request, caller: CallerDep, session: SessionDep) -
 
 
 @router.get("/api/uploads")
-def list_uploads(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def list_uploads(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query: dict[str, Any] = parse_query(request, UPLOAD_LIST)
     filters: list[ColumnElement[bool]] = []
     if not caller.is_admin:
@@ -121,12 +120,12 @@ def list_uploads(request: Request, caller: CallerDep, session: SessionDep) -> Js
 
 
 @router.get("/api/uploads/{id}")
-def get_upload(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def get_upload(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     return JsonResponse(upload_json(find_upload(session, caller, parse_id(id))))
 
 
 @router.delete("/api/uploads/{id}")
-def delete_upload(id: str, caller: CallerDep, session: SessionDep) -> Response:
+async def delete_upload(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     upload_id = parse_id(id)
     find_upload(session, caller, upload_id)
