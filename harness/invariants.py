@@ -1,0 +1,219 @@
+"""Database invariants: declared in a contract file, checked on each target after each step.
+
+A contract file (``contracts/invariants.py``) registers plain functions with ``@invariant``.
+Each receives an :class:`InvariantContext` holding a read-only connection to one target's
+database, the step that was just replayed (when there is one) and, optionally, a way to ask
+that target's API. An invariant fails by raising ``AssertionError`` (plain ``assert``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+__all__ = [
+    "ApiGet",
+    "Invariant",
+    "InvariantContext",
+    "InvariantOutcome",
+    "InvariantResult",
+    "StepInfo",
+    "compare_outcomes",
+    "invariant",
+    "load_invariants",
+    "read_only",
+    "registered",
+    "run_invariants",
+]
+
+ApiGet = Callable[[str], tuple[int, Any]]
+"""GET a path on the target as an admin; returns (status, parsed JSON body)."""
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """The request just replayed on this target and the rows it wrote, per table."""
+
+    method: str
+    path: str
+    status: int
+    writes: Mapping[str, Mapping[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    @property
+    def is_write(self) -> bool:
+        return self.method.upper() not in {"GET", "HEAD", "OPTIONS"}
+
+    @property
+    def succeeded(self) -> bool:
+        return 200 <= self.status < 300
+
+    def rows(self, table: str, change: str) -> list[dict[str, Any]]:
+        """Rows of ``table`` with ``change`` in {"inserted", "updated", "deleted"}."""
+        return list(self.writes.get(table, {}).get(change, []))
+
+
+@dataclass(frozen=True)
+class InvariantContext:
+    db: sqlite3.Connection
+    step: StepInfo | None = None
+    api: ApiGet | None = None
+
+    def scalar(self, sql: str, *params: Any) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return list(self.db.execute(sql, params).fetchall())
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    check: Callable[[InvariantContext], None]
+    description: str
+    needs_step: bool = False
+    needs_api: bool = False
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    name: str
+    passed: bool
+    skipped: bool = False
+    message: str = ""
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class InvariantOutcome:
+    """One invariant on both targets, and what it means for the pair."""
+
+    name: str
+    legacy: InvariantResult
+    candidate: InvariantResult
+
+    @property
+    def verdict(self) -> str:
+        """``ok``; ``candidate`` (broken on the port only: drift); ``legacy`` (broken on the
+        legacy only: drift too, the port differs); ``both`` (a bug the port inherited)."""
+        lf = not self.legacy.passed and not self.legacy.skipped
+        cf = not self.candidate.passed and not self.candidate.skipped
+        if lf and cf:
+            return "both"
+        if cf:
+            return "candidate"
+        if lf:
+            return "legacy"
+        return "ok"
+
+
+_REGISTRY: dict[str, Invariant] = {}
+
+
+def invariant(
+    name: str, *, needs_step: bool = False, needs_api: bool = False
+) -> Callable[[Callable[[InvariantContext], None]], Callable[[InvariantContext], None]]:
+    """Register ``fn`` as the invariant ``name``."""
+
+    def register(fn: Callable[[InvariantContext], None]) -> Callable[[InvariantContext], None]:
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = Invariant(
+            name=name,
+            check=fn,
+            description=doc[0] if doc else name,
+            needs_step=needs_step,
+            needs_api=needs_api,
+        )
+        return fn
+
+    return register
+
+
+def registered() -> list[Invariant]:
+    return list(_REGISTRY.values())
+
+
+def load_invariants(path: Path) -> list[Invariant]:
+    """Import a contract's invariants file and return what it registered."""
+    if not path.is_file():
+        raise HarnessError(f"{path}: invariants file not found")
+    before = set(_REGISTRY)
+    module_name = f"_parity_invariants_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise HarnessError(f"{path}: cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise HarnessError(f"{path}: importing invariants failed: {exc!r}") from exc
+    names = [n for n in _REGISTRY if n not in before] or list(_REGISTRY)
+    return [_REGISTRY[n] for n in names]
+
+
+@contextmanager
+def read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection that never changes the file (WAL readers are fine)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def run_invariants(
+    invariants: list[Invariant],
+    db_path: Path,
+    *,
+    step: StepInfo | None = None,
+    api: ApiGet | None = None,
+) -> list[InvariantResult]:
+    results: list[InvariantResult] = []
+    with read_only(db_path) as conn:
+        ctx = InvariantContext(db=conn, step=step, api=api)
+        for inv in invariants:
+            if (inv.needs_step and step is None) or (inv.needs_api and api is None):
+                results.append(InvariantResult(inv.name, passed=True, skipped=True))
+                continue
+            started = time.perf_counter()
+            try:
+                inv.check(ctx)
+            except AssertionError as exc:
+                message = str(exc) or f"{inv.name} does not hold"
+                results.append(
+                    InvariantResult(inv.name, False, message=message, elapsed_ms=_ms(started))
+                )
+            except sqlite3.Error as exc:
+                results.append(
+                    InvariantResult(
+                        inv.name, False, message=f"SQL error: {exc}", elapsed_ms=_ms(started)
+                    )
+                )
+            else:
+                results.append(InvariantResult(inv.name, True, elapsed_ms=_ms(started)))
+    return results
+
+
+def compare_outcomes(
+    legacy: list[InvariantResult], candidate: list[InvariantResult]
+) -> list[InvariantOutcome]:
+    by_name = {r.name: r for r in candidate}
+    return [
+        InvariantOutcome(r.name, r, by_name.get(r.name, InvariantResult(r.name, True, True)))
+        for r in legacy
+    ]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
