@@ -44,7 +44,7 @@ def no_session_outlives_its_user(ctx: InvariantContext) -> None:
 def updated_at_not_before_created_at(ctx: InvariantContext) -> None:
     """No row was updated before it was created."""
     for table in TIMESTAMPED:
-        bad = ctx.all(f"SELECT id FROM {table} WHERE updated_at < created_at LIMIT 5")  # noqa: S608
+        bad = ctx.all(f"SELECT id FROM {table} WHERE updated_at < created_at LIMIT 5")
         assert not bad, f"{table}: updated_at < created_at for ids {[r[0] for r in bad]}"
 
 
@@ -55,11 +55,11 @@ def fts_in_step_with_base_tables(ctx: InvariantContext) -> None:
     try:
         ctx.db.backup(memory)  # integrity-check writes, so it runs on a private copy
         for fts, (base, _columns) in FTS.items():
-            indexed = memory.execute(f"SELECT count(*) FROM {fts}_docsize").fetchone()[0]  # noqa: S608
-            rows = memory.execute(f"SELECT count(*) FROM {base}").fetchone()[0]  # noqa: S608
+            indexed = memory.execute(f"SELECT count(*) FROM {fts}_docsize").fetchone()[0]
+            rows = memory.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
             assert indexed == rows, f"{fts} indexes {indexed} rows, {base} has {rows}"
             try:
-                memory.execute(f"INSERT INTO {fts}({fts}, rank) VALUES('integrity-check', 1)")  # noqa: S608
+                memory.execute(f"INSERT INTO {fts}({fts}, rank) VALUES('integrity-check', 1)")
             except sqlite3.DatabaseError as exc:
                 raise AssertionError(f"{fts} out of step with {base}: {exc}") from exc
     finally:
