@@ -203,8 +203,10 @@ class Int(Field):
             )
             return value
         if isinstance(value, float) and not value.is_integer():
+            # zod's int check aborts: no bound is checked on a fraction
             _issue(issues, path, "invalid_type", "Invalid input: expected int, received number")
-        elif value > MAX_SAFE:
+            return value
+        if value > MAX_SAFE:
             _issue(issues, path, "too_big", f"Too big: expected int to be <={MAX_SAFE}")
         elif value < -MAX_SAFE:
             _issue(issues, path, "too_small", f"Too small: expected int to be >=-{MAX_SAFE}")
