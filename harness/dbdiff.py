@@ -57,47 +57,57 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def read_tables(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> dict[str, Rows]:
-    out: dict[str, Rows] = {}
+RawTables = dict[str, tuple[list[str], dict[Any, tuple[Any, ...]]]]
+
+
+def read_raw(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> RawTables:
+    """Every row as a plain tuple keyed by rowid: cheap to read and to compare."""
+    out: RawTables = {}
     for name, has_rowid in tables:
         quoted = '"' + name.replace('"', '""') + '"'
         if has_rowid:
-            cur = conn.execute(f"SELECT rowid AS __rowid__, * FROM {quoted}")
+            cur = conn.execute(f"SELECT rowid, * FROM {quoted}")
             cols = [d[0] for d in cur.description][1:]
-            out[name] = {r[0]: {c: _cell(v) for c, v in zip(cols, r[1:], strict=True)} for r in cur}
+            out[name] = (cols, {r[0]: r[1:] for r in cur})
         else:
             cur = conn.execute(f"SELECT * FROM {quoted}")
             cols = [d[0] for d in cur.description]
-            rows: Rows = {}
-            for r in cur:
-                key = r[0] if name == "sqlite_sequence" else r
-                rows[key] = {c: _cell(v) for c, v in zip(cols, r, strict=True)}
-            out[name] = rows
+            by_first = name == "sqlite_sequence"
+            out[name] = (cols, {(r[0] if by_first else r): r for r in cur})
     return out
 
 
-def diff_tables(before: dict[str, Rows], after: dict[str, Rows]) -> Writes:
+def read_tables(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> dict[str, Rows]:
+    """Rows as dicts (JSON text columns parsed), for reports and invariants."""
+    return {
+        name: {k: _row(cols, v) for k, v in rows.items()}
+        for name, (cols, rows) in read_raw(conn, tables).items()
+    }
+
+
+def _row(cols: list[str], values: tuple[Any, ...]) -> dict[str, Any]:
+    return {c: _cell(v) for c, v in zip(cols, values, strict=True)}
+
+
+def diff_tables(before: RawTables, after: RawTables) -> Writes:
     writes: Writes = {}
     for table in sorted(set(before) | set(after)):
-        old, new = before.get(table, {}), after.get(table, {})
+        cols, old = before.get(table, ([], {}))
+        cols, new = after.get(table, (cols, {}))
         if old == new:
             continue
         tw = TableWrites()
         for key in sorted(new.keys() - old.keys(), key=_order):
-            tw.inserted.append({"rowid": key, **new[key]} if isinstance(key, int) else new[key])
+            row = _row(cols, new[key])
+            tw.inserted.append({"rowid": key, **row} if isinstance(key, int) else row)
         for key in sorted(old.keys() - new.keys(), key=_order):
-            tw.deleted.append({"rowid": key, **old[key]} if isinstance(key, int) else old[key])
+            row = _row(cols, old[key])
+            tw.deleted.append({"rowid": key, **row} if isinstance(key, int) else row)
         for key in sorted(old.keys() & new.keys(), key=_order):
             if old[key] != new[key]:
-                changed = {c for c in new[key] if old[key].get(c) != new[key].get(c)}
-                tw.updated.append(
-                    {
-                        "rowid": key,
-                        "changed": sorted(changed),
-                        "before": old[key],
-                        "after": new[key],
-                    }
-                )
+                was, now = _row(cols, old[key]), _row(cols, new[key])
+                changed = sorted(c for c in cols if was.get(c) != now.get(c))
+                tw.updated.append({"rowid": key, "changed": changed, "before": was, "after": now})
         if tw:
             writes[table] = tw
     return writes
@@ -126,7 +136,7 @@ class DbWatcher:
         self.baseline = baseline
         self.conn: sqlite3.Connection | None = None
         self.tables: list[tuple[str, bool]] = []
-        self.base_rows: dict[str, Rows] = {}
+        self.base_rows: RawTables = {}
         self.version = 0
         self.restores = 0
         self.restore_s = 0.0
@@ -143,7 +153,7 @@ class DbWatcher:
                 live.close()
             self.conn = _connect_ro(self.live)
             self.tables = _user_tables(self.conn)
-            self.base_rows = read_tables(self.conn, self.tables)
+            self.base_rows = read_raw(self.conn, self.tables)
             self.version = self._data_version()
         except sqlite3.Error as exc:
             raise HarnessError(f"cannot read database {self.live}: {exc}", kind="database") from exc
@@ -164,7 +174,7 @@ class DbWatcher:
         assert self.conn is not None
         self.conn.execute("BEGIN")
         try:
-            after = read_tables(self.conn, self.tables)
+            after = read_raw(self.conn, self.tables)
         finally:
             self.conn.execute("COMMIT")
         return diff_tables(self.base_rows, after)

@@ -10,18 +10,17 @@ import contextlib
 import datetime as dt
 import fnmatch
 import hashlib
+import multiprocessing as mp
 import platform
 import secrets
 import shutil
 import statistics
-import queue
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -360,51 +359,37 @@ class Engine:
         return cases
 
     def pipelined_cases(self) -> Iterator[tuple[Operation, list[PreparedRequest]]]:
-        """Generate the next operations' cases in a thread while this one is replayed.
+        """Generate cases in a worker process while earlier operations are replayed.
 
-        Only the producer thread runs hypothesis, in the fixed operation order, so the cases
-        (and their order) do not depend on timing: ``--seed`` still reproduces a run.
+        Hypothesis is CPU-bound; in a thread it would take the GIL from the sender. The
+        worker (forked, so it shares the loaded contract) handles operations in their fixed
+        order, so the cases and their order do not depend on timing: ``--seed`` reproduces.
         """
-        if self.pipeline_depth <= 0:
+        if self.pipeline_depth <= 0 or "fork" not in mp.get_all_start_methods():
             for op in self.selected:
                 yield op, self.generate(op)
             return
-        out: queue.Queue[tuple[Operation, list[PreparedRequest] | BaseException]] = queue.Queue(
-            maxsize=self.pipeline_depth
-        )
-        stop = threading.Event()
-
-        def produce() -> None:
-            for op in self.selected:
-                if stop.is_set():
-                    return
-                try:
-                    item: list[PreparedRequest] | BaseException = self.generate(op)
-                except BaseException as exc:
-                    item = exc
-                while not stop.is_set():
-                    try:
-                        out.put((op, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if isinstance(item, BaseException):
-                    return
-
-        previous = sys.getswitchinterval()
-        sys.setswitchinterval(0.0005)  # the sender wakes up quickly when a response arrives
-        thread = threading.Thread(target=produce, name="parity-generate", daemon=True)
-        thread.start()
+        global _GEN_ENGINE
+        _GEN_ENGINE = self
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
         try:
-            for _ in self.selected:
-                op, item = out.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield op, item
+            futures = [pool.submit(_generate_in_worker, i) for i in range(len(self.selected))]
+            for op, future in zip(self.selected, futures, strict=True):
+                cases, drawn, dups, bad, errors, elapsed = future.result()
+                self.gen_stats.drawn += drawn
+                self.gen_stats.duplicates += dups
+                self.gen_stats.unencodable += bad
+                self.gen_stats.errors.extend(errors)
+                self.timings.generation += elapsed
+                yield op, cases
         finally:
-            stop.set()
-            thread.join(timeout=5)
-            sys.setswitchinterval(previous)
+            workers = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
+                worker.join(timeout=5)
+            _GEN_ENGINE = None
 
     def _run_operation(self, op: Operation, cases: list[PreparedRequest]) -> None:
         stats = self.op_stats.setdefault(op.id, OpStats(op))
@@ -467,9 +452,6 @@ class Engine:
             started = time.perf_counter()
             wl, wc = self.watchers["legacy"], self.watchers["candidate"]
             lch, cch = wl.changed(), wc.changed()
-            if not (lch or cch) and req.method not in SAFE_METHODS:
-                time.sleep(0.002)  # a commit racing the response
-                lch, cch = wl.changed(), wc.changed()
             lw = wl.writes() if lch else {}
             cw = wc.writes() if cch else {}
             self.timings.dbdiff += time.perf_counter() - started
@@ -794,6 +776,29 @@ class Engine:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+_GEN_ENGINE: Engine | None = None
+
+GenResult = tuple[list[PreparedRequest], int, int, int, list[str], float]
+
+
+def _generate_in_worker(index: int) -> GenResult:
+    """Runs in the forked generation worker: the engine is inherited, not pickled."""
+    engine = _GEN_ENGINE
+    assert engine is not None
+    engine.gen_stats = GenerationStats()
+    engine.timings.generation = 0.0
+    cases = engine.generate(engine.selected[index])
+    stats = engine.gen_stats
+    return (
+        cases,
+        stats.drawn,
+        stats.duplicates,
+        stats.unencodable,
+        stats.errors,
+        engine.timings.generation,
+    )
+
+
 def _extract(body: Any, path: str) -> Any:
     node = body
     for part in path.lstrip("$").strip(".").split("."):

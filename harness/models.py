@@ -20,6 +20,9 @@ class _NotSet:
     def __repr__(self) -> str:
         return "NOT_SET"
 
+    def __reduce__(self) -> str:
+        return "NOT_SET"  # unpickles to the module's singleton (generation runs in a worker)
+
 
 NOT_SET: Any = _NotSet()
 """An absent body; distinct from a JSON ``null``."""

@@ -1,0 +1,103 @@
+"""Throughput of the stateless phase against the replay-only rate of the same requests.
+
+    python -m harness.bench_engine [--config contracts/parity.toml] [--profile dev] [--seed 1]
+
+Starts the pair like ``parity run`` (managed mode), replays every generated case through the
+full engine (generate, send to both, diff the databases, restore, normalize, compare), then
+sends the very same request sequence again with nothing but the transport. Prints pairs/s of
+both, their ratio (target: the engine keeps >= 70% of the replay-only rate) and where the
+engine's time went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.config import load_config
+from harness.contract import load_contract
+from harness.engine import Engine, RunOptions
+from harness.errors import HarnessError
+from harness.models import PreparedRequest
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.bench_engine")
+    parser.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
+    parser.add_argument("--contract", type=Path)
+    parser.add_argument("--profile", default="dev")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--operation", action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        contract = load_contract(args.contract or config.resolve(config.contract or "openapi.yaml"))
+    except HarnessError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp:
+        options = RunOptions(
+            contract_path=args.contract or Path(config.contract or "openapi.yaml"),
+            config_path=args.config,
+            profile=args.profile,
+            seed=args.seed,
+            operations=args.operation,
+            report_dir=Path(tmp),
+        )
+        engine = Engine(contract, config, options)
+        engine.run_dir.mkdir(parents=True)
+        engine.selected = contract.select(args.operation, config.exclude)
+        sent: list[PreparedRequest] = []
+        try:
+            with engine._environment():
+                engine._login_all()
+                engine._open_watchers()
+                engine._load_invariants()
+                started = time.perf_counter()
+                for _op, cases in engine.pipelined_cases():
+                    for req in cases:
+                        engine.exchange(req)
+                        sent.append(req)
+                harness_s = time.perf_counter() - started
+                assert engine.transport is not None
+                started = time.perf_counter()
+                for req in sent:
+                    engine.transport.send_pair(req)
+                replay_s = time.perf_counter() - started
+        except HarnessError as exc:
+            print(f"error: {exc.message}\n{exc.log_tail or ''}", file=sys.stderr)
+            return 2
+    t = engine.timings
+    n = len(sent)
+    harness_rate = n / harness_s if harness_s else 0.0
+    replay_rate = n / replay_s if replay_s else 0.0
+    gen_rate = engine.gen_stats.drawn / t.generation if t.generation else 0.0
+    print(f"operations: {len(engine.selected)}  request pairs: {n}  profile: {args.profile}")
+    print(f"engine (stateless phase): {harness_rate:8.1f} pairs/s  ({harness_s:.2f}s)")
+    print(f"replay-only, same requests: {replay_rate:6.1f} pairs/s  ({replay_s:.2f}s)")
+    print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")
+    print(
+        f"generation (own thread, overlapped): {t.generation:.2f}s = {gen_rate:.0f} cases/s drawn"
+    )
+    print("share of the engine's wall time:")
+    for label, value in (
+        ("transport (both targets)", t.transport),
+        ("database diff", t.dbdiff),
+        ("resets (online backup)", t.reset),
+        ("invariants", t.invariants),
+        ("normalize + diff", t.compare),
+    ):
+        print(f"  {label:28s} {value:7.2f}s  {value / harness_s:6.1%}")
+    rest = harness_s - (t.transport + t.dbdiff + t.reset + t.invariants + t.compare)
+    print(f"  {'other (incl. waiting on generation)':28s} {rest:7.2f}s  {rest / harness_s:6.1%}")
+    print(f"restores: {sum(w.restores for w in engine.watchers.values())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
