@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"replay-only, same requests: {replay_rate:6.1f} pairs/s  ({replay_s:.2f}s)")
     print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")
     print(
-        f"generation (own thread, overlapped): {t.generation:.2f}s = {gen_rate:.0f} cases/s drawn"
+        f"generation (worker process, overlapped): {t.generation:.2f}s"
+        f" = {gen_rate:.0f} cases/s drawn"
     )
     print("share of the engine's wall time:")
     for label, value in (

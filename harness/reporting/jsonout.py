@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,10 @@ def render_optional(results: dict[str, Any], out_dir: Path) -> list[str]:
         writer = getattr(mod, func, None)
         if writer is None:
             continue
-        with contextlib.suppress(Exception):
+        try:
             writer(results, out_dir / name)
-            written.append(name)
+        except Exception as exc:  # a broken reporter must not hide the verdict
+            print(f"parity: {module}.{func} failed: {exc!r}", file=sys.stderr)
+            continue
+        written.append(name)
     return written
