@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--legacy-url", help="external mode: the legacy's base URL")
     run.add_argument("--candidate-url", help="external mode: the candidate's base URL")
     run.add_argument("-q", "--quiet", action="store_true", help="summary line only")
+    sub.add_parser(
+        "bench", help="the legacy and its port under the same load (harness.bench)", add_help=False
+    )
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, help="folder for html/junit (default: beside it)")
@@ -117,6 +120,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from harness import bench
+
+        return int(bench.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
