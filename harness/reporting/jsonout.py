@@ -61,8 +61,9 @@ def render_optional(results: dict[str, Any], out_dir: Path) -> list[str]:
     """HTML and JUnit reporters, if installed (written separately); returns what was written."""
     written: list[str] = []
     for module, func, name in (
-        ("harness.reporting.html", "write_html", "report.html"),
+        ("harness.reporting.html", "write_html", "parity.html"),
         ("harness.reporting.junit", "write_junit", "junit.xml"),
+        ("harness.reporting.summary", "write_summary", "summary.md"),
     ):
         try:
             mod = importlib.import_module(module)

@@ -1,0 +1,89 @@
+"""JUnit XML for CI: one test case per contract operation and per invariant."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["junit_tree", "write_junit"]
+
+
+def _finding_text(finding: Mapping[str, Any]) -> str:
+    lines = [
+        f"{finding.get('kind')} at {finding.get('location')} ({finding.get('count')} cases)",
+        str(finding.get("summary") or ""),
+    ]
+    for step in (finding.get("example") or {}).get("steps") or []:
+        for side, curl in (step.get("curl") or {}).items():
+            lines.append(f"{side}: {curl}")
+    return "\n".join(lines)
+
+
+def junit_tree(results: Mapping[str, Any]) -> ET.Element:
+    by_op: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for finding in results.get("findings") or []:
+        by_op[str(finding.get("operation"))].append(finding)
+    suites = ET.Element("testsuites", name="parity")
+    suite = ET.SubElement(
+        suites, "testsuite", name="parity", timestamp=str(results.get("started_at") or "")
+    )
+    tests = failures = errors = 0
+    for op in results.get("operations") or []:
+        op_id = str(op["id"])
+        case = ET.SubElement(suite, "testcase", classname="parity.operations", name=op_id, time="0")
+        tests += 1
+        open_findings = [f for f in by_op.get(op_id, []) if not f.get("accepted")]
+        accepted = [f for f in by_op.get(op_id, []) if f.get("accepted")]
+        if open_findings:
+            failures += 1
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=f"{len(open_findings)} finding(s): "
+                + "; ".join(f"{f.get('kind')} at {f.get('location')}" for f in open_findings),
+                type="drift",
+            )
+            failure.text = "\n\n".join(_finding_text(f) for f in open_findings)
+        out = [f"{op.get('cases', 0)} cases, {op.get('agreeing', 0)} agreeing"]
+        out += [
+            f"accepted: {f.get('kind')} at {f.get('location')}: {f.get('accepted_reason')}"
+            for f in accepted
+        ]
+        ET.SubElement(case, "system-out").text = "\n".join(out)
+    for inv in results.get("invariants") or []:
+        case = ET.SubElement(
+            suite, "testcase", classname="parity.invariants", name=str(inv.get("name")), time="0"
+        )
+        tests += 1
+        if not inv.get("passed", True):
+            failures += 1
+            ET.SubElement(
+                case, "failure", message=str(inv.get("message") or "broken"), type="invariant"
+            )
+    if results.get("verdict") == "error":
+        case = ET.SubElement(suite, "testcase", classname="parity.run", name="run", time="0")
+        tests += 1
+        errors += 1
+        problems = results.get("errors") or [{"message": "parity could not reach a verdict"}]
+        error = ET.SubElement(
+            case, "error", message=str(problems[0].get("message")), type="harness"
+        )
+        error.text = "\n\n".join(f"{p.get('message')}\n{p.get('log_tail') or ''}" for p in problems)
+    for element in (suite, suites):
+        element.set("tests", str(tests))
+        element.set("failures", str(failures))
+        element.set("errors", str(errors))
+        element.set("skipped", "0")
+        element.set("time", str(results.get("duration_s") or 0))
+    return suites
+
+
+def write_junit(results: Mapping[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(junit_tree(results))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path
