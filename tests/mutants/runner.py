@@ -1,0 +1,176 @@
+"""Aim ``parity run`` at one mutant: a parity.toml copy whose candidate is the launcher.
+
+The copy is contracts/parity.toml with paths made absolute, the candidate command replaced
+by ``python -m tests.mutants.launcher`` with ``PARITY_MUTANT`` set, and (optionally) the
+snapshot command replaced by a copy of a database seeded once, so each run skips the seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.mutants.catalogue import Mutant
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "contracts" / "parity.toml"
+PARITY = [sys.executable, "-m", "harness"]
+
+FindingKey = tuple[str, str, str]
+
+
+# -- a TOML writer for what parity.toml holds ------------------------------------------------
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: str) -> str:
+    return key if _BARE.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def dump_toml(data: dict[str, Any], prefix: str = "") -> str:
+    lines: list[str] = []
+    for key, value in data.items():
+        if not isinstance(value, dict) and not _is_table_list(value):
+            lines.append(f"{_key(key)} = {_value(value)}")
+    for key, value in data.items():
+        name = f"{prefix}.{_key(key)}" if prefix else _key(key)
+        if isinstance(value, dict):
+            lines.append(f"\n[{name}]")
+            lines.append(dump_toml(value, name))
+        elif _is_table_list(value):
+            for item in value:
+                lines.append(f"\n[[{name}]]")
+                lines.append(dump_toml(item, name))
+    return "\n".join(line for line in lines if line != "")
+
+
+# -- the config copy ---------------------------------------------------------------------------
+def mutant_config(
+    workdir: Path,
+    mutant: str | None,
+    *,
+    snapshot: Path | None = None,
+    source: Path = CONFIG,
+    extra_profiles: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write ``parity.<mutant>.toml`` in ``workdir``; the candidate serves that mutant."""
+    data = tomllib.loads(source.read_text())
+    base = source.parent.resolve()
+    data["contract"] = str((base / data.get("contract", "openapi.yaml")).resolve())
+    if "invariants" in data and data["invariants"].get("file"):
+        data["invariants"]["file"] = str((base / data["invariants"]["file"]).resolve())
+    snap = data.get("snapshot")
+    if snap is not None:
+        if snapshot is not None:
+            data["snapshot"] = {
+                "command": ["cp", str(snapshot), "{database}"],
+                "cwd": str(base),
+                "seed": snap.get("seed", 42),
+                "timeout_s": 60,
+            }
+        else:
+            snap["cwd"] = str((base / snap.get("cwd", ".")).resolve())
+    services = data.get("services", {})
+    for service in services.values():
+        service["cwd"] = str((base / service.get("cwd", ".")).resolve())
+    candidate = services["candidate"]
+    candidate["name"] = f"port+{mutant}" if mutant else "port (launcher, unmutated)"
+    candidate["command"] = ["{python}", "-m", "tests.mutants.launcher"]
+    candidate["cwd"] = str(ROOT)
+    candidate["env"] = {**candidate.get("env", {}), "PARITY_MUTANT": mutant or ""}
+    if extra_profiles:
+        data.setdefault("profiles", {}).update(extra_profiles)
+    out = workdir / f"parity.{mutant or 'unmutated'}.toml"
+    out.write_text(dump_toml(data) + "\n")
+    return out
+
+
+# -- one run -----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    exit_code: int
+    results: dict[str, Any] | None
+    output: str
+    seconds: float
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return [f for f in (self.results or {}).get("findings", []) if not f.get("accepted")]
+
+    def keys(self) -> set[FindingKey]:
+        return {(f["operation"], f["location"], f["kind"]) for f in self.findings}
+
+
+def run_parity(
+    config: Path,
+    operations: list[str] | tuple[str, ...],
+    *,
+    profile: str,
+    seed: int,
+    report_dir: Path,
+    timeout: float = 300,
+) -> Outcome:
+    """``parity run`` as a user types it; its results.json is read back from ``report_dir``."""
+    import time
+
+    argv = [*PARITY, "run", "--config", str(config), "--profile", profile, "--seed", str(seed)]
+    argv += ["--report-dir", str(report_dir), "-q"]
+    for op in operations:
+        argv += ["--operation", op]
+    started = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    seconds = time.monotonic() - started
+    output = proc.stdout + proc.stderr
+    results = None
+    found = sorted(report_dir.glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+    if found:  # each call gets its own report_dir: the newest is this run's
+        results = json.loads(found[-1].read_text())
+    return Outcome(proc.returncode, results, output, seconds)
+
+
+def detections(outcome: Outcome, mutant: Mutant, baseline: set[FindingKey]) -> list[dict[str, Any]]:
+    """Findings on an operation the mutant touches that the unmutated port did not show."""
+    return [
+        f
+        for f in outcome.findings
+        if f["operation"] in mutant.operations
+        and (f["operation"], f["location"], f["kind"]) not in baseline
+    ]
+
+
+def all_operations(mutants: list[Mutant]) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in mutants:
+        for op in m.operations:
+            seen.setdefault(op, None)
+    return list(seen)
+
+
+__all__ = ["Outcome", "all_operations", "detections", "dump_toml", "mutant_config", "run_parity"]

@@ -1,0 +1,140 @@
+"""Detection power: ``parity run`` must catch every mutant of the port, and pass the port itself.
+
+One run per mutant, aimed at the operations it touches, with the candidate replaced by
+``python -m tests.mutants.launcher`` serving that mutant. A detection is exit 1 plus a
+finding on a mutated operation that the unmutated launcher (same seed, same cases) does not
+show, so drift the real port already has cannot pass for a detection. The harness starts
+the legacy per run (it has no mode that reuses a running legacy while diffing its
+database), so the runs share one seeded snapshot and go two at a time.
+
+Knobs: PARITY_MUTANT_PROFILE (default ci), PARITY_MUTANT_SEED (default 7),
+PARITY_MUTANT_JOBS (default 2), PARITY_MUTANT_KEEP=1 keeps the configs and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mutants.catalogue import CATALOGUE, FAMILIES, get
+from tests.mutants.runner import Outcome, all_operations, detections, mutant_config, run_parity
+from tests.mutants.verify import seeded_database
+from tests.servers import legacy_built
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not legacy_built(), reason="legacy not built (npm run build)"),
+]
+
+PROFILE = os.environ.get("PARITY_MUTANT_PROFILE", "ci")
+SEED = int(os.environ.get("PARITY_MUTANT_SEED", "7"))
+JOBS = int(os.environ.get("PARITY_MUTANT_JOBS", "2"))
+NAMES = sorted(CATALOGUE)
+
+
+def test_catalogue_is_complete() -> None:
+    """At least 30 documented mutants, every family of issue 7 covered, every op a contract op."""
+    import yaml
+
+    from tests.mutants.runner import ROOT
+
+    contract = yaml.safe_load((ROOT / "contracts" / "openapi.yaml").read_text())
+    declared = {
+        f"{method.upper()} {path}"
+        for path, item in contract["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert len(CATALOGUE) >= 30
+    assert {m.family for m in CATALOGUE.values()} == set(FAMILIES)
+    for mutant in CATALOGUE.values():
+        assert mutant.description, mutant.name
+        assert mutant.operations, mutant.name
+        assert set(mutant.operations) <= declared, (mutant.name, set(mutant.operations) - declared)
+
+
+@pytest.fixture(scope="session")
+def mutant_env() -> Iterator[dict[str, Any]]:
+    # not tmp_path_factory: a concurrent pytest may prune old pytest-N folders mid-run
+    work = Path(tempfile.mkdtemp(prefix="parity-mutants-test-"))
+    cache = Path(tempfile.gettempdir()) / "parity-mutants"
+    snapshot = seeded_database(cache)
+    yield {"work": work, "snapshot": snapshot, "reports": work / "reports"}
+    if os.environ.get("PARITY_MUTANT_KEEP"):
+        print(f"mutant runs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def baseline(mutant_env: dict[str, Any]) -> Outcome:
+    """The unmutated launcher on every operation any mutant touches."""
+    config = mutant_config(mutant_env["work"], None, snapshot=mutant_env["snapshot"])
+    ops = all_operations(list(CATALOGUE.values()))
+    return run_parity(
+        config,
+        ops,
+        profile=PROFILE,
+        seed=SEED,
+        report_dir=mutant_env["reports"] / "unmutated",
+        timeout=400,
+    )
+
+
+@pytest.fixture(scope="session")
+def outcomes(request: pytest.FixtureRequest, mutant_env: dict[str, Any]) -> dict[str, Outcome]:
+    """Every selected mutant's run, two at a time (computed once, asserted per mutant)."""
+    selected = sorted(
+        {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if hasattr(item, "callspec") and "name" in item.callspec.params
+        }
+    )
+
+    def one(name: str) -> tuple[str, Outcome]:
+        config = mutant_config(mutant_env["work"], name, snapshot=mutant_env["snapshot"])
+        out = run_parity(
+            config,
+            get(name).operations,
+            profile=PROFILE,
+            seed=SEED,
+            report_dir=mutant_env["reports"] / name,
+        )
+        return name, out
+
+    with ThreadPoolExecutor(max_workers=max(JOBS, 1)) as pool:
+        return dict(pool.map(one, selected))
+
+
+@pytest.mark.timeout(900)
+def test_unmutated_port_agrees(baseline: Outcome) -> None:
+    assert baseline.exit_code != 2, baseline.output[-3000:]
+    shown = [
+        f"{f['operation']} {f['location']} {f['kind']}: {f['summary']}" for f in baseline.findings
+    ]
+    assert not shown, "the unmutated port drifts:\n" + "\n".join(shown)
+    assert baseline.exit_code == 0, baseline.output[-3000:]
+
+
+@pytest.mark.timeout(1200)  # the first one waits for every run
+@pytest.mark.parametrize("name", NAMES)
+def test_mutant_detected(name: str, outcomes: dict[str, Outcome], baseline: Outcome) -> None:
+    mutant = get(name)
+    outcome = outcomes[name]
+    assert outcome.exit_code != 2, f"{name}: parity errored:\n{outcome.output[-3000:]}"
+    found = detections(outcome, mutant, baseline.keys())
+    others = [f"{f['operation']} {f['location']} {f['kind']}" for f in outcome.findings]
+    assert found, (
+        f"{name} ESCAPED ({mutant.description}); exit {outcome.exit_code}; "
+        f"findings (all also on the unmutated port or on other operations): {others}"
+    )
+    assert outcome.exit_code == 1, outcome.output[-3000:]
