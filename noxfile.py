@@ -75,6 +75,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def mutants(session: nox.Session) -> None:
+    """Detection power: the mutant catalogue through parity, then the benchmark table."""
+    _install(session, "test")
+    _build_legacy(session)
+    session.run("pytest", "tests/mutants", *session.posargs)
+    session.run("python", "-m", "tests.mutants.bench", "--fp-seeds", "10")
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check over backend, harness, tests and noxfile."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
