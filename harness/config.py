@@ -118,6 +118,9 @@ class Profile(_Strict):
     max_examples_per_finding: int = 1
     invariants: bool = True
     stateless: bool = True
+    stateful_sequences: int = 0  # lockstep sequences along the contract's links
+    max_steps: int = 5
+    pool: int = 12  # positive cases drawn per operation for sequence steps
 
 
 class ExternalConfig(_Strict):

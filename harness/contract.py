@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,24 @@ class Operation:
     api: Any  # schemathesis APIOperation
 
 
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: a value from one response fills a parameter of another operation."""
+
+    source: str  # "POST /api/cases"
+    status: str  # "201"
+    name: str
+    target: str  # "GET /api/cases/{id}"
+    parameters: tuple[tuple[str, str], ...]  # (path param, "$response.body#/id")
+
+
 @dataclass
 class Contract:
     path: Path
     raw: dict[str, Any]
     schema: Any  # schemathesis BaseSchema
     operations: list[Operation]
+    links: list[Link] = field(default_factory=list)
 
     def get(self, op_id: str) -> Operation:
         for op in self.operations:
@@ -126,4 +138,36 @@ def load_contract(path: Path) -> Contract:
                 api=api,
             )
         )
-    return Contract(path=path, raw=raw, schema=schema, operations=operations)
+    return Contract(
+        path=path,
+        raw=raw,
+        schema=schema,
+        operations=operations,
+        links=_links(path, raw, operations),
+    )
+
+
+def _links(path: Path, raw: dict[str, Any], operations: list[Operation]) -> list[Link]:
+    by_op_id = {op.operation_id: op.id for op in operations if op.operation_id}
+    out: list[Link] = []
+    components = (raw.get("components") or {}).get("links") or {}
+    for op in operations:
+        responses = op.api.definition.raw.get("responses") or {}
+        for status, response in responses.items():
+            if not isinstance(response, dict):
+                continue
+            for name, link in (response.get("links") or {}).items():
+                if isinstance(link, dict) and "$ref" in link:
+                    link = components.get(str(link["$ref"]).rsplit("/", 1)[-1], {})
+                if not isinstance(link, dict):
+                    continue
+                target = by_op_id.get(link.get("operationId", ""))
+                if target is None:
+                    continue  # operationRef or an unknown id: not followed
+                params = tuple(
+                    (str(k).removeprefix("path."), str(v))
+                    for k, v in (link.get("parameters") or {}).items()
+                    if isinstance(v, str) and v.startswith("$response.body#")
+                )
+                out.append(Link(op.id, str(status), str(name), target, params))
+    return out

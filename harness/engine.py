@@ -107,6 +107,8 @@ class Group:
     example: ExchangeResult
     difference: Difference
     accepted_by: AcceptRule | None = None
+    phase: str = "stateless"
+    steps: list[ExchangeResult] | None = None  # stateful: the whole (shrunk) sequence
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -135,6 +137,7 @@ class Timings:
     invariants: float = 0.0
     login: float = 0.0
     startup: float = 0.0
+    stateful: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.__dict__.items()}
@@ -168,6 +171,7 @@ class Engine:
         self.op_stats: dict[str, OpStats] = {}
         self.errors: list[dict[str, Any]] = []
         self.messages: list[str] = []
+        self.messages_info: list[str] = []
         self.timings = Timings()
         self.gen_stats = GenerationStats()
         self.interrupted = False
@@ -181,6 +185,9 @@ class Engine:
         self.exchanges = 0
         self.on_exchange: Callable[[ExchangeResult], None] | None = None
         self.pipeline_depth = 2  # operations generated ahead of the one being replayed
+        self.stateful_groups: dict[tuple[str, str, str], Group] = {}
+        self.stateful_stats = {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
+        self._pools: dict[str, list[PreparedRequest]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -193,9 +200,11 @@ class Engine:
                 self._login_all()
                 self._open_watchers()
                 self._load_invariants()
-                for op, cases in self.pipelined_cases():
-                    self._run_operation(op, cases)
-                self._shrink_all()
+                if self.profile.stateless:
+                    for op, cases in self.pipelined_cases():
+                        self._run_operation(op, cases)
+                    self._shrink_all()
+                self._run_stateful()
         except HarnessError as exc:
             self.errors.append(exc.to_dict())
         except KeyboardInterrupt:
@@ -391,6 +400,94 @@ class Engine:
                 worker.join(timeout=5)
             _GEN_ENGINE = None
 
+    def _pool(self, op_id: str) -> list[PreparedRequest]:
+        hit = self._pools.get(op_id)
+        if hit is None:
+            auth = self.config.auth
+            started = time.perf_counter()
+            hit = generate_cases(
+                self.contract.get(op_id),
+                run_seed=self.seed ^ 0x5EED,
+                positive=self.profile.pool,
+                negative=0,
+                roles=[None],
+                strip_headers=auth.strip_headers if auth else ["authorization"],
+                strip_cookies=auth.strip_cookies if auth else True,
+                stats=self.gen_stats,
+            )
+            self.timings.generation += time.perf_counter() - started
+            self._pools[op_id] = hit
+        return hit
+
+    def _run_stateful(self) -> None:
+        from harness.stateful import StatefulRunner
+
+        count = self.profile.stateful_sequences
+        if count <= 0:
+            return
+        runner = StatefulRunner(
+            self.contract,
+            {op.id for op in self.selected},
+            self._pool,
+            lambda lreq, creq: self.exchange(lreq, creq, restore=False),
+            self.restore_all,
+            lambda result: any(
+                not self._accepted(result.request.operation, d) for d in result.differences
+            ),
+            self.seed,
+            self.profile.max_steps,
+        )
+        if not runner.starts:
+            self.messages_info.append("stateful: the contract has no followable links")
+            return
+        roles: list[str | None] = [
+            r for r in self.config.role_names(self.profile) if r is not None
+        ] or [None]
+        started = time.perf_counter()
+        self.listener.operation_started("stateful sequences", count)
+        for _ in range(count):
+            outcome = runner.run_random(runner.rng.choice(roles))
+            self.stateful_stats["sequences"] += 1
+            self.stateful_stats["steps"] += len(outcome.results)
+            self.stateful_stats["broken"] += int(outcome.broken)
+            if outcome.failed_at is not None:
+                self.stateful_stats["failing"] += 1
+                self._record_sequence(runner, outcome)
+            self.listener.case_done("stateful sequences", outcome.failed_at is None)
+        self.timings.stateful = time.perf_counter() - started
+
+    def _record_sequence(self, runner: Any, outcome: Any) -> None:
+        last: ExchangeResult = outcome.results[-1]
+        keys = [
+            (last.request.operation, d.location, d.kind)
+            for d in last.differences
+            if not self._accepted(last.request.operation, d)
+        ]
+        fresh = [k for k in dict.fromkeys(keys) if k not in self.stateful_groups]
+        for key in dict.fromkeys(keys):
+            if key in self.stateful_groups:
+                self.stateful_groups[key].count += 1
+        if not fresh:
+            return
+        if self.profile.shrink:
+            outcome = runner.shrink(outcome, self.profile.shrink_budget)
+            last = outcome.results[-1]
+        for key in fresh:
+            diff = next(
+                (d for d in last.differences if (d.location, d.kind) == key[1:]),
+                None,
+            )
+            if diff is None:
+                continue
+            self.stateful_groups[key] = Group(
+                *key,
+                count=1,
+                example=last,
+                difference=diff,
+                phase="stateful",
+                steps=list(outcome.results),
+            )
+
     def _run_operation(self, op: Operation, cases: list[PreparedRequest]) -> None:
         stats = self.op_stats.setdefault(op.id, OpStats(op))
         self.listener.operation_started(op.id, len(cases))
@@ -435,12 +532,23 @@ class Engine:
             )
         return HarnessError(f"{exc.target} is unreachable: {exc.detail}", kind="service")
 
-    def exchange(self, req: PreparedRequest) -> ExchangeResult:
-        """Replay one request on both targets; collect writes; restore; compare."""
+    def exchange(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets; collect writes; restore; compare.
+
+        ``restore=False`` (stateful steps): the databases keep this step's writes and the
+        writes reported are everything since the last restore, so a sequence is compared
+        as a whole; invariants run in the stateless phase, where writes are per request.
+        """
         assert self.transport is not None
         started = time.perf_counter()
         try:
-            legacy, candidate = self.transport.send_pair(req)
+            legacy, candidate = self.transport.send_pair(req, candidate_req)
         except TargetUnreachable as exc:
             raise self._unreachable(exc) from exc
         self.exchanges += 1
@@ -455,15 +563,11 @@ class Engine:
             lw = wl.writes() if lch else {}
             cw = wc.writes() if cch else {}
             self.timings.dbdiff += time.perf_counter() - started
-            if (lch or cch) and self.invariant_defs:
+            if (lch or cch) and self.invariant_defs and restore:
                 inv_diffs = self._invariants(req, legacy.status, candidate.status, lw, cw)
-            started = time.perf_counter()
-            if lch:
-                wl.restore()
-            if cch:
-                wc.restore()
-            self.timings.reset += time.perf_counter() - started
-        elif self.config.external.reset_command and req.method not in SAFE_METHODS:
+            if restore:
+                self.restore_all()
+        elif self.config.external.reset_command and req.method not in SAFE_METHODS and restore:
             started = time.perf_counter()
             run_reset_command(
                 self.config.external.reset_command,
@@ -476,10 +580,26 @@ class Engine:
             legacy, candidate, lw, cw, self.rules(req.operation), self.config.compare
         )
         self.timings.compare += time.perf_counter() - started
-        result = ExchangeResult(req, legacy, candidate, lw, cw, diffs + inv_diffs)
+        result = ExchangeResult(
+            req, legacy, candidate, lw, cw, diffs + inv_diffs, candidate_request=candidate_req
+        )
         if self.on_exchange is not None:
             self.on_exchange(result)
         return result
+
+    def restore_all(self) -> None:
+        """Put every target's database back to its baseline, if anything changed it."""
+        started = time.perf_counter()
+        for watcher in self.watchers.values():
+            if watcher.changed():
+                watcher.restore()
+        if not self.watchers and self.config.external.reset_command:
+            run_reset_command(
+                self.config.external.reset_command,
+                self.config.resolve(self.config.external.cwd),
+                self.config.external.timeout_s,
+            )
+        self.timings.reset += time.perf_counter() - started
 
     def _invariants(
         self, req: PreparedRequest, lstatus: int, cstatus: int, lw: Writes, cw: Writes
@@ -626,25 +746,35 @@ class Engine:
             "latency_ms": {k: _latency(v) for k, v in stats.latency.items()},
         }
 
-    def _finding(self, group: Group) -> dict[str, Any]:
-        ex = group.example
+    def _step_dict(self, ex: ExchangeResult) -> dict[str, Any]:
         req = ex.request
-        digest = hashlib.sha1("|".join(group.key).encode()).hexdigest()[:8]
-        same = [d for d in ex.differences if (d.location, d.kind) == (group.location, group.kind)]
-        step = {
+        step: dict[str, Any] = {
             "request": _request_dict(req),
             "legacy": ex.legacy.to_dict(self._shown_headers()),
             "candidate": ex.candidate.to_dict(self._shown_headers()),
             "curl": {
-                key: curl_line(self.targets[key].base_url, req)
+                key: curl_line(
+                    self.targets[key].base_url,
+                    (ex.candidate_request or req) if key == "candidate" else req,
+                )
                 for key in ("legacy", "candidate")
                 if key in self.targets
             },
         }
+        if ex.candidate_request is not None and ex.candidate_request.path != req.path:
+            step["candidate_request"] = _request_dict(ex.candidate_request)
+        return step
+
+    def _finding(self, group: Group) -> dict[str, Any]:
+        ex = group.example
+        parts = group.key if group.phase == "stateless" else (group.phase, *group.key)
+        digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
+        same = [d for d in ex.differences if (d.location, d.kind) == (group.location, group.kind)]
+        steps = [self._step_dict(s) for s in (group.steps or [ex])]
         rule = group.accepted_by
         return {
             "id": f"f-{digest}",
-            "phase": "stateless",
+            "phase": group.phase,
             "operation": group.operation,
             "location": group.location,
             "kind": group.kind,
@@ -654,7 +784,7 @@ class Engine:
             "accepted_reason": rule.reason if rule else None,
             "accepted_expires": rule.expires.isoformat() if rule else None,
             "example": {
-                "steps": [step],
+                "steps": steps,
                 "diff": [_jsonable(d.to_dict()) for d in (same or [group.difference])],
                 "other_diffs": [_jsonable(d.to_dict()) for d in ex.differences if d not in same][
                     :20
@@ -673,7 +803,7 @@ class Engine:
         today = dt.date.today()
         expired = [rule for rule in self.config.accept if rule.expires < today]
         findings = sorted(
-            (self._finding(g) for g in self.groups.values()),
+            (self._finding(g) for g in [*self.groups.values(), *self.stateful_groups.values()]),
             key=lambda f: (f["accepted"], f["operation"], f["location"], f["kind"]),
         )
         accepted = []
@@ -744,7 +874,9 @@ class Engine:
                 "contract": str(self.options.contract_path),
                 "config": str(self.options.config_path),
                 "operations": [op.id for op in self.selected],
-                "phases": ["stateless"] + (["invariants"] if self.invariant_defs else []),
+                "phases": (["stateless"] if self.profile.stateless else [])
+                + (["stateful"] if self.profile.stateful_sequences > 0 else [])
+                + (["invariants"] if self.invariant_defs else []),
             },
             "targets": targets,
             "environment": _environment(),
@@ -771,6 +903,8 @@ class Engine:
                 "restores": sum(w.restores for w in self.watchers.values()),
                 "timings_s": self.timings.to_dict(),
                 "invariant_findings": invariant_findings,
+                "stateful": self.stateful_stats,
+                "notes": self.messages_info,
             },
         }
 

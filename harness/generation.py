@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
@@ -161,6 +162,7 @@ def _from_case(
     strip_cookies: bool,
 ) -> PreparedRequest:
     kw = case.as_transport_kwargs(base_url=_BASE)
+    path_params = tuple((str(k), str(v)) for k, v in (case.path_parameters or {}).items())
     url = httpx.URL(kw.pop("url"))
     headers = [
         (k, str(v))
@@ -189,7 +191,7 @@ def _from_case(
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", f"multipart/form-data; boundary={new.decode()}"))
         kw["content"] = raw
-    return build_request(
+    req = build_request(
         operation=op.id,
         method=op.method,
         path=url.raw_path.decode("ascii").split("?", 1)[0],
@@ -199,6 +201,7 @@ def _from_case(
         mode=mode,
         raw_kwargs=kw,
     )
+    return replace(req, path_params=path_params)
 
 
 def _qs(value: Any) -> str:

@@ -46,6 +46,7 @@ class PreparedRequest:
     role: str | None
     mode: str  # "positive" | "negative"
     shrinkable: bool = True  # JSON bodies and query strings can be reduced; multipart cannot
+    path_params: tuple[tuple[str, str], ...] = ()  # raw values, for re-filling the template
 
     @property
     def size(self) -> int:
@@ -138,3 +139,4 @@ class ExchangeResult:
     legacy_writes: Writes | None
     candidate_writes: Writes | None
     differences: list[Difference]
+    candidate_request: PreparedRequest | None = None  # stateful: ids from its own responses

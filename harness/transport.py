@@ -106,9 +106,11 @@ class Transport:
         body, text = parse_body(resp.content, resp.headers.get("content-type"))
         return Response(resp.status_code, headers, body, text, elapsed)
 
-    def send_pair(self, req: PreparedRequest) -> tuple[Response, Response]:
+    def send_pair(
+        self, req: PreparedRequest, candidate_req: PreparedRequest | None = None
+    ) -> tuple[Response, Response]:
         """Both at once: the candidate in a worker thread, the legacy on this one."""
-        future = self._pool.submit(self.send, self.candidate, req)
+        future = self._pool.submit(self.send, self.candidate, candidate_req or req)
         try:
             legacy = self.send(self.legacy, req)
         finally:

@@ -25,7 +25,7 @@ def test_agreeing_pair_exits_zero(run_pair: RunPair, tmp_path: Path) -> None:
     assert results["errors"] == []
     assert sum(op["cases"] for op in results["operations"]) > 40
     # every operation exercised, each with both roles and anonymous requests
-    assert results["coverage"]["operations_exercised"] == 6
+    assert results["coverage"]["operations_exercised"] == 9
     statuses = {op["id"]: set(op["status_codes"]["legacy"]) for op in results["operations"]}
     assert {"201", "401", "403"} <= statuses["POST /items"]
     assert results["stats"]["restores"] > 0  # write cases restored the snapshot
@@ -201,3 +201,35 @@ def test_external_mode_compares_without_databases(
     assert results["config"]["mode"] == "external"
     assert ("GET /items/{id}", "body:$.name", "value") in _kinds(results)
     assert results["findings"][0]["example"]["db_writes"] == {"legacy": {}, "candidate": {}}
+
+
+@pytest.mark.parametrize(
+    ("drift", "expected"),
+    [
+        ("nopersist", ("PATCH /items/{id}", "db:items.name")),
+        ("orphan", ("DELETE /items/{id}", "db:reviews")),
+    ],
+)
+def test_stateful_sequences_find_drift_only_a_sequence_shows(
+    run_pair: RunPair, drift: str, expected: tuple[str, str]
+) -> None:
+    code, results = run_pair("--seed", "2", "--profile", "seq", drift=drift)
+    assert code == 1, results.get("errors")
+    assert "stateful" in results["config"]["phases"]
+    found = [f for f in results["findings"] if (f["operation"], f["location"]) == expected]
+    assert found, [(f["operation"], f["location"]) for f in results["findings"]]
+    finding = found[0]
+    assert finding["phase"] == "stateful"
+    steps = finding["example"]["steps"]
+    assert 2 <= len(steps) <= 3
+    assert steps[0]["request"]["method"] == "POST"
+    assert steps[0]["request"]["path"] == "/items"
+    # each step comes with a replayable curl line per target, in order
+    assert all(s["curl"]["legacy"].startswith("curl -X ") for s in steps)
+
+
+def test_stateful_sequences_agree_on_an_agreeing_pair(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "2", "--profile", "seq")
+    assert code == 0
+    assert results["stats"]["stateful"]["sequences"] == 40
+    assert results["stats"]["stateful"]["steps"] > 60  # sequences do follow links

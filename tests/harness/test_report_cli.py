@@ -64,7 +64,7 @@ def test_report_rerenders_from_results_and_calls_optional_reporters(
     out = tmp_path / "out"
     assert main(["report", str(path), "--out", str(out)]) == 1
     assert calls == ["r1"]
-    assert (out / "report.html").is_file()
+    assert (out / "parity.html").is_file()
     text = capsys.readouterr().out
     assert "status 200 vs 500" in text
     assert "DRIFT" in text

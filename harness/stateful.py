@@ -1,0 +1,221 @@
+"""Lockstep sequences along the contract's OpenAPI links, on both targets at once.
+
+A sequence starts with an operation that has links (a create), then follows links from the
+responses seen so far. Each target fills linked parameters from its *own* earlier
+responses, so ids that differ between the two still line up. The databases are restored
+only at the end of a sequence; the first step where the pair disagrees ends it and is the
+finding; a greedy pass then drops steps while the same difference still shows.
+"""
+
+from __future__ import annotations
+
+import random
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from harness.contract import Contract, Link
+from harness.models import ExchangeResult, PreparedRequest, Response
+
+__all__ = ["SequenceOutcome", "StatefulRunner", "Step"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned step: a generated request, and where its linked parameters come from."""
+
+    operation: str
+    base: PreparedRequest
+    link_from: int | None = None  # index of the earlier step whose responses fill the link
+    link: Link | None = None
+
+
+@dataclass
+class SequenceOutcome:
+    steps: list[Step]
+    results: list[ExchangeResult]
+    failed_at: int | None  # index of the first disagreeing step
+    broken: bool = False  # a link could not be followed (e.g. a shrunk step removed it)
+
+
+def pointer(body: Any, expression: str) -> Any:
+    """``$response.body#/upload/id`` -> the value at that JSON pointer, or None."""
+    _, _, ptr = expression.partition("#")
+    node = body
+    for raw in ptr.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def fill(req: PreparedRequest, template: str, values: dict[str, Any]) -> PreparedRequest:
+    params = dict(req.path_params)
+    params.update({k: str(v) for k, v in values.items()})
+    path = template
+    for name, value in params.items():
+        path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+    return replace(req, path=path, path_params=tuple(params.items()))
+
+
+class StatefulRunner:
+    """Plans, runs and shrinks sequences; ``send`` replays one step on both targets."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        selected: set[str],
+        pool: Callable[[str], list[PreparedRequest]],
+        send: Callable[[PreparedRequest, PreparedRequest], ExchangeResult],
+        reset: Callable[[], None],
+        is_drift: Callable[[ExchangeResult], bool],
+        seed: int,
+        max_steps: int,
+    ) -> None:
+        self.links = [
+            link
+            for link in contract.links
+            if link.source in selected and link.target in selected and link.parameters
+        ]
+        self.paths = {op.id: op.path for op in contract.operations}
+        self.pool = pool
+        self.send = send
+        self.reset = reset
+        self.is_drift = is_drift
+        self.rng = random.Random(seed)
+        self.max_steps = max_steps
+
+    @property
+    def starts(self) -> list[str]:
+        return sorted({link.source for link in self.links})
+
+    def _request_pair(
+        self, step: Step, results: list[ExchangeResult]
+    ) -> tuple[PreparedRequest, PreparedRequest] | None:
+        if step.link is None or step.link_from is None:
+            return step.base, step.base
+        if step.link_from >= len(results):
+            return None
+        source = results[step.link_from]
+        out: list[PreparedRequest] = []
+        for resp in (source.legacy, source.candidate):
+            if str(resp.status) != step.link.status:
+                return None
+            values = {name: pointer(resp.body, expr) for name, expr in step.link.parameters}
+            if any(v is None for v in values.values()):
+                return None
+            out.append(fill(step.base, self.paths[step.operation], values))
+        return out[0], out[1]
+
+    def run_planned(self, steps: list[Step]) -> SequenceOutcome:
+        """Replay a fixed plan (used when shrinking)."""
+        results: list[ExchangeResult] = []
+        try:
+            for index, step in enumerate(steps):
+                pair = self._request_pair(step, results)
+                if pair is None:
+                    return SequenceOutcome(steps[:index], results, None, broken=True)
+                result = self.send(*pair)
+                results.append(result)
+                if self.is_drift(result):
+                    return SequenceOutcome(steps[: index + 1], results, index)
+            return SequenceOutcome(steps, results, None)
+        finally:
+            self.reset()
+
+    def run_random(self, role: str | None) -> SequenceOutcome:
+        """Plan as we go: each next step follows a link from a response seen so far."""
+        steps: list[Step] = []
+        results: list[ExchangeResult] = []
+        try:
+            start = self.rng.choice(self.starts)
+            candidates = self.pool(start)
+            if not candidates:
+                return SequenceOutcome([], [], None, broken=True)
+            steps.append(Step(start, replace(self.rng.choice(candidates), role=role)))
+            while len(steps) <= self.max_steps:
+                step = steps[-1]
+                pair = self._request_pair(step, results)
+                if pair is None:
+                    steps.pop()
+                    break
+                result = self.send(*pair)
+                results.append(result)
+                if self.is_drift(result):
+                    return SequenceOutcome(steps, results, len(steps) - 1)
+                if len(steps) == self.max_steps:
+                    break
+                options = [
+                    (i, link)
+                    for i, res in enumerate(results)
+                    for link in self.links
+                    if link.source == steps[i].operation and _agrees(res, link.status)
+                ]
+                if not options:
+                    break
+                index, link = self.rng.choice(options)
+                pool = self.pool(link.target)
+                if not pool:
+                    break
+                base = replace(self.rng.choice(pool), role=role)
+                steps.append(Step(link.target, base, index, link))
+            return SequenceOutcome(steps, results, None)
+        finally:
+            self.reset()
+
+    def shrink(self, outcome: SequenceOutcome, budget: int) -> SequenceOutcome:
+        """Drop earlier steps while the last step still shows the same difference."""
+        assert outcome.failed_at is not None
+        target = _signatures(outcome.results[-1]) & _signatures(outcome.results[-1])
+        best = outcome
+        improved = True
+        while improved and budget > 0 and len(best.steps) > 1:
+            improved = False
+            for drop in range(len(best.steps) - 1):
+                if budget <= 0:
+                    break
+                plan = _without(best.steps, drop)
+                if plan is None:
+                    continue
+                budget -= 1
+                trial = self.run_planned(plan)
+                if (
+                    trial.failed_at is not None
+                    and trial.failed_at == len(plan) - 1
+                    and _signatures(trial.results[-1]) & target
+                ):
+                    best = trial
+                    improved = True
+                    break
+        return best
+
+
+def _agrees(result: ExchangeResult, status: str) -> bool:
+    return str(result.legacy.status) == status and str(result.candidate.status) == status
+
+
+def _signatures(result: ExchangeResult) -> set[tuple[str, str]]:
+    return {(d.location, d.kind) for d in result.differences}
+
+
+def _without(steps: list[Step], drop: int) -> list[Step] | None:
+    out: list[Step] = []
+    for index, step in enumerate(steps):
+        if index == drop:
+            continue
+        if step.link_from is not None:
+            if step.link_from == drop:
+                return None
+            if step.link_from > drop:
+                step = replace(step, link_from=step.link_from - 1)
+        out.append(step)
+    return out
+
+
+def responses_of(result: ExchangeResult) -> tuple[Response, Response]:
+    return result.legacy, result.candidate
