@@ -27,17 +27,19 @@ def _build_legacy(session: nox.Session, *, force: bool = False) -> None:
     """Install and build the Next.js legacy service unless a build is already there."""
     if shutil.which("npm") is None:
         session.error("npm is required to build the legacy service (Node 20, npm 11)")
-    if force or not (LEGACY / "node_modules").is_dir():
-        session.run("npm", "ci", "--no-audit", "--no-fund", external=True, cwd=str(LEGACY))
-    if force or not (LEGACY / ".next" / "BUILD_ID").is_file():
-        session.run("npm", "run", "build", external=True, cwd=str(LEGACY))
+    with session.chdir(LEGACY):
+        if force or not (LEGACY / "node_modules").is_dir():
+            session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+        if force or not (LEGACY / ".next" / "BUILD_ID").is_file():
+            session.run("npm", "run", "build", external=True)
 
 
 @nox.session(python="3.11")
 def legacy(session: nox.Session) -> None:
     """Install, build and test the Next.js legacy service."""
     _build_legacy(session, force="--force" in session.posargs)
-    session.run("npm", "test", external=True, cwd=str(LEGACY))
+    with session.chdir(LEGACY):
+        session.run("npm", "test", external=True)
 
 
 @nox.session(python="3.11")
