@@ -121,12 +121,22 @@ class Profile(_Strict):
     stateful_sequences: int = 0  # lockstep sequences along the contract's links
     max_steps: int = 5
     pool: int = 12  # positive cases drawn per operation for sequence steps
+    # A/A noise: "calibrate" runs a second legacy on its own copy and suppresses, request by
+    # request, what also differs legacy-against-legacy; "reuse" applies a saved calibration
+    noise: Literal["off", "calibrate", "reuse"] = "off"
+    interop: bool = False  # both services on one shared database file
+    interop_cases: int = 4  # creates per operation and direction
 
 
 class ExternalConfig(_Strict):
     reset_command: Command | None = None
     cwd: str = "."
     timeout_s: float = 60.0
+
+
+class NoiseConfig(_Strict):
+    file: str = "noise.json"  # where a calibration is saved and reused from (relative)
+    margin: float = 0.05  # reuse: suppress when ab_rate <= aa_rate * 1.25 + margin
 
 
 class InvariantsConfig(_Strict):
@@ -144,6 +154,7 @@ class ParityConfig(_Strict):
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
     external: ExternalConfig = Field(default_factory=ExternalConfig)
     invariants: InvariantsConfig = Field(default_factory=InvariantsConfig)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig)
     exclude: list[str] = Field(default_factory=list)  # operation globs never exercised
 
     # set by load_config, not by the file

@@ -10,10 +10,12 @@ import contextlib
 import datetime as dt
 import fnmatch
 import hashlib
+import json
 import multiprocessing as mp
 import platform
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -31,7 +33,14 @@ from harness.contract import Contract, Operation, match_operation
 from harness.dbdiff import DbWatcher
 from harness.errors import HarnessError, ServiceError
 from harness.generation import GenerationStats, build_request, generate_cases
-from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest, Writes
+from harness.models import (
+    NOT_SET,
+    Difference,
+    ExchangeResult,
+    PreparedRequest,
+    Response,
+    Writes,
+)
 from harness.normalization import JsonText, RuleSet
 from harness.services import ManagedService, build_snapshot, copy_snapshot, run_reset_command
 from harness.transport import Target, TargetUnreachable, Transport, curl_line
@@ -138,6 +147,7 @@ class Timings:
     login: float = 0.0
     startup: float = 0.0
     stateful: float = 0.0
+    interop: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.__dict__.items()}
@@ -186,6 +196,10 @@ class Engine:
         self.on_exchange: Callable[[ExchangeResult], None] | None = None
         self.pipeline_depth = 2  # operations generated ahead of the one being replayed
         self.stateful_groups: dict[tuple[str, str, str], Group] = {}
+        self.noise_stats: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.interop_groups: dict[tuple[str, str, str], Group] = {}
+        self.interop_stats = {"writes": 0, "reads": 0, "failing": 0}
+        self._snapshot: Path | None = None
         self.stateful_stats = {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
         self._pools: dict[str, list[PreparedRequest]] = {}
 
@@ -204,7 +218,10 @@ class Engine:
                     for op, cases in self.pipelined_cases():
                         self._run_operation(op, cases)
                     self._shrink_all()
+                self._apply_saved_noise()
                 self._run_stateful()
+                self._run_interop()
+                self._save_noise()
         except HarnessError as exc:
             self.errors.append(exc.to_dict())
         except KeyboardInterrupt:
@@ -240,6 +257,7 @@ class Engine:
         self.transport = Transport(
             self.targets["legacy"],
             self.targets["candidate"],
+            extra=tuple(t for k, t in self.targets.items() if k not in ("legacy", "candidate")),
             timeout_s=self.config.compare.timeout_s,
             auth_header=auth.header if auth else "Authorization",
             auth_prefix=auth.prefix if auth else "Bearer ",
@@ -287,7 +305,10 @@ class Engine:
             )
             self.services[key] = service
             service.start()
-        self.listener.message("waiting for both services to be healthy")
+        if self.profile.noise == "calibrate":
+            self._add_service("legacy_aa", cfg.services["legacy"], snapshot)
+        self._snapshot = snapshot
+        self.listener.message("waiting for the services to be healthy")
         for service in self.services.values():
             service.wait_healthy()
         for key, service in self.services.items():
@@ -295,12 +316,29 @@ class Engine:
         self._make_transport()
         self.timings.startup = time.perf_counter() - started
 
+    def _add_service(self, key: str, config: Any, snapshot: Path, db: Path | None = None) -> None:
+        assert self._tmp is not None
+        database = db or copy_snapshot(snapshot, self._tmp / f"{key}.db")
+        service = ManagedService(
+            target=key,
+            config=config,
+            base_dir=self.config.base_dir,
+            database=database,
+            log_path=self.run_dir / f"{key}.log",
+        )
+        self.services[key] = service
+        service.start()
+
     def _login_all(self) -> None:
+        assert self.transport is not None
+        started = time.perf_counter()
+        self._login(self.transport, self.targets)
+        self.timings.login = time.perf_counter() - started
+
+    def _login(self, transport: Transport, targets: dict[str, Target]) -> None:
         auth = self.config.auth
         if auth is None or not auth.roles:
             return
-        assert self.transport is not None
-        started = time.perf_counter()
         method, _, path = auth.login.partition(" ")
         for role, role_cfg in auth.roles.items():
             req = build_request(
@@ -313,8 +351,11 @@ class Engine:
                 mode="login",
                 json_body=role_cfg.body,
             )
-            for key, target in self.targets.items():
-                resp = self._send_one(key, req)
+            for key, target in targets.items():
+                try:
+                    resp = transport.send_one(key, req)
+                except TargetUnreachable as exc:
+                    raise self._unreachable(exc) from exc
                 token = _extract(resp.body, auth.token_path)
                 if not (200 <= resp.status < 300) or not isinstance(token, str):
                     raise HarnessError(
@@ -323,7 +364,6 @@ class Engine:
                         kind="auth",
                     )
                 target.tokens[role] = token
-        self.timings.login = time.perf_counter() - started
 
     def _open_watchers(self) -> None:
         if self.mode != "managed":
@@ -380,7 +420,9 @@ class Engine:
             return
         global _GEN_ENGINE
         _GEN_ENGINE = self
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+        pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=mp.get_context("fork"), initializer=_worker_signals
+        )
         try:
             futures = [pool.submit(_generate_in_worker, i) for i in range(len(self.selected))]
             for op, future in zip(self.selected, futures, strict=True):
@@ -455,6 +497,158 @@ class Engine:
                 self._record_sequence(runner, outcome)
             self.listener.case_done("stateful sequences", outcome.failed_at is None)
         self.timings.stateful = time.perf_counter() - started
+
+    def _run_interop(self) -> None:
+        """Both services on ONE database file: what one writes, the other must read the same.
+
+        For every create operation with links to reads: create through one service, then
+        read the linked resource through the writer and through the other service; the two
+        reads must agree. Both directions. The database is shared, so sessions are too.
+        """
+        if not self.profile.interop or self.mode != "managed" or self._snapshot is None:
+            return
+        from harness.stateful import fill, pointer
+
+        assert self._tmp is not None
+        selected = {op.id for op in self.selected}
+        method = {op.id: op.method for op in self.contract.operations}
+        links = [
+            link
+            for link in self.contract.links
+            if link.parameters
+            and link.source in selected
+            and link.target in selected
+            and method.get(link.target) == "GET"
+        ]
+        if not links:
+            self.messages_info.append("interop: no create operation links to a read")
+            return
+        started = time.perf_counter()
+        shared = copy_snapshot(self._snapshot, self._tmp / "shared.db")
+        keys = {"legacy": "interop_legacy", "candidate": "interop_candidate"}
+        for side, key in keys.items():
+            self._add_service(key, self.config.services[side], self._snapshot, db=shared)
+        for key in keys.values():
+            self.services[key].wait_healthy()
+        targets = {side: Target(side, self.services[key].base_url) for side, key in keys.items()}
+        auth = self.config.auth
+        transport = Transport(
+            targets["legacy"],
+            targets["candidate"],
+            timeout_s=self.config.compare.timeout_s,
+            auth_header=auth.header if auth else "Authorization",
+            auth_prefix=auth.prefix if auth else "Bearer ",
+        )
+        try:
+            self._login(transport, targets)
+            roles = [r for r in self.config.role_names(self.profile) if r is not None]
+            role = roles[0] if roles else None
+            sources = sorted({link.source for link in links})
+            self.listener.operation_started("interop (shared database)", len(sources))
+            for source in sources:
+                for base in self._pool(source)[: self.profile.interop_cases]:
+                    for writer, reader in (("legacy", "candidate"), ("candidate", "legacy")):
+                        self._interop_case(
+                            transport,
+                            links,
+                            source,
+                            replace(base, role=role),
+                            writer,
+                            reader,
+                            fill,
+                            pointer,
+                        )
+                self.listener.case_done("interop (shared database)", True)
+        except TargetUnreachable as exc:
+            raise HarnessError(f"interop: {exc}", kind="service") from exc
+        finally:
+            transport.close()
+            for key in keys.values():
+                self.services.pop(key).stop()
+            self.timings.interop = time.perf_counter() - started
+
+    def _interop_case(
+        self,
+        transport: Transport,
+        links: list[Any],
+        source: str,
+        req: PreparedRequest,
+        writer: str,
+        reader: str,
+        fill: Any,
+        pointer: Any,
+    ) -> None:
+        written = transport.send_one(writer, req)
+        self.interop_stats["writes"] += 1
+        if not 200 <= written.status < 300:
+            return
+        for link in links:
+            if link.source != source or link.status != str(written.status):
+                continue
+            values = {name: pointer(written.body, expr) for name, expr in link.parameters}
+            pool = self._pool(link.target)
+            if any(v is None for v in values.values()) or not pool:
+                continue
+            target_path = self.contract.get(link.target).path
+            read = fill(replace(pool[0], role=req.role), target_path, values)
+            via_writer = transport.send_one(writer, read)
+            via_reader = transport.send_one(reader, read)
+            self.interop_stats["reads"] += 2
+            diffs = [
+                d
+                for d in compare_exchange(
+                    via_writer,
+                    via_reader,
+                    None,
+                    None,
+                    self.rules(link.target),
+                    self.config.compare,
+                )
+                if not self._accepted(link.target, d)
+            ]
+            if not diffs:
+                continue
+            self.interop_stats["failing"] += 1
+            # report as legacy/candidate = the service that answered the read
+            by_side = {writer: via_writer, reader: via_reader}
+            placeholder = Response(0, (), None, "", 0.0, error=f"written through {writer}")
+            write_step = ExchangeResult(
+                req,
+                written if writer == "legacy" else placeholder,
+                written if writer == "candidate" else placeholder,
+                None,
+                None,
+                [],
+            )
+            flipped = [
+                replace(d, legacy=d.candidate, candidate=d.legacy) if writer == "candidate" else d
+                for d in diffs
+            ]
+            read_step = ExchangeResult(
+                read,
+                by_side["legacy"],
+                by_side["candidate"],
+                None,
+                None,
+                [
+                    replace(d, summary=f"written via {writer}, read via {reader}: {d.summary}")
+                    for d in flipped
+                ],
+            )
+            for d in read_step.differences:
+                key = (link.target, d.location, d.kind)
+                group = self.interop_groups.get(key)
+                if group is None:
+                    self.interop_groups[key] = Group(
+                        *key,
+                        count=1,
+                        example=read_step,
+                        difference=d,
+                        phase="interop",
+                        steps=[write_step, read_step],
+                    )
+                else:
+                    group.count += 1
 
     def _record_sequence(self, runner: Any, outcome: Any) -> None:
         last: ExchangeResult = outcome.results[-1]
@@ -547,8 +741,13 @@ class Engine:
         """
         assert self.transport is not None
         started = time.perf_counter()
+        twin = "legacy_aa" in self.targets and restore
+        aa = None
         try:
-            legacy, candidate = self.transport.send_pair(req, candidate_req)
+            if twin:
+                legacy, candidate, aa = self.transport.send_with("legacy_aa", req, candidate_req)
+            else:
+                legacy, candidate = self.transport.send_pair(req, candidate_req)
         except TargetUnreachable as exc:
             raise self._unreachable(exc) from exc
         self.exchanges += 1
@@ -562,6 +761,10 @@ class Engine:
             lch, cch = wl.changed(), wc.changed()
             lw = wl.writes() if lch else {}
             cw = wc.writes() if cch else {}
+            aw: Writes | None = None
+            if aa is not None:
+                wa = self.watchers["legacy_aa"]
+                aw = wa.writes() if wa.changed() else {}
             self.timings.dbdiff += time.perf_counter() - started
             if (lch or cch) and self.invariant_defs and restore:
                 inv_diffs = self._invariants(req, legacy.status, candidate.status, lw, cw)
@@ -579,6 +782,16 @@ class Engine:
         diffs = compare_exchange(
             legacy, candidate, lw, cw, self.rules(req.operation), self.config.compare
         )
+        if aa is not None:
+            aa_diffs = compare_exchange(
+                legacy,
+                aa,
+                lw,
+                aw if self.watchers else None,
+                self.rules(req.operation),
+                self.config.compare,
+            )
+            diffs = self._suppress_noise(req, diffs, aa_diffs)
         self.timings.compare += time.perf_counter() - started
         result = ExchangeResult(
             req, legacy, candidate, lw, cw, diffs + inv_diffs, candidate_request=candidate_req
@@ -586,6 +799,92 @@ class Engine:
         if self.on_exchange is not None:
             self.on_exchange(result)
         return result
+
+    def _suppress_noise(
+        self, req: PreparedRequest, ab: list[Difference], aa: list[Difference]
+    ) -> list[Difference]:
+        """Per request: drop an A/B difference only if the same place differed A/A too."""
+        noisy = {(d.location, d.kind): d for d in aa}
+        kept: list[Difference] = []
+        for d in aa:
+            entry = self._noise_entry(req.operation, d)
+            entry["aa"] += 1
+            if not entry["evidence"]:
+                entry["evidence"] = d.summary
+        for d in ab:
+            hit = noisy.get((d.location, d.kind))
+            if hit is not None:
+                entry = self._noise_entry(req.operation, d)
+                entry["ab"] += 1
+                entry["suppressed"] += 1
+                continue
+            if (req.operation, d.location, d.kind) in self.noise_stats:
+                self.noise_stats[(req.operation, d.location, d.kind)]["ab"] += 1
+            kept.append(d)
+        return kept
+
+    def _noise_entry(self, op_id: str, d: Difference) -> dict[str, Any]:
+        return self.noise_stats.setdefault(
+            (op_id, d.location, d.kind), {"aa": 0, "ab": 0, "suppressed": 0, "evidence": ""}
+        )
+
+    def _noise_results(self) -> list[dict[str, Any]]:
+        """The ``noise`` section: every place that varied on its own, with its evidence."""
+        out: list[dict[str, Any]] = []
+        for (op_id, location, kind), e in sorted(self.noise_stats.items()):
+            stats = self.op_stats.get(op_id)
+            cases = stats.cases if stats else 0
+            out.append(
+                {
+                    "operation": op_id,
+                    "location": location,
+                    "kind": kind,
+                    "cases": cases,
+                    "aa_rate": round(e["aa"] / cases, 4) if cases else None,
+                    "ab_rate": round(e["ab"] / cases, 4) if cases else None,
+                    "suppressed": e["suppressed"],
+                    "evidence": e["evidence"],
+                    "source": e.get("source", "calibration"),
+                }
+            )
+        return out
+
+    def _apply_saved_noise(self) -> None:
+        """``noise = "reuse"``: suppress a whole group only where A/A explains its rate."""
+        if self.profile.noise != "reuse":
+            return
+        path = self.config.resolve(self.config.noise.file)
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            entries = {(e["operation"], e["location"], e["kind"]): e for e in saved["noise"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise HarnessError(
+                f"{path}: cannot reuse noise calibration: {exc}", kind="config"
+            ) from exc
+        for key, group in list(self.groups.items()):
+            entry = entries.get(key)
+            stats = self.op_stats.get(group.operation)
+            if entry is None or not stats or not stats.cases or entry.get("aa_rate") is None:
+                continue
+            ab_rate = group.count / stats.cases
+            explained = ab_rate <= entry["aa_rate"] * 1.25 + self.config.noise.margin
+            record = self.noise_stats.setdefault(
+                key, {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")}
+            )
+            record["aa"] = round(entry["aa_rate"] * stats.cases)
+            record["ab"] = group.count
+            record["source"] = str(path)
+            if explained:
+                record["suppressed"] = group.count
+                del self.groups[key]
+
+    def _save_noise(self) -> None:
+        if self.profile.noise != "calibrate" or self.interrupted or self.errors:
+            return
+        data = {"run_id": self.run_id, "seed": self.seed, "noise": self._noise_results()}
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+        (self.run_dir / "noise.json").write_text(text, encoding="utf-8")
+        self.config.resolve(self.config.noise.file).write_text(text, encoding="utf-8")
 
     def restore_all(self) -> None:
         """Put every target's database back to its baseline, if anything changed it."""
@@ -803,7 +1102,14 @@ class Engine:
         today = dt.date.today()
         expired = [rule for rule in self.config.accept if rule.expires < today]
         findings = sorted(
-            (self._finding(g) for g in [*self.groups.values(), *self.stateful_groups.values()]),
+            (
+                self._finding(g)
+                for g in [
+                    *self.groups.values(),
+                    *self.stateful_groups.values(),
+                    *self.interop_groups.values(),
+                ]
+            ),
             key=lambda f: (f["accepted"], f["operation"], f["location"], f["kind"]),
         )
         accepted = []
@@ -876,6 +1182,8 @@ class Engine:
                 "operations": [op.id for op in self.selected],
                 "phases": (["stateless"] if self.profile.stateless else [])
                 + (["stateful"] if self.profile.stateful_sequences > 0 else [])
+                + (["noise"] if self.profile.noise != "off" else [])
+                + (["interop"] if self.profile.interop and self.mode == "managed" else [])
                 + (["invariants"] if self.invariant_defs else []),
             },
             "targets": targets,
@@ -883,7 +1191,7 @@ class Engine:
             "operations": [self._op_summary(s) for s in self.op_stats.values()],
             "findings": findings,
             "accepted": accepted,
-            "noise": [],
+            "noise": self._noise_results(),
             "invariants": self.invariant_results,
             "coverage": {
                 "operations_total": len(self.contract.operations),
@@ -904,6 +1212,7 @@ class Engine:
                 "timings_s": self.timings.to_dict(),
                 "invariant_findings": invariant_findings,
                 "stateful": self.stateful_stats,
+                "interop": self.interop_stats,
                 "notes": self.messages_info,
             },
         }
@@ -913,6 +1222,12 @@ class Engine:
 _GEN_ENGINE: Engine | None = None
 
 GenResult = tuple[list[PreparedRequest], int, int, int, list[str], float]
+
+
+def _worker_signals() -> None:
+    """The worker is stopped by the engine: default SIGTERM, and Ctrl-C is the parent's."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _generate_in_worker(index: int) -> GenResult:

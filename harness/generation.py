@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx

@@ -58,9 +58,11 @@ class Transport:
         timeout_s: float,
         auth_header: str = "Authorization",
         auth_prefix: str = "Bearer ",
+        extra: tuple[Target, ...] = (),
     ) -> None:
         self.legacy = legacy
         self.candidate = candidate
+        self.all = {t.key: t for t in (legacy, candidate, *extra)}
         self.auth_header = auth_header
         self.auth_prefix = auth_prefix
         limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
@@ -68,9 +70,9 @@ class Transport:
             t.key: httpx.Client(
                 base_url=t.base_url, timeout=timeout_s, limits=limits, follow_redirects=False
             )
-            for t in (legacy, candidate)
+            for t in self.all.values()
         }
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="parity-send")
+        self._pool = ThreadPoolExecutor(max_workers=len(self.all), thread_name_prefix="parity-send")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -118,7 +120,18 @@ class Transport:
         return legacy, candidate
 
     def send_one(self, key: str, req: PreparedRequest) -> Response:
-        return self.send(self.legacy if key == "legacy" else self.candidate, req)
+        return self.send(self.all[key], req)
+
+    def send_with(
+        self, key: str, req: PreparedRequest, candidate_req: PreparedRequest | None = None
+    ) -> tuple[Response, Response, Response]:
+        """The pair plus one more target (the A/A twin of the legacy), all at once."""
+        future = self._pool.submit(self.send, self.all[key], req)
+        try:
+            legacy, candidate = self.send_pair(req, candidate_req)
+        finally:
+            third = future.result()
+        return legacy, candidate, third
 
 
 def curl_line(base_url: str, req: PreparedRequest, role_placeholder: bool = True) -> str:

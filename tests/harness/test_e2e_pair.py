@@ -233,3 +233,44 @@ def test_stateful_sequences_agree_on_an_agreeing_pair(run_pair: RunPair) -> None
     assert code == 0
     assert results["stats"]["stateful"]["sequences"] == 40
     assert results["stats"]["stateful"]["steps"] > 60  # sequences do follow links
+
+
+def test_interop_on_a_shared_database(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "2", "--profile", "interop")
+    assert code == 0, results["findings"]
+    assert results["config"]["phases"] == ["interop"]
+    assert results["stats"]["interop"]["reads"] > 0
+    # dates stored in another format only show when one service reads the other's rows
+    code, results = run_pair("--seed", "2", "--profile", "interop", drift="storedate")
+    assert code == 1
+    finding = next(f for f in results["findings"] if f["phase"] == "interop")
+    assert (finding["operation"], finding["location"], finding["kind"]) == (
+        "GET /items/{id}",
+        "body:$.updatedAt",
+        "format",
+    )
+    assert "written via candidate, read via legacy" in finding["summary"]
+    assert len(finding["example"]["steps"]) == 2
+
+
+def test_noise_calibration_suppresses_only_what_varies_on_its_own(
+    run_pair: RunPair, pair_dir: Path
+) -> None:
+    cfg = make_config(pair_dir, drift="noise,pricebump")
+    text = cfg.read_text()
+    head, tail = text.split("[services.candidate]", 1)
+    cfg.write_text(
+        head.replace('PAIR_DRIFT = ""', 'PAIR_DRIFT = "noise"') + "[services.candidate]" + tail
+    )
+    for profile in ("noise", "reuse"):  # calibrate (saves noise.json), then reuse it
+        code, results = run_pair("--seed", "2", "--profile", profile, config=cfg)
+        assert code == 1, results["errors"]
+        kinds = _kinds(results)
+        assert ("POST /items", "body:$.price", "value") in kinds  # the real change survives
+        assert not any(loc == "body:$.requestId" for _, loc, _ in kinds)
+        noise = [n for n in results["noise"] if n["location"] == "body:$.requestId"]
+        assert noise
+        assert noise[0]["suppressed"] > 0
+        assert noise[0]["aa_rate"] > 0
+        assert noise[0]["evidence"]
+    assert (pair_dir / "noise.json").is_file()
