@@ -17,6 +17,7 @@ reductions through the engine before it stops the services.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -120,6 +121,14 @@ def _engine(
     )
 
 
+def _run(engine: Engine) -> dict[str, Any]:
+    """Run and keep results.json beside the run's logs (the CLI would write it too)."""
+    results = engine.run()
+    engine.run_dir.mkdir(parents=True, exist_ok=True)
+    (engine.run_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    return results
+
+
 def _keys(results: dict[str, Any]) -> set[FindingKey]:
     return {
         (f["operation"], f["location"], f["kind"])
@@ -144,7 +153,7 @@ def measure(
     )
     assert isinstance(engine, BenchEngine)
     started = time.monotonic()
-    results = engine.run()
+    results = _run(engine)
     out.run_seconds = time.monotonic() - started
     out.total_requests = engine.count
     if results.get("errors"):
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     plain = mutant_config(work, None, snapshot=snapshot)
 
     print(f"baseline: unmutated launcher, {len(ops)} operations, seed {args.seed}", flush=True)
-    base = _engine(plain, ops, args.profile, args.seed, work / "reports").run()
+    base = _run(_engine(plain, ops, args.profile, args.seed, work / "reports"))
     if base.get("errors"):
         print(f"baseline errored: {base['errors']}")
         return 2
@@ -210,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     fp_runs: list[tuple[int, int, list[FindingKey]]] = []
     for i in range(args.fp_seeds):
         seed = args.seed + 1000 + i
-        res = _engine(plain, ops, args.profile, seed, work / "reports").run()
+        engine = _engine(plain, ops, args.profile, seed, work / "reports")
+        res = _run(engine)
         keys = sorted(_keys(res))
         fp_runs.append((seed, res.get("stats", {}).get("exchanges", 0), keys))
-        print(f"  agreeing pair, seed {seed}: {len(keys)} finding(s)", flush=True)
+        where = f" ({engine.run_dir / 'results.json'})" if keys else ""
+        print(f"  agreeing pair, seed {seed}: {len(keys)} finding(s){where}", flush=True)
 
     print()
     print(table(rows))

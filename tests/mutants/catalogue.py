@@ -826,4 +826,17 @@ def _logout_no_cookie() -> list[Wrapper]:
     return [rewrite_response(["POST /api/auth/logout"], fn)]
 
 
-__all__ = ["CATALOGUE", "FAMILIES", "Mutant", "get"]
+__all__ = ["CATALOGUE", "FAMILIES", "Mutant", "get", "markdown"]
+
+
+def markdown() -> str:
+    """The catalogue as a table (``python -m tests.mutants.catalogue``)."""
+    lines = ["| mutant | family | operations | drift |", "|---|---|---|---|"]
+    for m in sorted(CATALOGUE.values(), key=lambda m: (FAMILIES.index(m.family), m.name)):
+        ops = "<br>".join(f"`{op}`" for op in m.operations)
+        lines.append(f"| `{m.name}` | {m.family} | {ops} | {m.description.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown())

