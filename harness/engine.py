@@ -380,9 +380,17 @@ class Engine:
         rel = self.config.invariants.file
         if not rel:
             return
-        from harness.invariants import load_invariants
+        from harness import invariants
 
-        self.invariant_defs = load_invariants(self.config.resolve(rel))
+        # the registry is process-wide: load each contract's file into a clean one, so two
+        # runs in one process (tests) never mix their invariants
+        saved = dict(invariants._REGISTRY)
+        invariants._REGISTRY.clear()
+        try:
+            self.invariant_defs = invariants.load_invariants(self.config.resolve(rel))
+        finally:
+            invariants._REGISTRY.clear()
+            invariants._REGISTRY.update(saved)
 
     # -- one operation ------------------------------------------------------------------------
     def rules(self, op_id: str) -> RuleSet:
@@ -915,6 +923,7 @@ class Engine:
             verdict = outcome.verdict
             if verdict in ("candidate", "legacy"):
                 broken = outcome.candidate if verdict == "candidate" else outcome.legacy
+                self._note_invariant_one(outcome.name, verdict, broken.message)
                 out.append(
                     Difference(
                         f"invariant:{outcome.name}",
@@ -926,16 +935,39 @@ class Engine:
                     )
                 )
             elif verdict == "both":
-                self._note_invariant_both(outcome.name, outcome.legacy.message)
+                self._note_invariant_both(req, outcome.name, outcome.legacy.message, lstatus)
         self.timings.invariants += time.perf_counter() - started
         return out
 
-    def _note_invariant_both(self, name: str, message: str) -> None:
+    def _note_invariant_both(
+        self, req: PreparedRequest, name: str, message: str, status: int
+    ) -> None:
+        """Broken on both sides: a legacy bug the port inherited. Listed, not drift."""
         for item in self.invariant_results:
             if item["name"] == name and item["target"] == "both":
+                item["count"] += 1
                 return
         self.invariant_results.append(
-            {"name": name, "target": "both", "passed": False, "message": message}
+            {
+                "name": name,
+                "target": "both",
+                "passed": False,
+                "message": message,
+                "against": "legacy",
+                "operation": req.operation,
+                "count": 1,
+                "request": _request_dict(req),
+                "status": status,
+            }
+        )
+
+    def _note_invariant_one(self, name: str, target: str, message: str) -> None:
+        for item in self.invariant_results:
+            if item["name"] == name and item["target"] == target:
+                item["count"] += 1
+                return
+        self.invariant_results.append(
+            {"name": name, "target": target, "passed": False, "message": message, "count": 1}
         )
 
     # -- findings -----------------------------------------------------------------------------

@@ -274,3 +274,40 @@ def test_noise_calibration_suppresses_only_what_varies_on_its_own(
         assert noise[0]["aa_rate"] > 0
         assert noise[0]["evidence"]
     assert (pair_dir / "noise.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("drift", "name"),
+    [("orphan", "reviews_belong_to_items"), ("noevent", "one_event_per_item_write")],
+)
+def test_invariant_broken_on_one_side_is_a_finding(
+    run_pair: RunPair, drift: str, name: str
+) -> None:
+    code, results = run_pair(
+        "--seed", "2", "--profile", "inv", "--operation", "DELETE /items/{id}", drift=drift
+    )
+    assert code == 1
+    assert "invariants" in results["config"]["phases"]
+    found = [f for f in results["findings"] if f["location"] == f"invariant:{name}"]
+    assert found, sorted(_kinds(results))
+    assert found[0]["kind"] == "invariant"
+    assert "broken on candidate only" in found[0]["summary"]
+    assert any(i["name"] == name and i["target"] == "candidate" for i in results["invariants"])
+
+
+def test_invariant_broken_on_both_sides_is_reported_against_the_legacy(
+    run_pair: RunPair, pair_dir: Path
+) -> None:
+    cfg = make_config(pair_dir, drift="orphan")
+    head, tail = cfg.read_text().split("[services.candidate]", 1)
+    cfg.write_text(
+        head.replace('PAIR_DRIFT = ""', 'PAIR_DRIFT = "orphan"') + "[services.candidate]" + tail
+    )
+    code, results = run_pair(
+        "--seed", "2", "--profile", "inv", "--operation", "DELETE /items/{id}", config=cfg
+    )
+    assert code == 0  # the port agrees with the legacy, bug included
+    both = [i for i in results["invariants"] if i["target"] == "both"]
+    assert [i["name"] for i in both] == ["reviews_belong_to_items"]
+    assert both[0]["against"] == "legacy"
+    assert both[0]["count"] > 0
