@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -46,12 +47,20 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
         services: list[psutil.Process] = []
         while time.monotonic() < deadline and len(services) < 2:
             time.sleep(0.2)
-            services = [
-                p
-                for p in psutil.Process(proc.pid).children(recursive=True)
-                if "app.py" in " ".join(p.cmdline())
-            ]
-        assert len(services) == 2, "services never started"
+            if proc.poll() is not None:
+                break
+            services = []
+            try:
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        if "app.py" in " ".join(child.cmdline()):
+                            services.append(child)
+            except psutil.Error:
+                break
+        if len(services) != 2:
+            proc.kill()
+            out, _ = proc.communicate(timeout=30)
+            pytest.fail(f"services never started: {out.decode()[-2000:]}")
         time.sleep(2.0)  # mid-run
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
