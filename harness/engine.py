@@ -892,7 +892,9 @@ class Engine:
         data = {"run_id": self.run_id, "seed": self.seed, "noise": self._noise_results()}
         text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
         (self.run_dir / "noise.json").write_text(text, encoding="utf-8")
-        self.config.resolve(self.config.noise.file).write_text(text, encoding="utf-8")
+        target = self.config.resolve(self.config.noise.file)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
 
     def restore_all(self) -> None:
         """Put every target's database back to its baseline, if anything changed it."""
