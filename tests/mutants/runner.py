@@ -86,6 +86,10 @@ def mutant_config(
     data["contract"] = str((base / data.get("contract", "openapi.yaml")).resolve())
     if "invariants" in data and data["invariants"].get("file"):
         data["invariants"]["file"] = str((base / data["invariants"]["file"]).resolve())
+    noise = data.setdefault("noise", {})
+    noise["file"] = str((base / noise.get("file", "noise.json")).resolve())
+    if "external" in data:
+        data["external"]["cwd"] = str((base / data["external"].get("cwd", ".")).resolve())
     snap = data.get("snapshot")
     if snap is not None:
         if snapshot is not None:
