@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="dev")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--operation", action="append", default=[])
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="its .cache/ holds generated cases that later runs reuse",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="always generate afresh")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -47,9 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             profile=args.profile,
             seed=args.seed,
             operations=args.operation,
-            report_dir=Path(tmp),
+            report_dir=args.report_dir,
         )
         engine = Engine(contract, config, options)
+        if args.no_cache:
+            engine.profile = engine.profile.model_copy(update={"cache": False})
+        engine.run_dir = Path(tmp) / engine.run_id
         engine.run_dir.mkdir(parents=True)
         engine.selected = contract.select(args.operation, config.exclude)
         sent: list[PreparedRequest] = []
@@ -77,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     harness_rate = n / harness_s if harness_s else 0.0
     replay_rate = n / replay_s if replay_s else 0.0
     gen_rate = engine.gen_stats.drawn / t.generation if t.generation else 0.0
-    print(f"operations: {len(engine.selected)}  request pairs: {n}  profile: {args.profile}")
+    print(
+        f"operations: {len(engine.selected)}  request pairs: {n}  profile: {args.profile}"
+        f"  cached operations: {engine.cache_hits}/{len(engine.selected)}"
+    )
     print(f"engine (stateless phase): {harness_rate:8.1f} pairs/s  ({harness_s:.2f}s)")
     print(f"replay-only, same requests: {replay_rate:6.1f} pairs/s  ({replay_s:.2f}s)")
     print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")

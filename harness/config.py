@@ -126,6 +126,7 @@ class Profile(_Strict):
     noise: Literal["off", "calibrate", "reuse"] = "off"
     interop: bool = False  # both services on one shared database file
     interop_cases: int = 4  # creates per operation and direction
+    cache: bool = True  # reuse generated cases (same contract, seed, counts, versions)
 
 
 class ExternalConfig(_Strict):

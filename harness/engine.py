@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import json
 import multiprocessing as mp
+import pickle
 import platform
 import secrets
 import shutil
@@ -195,6 +196,7 @@ class Engine:
         self.exchanges = 0
         self.on_exchange: Callable[[ExchangeResult], None] | None = None
         self.pipeline_depth = 2  # operations generated ahead of the one being replayed
+        self.cache_hits = 0
         self.stateful_groups: dict[tuple[str, str, str], Group] = {}
         self.noise_stats: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.interop_groups: dict[tuple[str, str, str], Group] = {}
@@ -422,9 +424,15 @@ class Engine:
         worker (forked, so it shares the loaded contract) handles operations in their fixed
         order, so the cases and their order do not depend on timing: ``--seed`` reproduces.
         """
-        if self.pipeline_depth <= 0 or "fork" not in mp.get_all_start_methods():
-            for op in self.selected:
-                yield op, self.generate(op)
+        cached = {i: self._cache_load(op) for i, op in enumerate(self.selected)}
+        missing = [i for i, hit in cached.items() if hit is None]
+        if not missing or self.pipeline_depth <= 0 or "fork" not in mp.get_all_start_methods():
+            for i, op in enumerate(self.selected):
+                hit = cached[i]
+                if hit is None:
+                    hit = self.generate(op)
+                    self._cache_save(op, hit)
+                yield op, hit
             return
         global _GEN_ENGINE
         _GEN_ENGINE = self
@@ -432,15 +440,18 @@ class Engine:
             max_workers=1, mp_context=mp.get_context("fork"), initializer=_worker_signals
         )
         try:
-            futures = [pool.submit(_generate_in_worker, i) for i in range(len(self.selected))]
-            for op, future in zip(self.selected, futures, strict=True):
-                cases, drawn, dups, bad, errors, elapsed = future.result()
-                self.gen_stats.drawn += drawn
-                self.gen_stats.duplicates += dups
-                self.gen_stats.unencodable += bad
-                self.gen_stats.errors.extend(errors)
-                self.timings.generation += elapsed
-                yield op, cases
+            futures = {i: pool.submit(_generate_in_worker, i) for i in missing}
+            for i, op in enumerate(self.selected):
+                hit = cached[i]
+                if hit is None:
+                    hit, drawn, dups, bad, errors, elapsed = futures[i].result()
+                    self.gen_stats.drawn += drawn
+                    self.gen_stats.duplicates += dups
+                    self.gen_stats.unencodable += bad
+                    self.gen_stats.errors.extend(errors)
+                    self.timings.generation += elapsed
+                    self._cache_save(op, hit)
+                yield op, hit
         finally:
             workers = list(getattr(pool, "_processes", {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
@@ -449,6 +460,56 @@ class Engine:
                     worker.terminate()
                 worker.join(timeout=5)
             _GEN_ENGINE = None
+
+    def _cache_path(self, op: Operation) -> Path | None:
+        """Generated cases are a pure function of these inputs: reuse them across runs."""
+        if not self.profile.cache:
+            return None
+        auth = self.config.auth
+        env = _environment()
+        key = json.dumps(
+            [
+                hashlib.sha256(self.contract.path.read_bytes()).hexdigest(),
+                op.id,
+                self.seed,
+                self.profile.positive,
+                self.profile.negative,
+                self.config.role_names(self.profile),
+                auth.strip_headers if auth else None,
+                auth.strip_cookies if auth else None,
+                env["schemathesis"],
+                env["hypothesis"],
+                _GENERATION_SOURCE,
+            ],
+            default=str,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        return self.options.report_dir / ".cache" / "cases" / f"{digest}.pickle"
+
+    def _cache_load(self, op: Operation) -> list[PreparedRequest] | None:
+        path = self._cache_path(op)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with path.open("rb") as fh:
+                data = pickle.load(fh)
+        except Exception:
+            return None
+        if not isinstance(data, list):
+            return None
+        self.cache_hits += 1
+        return data
+
+    def _cache_save(self, op: Operation, cases: list[PreparedRequest]) -> None:
+        path = self._cache_path(op)
+        if path is None:
+            return
+        with contextlib.suppress(OSError, pickle.PicklingError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(cases, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
 
     def _pool(self, op_id: str) -> list[PreparedRequest]:
         hit = self._pools.get(op_id)
@@ -1243,6 +1304,7 @@ class Engine:
                 "unencodable_dropped": self.gen_stats.unencodable,
                 "generation_errors": self.gen_stats.errors[:50],
                 "restores": sum(w.restores for w in self.watchers.values()),
+                "case_cache_hits": self.cache_hits,
                 "timings_s": self.timings.to_dict(),
                 "invariant_findings": invariant_findings,
                 "stateful": self.stateful_stats,
@@ -1254,6 +1316,9 @@ class Engine:
 
 # -- helpers ----------------------------------------------------------------------------------
 _GEN_ENGINE: Engine | None = None
+_GENERATION_SOURCE = hashlib.sha256(
+    Path(__file__).with_name("generation.py").read_bytes()
+).hexdigest()
 
 GenResult = tuple[list[PreparedRequest], int, int, int, list[str], float]
 
