@@ -54,6 +54,10 @@ class NextCompat:
             )
         elif method == "OPTIONS":
             response = Response(status_code=204, headers={"allow": self._allow(scope)})
+        elif method in CATCH_ALL_METHODS and not self._route_file_has(path, method):
+            # Next.js picks the route file first (static segments beat dynamic ones), then the
+            # method: DELETE /api/alerts/count is 405, never /api/alerts/{id} with id "count"
+            response = _method_not_allowed()
         elif method == "HEAD":
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
@@ -61,6 +65,16 @@ class NextCompat:
             await self.app(scope, receive, send)
             return
         await response(scope, receive, send)
+
+    def _route_file_has(self, path: str, method: str) -> bool:
+        files: dict[str, set[str]] = {}
+        for route in ROUTES:
+            if route.path_regex.match(path):
+                files.setdefault(route.path, set()).update(route.methods or set())
+        if not files:
+            return True  # the JSON 404 catch-all answers every method
+        chosen = min(files, key=_specificity)
+        return method in files[chosen]
 
     def _allow(self, scope: Scope) -> str:
         path = scope.get("path", "")
@@ -74,6 +88,11 @@ class NextCompat:
             methods.add("HEAD")
         methods.add("OPTIONS")
         return ", ".join(sorted(methods))
+
+
+def _specificity(template: str) -> tuple[int, ...]:
+    """Next.js route ranking: at the first differing segment, static beats dynamic."""
+    return tuple(1 if segment.startswith("{") else 0 for segment in template.split("/"))
 
 
 def _without_body(send: Send) -> Send:

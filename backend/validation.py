@@ -143,26 +143,27 @@ class Str(Field):
     max: int | None = None
 
     def check(self, value: Any, path: str, issues: list[Issue]) -> Any:
+        origin, unit = "string", "characters"
         if not isinstance(value, str):
             received = js_type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected string, received {received}"
             )
-            return value
+            if not isinstance(value, list):
+                return value
+            # zod 4 quirk: the length checks still run on anything with a .length (an array)
+            origin, unit = "array", "items"
         length = len(value)
         if self.min is not None and length < self.min:
             _issue(
                 issues,
                 path,
                 "too_small",
-                f"Too small: expected string to have >={self.min} characters",
+                f"Too small: expected {origin} to have >={self.min} {unit}",
             )
         if self.max is not None and length > self.max:
             _issue(
-                issues,
-                path,
-                "too_big",
-                f"Too big: expected string to have <={self.max} characters",
+                issues, path, "too_big", f"Too big: expected {origin} to have <={self.max} {unit}"
             )
         return value
 

@@ -350,3 +350,24 @@ def test_a_fraction_fails_the_int_check_alone(client: TestClient, auth: H) -> No
         ("limit", "invalid_type"),
         ("offset", "invalid_type"),
     ]
+
+
+def test_an_array_where_a_string_goes_also_fails_the_length_check(
+    client: TestClient, auth: H
+) -> None:
+    # found by parity's mutant runs: zod 4 runs .min() on anything with a length
+    res = client.post("/api/feed", headers=auth["admin"], json={"kind": "trend", "title": []})
+    assert [(i["path"], i["message"]) for i in res.json()["issues"]] == [
+        ("title", "Invalid input: expected string, received array"),
+        ("title", "Too small: expected array to have >=1 items"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("DELETE", "/api/alerts/count"), ("PUT", "/api/cases/5/assign")]
+)
+def test_static_route_files_win_before_the_method(
+    client: TestClient, auth: H, method: str, path: str
+) -> None:
+    res = client.request(method, path, headers=auth["admin"])
+    assert (res.status_code, res.content) == (405, b"")
