@@ -98,12 +98,12 @@ BREAKAGES: list[tuple[str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "statements"), BREAKAGES, ids=[b[0] for b in BREAKAGES])
-def test_each_database_breakage_is_caught(db: Path, name: str, statements: list[str]) -> None:
+@pytest.mark.parametrize(("invariant", "statements"), BREAKAGES, ids=[b[0] for b in BREAKAGES])
+def test_each_database_breakage_is_caught(db: Path, invariant: str, statements: list[str]) -> None:
     _sql(db, *statements)
     broken = failures(db, GOOD_STEP, counts_api(db))
-    assert name in broken, broken
-    assert broken[name]
+    assert invariant in broken, broken
+    assert broken[invariant]
 
 
 def test_alert_count_must_equal_its_rows(db: Path) -> None:
@@ -116,7 +116,7 @@ def test_alert_count_must_equal_its_rows(db: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("step", "name"),
+    ("step", "invariant"),
     [
         (
             StepInfo("POST", "/api/cases", 201, {"cases": {"inserted": [{"id": 9}]}}),
@@ -145,8 +145,8 @@ def test_alert_count_must_equal_its_rows(db: Path) -> None:
         ),
     ],
 )
-def test_each_step_breakage_is_caught(db: Path, step: StepInfo, name: str) -> None:
-    assert name in failures(db, step)
+def test_each_step_breakage_is_caught(db: Path, step: StepInfo, invariant: str) -> None:
+    assert invariant in failures(db, step)
 
 
 def test_one_side_only_is_drift_both_sides_is_a_legacy_bug(db: Path, tmp_path: Path) -> None:
