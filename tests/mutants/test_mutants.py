@@ -127,7 +127,7 @@ def outcomes(request: pytest.FixtureRequest, mutant_env: dict[str, Any]) -> dict
         {
             item.callspec.params["name"]
             for item in request.session.items
-            if hasattr(item, "callspec") and "name" in item.callspec.params
+            if hasattr(item, "callspec") and item.callspec.params.get("name") in CATALOGUE
         }
     )
 
