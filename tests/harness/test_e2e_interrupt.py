@@ -42,9 +42,9 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    services: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 60
-        services: list[psutil.Process] = []
         while time.monotonic() < deadline and len(services) < 2:
             time.sleep(0.2)
             if proc.poll() is not None:
@@ -67,6 +67,11 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=10)
+        for child in services:  # parity was killed: never leave its services behind
+            with contextlib.suppress(psutil.Error):
+                if child.is_running():
+                    child.kill()
     assert proc.returncode == 2, out.decode()
     results = json.loads((reports / "latest" / "results.json").read_text())
     assert results["interrupted"] is True
