@@ -89,6 +89,9 @@ class Transport:
 
     def send(self, target: Target, req: PreparedRequest) -> Response:
         client = self._clients[target.key]
+        # no cookie jar: a Set-Cookie from a login must not authenticate later requests
+        # (anonymous cases would go out with the session cookie)
+        client.cookies.clear()
         started = time.perf_counter()
         try:
             resp = client.request(

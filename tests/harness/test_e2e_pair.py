@@ -28,6 +28,9 @@ def test_agreeing_pair_exits_zero(run_pair: RunPair, tmp_path: Path) -> None:
     assert results["coverage"]["operations_exercised"] == 9
     statuses = {op["id"]: set(op["status_codes"]["legacy"]) for op in results["operations"]}
     assert {"201", "401", "403"} <= statuses["POST /items"]
+    # anonymous cases really are anonymous: the login's session cookie is never replayed
+    assert "401" in statuses["GET /items"]
+    assert "401" in statuses["GET /items/{id}"]
     assert results["stats"]["restores"] > 0  # write cases restored the snapshot
     run_dir = tmp_path / "reports" / results["run_id"]
     assert (run_dir / "results.json").is_file()
