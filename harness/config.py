@@ -127,6 +127,7 @@ class Profile(_Strict):
     interop: bool = False  # both services on one shared database file
     interop_cases: int = 4  # creates per operation and direction
     cache: bool = True  # reuse generated cases (same contract, seed, counts, versions)
+    probes: bool = True  # undeclared methods and trailing-slash variants, once per path
 
 
 class ExternalConfig(_Strict):

@@ -219,6 +219,8 @@ class Engine:
                 if self.profile.stateless:
                     for op, cases in self.pipelined_cases():
                         self._run_operation(op, cases)
+                    if self.profile.probes:
+                        self._run_probes()
                     self._shrink_all()
                 self._apply_saved_noise()
                 self._run_stateful()
@@ -510,6 +512,60 @@ class Engine:
             with tmp.open("wb") as fh:
                 pickle.dump(cases, fh, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(path)
+
+    def _run_probes(self) -> None:
+        """Once per path: the methods the contract does not declare, and a trailing slash.
+
+        Framework behaviour (405 against 404, redirects on ``/x/``) is part of what the port
+        must copy, but a contract never lists it, so generated cases never reach it.
+        """
+        roles = [r for r in self.config.role_names(self.profile) if r is not None]
+        role = roles[0] if roles else None
+        by_path: dict[str, list[Operation]] = {}
+        for op in self.selected:
+            by_path.setdefault(op.path, []).append(op)
+        probes: list[tuple[str, PreparedRequest]] = []
+        for path, ops in by_path.items():
+            sample = next((c for op in ops for c in self._pool(op.id)[:1]), None)
+            if sample is None:
+                continue
+            declared = {op.method for op in ops}
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                if method in declared:
+                    continue
+                req = build_request(
+                    operation=f"{method} {path}",
+                    method=method,
+                    path=sample.path,
+                    query=(),
+                    headers=(("accept", "*/*"),),
+                    role=role,
+                    mode="probe",
+                )
+                probes.append((f"{method} {path} (undeclared)", req))
+            for op in ops:
+                base = next(iter(self._pool(op.id)[:1]), None)
+                if base is None:
+                    continue
+                slashed = replace(
+                    base, path=base.path + "/", role=role, mode="probe", operation=f"{op.id}/"
+                )
+                probes.append((f"{op.id}/ (trailing slash)", slashed))
+        if not probes:
+            return
+        self.listener.operation_started("probes (methods, trailing slash)", len(probes))
+        stats = self.op_stats.setdefault("probes", OpStats(_PROBE_OP))
+        for _label, req in probes:
+            result = self.exchange(req)
+            stats.cases += 1
+            for key, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
+                stats.statuses[key][str(resp.status)] += 1
+                stats.latency[key].append(resp.elapsed_ms)
+            live = [d for d in result.differences if not self._accepted(req.operation, d)]
+            if not live:
+                stats.agreeing += 1
+            self._record(result)
+            self.listener.case_done("probes (methods, trailing slash)", not live)
 
     def _pool(self, op_id: str) -> list[PreparedRequest]:
         hit = self._pools.get(op_id)
@@ -1290,7 +1346,9 @@ class Engine:
             "invariants": self.invariant_results,
             "coverage": {
                 "operations_total": len(self.contract.operations),
-                "operations_exercised": sum(1 for s in self.op_stats.values() if s.cases),
+                "operations_exercised": sum(
+                    1 for k, s in self.op_stats.items() if s.cases and k != "probes"
+                ),
                 "responses_total": responses_total,
                 "responses_seen": responses_seen,
             },
@@ -1316,6 +1374,7 @@ class Engine:
 
 # -- helpers ----------------------------------------------------------------------------------
 _GEN_ENGINE: Engine | None = None
+_PROBE_OP = Operation(id="probes", method="*", path="*", operation_id=None, statuses=(), api=None)
 _GENERATION_SOURCE = hashlib.sha256(
     Path(__file__).with_name("generation.py").read_bytes()
 ).hexdigest()

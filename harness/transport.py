@@ -107,7 +107,12 @@ class Transport:
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise TargetUnreachable(target.key, f"{type(exc).__name__}: {exc}") from exc
         elapsed = (time.perf_counter() - started) * 1000
-        headers = tuple((k.lower(), v) for k, v in resp.headers.multi_items())
+        # each target has its own origin: an absolute Location names it; compare the rest
+        origin = target.base_url
+        headers = tuple(
+            (k.lower(), v.replace(origin, "{origin}") if origin in v else v)
+            for k, v in resp.headers.multi_items()
+        )
         body, text = parse_body(resp.content, resp.headers.get("content-type"))
         return Response(resp.status_code, headers, body, text, elapsed)
 

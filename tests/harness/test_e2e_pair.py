@@ -317,3 +317,14 @@ def test_invariant_broken_on_both_sides_is_reported_against_the_legacy(
     assert [i["name"] for i in both] == ["reviews_belong_to_items"]
     assert both[0]["against"] == "legacy"
     assert both[0]["count"] > 0
+
+
+def test_probes_catch_framework_behaviour_the_contract_does_not_list(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "5", drift="slash")
+    assert code == 1
+    slashed = [f for f in results["findings"] if f["operation"].endswith("/")]
+    assert slashed, sorted(_kinds(results))
+    assert slashed[0]["kind"] == "status"
+    assert slashed[0]["example"]["steps"][0]["request"]["path"].endswith("/")
+    probes = next(op for op in results["operations"] if op["id"] == "probes")
+    assert "405" in probes["status_codes"]["legacy"]  # undeclared methods were sent
