@@ -43,8 +43,6 @@ STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
 # catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
 # entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
 KNOWN_ESCAPES = {
-    "unauthorized-detail": "engine bug: the transport's httpx cookie jar keeps the role logins' "
-    "session cookie, so 'anonymous' cases are authenticated and no 401 is ever compared",
     "method-not-allowed-404": "generation sends only declared methods; needs a probe of "
     "undeclared methods per path (405 vs 404)",
     "trailing-slash-307": "generation never yields an empty path parameter or a trailing "
