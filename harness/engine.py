@@ -384,17 +384,9 @@ class Engine:
         rel = self.config.invariants.file
         if not rel:
             return
-        from harness import invariants
+        from harness.invariants import load_invariants
 
-        # the registry is process-wide: load each contract's file into a clean one, so two
-        # runs in one process (tests) never mix their invariants
-        saved = dict(invariants._REGISTRY)
-        invariants._REGISTRY.clear()
-        try:
-            self.invariant_defs = invariants.load_invariants(self.config.resolve(rel))
-        finally:
-            invariants._REGISTRY.clear()
-            invariants._REGISTRY.update(saved)
+        self.invariant_defs = load_invariants(self.config.resolve(rel))
 
     # -- one operation ------------------------------------------------------------------------
     def rules(self, op_id: str) -> RuleSet:

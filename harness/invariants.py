@@ -143,22 +143,29 @@ def registered() -> list[Invariant]:
 
 
 def load_invariants(path: Path) -> list[Invariant]:
-    """Import a contract's invariants file and return what it registered."""
+    """Import a contract's invariants file and return exactly what it registered.
+
+    The file is loaded into a clean registry, so two contracts (or two runs in one process)
+    never mix their invariants; the process-wide registry is left as it was.
+    """
     if not path.is_file():
         raise HarnessError(f"{path}: invariants file not found")
-    before = set(_REGISTRY)
     module_name = f"_parity_invariants_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise HarnessError(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(spec)
+    saved = dict(_REGISTRY)
+    _REGISTRY.clear()
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+        return list(_REGISTRY.values())
     except Exception as exc:
         raise HarnessError(f"{path}: importing invariants failed: {exc!r}") from exc
-    names = [n for n in _REGISTRY if n not in before] or list(_REGISTRY)
-    return [_REGISTRY[n] for n in names]
+    finally:
+        _REGISTRY.clear()
+        _REGISTRY.update(saved)
 
 
 @contextmanager
