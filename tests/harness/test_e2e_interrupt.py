@@ -61,7 +61,7 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
             proc.kill()
             out, _ = proc.communicate(timeout=30)
             pytest.fail(f"services never started: {out.decode()[-2000:]}")
-        time.sleep(2.0)  # mid-run
+        time.sleep(5.0)  # mid-run: long enough on a loaded 2-core machine to have sent cases
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
