@@ -159,12 +159,24 @@ def run_parity(
     return Outcome(proc.returncode, results, output, seconds)
 
 
+def _route(operation: str) -> str:
+    """The route an operation (or a probe of it) is on: "PUT /api/cases/" -> "/api/cases"."""
+    path = operation.split(" ", 1)[-1]
+    return path.rstrip("/") or "/"
+
+
 def detections(outcome: Outcome, mutant: Mutant, baseline: set[FindingKey]) -> list[dict[str, Any]]:
-    """Findings on an operation the mutant touches that the unmutated port did not show."""
+    """Findings on a route the mutant touches that the unmutated port did not show.
+
+    A route, not only a declared operation: the engine's probes (an undeclared method, a
+    trailing slash) report under their own names, e.g. ``PUT /api/cases`` for a mutant of
+    ``GET /api/cases``'s route.
+    """
+    routes = {_route(op) for op in mutant.operations}
     return [
         f
         for f in outcome.findings
-        if f["operation"] in mutant.operations
+        if (f["operation"] in mutant.operations or _route(f["operation"]) in routes)
         and (f["operation"], f["location"], f["kind"]) not in baseline
     ]
 

@@ -43,10 +43,6 @@ STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
 # catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
 # entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
 KNOWN_ESCAPES = {
-    "method-not-allowed-404": "generation sends only declared methods; needs a probe of "
-    "undeclared methods per path (405 vs 404)",
-    "trailing-slash-307": "generation never yields an empty path parameter or a trailing "
-    "slash; needs path edge variants (308 vs 307)",
     "cases-category-case-sensitive": "random category strings never match seeded rows; needs "
     "values drawn from the snapshot database (and case variants of them)",
     "search-ranking-reversed": "random q never matches an indexed word (every search has 0 "
