@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -44,7 +45,7 @@ class NextCompat:
             response: Response = PlainTextResponse("Internal Server Error", 500)
         elif len(path) > 1 and path.endswith("/"):
             target = path.rstrip("/") or "/"
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = _node_querystring(scope.get("query_string", b"").decode("latin-1"))
             location = target + (f"?{query}" if query else "")
             response = Response(
                 content=location,
@@ -88,6 +89,19 @@ class NextCompat:
             methods.add("HEAD")
         methods.add("OPTIONS")
         return ", ".join(sorted(methods))
+
+
+def _node_querystring(raw: str) -> str:
+    """The query as Next.js re-serializes it in a redirect: Node's querystring parse then
+    stringify (``+`` becomes ``%20``, ``=`` in a value ``%3D``, a bare key ``k=``)."""
+    if not raw:
+        return ""
+    pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, errors="replace")
+    return "&".join(f"{_node_escape(k)}={_node_escape(v)}" for k, v in pairs)
+
+
+def _node_escape(text: str) -> str:
+    return urllib.parse.quote(text, safe="-_.!~*'()")
 
 
 def _specificity(template: str) -> tuple[int, ...]:

@@ -21,7 +21,13 @@ from schemathesis import GenerationMode
 from harness.contract import Operation
 from harness.models import NOT_SET, PreparedRequest
 
-__all__ = ["GenerationStats", "build_request", "case_seed", "generate_cases"]
+__all__ = [
+    "GenerationStats",
+    "build_request",
+    "case_seed",
+    "contract_examples",
+    "generate_cases",
+]
 
 _DROP_HEADERS = {"user-agent", "x-schemathesis-testcaseid", "connection", "accept-encoding"}
 _BASE = "http://parity.invalid"
@@ -232,6 +238,25 @@ def generate_cases(
     seen: set[tuple[Any, ...]] = set()
     out: list[PreparedRequest] = []
     roles = roles or [None]
+    for query, body in contract_examples(op):
+        for role in roles:  # scoping differs per role: every example as every role
+            try:
+                req = build_request(
+                    operation=op.id,
+                    method=op.method,
+                    path=op.path,
+                    query=query,
+                    headers=(("accept", "*/*"),),
+                    role=role,
+                    mode="positive",
+                    json_body=body,
+                )
+            except Exception:
+                stats.unencodable += 1
+                continue
+            if req.signature() not in seen:
+                seen.add(req.signature())
+                out.append(req)
     for mode, count in (("positive", positive), ("negative", negative)):
         cases = _draw(op, mode, count, case_seed(run_seed, op.id, mode), stats)
         stats.drawn += len(cases)
@@ -256,6 +281,53 @@ def generate_cases(
                     continue
                 seen.add(sig)
                 out.append(req)
+    return out
+
+
+def _examples(values: Any) -> list[Any]:
+    if isinstance(values, list):
+        return values
+    if isinstance(values, dict):  # OpenAPI ``examples``: name -> {value: ...}
+        return [v.get("value") for v in values.values() if isinstance(v, dict) and "value" in v]
+    return []
+
+
+def contract_examples(op: Operation) -> list[tuple[list[tuple[str, str]], Any]]:
+    """The values the contract itself names, as requests: real data random strings never hit.
+
+    Each example of a query parameter (``schema.examples`` or the parameter's ``examples``)
+    becomes one request, with the required parameters at their first example; each example
+    of an inline JSON request body becomes one request. Operations with path parameters are
+    left to generation (their ids come from the data).
+    """
+    api = op.api
+    if api is None or list(getattr(api, "path_parameters", []) or []):
+        return []
+    params: list[tuple[str, bool, list[Any]]] = []
+    for param in getattr(api, "query", []) or []:
+        definition = getattr(param, "definition", {}) or {}
+        schema = definition.get("schema") or {}
+        values = _examples(schema.get("examples")) + _examples(definition.get("examples"))
+        if "example" in definition:
+            values.append(definition["example"])
+        params.append((param.name, bool(definition.get("required")), values))
+    base: list[tuple[str, str]] = []
+    for name, required, values in params:
+        if required:
+            if not values:
+                return []
+            base.append((name, _qs(values[0])))
+    out: list[tuple[list[tuple[str, str]], Any]] = []
+    for name, _required, values in params:
+        for value in values:
+            query = [(k, v) for k, v in base if k != name] + [(name, _qs(value))]
+            out.append((query, NOT_SET))
+    raw = getattr(getattr(api, "definition", None), "raw", {}) or {}
+    content = ((raw.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+    for body in _examples((content.get("schema") or {}).get("examples")) + _examples(
+        content.get("examples")
+    ):
+        out.append((list(base), body))
     return out
 
 

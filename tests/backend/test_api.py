@@ -371,3 +371,9 @@ def test_static_route_files_win_before_the_method(
 ) -> None:
     res = client.request(method, path, headers=auth["admin"])
     assert (res.status_code, res.content) == (405, b"")
+
+
+def test_redirect_reserializes_the_query_like_node(client: TestClient) -> None:
+    # found by parity (contract example q="refund delayed" on the trailing-slash probe)
+    res = client.get("/api/search/?q=refund+delayed&k&v=a=b&bad=%zz")
+    assert res.headers["location"] == "/api/search?q=refund%20delayed&k=&v=a%3Db&bad=%25zz"

@@ -43,12 +43,6 @@ STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
 # catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
 # entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
 KNOWN_ESCAPES = {
-    "cases-category-case-sensitive": "random category strings never match seeded rows; needs "
-    "values drawn from the snapshot database (and case variants of them)",
-    "search-ranking-reversed": "random q never matches an indexed word (every search has 0 "
-    "results); needs query words drawn from the snapshot (FTS vocabulary)",
-    "login-no-set-cookie": "generated logins always fail (401/400) and the role logins are not "
-    "compared; needs the configured credentials as login examples",
     "upload-half-imported": "generated multipart files are random bytes (415/403/400); needs "
     "CSV bodies built from the contract's columns, with a bad row among good ones",
 }
