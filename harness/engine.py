@@ -1072,6 +1072,16 @@ class Engine:
             }
         )
 
+    def _invariant_summary(self) -> list[dict[str, Any]]:
+        """Every invariant checked: the broken ones as recorded, then each one that held."""
+        broken = {item["name"] for item in self.invariant_results}
+        held = [
+            {"name": inv.name, "target": None, "passed": True, "message": inv.description}
+            for inv in self.invariant_defs
+            if inv.name not in broken
+        ]
+        return [*self.invariant_results, *held]
+
     def _note_invariant_one(self, name: str, target: str, message: str) -> None:
         for item in self.invariant_results:
             if item["name"] == name and item["target"] == target:
@@ -1335,7 +1345,7 @@ class Engine:
             "findings": findings,
             "accepted": accepted,
             "noise": self._noise_results(),
-            "invariants": self.invariant_results,
+            "invariants": self._invariant_summary(),
             "coverage": {
                 "operations_total": len(self.contract.operations),
                 "operations_exercised": sum(

@@ -317,6 +317,9 @@ def test_invariant_broken_on_both_sides_is_reported_against_the_legacy(
     assert [i["name"] for i in both] == ["reviews_belong_to_items"]
     assert both[0]["against"] == "legacy"
     assert both[0]["count"] > 0
+    held = [i["name"] for i in results["invariants"] if i["passed"]]
+    assert held, "every invariant checked is listed, the ones that held too"
+    assert "reviews_belong_to_items" not in held
 
 
 def test_probes_catch_framework_behaviour_the_contract_does_not_list(run_pair: RunPair) -> None:
