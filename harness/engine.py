@@ -33,7 +33,14 @@ from harness.config import AcceptRule, ParityConfig, Profile
 from harness.contract import Contract, Operation, match_operation
 from harness.dbdiff import DbWatcher
 from harness.errors import HarnessError, ServiceError
-from harness.generation import GenerationStats, build_request, generate_cases
+from harness.files import text_reductions
+from harness.generation import (
+    GenerationStats,
+    build_request,
+    generate_cases,
+    multipart_request,
+    rebuild,
+)
 from harness.models import (
     NOT_SET,
     Difference,
@@ -1500,6 +1507,9 @@ def _reductions(req: PreparedRequest) -> Iterator[PreparedRequest]:
     if not req.shrinkable or req.body is NOT_SET:
         return
     body = req.body
+    if isinstance(body, dict) and isinstance(body.get("multipart"), list):
+        yield from _multipart_reductions(req, body)
+        return
     if isinstance(body, dict):
         for key in list(body):
             yield _with_body(req, {k: v for k, v in body.items() if k != key})
@@ -1514,21 +1524,25 @@ def _reductions(req: PreparedRequest) -> Iterator[PreparedRequest]:
         yield _with_body(req, body[: len(body) // 2])
 
 
+def _multipart_reductions(req: PreparedRequest, body: dict[str, Any]) -> Iterator[PreparedRequest]:
+    """Text file parts made smaller one at a time (a CSV loses data rows, keeps its header)."""
+    parts: list[dict[str, Any]] = body["multipart"]
+    for index, part in enumerate(parts):
+        for text in text_reductions(part["text"], part.get("contentType"), part.get("filename")):
+            smaller = {**part, "text": text, "size": len(text.encode("utf-8"))}
+            try:
+                yield multipart_request(
+                    req, [*parts[:index], smaller, *parts[index + 1 :]], body.get("fields")
+                )
+            except Exception:
+                continue
+
+
 def _with_body(req: PreparedRequest, body: Any) -> PreparedRequest:
     try:
-        rebuilt = build_request(
-            operation=req.operation,
-            method=req.method,
-            path=req.path,
-            query=req.query,
-            headers=req.headers,
-            role=req.role,
-            mode=req.mode,
-            json_body=body,
-        )
+        return rebuild(req, json_body=body)
     except Exception:
         return req
-    return rebuilt
 
 
 _GIT: dict[Path, str | None] = {}

@@ -6,6 +6,7 @@ database), then encoded once with httpx so both targets get byte-identical reque
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from hypothesis.errors import HypothesisException
 from schemathesis import GenerationMode
 
 from harness.contract import Operation
+from harness.files import MAX_TEXT, csv_variants, filename_for, is_csv
 from harness.models import NOT_SET, PreparedRequest
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "case_seed",
     "contract_examples",
     "generate_cases",
+    "multipart_request",
+    "rebuild",
 ]
 
 _DROP_HEADERS = {"user-agent", "x-schemathesis-testcaseid", "connection", "accept-encoding"}
@@ -105,10 +109,12 @@ def build_request(
     if "files" in kwargs or (ctype and ctype.startswith("multipart/") and "content" not in kwargs):
         boundary = f"parity{zlib.crc32(repr(kwargs).encode()):08x}"
         hdrs.append(("Content-Type", f"multipart/form-data; boundary={boundary}"))
-        shrinkable = False
-        body = {"multipart": [_describe_part(p) for p in kwargs.get("files") or []]}
+        parts = [_describe_part(p) for p in kwargs.get("files") or []]
+        body = {"multipart": parts}
         if kwargs.get("data"):
             body["fields"] = kwargs["data"]
+        # text file parts are kept whole in the record, so the shrinker can rebuild them
+        shrinkable = bool(parts) and all(isinstance(p, dict) and "text" in p for p in parts)
     elif ctype:
         hdrs.append(("Content-Type", ctype))
     request = httpx.Request(method, _BASE + path, params=list(query), headers=hdrs, **kwargs)
@@ -147,15 +153,60 @@ def build_request(
 
 
 def _describe_part(part: Any) -> Any:
+    """A file part as a JSON-ready record; text up to ``MAX_TEXT`` is kept whole."""
     try:
         name, value = part
         if isinstance(value, tuple):
             filename, data = value[0], value[1]
+            ctype = value[2] if len(value) > 2 else None
             size = len(data) if isinstance(data, bytes | str) else None
-            return {"name": name, "filename": filename, "size": size}
+            out: dict[str, Any] = {"name": name, "filename": filename, "size": size}
+            if ctype:
+                out["contentType"] = ctype
+            raw = data.encode("utf-8") if isinstance(data, str) else data
+            if isinstance(raw, bytes) and len(raw) <= MAX_TEXT:
+                with contextlib.suppress(UnicodeDecodeError):
+                    out["text"] = raw.decode("utf-8")
+            return out
         return {"name": name, "value": str(value)[:200]}
     except (TypeError, ValueError):
         return repr(part)[:200]
+
+
+def multipart_request(
+    req: PreparedRequest, parts: list[dict[str, Any]], fields: Any = None
+) -> PreparedRequest:
+    """``req`` re-encoded with other file parts (records as ``_describe_part`` writes them)."""
+    files = [
+        (
+            p["name"],
+            (p["filename"], p["text"].encode("utf-8"), p["contentType"])
+            if p.get("contentType")
+            else (p["filename"], p["text"].encode("utf-8")),
+        )
+        for p in parts
+    ]
+    raw: dict[str, Any] = {"files": files}
+    if fields:
+        raw["data"] = fields
+    return rebuild(req, raw_kwargs=raw)
+
+
+def rebuild(
+    req: PreparedRequest, *, json_body: Any = NOT_SET, raw_kwargs: dict[str, Any] | None = None
+) -> PreparedRequest:
+    """``req`` with another body: same operation, path, query, headers, role and mode."""
+    return build_request(
+        operation=req.operation,
+        method=req.method,
+        path=req.path,
+        query=req.query,
+        headers=req.headers,
+        role=req.role,
+        mode=req.mode,
+        json_body=json_body,
+        raw_kwargs=raw_kwargs,
+    )
 
 
 def _from_case(
@@ -238,7 +289,7 @@ def generate_cases(
     seen: set[tuple[Any, ...]] = set()
     out: list[PreparedRequest] = []
     roles = roles or [None]
-    for query, body in contract_examples(op):
+    for query, body, files in contract_examples(op):
         for role in roles:  # scoping differs per role: every example as every role
             try:
                 req = build_request(
@@ -250,6 +301,7 @@ def generate_cases(
                     role=role,
                     mode="positive",
                     json_body=body,
+                    raw_kwargs={"files": files} if files else None,
                 )
             except Exception:
                 stats.unencodable += 1
@@ -292,13 +344,21 @@ def _examples(values: Any) -> list[Any]:
     return []
 
 
-def contract_examples(op: Operation) -> list[tuple[list[tuple[str, str]], Any]]:
+Example = tuple[list[tuple[str, str]], Any, list[tuple[str, tuple[str, bytes, str]]] | None]
+"""(query, JSON body or NOT_SET, multipart file parts or None)"""
+
+
+def contract_examples(op: Operation) -> list[Example]:
     """The values the contract itself names, as requests: real data random strings never hit.
 
     Each example of a query parameter (``schema.examples`` or the parameter's ``examples``)
     becomes one request, with the required parameters at their first example; each example
-    of an inline JSON request body becomes one request. Operations with path parameters are
-    left to generation (their ids come from the data).
+    of an inline JSON request body becomes one request. Each example of a
+    ``multipart/form-data`` body (an object of part name -> file text) becomes one request,
+    and a CSV part (``encoding.<part>.contentType: text/csv``) also its variants
+    (``harness.files.csv_variants``): a spoiled cell among good rows, other line ends, a
+    BOM, the header alone. Operations with path parameters are left to generation (their
+    ids come from the data).
     """
     api = op.api
     if api is None or list(getattr(api, "path_parameters", []) or []):
@@ -317,17 +377,53 @@ def contract_examples(op: Operation) -> list[tuple[list[tuple[str, str]], Any]]:
             if not values:
                 return []
             base.append((name, _qs(values[0])))
-    out: list[tuple[list[tuple[str, str]], Any]] = []
+    out: list[Example] = []
     for name, _required, values in params:
         for value in values:
             query = [(k, v) for k, v in base if k != name] + [(name, _qs(value))]
-            out.append((query, NOT_SET))
+            out.append((query, NOT_SET, None))
     raw = getattr(getattr(api, "definition", None), "raw", {}) or {}
-    content = ((raw.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+    contents = (raw.get("requestBody") or {}).get("content") or {}
+    content = contents.get("application/json") or {}
     for body in _examples((content.get("schema") or {}).get("examples")) + _examples(
         content.get("examples")
     ):
-        out.append((list(base), body))
+        out.append((list(base), body, None))
+    multipart = contents.get("multipart/form-data") or {}
+    encoding = multipart.get("encoding") or {}
+    for example in _examples((multipart.get("schema") or {}).get("examples")) + _examples(
+        multipart.get("examples")
+    ):
+        if not isinstance(example, dict):
+            continue
+        for files in _file_sets(example, encoding):
+            out.append((list(base), NOT_SET, files))
+    return out
+
+
+def _file_sets(
+    example: dict[str, Any], encoding: dict[str, Any]
+) -> list[list[tuple[str, tuple[str, bytes, str]]]]:
+    """One multipart example as file-part lists: the example, then each CSV part's variants."""
+    parts: list[tuple[str, str, str]] = []
+    for name, value in example.items():
+        if not isinstance(value, str):
+            value = json.dumps(value)
+        ctype = str((encoding.get(name) or {}).get("contentType") or "text/plain")
+        parts.append((name, value, ctype.split(",")[0].strip()))
+
+    def encode(texts: list[str]) -> list[tuple[str, tuple[str, bytes, str]]]:
+        return [
+            (name, (filename_for(name, ctype), text.encode("utf-8"), ctype))
+            for (name, _, ctype), text in zip(parts, texts, strict=True)
+        ]
+
+    original = [text for _, text, _ in parts]
+    out = [encode(original)]
+    for index, (_, text, ctype) in enumerate(parts):
+        if is_csv(ctype):
+            for variant in csv_variants(text)[1:]:
+                out.append(encode([*original[:index], variant, *original[index + 1 :]]))
     return out
 
 

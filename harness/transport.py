@@ -14,7 +14,7 @@ import orjson
 
 from harness.models import PreparedRequest, Response
 
-__all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body"]
+__all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body", "shell_bytes"]
 
 
 class TargetUnreachable(Exception):
@@ -149,6 +149,32 @@ def curl_line(base_url: str, req: PreparedRequest, role_placeholder: bool = True
         parts += ["-H", f"{key}: {value}"]
     if req.role is not None and role_placeholder:
         parts += ["-H", f"Authorization: Bearer <{req.role}>"]
+    line = shlex.join(parts)
     if req.content:
-        parts += ["--data-binary", req.content.decode("utf-8", "replace")]
-    return shlex.join(parts)
+        line += " --data-binary " + shell_bytes(req.content)
+    return line
+
+
+def shell_bytes(data: bytes) -> str:
+    """``data`` as one shell word, byte for byte: plain quoting when that is exact, else
+    bash's ``$'...'`` with escapes (multipart bodies carry CR LF, which copy and paste lose)."""
+    text = data.decode("utf-8", "surrogateescape")
+    if all(ch.isprintable() or ch == "\n" for ch in text):
+        return shlex.quote(text)
+    out = []
+    for ch in text:
+        if ch == "\\" or ch == "'":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif "\udc80" <= ch <= "\udcff":  # an undecodable byte
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif not ch.isprintable():
+            out.append("".join(f"\\x{b:02x}" for b in ch.encode("utf-8")))
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"

@@ -31,7 +31,7 @@ from harness.contract import load_contract
 from harness.engine import Engine, NullListener, RunOptions, _reductions
 from harness.models import ExchangeResult
 from tests.mutants.catalogue import CATALOGUE, Mutant
-from tests.mutants.runner import FindingKey, all_operations, mutant_config
+from tests.mutants.runner import FindingKey, all_operations, mutant_config, route_of
 from tests.mutants.verify import seeded_database
 
 
@@ -56,6 +56,8 @@ class BenchEngine(Engine):
     def __init__(self, *args: Any, mutated: set[str], baseline: set[FindingKey], **kw: Any):
         super().__init__(*args, **kw)
         self.mutated = mutated
+        # probes of a mutated route (PUT /api/cases, GET /api/cases/1/) count as that route's
+        self.routes = {route_of(op) for op in mutated}
         self.baseline = baseline
         self.count = 0
         self.first: tuple[int, float, FindingKey] | None = None
@@ -64,7 +66,7 @@ class BenchEngine(Engine):
 
     def _seen(self, result: ExchangeResult) -> None:
         op = result.request.operation
-        if op not in self.mutated or self.first is not None:
+        if self.first is not None or not self._on_mutated(op):
             return
         self.count += 1
         for diff in result.differences:
@@ -72,6 +74,9 @@ class BenchEngine(Engine):
             if key not in self.baseline and not self._accepted(op, diff):
                 self.first = (self.count, time.monotonic() - self._t0, key)
                 return
+
+    def _on_mutated(self, op: str) -> bool:
+        return op in self.mutated or route_of(op) in self.routes
 
     def _shrink_all(self) -> None:
         super()._shrink_all()
@@ -158,7 +163,7 @@ def measure(
     out.total_requests = engine.count
     if results.get("errors"):
         out.error = "; ".join(e.get("message", "")[:120] for e in results["errors"])
-    out.findings = sorted(k for k in _keys(results) if k[0] in mutant.operations)
+    out.findings = sorted(k for k in _keys(results) if engine._on_mutated(k[0]))
     if engine.first is not None:
         out.detected = True
         out.requests, out.seconds, key = engine.first

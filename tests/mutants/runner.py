@@ -159,7 +159,7 @@ def run_parity(
     return Outcome(proc.returncode, results, output, seconds)
 
 
-def _route(operation: str) -> str:
+def route_of(operation: str) -> str:
     """The route an operation (or a probe of it) is on: "PUT /api/cases/" -> "/api/cases"."""
     path = operation.split(" ", 1)[-1]
     return path.rstrip("/") or "/"
@@ -172,11 +172,11 @@ def detections(outcome: Outcome, mutant: Mutant, baseline: set[FindingKey]) -> l
     trailing slash) report under their own names, e.g. ``PUT /api/cases`` for a mutant of
     ``GET /api/cases``'s route.
     """
-    routes = {_route(op) for op in mutant.operations}
+    routes = {route_of(op) for op in mutant.operations}
     return [
         f
         for f in outcome.findings
-        if (f["operation"] in mutant.operations or _route(f["operation"]) in routes)
+        if (f["operation"] in mutant.operations or route_of(f["operation"]) in routes)
         and (f["operation"], f["location"], f["kind"]) not in baseline
     ]
 
@@ -189,4 +189,12 @@ def all_operations(mutants: list[Mutant]) -> list[str]:
     return list(seen)
 
 
-__all__ = ["Outcome", "all_operations", "detections", "dump_toml", "mutant_config", "run_parity"]
+__all__ = [
+    "Outcome",
+    "all_operations",
+    "detections",
+    "dump_toml",
+    "mutant_config",
+    "route_of",
+    "run_parity",
+]

@@ -42,10 +42,7 @@ STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
 # Escapes measured on the harness as of this commit, each with the engine feature that would
 # catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
 # entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
-KNOWN_ESCAPES = {
-    "upload-half-imported": "generated multipart files are random bytes (415/403/400); needs "
-    "CSV bodies built from the contract's columns, with a bad row among good ones",
-}
+KNOWN_ESCAPES: dict[str, str] = {}
 
 
 def _param(name: str) -> Any:

@@ -172,3 +172,24 @@ def test_report_needs_no_network(agreeing: dict[str, Any]) -> None:
     assert "http://" not in html.replace("http://127.0.0.1", "")
     assert "https://" not in html
     assert "Verdict: AGREE" in html
+
+
+def test_report_shows_uploaded_files_as_text(drifting: dict[str, Any]) -> None:
+    """A CSV upload's example reads as the file, escaped, not as one JSON string."""
+    csv_text = 'title,channel\n<b>x</b>,"a, b"\nTwo,chat\n'
+    request = drifting["findings"][1]["example"]["steps"][0]["request"]
+    request["body"] = {
+        "multipart": [
+            {
+                "name": "file",
+                "filename": "cases.csv",
+                "size": len(csv_text),
+                "contentType": "text/csv",
+                "text": csv_text,
+            }
+        ]
+    }
+    html = render_html(drifting)
+    assert "cases.csv" in html
+    assert '<pre class="file">title,channel\n&lt;b&gt;x&lt;/b&gt;,&#34;a, b&#34;\nTwo,chat\n</pre>' in html
+    assert "\\n" not in html.split('<pre class="file">', 1)[1].split("</pre>", 1)[0]

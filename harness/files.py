@@ -1,0 +1,114 @@
+"""File parts of multipart requests: CSV variants for generation, row drops for shrinking.
+
+Random bytes almost never make a CSV that an import endpoint accepts, so row-level drift (an
+import that stops at the first bad row, a row counted twice, a default applied only to some
+rows) stays out of reach of schema-driven generation. The contract's own example files are
+real data, though. From each example CSV the generator derives variants that keep the header
+and the good rows and spoil one cell at a time, so a rejected row sits among accepted ones;
+the shrinker drops data rows one at a time, so a finding's example is the fewest rows that
+still show it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import mimetypes
+from collections.abc import Iterator
+
+__all__ = [
+    "MAX_TEXT",
+    "csv_variants",
+    "filename_for",
+    "is_csv",
+    "text_reductions",
+]
+
+MAX_TEXT = 64 * 1024
+"""File parts up to this size keep their text in the request record (reports, shrinking)."""
+
+
+def is_csv(content_type: str | None, filename: str | None = None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media in ("text/csv", "application/csv") or (filename or "").lower().endswith(".csv")
+
+
+def filename_for(name: str, content_type: str | None) -> str:
+    """A file name for a contract example part: the part name plus the media type's suffix."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    suffix = ".csv" if is_csv(media) else (mimetypes.guess_extension(media) or ".bin")
+    return f"{name}{suffix}"
+
+
+def _rows(text: str) -> tuple[list[list[str]], str] | None:
+    body = text[1:] if text.startswith("\ufeff") else text
+    newline = "\r\n" if "\r\n" in body else "\n"
+    try:
+        rows = [r for r in csv.reader(io.StringIO(body, newline="")) if r]
+    except csv.Error:
+        return None
+    return (rows, newline) if rows else None
+
+
+def _write(rows: list[list[str]], newline: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=newline).writerows(rows)
+    return out.getvalue()
+
+
+def csv_variants(text: str) -> list[str]:
+    """``text`` first, then variants that exercise per-row handling of a CSV import.
+
+    - for each column in turn, that cell blanked in one data row (never the last one when
+      there are several, so good rows follow the spoiled one); the rows cycle with the
+      columns, so every row position is spoiled by some variant;
+    - the same file with CRLF line ends (or LF when it had CRLF), and with a UTF-8 BOM;
+    - the header alone (no data rows).
+    Duplicates are dropped; order is stable, so generation stays reproducible.
+    """
+    out = [text]
+    parsed = _rows(text)
+    if parsed is not None:
+        rows, newline = parsed
+        header, data = rows[0], rows[1:]
+        if data:
+            spoilable = max(len(data) - 1, 1)
+            for column in range(len(header)):
+                row = column % spoilable
+                if column >= len(data[row]) or not data[row][column]:
+                    continue
+                spoiled = [list(r) for r in data]
+                spoiled[row][column] = ""
+                out.append(_write([header, *spoiled], newline))
+        other = "\n" if newline == "\r\n" else "\r\n"
+        out.append(_write(rows, other))
+        out.append("\ufeff" + _write(rows, newline))
+        out.append(_write([header], newline))
+    seen: set[str] = set()
+    return [v for v in out if not (v in seen or seen.add(v))]  # type: ignore[func-returns-value]
+
+
+def text_reductions(text: str, content_type: str | None, filename: str | None) -> Iterator[str]:
+    """Smaller versions of a text file part, most aggressive first.
+
+    A CSV keeps its header and loses data rows (all of them, then the second half, then one
+    at a time); other text is halved.
+    """
+    if is_csv(content_type, filename):
+        parsed = _rows(text)
+        if parsed is None:
+            return
+        rows, newline = parsed
+        bom = "\ufeff" if text.startswith("\ufeff") else ""
+        header, data = rows[0], rows[1:]
+        if not data:
+            return
+        candidates: list[list[list[str]]] = [[]]
+        if len(data) > 2:
+            candidates.append(data[: len(data) // 2])
+        if len(data) > 1:
+            candidates.extend(data[:i] + data[i + 1 :] for i in range(len(data)))
+        for kept in candidates:
+            yield bom + _write([header, *kept], newline)
+    elif len(text) > 1:
+        yield text[: len(text) // 2]

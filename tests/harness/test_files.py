@@ -1,0 +1,144 @@
+"""CSV file parts: variants for generation, row drops for shrinking, and their encoding."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from harness.contract import load_contract
+from harness.engine import _reductions
+from harness.files import csv_variants, filename_for, is_csv, text_reductions
+from harness.generation import contract_examples, generate_cases
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CSV = (
+    "title,channel,category,customerName\n"
+    'One,email,billing,"Lovelace, Ada"\n'
+    "Two,chat,shipping,Grace\n"
+    "Three,web,account,Alan\n"
+)
+
+
+def _rows(text: str) -> list[list[str]]:
+    return [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")) if r]
+
+
+def test_variants_spoil_one_cell_among_good_rows() -> None:
+    variants = csv_variants(CSV)
+    assert variants[0] == CSV
+    original = _rows(CSV)
+    spoiled = [v for v in variants[1:] if len(_rows(v)) == len(original) and v.count("\r") == 0]
+    spoiled = [v for v in spoiled if not v.startswith("\ufeff")]
+    assert len(spoiled) == 4  # one per column
+    positions = set()
+    for text in spoiled:
+        rows = _rows(text)
+        assert rows[0] == original[0]
+        blanks = [
+            (r, c) for r, row in enumerate(rows[1:]) for c, cell in enumerate(row) if not cell
+        ]
+        assert len(blanks) == 1, text
+        row, _ = blanks[0]
+        assert row < len(original) - 2, "a good row must follow the spoiled one"
+        positions.add(row)
+    assert positions == {0, 1}
+    # quoting survives the rewrite
+    assert any('"Lovelace, Ada"' in v for v in spoiled[1:])
+
+
+def test_variants_line_ends_bom_and_header_only() -> None:
+    variants = csv_variants(CSV)
+    assert CSV.replace("\n", "\r\n") in variants
+    assert "\ufeff" + CSV in variants
+    assert variants[-1] == "title,channel,category,customerName\n"
+    assert len(variants) == len(set(variants))
+    assert csv_variants("") == [""]
+
+
+def test_reductions_keep_the_header_and_drop_rows() -> None:
+    smaller = list(text_reductions("\ufeff" + CSV, "text/csv", None))
+    assert smaller[0] == "\ufefftitle,channel,category,customerName\n"
+    for text in smaller:
+        assert text.startswith("\ufeff")
+        assert _rows(text)[0] == _rows(CSV)[0]
+        assert len(_rows(text)) < len(_rows(CSV))
+    one_dropped = [t for t in smaller if len(_rows(t)) == len(_rows(CSV)) - 1]
+    assert len(one_dropped) == 3
+    assert list(text_reductions("abcd", "text/plain", "notes.txt")) == ["ab"]
+    header_only = "title,channel,category,customerName\n"
+    assert list(text_reductions(header_only, None, "x.CSV")) == []
+
+
+def test_media_types() -> None:
+    assert is_csv("text/csv; charset=utf-8")
+    assert is_csv(None, "cases.CSV")
+    assert not is_csv("text/plain", "notes.txt")
+    assert filename_for("file", "text/csv") == "file.csv"
+    assert filename_for("doc", "application/json") == "doc.json"
+
+
+def test_contract_csv_example_becomes_uploads_and_shrinks_by_rows() -> None:
+    contract = load_contract(ROOT / "contracts" / "openapi.yaml")
+    op = contract.get("POST /api/upload")
+    examples = contract_examples(op)
+    assert len(examples) >= 8
+    (name, (filename, data, ctype)) = examples[0][2][0]  # type: ignore[index]
+    assert (name, filename, ctype) == ("file", "file.csv", "text/csv")
+    assert data.decode().startswith("title,channel,category,customerName")
+
+    reqs = generate_cases(
+        op,
+        run_seed=1,
+        positive=2,
+        negative=0,
+        roles=["admin", "agent"],
+        strip_headers=[],
+        strip_cookies=True,
+    )
+    first = reqs[0]
+    assert first.shrinkable
+    part = first.body["multipart"][0]
+    assert part["text"] == data.decode()
+    assert first.content is not None
+    assert data in first.content
+    boundary = dict(first.headers)["content-type"].split("boundary=")[1]
+    assert first.content.startswith(f"--{boundary}".encode())
+
+    smaller = list(_reductions(first))
+    assert smaller, "a CSV upload must shrink"
+    for req in smaller:
+        text = req.body["multipart"][0]["text"]
+        assert _rows(text)[0] == _rows(part["text"])[0]
+        assert len(_rows(text)) < len(_rows(part["text"]))
+        assert req.content is not None
+        assert text.encode() in req.content
+        assert req.role == first.role
+        assert req.path == first.path
+
+
+def test_curl_body_word_is_byte_exact_in_bash() -> None:
+    """The report's curl line must send the very bytes parity sent (CR LF, BOM, bad UTF-8)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from harness.transport import shell_bytes
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    samples = [
+        b"plain text, no specials",
+        b'it\'s "quoted" \\ back\nslash',
+        b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\n\xef\xbb\xbftitle\r\n--b--\r\n',
+        b"tab\there \x01\x7f and bad utf-8 \xff\xfe, and \xe2\x80\xa8",
+    ]
+    for data in samples:
+        word = shell_bytes(data)
+        out = subprocess.run(
+            [bash, "-c", f"printf %s {word}"], capture_output=True, check=True, timeout=10
+        ).stdout
+        assert out == data, (word, out)
