@@ -224,10 +224,11 @@ class Engine:
                 self._open_watchers()
                 self._load_invariants()
                 if self.profile.stateless:
+                    if self.profile.probes:
+                        # a few requests per path: framework drift shows before the long phase
+                        self._run_probes()
                     for op, cases in self.pipelined_cases():
                         self._run_operation(op, cases)
-                    if self.profile.probes:
-                        self._run_probes()
                     self._shrink_all()
                 self._apply_saved_noise()
                 self._run_stateful()
@@ -1348,7 +1349,10 @@ class Engine:
             },
             "targets": targets,
             "environment": _environment(),
-            "operations": [self._op_summary(s) for s in self.op_stats.values()],
+            "operations": [  # contract operations in run order, the probes row last
+                self._op_summary(s)
+                for s in sorted(self.op_stats.values(), key=lambda s: s.op is _PROBE_OP)
+            ],
             "findings": findings,
             "accepted": accepted,
             "noise": self._noise_results(),
