@@ -4,14 +4,17 @@
 
 Starts the pair like ``parity run`` (managed mode), replays every generated case through the
 full engine (generate, send to both, diff the databases, restore, normalize, compare), then
-sends the very same request sequence again with nothing but the transport. Prints pairs/s of
-both, their ratio (target: the engine keeps >= 70% of the replay-only rate) and where the
-engine's time went.
+sends the very same request sequence again with nothing but the transport. The first pass
+(cold services, generation overlapped) is reported on its own; then, both services warm,
+engine and replay-only passes alternate (``--rounds``), the databases restored after each
+replay. Prints pairs/s of both (best of the rounds), their ratio (target: the engine keeps
+>= 70% of the replay-only rate) and where the engine's time went in the last round.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import tempfile
 import time
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         help="its .cache/ holds generated cases that later runs reuse",
     )
     parser.add_argument("--no-cache", action="store_true", help="always generate afresh")
+    parser.add_argument("--rounds", type=int, default=2, help="warm engine/replay rounds")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -63,42 +67,70 @@ def main(argv: list[str] | None = None) -> int:
         engine.run_dir.mkdir(parents=True)
         engine.selected = contract.select(args.operation, config.exclude)
         sent: list[PreparedRequest] = []
+        rounds: list[tuple[float, float]] = []  # (engine s, replay s) per round
         try:
             with engine._environment():
                 engine._login_all()
                 engine._open_watchers()
                 engine._load_invariants()
+                assert engine.transport is not None
+                transport = engine.transport
+                # round 0: the engine as `parity run` drives it (generation overlapped, cold
+                # services); then the same requests replayed once to warm both services up
                 started = time.perf_counter()
                 for _op, cases in engine.pipelined_cases():
                     for req in cases:
                         engine.exchange(req)
                         sent.append(req)
-                harness_s = time.perf_counter() - started
-                assert engine.transport is not None
-                started = time.perf_counter()
-                for req in sent:
-                    engine.transport.send_pair(req)
-                replay_s = time.perf_counter() - started
+                first_s = time.perf_counter() - started
+                generation_s = engine.timings.generation
+
+                def replay() -> float:
+                    started = time.perf_counter()
+                    for req in sent:
+                        transport.send_pair(req)
+                    elapsed = time.perf_counter() - started
+                    engine.restore_all()  # the replay's writes must not leak into the next round
+                    return elapsed
+
+                replay()
+                for _ in range(max(args.rounds, 1)):
+                    engine.timings = type(engine.timings)()
+                    started = time.perf_counter()
+                    for req in sent:
+                        engine.exchange(req)
+                    elapsed = time.perf_counter() - started
+                    timings = copy.copy(engine.timings)  # before the replay's restore
+                    rounds.append((elapsed, replay()))
         except HarnessError as exc:
             print(f"error: {exc.message}\n{exc.log_tail or ''}", file=sys.stderr)
             return 2
-    t = engine.timings
+    t = timings
     n = len(sent)
+    harness_s = min(e for e, _ in rounds)
+    replay_s = min(r for _, r in rounds)
     harness_rate = n / harness_s if harness_s else 0.0
     replay_rate = n / replay_s if replay_s else 0.0
-    gen_rate = engine.gen_stats.drawn / t.generation if t.generation else 0.0
+    gen_rate = engine.gen_stats.drawn / generation_s if generation_s else 0.0
     print(
         f"operations: {len(engine.selected)}  request pairs: {n}  profile: {args.profile}"
         f"  cached operations: {engine.cache_hits}/{len(engine.selected)}"
     )
-    print(f"engine (stateless phase): {harness_rate:8.1f} pairs/s  ({harness_s:.2f}s)")
-    print(f"replay-only, same requests: {replay_rate:6.1f} pairs/s  ({replay_s:.2f}s)")
-    print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")
     print(
-        f"generation (worker process, overlapped): {t.generation:.2f}s"
-        f" = {gen_rate:.0f} cases/s drawn"
+        f"first pass, as parity run does it (cold, generation overlapped): "
+        f"{n / first_s if first_s else 0.0:8.1f} pairs/s  ({first_s:.2f}s; generation "
+        f"{generation_s:.2f}s = {gen_rate:.0f} cases/s drawn)"
     )
-    print("share of the engine's wall time:")
+    print(f"then {len(rounds)} warm round(s), alternating, best of each:")
+    print(f"  engine (stateless phase): {harness_rate:8.1f} pairs/s  ({harness_s:.2f}s)")
+    print(f"  replay-only, same requests: {replay_rate:6.1f} pairs/s  ({replay_s:.2f}s)")
+    print(
+        "  per round engine/replay-only: "
+        + ", ".join(f"{(n / e) / (n / r):.0%}" for e, r in rounds if e and r)
+    )
+    print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")
+    harness_s = rounds[-1][0]  # the breakdown is the last round's
+    print("share of the engine's wall time (last round):")
     for label, value in (
         ("transport (both targets)", t.transport),
         ("database diff", t.dbdiff),

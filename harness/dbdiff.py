@@ -60,20 +60,27 @@ def _cell(value: Any) -> Any:
 RawTables = dict[str, tuple[list[str], dict[Any, tuple[Any, ...]]]]
 
 
+def _fetch(conn: sqlite3.Connection, name: str, has_rowid: bool) -> tuple[list[str], list[Any]]:
+    """A table's rows as fetched (rowid first where there is one): C-level, cheap to compare."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    cur = conn.execute(f"SELECT rowid, * FROM {quoted}" if has_rowid else f"SELECT * FROM {quoted}")
+    cols = [d[0] for d in cur.description]
+    return (cols[1:] if has_rowid else cols), cur.fetchall()
+
+
+def _keyed(name: str, has_rowid: bool, rows: list[Any]) -> dict[Any, tuple[Any, ...]]:
+    if has_rowid:
+        return {r[0]: r[1:] for r in rows}
+    by_first = name == "sqlite_sequence"
+    return {(r[0] if by_first else r): r for r in rows}
+
+
 def read_raw(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> RawTables:
     """Every row as a plain tuple keyed by rowid: cheap to read and to compare."""
     out: RawTables = {}
     for name, has_rowid in tables:
-        quoted = '"' + name.replace('"', '""') + '"'
-        if has_rowid:
-            cur = conn.execute(f"SELECT rowid, * FROM {quoted}")
-            cols = [d[0] for d in cur.description][1:]
-            out[name] = (cols, {r[0]: r[1:] for r in cur})
-        else:
-            cur = conn.execute(f"SELECT * FROM {quoted}")
-            cols = [d[0] for d in cur.description]
-            by_first = name == "sqlite_sequence"
-            out[name] = (cols, {(r[0] if by_first else r): r for r in cur})
+        cols, rows = _fetch(conn, name, has_rowid)
+        out[name] = (cols, _keyed(name, has_rowid, rows))
     return out
 
 
@@ -137,6 +144,7 @@ class DbWatcher:
         self.conn: sqlite3.Connection | None = None
         self.tables: list[tuple[str, bool]] = []
         self.base_rows: RawTables = {}
+        self.base_fetched: dict[str, list[Any]] = {}  # as fetched: unchanged tables skip the diff
         self.version = 0
         self.restores = 0
         self.restore_s = 0.0
@@ -153,7 +161,10 @@ class DbWatcher:
                 live.close()
             self.conn = _connect_ro(self.live)
             self.tables = _user_tables(self.conn)
-            self.base_rows = read_raw(self.conn, self.tables)
+            for name, has_rowid in self.tables:
+                cols, rows = _fetch(self.conn, name, has_rowid)
+                self.base_fetched[name] = rows
+                self.base_rows[name] = (cols, _keyed(name, has_rowid, rows))
             self.version = self._data_version()
         except sqlite3.Error as exc:
             raise HarnessError(f"cannot read database {self.live}: {exc}", kind="database") from exc
@@ -172,12 +183,19 @@ class DbWatcher:
 
     def writes(self) -> Writes:
         assert self.conn is not None
-        self.conn.execute("BEGIN")
+        before: RawTables = {}
+        after: RawTables = {}
+        self.conn.execute("BEGIN")  # one snapshot across all tables
         try:
-            after = read_raw(self.conn, self.tables)
+            for name, has_rowid in self.tables:
+                cols, rows = _fetch(self.conn, name, has_rowid)
+                if rows == self.base_fetched.get(name):
+                    continue  # the common case: compared in C, no per-row Python work
+                before[name] = self.base_rows.get(name, (cols, {}))
+                after[name] = (cols, _keyed(name, has_rowid, rows))
         finally:
             self.conn.execute("COMMIT")
-        return diff_tables(self.base_rows, after)
+        return diff_tables(before, after)
 
     def restore(self) -> None:
         started = time.perf_counter()

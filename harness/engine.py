@@ -23,10 +23,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from harness.comparison import compare_exchange
 from harness.config import AcceptRule, ParityConfig, Profile
@@ -211,6 +211,7 @@ class Engine:
         self._snapshot: Path | None = None
         self.stateful_stats = {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
         self._pools: dict[str, list[PreparedRequest]] = {}
+        self._db_pool: ThreadPoolExecutor | None = None  # per-target database work, in parallel
 
     # -- lifecycle ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -258,6 +259,9 @@ class Engine:
         finally:
             if self.transport is not None:
                 self.transport.close()
+            if self._db_pool is not None:
+                self._db_pool.shutdown(wait=True)
+                self._db_pool = None
             for watcher in self.watchers.values():
                 watcher.close()
             for service in self.services.values():
@@ -385,6 +389,17 @@ class Engine:
             watcher = DbWatcher(service.database, self._tmp / f"{key}.baseline.db")
             watcher.open()
             self.watchers[key] = watcher
+
+    def _each_target(self, keys: list[str], work: Callable[[str], _T]) -> dict[str, _T]:
+        """``work(key)`` for every target at once: each target's database is its own file and
+        connection, and sqlite3 releases the GIL, so diffs, invariants and restores of the
+        two sides overlap instead of queueing."""
+        if len(keys) < 2:
+            return {k: work(k) for k in keys}
+        if self._db_pool is None:
+            self._db_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="parity-db")
+        futures = {k: self._db_pool.submit(work, k) for k in keys}
+        return {k: f.result() for k, f in futures.items()}
 
     def _load_invariants(self) -> None:
         if self.mode != "managed" or not self.profile.invariants:
@@ -882,14 +897,16 @@ class Engine:
         inv_diffs: list[Difference] = []
         if self.watchers:
             started = time.perf_counter()
-            wl, wc = self.watchers["legacy"], self.watchers["candidate"]
-            lch, cch = wl.changed(), wc.changed()
-            lw = wl.writes() if lch else {}
-            cw = wc.writes() if cch else {}
-            aw: Writes | None = None
-            if aa is not None:
-                wa = self.watchers["legacy_aa"]
-                aw = wa.writes() if wa.changed() else {}
+            keys = ["legacy", "candidate"] + (["legacy_aa"] if aa is not None else [])
+
+            def collect(key: str) -> tuple[bool, Writes]:
+                watcher = self.watchers[key]
+                changed = watcher.changed()
+                return changed, (watcher.writes() if changed else {})
+
+            seen = self._each_target(keys, collect)
+            (lch, lw), (cch, cw) = seen["legacy"], seen["candidate"]
+            aw: Writes | None = seen["legacy_aa"][1] if aa is not None else None
             self.timings.dbdiff += time.perf_counter() - started
             if (lch or cch) and self.invariant_defs and restore:
                 inv_diffs = self._invariants(req, legacy.status, candidate.status, lw, cw)
@@ -1016,9 +1033,8 @@ class Engine:
     def restore_all(self) -> None:
         """Put every target's database back to its baseline, if anything changed it."""
         started = time.perf_counter()
-        for watcher in self.watchers.values():
-            if watcher.changed():
-                watcher.restore()
+        changed = [k for k, w in self.watchers.items() if w.changed()]
+        self._each_target(changed, lambda key: self.watchers[key].restore())
         if not self.watchers and self.config.external.reset_command:
             run_reset_command(
                 self.config.external.reset_command,
@@ -1034,10 +1050,16 @@ class Engine:
 
         started = time.perf_counter()
         out: list[Difference] = []
-        res = {}
-        for key, status, writes in (("legacy", lstatus, lw), ("candidate", cstatus, cw)):
-            step = StepInfo(req.method, req.path, status, _plain_writes(writes))
-            res[key] = run_invariants(self.invariant_defs, self.watchers[key].live, step=step)
+        steps = {
+            key: StepInfo(req.method, req.path, status, _plain_writes(writes))
+            for key, status, writes in (("legacy", lstatus, lw), ("candidate", cstatus, cw))
+        }
+        res = self._each_target(
+            list(steps),
+            lambda key: run_invariants(
+                self.invariant_defs, self.watchers[key].live, step=steps[key]
+            ),
+        )
         for outcome in compare_outcomes(res["legacy"], res["candidate"]):
             verdict = outcome.verdict
             if verdict in ("candidate", "legacy"):
@@ -1387,6 +1409,8 @@ class Engine:
 
 # -- helpers ----------------------------------------------------------------------------------
 _GEN_ENGINE: Engine | None = None
+_T = TypeVar("_T")
+
 _PROBE_OP = Operation(id="probes", method="*", path="*", operation_id=None, statuses=(), api=None)
 _GENERATION_SOURCE = hashlib.sha256(
     Path(__file__).with_name("generation.py").read_bytes()

@@ -106,6 +106,19 @@ def test_each_database_breakage_is_caught(db: Path, invariant: str, statements: 
     assert broken[invariant]
 
 
+def test_fts_check_is_skipped_only_for_steps_that_wrote_no_indexed_table(db: Path) -> None:
+    """Each step starts from a checked baseline, so one that wrote rows, none in an indexed
+    table, skips the costly FTS copy; a step that did write an indexed table, or no step at
+    all, still gets the full check."""
+    _sql(db, *dict(BREAKAGES)["fts_in_step_with_base_tables"])
+    session_only = StepInfo("POST", "/api/auth/login", 200, {"sessions": {"inserted": [{}]}})
+    assert "fts_in_step_with_base_tables" not in failures(db, session_only, counts_api(db))
+    assert "fts_in_step_with_base_tables" in failures(db, GOOD_STEP, counts_api(db))
+    assert "fts_in_step_with_base_tables" in failures(db, None, counts_api(db))
+    nothing_seen = StepInfo("GET", "/api/cases", 200, {})
+    assert "fts_in_step_with_base_tables" in failures(db, nothing_seen, counts_api(db))
+
+
 def test_alert_count_must_equal_its_rows(db: Path) -> None:
     def wrong(_path: str) -> tuple[int, Any]:
         status, body = counts_api(db)(_path)

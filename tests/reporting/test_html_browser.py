@@ -191,5 +191,8 @@ def test_report_shows_uploaded_files_as_text(drifting: dict[str, Any]) -> None:
     }
     html = render_html(drifting)
     assert "cases.csv" in html
-    assert '<pre class="file">title,channel\n&lt;b&gt;x&lt;/b&gt;,&#34;a, b&#34;\nTwo,chat\n</pre>' in html
+    assert (
+        '<pre class="file">title,channel\n&lt;b&gt;x&lt;/b&gt;,&#34;a, b&#34;\nTwo,chat\n</pre>'
+        in html
+    )
     assert "\\n" not in html.split('<pre class="file">', 1)[1].split("</pre>", 1)[0]
