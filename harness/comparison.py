@@ -390,9 +390,39 @@ def _row_diffs(
     return out
 
 
+SEQUENCES = "sqlite_sequence"
+
+
+def _without_counters(writes: Writes, tables: set[str]) -> Writes:
+    """``writes`` minus the sqlite_sequence rows (AUTOINCREMENT counters) of ``tables``."""
+    seq = writes.get(SEQUENCES)
+    if seq is None:
+        return writes
+    kept = TableWrites(
+        inserted=[r for r in seq.inserted if r.get("name") not in tables],
+        updated=[r for r in seq.updated if r.get("rowid") not in tables],
+        deleted=[r for r in seq.deleted if r.get("name") not in tables],
+    )
+    out = {k: v for k, v in writes.items() if k != SEQUENCES}
+    if kept:
+        out[SEQUENCES] = kept
+    return out
+
+
 def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Difference]:
     out: list[Difference] = []
     empty = TableWrites()
+    # A table's AUTOINCREMENT counter follows its inserts: where the numbers of inserted rows
+    # already differ, its sqlite_sequence row differing too is the same drift, reported once.
+    recounted = {
+        t
+        for t in set(legacy) | set(candidate)
+        if t != SEQUENCES
+        and len(legacy.get(t, empty).inserted) != len(candidate.get(t, empty).inserted)
+    }
+    if recounted:
+        legacy = _without_counters(legacy, recounted)
+        candidate = _without_counters(candidate, recounted)
     for table in sorted(set(legacy) | set(candidate)):
         lw, cw = legacy.get(table, empty), candidate.get(table, empty)
         # inserted rows pair up in order

@@ -141,6 +141,63 @@ def test_database_writes_compared_row_by_row() -> None:
     assert [d.kind for d in deleted] == ["db_delete"]
 
 
+def test_autoincrement_counter_of_a_recounted_table_is_not_a_second_finding() -> None:
+    event = {"rowid": 9, "kind": "case.created"}
+    bumped = TableWrites(
+        updated=[
+            {
+                "rowid": "events",
+                "changed": ["seq"],
+                "before": {"name": "events", "seq": 8},
+                "after": {"name": "events", "seq": 9},
+            }
+        ]
+    )
+    # the candidate forgot the events row: one finding, not a second one on its counter
+    diffs = compare_writes(
+        {"events": TableWrites(inserted=[event]), "sqlite_sequence": bumped}, {}, rs()
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("db:events", "db_insert")]
+    # a first row ever inserts the counter row; same rule
+    first = TableWrites(inserted=[{"name": "events", "seq": 1}])
+    diffs = compare_writes(
+        {}, {"events": TableWrites(inserted=[event]), "sqlite_sequence": first}, rs()
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("db:events", "db_insert")]
+    # same rows inserted, counters apart (explicit ids, or a row inserted then deleted): kept
+    jumped = TableWrites(
+        updated=[
+            {
+                "rowid": "events",
+                "changed": ["seq"],
+                "before": {"name": "events", "seq": 8},
+                "after": {"name": "events", "seq": 12},
+            }
+        ]
+    )
+    diffs = compare_writes(
+        {"events": TableWrites(inserted=[event]), "sqlite_sequence": bumped},
+        {"events": TableWrites(inserted=[dict(event)]), "sqlite_sequence": jumped},
+        rs(),
+    )
+    assert [(d.location, d.kind) for d in diffs] == [("db:sqlite_sequence.seq", "db_update")]
+    # another table's counter is untouched by the events recount
+    cases = TableWrites(
+        updated=[
+            {
+                "rowid": "cases",
+                "changed": ["seq"],
+                "before": {"name": "cases", "seq": 1},
+                "after": {"name": "cases", "seq": 2},
+            }
+        ]
+    )
+    diffs = compare_writes(
+        {"events": TableWrites(inserted=[event]), "sqlite_sequence": cases}, {}, rs()
+    )
+    assert sorted(d.location for d in diffs) == ["db:events", "db:sqlite_sequence"]
+
+
 def test_array_that_grew_is_one_difference_not_a_cascade() -> None:
     a = {"issues": [{"path": "id", "code": "invalid_type"}, {"path": "q", "code": "x"}]}
     b = {
