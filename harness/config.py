@@ -143,6 +143,8 @@ class NoiseConfig(_Strict):
 
 class InvariantsConfig(_Strict):
     file: str | None = None
+    # who ctx.api() calls as; default "admin" if configured, else the first [auth.roles] role
+    api_role: str | None = None
 
 
 class ParityConfig(_Strict):
@@ -219,4 +221,12 @@ def load_config(path: Path) -> ParityConfig:
                 f"{path}: services.{name}: targets must be named 'legacy' and 'candidate'",
                 kind="config",
             )
+    api_role = config.invariants.api_role
+    if api_role is not None and (config.auth is None or api_role not in config.auth.roles):
+        known = ", ".join(sorted(config.auth.roles)) if config.auth else "none"
+        raise HarnessError(
+            f"{path}: invariants.api_role: {api_role!r} is not an [auth.roles] role "
+            f"(known: {known})",
+            kind="config",
+        )
     return config.model_copy(update={"base_dir": path.parent.resolve(), "source": path})

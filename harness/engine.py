@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -211,6 +212,7 @@ class Engine:
         self._snapshot: Path | None = None
         self.stateful_stats = {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
         self._pools: dict[str, list[PreparedRequest]] = {}
+        self.invariant_checks: Counter[str] = Counter()  # steps each invariant was checked on
         self._db_pool: ThreadPoolExecutor | None = None  # per-target database work, in parallel
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -1057,9 +1059,14 @@ class Engine:
         res = self._each_target(
             list(steps),
             lambda key: run_invariants(
-                self.invariant_defs, self.watchers[key].live, step=steps[key]
+                self.invariant_defs,
+                self.watchers[key].live,
+                step=steps[key],
+                api=self._api_get(key),
             ),
         )
+        for name in {r.name for side in res.values() for r in side if not r.skipped}:
+            self.invariant_checks[name] += 1
         for outcome in compare_outcomes(res["legacy"], res["candidate"]):
             verdict = outcome.verdict
             if verdict in ("candidate", "legacy"):
@@ -1079,6 +1086,37 @@ class Engine:
                 self._note_invariant_both(req, outcome.name, outcome.legacy.message, lstatus)
         self.timings.invariants += time.perf_counter() - started
         return out
+
+    def _api_get(self, key: str) -> Callable[[str], tuple[int, Any]]:
+        """``ctx.api`` for invariants on ``key``: a GET as the ``[invariants] api_role``."""
+        role = self.config.invariants.api_role
+        if role is None and self.config.auth is not None and self.config.auth.roles:
+            roles = list(self.config.auth.roles)
+            role = "admin" if "admin" in roles else roles[0]
+
+        def get(target: str) -> tuple[int, Any]:
+            path, _, query = target.partition("?")
+            req = PreparedRequest(
+                operation=f"GET {path}",
+                method="GET",
+                path=path,
+                query=tuple(urllib.parse.parse_qsl(query, keep_blank_values=True)),
+                headers=(("accept", "application/json"),),
+                content=None,
+                body=NOT_SET,
+                media_type=None,
+                role=role,
+                mode="invariant",
+                shrinkable=False,
+            )
+            assert self.transport is not None
+            try:
+                resp = self.transport.send_one(key, req)
+            except TargetUnreachable as exc:
+                raise self._unreachable(exc) from exc
+            return resp.status, resp.body
+
+        return get
 
     def _note_invariant_both(
         self, req: PreparedRequest, name: str, message: str, status: int
@@ -1106,11 +1144,31 @@ class Engine:
         """Every invariant checked: the broken ones as recorded, then each one that held."""
         broken = {item["name"] for item in self.invariant_results}
         held = [
-            {"name": inv.name, "target": None, "passed": True, "message": inv.description}
+            {
+                "name": inv.name,
+                "target": None,
+                "passed": True,
+                "checks": self.invariant_checks[inv.name],
+                "message": inv.description,
+            }
             for inv in self.invariant_defs
-            if inv.name not in broken
+            if inv.name not in broken and self.invariant_checks[inv.name]
         ]
-        return [*self.invariant_results, *held]
+        unchecked = [
+            {
+                "name": inv.name,
+                "target": None,
+                "passed": True,
+                "skipped": True,
+                "checks": 0,
+                "message": "not checked: no step of this run "
+                + ("wrote " + ", ".join(inv.tables) if inv.tables else "wrote to the database")
+                + f" ({inv.description})",
+            }
+            for inv in self.invariant_defs
+            if inv.name not in broken and not self.invariant_checks[inv.name]
+        ]
+        return [*self.invariant_results, *held, *unchecked]
 
     def _note_invariant_one(self, name: str, target: str, message: str) -> None:
         for item in self.invariant_results:

@@ -12,7 +12,7 @@ import importlib.util
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 ApiGet = Callable[[str], tuple[int, Any]]
-"""GET a path on the target as an admin; returns (status, parsed JSON body)."""
+"""GET a path (query string allowed) on the target being checked, as the ``[invariants]
+api_role``; returns (status, parsed JSON body)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,14 @@ class Invariant:
     description: str
     needs_step: bool = False
     needs_api: bool = False
+    tables: tuple[str, ...] = ()  # checked only after a step that wrote one of these
+
+    def applies_to(self, step: StepInfo | None) -> bool:
+        """Every step starts from a checked baseline, so a step that wrote rows, none of
+        them in ``tables``, cannot have broken this invariant (no step: always applies)."""
+        if not self.tables or step is None or not step.writes:
+            return True
+        return any(table in step.writes for table in self.tables)
 
 
 @dataclass(frozen=True)
@@ -120,9 +129,18 @@ _REGISTRY: dict[str, Invariant] = {}
 
 
 def invariant(
-    name: str, *, needs_step: bool = False, needs_api: bool = False
+    name: str,
+    *,
+    needs_step: bool = False,
+    needs_api: bool = False,
+    tables: Iterable[str] = (),
 ) -> Callable[[Callable[[InvariantContext], None]], Callable[[InvariantContext], None]]:
-    """Register ``fn`` as the invariant ``name``."""
+    """Register ``fn`` as the invariant ``name``.
+
+    ``needs_step``: it reads ``ctx.step`` (skipped where there is none); ``needs_api``: it
+    calls ``ctx.api(path)``, a GET on the target being checked as the ``[invariants]
+    api_role``; ``tables``: after a step, it is checked only if the step wrote one of them.
+    """
 
     def register(fn: Callable[[InvariantContext], None]) -> Callable[[InvariantContext], None]:
         doc = (fn.__doc__ or "").strip().splitlines()
@@ -132,6 +150,7 @@ def invariant(
             description=doc[0] if doc else name,
             needs_step=needs_step,
             needs_api=needs_api,
+            tables=tuple(tables),
         )
         return fn
 
@@ -190,7 +209,11 @@ def run_invariants(
     with read_only(db_path) as conn:
         ctx = InvariantContext(db=conn, step=step, api=api)
         for inv in invariants:
-            if (inv.needs_step and step is None) or (inv.needs_api and api is None):
+            if (
+                (inv.needs_step and step is None)
+                or (inv.needs_api and api is None)
+                or not inv.applies_to(step)
+            ):
                 results.append(InvariantResult(inv.name, passed=True, skipped=True))
                 continue
             started = time.perf_counter()
@@ -205,6 +228,17 @@ def run_invariants(
                 results.append(
                     InvariantResult(
                         inv.name, False, message=f"SQL error: {exc}", elapsed_ms=_ms(started)
+                    )
+                )
+            except HarnessError:
+                raise  # a target went away mid-check: the run's error, not this invariant's
+            except Exception as exc:  # a check that crashes on one side only is drift too
+                results.append(
+                    InvariantResult(
+                        inv.name,
+                        False,
+                        message=f"the check raised {exc!r}",
+                        elapsed_ms=_ms(started),
                     )
                 )
             else:

@@ -301,6 +301,34 @@ def test_invariant_broken_on_one_side_is_a_finding(
     assert any(i["name"] == name and i["target"] == "candidate" for i in results["invariants"])
 
 
+def test_invariant_reading_through_the_api_catches_what_the_responses_do_not(
+    run_pair: RunPair,
+) -> None:
+    """`value` drift: the candidate's GET /items/{id} upper-cases names. Only POST /items is
+    exercised, so no compared response shows it; the invariant's read-back does."""
+    code, results = run_pair(
+        "--seed", "2", "--profile", "inv", "--operation", "POST /items", drift="value"
+    )
+    assert code == 1, results["errors"]
+    assert {f["location"] for f in results["findings"]} == {"invariant:written_items_read_back"}
+    assert "broken on candidate only" in results["findings"][0]["summary"]
+    code, results = run_pair("--seed", "2", "--profile", "inv", "--operation", "POST /items")
+    assert code == 0, results["findings"]
+    by_name = {i["name"]: i for i in results["invariants"]}
+    assert by_name["written_items_read_back"]["passed"]
+    assert by_name["written_items_read_back"]["checks"] > 0
+
+
+def test_invariants_a_run_never_reached_are_not_checked_rather_than_held(
+    run_pair: RunPair,
+) -> None:
+    code, results = run_pair("--seed", "2", "--profile", "inv", "--operation", "GET /items")
+    assert code == 0, results["findings"]
+    assert results["invariants"], "every invariant is listed"
+    assert all(i.get("skipped") and not i["checks"] for i in results["invariants"])
+    assert all(i["message"].startswith("not checked") for i in results["invariants"])
+
+
 def test_invariant_broken_on_both_sides_is_reported_against_the_legacy(
     run_pair: RunPair, pair_dir: Path
 ) -> None:

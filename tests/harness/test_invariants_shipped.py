@@ -125,7 +125,22 @@ def test_alert_count_must_equal_its_rows(db: Path) -> None:
         body["bySeverity"]["info"] += 1
         return status, body
 
-    assert "alert_count_matches_rows" in failures(db, GOOD_STEP, wrong)
+    acknowledged = StepInfo(
+        "POST", "/api/alerts/1/acknowledge", 200, {"alerts": {"updated": [{"id": 1}]}}
+    )
+    assert "alert_count_matches_rows" in failures(db, acknowledged, wrong)
+    # checked only after a step that wrote alerts (or with no step at all)
+    assert "alert_count_matches_rows" not in failures(db, GOOD_STEP, wrong)
+    assert "alert_count_matches_rows" in failures(db, None, wrong)
+
+
+def test_a_check_that_crashes_is_a_broken_invariant_not_a_crashed_run(db: Path) -> None:
+    def flattened(_path: str) -> tuple[int, Any]:
+        status, body = counts_api(db)(_path)
+        return status, {"total": body["total"], "info": 1}  # no bySeverity: KeyError
+
+    broken = failures(db, None, flattened)
+    assert "KeyError('bySeverity')" in broken["alert_count_matches_rows"]
 
 
 @pytest.mark.parametrize(

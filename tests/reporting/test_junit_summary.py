@@ -56,3 +56,28 @@ def test_summary_names_verdict_and_findings(drifting: dict[str, Any]) -> None:
     assert "`GET /api/cases`" in text
     assert "f-accept01" not in text
     assert "format" in text
+
+
+def test_an_invariant_never_checked_is_skipped_not_passed(
+    agreeing: dict[str, Any], tmp_path: Path
+) -> None:
+    from junitparser import Skipped
+
+    from harness.reporting.html import render_html
+
+    agreeing["invariants"].append(
+        {
+            "name": "alert_count_matches_rows",
+            "passed": True,
+            "skipped": True,
+            "checks": 0,
+            "message": "not checked: no step of this run wrote alerts",
+        }
+    )
+    path = write_junit(agreeing, tmp_path / "junit.xml")
+    case = _cases(path)["alert_count_matches_rows"]
+    assert [type(r) for r in case.result] == [Skipped]
+    assert 'skipped="1"' in path.read_text()
+    html = render_html(agreeing)
+    assert '<span class="tag warn">not checked</span>' in html
+    assert '2/2</b><span class="small">hold on both sides; 1 not checked' in html
