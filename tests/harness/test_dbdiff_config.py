@@ -74,6 +74,12 @@ def test_config_errors_name_file_and_place(tmp_path: Path) -> None:
     )
     with pytest.raises(HarnessError, match=r"accept\[0\]\.expires"):
         load_config(bad)
+    bad.write_text(
+        "[invariants]\napi_role = 'root'\n[auth]\nlogin = 'POST /login'\n"
+        "[auth.roles.admin]\nbody = {}\n"
+    )
+    with pytest.raises(HarnessError, match=r"invariants\.api_role: 'root' .*known: admin"):
+        load_config(bad)
 
 
 def test_shipped_config_and_contract_load() -> None:
