@@ -879,7 +879,8 @@ class Engine:
 
         ``restore=False`` (stateful steps): the databases keep this step's writes and the
         writes reported are everything since the last restore, so a sequence is compared
-        as a whole; invariants run in the stateless phase, where writes are per request.
+        as a whole; the invariants that need a step's own writes run only in the
+        stateless phase, the others after every stateful step too.
         """
         assert self.transport is not None
         started = time.perf_counter()
@@ -910,8 +911,10 @@ class Engine:
             (lch, lw), (cch, cw) = seen["legacy"], seen["candidate"]
             aw: Writes | None = seen["legacy_aa"][1] if aa is not None else None
             self.timings.dbdiff += time.perf_counter() - started
-            if (lch or cch) and self.invariant_defs and restore:
-                inv_diffs = self._invariants(req, legacy.status, candidate.status, lw, cw)
+            if (lch or cch) and self.invariant_defs:
+                inv_diffs = self._invariants(
+                    req, legacy.status, candidate.status, lw, cw, per_step=restore
+                )
             if restore:
                 self.restore_all()
         elif self.config.external.reset_command and req.method not in SAFE_METHODS and restore:
@@ -1046,8 +1049,18 @@ class Engine:
         self.timings.reset += time.perf_counter() - started
 
     def _invariants(
-        self, req: PreparedRequest, lstatus: int, cstatus: int, lw: Writes, cw: Writes
+        self,
+        req: PreparedRequest,
+        lstatus: int,
+        cstatus: int,
+        lw: Writes,
+        cw: Writes,
+        *,
+        per_step: bool = True,
     ) -> list[Difference]:
+        """Both targets' invariants after ``req``. ``per_step=False`` (a stateful step): the
+        writes are the whole sequence's so far, so the checks that read a step's own writes
+        are skipped and the rest run on the state the sequence has built."""
         from harness.invariants import StepInfo, compare_outcomes, run_invariants
 
         started = time.perf_counter()
@@ -1061,8 +1074,9 @@ class Engine:
             lambda key: run_invariants(
                 self.invariant_defs,
                 self.watchers[key].live,
-                step=steps[key],
+                step=steps[key] if per_step else None,
                 api=self._api_get(key),
+                written=set(steps[key].writes),
             ),
         )
         for name in {r.name for side in res.values() for r in side if not r.skipped}:

@@ -241,6 +241,25 @@ def test_stateful_sequences_agree_on_an_agreeing_pair(run_pair: RunPair) -> None
     assert results["stats"]["stateful"]["steps"] > 60  # sequences do follow links
 
 
+SEQ_INV = "[profiles.seqinv]\nstateless = false\nstateful_sequences = 40\nmax_steps = 4\n"
+
+
+def test_invariants_hold_along_stateful_sequences(run_pair: RunPair) -> None:
+    """Only sequences run: the state invariants are checked after their steps; the ones
+    that read a single step's writes are not (a sequence's writes are cumulative)."""
+    code, results = run_pair("--seed", "2", "--profile", "seqinv", drift="orphan", extra=SEQ_INV)
+    assert code == 1, results.get("errors")
+    found = [f for f in results["findings"] if f["location"] == "invariant:reviews_belong_to_items"]
+    assert found, [(f["operation"], f["location"]) for f in results["findings"]]
+    assert found[0]["phase"] == "stateful"
+    assert found[0]["operation"] == "DELETE /items/{id}"
+    code, results = run_pair("--seed", "2", "--profile", "seqinv", extra=SEQ_INV)
+    assert code == 0, results["findings"]
+    by_name = {i["name"]: i for i in results["invariants"]}
+    assert by_name["reviews_belong_to_items"]["checks"] > 10
+    assert by_name["one_event_per_item_write"]["skipped"]
+
+
 def test_interop_on_a_shared_database(run_pair: RunPair) -> None:
     code, results = run_pair("--seed", "2", "--profile", "interop")
     assert code == 0, results["findings"]
