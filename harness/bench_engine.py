@@ -7,8 +7,10 @@ full engine (generate, send to both, diff the databases, restore, normalize, com
 sends the very same request sequence again with nothing but the transport. The first pass
 (cold services, generation overlapped) is reported on its own; then, both services warm,
 engine and replay-only passes alternate (``--rounds``), the databases restored after each
-replay. Prints pairs/s of both (best of the rounds), their ratio (target: the engine keeps
->= 70% of the replay-only rate) and where the engine's time went in the last round.
+replay; a third pass replays with the engine's restores after each write, to show what
+undoing every write costs the services themselves. Prints pairs/s of both (best of the
+rounds), their ratio (target: the engine keeps >= 70% of the replay-only rate) and where
+the engine's time went in the last round.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.selected = contract.select(args.operation, config.exclude)
         sent: list[PreparedRequest] = []
         rounds: list[tuple[float, float]] = []  # (engine s, replay s) per round
+        restoring_rounds: list[tuple[float, float]] = []  # (send s, restore s) per round
         try:
             with engine._environment():
                 engine._login_all()
@@ -93,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
                     engine.restore_all()  # the replay's writes must not leak into the next round
                     return elapsed
 
+                def replay_restoring() -> tuple[float, float]:
+                    """The replay with the engine's restores after each write: what the
+                    services cost when every write is undone (transport s, restore s)."""
+                    sending = restoring = 0.0
+                    for req in sent:
+                        started = time.perf_counter()
+                        transport.send_pair(req)
+                        sending += time.perf_counter() - started
+                        started = time.perf_counter()
+                        engine.restore_all()  # nothing to do where nothing was written
+                        restoring += time.perf_counter() - started
+                    return sending, restoring
+
                 replay()
                 for _ in range(max(args.rounds, 1)):
                     engine.timings = type(engine.timings)()
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                     elapsed = time.perf_counter() - started
                     timings = copy.copy(engine.timings)  # before the replay's restore
                     rounds.append((elapsed, replay()))
+                    restoring_rounds.append(replay_restoring())
         except HarnessError as exc:
             print(f"error: {exc.message}\n{exc.log_tail or ''}", file=sys.stderr)
             return 2
@@ -129,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{(n / e) / (n / r):.0%}" for e, r in rounds if e and r)
     )
     print(f"ratio engine/replay-only: {harness_rate / replay_rate:.0%}  (target >= 70%)")
+    send_s, restore_s = min(restoring_rounds)
+    print(
+        f"  replay with the same restores: sending {send_s:.2f}s + restoring {restore_s:.2f}s"
+        f" = {n / (send_s + restore_s):.1f} pairs/s; the services answer "
+        f"{send_s / replay_s - 1:+.0%} slower after restores than without"
+    )
     harness_s = rounds[-1][0]  # the breakdown is the last round's
     print("share of the engine's wall time (last round):")
     for label, value in (
@@ -141,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:28s} {value:7.2f}s  {value / harness_s:6.1%}")
     rest = harness_s - (t.transport + t.dbdiff + t.reset + t.invariants + t.compare)
     print(f"  {'other (incl. waiting on generation)':28s} {rest:7.2f}s  {rest / harness_s:6.1%}")
-    print(f"restores: {sum(w.restores for w in engine.watchers.values())}")
+    print(f"restores, all passes: {sum(w.restores for w in engine.watchers.values())}")
     return 0
 
 
