@@ -176,6 +176,13 @@ class ParityConfig(_Strict):
             raise HarnessError(f"{self.source}: unknown profile {name!r} (known: {known})")
         return self.profiles[name]
 
+    def invariant_api_role(self) -> str | None:
+        """Who ``ctx.api`` GETs as: ``[invariants] api_role``, else ``admin`` if configured,
+        else the first role, else nobody (anonymous)."""
+        if self.invariants.api_role is not None or self.auth is None or not self.auth.roles:
+            return self.invariants.api_role
+        return "admin" if "admin" in self.auth.roles else next(iter(self.auth.roles))
+
     def role_names(self, profile: Profile) -> list[str | None]:
         configured: list[str | None] = list(self.auth.roles) if self.auth else []
         if self.auth is None or self.auth.anonymous:

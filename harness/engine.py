@@ -1103,10 +1103,7 @@ class Engine:
 
     def _api_get(self, key: str) -> Callable[[str], tuple[int, Any]]:
         """``ctx.api`` for invariants on ``key``: a GET as the ``[invariants] api_role``."""
-        role = self.config.invariants.api_role
-        if role is None and self.config.auth is not None and self.config.auth.roles:
-            roles = list(self.config.auth.roles)
-            role = "admin" if "admin" in roles else roles[0]
+        role = self.config.invariant_api_role()
 
         def get(target: str) -> tuple[int, Any]:
             path, _, query = target.partition("?")
@@ -1157,31 +1154,19 @@ class Engine:
     def _invariant_summary(self) -> list[dict[str, Any]]:
         """Every invariant checked: the broken ones as recorded, then each one that held."""
         broken = {item["name"] for item in self.invariant_results}
-        held = [
-            {
-                "name": inv.name,
-                "target": None,
-                "passed": True,
-                "checks": self.invariant_checks[inv.name],
-                "message": inv.description,
-            }
-            for inv in self.invariant_defs
-            if inv.name not in broken and self.invariant_checks[inv.name]
-        ]
-        unchecked = [
-            {
-                "name": inv.name,
-                "target": None,
-                "passed": True,
-                "skipped": True,
-                "checks": 0,
-                "message": "not checked: no step of this run "
-                + ("wrote " + ", ".join(inv.tables) if inv.tables else "wrote to the database")
-                + f" ({inv.description})",
-            }
-            for inv in self.invariant_defs
-            if inv.name not in broken and not self.invariant_checks[inv.name]
-        ]
+        held: list[dict[str, Any]] = []
+        unchecked: list[dict[str, Any]] = []
+        for inv in self.invariant_defs:
+            if inv.name in broken:
+                continue
+            checks = self.invariant_checks[inv.name]
+            item = {"name": inv.name, "target": None, "passed": True, "checks": checks}
+            if checks:
+                held.append({**item, "message": inv.description})
+            else:
+                wrote = "wrote " + ", ".join(inv.tables) if inv.tables else "wrote to the database"
+                message = f"not checked: no step of this run {wrote} ({inv.description})"
+                unchecked.append({**item, "skipped": True, "message": message})
         return [*self.invariant_results, *held, *unchecked]
 
     def _note_invariant_one(self, name: str, target: str, message: str) -> None:

@@ -141,18 +141,16 @@ def test_database_writes_compared_row_by_row() -> None:
     assert [d.kind for d in deleted] == ["db_delete"]
 
 
+def counter_moved(table: str, before: int, after: int) -> TableWrites:
+    """sqlite_sequence writes: ``table``'s AUTOINCREMENT counter went from before to after."""
+    row = {"rowid": table, "changed": ["seq"]}
+    row |= {"before": {"name": table, "seq": before}, "after": {"name": table, "seq": after}}
+    return TableWrites(updated=[row])
+
+
 def test_autoincrement_counter_of_a_recounted_table_is_not_a_second_finding() -> None:
     event = {"rowid": 9, "kind": "case.created"}
-    bumped = TableWrites(
-        updated=[
-            {
-                "rowid": "events",
-                "changed": ["seq"],
-                "before": {"name": "events", "seq": 8},
-                "after": {"name": "events", "seq": 9},
-            }
-        ]
-    )
+    bumped = counter_moved("events", 8, 9)
     # the candidate forgot the events row: one finding, not a second one on its counter
     diffs = compare_writes(
         {"events": TableWrites(inserted=[event]), "sqlite_sequence": bumped}, {}, rs()
@@ -165,16 +163,7 @@ def test_autoincrement_counter_of_a_recounted_table_is_not_a_second_finding() ->
     )
     assert [(d.location, d.kind) for d in diffs] == [("db:events", "db_insert")]
     # same rows inserted, counters apart (explicit ids, or a row inserted then deleted): kept
-    jumped = TableWrites(
-        updated=[
-            {
-                "rowid": "events",
-                "changed": ["seq"],
-                "before": {"name": "events", "seq": 8},
-                "after": {"name": "events", "seq": 12},
-            }
-        ]
-    )
+    jumped = counter_moved("events", 8, 12)
     diffs = compare_writes(
         {"events": TableWrites(inserted=[event]), "sqlite_sequence": bumped},
         {"events": TableWrites(inserted=[dict(event)]), "sqlite_sequence": jumped},
@@ -182,16 +171,7 @@ def test_autoincrement_counter_of_a_recounted_table_is_not_a_second_finding() ->
     )
     assert [(d.location, d.kind) for d in diffs] == [("db:sqlite_sequence.seq", "db_update")]
     # another table's counter is untouched by the events recount
-    cases = TableWrites(
-        updated=[
-            {
-                "rowid": "cases",
-                "changed": ["seq"],
-                "before": {"name": "cases", "seq": 1},
-                "after": {"name": "cases", "seq": 2},
-            }
-        ]
-    )
+    cases = counter_moved("cases", 1, 2)
     diffs = compare_writes(
         {"events": TableWrites(inserted=[event]), "sqlite_sequence": cases}, {}, rs()
     )
