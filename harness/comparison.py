@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -69,11 +70,25 @@ def _value_kind(a: Any, b: Any, masked: bool) -> str:
         if masked:
             return "format"
         if shape(a) != shape(b) and looks_formatted(a) and looks_formatted(b):
+            if _other_number(a, b):
+                return "value"
             return "format"
         return "value"
     if type(a) is not type(b):
         return "type"
     return "value"
+
+
+def _other_number(a: str, b: str) -> bool:
+    """Two numbers as text that are different numbers: "10.50" vs "10.5" is a format
+    change, "12345678" vs "1e345678" (two random hex ids that happen to read as numbers)
+    is a value change, so it lands in the same place as the rest of that id's noise."""
+    if parse_time(a) is not None or parse_time(b) is not None:
+        return False
+    try:
+        return Decimal(a) != Decimal(b)
+    except ArithmeticError:
+        return False
 
 
 def _enclosing_list(value: Any, parts: list[Any]) -> tuple[list[Any], Any] | None:

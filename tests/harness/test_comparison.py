@@ -44,6 +44,15 @@ def test_int_versus_float_and_bool_versus_int_are_drift() -> None:
     assert kinds({"a": True}, {"a": 1}) == {("body:$.a", "type")}
 
 
+def test_numbers_as_text_are_format_only_when_they_are_the_same_number() -> None:
+    assert kinds({"p": "10.50"}, {"p": "10.5"}) == {("body:$.p", "format")}
+    assert kinds({"p": "1e3"}, {"p": "1000"}) == {("body:$.p", "format")}
+    # two random hex ids that happen to read as numbers: the id's usual noise, a value
+    # difference; as "format" it escaped A/A suppression keyed on (location, kind)
+    assert kinds({"id": "12345678"}, {"id": "1e345678"}) == {("body:$.id", "value")}
+    assert kinds({"id": "00001234"}, {"id": "98765e01"}) == {("body:$.id", "value")}
+
+
 def test_date_format_difference_is_format_kind() -> None:
     assert kinds({"t": "2026-01-01T00:00:00.000Z"}, {"t": "2026-01-01T00:00:00+00:00"}) == {
         ("body:$.t", "format")
