@@ -27,8 +27,13 @@ from harness.contract import load_contract
 from harness.engine import Engine, RunOptions
 from harness.errors import HarnessError
 from harness.models import PreparedRequest
+from harness.pair import Timings
 
 __all__ = ["main"]
+
+
+def _delta(after: Timings, before: Timings) -> Timings:
+    return Timings(**{k: v - getattr(before, k) for k, v in after.__dict__.items()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,39 +66,35 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             operations=args.operation,
             report_dir=args.report_dir,
+            cache=False if args.no_cache else None,
         )
         engine = Engine(contract, config, options)
-        if args.no_cache:
-            engine.profile = engine.profile.model_copy(update={"cache": False})
         engine.run_dir = Path(tmp) / engine.run_id
         engine.run_dir.mkdir(parents=True)
-        engine.selected = contract.select(args.operation, config.exclude)
         sent: list[PreparedRequest] = []
         rounds: list[tuple[float, float]] = []  # (engine s, replay s) per round
         restoring_rounds: list[tuple[float, float]] = []  # (send s, restore s) per round
         try:
-            with engine._environment():
-                engine._login_all()
-                engine._open_watchers()
-                engine._load_invariants()
-                assert engine.transport is not None
-                transport = engine.transport
+            with engine.session() as ctx:
+                pair = ctx.pair
+                transport = pair.transport
+                assert transport is not None
                 # round 0: the engine as `parity run` drives it (generation overlapped, cold
                 # services); then the same requests replayed once to warm both services up
                 started = time.perf_counter()
-                for _op, cases in engine.pipelined_cases():
+                for _op, cases in ctx.cases.stream(ctx.selected):
                     for req in cases:
-                        engine.exchange(req)
+                        ctx.exchange(req)
                         sent.append(req)
                 first_s = time.perf_counter() - started
-                generation_s = engine.timings.generation
+                generation_s = ctx.cases.seconds
 
                 def replay() -> float:
                     started = time.perf_counter()
                     for req in sent:
                         transport.send_pair(req)
                     elapsed = time.perf_counter() - started
-                    engine.restore_all()  # the replay's writes must not leak into the next round
+                    pair.restore()  # the replay's writes must not leak into the next round
                     return elapsed
 
                 def replay_restoring() -> tuple[float, float]:
@@ -105,20 +106,24 @@ def main(argv: list[str] | None = None) -> int:
                         transport.send_pair(req)
                         sending += time.perf_counter() - started
                         started = time.perf_counter()
-                        engine.restore_all()  # nothing to do where nothing was written
+                        pair.restore()  # nothing to do where nothing was written
                         restoring += time.perf_counter() - started
                     return sending, restoring
 
                 replay()
                 for _ in range(max(args.rounds, 1)):
-                    engine.timings = type(engine.timings)()
+                    before = copy.copy(pair.timings)
                     started = time.perf_counter()
                     for req in sent:
-                        engine.exchange(req)
+                        ctx.exchange(req)
                     elapsed = time.perf_counter() - started
-                    timings = copy.copy(engine.timings)  # before the replay's restore
+                    timings = _delta(pair.timings, before)  # before the replay's restore
                     rounds.append((elapsed, replay()))
                     restoring_rounds.append(replay_restoring())
+                selected = len(ctx.selected)
+                cache_hits = ctx.cases.cache_hits
+                drawn = ctx.cases.stats.drawn
+                restores = pair.restores
         except HarnessError as exc:
             print(f"error: {exc.message}\n{exc.log_tail or ''}", file=sys.stderr)
             return 2
@@ -128,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     replay_s = min(r for _, r in rounds)
     harness_rate = n / harness_s if harness_s else 0.0
     replay_rate = n / replay_s if replay_s else 0.0
-    gen_rate = engine.gen_stats.drawn / generation_s if generation_s else 0.0
+    gen_rate = drawn / generation_s if generation_s else 0.0
     print(
-        f"operations: {len(engine.selected)}  request pairs: {n}  profile: {args.profile}"
-        f"  cached operations: {engine.cache_hits}/{len(engine.selected)}"
+        f"operations: {selected}  request pairs: {n}  profile: {args.profile}"
+        f"  cached operations: {cache_hits}/{selected}"
     )
     print(
         f"first pass, as parity run does it (cold, generation overlapped): "
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:28s} {value:7.2f}s  {value / harness_s:6.1%}")
     rest = harness_s - (t.transport + t.dbdiff + t.reset + t.invariants + t.compare)
     print(f"  {'other (incl. waiting on generation)':28s} {rest:7.2f}s  {rest / harness_s:6.1%}")
-    print(f"restores, all passes: {sum(w.restores for w in engine.watchers.values())}")
+    print(f"restores, all passes: {restores}")
     return 0
 
 

@@ -58,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.contract import load_contract
     from harness.engine import Engine, RunOptions
     from harness.reporting.console import ConsoleListener
-    from harness.reporting.jsonout import render_optional, update_latest, write_results
+    from harness.reporting.jsonout import render_all, update_latest, write_results
 
     console = Console(highlight=False)
     try:
@@ -81,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
             legacy_url=args.legacy_url,
             candidate_url=args.candidate_url,
         )
-        engine = Engine(contract, config, options, ConsoleListener(console, quiet=args.quiet))
+        listener = ConsoleListener(console, quiet=args.quiet)
+        engine = Engine(contract, config, options, listener)
     except HarnessError as exc:
         console.print(f"[bold magenta]parity: error:[/] {exc.message}", soft_wrap=True)
         return EXIT_ERROR
@@ -90,20 +91,21 @@ def _run(args: argparse.Namespace) -> int:
         results = engine.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        listener.close()
+    engine.run_dir.mkdir(parents=True, exist_ok=True)
     write_results(results, engine.run_dir)
-    render_optional(results, engine.run_dir)
+    render_all(results, engine.run_dir)
     update_latest(engine.run_dir)
-    if args.quiet:
-        from harness.reporting.console import print_summary
+    from harness.reporting.console import print_summary
 
-        print_summary(results, console, tables=False)
+    print_summary(results, console, tables=not args.quiet)
     console.print(f"results: {engine.run_dir / 'results.json'}")
-    return int(results["exit_code"])
+    return int(results.exit_code)
 
 
 def _report(args: argparse.Namespace) -> int:
     from harness.reporting.console import print_summary
-    from harness.reporting.jsonout import load_results, render_optional
+    from harness.reporting.jsonout import load_results, render_all
 
     try:
         results = load_results(args.results)
@@ -113,10 +115,10 @@ def _report(args: argparse.Namespace) -> int:
     out = args.out or args.results.parent
     out.mkdir(parents=True, exist_ok=True)
     print_summary(results)
-    written = render_optional(results, out)
+    written = render_all(results, out)
     for name in written:
         print(f"wrote {out / name}")
-    return int(results.get("exit_code", EXIT_ERROR))
+    return int(results.exit_code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -324,7 +324,7 @@ def compare_exchange(
     if legacy.status != candidate.status:
         return [
             Difference(
-                "status",
+                f"status:{legacy.status} vs {candidate.status}",
                 "status",
                 "status",
                 legacy.status,

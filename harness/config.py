@@ -7,6 +7,7 @@ fails the run with the file and the place, instead of silently weakening the com
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ __all__ = [
     "Profile",
     "ServiceConfig",
     "SnapshotConfig",
+    "UnprovenRule",
     "load_config",
 ]
 
@@ -39,59 +41,83 @@ Command = list[str] | str
 class SnapshotConfig(_Strict):
     """How to build the one seeded database both targets start from."""
 
-    command: Command
-    cwd: str = "."
-    env: dict[str, str] = Field(default_factory=dict)
-    seed: int = 42
-    timeout_s: float = 180.0
+    command: Command = Field(
+        description="argv list (or a shell-free string); `{database}` and `{seed}` are filled in"
+    )
+    cwd: str = Field(".", description="working directory, relative to parity.toml")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+    seed: int = Field(42, description="the seed passed to the seeding command as `{seed}`")
+    timeout_s: float = Field(180.0, description="seconds before the snapshot build is an error")
 
 
 class ServiceConfig(_Strict):
-    name: str | None = None
-    command: Command
-    cwd: str = "."
-    env: dict[str, str] = Field(default_factory=dict)
-    health: str = "/health"
-    startup_timeout_s: float = 60.0
+    """One managed service: how to start it on `{port}` over its copy of `{database}`."""
+
+    name: str | None = Field(None, description="shown in reports (default: the target's key)")
+    command: Command = Field(
+        description="argv list; `{port}`, `{database}` and `{python}` are filled in"
+    )
+    cwd: str = Field(".", description="working directory, relative to parity.toml")
+    source: str | None = Field(
+        None,
+        description="the service's source directory, for its git commit in the results "
+        "(default: cwd)",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+    health: str = Field("/health", description="path that answers 2xx once the service is up")
+    startup_timeout_s: float = Field(60.0, description="seconds to wait for the health check")
 
 
 class RoleConfig(_Strict):
-    body: dict[str, Any]
+    body: dict[str, Any] = Field(description="the JSON body of this role's login request")
 
 
 class AuthConfig(_Strict):
-    login: str  # "POST /api/auth/login"
-    token_path: str = "$.token"
-    header: str = "Authorization"
-    prefix: str = "Bearer "
-    anonymous: bool = True  # also send cases without credentials
-    strip_headers: list[str] = Field(default_factory=lambda: ["authorization"])
-    strip_cookies: bool = True
-    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+    login: str = Field(description='the login operation, e.g. "POST /api/auth/login"')
+    token_path: str = Field("$.token", description="where the token is in the login response")
+    header: str = Field("Authorization", description="the header that carries the token")
+    prefix: str = Field("Bearer ", description="text before the token in that header")
+    anonymous: bool = Field(True, description="also send cases without credentials")
+    strip_headers: list[str] = Field(
+        default_factory=lambda: ["authorization"],
+        description="generated headers dropped (credentials come from the roles only)",
+    )
+    strip_cookies: bool = Field(True, description="drop generated cookies")
+    roles: dict[str, RoleConfig] = Field(
+        default_factory=dict, description="`[auth.roles.<name>]`: who cases are sent as"
+    )
 
 
 class CompareConfig(_Strict):
-    headers: list[str] = Field(default_factory=lambda: ["content-type", "location", "set-cookie"])
-    # set-cookie: cookie names and attribute names are compared; these attributes' values too
-    cookie_attribute_values: list[str] = Field(
-        default_factory=lambda: ["path", "samesite", "max-age", "domain"]
+    headers: list[str] = Field(
+        default_factory=lambda: ["content-type", "location", "set-cookie"],
+        description="response headers compared (bodies and statuses always are)",
     )
-    timeout_s: float = 10.0
+    cookie_attribute_values: list[str] = Field(
+        default_factory=lambda: ["path", "samesite", "max-age", "domain"],
+        description="set-cookie: names and attribute names are compared; these attributes' "
+        "values too",
+    )
+    timeout_s: float = Field(10.0, description="per-request timeout; a timeout is status 0")
 
 
 Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map"]
 
 
 class NormalizeRule(_Strict):
-    operation: str = "*"  # glob over "METHOD /route/{template}" (a bare path glob works too)
-    location: str  # "body:$..createdAt", "header:date", "db:sessions.token"
-    action: Action
-    pattern: str | None = None  # mask: a full-match regex
-    replacement: str = "<masked>"  # mask: text, or "{shape}" (digits->0, letters->a)
-    ms: float | None = None  # tolerance for ISO times
-    abs: float | None = None  # tolerance for numbers
-    key: str | None = None  # unordered: sort array items by this field
-    reason: str = ""
+    operation: str = Field(
+        "*", description='glob over "METHOD /route/{template}" (a bare path glob works too)'
+    )
+    location: str = Field(description='"body:$..createdAt", "header:date", "db:sessions.token"')
+    action: Action = Field(description="ignore, mask, tolerance, unordered or id_map")
+    pattern: str | None = Field(None, description="mask: a full-match regex")
+    replacement: str = Field(
+        "<masked>", description='mask: text, or "{shape}" (digits->0, letters->a)'
+    )
+    ms: float | None = Field(None, description="tolerance: milliseconds for ISO-8601 times")
+    abs: float | None = Field(None, description="tolerance: absolute difference for numbers")
+    key: str | None = Field(None, description="unordered: sort array items by this field")
+    reason: str = Field("", description="why this is noise (shown in the report)")
 
     @field_validator("location")
     @classmethod
@@ -102,64 +128,103 @@ class NormalizeRule(_Strict):
 
 
 class AcceptRule(_Strict):
-    operation: str
-    location: str
-    kind: str
-    reason: str
-    expires: dt.date
+    operation: str = Field(description="route template (globs allowed)")
+    location: str = Field(
+        description="where, as the report names it (globs allowed; a status pair is "
+        '"status:200 vs 201")'
+    )
+    kind: str = Field(description='the finding\'s kind, or "*"')
+    reason: str = Field(description="why the difference is intended")
+    expires: dt.date = Field(description="after this date the run fails again")
+
+
+class UnprovenRule(_Strict):
+    """An operation the gate may leave unproven (no documented 2xx from both sides)."""
+
+    operation: str = Field(description="route template (globs allowed)")
+    reason: str = Field(description="why no success can be reached for it")
 
 
 class Profile(_Strict):
-    positive: int = 30  # generated positive cases per operation
-    negative: int = 15  # generated negative cases per operation
-    roles: list[str] | None = None  # default: every configured role (+ anonymous)
-    shrink: bool = True
-    shrink_budget: int = 40  # re-sends per finding group
-    max_examples_per_finding: int = 1
-    invariants: bool = True
-    stateless: bool = True
-    stateful_sequences: int = 0  # lockstep sequences along the contract's links
-    max_steps: int = 5
-    pool: int = 12  # positive cases drawn per operation for sequence steps
-    # A/A noise: "calibrate" runs a second legacy on its own copy and suppresses, request by
-    # request, what also differs legacy-against-legacy; "reuse" applies a saved calibration
-    noise: Literal["off", "calibrate", "reuse"] = "off"
-    interop: bool = False  # both services on one shared database file
-    interop_cases: int = 4  # creates per operation and direction
-    cache: bool = True  # reuse generated cases (same contract, seed, counts, versions)
-    probes: bool = True  # undeclared methods and trailing-slash variants, once per path
+    positive: int = Field(30, description="generated positive cases per operation")
+    negative: int = Field(15, description="generated negative cases per operation")
+    roles: list[str] | None = Field(
+        None, description='roles to send as ("anonymous" too); default: every configured role'
+    )
+    shrink: bool = Field(True, description="shrink each finding to a minimal example")
+    shrink_budget: int = Field(40, description="re-sends per finding while shrinking")
+    invariants: bool = Field(True, description="check [invariants] after each write")
+    stateless: bool = Field(True, description="run the probes and the generated cases")
+    stateful_sequences: int = Field(0, description="lockstep sequences along the contract's links")
+    max_steps: int = Field(5, description="steps per sequence at most")
+    pool: int = Field(12, description="positive cases drawn per operation for sequence steps")
+    noise: Literal["off", "calibrate", "reuse"] = Field(
+        "off",
+        description='A/A noise: "calibrate" runs a second legacy and suppresses, request by '
+        'request, what also differs legacy-against-legacy; "reuse" applies a saved calibration',
+    )
+    interop: bool = Field(False, description="both services on one shared database file")
+    interop_cases: int = Field(4, description="interop: creates per operation and direction")
+    cache: bool = Field(
+        True, description="reuse generated cases across runs (keyed on all that shapes them)"
+    )
+    probes: bool = Field(
+        True, description="undeclared methods, trailing slash, HEAD, CORS, auth schemes"
+    )
 
 
 class ExternalConfig(_Strict):
-    reset_command: Command | None = None
-    cwd: str = "."
-    timeout_s: float = 60.0
+    reset_command: Command | None = Field(
+        None, description="URL mode: restores both services' state after a write"
+    )
+    cwd: str = Field(".", description="working directory of reset_command")
+    timeout_s: float = Field(60.0, description="seconds before reset_command is an error")
 
 
 class NoiseConfig(_Strict):
-    file: str = "noise.json"  # where a calibration is saved and reused from (relative)
-    margin: float = 0.05  # reuse: suppress when ab_rate <= aa_rate * 1.25 + margin
+    file: str = Field(
+        "noise.json", description="where a calibration is saved and reused from (relative)"
+    )
+    margin: float = Field(0.05, description="reuse: suppress when ab_rate <= aa_rate*1.25+margin")
 
 
 class InvariantsConfig(_Strict):
-    file: str | None = None
-    # who ctx.api() calls as; default "admin" if configured, else the first [auth.roles] role
-    api_role: str | None = None
+    file: str | None = Field(None, description="a Python file registering @invariant checks")
+    api_role: str | None = Field(
+        None,
+        description='who ctx.api() GETs as; default "admin" if configured, else the first role',
+    )
 
 
 class ParityConfig(_Strict):
-    contract: str | None = None  # relative to this file
-    snapshot: SnapshotConfig | None = None
-    services: dict[str, ServiceConfig] = Field(default_factory=dict)
-    auth: AuthConfig | None = None
-    compare: CompareConfig = Field(default_factory=CompareConfig)
-    normalize: list[NormalizeRule] = Field(default_factory=list)
-    accept: list[AcceptRule] = Field(default_factory=list)
-    profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
-    external: ExternalConfig = Field(default_factory=ExternalConfig)
-    invariants: InvariantsConfig = Field(default_factory=InvariantsConfig)
-    noise: NoiseConfig = Field(default_factory=NoiseConfig)
-    exclude: list[str] = Field(default_factory=list)  # operation globs never exercised
+    contract: str | None = Field(None, description="the OpenAPI file, relative to this file")
+    snapshot: SnapshotConfig | None = Field(None, description="the seeded database (managed)")
+    services: dict[str, ServiceConfig] = Field(
+        default_factory=dict, description="`legacy` and `candidate` (managed mode)"
+    )
+    auth: AuthConfig | None = Field(None, description="how roles log in and send credentials")
+    compare: CompareConfig = Field(default_factory=CompareConfig, description="what is compared")
+    normalize: list[NormalizeRule] = Field(
+        default_factory=list, description="`[[normalize]]`: noise rules, each with a reason"
+    )
+    accept: list[AcceptRule] = Field(
+        default_factory=list, description="`[[accept]]`: intended differences, with expiry"
+    )
+    unproven: list[UnprovenRule] = Field(
+        default_factory=list,
+        description="`[[unproven]]`: operations the gate may leave without a 2xx on both sides",
+    )
+    profiles: dict[str, Profile] = Field(
+        default_factory=lambda: {"default": Profile()}, description="`[profiles.<name>]`"
+    )
+    external: ExternalConfig = Field(
+        default_factory=ExternalConfig, description="URL mode (--legacy-url, --candidate-url)"
+    )
+    invariants: InvariantsConfig = Field(
+        default_factory=InvariantsConfig, description="database invariants"
+    )
+    noise: NoiseConfig = Field(default_factory=NoiseConfig, description="A/A calibration file")
+    exclude: list[str] = Field(default_factory=list, description="operation globs never exercised")
 
     # set by load_config, not by the file
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
@@ -237,3 +302,81 @@ def load_config(path: Path) -> ParityConfig:
             kind="config",
         )
     return config.model_copy(update={"base_dir": path.parent.resolve(), "source": path})
+
+
+def _type_name(annotation: Any) -> str:
+    text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
+    text = text.replace("<class '", "").replace("'>", "")
+    text = re.sub(r"\b[\w]+\.(?=[\w.]*\w)", "", text)  # module prefixes
+    return text.replace("|", "\\|")
+
+
+def _section(model: type[BaseModel], title: str, out: list[str]) -> None:
+    nested: list[tuple[type[BaseModel], str]] = []
+    out += [f"## `{title}`", ""]
+    if model.__doc__ and model is not ParityConfig:
+        out += [model.__doc__.strip().splitlines()[0], ""]
+    out += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue
+        if info.is_required():
+            default = "required"
+        elif info.default_factory is not None:
+            default = "see below" if _model_of(info.annotation) else "`[]`/`{}`"
+        else:
+            default = f"`{info.default!r}`"
+        desc = (info.description or "").replace("|", "\\|")
+        out.append(f"| `{name}` | `{_type_name(info.annotation)}` | {default} | {desc} |")
+        sub = _model_of(info.annotation)
+        if sub is not None:
+            nested.append((sub, _subtitle(title, name, info.annotation)))
+    out.append("")
+    for sub, subtitle in nested:
+        _section(sub, subtitle, out)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    for item in candidates:
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+        for inner in getattr(item, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _subtitle(parent: str, name: str, annotation: Any) -> str:
+    base = "" if parent == "parity.toml" else parent.strip("[]") + "."
+    text = repr(annotation)
+    if text.startswith("list["):
+        return f"[[{base}{name}]]"
+    if text.startswith("dict["):
+        return f"[{base}{name}.<name>]"
+    return f"[{base}{name}]"
+
+
+def reference_markdown() -> str:
+    """``docs/config-reference.md``, generated from the model so it cannot drift."""
+    out = [
+        "# `parity.toml` reference",
+        "",
+        "Generated from `harness/config.py` (`python -m harness.config --write`); a test fails "
+        "when this file and the model disagree. Unknown keys are errors.",
+        "",
+    ]
+    _section(ParityConfig, "parity.toml", out)
+    return "\n".join(out).rstrip() + "\n"
+
+
+REFERENCE_FILE = Path(__file__).resolve().parent.parent / "docs" / "config-reference.md"
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        REFERENCE_FILE.write_text(reference_markdown(), encoding="utf-8")
+        print(f"wrote {REFERENCE_FILE}")
+    else:
+        sys.stdout.write(reference_markdown())

@@ -18,12 +18,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hyp_seed
 from hypothesis.errors import HypothesisException
 from schemathesis import GenerationMode
+from schemathesis.core.errors import SchemathesisError
 
 from harness.contract import Operation
 from harness.files import MAX_TEXT, csv_variants, filename_for, is_csv
 from harness.models import NOT_SET, PreparedRequest
 
 __all__ = [
+    "ENCODING_ERRORS",
+    "GENERATION_ERRORS",
     "GenerationStats",
     "build_request",
     "case_seed",
@@ -37,12 +40,43 @@ _DROP_HEADERS = {"user-agent", "x-schemathesis-testcaseid", "connection", "accep
 _BASE = "http://parity.invalid"
 
 
+GENERATION_ERRORS: tuple[type[BaseException], ...] = (
+    SchemathesisError,
+    HypothesisException,
+    ValueError,
+    TypeError,
+    KeyError,
+    RecursionError,
+)
+"""What drawing a case can raise when the contract cannot give one; anything else is a bug in
+parity and ends the run as a harness error."""
+
+ENCODING_ERRORS: tuple[type[BaseException], ...] = (
+    SchemathesisError,
+    ValueError,
+    TypeError,
+    UnicodeError,
+    AttributeError,  # httpx given a non-file value for a file part (a negative multipart case)
+)
+"""What encoding a drawn case into bytes can raise (the case is dropped and counted)."""
+
+
 class GenerationStats:
     def __init__(self) -> None:
         self.drawn = 0
         self.duplicates = 0
         self.unencodable = 0
-        self.errors: list[str] = []
+        # (operation, mode, exception type, message)
+        self.errors: list[tuple[str, str, str, str]] = []
+
+    def error(self, op_id: str, mode: str, exc: BaseException) -> None:
+        self.errors.append((op_id, mode, type(exc).__name__, str(exc)[:300]))
+
+    def merge(self, other: GenerationStats) -> None:
+        self.drawn += other.drawn
+        self.duplicates += other.duplicates
+        self.unencodable += other.unencodable
+        self.errors.extend(other.errors)
 
 
 def case_seed(run_seed: int, op_id: str, mode: str) -> int:
@@ -55,8 +89,8 @@ def _draw(op: Operation, mode: str, count: int, seed: int, stats: GenerationStat
     gen_mode = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
     try:
         strategy = op.api.as_strategy(generation_mode=gen_mode)
-    except Exception as exc:  # schemathesis cannot build a strategy (e.g. nothing to negate)
-        stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
+    except GENERATION_ERRORS as exc:  # no strategy for this operation (e.g. nothing to negate)
+        stats.error(op.id, mode, exc)
         return []
     out: list[Any] = []
 
@@ -79,9 +113,9 @@ def _draw(op: Operation, mode: str, count: int, seed: int, stats: GenerationStat
     except HypothesisException as exc:
         # Unsatisfiable: e.g. no parameter to make invalid; keep whatever was drawn
         if type(exc).__name__ != "Unsatisfiable":
-            stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
-    except Exception as exc:
-        stats.errors.append(f"{op.id} {mode}: {type(exc).__name__}: {exc}")
+            stats.error(op.id, mode, exc)
+    except GENERATION_ERRORS as exc:
+        stats.error(op.id, mode, exc)
     return out
 
 
@@ -303,7 +337,7 @@ def generate_cases(
                     json_body=body,
                     raw_kwargs={"files": files} if files else None,
                 )
-            except Exception:
+            except ENCODING_ERRORS:
                 stats.unencodable += 1
                 continue
             if req.signature() not in seen:
@@ -324,7 +358,7 @@ def generate_cases(
                         strip_headers=strip,
                         strip_cookies=strip_cookies,
                     )
-                except Exception:
+                except ENCODING_ERRORS:
                     stats.unencodable += 1
                     continue
                 sig = req.signature()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,14 @@ import orjson
 from harness.models import PreparedRequest, Response
 
 __all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body", "shell_bytes"]
+
+
+_CONNECTION_ERRORS = (
+    httpx.ConnectError,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+)
 
 
 class TargetUnreachable(Exception):
@@ -65,6 +74,8 @@ class Transport:
         self.all = {t.key: t for t in (legacy, candidate, *extra)}
         self.auth_header = auth_header
         self.auth_prefix = auth_prefix
+        self.timeout_s = timeout_s
+        self.retries = 0  # requests re-sent on a fresh connection after a dropped one
         limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
         self._clients = {
             t.key: httpx.Client(
@@ -93,18 +104,30 @@ class Transport:
         # (anonymous cases would go out with the session cookie)
         client.cookies.clear()
         started = time.perf_counter()
+        kwargs: dict[str, Any] = {
+            "params": list(req.query) if req.query else None,
+            "headers": self.headers_for(target, req),
+            "content": req.content,
+        }
         try:
-            resp = client.request(
-                req.method,
-                req.path,
-                params=list(req.query) if req.query else None,
-                headers=self.headers_for(target, req),
-                content=req.content,
-            )
+            try:
+                resp = client.request(req.method, req.path, **kwargs)
+            except _CONNECTION_ERRORS:
+                # a server may close its keep-alive connection after an error (uvicorn does
+                # after a 500, without "Connection: close"): retry once on a fresh connection
+                self.retries += 1
+                started = time.perf_counter()
+                with httpx.Client(
+                    base_url=target.base_url,
+                    timeout=self.timeout_s,
+                    limits=httpx.Limits(max_keepalive_connections=0),
+                    follow_redirects=False,
+                ) as fresh:
+                    resp = fresh.request(req.method, req.path, **kwargs)
         except httpx.TimeoutException as exc:
             elapsed = (time.perf_counter() - started) * 1000
             return Response(0, (), None, "", elapsed, error=f"timeout: {type(exc).__name__}")
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise TargetUnreachable(target.key, f"{type(exc).__name__}: {exc}") from exc
         elapsed = (time.perf_counter() - started) * 1000
         # each target has its own origin: an absolute Location names it; compare the rest
@@ -142,14 +165,25 @@ class Transport:
         return legacy, candidate, third
 
 
-def curl_line(base_url: str, req: PreparedRequest, role_placeholder: bool = True) -> str:
+def curl_line(
+    base_url: str,
+    req: PreparedRequest,
+    *,
+    auth_header: str = "Authorization",
+    auth_prefix: str = "Bearer ",
+    token_var: str = "TOKEN",
+) -> str:
+    """A shell line that replays ``req`` as-is; a role's token is ``$<SIDE>_TOKEN_<ROLE>``
+    (each side has its own), sent with the configured header and prefix."""
     url = httpx.URL(base_url + req.path, params=list(req.query) if req.query else None)
-    parts = ["curl", "-X", req.method, str(url)]
+    parts = ["curl", "-sS", "-i", "-X", req.method, str(url)]
     for key, value in req.headers:
         parts += ["-H", f"{key}: {value}"]
-    if req.role is not None and role_placeholder:
-        parts += ["-H", f"Authorization: Bearer <{req.role}>"]
     line = shlex.join(parts)
+    if req.role is not None:
+        var = f"{token_var}_{re.sub(r'[^A-Za-z0-9]', '_', req.role).upper()}"
+        line += " -H " + shlex.quote(f"{auth_header}: {auth_prefix}") + f'"${{{var}}}"'
+
     if req.content:
         line += " --data-binary " + shell_bytes(req.content)
     return line

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.reporting import as_document
+from harness.results import CaseDone, OperationFinished, OperationStarted, Results, RunStarted
+
 __all__ = ["ConsoleListener", "print_summary"]
 
-_VERDICT_STYLE = {"agree": "bold green", "drift": "bold red", "error": "bold magenta"}
+_VERDICT_STYLE = {
+    "agree": "bold green",
+    "drift": "bold red",
+    "error": "bold magenta",
+    "incomplete": "bold magenta",
+}
 
 
 class ConsoleListener:
@@ -21,13 +30,13 @@ class ConsoleListener:
         self.task: Any = None
         self.drift = 0
 
-    def run_started(self, info: dict[str, Any]) -> None:
+    def run_started(self, event: RunStarted) -> None:
         if self.quiet:
             return
         self.console.print(
-            f"[bold]parity[/] run {info['run_id']}  profile={info['profile']} "
-            f"seed={info['seed']} mode={info['mode']}  "
-            f"{len(info['operations'])} operation(s)  -> {info['run_dir']}"
+            f"[bold]parity[/] run {event.run_id}  profile={event.profile} "
+            f"seed={event.seed} mode={event.mode}  "
+            f"{len(event.operations)} operation(s)  -> {event.run_dir}"
         )
         self.progress = Progress(
             TextColumn("{task.description}", style="cyan"),
@@ -44,42 +53,44 @@ class ConsoleListener:
         if not self.quiet:
             self.console.print(f"[dim]{text}[/]")
 
-    def operation_started(self, op_id: str, total: int) -> None:
+    def operation_started(self, event: OperationStarted) -> None:
         self.drift = 0
         if self.progress is not None:
-            self.task = self.progress.add_task(op_id, total=total, status="")
+            self.task = self.progress.add_task(event.label, total=event.total, status="")
 
-    def case_done(self, op_id: str, agreed: bool) -> None:
-        if not agreed:
+    def case_done(self, event: CaseDone) -> None:
+        if not event.agreed:
             self.drift += 1
         if self.progress is not None and self.task is not None:
             status = f"[red]{self.drift} differing[/]" if self.drift else "[green]agree[/]"
             self.progress.update(self.task, advance=1, status=status)
 
-    def operation_finished(self, summary: dict[str, Any]) -> None:
+    def operation_finished(self, event: OperationFinished) -> None:
         if self.progress is not None and self.task is not None:
-            findings = summary["findings"]
+            findings = event.summary.findings
             status = f"[red]{findings} finding(s)[/]" if findings else "[green]agree[/]"
             self.progress.update(self.task, status=status)
 
-    def run_finished(self, results: dict[str, Any]) -> None:
+    def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-        if not self.quiet:
-            print_summary(results, self.console)
 
 
 def print_summary(
-    results: dict[str, Any], console: Console | None = None, *, tables: bool = True
+    document: Results | Mapping[str, Any],
+    console: Console | None = None,
+    *,
+    tables: bool = True,
 ) -> None:
+    results: Any = as_document(document)
     console = console or Console(highlight=False)
     if tables:
         _print_tables(results, console)
     _print_footer(results, console)
 
 
-def _print_tables(results: dict[str, Any], console: Console) -> None:
+def _print_tables(results: Any, console: Console) -> None:
     table = Table(title="operations", show_lines=False)
     for col in ("operation", "cases", "agreeing", "findings", "accepted", "legacy p50", "cand p50"):
         table.add_column(col, justify="left" if col == "operation" else "right")
@@ -118,7 +129,7 @@ def _print_tables(results: dict[str, Any], console: Console) -> None:
                     console.print(f"  {key}: {curl}", soft_wrap=True, markup=False)
 
 
-def _print_footer(results: dict[str, Any], console: Console) -> None:
+def _print_footer(results: Any, console: Console) -> None:
     findings = results.get("findings", [])
     for err in results.get("errors", []):
         console.print(
@@ -128,6 +139,16 @@ def _print_footer(results: dict[str, Any], console: Console) -> None:
             console.print(err["log_tail"], markup=False, soft_wrap=True)
     for msg in results.get("messages", []):
         console.print(f"[bold red]{msg}[/]", soft_wrap=True)
+    for u in results.get("unproven", []):
+        tag = "allowed unproven" if u.get("allowed") else "unproven"
+        console.print(f"[magenta]{tag}[/] {u['operation']}: {u['reason']}", soft_wrap=True)
+    gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
+    if gen:
+        console.print(
+            "[yellow]generation errors by type:[/] "
+            + ", ".join(f"{k} x{v}" for k, v in sorted(gen.items())),
+            soft_wrap=True,
+        )
     verdict = results.get("verdict", "error")
     drift = sum(1 for f in findings if not f["accepted"])
     accepted = sum(1 for f in findings if f["accepted"])

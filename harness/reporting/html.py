@@ -15,12 +15,17 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from harness.reporting import as_document
+from harness.results import SCHEMA_VERSION, Results
+
 __all__ = ["find_previous", "render_html", "write_html"]
 
 VERDICT_TEXT = {
     "agree": "The port agrees with the legacy on everything exercised.",
     "drift": "Drift: the port answers or writes differently from the legacy.",
     "error": "No verdict: parity, its input or a service failed; nothing was proven.",
+    "incomplete": "Incomplete: some operations never got a documented success from both "
+    "sides, so nothing was proven for them.",
 }
 
 
@@ -91,7 +96,7 @@ def find_previous(path: Path, run_id: str) -> dict[str, Any] | None:
             data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and data.get("schema_version") == 1:
+        if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION:
             return data
     return None
 
@@ -218,7 +223,10 @@ def _environment() -> Environment:
     return env
 
 
-def render_html(results: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> str:
+def render_html(
+    document: Results | Mapping[str, Any], previous: Mapping[str, Any] | None = None
+) -> str:
+    results = as_document(document)
     operations = list(results.get("operations") or [])
     cases = sum(int(op.get("cases") or 0) for op in operations)
     agreeing = sum(int(op.get("agreeing") or 0) for op in operations)
@@ -261,14 +269,17 @@ def render_html(results: Mapping[str, Any], previous: Mapping[str, Any] | None =
         "noise": results.get("noise") or [],
         "accepted_rules": results.get("accepted") or [],
         "errors": results.get("errors") or [],
-        "phases": results.get("phases") or {},
+        "phases": (results.get("config") or {}).get("phases") or [],
+        "unproven": results.get("unproven") or [],
+        "messages": results.get("messages") or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
 
 
 def write_html(
-    results: Mapping[str, Any], path: Path, previous: Mapping[str, Any] | None = None
+    document: Results | Mapping[str, Any], path: Path, previous: Mapping[str, Any] | None = None
 ) -> Path:
+    results = as_document(document)
     if previous is None:
         previous = find_previous(path, str(results.get("run_id") or ""))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.reporting import as_document
+from harness.results import Results
+
 __all__ = ["junit_tree", "write_junit"]
 
 
@@ -22,7 +25,11 @@ def _finding_text(finding: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def junit_tree(results: Mapping[str, Any]) -> ET.Element:
+def junit_tree(document: Results | Mapping[str, Any]) -> ET.Element:
+    results = as_document(document)
+    unproven = {
+        str(u.get("operation")): u for u in results.get("unproven") or [] if not u.get("allowed")
+    }
     by_op: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for finding in results.get("findings") or []:
         by_op[str(finding.get("operation"))].append(finding)
@@ -37,8 +44,22 @@ def junit_tree(results: Mapping[str, Any]) -> ET.Element:
         tests += 1
         open_findings = [f for f in by_op.get(op_id, []) if not f.get("accepted")]
         accepted = [f for f in by_op.get(op_id, []) if f.get("accepted")]
-        if open_findings:
+        if not op.get("cases") and op.get("method") != "*":
             failures += 1
+            ET.SubElement(
+                case, "failure", message="no case was sent for this operation", type="untested"
+            )
+        elif op_id in unproven:
+            failures += 1
+            ET.SubElement(
+                case,
+                "failure",
+                message=f"nothing was proven: {unproven[op_id].get('reason')}",
+                type="unproven",
+            )
+        if open_findings:
+            if not case.findall("failure"):
+                failures += 1
             failure = ET.SubElement(
                 case,
                 "failure",
@@ -66,6 +87,13 @@ def junit_tree(results: Mapping[str, Any]) -> ET.Element:
             ET.SubElement(
                 case, "failure", message=str(inv.get("message") or "broken"), type="invariant"
             )
+    gen_errors = (results.get("stats") or {}).get("generation_errors_by_type") or {}
+    if gen_errors:
+        case = ET.SubElement(suite, "testcase", classname="parity.run", name="generation", time="0")
+        tests += 1
+        ET.SubElement(case, "system-out").text = "generation errors by type: " + ", ".join(
+            f"{k} x{v}" for k, v in sorted(gen_errors.items())
+        )
     if results.get("verdict") == "error":
         case = ET.SubElement(suite, "testcase", classname="parity.run", name="run", time="0")
         tests += 1
@@ -84,7 +112,7 @@ def junit_tree(results: Mapping[str, Any]) -> ET.Element:
     return suites
 
 
-def write_junit(results: Mapping[str, Any], path: Path) -> Path:
+def write_junit(results: Results | Mapping[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = ET.ElementTree(junit_tree(results))
     ET.indent(tree)

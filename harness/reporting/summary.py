@@ -6,16 +6,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.reporting import as_document
+from harness.results import Results
+
 __all__ = ["render_summary", "write_summary"]
 
-ICON = {"agree": "✅", "drift": "❌", "error": "⚠️"}
+ICON = {"agree": "✅", "drift": "❌", "error": "⚠️", "incomplete": "⚠️"}
 
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_summary(results: Mapping[str, Any]) -> str:
+def render_summary(document: Results | Mapping[str, Any]) -> str:
+    results = as_document(document)
     verdict = str(results.get("verdict") or "error")
     ops = list(results.get("operations") or [])
     cases = sum(int(o.get("cases") or 0) for o in ops)
@@ -48,13 +52,24 @@ def render_summary(results: Mapping[str, Any]) -> str:
                 f"`{_cell(f.get('location'))}` x{f.get('count')}: {_cell(f.get('summary'))}"
             )
         lines.append("")
+    unproven = [u for u in results.get("unproven") or [] if not u.get("allowed")]
+    if unproven:
+        lines += ["### Nothing was proven for", ""]
+        lines += [f"- `{_cell(u.get('operation'))}`: {_cell(u.get('reason'))}" for u in unproven]
+        lines.append("")
+    gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
+    if gen:
+        lines.append(
+            "Generation errors by type: " + ", ".join(f"{k} x{v}" for k, v in sorted(gen.items()))
+        )
+        lines.append("")
     for error in results.get("errors") or []:
         lines.append(f"> **{_cell(error.get('kind', 'error'))}**: {_cell(error.get('message'))}")
     lines.append("The full report is `parity.html` in the run's folder.")
     return "\n".join(lines) + "\n"
 
 
-def write_summary(results: Mapping[str, Any], path: Path) -> Path:
+def write_summary(results: Results | Mapping[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_summary(results), encoding="utf-8")
     return path

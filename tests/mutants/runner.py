@@ -104,6 +104,8 @@ def mutant_config(
     services = data.get("services", {})
     for service in services.values():
         service["cwd"] = str((base / service.get("cwd", ".")).resolve())
+        if "source" in service:
+            service["source"] = str((base / service["source"]).resolve())
     candidate = services["candidate"]
     candidate["name"] = f"port+{mutant}" if mutant else "port (launcher, unmutated)"
     candidate["command"] = ["{python}", "-m", "tests.mutants.launcher"]

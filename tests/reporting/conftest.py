@@ -36,7 +36,7 @@ def _op(
 
 def _base() -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "run_id": "20261124T101500Z-0001",
         "verdict": "agree",
         "exit_code": 0,

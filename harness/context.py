@@ -1,0 +1,207 @@
+"""What every phase gets: the pair, the rules, the findings, the cases, and one verb to
+replay a request on both targets (send, read writes, check invariants, restore, compare).
+
+A phase never reaches back into the orchestrator; everything it may touch is here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from harness.cases import CaseSource
+from harness.comparison import compare_exchange
+from harness.config import ParityConfig, Profile
+from harness.contract import Contract, Operation
+from harness.findings import Findings
+from harness.invariant_log import InvariantLog
+from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
+from harness.noise import NoiseLedger
+from harness.normalization import RuleSet
+from harness.pair import Pair
+from harness.results import CaseDone, OperationFinished, OperationStarted, RunStarted
+
+__all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class Listener(Protocol):
+    """Progress out of the engine, as typed events (the console reporter is one)."""
+
+    def run_started(self, event: RunStarted) -> None: ...
+    def message(self, text: str) -> None: ...
+    def operation_started(self, event: OperationStarted) -> None: ...
+    def case_done(self, event: CaseDone) -> None: ...
+    def operation_finished(self, event: OperationFinished) -> None: ...
+
+
+class NullListener:
+    def run_started(self, event: RunStarted) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def operation_started(self, event: OperationStarted) -> None:
+        pass
+
+    def case_done(self, event: CaseDone) -> None:
+        pass
+
+    def operation_finished(self, event: OperationFinished) -> None:
+        pass
+
+
+@dataclass
+class OpStats:
+    op: Operation
+    cases: int = 0
+    agreeing: int = 0
+    statuses: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"legacy": Counter(), "candidate": Counter()}
+    )
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"legacy": [], "candidate": []})
+
+    def add(self, result: ExchangeResult, agreed: bool) -> None:
+        self.cases += 1
+        self.agreeing += int(agreed)
+        for key, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
+            self.statuses[key][str(resp.status)] += 1
+            self.latency[key].append(resp.elapsed_ms)
+
+
+def documented_2xx(op: Operation, status: int) -> bool:
+    if not 200 <= status < 300:
+        return False
+    return str(status) in op.statuses or "2XX" in {s.upper() for s in op.statuses}
+
+
+@dataclass
+class RunStats:
+    """Counts of the run: per operation (cases, statuses, latency) and per phase."""
+
+    ops: dict[str, OpStats] = field(default_factory=dict)
+    # every exchange of every phase: (legacy status, candidate status) per operation
+    answers: dict[str, Counter[tuple[int, int]]] = field(default_factory=dict)
+    exchanges: int = 0
+    stateful: dict[str, int] = field(
+        default_factory=lambda: {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
+    )
+    interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
+    notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
+
+    def op(self, op: Operation) -> OpStats:
+        return self.ops.setdefault(op.id, OpStats(op))
+
+    def answered(self, op_id: str, legacy: Response, candidate: Response) -> None:
+        self.answers.setdefault(op_id, Counter())[(legacy.status, candidate.status)] += 1
+
+    def proven(self, op: Operation) -> bool:
+        """At least one case got the same documented 2xx from both sides, in any phase."""
+        return any(
+            lstatus == cstatus and documented_2xx(op, lstatus)
+            for lstatus, cstatus in self.answers.get(op.id, {})
+        )
+
+    def cases_per_op(self) -> dict[str, int]:
+        return {k: s.cases for k, s in self.ops.items()}
+
+
+@dataclass
+class RunContext:
+    contract: Contract
+    config: ParityConfig
+    profile: Profile
+    seed: int
+    selected: list[Operation]
+    pair: Pair
+    cases: CaseSource
+    findings: Findings
+    invariants: InvariantLog
+    noise: NoiseLedger
+    listener: Listener
+    run_dir: Path
+    stats: RunStats = field(default_factory=RunStats)
+    on_exchange: Callable[[ExchangeResult], None] | None = None
+    _rules: dict[str, RuleSet] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return self.pair.mode
+
+    def rules(self, op_id: str) -> RuleSet:
+        hit = self._rules.get(op_id)
+        if hit is None:
+            hit = self._rules[op_id] = RuleSet(self.config.normalize, op_id)
+        return hit
+
+    def roles(self) -> list[str | None]:
+        """The profile's named roles (anonymous aside); ``[None]`` when there are none."""
+        named = [r for r in self.config.role_names(self.profile) if r is not None]
+        return list(named) or [None]
+
+    def exchange(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets; collect writes; check; restore; compare.
+
+        ``restore=False`` (stateful steps): the databases keep this step's writes and the
+        writes reported are everything since the last restore, so a sequence is compared
+        as a whole; the invariants that need a step's own writes run only per step.
+        """
+        pair = self.pair
+        legacy, candidate, aa = pair.send(req, candidate_req, twin=restore)
+        self.stats.exchanges += 1
+        lw: Writes | None = None
+        cw: Writes | None = None
+        aw: Writes | None = None
+        inv: list[Difference] = []
+        if pair.watchers:
+            keys = ["legacy", "candidate"] + (["legacy_aa"] if aa is not None else [])
+            seen = pair.read_writes(keys)
+            (lch, lw), (cch, cw) = seen["legacy"], seen["candidate"]
+            aw = seen["legacy_aa"][1] if aa is not None else None
+            if (lch or cch) and self.invariants.defs:
+                inv = self.invariants.check(
+                    req, (legacy.status, candidate.status), (lw, cw), per_step=restore
+                )
+            if restore:
+                pair.restore()
+        elif self.config.external.reset_command and req.method not in SAFE_METHODS and restore:
+            pair.reset_external()
+        started = time.perf_counter()
+        rules = self.rules(req.operation)
+        diffs = compare_exchange(legacy, candidate, lw, cw, rules, self.config.compare)
+        if aa is not None:
+            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, self.config.compare)
+            diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
+        pair.timings.compare += time.perf_counter() - started
+        result = ExchangeResult(
+            req, legacy, candidate, lw, cw, diffs + inv, candidate_request=candidate_req
+        )
+        self.stats.answered(req.operation, legacy, candidate)
+        if self.on_exchange is not None:
+            self.on_exchange(result)
+        return result
+
+    def replay_all(self, label: str, op: Operation, cases: list[PreparedRequest]) -> None:
+        """The stateless loop over ``cases`` of one operation (or of the probes)."""
+        stats = self.stats.op(op)
+        self.listener.operation_started(OperationStarted(label=label, total=len(cases)))
+        for index, req in enumerate(cases):
+            result = self.exchange(req)
+            agreed = not self.findings.live(result)
+            stats.add(result, agreed)
+            self.findings.record(result)
+            self.listener.case_done(CaseDone(label=label, agreed=agreed))
+            if index % 25 == 24:
+                self.pair.check_alive()

@@ -1,0 +1,329 @@
+"""The pair under test as the phases see it: two targets, their transport, watchers, restore.
+
+``open_pair`` starts both services on copies of one seeded snapshot (managed mode) or wraps
+two URLs (external mode), logs every role in, and tears everything down on the way out.
+Phases use only the verbs here (send, read writes, restore), never the services themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.config import ParityConfig, Profile, ServiceConfig
+from harness.dbdiff import DbWatcher
+from harness.errors import HarnessError, ServiceError
+from harness.generation import build_request
+from harness.models import PreparedRequest, Response, Writes
+from harness.services import ManagedService, build_snapshot, copy_snapshot, run_reset_command
+from harness.transport import Target, TargetUnreachable, Transport
+
+__all__ = ["Pair", "Timings", "extract", "login", "open_pair"]
+
+_T = TypeVar("_T")
+SIDES = ("legacy", "candidate")
+
+
+@dataclass
+class Timings:
+    """Seconds spent per kind of work over the run (the results' ``stats.timings_s``)."""
+
+    generation: float = 0.0
+    transport: float = 0.0
+    compare: float = 0.0
+    dbdiff: float = 0.0
+    reset: float = 0.0
+    shrink: float = 0.0
+    invariants: float = 0.0
+    login: float = 0.0
+    startup: float = 0.0
+    stateful: float = 0.0
+    interop: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Pair:
+    """Both targets (plus the A/A twin when calibrating), how to reach and reset them."""
+
+    config: ParityConfig
+    mode: str  # "managed" | "external"
+    run_dir: Path
+    tmp: Path
+    timings: Timings
+    services: dict[str, ManagedService] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    watchers: dict[str, DbWatcher] = field(default_factory=dict)
+    snapshot: Path | None = None
+    transport: Transport | None = None
+    _db_pool: ThreadPoolExecutor | None = None
+
+    # -- sending ------------------------------------------------------------------------------
+    @property
+    def has_twin(self) -> bool:
+        return "legacy_aa" in self.targets
+
+    def send(
+        self, req: PreparedRequest, candidate_req: PreparedRequest | None = None, *, twin: bool
+    ) -> tuple[Response, Response, Response | None]:
+        """The request on both targets at once (and on the A/A twin when asked)."""
+        assert self.transport is not None
+        started = time.perf_counter()
+        try:
+            if twin and self.has_twin:
+                legacy, candidate, aa = self.transport.send_with("legacy_aa", req, candidate_req)
+            else:
+                legacy, candidate = self.transport.send_pair(req, candidate_req)
+                aa = None
+        except TargetUnreachable as exc:
+            raise self.unreachable(exc) from exc
+        self.timings.transport += time.perf_counter() - started
+        return legacy, candidate, aa
+
+    def send_one(self, key: str, req: PreparedRequest) -> Response:
+        assert self.transport is not None
+        try:
+            return self.transport.send_one(key, req)
+        except TargetUnreachable as exc:
+            raise self.unreachable(exc) from exc
+
+    def unreachable(self, exc: TargetUnreachable) -> HarnessError:
+        service = self.services.get(exc.target)
+        if service is not None:
+            deadline = time.monotonic() + 1.0
+            while service.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not service.alive():
+                return service.died_error("died mid-run")
+            return ServiceError(
+                f"{service.name} ({exc.target}) stopped answering: {exc.detail}", log_tail=None
+            )
+        return HarnessError(f"{exc.target} is unreachable: {exc.detail}", kind="service")
+
+    def check_alive(self) -> None:
+        for service in self.services.values():
+            if not service.alive():
+                raise service.died_error("died mid-run")
+
+    # -- databases ----------------------------------------------------------------------------
+    def each(self, keys: list[str], work: Callable[[str], _T]) -> dict[str, _T]:
+        """``work(key)`` for every target at once: each database is its own file and
+        connection, and sqlite3 releases the GIL, so the two sides overlap."""
+        if len(keys) < 2:
+            return {k: work(k) for k in keys}
+        if self._db_pool is None:
+            self._db_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="parity-db")
+        futures = {k: self._db_pool.submit(work, k) for k in keys}
+        return {k: f.result() for k, f in futures.items()}
+
+    def read_writes(self, keys: list[str]) -> dict[str, tuple[bool, Writes]]:
+        """Per target: whether its database changed since the baseline, and the rows."""
+        started = time.perf_counter()
+
+        def collect(key: str) -> tuple[bool, Writes]:
+            watcher = self.watchers[key]
+            changed = watcher.changed()
+            return changed, (watcher.writes() if changed else {})
+
+        out = self.each(keys, collect)
+        self.timings.dbdiff += time.perf_counter() - started
+        return out
+
+    def restore(self) -> None:
+        """Every target's database back to its baseline, if anything changed it."""
+        started = time.perf_counter()
+        changed = [k for k, w in self.watchers.items() if w.changed()]
+        self.each(changed, lambda key: self.watchers[key].restore())
+        if not self.watchers and self.config.external.reset_command:
+            self.reset_external()
+        self.timings.reset += time.perf_counter() - started
+
+    def reset_external(self) -> None:
+        ext = self.config.external
+        assert ext.reset_command is not None
+        started = time.perf_counter()
+        run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s)
+        self.timings.reset += time.perf_counter() - started
+
+    @property
+    def restores(self) -> int:
+        return sum(w.restores for w in self.watchers.values())
+
+    # -- extra services (interop) -------------------------------------------------------------
+    def start_service(self, key: str, config: ServiceConfig, database: Path) -> ManagedService:
+        service = ManagedService(
+            target=key,
+            config=config,
+            base_dir=self.config.base_dir,
+            database=database,
+            log_path=self.run_dir / f"{key}.log",
+        )
+        self.services[key] = service
+        service.start()
+        return service
+
+    def stop_service(self, key: str) -> None:
+        service = self.services.pop(key, None)
+        if service is not None:
+            service.stop()
+
+    def new_transport(self, legacy: Target, candidate: Target) -> Transport:
+        auth = self.config.auth
+        return Transport(
+            legacy,
+            candidate,
+            timeout_s=self.config.compare.timeout_s,
+            auth_header=auth.header if auth else "Authorization",
+            auth_prefix=auth.prefix if auth else "Bearer ",
+        )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if self._db_pool is not None:
+            self._db_pool.shutdown(wait=True)
+            self._db_pool = None
+        for watcher in self.watchers.values():
+            watcher.close()
+        for service in self.services.values():
+            service.stop()
+
+
+def extract(body: Any, path: str) -> Any:
+    """``$.token`` / ``$.data.0.id`` -> the value in ``body``, or None."""
+    node = body
+    for part in path.lstrip("$").strip(".").split("."):
+        if not part:
+            continue
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def login(
+    config: ParityConfig, transport: Transport, targets: dict[str, Target], pair: Pair
+) -> None:
+    """Log every configured role in on every target; a failed login is a harness error."""
+    auth = config.auth
+    if auth is None or not auth.roles:
+        return
+    method, _, path = auth.login.partition(" ")
+    for role, role_cfg in auth.roles.items():
+        req = build_request(
+            operation=auth.login,
+            method=method.upper(),
+            path=path,
+            query=(),
+            headers=(("Content-Type", "application/json"),),
+            role=None,
+            mode="login",
+            json_body=role_cfg.body,
+        )
+        for key, target in targets.items():
+            try:
+                resp = transport.send_one(key, req)
+            except TargetUnreachable as exc:
+                raise pair.unreachable(exc) from exc
+            token = extract(resp.body, auth.token_path)
+            if not (200 <= resp.status < 300) or not isinstance(token, str):
+                raise HarnessError(
+                    f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
+                    f"{resp.text[:200]!r} (token path {auth.token_path})",
+                    kind="auth",
+                )
+            target.tokens[role] = token
+
+
+@contextlib.contextmanager
+def open_pair(
+    config: ParityConfig,
+    profile: Profile,
+    run_dir: Path,
+    *,
+    legacy_url: str | None = None,
+    candidate_url: str | None = None,
+    message: Callable[[str], None] = lambda _text: None,
+) -> Iterator[Pair]:
+    """Both targets up, logged in and watched; everything stopped and removed on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
+    external = legacy_url is not None or candidate_url is not None
+    pair = Pair(config, "external" if external else "managed", run_dir, tmp, Timings())
+    try:
+        if external:
+            if not (legacy_url and candidate_url):
+                raise HarnessError(
+                    "external mode needs both --legacy-url and --candidate-url", kind="input"
+                )
+            pair.targets = {
+                "legacy": Target("legacy", legacy_url.rstrip("/")),
+                "candidate": Target("candidate", candidate_url.rstrip("/")),
+            }
+        else:
+            _start_managed(pair, profile, message)
+        pair.transport = _transport(pair)
+        started = time.perf_counter()
+        login(config, pair.transport, pair.targets, pair)
+        pair.timings.login = time.perf_counter() - started
+        if not external:
+            for key, service in pair.services.items():
+                watcher = DbWatcher(service.database, tmp / f"{key}.baseline.db")
+                watcher.open()
+                pair.watchers[key] = watcher
+        yield pair
+    finally:
+        pair.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _transport(pair: Pair) -> Transport:
+    auth = pair.config.auth
+    return Transport(
+        pair.targets["legacy"],
+        pair.targets["candidate"],
+        extra=tuple(t for k, t in pair.targets.items() if k not in SIDES),
+        timeout_s=pair.config.compare.timeout_s,
+        auth_header=auth.header if auth else "Authorization",
+        auth_prefix=auth.prefix if auth else "Bearer ",
+    )
+
+
+def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None]) -> None:
+    cfg = pair.config
+    for key in SIDES:
+        if key not in cfg.services:
+            raise HarnessError(
+                f"{cfg.source}: [services.{key}] is required in managed mode "
+                "(or pass --legacy-url and --candidate-url)",
+                kind="config",
+            )
+    if cfg.snapshot is None:
+        raise HarnessError(f"{cfg.source}: [snapshot] is required in managed mode", kind="config")
+    started = time.perf_counter()
+    message("building the seeded snapshot")
+    snapshot = build_snapshot(
+        cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
+    )
+    pair.snapshot = snapshot
+    for key in SIDES:
+        pair.start_service(key, cfg.services[key], copy_snapshot(snapshot, pair.tmp / f"{key}.db"))
+    if profile.noise == "calibrate":
+        twin_db = copy_snapshot(snapshot, pair.tmp / "legacy_aa.db")
+        pair.start_service("legacy_aa", cfg.services["legacy"], twin_db)
+    message("waiting for the services to be healthy")
+    for service in pair.services.values():
+        service.wait_healthy()
+    pair.targets = {key: Target(key, s.base_url) for key, s in pair.services.items()}
+    pair.timings.startup = time.perf_counter() - started

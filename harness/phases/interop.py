@@ -1,0 +1,144 @@
+"""Interop: both services on ONE database file; what one writes, the other must read the same.
+
+For every create operation with links to reads: create through one service, then read the
+linked resource through the writer and through the other service; the two reads must
+agree. Both directions. The database is shared, so sessions are too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from harness.comparison import compare_exchange
+from harness.context import RunContext
+from harness.contract import Link
+from harness.errors import HarnessError
+from harness.models import ExchangeResult, PreparedRequest, Response
+from harness.pair import login
+from harness.results import CaseDone, OperationStarted
+from harness.services import copy_snapshot
+from harness.stateful import fill, pointer
+from harness.transport import Target, TargetUnreachable, Transport
+
+__all__ = ["Interop"]
+
+LABEL = "interop (shared database)"
+
+
+class Interop:
+    name = "interop"
+
+    def execute(self, ctx: RunContext) -> None:
+        pair = ctx.pair
+        if pair.snapshot is None:
+            return
+        selected = {op.id for op in ctx.selected}
+        method = {op.id: op.method for op in ctx.contract.operations}
+        links = [
+            link
+            for link in ctx.contract.links
+            if link.parameters
+            and link.source in selected
+            and link.target in selected
+            and method.get(link.target) == "GET"
+        ]
+        if not links:
+            ctx.stats.notes.append("interop: no create operation links to a read")
+            return
+        started = time.perf_counter()
+        shared = copy_snapshot(pair.snapshot, pair.tmp / "shared.db")
+        keys = {"legacy": "interop_legacy", "candidate": "interop_candidate"}
+        for side, key in keys.items():
+            pair.start_service(key, ctx.config.services[side], shared)
+        transport: Transport | None = None
+        try:
+            for key in keys.values():
+                pair.services[key].wait_healthy()
+            targets = {
+                side: Target(side, pair.services[key].base_url) for side, key in keys.items()
+            }
+            transport = pair.new_transport(targets["legacy"], targets["candidate"])
+            login(ctx.config, transport, targets, pair)
+            role = ctx.roles()[0]
+            sources = sorted({link.source for link in links})
+            ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(sources)))
+            for source in sources:
+                for base in ctx.cases.pool(source)[: ctx.profile.interop_cases]:
+                    for writer, reader in (("legacy", "candidate"), ("candidate", "legacy")):
+                        _case(
+                            ctx, transport, links, source, replace(base, role=role), writer, reader
+                        )
+                ctx.listener.case_done(CaseDone(label=LABEL, agreed=True))
+        except TargetUnreachable as exc:
+            raise HarnessError(f"interop: {exc}", kind="service") from exc
+        finally:
+            if transport is not None:
+                transport.close()
+            for key in keys.values():
+                pair.stop_service(key)
+            pair.timings.interop += time.perf_counter() - started
+
+
+def _case(
+    ctx: RunContext,
+    transport: Transport,
+    links: list[Link],
+    source: str,
+    req: PreparedRequest,
+    writer: str,
+    reader: str,
+) -> None:
+    written = transport.send_one(writer, req)
+    ctx.stats.interop["writes"] += 1
+    if not 200 <= written.status < 300:
+        return
+    for link in links:
+        if link.source != source or link.status != str(written.status):
+            continue
+        values = {name: pointer(written.body, expr) for name, expr in link.parameters}
+        pool = ctx.cases.pool(link.target)
+        if any(v is None for v in values.values()) or not pool:
+            continue
+        target_path = ctx.contract.get(link.target).path
+        read = fill(replace(pool[0], role=req.role), target_path, values)
+        via_writer = transport.send_one(writer, read)
+        via_reader = transport.send_one(reader, read)
+        ctx.stats.interop["reads"] += 2
+        diffs = [
+            d
+            for d in compare_exchange(
+                via_writer, via_reader, None, None, ctx.rules(link.target), ctx.config.compare
+            )
+            if not ctx.findings.accepted(link.target, d)
+        ]
+        if not diffs:
+            continue
+        ctx.stats.interop["failing"] += 1
+        # reported as legacy/candidate = the service that answered the read
+        by_side = {writer: via_writer, reader: via_reader}
+        placeholder = Response(0, (), None, "", 0.0, error=f"written through {writer}")
+        write_step = ExchangeResult(
+            req,
+            written if writer == "legacy" else placeholder,
+            written if writer == "candidate" else placeholder,
+            None,
+            None,
+            [],
+        )
+        flipped = [
+            replace(d, legacy=d.candidate, candidate=d.legacy) if writer == "candidate" else d
+            for d in diffs
+        ]
+        read_step = ExchangeResult(
+            read,
+            by_side["legacy"],
+            by_side["candidate"],
+            None,
+            None,
+            [
+                replace(d, summary=f"written via {writer}, read via {reader}: {d.summary}")
+                for d in flipped
+            ],
+        )
+        ctx.findings.add_interop(link.target, [write_step, read_step])

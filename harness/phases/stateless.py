@@ -1,0 +1,26 @@
+"""Stateless: every selected operation's generated cases, each on both targets, restored
+after every write; then each open finding shrunk to a minimal request."""
+
+from __future__ import annotations
+
+from harness.context import RunContext
+from harness.outcome import operation_summary
+from harness.results import OperationFinished
+
+__all__ = ["Stateless"]
+
+
+class Stateless:
+    name = "stateless"
+
+    def execute(self, ctx: RunContext) -> None:
+        for op, cases in ctx.cases.stream(ctx.selected):
+            ctx.replay_all(op.id, op, cases)
+            summary = operation_summary(ctx, ctx.stats.op(op))
+            ctx.listener.operation_finished(OperationFinished(summary=summary))
+        if ctx.profile.shrink:
+            ctx.pair.timings.shrink += ctx.findings.shrink_all(
+                ctx.exchange,
+                budget=ctx.profile.shrink_budget,
+                may_write=ctx.mode == "managed" or bool(ctx.config.external.reset_command),
+            )

@@ -1,0 +1,347 @@
+"""The results document (``results.json``) and the events the engine emits, as pydantic models.
+
+Every reporter reads only :class:`Results`; ``docs/results.schema.json`` is generated from
+it (``python -m harness.results --write``) and a test fails when the two disagree. A file of
+another ``schema_version`` is a clear error, never a half-read report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import HarnessError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AcceptedRule",
+    "CaseDone",
+    "Coverage",
+    "DiffEntry",
+    "Example",
+    "Finding",
+    "FindingKind",
+    "GenerationError",
+    "InvariantResult",
+    "NoiseEntry",
+    "OperationFinished",
+    "OperationStarted",
+    "OperationSummary",
+    "RequestInfo",
+    "ResponseInfo",
+    "Results",
+    "RunConfigInfo",
+    "RunError",
+    "RunStarted",
+    "Step",
+    "TargetInfo",
+    "Unproven",
+    "Verdict",
+    "load_results",
+]
+
+SCHEMA_VERSION = 2
+
+Verdict = Literal["agree", "drift", "incomplete", "error"]
+Phase = Literal["probes", "stateless", "stateful", "interop", "invariants"]
+FindingKind = Literal[
+    "status",
+    "header",
+    "value",
+    "type",
+    "format",
+    "missing",
+    "extra",
+    "ordering",
+    "db_insert",
+    "db_update",
+    "db_delete",
+    "invariant",
+]
+ErrorKind = Literal[
+    "harness", "service", "config", "contract", "input", "auth", "interrupted", "incomplete"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunConfigInfo(_Model):
+    profile: str
+    seed: int
+    mode: Literal["managed", "external"]
+    contract: str
+    config: str
+    operations: list[str] = Field(description="the selected operations, in run order")
+    phases: list[str] = Field(description="the phases this run planned, in order")
+
+
+class TargetInfo(_Model):
+    name: str
+    base_url: str | None
+    command: str | None
+    git_commit: str | None = Field(description="the commit of this service's own source tree")
+    version: str | None = None
+    database: str | None = Field(default=None, description="the engine of its database")
+
+
+class LatencyStats(_Model):
+    p50: float
+    p95: float
+    max: float
+
+
+class OperationSummary(_Model):
+    id: str
+    method: str
+    path: str
+    operation_id: str | None
+    cases: int
+    agreeing: int
+    findings: int
+    accepted: int
+    proven: bool = Field(description="a case got a documented 2xx from both sides")
+    status_codes: dict[str, dict[str, int]]
+    latency_ms: dict[str, LatencyStats]
+
+
+class RequestInfo(_Model):
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any = None
+    role: str | None
+    mode: str
+
+
+class ResponseInfo(_Model):
+    status: int
+    headers: dict[str, str]
+    body: Any = None
+    elapsed_ms: float
+    error: str | None = None
+
+
+class Step(_Model):
+    request: RequestInfo
+    legacy: ResponseInfo
+    candidate: ResponseInfo
+    curl: dict[str, str]
+    candidate_request: RequestInfo | None = None
+
+
+class DiffEntry(_Model):
+    path: str
+    kind: str
+    location: str
+    legacy: Any = None
+    candidate: Any = None
+    summary: str
+
+
+class Example(_Model):
+    steps: list[Step]
+    diff: list[DiffEntry]
+    other_diffs: list[DiffEntry]
+    db_writes: dict[str, dict[str, Any]]
+
+
+class Finding(_Model):
+    id: str
+    phase: Phase
+    operation: str
+    location: str
+    kind: FindingKind
+    summary: str
+    count: int
+    accepted: bool
+    accepted_reason: str | None
+    accepted_expires: str | None
+    example: Example
+
+
+class AcceptedRule(_Model):
+    operation: str
+    location: str
+    kind: str
+    reason: str
+    expires: str
+    matched: int
+    expired: bool
+
+
+class NoiseEntry(_Model):
+    operation: str
+    location: str
+    kind: str
+    cases: int
+    aa_rate: float | None
+    ab_rate: float | None
+    suppressed: int
+    evidence: str
+    source: str
+
+
+class InvariantResult(_Model):
+    name: str
+    target: Literal["legacy", "candidate", "both"] | None
+    passed: bool
+    message: str
+    skipped: bool = False
+    checks: int | None = None
+    count: int | None = None
+    against: str | None = None
+    operation: str | None = None
+    request: RequestInfo | None = None
+    status: int | None = None
+
+
+class Coverage(_Model):
+    operations_total: int
+    operations_exercised: int
+    operations_proven: int
+    responses_total: int
+    responses_seen: int
+
+
+class Unproven(_Model):
+    operation: str
+    allowed: bool = Field(description="named in [[unproven]] of parity.toml")
+    reason: str = Field(description="why nothing was proven, or the allow-list's reason")
+
+
+class RunError(_Model):
+    kind: ErrorKind
+    message: str
+    log_tail: str | None = None
+
+
+class GenerationError(_Model):
+    operation: str
+    mode: str
+    type: str = Field(description="the exception's type name")
+    message: str
+
+
+class Stats(_Model):
+    exchanges: int
+    cases_drawn: int
+    duplicates_dropped: int
+    unencodable_dropped: int
+    generation_errors: list[GenerationError]
+    generation_errors_by_type: dict[str, int]
+    restores: int
+    case_cache_hits: int
+    timings_s: dict[str, float]
+    invariant_findings: bool
+    stateful: dict[str, int]
+    interop: dict[str, int]
+    notes: list[str]
+
+
+class Results(_Model):
+    schema_version: Literal[2] = 2
+    run_id: str
+    verdict: Verdict
+    exit_code: Literal[0, 1, 2]
+    started_at: str
+    finished_at: str
+    duration_s: float
+    interrupted: bool
+    config: RunConfigInfo
+    targets: dict[str, TargetInfo]
+    environment: dict[str, str | None]
+    operations: list[OperationSummary]
+    findings: list[Finding]
+    accepted: list[AcceptedRule]
+    noise: list[NoiseEntry]
+    invariants: list[InvariantResult]
+    coverage: Coverage
+    unproven: list[Unproven]
+    errors: list[RunError]
+    messages: list[str]
+    stats: Stats
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+
+def load_results(path: Path) -> Results:
+    """Read and validate a results file; another schema version is an error that says so."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot read results: {exc.strerror}", kind="input") from exc
+    except ValueError as exc:
+        raise HarnessError(f"{path}: not valid JSON: {exc}", kind="input") from exc
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: not a parity results file", kind="input")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise HarnessError(
+            f"{path}: results schema_version {version!r}; this parity reads version "
+            f"{SCHEMA_VERSION} (re-run parity, or use the parity that wrote it)",
+            kind="input",
+        )
+    try:
+        return Results.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[:3]
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
+        raise HarnessError(f"{path}: invalid results document: {where}", kind="input") from exc
+
+
+# -- events: what the engine tells its listeners while it runs ---------------------------------
+class RunStarted(_Model):
+    run_id: str
+    profile: str
+    seed: int
+    mode: str
+    operations: list[str]
+    run_dir: str
+
+
+class OperationStarted(_Model):
+    label: str
+    total: int
+
+
+class CaseDone(_Model):
+    label: str
+    agreed: bool
+
+
+class OperationFinished(_Model):
+    summary: OperationSummary
+
+
+def json_schema() -> str:
+    return json.dumps(Results.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "results.schema.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.results --write`` regenerates docs/results.schema.json."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--write"]:
+        SCHEMA_FILE.write_text(json_schema(), encoding="utf-8")
+        print(f"wrote {SCHEMA_FILE}")
+        return 0
+    sys.stdout.write(json_schema())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
