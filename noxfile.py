@@ -52,6 +52,21 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def unit(session: nox.Session) -> None:
+    """The inner loop: phases, findings, comparison, reports; no services (under a minute)."""
+    _install(session, "test")
+    session.run(
+        "pytest",
+        "tests/unit",
+        "tests/harness/test_comparison.py",
+        "tests/harness/test_normalization.py",
+        "tests/harness/test_report_cli.py",
+        "tests/reporting/test_junit_summary.py",
+        *session.posargs,
+    )
+
+
+@nox.session(python="3.11")
 def parity(session: nox.Session) -> None:
     """Run the harness on the shipped pair and write the HTML report (args pass through)."""
     _install(session)

@@ -320,8 +320,9 @@ def compare_exchange(
     rules: RuleSet,
     config: CompareConfig,
 ) -> list[Difference]:
-    """Every difference of one exchange; a status mismatch alone is reported (root cause)."""
-    if legacy.status != candidate.status:
+    """Every difference of one exchange; a status mismatch alone is reported (root cause),
+    unless a ``status`` rule declares the two statuses equivalent."""
+    if not rules.same_status(legacy.status, candidate.status):
         return [
             Difference(
                 f"status:{legacy.status} vs {candidate.status}",
@@ -405,6 +406,38 @@ def _row_diffs(
     return out
 
 
+def _change_diffs(
+    table: str, key: Any, legacy: dict[str, Any], candidate: dict[str, Any], reported: set[str]
+) -> list[Difference]:
+    """A column one side changed and the other left as it was, each against its own row
+    before the request: drift even where a mask or tolerance makes the values compare equal
+    (a port that no longer bumps ``updatedAt`` on an update)."""
+    out: list[Difference] = []
+    lb, la = legacy.get("before") or {}, legacy.get("after") or {}
+    cb, ca = candidate.get("before") or {}, candidate.get("after") or {}
+    for column in sorted(set(la) | set(ca)):
+        loc = f"db:{table}.{column}"
+        if column == "rowid" or loc in reported:
+            continue
+        l_changed = lb.get(column) != la.get(column)
+        c_changed = cb.get(column) != ca.get(column)
+        if l_changed == c_changed:
+            continue
+        who, other = ("legacy", "candidate") if l_changed else ("candidate", "legacy")
+        out.append(
+            Difference(
+                loc,
+                "db_update",
+                f"{table}[rowid={key}].{column}",
+                "changed" if l_changed else "unchanged",
+                "changed" if c_changed else "unchanged",
+                f"{table}[rowid={key}].{column}: the {who} changed it, the {other} left it as "
+                "it was",
+            )
+        )
+    return out
+
+
 SEQUENCES = "sqlite_sequence"
 
 
@@ -472,7 +505,9 @@ def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Di
         for key in sorted(lu.keys() & cu.keys()):
             la = rules.normalize_row(table, lu[key]["after"])
             ca = rules.normalize_row(table, cu[key]["after"])
-            out += _row_diffs(table, "db_update", f"{table}[rowid={key}]", la, ca, rules)
+            found = _row_diffs(table, "db_update", f"{table}[rowid={key}]", la, ca, rules)
+            out += found
+            out += _change_diffs(table, key, lu[key], cu[key], {d.location for d in found})
         ld = sorted(str(r.get("rowid", r)) for r in lw.deleted)
         cd = sorted(str(r.get("rowid", r)) for r in cw.deleted)
         if ld != cd:

@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from harness.errors import HarnessError
 
@@ -83,6 +90,12 @@ class AuthConfig(_Strict):
         description="generated headers dropped (credentials come from the roles only)",
     )
     strip_cookies: bool = Field(True, description="drop generated cookies")
+    session_ending: list[str] | None = Field(
+        None,
+        description="operations (globs) that can end or change their caller's session; in URL "
+        "mode each of their cases runs on a session of its own (default: logout, sign-out, "
+        "password and session operations, and deletes of users, accounts and /me)",
+    )
     roles: dict[str, RoleConfig] = Field(
         default_factory=dict, description="`[auth.roles.<name>]`: who cases are sent as"
     )
@@ -101,7 +114,7 @@ class CompareConfig(_Strict):
     timeout_s: float = Field(10.0, description="per-request timeout; a timeout is status 0")
 
 
-Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map"]
+Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status"]
 
 
 class NormalizeRule(_Strict):
@@ -117,14 +130,31 @@ class NormalizeRule(_Strict):
     ms: float | None = Field(None, description="tolerance: milliseconds for ISO-8601 times")
     abs: float | None = Field(None, description="tolerance: absolute difference for numbers")
     key: str | None = Field(None, description="unordered: sort array items by this field")
+    legacy: str | None = Field(
+        None, description='status: the legacy\'s status or class ("200", "4xx")'
+    )
+    candidate: str | None = Field(
+        None, description='status: the candidate\'s status or class that equals it ("201")'
+    )
     reason: str = Field("", description="why this is noise (shown in the report)")
 
     @field_validator("location")
     @classmethod
     def _location(cls, value: str) -> str:
-        if not value.startswith(("body:", "header:", "db:")):
-            raise ValueError("location must start with body:, header: or db:")
+        if value != "status" and not value.startswith(("body:", "header:", "db:")):
+            raise ValueError('location must be "status" or start with body:, header: or db:')
         return value
+
+    @model_validator(mode="after")
+    def _status_rule(self) -> NormalizeRule:
+        if (self.action == "status") != (self.location == "status"):
+            raise ValueError('action "status" goes with location "status" and only with it')
+        if self.action == "status" and not (self.legacy and self.candidate):
+            raise ValueError('a "status" rule names both legacy and candidate statuses')
+        for value in (self.legacy, self.candidate):
+            if value is not None and not re.fullmatch(r"[1-5](\d\d|xx|XX)", value):
+                raise ValueError(f"{value!r} is not a status (200) or a class (4xx)")
+        return self
 
 
 class AcceptRule(_Strict):
@@ -174,8 +204,14 @@ class Profile(_Strict):
 
 
 class ExternalConfig(_Strict):
+    setup_command: Command | None = Field(
+        None,
+        description="URL mode: run once before the first login (e.g. register the test users)",
+    )
     reset_command: Command | None = Field(
-        None, description="URL mode: restores both services' state after a write"
+        None,
+        description="URL mode: restores both services' state; run before the first scenario "
+        "and after each write",
     )
     cwd: str = Field(".", description="working directory of reset_command")
     timeout_s: float = Field(60.0, description="seconds before reset_command is an error")
@@ -198,6 +234,11 @@ class InvariantsConfig(_Strict):
 
 class ParityConfig(_Strict):
     contract: str | None = Field(None, description="the OpenAPI file, relative to this file")
+    base_path: str | None = Field(
+        None,
+        description="prefix of every operation's path on both services (default: the path "
+        'of the contract\'s first `servers` URL, e.g. "/api")',
+    )
     snapshot: SnapshotConfig | None = Field(None, description="the seeded database (managed)")
     services: dict[str, ServiceConfig] = Field(
         default_factory=dict, description="`legacy` and `candidate` (managed mode)"

@@ -6,28 +6,31 @@ A phase never reaches back into the orchestrator; everything it may touch is her
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 from harness.cases import CaseSource
 from harness.comparison import compare_exchange
 from harness.config import ParityConfig, Profile
-from harness.contract import Contract, Operation
+from harness.contract import Contract, Operation, match_operation
 from harness.findings import Findings
 from harness.invariant_log import InvariantLog
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
 from harness.noise import NoiseLedger
 from harness.normalization import RuleSet
-from harness.pair import Pair
+from harness.pair import Pair, Sessions
 from harness.results import CaseDone, OperationFinished, OperationStarted, RunStarted
 
 __all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_SESSION_WORDS = re.compile(r"log-?out|sign-?out|password|/sessions?(/|$)", re.IGNORECASE)
+_ACCOUNT_PATHS = re.compile(r"/(users?|accounts?|me|profile)(/|$)", re.IGNORECASE)
 
 
 class Listener(Protocol):
@@ -94,6 +97,8 @@ class RunStats:
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
+    # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
+    positive: dict[str, Counter[int]] = field(default_factory=dict)
 
     def op(self, op: Operation) -> OpStats:
         return self.ops.setdefault(op.id, OpStats(op))
@@ -129,6 +134,10 @@ class RunContext:
     stats: RunStats = field(default_factory=RunStats)
     on_exchange: Callable[[ExchangeResult], None] | None = None
     _rules: dict[str, RuleSet] = field(default_factory=dict)
+    _futile: Counter[str] = field(default_factory=Counter)  # re-logins that changed nothing
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.pair)
 
     @property
     def mode(self) -> str:
@@ -145,7 +154,67 @@ class RunContext:
         named = [r for r in self.config.role_names(self.profile) if r is not None]
         return list(named) or [None]
 
+    def ends_session(self, op_id: str) -> bool:
+        auth = self.config.auth
+        if auth is None:
+            return False
+        if auth.session_ending is not None:
+            return any(match_operation(p, op_id) for p in auth.session_ending)
+        method, _, path = op_id.partition(" ")
+        if method in SAFE_METHODS:
+            return False
+        if _SESSION_WORDS.search(path):
+            return True
+        return method == "DELETE" and bool(_ACCOUNT_PATHS.search(path))
+
     def exchange(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets, keeping the roles' sessions alive.
+
+        In URL mode a case that can end its caller's session runs on a session of its own
+        (a restore brings sessions back in managed mode). A role whose request answers 401
+        on both sides is logged in again and the request sent once more; where that changes
+        the answer, the session had ended and the run says so.
+        """
+        role = req.role
+        own_session = (
+            role is not None
+            and "#" not in role
+            and not self.pair.watchers
+            and self.ends_session(req.operation)
+        )
+        if own_session and role is not None:
+            with self.sessions.own(role) as key:
+                own = replace(req, role=key)
+                cand = replace(candidate_req, role=key) if candidate_req else None
+                return self._exchange(own, cand, restore=restore)
+        result = self._exchange(req, candidate_req, restore=restore)
+        if (
+            role is not None
+            and "#" not in role
+            and result.legacy.status == 401
+            and result.candidate.status == 401
+            and self._futile[req.operation] < 2
+            and self.config.auth is not None
+            and role in self.config.auth.roles
+        ):
+            self.sessions.renew(role)
+            again = self._exchange(req, candidate_req, restore=restore)
+            if (again.legacy.status, again.candidate.status) != (401, 401):
+                self.stats.notes.append(
+                    f"the {role} session had ended (401 on both sides at {req.operation}); "
+                    "logged in again"
+                )
+                return again
+            self._futile[req.operation] += 1
+        return result
+
+    def _exchange(
         self,
         req: PreparedRequest,
         candidate_req: PreparedRequest | None = None,
@@ -201,6 +270,8 @@ class RunContext:
             result = self.exchange(req)
             agreed = not self.findings.live(result)
             stats.add(result, agreed)
+            if req.mode == "positive":
+                self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
             self.findings.record(result)
             self.listener.case_done(CaseDone(label=label, agreed=agreed))
             if index % 25 == 24:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,17 @@ class Contract:
     schema: Any  # schemathesis BaseSchema
     operations: list[Operation]
     links: list[Link] = field(default_factory=list)
+
+    @property
+    def base_path(self) -> str:
+        """The path of the contract's first ``servers`` URL ("" when it has none): every
+        operation's path is relative to it (``servers: [{url: http://host/api}]``)."""
+        servers = self.raw.get("servers")
+        if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
+            return ""
+        url = str(servers[0].get("url") or "")
+        path = urllib.parse.urlsplit(url).path if "://" in url else url
+        return path.rstrip("/")
 
     def get(self, op_id: str) -> Operation:
         for op in self.operations:

@@ -121,6 +121,11 @@ class Engine:
             self.run_dir,
             legacy_url=self.options.legacy_url,
             candidate_url=self.options.candidate_url,
+            base_path=(
+                self.config.base_path
+                if self.config.base_path is not None
+                else self.contract.base_path
+            ),
             message=self.listener.message,
         ) as pair:
             defs = []

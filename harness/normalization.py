@@ -135,6 +135,14 @@ class CompiledRule:
         return self.rule.replacement
 
 
+def _status_matches(pattern: str | None, status: int) -> bool:
+    if pattern is None:
+        return False
+    if pattern[1:].lower() == "xx":
+        return str(status)[:1] == pattern[0]
+    return str(status) == pattern
+
+
 def compile_rule(rule: NormalizeRule) -> CompiledRule:
     scope, _, rest = rule.location.partition(":")
     regex = None
@@ -161,7 +169,18 @@ class RuleSet:
         self.body = [r for r in compiled if r.scope == "body"]
         self.headers = [r for r in compiled if r.scope == "header"]
         self.db = [r for r in compiled if r.scope == "db"]
+        self.statuses = [r.rule for r in compiled if r.scope == "status"]
         self._cache: dict[str, list[CompiledRule]] = {}
+
+    def same_status(self, legacy: int, candidate: int) -> bool:
+        """Equal, or declared equivalent by a ``status`` rule (then bodies and writes are
+        compared as usual)."""
+        if legacy == candidate:
+            return True
+        return any(
+            _status_matches(r.legacy, legacy) and _status_matches(r.candidate, candidate)
+            for r in self.statuses
+        )
 
     # -- bodies ---------------------------------------------------------------------------
     def body_rules_at(

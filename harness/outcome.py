@@ -16,9 +16,10 @@ from harness.config import ParityConfig
 from harness.context import OpStats, RunContext
 from harness.findings import Group
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
-from harness.normalization import JsonText
+from harness.normalization import JsonText, shape
 from harness.results import (
     AcceptedRule,
+    Cause,
     Coverage,
     DiffEntry,
     Example,
@@ -193,6 +194,46 @@ def _finding(ctx: RunContext, group: Group) -> Finding:
     )
 
 
+def _value_shape(value: Any) -> str:
+    if isinstance(value, str):
+        return "json-text" if value[:1] in "{[" else f"'{shape(value)[:24]}'"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def causes(findings: list[Finding]) -> list[Cause]:
+    """Open findings grouped by (location, kind, shape of the two values), across
+    operations and phases; the biggest cause first."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in findings:
+        if f.accepted:
+            continue
+        first = f.example.diff[0] if f.example.diff else None
+        pair = f"{_value_shape(first.legacy)} -> {_value_shape(first.candidate)}" if first else ""
+        groups.setdefault((f.location, f.kind, pair), []).append(f)
+    out: list[Cause] = []
+    for (location, kind, pair), members in groups.items():
+        ops: Counter[str] = Counter()
+        for f in members:
+            ops[f.operation] += f.count
+        digest = hashlib.sha1(f"{location}|{kind}|{pair}".encode()).hexdigest()[:8]
+        out.append(
+            Cause(
+                id=f"c-{digest}",
+                location=location,
+                kind=kind,
+                shape=pair,
+                operations=dict(ops.most_common()),
+                findings=[f.id for f in members],
+                summary=members[0].summary,
+            )
+        )
+    return sorted(out, key=lambda c: (-len(c.operations), -sum(c.operations.values())))
+
+
 def _unproven(ctx: RunContext) -> list[Unproven]:
     allowed = {rule.operation: rule.reason for rule in ctx.config.unproven}
     out: list[Unproven] = []
@@ -300,6 +341,40 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
     return out
 
 
+def _warnings(ctx: RunContext) -> list[str]:
+    out: list[str] = []
+    for op_id, statuses in sorted(ctx.stats.positive.items()):
+        total = sum(statuses.values())
+        rejected = Counter({s: n for s, n in statuses.items() if 400 <= s < 500})
+        if total >= 5 and sum(rejected.values()) > 0.9 * total:
+            status, n = rejected.most_common(1)[0]
+            out.append(
+                f"{op_id}: the legacy rejected {sum(rejected.values())} of {total} valid cases "
+                f"(commonest: {status}, {n} times): the contract, its examples or the fixtures "
+                "are wrong for this service, not the pair"
+            )
+    if not ctx.pair.watchers:
+        out.append(
+            "no database access in this mode: write diffs, invariants and interop were not "
+            "compared (responses only)"
+        )
+    return out
+
+
+def _nothing_tested(ctx: RunContext) -> str | None:
+    """Every request answered the same 404 on both sides: parity tested nothing."""
+    answers: Counter[tuple[int, int]] = Counter()
+    for op in ctx.selected:
+        answers.update(ctx.stats.answers.get(op.id, Counter()))
+    if answers and set(answers) == {(404, 404)}:
+        return (
+            f"every request ({sum(answers.values())}) answered 404 on both sides: the base path "
+            f"({ctx.config.base_path or ctx.contract.base_path or '/'}) or the contract does not "
+            "match the services; nothing was tested"
+        )
+    return None
+
+
 def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -> Results:
     """The verdict and every section; ``ctx`` is None when the run failed before it began."""
     today = dt.date.today()
@@ -311,7 +386,12 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
     invariants: list[InvariantResult] = []
     noise: list[NoiseEntry] = []
     matched: Counter[int] = Counter()
+    warnings: list[str] = []
     if ctx is not None:
+        warnings = _warnings(ctx)
+        nothing = _nothing_tested(ctx)
+        if nothing is not None and not meta.errors:
+            meta.errors.append({"kind": "contract", "message": nothing, "log_tail": None})
         findings = sorted(
             (_finding(ctx, g) for g in ctx.findings.all_groups()),
             key=lambda f: (f.accepted, f.operation, f.location, f.kind),
@@ -387,6 +467,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         environment=environment(),
         operations=operations,
         findings=findings,
+        causes=causes(findings),
         accepted=accepted,
         noise=noise,
         invariants=invariants,
@@ -402,6 +483,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         unproven=unproven,
         errors=[RunError.model_validate(e) for e in meta.errors],
         messages=messages,
+        warnings=warnings,
         stats=Stats(
             exchanges=ctx.stats.exchanges if ctx else 0,
             cases_drawn=gen.drawn if gen else 0,

@@ -25,7 +25,7 @@ from harness.models import PreparedRequest, Response, Writes
 from harness.services import ManagedService, build_snapshot, copy_snapshot, run_reset_command
 from harness.transport import Target, TargetUnreachable, Transport
 
-__all__ = ["Pair", "Timings", "extract", "login", "open_pair"]
+__all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
 
 _T = TypeVar("_T")
 SIDES = ("legacy", "candidate")
@@ -214,14 +214,23 @@ def extract(body: Any, path: str) -> Any:
 
 
 def login(
-    config: ParityConfig, transport: Transport, targets: dict[str, Target], pair: Pair
+    config: ParityConfig,
+    transport: Transport,
+    targets: dict[str, Target],
+    pair: Pair,
+    *,
+    roles: list[str] | None = None,
+    as_key: Callable[[str], str] = lambda role: role,
 ) -> None:
-    """Log every configured role in on every target; a failed login is a harness error."""
+    """Log every configured role (or ``roles``) in on every target; the token is stored
+    under ``as_key(role)``. A failed login is a harness error."""
     auth = config.auth
     if auth is None or not auth.roles:
         return
     method, _, path = auth.login.partition(" ")
     for role, role_cfg in auth.roles.items():
+        if roles is not None and role not in roles:
+            continue
         req = build_request(
             operation=auth.login,
             method=method.upper(),
@@ -244,7 +253,44 @@ def login(
                     f"{resp.text[:200]!r} (token path {auth.token_path})",
                     kind="auth",
                 )
-            target.tokens[role] = token
+            target.tokens[as_key(role)] = token
+
+
+class Sessions:
+    """Role sessions that survive the run: a case that can end its caller's session runs on
+    a session of its own, and a role whose answers turn to 401 is logged in again."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.renewed: list[str] = []  # what was renewed, for the results' notes
+        self._serial = 0
+
+    def _sides(self) -> dict[str, Target]:
+        return {k: t for k, t in self.pair.targets.items() if k in SIDES}
+
+    def renew(self, role: str) -> None:
+        assert self.pair.transport is not None
+        login(self.pair.config, self.pair.transport, self._sides(), self.pair, roles=[role])
+
+    @contextlib.contextmanager
+    def own(self, role: str) -> Iterator[str]:
+        """A fresh session of ``role`` on both sides, under a key of its own; dropped after."""
+        assert self.pair.transport is not None
+        self._serial += 1
+        key = f"{role}#{self._serial}"
+        login(
+            self.pair.config,
+            self.pair.transport,
+            self._sides(),
+            self.pair,
+            roles=[role],
+            as_key=lambda _role: key,
+        )
+        try:
+            yield key
+        finally:
+            for target in self._sides().values():
+                target.tokens.pop(key, None)
 
 
 @contextlib.contextmanager
@@ -255,6 +301,7 @@ def open_pair(
     *,
     legacy_url: str | None = None,
     candidate_url: str | None = None,
+    base_path: str = "",
     message: Callable[[str], None] = lambda _text: None,
 ) -> Iterator[Pair]:
     """Both targets up, logged in and watched; everything stopped and removed on exit."""
@@ -271,8 +318,20 @@ def open_pair(
                 "legacy": Target("legacy", legacy_url.rstrip("/")),
                 "candidate": Target("candidate", candidate_url.rstrip("/")),
             }
+            ext = config.external
+            if ext.setup_command is not None:
+                message("running [external] setup_command")
+                run_reset_command(ext.setup_command, config.resolve(ext.cwd), ext.timeout_s)
+            if ext.reset_command is not None:
+                message("resetting both services before the first scenario")
+                pair.reset_external()
         else:
             _start_managed(pair, profile, message)
+        base = base_path.rstrip("/")
+        if base:  # the contract's paths are relative to its servers' path
+            for target in pair.targets.values():
+                if not target.base_url.endswith(base):
+                    target.base_url += base
         pair.transport = _transport(pair)
         started = time.perf_counter()
         login(config, pair.transport, pair.targets, pair)

@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AcceptedRule",
     "CaseDone",
+    "Cause",
     "Coverage",
     "DiffEntry",
     "Example",
@@ -166,6 +167,19 @@ class Finding(_Model):
     example: Example
 
 
+class Cause(_Model):
+    """One difference (location, kind, shape of the two values) and every operation that
+    shows it: the same 404 body on eleven operations is one cause, not eleven."""
+
+    id: str
+    location: str
+    kind: str
+    shape: str = Field(description="the two values' shapes, legacy -> candidate")
+    operations: dict[str, int] = Field(description="operation -> cases showing it")
+    findings: list[str] = Field(description="the ids of the findings it groups")
+    summary: str
+
+
 class AcceptedRule(_Model):
     operation: str
     location: str
@@ -259,13 +273,18 @@ class Results(_Model):
     environment: dict[str, str | None]
     operations: list[OperationSummary]
     findings: list[Finding]
+    causes: list[Cause] = Field(description="open findings grouped by root cause")
     accepted: list[AcceptedRule]
     noise: list[NoiseEntry]
     invariants: list[InvariantResult]
     coverage: Coverage
     unproven: list[Unproven]
     errors: list[RunError]
-    messages: list[str]
+    messages: list[str] = Field(description="why the verdict is what it is")
+    warnings: list[str] = Field(
+        description="what this run could not test or compare, and contracts or fixtures that "
+        "look wrong (a legacy that rejects most valid cases)"
+    )
     stats: Stats
 
     def write(self, path: Path) -> Path:

@@ -68,6 +68,7 @@ class Transport:
         auth_header: str = "Authorization",
         auth_prefix: str = "Bearer ",
         extra: tuple[Target, ...] = (),
+        mounts: dict[str, httpx.BaseTransport] | None = None,
     ) -> None:
         self.legacy = legacy
         self.candidate = candidate
@@ -76,14 +77,19 @@ class Transport:
         self.auth_prefix = auth_prefix
         self.timeout_s = timeout_s
         self.retries = 0  # requests re-sent on a fresh connection after a dropped one
+        self.mounts = mounts or {}  # target key -> an httpx transport (tests: MockTransport)
         limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
-        self._clients = {
-            t.key: httpx.Client(
-                base_url=t.base_url, timeout=timeout_s, limits=limits, follow_redirects=False
-            )
-            for t in self.all.values()
-        }
+        self._clients = {t.key: self._client(t, limits) for t in self.all.values()}
         self._pool = ThreadPoolExecutor(max_workers=len(self.all), thread_name_prefix="parity-send")
+
+    def _client(self, target: Target, limits: httpx.Limits) -> httpx.Client:
+        return httpx.Client(
+            base_url=target.base_url,
+            timeout=self.timeout_s,
+            limits=limits,
+            follow_redirects=False,
+            transport=self.mounts.get(target.key),
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -117,12 +123,7 @@ class Transport:
                 # after a 500, without "Connection: close"): retry once on a fresh connection
                 self.retries += 1
                 started = time.perf_counter()
-                with httpx.Client(
-                    base_url=target.base_url,
-                    timeout=self.timeout_s,
-                    limits=httpx.Limits(max_keepalive_connections=0),
-                    follow_redirects=False,
-                ) as fresh:
+                with self._client(target, httpx.Limits(max_keepalive_connections=0)) as fresh:
                     resp = fresh.request(req.method, req.path, **kwargs)
         except httpx.TimeoutException as exc:
             elapsed = (time.perf_counter() - started) * 1000

@@ -142,6 +142,16 @@ def _print_footer(results: Any, console: Console) -> None:
     for u in results.get("unproven", []):
         tag = "allowed unproven" if u.get("allowed") else "unproven"
         console.print(f"[magenta]{tag}[/] {u['operation']}: {u['reason']}", soft_wrap=True)
+    multi = [c for c in results.get("causes", []) if len(c["operations"]) > 1]
+    for cause in multi[:10]:
+        ops = ", ".join(f"{k} x{v}" for k, v in list(cause["operations"].items())[:6])
+        console.print(
+            f"[red]cause[/] {cause['location']} ({cause['kind']}, {cause['shape']}) on "
+            f"{len(cause['operations'])} operations: {ops}",
+            soft_wrap=True,
+        )
+    for warning in results.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
     if gen:
         console.print(

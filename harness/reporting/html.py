@@ -272,6 +272,8 @@ def render_html(
         "phases": (results.get("config") or {}).get("phases") or [],
         "unproven": results.get("unproven") or [],
         "messages": results.get("messages") or [],
+        "warnings": results.get("warnings") or [],
+        "causes": results.get("causes") or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
 

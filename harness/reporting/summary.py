@@ -57,6 +57,10 @@ def render_summary(document: Results | Mapping[str, Any]) -> str:
         lines += ["### Nothing was proven for", ""]
         lines += [f"- `{_cell(u.get('operation'))}`: {_cell(u.get('reason'))}" for u in unproven]
         lines.append("")
+    for warning in results.get("warnings") or []:
+        lines.append(f"> warning: {_cell(warning)}")
+    if results.get("warnings"):
+        lines.append("")
     gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
     if gen:
         lines.append(

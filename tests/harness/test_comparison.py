@@ -203,3 +203,54 @@ def test_array_that_grew_is_one_difference_not_a_cascade() -> None:
     assert [(d.location, d.kind) for d in compare_bodies(b, a, rs())] == [
         ("body:$.issues", "missing")
     ]
+
+
+def test_a_column_changed_on_one_side_only_is_drift_even_when_masked() -> None:
+    """A mask on updated_at hides its value, not whether the update bumped it."""
+    rules = RuleSet(
+        [
+            NormalizeRule.model_validate(
+                {"location": "db:cases.updated_at", "action": "mask", "pattern": ".*"}
+            )
+        ],
+        "PATCH /x",
+    )
+
+    def update(before: str, after: str) -> dict[str, TableWrites]:
+        row = {"id": 1, "title": "t2", "updated_at": after}
+        was = {"id": 1, "title": "t1", "updated_at": before}
+        return {"cases": TableWrites(updated=[{"rowid": 1, "before": was, "after": row}])}
+
+    bumped = update("2026-01-01T00:00:00.000Z", "2026-12-02T10:00:00.000Z")
+    also_bumped = update("2026-01-01T00:00:00.000Z", "2026-12-02T10:00:01.123Z")
+    not_bumped = update("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+    assert compare_writes(bumped, also_bumped, rules) == []
+    diffs = compare_writes(bumped, not_bumped, rules)
+    assert [(d.location, d.kind) for d in diffs] == [("db:cases.updated_at", "db_update")]
+    assert "legacy changed it" in diffs[0].summary
+
+
+def test_a_status_rule_makes_two_statuses_equal_and_the_bodies_are_still_compared() -> None:
+    config = CompareConfig(headers=[])
+    plain = compare_exchange(resp(200, {"id": 1}), resp(201, {"id": 2}), None, None, rs(), config)
+    assert [d.kind for d in plain] == ["status"]
+    mapped = rs({"location": "status", "action": "status", "legacy": "200", "candidate": "201"})
+    diffs = compare_exchange(resp(200, {"id": 1}), resp(201, {"id": 2}), None, None, mapped, config)
+    assert [(d.location, d.kind) for d in diffs] == [("body:$.id", "value")]
+    # the rule maps 200 to 201 only: a 500 is still a status difference
+    other = compare_exchange(resp(200, {}), resp(500, {}), None, None, mapped, config)
+    assert [d.location for d in other] == ["status:200 vs 500"]
+    classes = rs({"location": "status", "action": "status", "legacy": "401", "candidate": "4xx"})
+    assert compare_exchange(resp(401, {}), resp(403, {}), None, None, classes, config) == []
+
+
+def test_a_status_rule_is_checked_on_load() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        NormalizeRule.model_validate({"location": "status", "action": "status", "legacy": "200"})
+    with pytest.raises(ValidationError):
+        NormalizeRule.model_validate(
+            {"location": "status", "action": "status", "legacy": "ok", "candidate": "201"}
+        )

@@ -7,8 +7,8 @@ import io
 from pathlib import Path
 
 from harness.contract import load_contract
-from harness.findings import reductions as _reductions
 from harness.files import csv_variants, filename_for, is_csv, text_reductions
+from harness.findings import reductions as _reductions
 from harness.generation import contract_examples, generate_cases
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -80,6 +80,7 @@ def _results() -> Results:
                     "example": {"steps": [step], "diff": [], "other_diffs": [], "db_writes": {}},
                 }
             ],
+            "causes": [],
             "accepted": [],
             "noise": [],
             "invariants": [],
@@ -93,6 +94,7 @@ def _results() -> Results:
             "unproven": [],
             "errors": [],
             "messages": [],
+            "warnings": [],
             "stats": {
                 "exchanges": 3,
                 "cases_drawn": 3,

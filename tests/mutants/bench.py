@@ -17,7 +17,6 @@ reductions through the engine before it stops the services.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -27,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import load_config
+from harness.context import RunContext
 from harness.contract import load_contract
-from harness.engine import Engine, NullListener, RunOptions, _reductions
+from harness.engine import Engine, NullListener, RunOptions
+from harness.findings import Findings, reductions
 from harness.models import ExchangeResult
 from tests.mutants.catalogue import CATALOGUE, Mutant
 from tests.mutants.runner import FindingKey, all_operations, mutant_config, route_of
@@ -50,11 +51,14 @@ class Measure:
     error: str | None = None
 
 
-class BenchEngine(Engine):
-    """The engine, watched: first detection, and 1-minimality of its example before stop."""
+class Watch:
+    """The engine, watched through its public hooks: ``on_exchange`` sees every exchange
+    (first detection), and a phase planned after the stateless one checks that the shrunk
+    example of the first finding is 1-minimal while the services are still up."""
 
-    def __init__(self, *args: Any, mutated: set[str], baseline: set[FindingKey], **kw: Any):
-        super().__init__(*args, **kw)
+    name = "mutant-minimality"
+
+    def __init__(self, mutated: set[str], baseline: set[FindingKey]) -> None:
         self.mutated = mutated
         # probes of a mutated route (PUT /api/cases, GET /api/cases/1/) count as that route's
         self.routes = {route_of(op) for op in mutated}
@@ -62,35 +66,35 @@ class BenchEngine(Engine):
         self.count = 0
         self.first: tuple[int, float, FindingKey] | None = None
         self.minimal: bool | None = None
-        self.on_exchange = self._seen
+        self.accepted: Any = None
+        self._t0 = time.monotonic()
 
-    def _seen(self, result: ExchangeResult) -> None:
+    def seen(self, result: ExchangeResult) -> None:
         op = result.request.operation
-        if self.first is not None or not self._on_mutated(op):
+        if self.first is not None or not self.on_mutated(op):
             return
         self.count += 1
         for diff in result.differences:
             key = (op, diff.location, diff.kind)
-            if key not in self.baseline and not self._accepted(op, diff):
+            if key not in self.baseline and not (self.accepted and self.accepted(op, diff)):
                 self.first = (self.count, time.monotonic() - self._t0, key)
                 return
 
-    def _on_mutated(self, op: str) -> bool:
+    def on_mutated(self, op: str) -> bool:
         return op in self.mutated or route_of(op) in self.routes
 
-    def _shrink_all(self) -> None:
-        super()._shrink_all()
+    def execute(self, ctx: RunContext) -> None:
         if self.first is None:
             return
-        group = self.groups.get(self.first[2])
+        group = ctx.findings.groups.get(self.first[2])
         if group is None:
             return
         req = group.example.request
         self.minimal = True
-        for smaller in _reductions(req):
+        for smaller in reductions(req):
             if smaller is req or smaller.signature() == req.signature():
                 continue
-            result = self.exchange(smaller)
+            result = ctx.exchange(smaller)
             if any(
                 (d.location, d.kind) == (group.location, group.kind) for d in result.differences
             ):
@@ -105,8 +109,7 @@ def _engine(
     seed: int,
     report_dir: Path,
     *,
-    mutated: set[str] | None = None,
-    baseline: set[FindingKey] | None = None,
+    watch: Watch | None = None,
 ) -> Engine:
     config = load_config(config_path)
     contract_path = config.resolve(config.contract or "openapi.yaml")
@@ -119,10 +122,15 @@ def _engine(
         report_dir=report_dir,
     )
     contract = load_contract(contract_path)
-    if mutated is None:
+    if watch is None:
         return Engine(contract, config, options, NullListener())
-    return BenchEngine(
-        contract, config, options, NullListener(), mutated=mutated, baseline=baseline or set()
+    return Engine(
+        contract,
+        config,
+        options,
+        NullListener(),
+        on_exchange=watch.seen,
+        extra_phases={"after:stateless": [watch]},
     )
 
 
@@ -130,8 +138,8 @@ def _run(engine: Engine) -> dict[str, Any]:
     """Run and keep results.json beside the run's logs (the CLI would write it too)."""
     results = engine.run()
     engine.run_dir.mkdir(parents=True, exist_ok=True)
-    (engine.run_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    return results
+    results.write(engine.run_dir / "results.json")
+    return results.model_dump(mode="json")
 
 
 def _keys(results: dict[str, Any]) -> set[FindingKey]:
@@ -147,28 +155,21 @@ def measure(
 ) -> Measure:
     out = Measure(mutant.name, mutant.family)
     config = mutant_config(work, mutant.name, snapshot=snapshot)
-    engine = _engine(
-        config,
-        list(mutant.operations),
-        profile,
-        seed,
-        work / "reports",
-        mutated=set(mutant.operations),
-        baseline=baseline,
-    )
-    assert isinstance(engine, BenchEngine)
+    watch = Watch(set(mutant.operations), baseline)
+    engine = _engine(config, list(mutant.operations), profile, seed, work / "reports", watch=watch)
+    watch.accepted = Findings(engine.config.accept).accepted
     started = time.monotonic()
     results = _run(engine)
     out.run_seconds = time.monotonic() - started
-    out.total_requests = engine.count
+    out.total_requests = watch.count
     if results.get("errors"):
         out.error = "; ".join(e.get("message", "")[:120] for e in results["errors"])
-    out.findings = sorted(k for k in _keys(results) if engine._on_mutated(k[0]))
-    if engine.first is not None:
+    out.findings = sorted(k for k in _keys(results) if watch.on_mutated(k[0]))
+    if watch.first is not None:
         out.detected = True
-        out.requests, out.seconds, key = engine.first
+        out.requests, out.seconds, key = watch.first
         out.example = f"{key[1]} {key[2]}"
-        out.minimal = engine.minimal
+        out.minimal = watch.minimal
     return out
 
 
