@@ -27,7 +27,7 @@ from typing import Any
 from harness.config import ParityConfig, Profile
 from harness.contract import Contract, Operation, load_contract
 from harness.errors import HarnessError
-from harness.generation import GenerationStats, generate_cases
+from harness.generation import GenerationStats, build_request, generate_cases
 from harness.models import NOT_SET, PreparedRequest
 
 __all__ = ["CaseSource", "GenJob", "request_from_json", "request_to_json"]
@@ -134,6 +134,28 @@ class CaseSource:
             roles=self.config.role_names(self.profile),
         )
 
+    def _fixtures(self, op: Operation, cases: list[PreparedRequest]) -> list[PreparedRequest]:
+        """The configured logins are valid bodies of the login operation: they go first."""
+        auth = self.config.auth
+        if auth is None or auth.login != op.id or not auth.roles:
+            return cases
+        method, _, path = auth.login.partition(" ")
+        logins = [
+            build_request(
+                operation=op.id,
+                method=method.upper(),
+                path=path,
+                query=(),
+                headers=(("Content-Type", "application/json"),),
+                role=None,
+                mode="positive",
+                json_body=role.body,
+            )
+            for role in auth.roles.values()
+        ]
+        known = {c.signature() for c in cases}
+        return [c for c in logins if c.signature() not in known] + cases
+
     def _absorb(self, out: GenOutput) -> list[PreparedRequest]:
         self.stats.merge(out.stats)
         self.seconds += out.elapsed
@@ -146,7 +168,7 @@ class CaseSource:
         if hit is None:
             hit = self._absorb(run_job(job, self.contract))
             self._cache_save(job, hit)
-        return hit
+        return self._fixtures(op, hit)
 
     def stream(self, ops: list[Operation]) -> Iterator[tuple[Operation, list[PreparedRequest]]]:
         """Every operation's cases in order, generated ahead in a spawned worker."""
@@ -158,7 +180,7 @@ class CaseSource:
                 if hit is None:
                     hit = self._absorb(run_job(job, self.contract))
                     self._cache_save(job, hit)
-                yield op, hit
+                yield op, self._fixtures(op, hit)
             return
         pool = ProcessPoolExecutor(
             max_workers=1, mp_context=mp.get_context("spawn"), initializer=_worker_signals
@@ -181,7 +203,7 @@ class CaseSource:
                         ) from exc
                     hit = self._absorb(out)
                     self._cache_save(jobs[i], hit)
-                yield op, hit
+                yield op, self._fixtures(op, hit)
         finally:
             workers = list(getattr(pool, "_processes", {}).values())
             pool.shutdown(wait=False, cancel_futures=True)

@@ -30,6 +30,7 @@ __all__ = [
     "ExternalConfig",
     "NormalizeRule",
     "ParityConfig",
+    "PoolRule",
     "Profile",
     "ServiceConfig",
     "SnapshotConfig",
@@ -168,6 +169,20 @@ class AcceptRule(_Strict):
     expires: dt.date = Field(description="after this date the run fails again")
 
 
+class PoolRule(_Strict):
+    """Where the values of a path parameter that names an existing row come from (by
+    default: the collection's list operation, as each role sees it)."""
+
+    operation: str = Field("*", description="operations (glob) whose parameter this fills")
+    parameter: str = Field(description='the path parameter, e.g. "id"')
+    values: list[Any] | None = Field(None, description="fixed values (fixtures)")
+    sql: str | None = Field(None, description="a query on the seeded snapshot; first column")
+    source: str | None = Field(
+        None, description='a list operation whose items name rows, e.g. "GET /api/cases"'
+    )
+    field: str | None = Field(None, description='the items\' field to take (default "id")')
+
+
 class UnprovenRule(_Strict):
     """An operation the gate may leave unproven (no documented 2xx from both sides)."""
 
@@ -200,6 +215,17 @@ class Profile(_Strict):
     )
     probes: bool = Field(
         True, description="undeclared methods, trailing slash, HEAD, CORS, auth schemes"
+    )
+    require_proof: bool = Field(
+        True,
+        description="the gate: the verdict is agree only when every selected operation got a "
+        "documented 2xx from both sides (false for diagnostic profiles that exercise a part "
+        "of the contract, such as stateful-only runs)",
+    )
+    rows: bool = Field(
+        True,
+        description="send each operation that names a row by a path parameter for real rows "
+        "in each state (see [[pool]])",
     )
 
 
@@ -250,6 +276,10 @@ class ParityConfig(_Strict):
     )
     accept: list[AcceptRule] = Field(
         default_factory=list, description="`[[accept]]`: intended differences, with expiry"
+    )
+    pool: list[PoolRule] = Field(
+        default_factory=list,
+        description="`[[pool]]`: values for path parameters that name existing rows",
     )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,

@@ -97,6 +97,7 @@ class RunStats:
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
+    row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
 

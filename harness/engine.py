@@ -30,7 +30,17 @@ from harness.models import ExchangeResult
 from harness.noise import NoiseLedger
 from harness.outcome import RunMeta, build_results, now
 from harness.pair import open_pair
-from harness.phases import Interop, Phase, Probes, ReuseNoise, SaveNoise, Stateful, Stateless
+from harness.phases import (
+    Interop,
+    Phase,
+    Probes,
+    ReuseNoise,
+    Rows,
+    SaveNoise,
+    Shrink,
+    Stateful,
+    Stateless,
+)
 from harness.results import Results, RunStarted
 
 __all__ = ["Engine", "Listener", "NullListener", "RunOptions", "new_run_id"]
@@ -97,6 +107,9 @@ class Engine:
             if profile.probes:
                 phases.append(Probes())
             phases.append(Stateless())
+            if profile.rows:
+                phases.append(Rows())
+            phases.append(Shrink())
         if profile.noise == "reuse":
             phases.append(ReuseNoise())
         if profile.stateful_sequences > 0:
@@ -109,6 +122,15 @@ class Engine:
         for phase in phases:
             out.append(phase)
             out.extend(self.extra_phases.get(f"after:{phase.name}", []))
+        return out
+
+    def _checks(self) -> list[str]:
+        """Checks that run inside the phases rather than as one, listed with them."""
+        out = []
+        if self.profile.noise != "off":
+            out.append("noise")
+        if self.mode == "managed" and self.profile.invariants and self.config.invariants.file:
+            out.append("invariants")
         return out
 
     @contextlib.contextmanager
@@ -167,9 +189,10 @@ class Engine:
             mode=self.mode,
             contract=str(self.options.contract_path),
             config=str(self.options.config_path),
-            phases=[p.name for p in phases],
+            phases=[p.name for p in phases] + self._checks(),
             started_at=started_at,
             duration_s=0.0,
+            require_proof=self.profile.require_proof,
         )
         ctx: RunContext | None = None
         try:

@@ -107,6 +107,9 @@ class OperationSummary(_Model):
     findings: int
     accepted: int
     proven: bool = Field(description="a case got a documented 2xx from both sides")
+    row_states: list[str] = Field(
+        default_factory=list, description="states of existing rows this operation was sent for"
+    )
     status_codes: dict[str, dict[str, int]]
     latency_ms: dict[str, LatencyStats]
 

@@ -13,10 +13,21 @@ from harness.context import RunContext
 from harness.phases.calibration import ReuseNoise, SaveNoise
 from harness.phases.interop import Interop
 from harness.phases.probes import Probes
+from harness.phases.rows import Rows
 from harness.phases.stateful import Stateful
-from harness.phases.stateless import Stateless
+from harness.phases.stateless import Shrink, Stateless
 
-__all__ = ["Interop", "Phase", "Probes", "ReuseNoise", "SaveNoise", "Stateful", "Stateless"]
+__all__ = [
+    "Interop",
+    "Phase",
+    "Probes",
+    "ReuseNoise",
+    "Rows",
+    "SaveNoise",
+    "Shrink",
+    "Stateful",
+    "Stateless",
+]
 
 
 class Phase(Protocol):

@@ -1,5 +1,5 @@
 """Stateless: every selected operation's generated cases, each on both targets, restored
-after every write; then each open finding shrunk to a minimal request."""
+after every write. ``Shrink`` then reduces each open finding to a minimal request."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from harness.context import RunContext
 from harness.outcome import operation_summary
 from harness.results import OperationFinished
 
-__all__ = ["Stateless"]
+__all__ = ["Shrink", "Stateless"]
 
 
 class Stateless:
@@ -18,6 +18,12 @@ class Stateless:
             ctx.replay_all(op.id, op, cases)
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))
+
+
+class Shrink:
+    name = "shrink"
+
+    def execute(self, ctx: RunContext) -> None:
         if ctx.profile.shrink:
             ctx.pair.timings.shrink += ctx.findings.shrink_all(
                 ctx.exchange,

@@ -53,7 +53,7 @@ class Measure:
 
 class Watch:
     """The engine, watched through its public hooks: ``on_exchange`` sees every exchange
-    (first detection), and a phase planned after the stateless one checks that the shrunk
+    (first detection), and a phase planned after shrinking checks that the shrunk
     example of the first finding is 1-minimal while the services are still up."""
 
     name = "mutant-minimality"
@@ -130,7 +130,7 @@ def _engine(
         options,
         NullListener(),
         on_exchange=watch.seen,
-        extra_phases={"after:stateless": [watch]},
+        extra_phases={"after:shrink": [watch]},
     )
 
 
