@@ -8,19 +8,35 @@ from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 ROOT = Path(__file__).parent
 LEGACY = ROOT / "legacy"
-PYPROJECT = nox.project.load_toml("pyproject.toml")
+# better-sqlite3 compiles against the system Node's headers where they are installed
+NPM_ENV = {"npm_config_nodedir": "/usr"} if Path("/usr/include/node/node.h").is_file() else {}
 
 
-def _install(session: nox.Session, *groups: str) -> None:
-    session.install("-e", ".")
-    for group in groups:
-        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+def _uv() -> str:
+    """The uv that installs from uv.lock: on PATH, or the one nox runs beside."""
+    found = shutil.which("uv")
+    if found is None:
+        try:
+            from uv import find_uv_bin
+        except ImportError:
+            raise RuntimeError("nox sessions install from uv.lock: pip install uv") from None
+        found = find_uv_bin()
+    return found
+
+
+def _install(session: nox.Session, *groups: str, project: bool = True) -> None:
+    """Exactly the versions in uv.lock (``--frozen``): the project and the named groups."""
+    args = ["sync", "--frozen", "--no-default-groups", *(f"--group={g}" for g in groups)]
+    if not project:
+        args += ["--no-install-project"]
+    env = {"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)}
+    session.run_install(_uv(), *args, env=env, external=True)
 
 
 def _build_legacy(session: nox.Session, *, force: bool = False) -> None:
@@ -29,7 +45,7 @@ def _build_legacy(session: nox.Session, *, force: bool = False) -> None:
         session.error("npm is required to build the legacy service (Node 20, npm 11)")
     with session.chdir(LEGACY):
         if force or not (LEGACY / "node_modules").is_dir():
-            session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+            session.run("npm", "ci", "--no-audit", "--no-fund", external=True, env=NPM_ENV)
         if force or not (LEGACY / ".next" / "BUILD_ID").is_file():
             session.run("npm", "run", "build", external=True)
 
@@ -48,7 +64,7 @@ def tests(session: nox.Session) -> None:
     _install(session, "test")
     _build_legacy(session)
     args = session.posargs or []
-    session.run("pytest", *args, env={"PARITY_TESTS": "1"})
+    session.run("pytest", *args)
 
 
 @nox.session(python="3.11")
@@ -69,7 +85,7 @@ def unit(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def parity(session: nox.Session) -> None:
     """Run the harness on the shipped pair and write the HTML report (args pass through)."""
-    _install(session)
+    _install(session, "port")
     _build_legacy(session)
     args = session.posargs or ["--profile", "dev"]
     session.run("parity", "run", *args)
@@ -86,7 +102,7 @@ def conformance(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Measure harness throughput and service latency side by side; prints figures."""
-    _install(session)
+    _install(session, "port")
     _build_legacy(session)
     session.run("python", "-m", "harness.bench", *session.posargs)
 
@@ -103,7 +119,7 @@ def mutants(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check over backend, harness, tests and noxfile."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    _install(session, "lint", project=False)
     session.run("ruff", "check", "backend", "harness", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "backend", "harness", "tests", "noxfile.py")
 

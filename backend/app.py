@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +12,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import ApiError
+from backend.jsbehaviour import querystring_reserialize as _node_querystring
 from backend.jsonout import JsonResponse
 from backend.routers import alerts, auth, cases, feed, health, search, uploads
 
@@ -89,19 +89,6 @@ class NextCompat:
             methods.add("HEAD")
         methods.add("OPTIONS")
         return ", ".join(sorted(methods))
-
-
-def _node_querystring(raw: str) -> str:
-    """The query as Next.js re-serializes it in a redirect: Node's querystring parse then
-    stringify (``+`` becomes ``%20``, ``=`` in a value ``%3D``, a bare key ``k=``)."""
-    if not raw:
-        return ""
-    pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, errors="replace")
-    return "&".join(f"{_node_escape(k)}={_node_escape(v)}" for k, v in pairs)
-
-
-def _node_escape(text: str) -> str:
-    return urllib.parse.quote(text, safe="-_.!~*'()")
 
 
 def _specificity(template: str) -> tuple[int, ...]:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from backend.jsbehaviour import UNDEFINED, string_to_number, to_number, type_name
+
 __all__ = [
     "UNDEFINED",
     "Enum",
@@ -31,73 +33,25 @@ __all__ = [
 
 MAX_SAFE: Final = 9007199254740991
 
-
-class _Undefined:
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNDEFINED: Final = _Undefined()
-
 Issue = dict[str, str]
+
+js_number = string_to_number
+"""The old name: ``Number(text)`` (``backend.jsbehaviour.string_to_number``)."""
+js_type_name = type_name
+"""The old name: zod's ``parsedType`` (``backend.jsbehaviour.type_name``)."""
+
+
+def _coerce(value: Any) -> Any:
+    """``z.coerce.number()``: ``Number(value)``, kept an int when it is one already."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return to_number(value)
 
 
 class ValidationFailed(Exception):
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("validation failed")
         self.issues = issues
-
-
-def js_type_name(value: Any) -> str:
-    """zod's `parsedType` as the English locale prints it."""
-    if value is UNDEFINED:
-        return "undefined"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        if isinstance(value, float) and math.isnan(value):
-            return "NaN"
-        if isinstance(value, float) and math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-_JS_SPACE = (
-    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
-_RADIX = {"0x": 16, "0o": 8, "0b": 2}
-
-
-def js_number(text: str) -> float:
-    """JavaScript's ``Number(text)`` for a string."""
-    t = text.strip(_JS_SPACE)
-    if t == "":
-        return 0.0
-    prefix = t[:2].lower()
-    if prefix in _RADIX:
-        try:
-            return float(int(t[2:], _RADIX[prefix])) if "_" not in t else math.nan
-        except ValueError:
-            return math.nan
-    if t in ("Infinity", "+Infinity"):
-        return math.inf
-    if t == "-Infinity":
-        return -math.inf
-    if _DECIMAL.fullmatch(t):
-        return float(t)
-    return math.nan
 
 
 class Field:
@@ -145,7 +99,7 @@ class Str(Field):
     def check(self, value: Any, path: str, issues: list[Issue]) -> Any:
         origin, unit = "string", "characters"
         if not isinstance(value, str):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected string, received {received}"
             )
@@ -190,15 +144,15 @@ class Int(Field):
 
     def check(self, value: Any, path: str, issues: list[Issue]) -> Any:
         if self.coerce:
-            value = js_number(value) if isinstance(value, str) else value
+            value = _coerce(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected number, received {received}"
             )
             return value
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected number, received {received}"
             )
@@ -228,7 +182,7 @@ class Record(Field):
 
     def check(self, value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, dict):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected record, received {received}"
             )
@@ -249,7 +203,7 @@ class IsoDatetime(Field):
 
     def check(self, value: Any, path: str, issues: list[Issue]) -> Any:
         if not isinstance(value, str):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, path, "invalid_type", f"Invalid input: expected string, received {received}"
             )
@@ -272,7 +226,7 @@ class Obj:
     def parse(self, value: Any) -> dict[str, Any]:
         issues: list[Issue] = []
         if not isinstance(value, dict):
-            received = js_type_name(value)
+            received = type_name(value)
             _issue(
                 issues, "", "invalid_type", f"Invalid input: expected object, received {received}"
             )

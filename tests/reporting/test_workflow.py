@@ -1,17 +1,50 @@
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from tests.servers import ROOT
 
 
+def _workflow() -> dict[Any, Any]:
+    return dict(yaml.safe_load((ROOT / ".github" / "workflows" / "parity.yml").read_text()))
+
+
 def test_workflow_runs_ci_and_uploads_the_report() -> None:
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "parity.yml").read_text())
+    workflow = _workflow()
     assert "pull_request" in workflow[True]  # YAML 1.1 reads the `on:` key as True
-    steps = workflow["jobs"]["parity"]["steps"]
+    steps = workflow["jobs"]["ci"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert "bash .ci/run" in runs
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["if"] == "always()"
     assert "reports/latest/parity.html" in upload["with"]["path"]
     assert "reports/latest/junit.xml" in upload["with"]["path"]
+
+
+def test_workflow_gates_through_the_repository_action() -> None:
+    steps = _workflow()["jobs"]["parity"]["steps"]
+    gate = next(s for s in steps if s.get("uses") == "./")
+    assert gate["with"]["profile"] == "ci"
+    assert gate["with"]["dependency-groups"] == "port"
+
+
+def test_action_runs_parity_then_always_summarises_and_uploads() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    assert {"profile", "config", "seed", "shard"} <= set(action["inputs"])
+    assert action["inputs"]["shard"]["default"] == ""  # optional: passed only when set
+    steps = action["runs"]["steps"]
+    run = next(s for s in steps if s.get("id") == "run")
+    assert 'if [ -n "$SHARD" ]; then cmd+=(--shard "$SHARD"); fi' in run["run"]
+    assert 'if [ -n "$SEED" ]' in run["run"]
+    summary = next(s for s in steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert summary["if"] == "always()"
+    assert "latest/summary.md" in summary["run"]
+    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()"
+    assert "latest/parity.html" in upload["with"]["path"]
+    assert steps[-1]["run"].startswith("exit")  # fails with parity's code after the upload
+    install = next(s for s in steps if "export --frozen" in s.get("run", ""))
+    assert "uv==" in install["run"]
