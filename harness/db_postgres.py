@@ -377,7 +377,6 @@ class PgWatcher:
         self.conn.execute(f"SELECT {calls}".encode(), params)
 
     def _restore_clone(self) -> None:
-
         self.close()
         drop_database(self.live)
         create_database(self.live, template=self.template)
@@ -465,7 +464,7 @@ def load_sqlite_snapshot(
                                 "t": table.name,
                                 "c": column.name,
                                 "v": max(top, 1),
-                                "called": top > 0,
+                                "on": top > 0,
                             },
                         )
     finally:
