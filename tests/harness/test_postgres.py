@@ -180,6 +180,33 @@ def test_other_restore_strategies_reach_the_same_baseline(pg: PgServer, strategy
 # -- across engines ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+def test_invariant_context_on_postgresql(pg: PgServer) -> None:
+    from harness.invariants import Invariant, InvariantContext, run_invariants
+
+    url, writer = fresh_db(pg, SCHEMA)
+    writer.close()
+
+    def likes(ctx: InvariantContext) -> None:
+        assert ctx.engine == "postgresql"
+        assert ctx.scalar("SELECT count(*) FROM users WHERE name LIKE ?", "%a%") == 1
+        assert ctx.scalar("SELECT count(*) FROM users WHERE name LIKE 'b%'") == 1
+
+    def broken(ctx: InvariantContext) -> None:
+        ctx.scalar("SELECT nope FROM users")
+
+    def writes(ctx: InvariantContext) -> None:
+        ctx.scalar("DELETE FROM users RETURNING id")
+
+    checks = [Invariant("likes", likes, ""), Invariant("broken", broken, "")]
+    checks.append(Invariant("read_only", writes, ""))
+    results = {r.name: r for r in run_invariants(checks, url)}
+    assert results["likes"].passed, results["likes"].message
+    assert not results["broken"].passed
+    assert "SQL error" in results["broken"].message
+    assert not results["read_only"].passed, "invariants cannot write"
+
+
 def test_normalize_cross_engine_values() -> None:
     at = datetime(2025, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
     pg_side = {
@@ -359,5 +386,16 @@ def test_port_answers_on_postgresql_as_on_sqlite(
                 json={"title": "Again", "channel": "email", "category": "c", "customerName": "R"},
             )
             assert again.json()["id"] == 81, "restored under the running port, pool and all"
+            watcher.restore()
+            # the contract's invariants run on PostgreSQL too (a SQLAlchemy connection)
+            from harness.invariants import load_invariants, run_invariants
+
+            defs = load_invariants(ROOT / "contracts" / "invariants.py")
+            results = run_invariants(defs, watcher.live)
+            assert [r.message for r in results if not r.passed] == []
+            assert {r.name for r in results if not r.skipped} >= {
+                "no_session_outlives_its_user",
+                "updated_at_not_before_created_at",
+            }
         finally:
             watcher.close()
