@@ -34,6 +34,7 @@ __all__ = [
 class Watcher(Protocol):
     """What the engine needs of one target's database."""
 
+    engine: str  # "sqlite" | "postgresql": results.json names it; normalize_pair reads it
     restores: int
     restore_s: float
 

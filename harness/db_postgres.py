@@ -58,6 +58,7 @@ __all__ = [
     "create_database",
     "drop_database",
     "load_sqlite_snapshot",
+    "prepare_targets",
     "psycopg_dsn",
 ]
 
@@ -155,6 +156,25 @@ def clone_database(template_url: str, name: str) -> str:
     drop_database(target)
     create_database(target, template=parsed.database)
     return target
+
+
+def prepare_targets(
+    template_url: str,
+    snapshot: Path,
+    keys: Iterable[str],
+    load: Any,
+) -> dict[str, str]:
+    """Managed mode's databases: ``template_url``'s database is created and filled by
+    ``load(snapshot, template_url)`` (for the shipped port: ``backend.pgload.load``), then
+    each target key gets its own clone ``<template>_<key>``. Returns key -> database URL.
+    Call before the services start (cloning needs the template to itself)."""
+    from sqlalchemy.engine import make_url
+
+    drop_database(template_url)
+    create_database(template_url)
+    load(snapshot, template_url)
+    base = make_url(template_url).database
+    return {key: clone_database(template_url, f"{base}_{key}") for key in keys}
 
 
 class _Table:

@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.database import engine_of, normalize_cross_engine, normalize_pair, open_watcher
+from harness.database import (
+    Watcher,
+    engine_of,
+    normalize_cross_engine,
+    normalize_pair,
+    open_watcher,
+)
 from harness.dbdiff import DbWatcher
 from harness.errors import HarnessError
 from harness.models import TableWrites
@@ -74,6 +80,9 @@ def test_engine_of_and_factory(tmp_path: Path) -> None:
         engine_of("mysql://u@h/db")
     watcher = open_watcher(tmp_path / "x.db", tmp_path / "x.base")
     assert isinstance(watcher, DbWatcher)  # SQLite: today's watcher, unchanged
+    assert isinstance(watcher, Watcher)
+    assert watcher.engine == "sqlite"
+    assert open_watcher("postgresql://u@h/db").engine == "postgresql"
 
 
 @pytest.mark.slow
@@ -339,13 +348,14 @@ def _login(url: str, role: str) -> dict[str, str]:
 def test_port_answers_on_postgresql_as_on_sqlite(
     pg: PgServer, seeded_snapshot: Path, tmp_path: Path
 ) -> None:
-    from harness.db_postgres import clone_database, create_database
+    from backend.pgload import load
+    from harness.db_postgres import create_database, prepare_targets
     from tests.servers import running
 
-    template = pg.url("port_template")
-    create_database(template)
+    cli = pg.url("port_cli")
+    create_database(cli)
     out = subprocess.run(
-        [sys.executable, "-m", "backend.pgload", str(seeded_snapshot), template],
+        [sys.executable, "-m", "backend.pgload", str(seeded_snapshot), cli],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -353,7 +363,8 @@ def test_port_answers_on_postgresql_as_on_sqlite(
     )
     assert out.returncode == 0, out.stderr
     assert "cases 80" in out.stdout
-    live = clone_database(template, "port_live")
+    live = prepare_targets(pg.url("port"), seeded_snapshot, ["candidate"], load)["candidate"]
+    assert live.endswith("/port_candidate")
     sqlite_db = tmp_path / "port.db"
     shutil.copyfile(seeded_snapshot, sqlite_db)
     with (
