@@ -376,6 +376,16 @@ def test_port_answers_on_postgresql_as_on_sqlite(
             a = httpx.get(on_sqlite.url + path, headers=hs)
             b = httpx.get(on_pg.url + path, headers=hp)
             assert (a.status_code, a.json()) == (b.status_code, b.json()), path
+        # search: PostgreSQL text search finds the same rows; scores/snippets are its own
+        a = httpx.get(on_sqlite.url + "/api/search?q=order&limit=50", headers=hs).json()
+        b = httpx.get(on_pg.url + "/api/search?q=order&limit=50", headers=hp).json()
+        assert a["total"] > 0
+        assert a["total"] == b["total"]
+        if a["total"] <= 50:  # all results listed: the same rows, whatever their order
+            assert {(h["type"], h["id"]) for h in a["results"]} == {
+                (h["type"], h["id"]) for h in b["results"]
+            }
+        assert all("<mark>" in h["snippet"] for h in b["results"] if h["type"] == "case")
         watcher = open_watcher(live)
         watcher.open()
         try:
