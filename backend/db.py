@@ -1,4 +1,5 @@
-"""One engine per process over the legacy's SQLite file (WAL, busy timeout, foreign keys)."""
+"""One engine per process: the legacy's SQLite file (WAL, busy timeout, foreign keys), or a
+PostgreSQL database when ``DATABASE_URL`` names one (same models, loaded by ``backend.pgload``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.settings import get_settings
@@ -24,9 +25,22 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(path: str) -> Engine:
+def make_engine(path_or_url: str) -> Engine:
+    """An engine on a SQLite file path, or on any SQLAlchemy URL (``postgresql://`` is
+    served by psycopg 3)."""
+    if "://" not in path_or_url:
+        path_or_url = f"sqlite+pysqlite:///{path_or_url}"
+    url = make_url(path_or_url)
+    if url.get_backend_name() == "postgresql":
+        engine = create_engine(
+            url.set(drivername="postgresql+psycopg"),
+            pool_size=8,
+            max_overflow=8,
+            pool_pre_ping=True,  # a database restored by re-cloning drops the pool's sessions
+        )
+        return engine
     engine = create_engine(
-        f"sqlite+pysqlite:///{path}",
+        url,
         connect_args={"check_same_thread": False, "timeout": 5.0},
         pool_size=8,
         max_overflow=8,
@@ -37,7 +51,7 @@ def make_engine(path: str) -> Engine:
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_path)
+    return make_engine(get_settings().url)
 
 
 @lru_cache

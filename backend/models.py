@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from sqlalchemy import REAL, ForeignKey, Index, Integer, Text, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from typing import Any
 
-NOW_ISO = text("(strftime('%Y-%m-%dT%H:%M:%fZ','now'))")
+from sqlalchemy import REAL, ForeignKey, Index, Integer, Text, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class now_iso(FunctionElement[str]):
+    """``new Date().toISOString()`` in SQL, in each engine's dialect (a column default)."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(now_iso)
+def _now_iso_sqlite(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "(strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+
+
+@compiles(now_iso, "postgresql")
+def _now_iso_postgresql(_element: Any, _compiler: Any, **_kw: Any) -> str:
+    return "(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+
+
+NOW_ISO = now_iso()
 
 
 class Base(DeclarativeBase):

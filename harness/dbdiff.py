@@ -138,6 +138,8 @@ def backup_into(source: Path, target: Path) -> None:
 class DbWatcher:
     """One target's live database: baseline, change detection, writes, restore."""
 
+    engine = "sqlite"
+
     def __init__(self, live: Path, baseline: Path) -> None:
         self.live = live
         self.baseline = baseline

@@ -64,16 +64,26 @@ class StepInfo:
 
 @dataclass(frozen=True)
 class InvariantContext:
-    db: sqlite3.Connection
+    """``db`` is a ``sqlite3.Connection`` (``engine == "sqlite"``) or, on PostgreSQL, a
+    read-only SQLAlchemy ``Connection``; ``scalar``/``all`` take ``?`` placeholders on both."""
+
+    db: Any
     step: StepInfo | None = None
     api: ApiGet | None = None
+    engine: str = "sqlite"
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> Any:
+        if self.engine == "sqlite":
+            return self.db.execute(sql, params)
+        # psycopg reads placeholders even without parameters: a literal % is written %%
+        return self.db.exec_driver_sql(sql.replace("%", "%%").replace("?", "%s"), params)
 
     def scalar(self, sql: str, *params: Any) -> Any:
-        row = self.db.execute(sql, params).fetchone()
+        row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        return list(self.db.execute(sql, params).fetchall())
+    def all(self, sql: str, *params: Any) -> list[Any]:
+        return list(self._execute(sql, params).fetchall())
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,42 @@ def load_invariants(path: Path) -> list[Invariant]:
         _REGISTRY.update(saved)
 
 
+_PG_ENGINES: dict[str, Any] = {}
+
+
+def _pg_engine(url: str) -> Any:
+    """One small pool per database URL, sessions read-only and in autocommit (a failing
+    check cannot abort the next one's transaction)."""
+    engine = _PG_ENGINES.get(url)
+    if engine is None:
+        from sqlalchemy import create_engine, event
+
+        engine = create_engine(
+            "postgresql+psycopg://" + url.partition("://")[2],
+            isolation_level="AUTOCOMMIT",
+            pool_size=2,
+        )
+
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("SET default_transaction_read_only = on")
+
+        event.listen(engine, "connect", _read_only)
+        _PG_ENGINES[url] = engine
+    return engine
+
+
+@contextmanager
+def _connection(db: Path | str) -> Iterator[tuple[Any, str]]:
+    from harness.database import engine_of
+
+    if engine_of(db) == "postgresql":
+        with _pg_engine(str(db)).connect() as conn:
+            yield conn, "postgresql"
+        return
+    with read_only(Path(db)) as sqlite_conn:
+        yield sqlite_conn, "sqlite"
+
+
 @contextmanager
 def read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection that never changes the file (WAL readers are fine)."""
@@ -201,7 +247,7 @@ def read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
 
 def run_invariants(
     invariants: list[Invariant],
-    db_path: Path,
+    db_path: Path | str,
     *,
     step: StepInfo | None = None,
     api: ApiGet | None = None,
@@ -210,12 +256,15 @@ def run_invariants(
     """Check ``invariants`` on one database. ``step``: the request just replayed, with its
     own writes; without one, ``written`` may name the tables written since the baseline
     (a stateful sequence's steps), so ``tables``-scoped invariants still run only where
-    they can have broken."""
+    they can have broken. ``db_path``: a SQLite file, or a PostgreSQL URL (a watcher's
+    ``live``)."""
+    from sqlalchemy.exc import DBAPIError
+
     results: list[InvariantResult] = []
     if step is not None:
         written = set(step.writes)
-    with read_only(db_path) as conn:
-        ctx = InvariantContext(db=conn, step=step, api=api)
+    with _connection(db_path) as (conn, engine):
+        ctx = InvariantContext(db=conn, step=step, api=api, engine=engine)
         for inv in invariants:
             if (
                 (inv.needs_step and step is None)
@@ -232,7 +281,7 @@ def run_invariants(
                 results.append(
                     InvariantResult(inv.name, False, message=message, elapsed_ms=_ms(started))
                 )
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, DBAPIError) as exc:
                 results.append(
                     InvariantResult(
                         inv.name, False, message=f"SQL error: {exc}", elapsed_ms=_ms(started)

@@ -114,9 +114,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(name: str, database: Path, log_dir: Path) -> Iterator[Service]:
+def running(
+    name: str, database: Path, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Service]:
+    """``env`` adds to the service's environment (``DATABASE_URL`` for the port on PG)."""
     port = free_port()
-    env = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port)}
+    env = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port), **(env or {})}
     if name == "legacy":
         command = ["npx", "next", "start", "-H", "127.0.0.1", "-p", str(port)]
         cwd = LEGACY

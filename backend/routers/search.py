@@ -49,6 +49,58 @@ _SQL = {
 }
 _TYPE_ORDER = {"case": 0, "alert": 1, "feed": 2}
 
+# PostgreSQL has no FTS5: its text search over the same columns ('simple': lower-cased tokens,
+# every token required, as the quoted FTS5 tokens are). Scores (ts_rank, negated so lower is
+# better as bm25's) and snippets (ts_headline) are not bm25's: accepted differences of the
+# engine move. unicode61 also folds diacritics ("cafe" finds "café"); 'simple' does not.
+_HEADLINE = "'StartSel=<mark>, StopSel=</mark>, MaxWords=12, MinWords=1'"
+
+
+def _pg_sql(table: str, alias: str, columns: str, snippet_col: str, extra: str) -> str:
+    doc = f"to_tsvector('simple', concat_ws(' ', {columns}))"
+    return f"""SELECT {alias}.id AS id, {alias}.title AS title,
+             ts_headline('simple', {alias}.{snippet_col}, q, {_HEADLINE}) AS snippet,
+             -ts_rank({doc}, q) AS score
+           FROM {table} {alias}, plainto_tsquery('simple', :match) q
+           WHERE {doc} @@ q {extra}
+             AND (CAST(:unit AS text) IS NULL OR {alias}.business_unit = :unit)"""
+
+
+_PG_SQL = {
+    "cases": (
+        "case",
+        _pg_sql(
+            "cases",
+            "c",
+            "c.title, c.description, c.category, c.customer_name",
+            "description",
+            "AND (CAST(:scope AS text) IS NULL OR c.business_unit = :scope)",
+        ),
+    ),
+    "alerts": (
+        "alert",
+        _pg_sql(
+            "alerts",
+            "a",
+            "a.title, a.message",
+            "message",
+            "AND (CAST(:scope AS text) IS NULL OR a.business_unit = :scope)",
+        ),
+    ),
+    "feed": (
+        "feed",
+        _pg_sql(
+            "feed_items",
+            "f",
+            "f.title, f.body",
+            "body",
+            "AND (f.expires_at IS NULL OR f.expires_at > :now)"
+            " AND (CAST(:scope AS text) IS NULL OR f.business_unit IS NULL"
+            " OR f.business_unit = :scope)",
+        ),
+    ),
+}
+
 
 def _is_token_char(ch: str) -> bool:
     # JavaScript's /[\p{L}\p{N}]/u: general categories L* and N*
@@ -92,21 +144,29 @@ async def search(request: Request, caller: CallerDep, session: SessionDep) -> Js
         }
         scope = query["scope"]
         sources = ["cases", "alerts", "feed"] if scope == "all" else [scope]
-        # hot path: the driver's own prepared-statement cache, not SQLAlchemy's text() (8x)
-        raw = session.connection().connection.driver_connection
-        assert raw is not None
-        for source in sources:
-            kind, sql = _SQL[source]
-            for row_id, title, snippet, score in raw.execute(sql, params).fetchall():
-                hits.append(
-                    {
-                        "type": kind,
-                        "id": row_id,
-                        "title": title,
-                        "snippet": snippet,
-                        "score": float(score),
-                    }
-                )
+        rows: list[Any] = []
+        if session.get_bind().dialect.name == "postgresql":
+            for source in sources:
+                kind, sql = _PG_SQL[source]
+                plain = {**params, "match": " ".join(t.strip('"') for t in match.split())}
+                rows += [(kind, *r) for r in session.execute(text(sql), plain).all()]
+        else:
+            # hot path: the driver's own prepared-statement cache, not SQLAlchemy's text() (8x)
+            raw = session.connection().connection.driver_connection
+            assert raw is not None
+            for source in sources:
+                kind, sql = _SQL[source]
+                rows += [(kind, *r) for r in raw.execute(sql, params).fetchall()]
+        for kind, row_id, title, snippet, score in rows:
+            hits.append(
+                {
+                    "type": kind,
+                    "id": row_id,
+                    "title": title,
+                    "snippet": snippet,
+                    "score": float(score),
+                }
+            )
         hits.sort(key=lambda h: (h["score"], _TYPE_ORDER[h["type"]], h["id"]))
     filters = {"businessUnit": query["businessUnit"]} if query.get("businessUnit") else {}
     session.add(
