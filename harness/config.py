@@ -63,9 +63,16 @@ class ServiceConfig(_Strict):
 
     name: str | None = Field(None, description="shown in reports (default: the target's key)")
     command: Command = Field(
-        description="argv list; `{port}`, `{database}` and `{python}` are filled in"
+        description="argv list; `{port}`, `{database}` (a file or a URL), `{database_path}` "
+        "(SQLite, else empty), `{database_url}` (PostgreSQL, else empty) and `{python}` are "
+        "filled in; the same in `env`"
     )
     cwd: str = Field(".", description="working directory, relative to parity.toml")
+    database_load: Command | None = Field(
+        None,
+        description="PostgreSQL: fills the empty template database `{database}` (a URL) from "
+        "the seeded SQLite `{snapshot}`; each target gets a clone of it",
+    )
     source: str | None = Field(
         None,
         description="the service's source directory, for its git commit in the results "
@@ -167,6 +174,10 @@ class AcceptRule(_Strict):
     kind: str = Field(description='the finding\'s kind, or "*"')
     reason: str = Field(description="why the difference is intended")
     expires: dt.date = Field(description="after this date the run fails again")
+    profiles: list[str] | None = Field(
+        None,
+        description="only in these profiles (e.g. the engine move's pg profile); default all",
+    )
 
 
 class PoolRule(_Strict):
@@ -215,6 +226,12 @@ class Profile(_Strict):
     )
     probes: bool = Field(
         True, description="undeclared methods, trailing slash, HEAD, CORS, auth schemes"
+    )
+    databases: dict[str, Literal["sqlite", "postgresql"]] = Field(
+        default_factory=dict,
+        description="managed mode: each target's database engine, e.g. { candidate = "
+        '"postgresql" } (default sqlite); PostgreSQL runs on a private server started for the '
+        "run",
     )
     require_proof: bool = Field(
         True,
@@ -311,6 +328,10 @@ class ParityConfig(_Strict):
             known = ", ".join(sorted(self.profiles)) or "none"
             raise HarnessError(f"{self.source}: unknown profile {name!r} (known: {known})")
         return self.profiles[name]
+
+    def accept_rules(self, profile: str) -> list[AcceptRule]:
+        """The accept rules in force for ``profile``."""
+        return [r for r in self.accept if r.profiles is None or profile in r.profiles]
 
     def invariant_api_role(self) -> str | None:
         """Who ``ctx.api`` GETs as: ``[invariants] api_role``, else ``admin`` if configured,

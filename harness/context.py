@@ -18,6 +18,7 @@ from harness.cases import CaseSource
 from harness.comparison import compare_exchange
 from harness.config import ParityConfig, Profile
 from harness.contract import Contract, Operation, match_operation
+from harness.database import normalize_pair
 from harness.findings import Findings
 from harness.invariant_log import InvariantLog
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
@@ -250,6 +251,8 @@ class RunContext:
             pair.reset_external()
         started = time.perf_counter()
         rules = self.rules(req.operation)
+        if pair.cross_engine:
+            lw, cw = normalize_pair(lw, cw, pair.engines["legacy"], pair.engines["candidate"])
         diffs = compare_exchange(legacy, candidate, lw, cw, rules, self.config.compare)
         if aa is not None:
             aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, self.config.compare)

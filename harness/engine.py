@@ -170,7 +170,7 @@ class Engine:
                     self.seed,
                     self.options.report_dir / ".cache" / "cases",
                 ),
-                findings=Findings(self.config.accept),
+                findings=Findings(self.config.accept_rules(self.profile_name)),
                 invariants=InvariantLog(pair, defs, self.config.invariant_api_role()),
                 noise=NoiseLedger(margin=self.config.noise.margin),
                 listener=self.listener,

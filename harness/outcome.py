@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.config import ParityConfig
 from harness.context import OpStats, RunContext
+from harness.database import CROSS_ENGINE_NOTE
 from harness.findings import Group
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
 from harness.normalization import JsonText, shape
@@ -338,7 +339,7 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
             base_url=base.base_url if base else None,
             command=service.command_line if service else None,
             git_commit=commit,
-            database="sqlite" if ctx and key in ctx.pair.watchers else None,
+            database=ctx.pair.engines.get(key) if ctx and key in ctx.pair.watchers else None,
         )
     return out
 
@@ -346,6 +347,8 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
 def _warnings(ctx: RunContext) -> list[str]:
     out: list[str] = []
     for op_id, statuses in sorted(ctx.stats.positive.items()):
+        if ctx.stats.proven(ctx.contract.get(op_id)):
+            continue  # some valid case succeeded: the contract and fixtures can reach it
         total = sum(statuses.values())
         rejected = Counter({s: n for s, n in statuses.items() if 400 <= s < 500})
         if total >= 5 and sum(rejected.values()) > 0.9 * total:
@@ -355,6 +358,8 @@ def _warnings(ctx: RunContext) -> list[str]:
                 f"(commonest: {status}, {n} times): the contract, its examples or the fixtures "
                 "are wrong for this service, not the pair"
             )
+    if ctx.pair.cross_engine:
+        out.append(f"the two databases are different engines: {CROSS_ENGINE_NOTE}")
     if not ctx.pair.watchers:
         out.append(
             "no database access in this mode: write diffs, invariants and interop were not "
@@ -380,7 +385,8 @@ def _nothing_tested(ctx: RunContext) -> str | None:
 def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -> Results:
     """The verdict and every section; ``ctx`` is None when the run failed before it began."""
     today = dt.date.today()
-    expired = [rule for rule in config.accept if rule.expires < today]
+    rules = config.accept_rules(meta.profile)
+    expired = [rule for rule in rules if rule.expires < today]
     messages: list[str] = []
     findings: list[Finding] = []
     operations: list[OperationSummary] = []
@@ -421,7 +427,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             matched=matched[id(rule)],
             expired=rule.expires < today,
         )
-        for rule in config.accept
+        for rule in rules
     ]
     drift = any(not f.accepted for f in findings) or bool(expired)
     missing = [u.operation for u in unproven if not u.allowed] if meta.require_proof else []

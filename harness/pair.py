@@ -8,7 +8,10 @@ Phases use only the verbs here (send, read writes, restore), never the services 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.config import ParityConfig, Profile, ServiceConfig
-from harness.dbdiff import DbWatcher
+from harness.config import Command, ParityConfig, Profile, ServiceConfig
+from harness.database import Watcher, open_watcher
 from harness.errors import HarnessError, ServiceError
 from harness.generation import build_request
 from harness.models import PreparedRequest, Response, Writes
-from harness.services import ManagedService, build_snapshot, copy_snapshot, run_reset_command
+from harness.services import (
+    ManagedService,
+    build_snapshot,
+    copy_snapshot,
+    render_command,
+    run_reset_command,
+)
 from harness.transport import Target, TargetUnreachable, Transport
 
 __all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
@@ -62,9 +71,11 @@ class Pair:
     timings: Timings
     services: dict[str, ManagedService] = field(default_factory=dict)
     targets: dict[str, Target] = field(default_factory=dict)
-    watchers: dict[str, DbWatcher] = field(default_factory=dict)
+    watchers: dict[str, Watcher] = field(default_factory=dict)
     snapshot: Path | None = None
     transport: Transport | None = None
+    engines: dict[str, str] = field(default_factory=dict)  # target -> sqlite | postgresql
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -159,7 +170,9 @@ class Pair:
         return sum(w.restores for w in self.watchers.values())
 
     # -- extra services (interop) -------------------------------------------------------------
-    def start_service(self, key: str, config: ServiceConfig, database: Path) -> ManagedService:
+    def start_service(
+        self, key: str, config: ServiceConfig, database: Path | str
+    ) -> ManagedService:
         service = ManagedService(
             target=key,
             config=config,
@@ -196,6 +209,11 @@ class Pair:
             watcher.close()
         for service in self.services.values():
             service.stop()
+        self.stack.close()  # a private PostgreSQL server, after its clients are gone
+
+    @property
+    def cross_engine(self) -> bool:
+        return len({self.engines.get(k, "sqlite") for k in SIDES}) > 1
 
 
 def extract(body: Any, path: str) -> Any:
@@ -338,7 +356,7 @@ def open_pair(
         pair.timings.login = time.perf_counter() - started
         if not external:
             for key, service in pair.services.items():
-                watcher = DbWatcher(service.database, tmp / f"{key}.baseline.db")
+                watcher = open_watcher(service.database, tmp / f"{key}.baseline.db")
                 watcher.open()
                 pair.watchers[key] = watcher
         yield pair
@@ -359,6 +377,51 @@ def _transport(pair: Pair) -> Transport:
     )
 
 
+def _databases(
+    pair: Pair, profile: Profile, snapshot: Path, message: Callable[[str], None]
+) -> dict[str, Path | str]:
+    """Each side's own copy of the snapshot: a SQLite file, or a PostgreSQL database cloned
+    from a template the service's ``database_load`` command filled from the snapshot."""
+    out: dict[str, Path | str] = {}
+    postgres = [k for k in SIDES if profile.databases.get(k, "sqlite") == "postgresql"]
+    for key in SIDES:
+        pair.engines[key] = "postgresql" if key in postgres else "sqlite"
+        if key not in postgres:
+            out[key] = copy_snapshot(snapshot, pair.tmp / f"{key}.db")
+    if not postgres:
+        return out
+    from harness.db_postgres import prepare_targets
+    from harness.pgserver import pg_server
+
+    message("starting a private PostgreSQL server")
+    server = pair.stack.enter_context(pg_server(keep_log=pair.run_dir / "postgres.log"))
+    for key in postgres:
+        load = pair.config.services[key].database_load
+        if load is None:
+            raise HarnessError(
+                f"{pair.config.source}: services.{key}.database_load is required for a "
+                "PostgreSQL target (the command that fills the template from the snapshot)",
+                kind="config",
+            )
+        cwd = pair.config.resolve(pair.config.services[key].cwd)
+
+        def run_load(snap: Path, url: str, load: Command = load, cwd: Path = cwd) -> None:
+            values = {"snapshot": str(snap), "database": url, "python": sys.executable}
+            argv = render_command(load, values)
+            done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
+            if done.returncode != 0:
+                raise HarnessError(
+                    f"database_load failed ({shlex.join(argv)}): "
+                    f"{done.stderr.decode(errors='replace')[-800:]}",
+                    kind="database",
+                )
+
+        message(f"loading the snapshot into PostgreSQL for {key}")
+        urls = prepare_targets(server.url(f"parity_{key}"), snapshot, [key], run_load)
+        out[key] = urls[key]
+    return out
+
+
 def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None]) -> None:
     cfg = pair.config
     for key in SIDES:
@@ -376,8 +439,9 @@ def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None])
         cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
     )
     pair.snapshot = snapshot
+    databases = _databases(pair, profile, snapshot, message)
     for key in SIDES:
-        pair.start_service(key, cfg.services[key], copy_snapshot(snapshot, pair.tmp / f"{key}.db"))
+        pair.start_service(key, cfg.services[key], databases[key])
     if profile.noise == "calibrate":
         twin_db = copy_snapshot(snapshot, pair.tmp / "legacy_aa.db")
         pair.start_service("legacy_aa", cfg.services["legacy"], twin_db)

@@ -64,7 +64,15 @@ FindingKind = Literal[
     "invariant",
 ]
 ErrorKind = Literal[
-    "harness", "service", "config", "contract", "input", "auth", "interrupted", "incomplete"
+    "harness",
+    "service",
+    "config",
+    "contract",
+    "input",
+    "auth",
+    "interrupted",
+    "incomplete",
+    "database",
 ]
 
 

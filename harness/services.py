@@ -110,7 +110,7 @@ class ManagedService:
     target: str  # "legacy" | "candidate"
     config: ServiceConfig
     base_dir: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a PostgreSQL URL
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -130,7 +130,15 @@ class ManagedService:
         return shlex.join(self.argv)
 
     def start(self) -> None:
-        values = {**_base_values(), "port": str(self.port), "database": str(self.database)}
+        url = isinstance(self.database, str) and "://" in self.database
+        values = {
+            **_base_values(),
+            "port": str(self.port),
+            "database": str(self.database),
+            # one of the two is empty: services pick their engine by which is set
+            "database_path": "" if url else str(self.database),
+            "database_url": str(self.database) if url else "",
+        }
         self.argv = render_command(self.config.command, values)
         env = {**os.environ, **{k: _fill(v, values) for k, v in self.config.env.items()}}
         cwd = (self.base_dir / self.config.cwd).resolve()

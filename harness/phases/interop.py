@@ -33,6 +33,9 @@ class Interop:
         pair = ctx.pair
         if pair.snapshot is None:
             return
+        if "postgresql" in pair.engines.values():
+            ctx.stats.notes.append("interop: needs both services on one SQLite file; skipped")
+            return
         selected = {op.id for op in ctx.selected}
         method = {op.id: op.method for op in ctx.contract.operations}
         links = [

@@ -157,7 +157,7 @@ def measure(
     config = mutant_config(work, mutant.name, snapshot=snapshot)
     watch = Watch(set(mutant.operations), baseline)
     engine = _engine(config, list(mutant.operations), profile, seed, work / "reports", watch=watch)
-    watch.accepted = Findings(engine.config.accept).accepted
+    watch.accepted = Findings(engine.config.accept_rules(engine.profile_name)).accepted
     started = time.monotonic()
     results = _run(engine)
     out.run_seconds = time.monotonic() - started
