@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        contract = load_contract(args.contract or config.resolve(config.contract or "openapi.yaml"))
+        contract = load_contract(
+            args.contract or config.resolve(config.contract or "openapi.yaml"),
+            config.overlay_paths(),
+        )
     except HarnessError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.config import ParityConfig, Profile
 from harness.contract import Contract, Operation, load_contract
+from harness.edges import boundary_cases
 from harness.errors import HarnessError
 from harness.generation import GenerationStats, build_request, generate_cases
 from harness.models import NOT_SET, PreparedRequest
@@ -33,7 +34,15 @@ from harness.models import NOT_SET, PreparedRequest
 __all__ = ["CaseSource", "GenJob", "request_from_json", "request_to_json"]
 
 # every module whose source shapes the generated cases: part of the cache key
-_CASE_MODULES = ("generation.py", "files.py", "cases.py", "models.py", "contract.py")
+_CASE_MODULES = (
+    "generation.py",
+    "files.py",
+    "cases.py",
+    "models.py",
+    "contract.py",
+    "edges.py",
+    "overlay.py",
+)
 CACHE_FORMAT = 1
 
 
@@ -42,6 +51,7 @@ class GenJob:
     """Everything a worker needs to generate one operation's cases (all picklable)."""
 
     contract_path: str
+    overlays: tuple[str, ...]
     op_id: str
     seed: int
     positive: int
@@ -59,15 +69,15 @@ class GenOutput:
 
 
 @functools.lru_cache(maxsize=4)
-def _contract(path: str) -> Contract:
-    return load_contract(Path(path))
+def _contract(path: str, overlays: tuple[str, ...]) -> Contract:
+    return load_contract(Path(path), [Path(o) for o in overlays])
 
 
 def run_job(job: GenJob, contract: Contract | None = None) -> GenOutput:
     """Generate one operation's cases (in the worker, or in-process with ``contract``)."""
     started = time.perf_counter()
     stats = GenerationStats()
-    op = (contract or _contract(job.contract_path)).get(job.op_id)
+    op = (contract or _contract(job.contract_path, job.overlays)).get(job.op_id)
     cases = generate_cases(
         op,
         run_seed=job.seed,
@@ -116,6 +126,7 @@ class CaseSource:
         auth = self.config.auth
         return GenJob(
             contract_path=str(self.contract.path),
+            overlays=tuple(str(o) for o in self.contract.overlays),
             op_id=op.id,
             seed=seed,
             positive=positive,
@@ -135,7 +146,9 @@ class CaseSource:
         )
 
     def _fixtures(self, op: Operation, cases: list[PreparedRequest]) -> list[PreparedRequest]:
-        """The configured logins are valid bodies of the login operation: they go first."""
+        """The configured logins first (valid bodies of the login operation), then the
+        generated cases, then every stated bound of the operation at and past its limit."""
+        cases = cases + self._edges(op, cases)
         auth = self.config.auth
         if auth is None or auth.login != op.id or not auth.roles:
             return cases
@@ -155,6 +168,21 @@ class CaseSource:
         ]
         known = {c.signature() for c in cases}
         return [c for c in logins if c.signature() not in known] + cases
+
+    def _edges(self, op: Operation, cases: list[PreparedRequest]) -> list[PreparedRequest]:
+        if op.api is None:
+            return []
+        positive = [c for c in cases if c.mode == "positive"]
+        base = next((c for c in positive if c.role is not None), None) or next(iter(positive), None)
+        if base is None:
+            return []
+        known = {c.signature() for c in cases}
+        out: list[PreparedRequest] = []
+        for req in boundary_cases(op.api.definition.raw, self.contract.raw, base):
+            if req.signature() not in known:
+                known.add(req.signature())
+                out.append(req)
+        return out
 
     def _absorb(self, out: GenOutput) -> list[PreparedRequest]:
         self.stats.merge(out.stats)
@@ -235,8 +263,10 @@ class CaseSource:
             [
                 CACHE_FORMAT,
                 _versions(),
-                hashlib.sha256(self.contract.path.read_bytes()).hexdigest(),
-                asdict(job) | {"contract_path": None},
+                hashlib.sha256(
+                    json.dumps(self.contract.raw, sort_keys=True, default=str).encode()
+                ).hexdigest(),
+                asdict(job) | {"contract_path": None, "overlays": None},
                 _source_digest(),
             ],
             default=str,

@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         contract_path = args.contract or (
             config.resolve(config.contract) if config.contract else Path("contracts/openapi.yaml")
         )
-        contract = load_contract(contract_path)
+        contract = load_contract(contract_path, config.overlay_paths())
         if (args.legacy_url is None) != (args.candidate_url is None):
             raise HarnessError(
                 "give both --legacy-url and --candidate-url, or neither", kind="input"

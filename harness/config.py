@@ -277,6 +277,11 @@ class InvariantsConfig(_Strict):
 
 class ParityConfig(_Strict):
     contract: str | None = Field(None, description="the OpenAPI file, relative to this file")
+    overlays: list[str] = Field(
+        default_factory=list,
+        description="OpenAPI Overlay 1.0 documents applied to the contract in order "
+        "(examples, formats, links the contract lacks), relative to this file",
+    )
     base_path: str | None = Field(
         None,
         description="prefix of every operation's path on both services (default: the path "
@@ -328,6 +333,9 @@ class ParityConfig(_Strict):
             known = ", ".join(sorted(self.profiles)) or "none"
             raise HarnessError(f"{self.source}: unknown profile {name!r} (known: {known})")
         return self.profiles[name]
+
+    def overlay_paths(self) -> list[Path]:
+        return [self.resolve(o) for o in self.overlays]
 
     def accept_rules(self, profile: str) -> list[AcceptRule]:
         """The accept rules in force for ``profile``."""

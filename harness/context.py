@@ -98,6 +98,8 @@ class RunStats:
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
+    warnings: list[str] = field(default_factory=list)  # what a reader must not miss
+    renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
@@ -199,6 +201,7 @@ class RunContext:
         if (
             role is not None
             and "#" not in role
+            and not self.pair.watchers  # managed mode: a restore brings sessions back
             and result.legacy.status == 401
             and result.candidate.status == 401
             and self._futile[req.operation] < 2
@@ -208,10 +211,7 @@ class RunContext:
             self.sessions.renew(role)
             again = self._exchange(req, candidate_req, restore=restore)
             if (again.legacy.status, again.candidate.status) != (401, 401):
-                self.stats.notes.append(
-                    f"the {role} session had ended (401 on both sides at {req.operation}); "
-                    "logged in again"
-                )
+                self.stats.renewals[role] += 1
                 return again
             self._futile[req.operation] += 1
         return result

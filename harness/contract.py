@@ -46,6 +46,7 @@ class Contract:
     schema: Any  # schemathesis BaseSchema
     operations: list[Operation]
     links: list[Link] = field(default_factory=list)
+    overlays: tuple[Path, ...] = ()
 
     @property
     def base_path(self) -> str:
@@ -102,7 +103,8 @@ def match_operation(pattern: str, op_id: str) -> bool:
     return False
 
 
-def load_contract(path: Path) -> Contract:
+def load_contract(path: Path, overlays: tuple[Path, ...] | list[Path] = ()) -> Contract:
+    """The contract at ``path`` with the OpenAPI Overlay documents ``overlays`` applied."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -119,6 +121,11 @@ def load_contract(path: Path) -> Contract:
         raise HarnessError(f"{path}: invalid YAML: {exc}", kind="input") from exc
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: the contract is not a mapping", kind="input")
+    if overlays:
+        from harness.overlay import apply_overlay, load_overlay
+
+        for overlay in overlays:
+            apply_overlay(raw, load_overlay(overlay), overlay)
     if not str(raw.get("openapi", "")).startswith("3."):
         raise HarnessError(f"{path}: 'openapi' must be a 3.x version string", kind="input")
     paths = raw.get("paths")
@@ -152,11 +159,22 @@ def load_contract(path: Path) -> Contract:
         )
     return Contract(
         path=path,
+        overlays=tuple(overlays),
         raw=raw,
         schema=schema,
         operations=operations,
         links=_links(path, raw, operations),
     )
+
+
+_LINK_SOURCES = (
+    "$response.body#",
+    "$response.header.",
+    "$request.path.",
+    "$request.query.",
+    "$request.body#",
+)
+"""The runtime expressions a link parameter may use (OpenAPI 3 link objects)."""
 
 
 def _links(path: Path, raw: dict[str, Any], operations: list[Operation]) -> list[Link]:
@@ -179,7 +197,7 @@ def _links(path: Path, raw: dict[str, Any], operations: list[Operation]) -> list
                 params = tuple(
                     (str(k).removeprefix("path."), str(v))
                     for k, v in (link.get("parameters") or {}).items()
-                    if isinstance(v, str) and v.startswith("$response.body#")
+                    if isinstance(v, str) and v.startswith(_LINK_SOURCES)
                 )
                 out.append(Link(op.id, str(status), str(name), target, params))
     return out

@@ -84,8 +84,50 @@ def csv_variants(text: str) -> list[str]:
         out.append(_write(rows, other))
         out.append("\ufeff" + _write(rows, newline))
         out.append(_write([header], newline))
+        if data:
+            out.extend(_edge_variants(header, data, newline))
     seen: set[str] = set()
     return [v for v in out if not (v in seen or seen.add(v))]  # type: ignore[func-returns-value]
+
+
+MANY_BAD_ROWS = 120
+"""More spoiled rows than any cap an import applies to its list of row errors."""
+LARGE_ROWS = 2000
+
+
+def _edge_variants(header: list[str], data: list[list[str]], newline: str) -> list[str]:
+    """RFC 4180 corners and sizes near an import's limits, each from the example's rows:
+
+    many bad rows among good ones; a text cell with a comma, quotes and a line break; blank
+    lines between rows; no final newline; a header with an extra column and one with a
+    column missing; non-ASCII text; a large file of repeated good rows."""
+    out: list[str] = []
+    text_col = next((i for i, v in enumerate(data[0]) if v and not v.replace(".", "").isdigit()), 0)
+
+    def with_cell(value: str) -> list[list[str]]:
+        rows = [list(r) for r in data]
+        if text_col < len(rows[0]):
+            rows[0][text_col] = value
+        return rows
+
+    bad = [list(r) for r in data[:1]] * MANY_BAD_ROWS
+    bad = [[("" if i == 0 else v) for i, v in enumerate(r)] for r in bad]
+    out.append(_write([header, *bad, *data], newline))
+    out.append(_write([header, *with_cell('quoted, "comma"\nand a line break')], newline))
+    out.append(
+        newline.join(
+            [_write([header], newline).rstrip("\r\n"), ""]
+            + [_write([r], newline).rstrip("\r\n") + newline for r in data]
+        )
+    )
+    out.append(_write([header, *data], newline).rstrip("\r\n"))
+    out.append(_write([[*header, "extra"], *[[*r, "x"] for r in data]], newline))
+    if len(header) > 1:
+        out.append(_write([header[:-1], *[r[:-1] for r in data]], newline))
+    out.append(_write([header, *with_cell("Zoë Ünïcødé — 日本語 ✓")], newline))
+    large = (data * (LARGE_ROWS // len(data) + 1))[:LARGE_ROWS]
+    out.append(_write([header, *large], newline))
+    return out
 
 
 def text_reductions(text: str, content_type: str | None, filename: str | None) -> Iterator[str]:

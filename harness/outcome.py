@@ -345,7 +345,12 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
 
 
 def _warnings(ctx: RunContext) -> list[str]:
-    out: list[str] = []
+    out: list[str] = list(ctx.stats.warnings)
+    for role, count in sorted(ctx.stats.renewals.items()):
+        out.append(
+            f"the {role} session ended mid-run {count} time(s) (401 on both sides); parity "
+            "logged in again each time and re-sent the request"
+        )
     for op_id, statuses in sorted(ctx.stats.positive.items()):
         if ctx.stats.proven(ctx.contract.get(op_id)):
             continue  # some valid case succeeded: the contract and fixtures can reach it

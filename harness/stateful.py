@@ -10,9 +10,10 @@ finding; a greedy pass then drops steps while the same difference still shows.
 from __future__ import annotations
 
 import random
+import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.contract import Contract, Link
@@ -37,6 +38,11 @@ class SequenceOutcome:
     results: list[ExchangeResult]
     failed_at: int | None  # index of the first disagreeing step
     broken: bool = False  # a link could not be followed (e.g. a shrunk step removed it)
+    drifts: list[int] = field(default_factory=list)  # every disagreeing step
+
+    def until(self, index: int) -> SequenceOutcome:
+        """The sequence cut after step ``index`` (a finding's own prefix)."""
+        return SequenceOutcome(self.steps[: index + 1], self.results[: index + 1], index)
 
 
 def pointer(body: Any, expression: str) -> Any:
@@ -52,6 +58,71 @@ def pointer(body: Any, expression: str) -> Any:
         else:
             return None
     return node
+
+
+_ID_LIKE = re.compile(r"(^id$|_id$|Id$|^uuid$|At$|_at$)")
+
+
+def natural_key(item: Any) -> Any:
+    """What identifies a list item apart from its ids and clocks: its other scalar fields."""
+    if not isinstance(item, dict):
+        return item
+    return tuple(
+        sorted(
+            (k, v)
+            for k, v in item.items()
+            if not _ID_LIKE.search(k) and isinstance(v, str | int | float | bool)
+        )
+    )
+
+
+def _pointer_same_item(body: Any, ptr: str, reference: Any) -> Any:
+    """Like ``pointer(body, ptr)``, but where ``ptr`` indexes a list, the item taken is the
+    one with the same natural key as in ``reference`` (the other side's body), so an
+    ordering difference does not send the two sides to different rows."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in ptr.split("/")[1:]]
+    node, ref = body, reference
+    for part in parts:
+        if isinstance(node, list) and part.isdigit():
+            index = int(part)
+            if isinstance(ref, list) and index < len(ref):
+                wanted = natural_key(ref[index])
+                same = [i for i, item in enumerate(node) if natural_key(item) == wanted]
+                if len(same) == 1:
+                    index = same[0]
+            if index >= len(node):
+                return None
+            node = node[index]
+            ref = ref[int(part)] if isinstance(ref, list) and int(part) < len(ref) else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+            ref = ref.get(part) if isinstance(ref, dict) else None
+        else:
+            return None
+    return node
+
+
+def resolve(
+    expression: str, request: PreparedRequest, response: Response, reference: Response | None
+) -> Any:
+    """A link's runtime expression against one side's step (``reference``: the legacy's
+    response, when resolving the candidate's side, to pick list items by natural key)."""
+    if expression.startswith("$response.body#"):
+        ptr = expression.partition("#")[2]
+        if reference is not None:
+            return _pointer_same_item(response.body, ptr, reference.body)
+        return pointer(response.body, expression)
+    if expression.startswith("$response.header."):
+        name = expression.removeprefix("$response.header.").lower()
+        values = response.header_values(name)
+        return values[0] if values else None
+    if expression.startswith("$request.path."):
+        return dict(request.path_params).get(expression.removeprefix("$request.path."))
+    if expression.startswith("$request.query."):
+        return dict(request.query).get(expression.removeprefix("$request.query."))
+    if expression.startswith("$request.body#"):
+        return pointer(request.body, expression)
+    return None
 
 
 def fill(req: PreparedRequest, template: str, values: dict[str, Any]) -> PreparedRequest:
@@ -102,11 +173,18 @@ class StatefulRunner:
         if step.link_from >= len(results):
             return None
         source = results[step.link_from]
+        sides = (
+            (source.request, source.legacy, source.candidate),
+            (source.candidate_request or source.request, source.candidate, source.legacy),
+        )
         out: list[PreparedRequest] = []
-        for resp in (source.legacy, source.candidate):
+        for req, resp, other in sides:
             if str(resp.status) != step.link.status:
                 return None
-            values = {name: pointer(resp.body, expr) for name, expr in step.link.parameters}
+            values = {
+                name: resolve(expr, req, resp, other if resp is source.candidate else None)
+                for name, expr in step.link.parameters
+            }
             if any(v is None for v in values.values()):
                 return None
             out.append(fill(step.base, self.paths[step.operation], values))
@@ -129,16 +207,56 @@ class StatefulRunner:
             self.reset()
 
     def run_random(self, role: str | None) -> SequenceOutcome:
-        """Plan as we go: each next step follows a link from a response seen so far."""
+        """Plan as we go: each next step follows a link from a response seen so far.
+
+        A step whose bodies or writes differ is recorded (the first one is the sequence's
+        finding, ``failed_at``) and the sequence goes on while both sides' status classes
+        agree, so one difference does not hide what the next steps do; ``drifts`` lists
+        every differing step."""
         steps: list[Step] = []
         results: list[ExchangeResult] = []
+        first: int | None = None
+        drifts: list[int] = []
         try:
             start = self.rng.choice(self.starts)
             candidates = self.pool(start)
             if not candidates:
                 return SequenceOutcome([], [], None, broken=True)
-            steps.append(Step(start, replace(self.rng.choice(candidates), role=role)))
+            # a sequence needs a start that succeeds: the contract's examples first, then
+            # up to two random draws (each attempt is compared like any step)
+            for attempt in range(START_ATTEMPTS):
+                base = candidates[0] if attempt == 0 else self.rng.choice(candidates)
+                first_step = Step(start, replace(base, role=role))
+                result = self.send(first_step.base, first_step.base)
+                if self.is_drift(result) or _succeeded(result) or attempt == START_ATTEMPTS - 1:
+                    break
+                self.reset()
+            steps.append(first_step)
+            results.append(result)
+            if self.is_drift(result):
+                drifts.append(0)
+                first = 0
+                if result.legacy.status // 100 != result.candidate.status // 100:
+                    return SequenceOutcome(steps, results, first, drifts=drifts)
             while len(steps) <= self.max_steps:
+                if len(steps) == len(results):  # the last planned step has run: plan one more
+                    if len(steps) == self.max_steps:
+                        break
+                    options = [
+                        (i, link)
+                        for i, res in enumerate(results)
+                        for link in self.links
+                        if link.source == steps[i].operation and _agrees(res, link.status)
+                    ]
+                    if not options:
+                        break
+                    index, link = self.rng.choice(options)
+                    pool = self.pool(link.target)
+                    if not pool:
+                        break
+                    base = replace(self.rng.choice(pool), role=role)
+                    steps.append(Step(link.target, base, index, link))
+                    continue
                 step = steps[-1]
                 pair = self._request_pair(step, results)
                 if pair is None:
@@ -147,24 +265,13 @@ class StatefulRunner:
                 result = self.send(*pair)
                 results.append(result)
                 if self.is_drift(result):
-                    return SequenceOutcome(steps, results, len(steps) - 1)
-                if len(steps) == self.max_steps:
-                    break
-                options = [
-                    (i, link)
-                    for i, res in enumerate(results)
-                    for link in self.links
-                    if link.source == steps[i].operation and _agrees(res, link.status)
-                ]
-                if not options:
-                    break
-                index, link = self.rng.choice(options)
-                pool = self.pool(link.target)
-                if not pool:
-                    break
-                base = replace(self.rng.choice(pool), role=role)
-                steps.append(Step(link.target, base, index, link))
-            return SequenceOutcome(steps, results, None)
+                    drifts.append(len(results) - 1)
+                    if first is None:
+                        first = len(results) - 1
+                    if result.legacy.status // 100 != result.candidate.status // 100:
+                        break
+            steps = steps[: len(results)]
+            return SequenceOutcome(steps, results, first, drifts=drifts)
         finally:
             self.reset()
 
@@ -193,6 +300,13 @@ class StatefulRunner:
                     improved = True
                     break
         return best
+
+
+START_ATTEMPTS = 3
+
+
+def _succeeded(result: ExchangeResult) -> bool:
+    return 200 <= result.legacy.status < 300 and 200 <= result.candidate.status < 300
 
 
 def _agrees(result: ExchangeResult, status: str) -> bool:

@@ -31,6 +31,12 @@ def test_variants_spoil_one_cell_among_good_rows() -> None:
     original = _rows(CSV)
     spoiled = [v for v in variants[1:] if len(_rows(v)) == len(original) and v.count("\r") == 0]
     spoiled = [v for v in spoiled if not v.startswith("\ufeff")]
+    spoiled = [
+        v
+        for v in spoiled
+        if _rows(v)[0] == original[0]
+        and sum(1 for row in _rows(v)[1:] for cell in row if not cell) == 1
+    ]
     assert len(spoiled) == 4  # one per column
     positions = set()
     for text in spoiled:
@@ -48,11 +54,26 @@ def test_variants_spoil_one_cell_among_good_rows() -> None:
     assert any('"Lovelace, Ada"' in v for v in spoiled[1:])
 
 
+def test_variants_reach_the_edges_of_a_csv_import() -> None:
+    variants = csv_variants(CSV)
+    header = _rows(CSV)[0]
+    sizes = sorted(len(_rows(v)) for v in variants)
+    assert sizes[-1] > 1000  # a large file of good rows
+    many_bad = [v for v in variants if sum(1 for r in _rows(v)[1:] if not r[0]) >= 100]
+    assert many_bad, "more bad rows than any error-list cap"
+    assert any("\n\n" in v for v in variants)  # blank lines
+    assert any(not v.endswith("\n") for v in variants)  # no final newline
+    assert any(_rows(v)[0] == [*header, "extra"] for v in variants)
+    assert any(_rows(v)[0] == header[:-1] for v in variants)
+    assert any('""' in v and "line break" in v for v in variants)  # quotes and a line break
+    assert any("日本語" in v for v in variants)
+
+
 def test_variants_line_ends_bom_and_header_only() -> None:
     variants = csv_variants(CSV)
     assert CSV.replace("\n", "\r\n") in variants
     assert "\ufeff" + CSV in variants
-    assert variants[-1] == "title,channel,category,customerName\n"
+    assert "title,channel,category,customerName\n" in variants
     assert len(variants) == len(set(variants))
     assert csv_variants("") == [""]
 

@@ -121,7 +121,7 @@ def _engine(
         operations=ops,
         report_dir=report_dir,
     )
-    contract = load_contract(contract_path)
+    contract = load_contract(contract_path, config.overlay_paths())
     if watch is None:
         return Engine(contract, config, options, NullListener())
     return Engine(

@@ -84,6 +84,8 @@ def mutant_config(
     data = tomllib.loads(source.read_text())
     base = source.parent.resolve()
     data["contract"] = str((base / data.get("contract", "openapi.yaml")).resolve())
+    if data.get("overlays"):
+        data["overlays"] = [str((base / o).resolve()) for o in data["overlays"]]
     if "invariants" in data and data["invariants"].get("file"):
         data["invariants"]["file"] = str((base / data["invariants"]["file"]).resolve())
     noise = data.setdefault("noise", {})
