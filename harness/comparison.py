@@ -5,8 +5,11 @@ The only module that imports deepdiff; it is called only when the canonical text
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+from dataclasses import replace
 from decimal import Decimal
 from http.cookies import SimpleCookie
 from typing import Any
@@ -334,14 +337,91 @@ def compare_exchange(
             )
         ]
     diffs = _header_diffs(legacy, candidate, config, rules)
-    lb = rules.normalize_body(legacy.body)
-    cb = rules.normalize_body(candidate.body)
-    if lb is IGNORED or cb is IGNORED:
-        lb = cb = None
-    diffs += compare_bodies(lb, cb, rules)
+    lcsv, ccsv = _csv_table(legacy), _csv_table(candidate)
+    if lcsv is not None and ccsv is not None:
+        found = _compare_csv(lcsv, ccsv, rules)
+        if not found and legacy.text != candidate.text:
+            found = [_csv_written_differently(legacy.text, candidate.text)]
+        diffs += found
+    else:
+        lb = rules.normalize_body(legacy.body)
+        cb = rules.normalize_body(candidate.body)
+        if lb is IGNORED or cb is IGNORED:
+            lb = cb = None
+        diffs += compare_bodies(lb, cb, rules)
     if legacy_writes is not None and candidate_writes is not None:
         diffs += compare_writes(legacy_writes, candidate_writes, rules)
     return diffs
+
+
+def _csv_table(resp: Response) -> tuple[str, list[dict[str, Any]]] | None:
+    """A ``text/csv`` body as (header line, rows keyed by the header's columns)."""
+    media = ",".join(resp.header_values("content-type")).split(";")[0].strip().lower()
+    if media not in ("text/csv", "application/csv") or not isinstance(resp.body, str):
+        return None
+    text = resp.body[1:] if resp.body.startswith("\ufeff") else resp.body
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        return None
+    if not rows:
+        return "", []
+    header = rows[0]
+    names = [h if h not in header[:i] else f"{h}#{i}" for i, h in enumerate(header)]
+    line = text.split("\n", 1)[0].rstrip("\r")
+    table = [
+        {
+            **dict(zip(names, r, strict=False)),
+            **({"#extra": r[len(names) :]} if len(r) > len(names) else {}),
+        }
+        for r in rows[1:]
+    ]
+    return line, table
+
+
+def _csv_written_differently(a: str, b: str) -> Difference:
+    """Same rows and columns, other bytes: quoting, line ends or a BOM."""
+    la, lb = a.splitlines(keepends=True), b.splitlines(keepends=True)
+    at = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y), 0)
+    first_a = la[at] if at < len(la) else ""
+    first_b = lb[at] if at < len(lb) else ""
+    return Difference(
+        "body:csv",
+        "format",
+        f"csv line {at + 1}",
+        first_a,
+        first_b,
+        f"same rows, written differently (quoting, line ends or BOM) from line {at + 1}: "
+        f"{short(first_a)} vs {short(first_b)}",
+    )
+
+
+def _compare_csv(
+    legacy: tuple[str, list[dict[str, Any]]],
+    candidate: tuple[str, list[dict[str, Any]]],
+    rules: RuleSet,
+) -> list[Difference]:
+    """CSV bodies as rows and columns (``body:csv[*].column``); the header line as it is."""
+    out: list[Difference] = []
+    if legacy[0] != candidate[0]:
+        out.append(
+            Difference(
+                "body:csv.header",
+                "format"
+                if sorted(legacy[0].split(",")) == sorted(candidate[0].split(","))
+                else "value",
+                "csv.header",
+                legacy[0],
+                candidate[0],
+                f"CSV header: {short(legacy[0])} vs {short(candidate[0])}",
+            )
+        )
+    for d in compare_bodies(
+        rules.normalize_body(legacy[1]), rules.normalize_body(candidate[1]), rules, prefix=""
+    ):
+        location = "body:csv" + d.location.removeprefix("$")
+        out.append(replace(d, location=location, summary="csv" + d.summary.removeprefix("$")))
+    return out
 
 
 def _row_diffs(

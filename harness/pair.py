@@ -266,9 +266,15 @@ def login(
                 raise pair.unreachable(exc) from exc
             token = extract(resp.body, auth.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
+                hint = (
+                    f"; a 404: the base path ({target.base_url}) or [auth] login does not "
+                    "match the service"
+                    if resp.status == 404
+                    else ""
+                )
                 raise HarnessError(
                     f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
-                    f"{resp.text[:200]!r} (token path {auth.token_path})",
+                    f"{resp.text[:200]!r} (token path {auth.token_path}){hint}",
                     kind="auth",
                 )
             target.tokens[as_key(role)] = token

@@ -254,3 +254,27 @@ def test_a_status_rule_is_checked_on_load() -> None:
         NormalizeRule.model_validate(
             {"location": "status", "action": "status", "legacy": "ok", "candidate": "201"}
         )
+
+
+def test_csv_bodies_are_compared_as_rows_and_columns() -> None:
+    def csv_resp(text: str) -> Response:
+        return Response(200, (("content-type", "text/csv; charset=utf-8"),), text, text, 1.0)
+
+    config = CompareConfig(headers=[])
+    legacy = csv_resp('id,title\r\n1,"a, b"\r\n2,c\r\n')
+    same = compare_exchange(
+        legacy, csv_resp('id,title\r\n1,"a, b"\r\n2,c\r\n'), None, None, rs(), config
+    )
+    assert same == []
+    value = compare_exchange(
+        legacy, csv_resp("id,title\r\n1,a; b\r\n2,c\r\n"), None, None, rs(), config
+    )
+    assert [(d.location, d.kind) for d in value] == [("body:csv[*].title", "value")]
+    order = compare_exchange(
+        legacy, csv_resp('title,id\r\n"a, b",1\r\nc,2\r\n'), None, None, rs(), config
+    )
+    assert [(d.location, d.kind) for d in order] == [("body:csv.header", "format")]
+    quoted = compare_exchange(
+        legacy, csv_resp('id,title\r\n"1","a, b"\r\n"2","c"\r\n'), None, None, rs(), config
+    )
+    assert [(d.location, d.kind) for d in quoted] == [("body:csv", "format")]

@@ -1,0 +1,111 @@
+"""A pair parity did not ship with, misbehaving as real pairs do (issue 13).
+
+Each switch of the fixture pair makes the candidate misbehave in one way; each test shows
+the behaviour caught as its own finding, grouped as a user needs it, or the run stopped
+with exit 2 where nothing could be tested.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.harness.conftest import RunPair, make_config
+
+pytestmark = [pytest.mark.e2e]
+
+
+def _kinds(results: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
+
+
+def test_a_500_that_closes_the_connection_is_a_finding_not_the_end(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "4", "--operation", "GET /items/{id}", drift="raise")
+    assert results["errors"] == [], results["errors"]
+    assert code == 1
+    fives = [f for f in results["findings"] if f["location"].endswith(" vs 500")]
+    assert fives, sorted(_kinds(results))
+    assert fives[0]["example"]["steps"][0]["candidate"]["status"] == 500
+    # the run went on after the 500: later cases were sent and compared
+    op = next(o for o in results["operations"] if o["id"] == "GET /items/{id}")
+    assert op["status_codes"]["candidate"].get("500", 0) < op["cases"]
+
+
+def test_an_accepted_status_pair_never_accepts_a_500(run_pair: RunPair) -> None:
+    accept = (
+        '\n[[accept]]\noperation = "POST /items"\nlocation = "status:201 vs 200"\nkind = "status"\n'
+        'reason = "the port answers 200 on create"\nexpires = 2099-01-01\n'
+    )
+    code, results = run_pair(
+        "--seed", "4", "--operation", "POST /items", drift="created200", extra=accept
+    )
+    assert code == 0, sorted(_kinds(results))
+    assert ("POST /items", "status:201 vs 200", "status") in {
+        (f["operation"], f["location"], f["kind"]) for f in results["findings"] if f["accepted"]
+    }
+    code, results = run_pair(
+        "--seed", "4", "--operation", "GET /items/{id}", drift="raise", extra=accept
+    )
+    assert code == 1
+
+
+def test_a_mask_hides_a_value_not_that_one_side_left_it_unchanged(run_pair: RunPair) -> None:
+    mask = (
+        '\n[[normalize]]\nlocation = "db:items.updated_at"\naction = "mask"\npattern = ".*"\n'
+        'reason = "clock"\n[[normalize]]\nlocation = "body:$.updatedAt"\naction = "ignore"\n'
+        'reason = "clock"\n'
+    )
+    code, results = run_pair(
+        "--seed", "4", "--operation", "PATCH /items/{id}", drift="nobump", extra=mask
+    )
+    assert code == 1, sorted(_kinds(results))
+    assert ("PATCH /items/{id}", "db:items.updated_at", "db_update") in _kinds(results)
+
+
+def test_one_cause_on_many_operations_is_one_cause(run_pair: RunPair) -> None:
+    code, results = run_pair("--seed", "4", drift="text404")
+    assert code == 1
+    causes = [
+        c for c in results["causes"] if c["location"] == "body:$" and len(c["operations"]) > 1
+    ]
+    assert causes, results["causes"]
+    assert len(causes[0]["operations"]) >= 3
+
+
+@pytest.fixture
+def based(pair_dir: Path) -> Path:
+    """The pair served under /api with a Token scheme; the contract says so in servers."""
+    contract = pair_dir / "openapi.yaml"
+    data = yaml.safe_load(contract.read_text())
+    data["servers"] = [{"url": "http://127.0.0.1:9/api"}]
+    contract.write_text(yaml.safe_dump(data))
+    text = (pair_dir / "parity.toml").read_text()
+    text = text.replace(
+        'PAIR_DRIFT = ""', 'PAIR_DRIFT = "", PAIR_BASE = "/api", PAIR_AUTH_PREFIX = "Token "'
+    )
+    text = text.replace('token_path = "$.token"', 'token_path = "$.token"\nprefix = "Token "')
+    (pair_dir / "parity.toml").write_text(text)
+    return pair_dir
+
+
+def test_a_base_path_and_a_token_scheme_are_followed(run_pair: RunPair, based: Path) -> None:
+    code, results = run_pair("--seed", "4", config=make_config(based))
+    assert code == 0, (results.get("errors"), results.get("unproven"))
+    assert results["coverage"]["operations_proven"] == results["coverage"]["operations_exercised"]
+    step = next(iter(results["findings"]), None)
+    assert step is None
+    curl_ok = results["operations"]  # every operation got answers, not 404s
+    assert all("404" not in o["status_codes"]["legacy"] or o["cases"] > 1 for o in curl_ok)
+
+
+def test_every_request_404_says_the_base_path_does_not_match(
+    run_pair: RunPair, based: Path
+) -> None:
+    config = make_config(based)
+    config.write_text('base_path = "/wrong"\n' + config.read_text())
+    code, results = run_pair("--seed", "4", "--operation", "GET /items", config=config)
+    assert code == 2
+    assert any("base path" in e["message"] for e in results["errors"]), results["errors"]
