@@ -41,6 +41,16 @@ def _scope(caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
     return filters
 
 
+def alert_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
+    """The list filters of GET /api/alerts (also GET /api/export?resource=alerts)."""
+    filters = _scope(caller, query)
+    if query.get("severity"):
+        filters.append(Alert.severity == query["severity"])
+    if query.get("status"):
+        filters.append(Alert.status == query["status"])
+    return and_(True, *filters)
+
+
 def _metadata(body: dict[str, Any]) -> str | None:
     value = body.get("metadata")
     return None if value is None else stringify(value)
@@ -49,12 +59,7 @@ def _metadata(body: dict[str, Any]) -> str | None:
 @router.get("/api/alerts")
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
-    filters = _scope(caller, query)
-    if query.get("severity"):
-        filters.append(Alert.severity == query["severity"])
-    if query.get("status"):
-        filters.append(Alert.status == query["status"])
-    where = and_(True, *filters)
+    where = alert_where(caller, query)
     rows = session.scalars(
         select(Alert)
         .where(where)

@@ -1,7 +1,19 @@
 import type { Db } from "./db";
 import { events } from "./schema";
 
-export type SubjectType = "alert" | "case" | "feed_item" | "upload" | "session";
+export const SUBJECT_TYPES = [
+  "alert",
+  "case",
+  "feed_item",
+  "upload",
+  "session",
+  "share",
+  "notification",
+  "chat_message",
+  "trending",
+] as const;
+
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
 
 /** The audit row every successful write leaves behind. */
 export function recordEvent(
