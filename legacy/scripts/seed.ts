@@ -185,9 +185,10 @@ sqlite.transaction(() => {
   }
 
   // Inbox, escalations and chat (issue 16), derived from the rows above without further
-  // PRNG draws: the first four cases of each unit are shared with the unit's viewer (who is
-  // notified: notifications 1-12) and carry a short chat; then each case assigned to an
-  // agent notifies that agent (every third notification read).
+  // PRNG draws: the fifth and sixth cases of each unit are escalated to the admin (notified:
+  // notifications 1-6), the first four cases of each unit are shared with the unit's viewer
+  // (notifications 7-18) and carry a short chat; then each case assigned to an agent
+  // notifies that agent (every third notification read).
   const caseRows = sqlite
     .prepare("SELECT id, title, business_unit AS unit, assignee_id AS assignee, created_at AS created FROM cases ORDER BY id")
     .all() as { id: number; title: string; unit: string; assignee: number | null; created: string }[];
@@ -200,6 +201,14 @@ sqlite.transaction(() => {
     `INSERT INTO shares (case_id, shared_with, note, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
   );
   const insertChat = sqlite.prepare(`INSERT INTO chat_messages (case_id, user_id, body, created_at) VALUES (?, ?, ?, ?)`);
+  for (const unit of UNITS) {
+    const agent = byEmail(`agent.${unit}@example.test`);
+    for (const c of caseRows.filter((row) => row.unit === unit).slice(4, 6)) {
+      const at = iso(Date.parse(c.created) + 3 * HOUR);
+      insertShare.run(c.id, "admin@example.test", "Needs an admin decision", agent.id, at);
+      insertNotification.run(admin.id, "share", c.id, agent.id, `${agent.name} shared case #${c.id}: ${c.title}`, null, at);
+    }
+  }
   for (const unit of UNITS) {
     const agent = byEmail(`agent.${unit}@example.test`);
     const viewer = byEmail(`viewer.${unit}@example.test`);
