@@ -27,6 +27,7 @@ from backend.routers import (
     health,
     inbox,
     insights,
+    realtime,
     search,
     shares,
     trending,
@@ -49,6 +50,7 @@ RESOURCES = (
     export,
     trending,
     insights,
+    realtime,
 )
 ROUTES: list[APIRoute] = [r for m in RESOURCES for r in m.router.routes if isinstance(r, APIRoute)]
 CATCH_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -191,6 +191,7 @@ class Event(Base):
         Integer, ForeignKey("users.id", ondelete="SET NULL")
     )
     payload: Mapped[str] = mapped_column(Text, server_default=text("'{}'"))
+    business_unit: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
 

@@ -112,6 +112,7 @@ def event_json(row: Event) -> dict[str, Any]:
         "subjectId": row.subject_id,
         "actorId": row.actor_id,
         "payload": json.loads(row.payload),
+        "businessUnit": row.business_unit,
         "createdAt": row.created_at,
     }
 

@@ -97,7 +97,15 @@ async def create_alert(request: Request, caller: CallerDep, session: SessionDep)
     )
     session.add(row)
     session.flush()
-    record_event(session, "alert.created", "alert", row.id, caller.user.id, alert_json(row))
+    record_event(
+        session,
+        "alert.created",
+        "alert",
+        row.id,
+        caller.user.id,
+        alert_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(alert_json(row), 201, floats=True)
 
@@ -148,7 +156,15 @@ async def update_alert(
     row.metadata_ = _metadata(body)
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "alert.updated", "alert", alert_id, caller.user.id, alert_json(row))
+    record_event(
+        session,
+        "alert.updated",
+        "alert",
+        alert_id,
+        caller.user.id,
+        alert_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(alert_json(row), floats=True)
 
@@ -157,9 +173,11 @@ async def update_alert(
 async def delete_alert(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     alert_id = parse_id(id)
-    find_alert(session, caller, alert_id)
+    unit = find_alert(session, caller, alert_id).business_unit
     session.execute(delete(Alert).where(Alert.id == alert_id))
-    record_event(session, "alert.deleted", "alert", alert_id, caller.user.id, {"id": alert_id})
+    record_event(
+        session, "alert.deleted", "alert", alert_id, caller.user.id, {"id": alert_id}, unit
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -170,7 +188,7 @@ def _transition(
     for name, value in changes.items():
         setattr(row, name, value)
     session.flush()
-    record_event(session, kind, "alert", row.id, caller.user.id, alert_json(row))
+    record_event(session, kind, "alert", row.id, caller.user.id, alert_json(row), row.business_unit)
     session.commit()
     return JsonResponse(alert_json(row), floats=True)
 

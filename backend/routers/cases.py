@@ -137,7 +137,9 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
     )
     session.add(row)
     session.flush()
-    record_event(session, "case.created", "case", row.id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.created", "case", row.id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), 201, floats=True)
 
@@ -170,7 +172,9 @@ async def update_case(
         row.metadata_ = None if body["metadata"] is None else stringify(body["metadata"])
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "case.updated", "case", case_id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.updated", "case", case_id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), floats=True)
 
@@ -179,9 +183,17 @@ async def update_case(
 async def delete_case(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     case_id = parse_id(id)
-    find_case(session, caller, case_id)
+    unit = find_case(session, caller, case_id).business_unit
     session.execute(delete(Case).where(Case.id == case_id))
-    record_event(session, "case.deleted", "case", case_id, caller.user.id, {"id": case_id})
+    record_event(
+        session,
+        "case.deleted",
+        "case",
+        case_id,
+        caller.user.id,
+        {"id": case_id},
+        unit,
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -212,6 +224,8 @@ async def assign_case(
     row.assignee_id = assignee
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "case.assigned", "case", case_id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.assigned", "case", case_id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), floats=True)

@@ -47,7 +47,15 @@ async def post_chat(
     session.add(row)
     session.flush()
     session.refresh(row)
-    record_event(session, "chat.created", "chat_message", row.id, caller.user.id, chat_json(row))
+    record_event(
+        session,
+        "chat.created",
+        "chat_message",
+        row.id,
+        caller.user.id,
+        chat_json(row),
+        existing.business_unit,
+    )
     session.commit()
     return JsonResponse(chat_json(row), 201)
 

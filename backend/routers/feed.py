@@ -95,7 +95,15 @@ async def create_feed_item(
     )
     session.add(row)
     session.flush()
-    record_event(session, "feed.created", "feed_item", row.id, caller.user.id, feed_json(row))
+    record_event(
+        session,
+        "feed.created",
+        "feed_item",
+        row.id,
+        caller.user.id,
+        feed_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(feed_json(row), 201)
 
@@ -105,7 +113,9 @@ async def cleanup_feed(caller: CallerDep, session: SessionDep) -> JsonResponse:
     caller.require("admin")
     result = session.execute(delete(FeedItem).where(FeedItem.expires_at <= now_iso()))
     deleted = int(getattr(result, "rowcount", 0) or 0)
-    record_event(session, "feed.cleanup", "feed_item", None, caller.user.id, {"deleted": deleted})
+    record_event(
+        session, "feed.cleanup", "feed_item", None, caller.user.id, {"deleted": deleted}, None
+    )
     session.commit()
     return JsonResponse({"deleted": deleted})
 

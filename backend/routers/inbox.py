@@ -69,7 +69,7 @@ async def read_notification(id: str, caller: CallerDep, session: SessionDep) -> 
     session.flush()
     payload = notification_json(row)
     record_event(
-        session, "notification.read", "notification", notification_id, caller.user.id, payload
+        session, "notification.read", "notification", notification_id, caller.user.id, payload, None
     )
     session.commit()
     return JsonResponse(payload)

@@ -49,7 +49,15 @@ async def create_share(request: Request, caller: CallerDep, session: SessionDep)
         f"{caller.user.name} shared case #{shared.id}: {shared.title}",
     )
     session.flush()
-    record_event(session, "share.created", "share", row.id, caller.user.id, share_json(row))
+    record_event(
+        session,
+        "share.created",
+        "share",
+        row.id,
+        caller.user.id,
+        share_json(row),
+        shared.business_unit,
+    )
     session.commit()
     return JsonResponse(share_json(row), 201)
 

@@ -39,7 +39,7 @@ async def compute_trending(
     topics = compute_topics(session, as_of, days)
     store_topics(session, topics, as_of)
     payload = {"asOf": as_of, "days": days, "topics": len(topics)}
-    record_event(session, "trending.computed", "trending", None, caller.user.id, payload)
+    record_event(session, "trending.computed", "trending", None, caller.user.id, payload, None)
     session.flush()
     rows = session.scalars(select(TrendingTopic).order_by(*_ORDER)).all()
     out = {"asOf": as_of, "days": days, "data": [trending_json(r) for r in rows]}

@@ -178,6 +178,7 @@ export const events = sqliteTable(
     subjectId: integer("subject_id"),
     actorId: integer("actor_id").references(() => users.id, { onDelete: "set null" }),
     payload: text("payload").notNull().default("{}"),
+    businessUnit: text("business_unit"),
     createdAt: text("created_at").notNull().default(nowIso),
   },
   (t) => [

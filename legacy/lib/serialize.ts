@@ -87,6 +87,7 @@ export function eventJson(row: EventRow) {
     subjectId: row.subjectId,
     actorId: row.actorId,
     payload: JSON.parse(row.payload) as unknown,
+    businessUnit: row.businessUnit,
     createdAt: row.createdAt,
   };
 }

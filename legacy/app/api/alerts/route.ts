@@ -48,7 +48,7 @@ export const POST = route(async (request: Request) => {
       })
       .returning()
       .get();
-    recordEvent(tx, "alert.created", "alert", row.id, user.id, alertJson(row));
+    recordEvent(tx, "alert.created", "alert", row.id, user.id, alertJson(row), row.businessUnit);
     return row;
   });
   return Response.json(alertJson(created), { status: 201 });

@@ -63,7 +63,7 @@ export const POST = route(async (request: Request) => {
       })
       .returning()
       .get();
-    recordEvent(tx, "case.created", "case", row.id, user.id, caseJson(row));
+    recordEvent(tx, "case.created", "case", row.id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
   return Response.json(caseJson(created), { status: 201 });

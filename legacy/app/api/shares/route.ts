@@ -37,7 +37,7 @@ export const POST = route(async (request: Request) => {
       .returning()
       .get();
     notify(tx, recipient.id, "share", shared.id, user.id, `${user.name} shared case #${shared.id}: ${shared.title}`);
-    recordEvent(tx, "share.created", "share", row.id, user.id, shareJson(row));
+    recordEvent(tx, "share.created", "share", row.id, user.id, shareJson(row), shared.businessUnit);
     return row;
   });
   return Response.json(shareJson(created), { status: 201 });

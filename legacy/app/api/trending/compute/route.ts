@@ -23,7 +23,7 @@ export const POST = route(async (request: Request) => {
   const topics = computeTopics(db, asOf, body.days);
   const rows = db.transaction((tx) => {
     storeTopics(tx, topics, asOf);
-    recordEvent(tx, "trending.computed", "trending", null, user.id, { asOf, days: body.days, topics: topics.length });
+    recordEvent(tx, "trending.computed", "trending", null, user.id, { asOf, days: body.days, topics: topics.length }, null);
     return tx.select().from(trendingTopics).orderBy(desc(trendingTopics.score), asc(trendingTopics.topic)).all();
   });
   return Response.json({ asOf, days: body.days, data: rows.map(trendingJson) });

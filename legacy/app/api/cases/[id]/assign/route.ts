@@ -30,7 +30,7 @@ export const POST = route(async (request: Request, { params }: Ctx) => {
     if (body.assigneeId !== null && body.assigneeId !== existing.assigneeId && body.assigneeId !== user.id) {
       notify(tx, body.assigneeId, "assignment", id, user.id, `${user.name} assigned you case #${id}: ${row.title}`);
     }
-    recordEvent(tx, "case.assigned", "case", id, user.id, caseJson(row));
+    recordEvent(tx, "case.assigned", "case", id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
   return Response.json(caseJson(updated));

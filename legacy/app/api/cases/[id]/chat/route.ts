@@ -43,7 +43,7 @@ export const POST = route(async (request: Request, { params }: Ctx) => {
   if (existing.status === "closed") throw conflict("Case is closed");
   const created = db.transaction((tx) => {
     const row = tx.insert(chatMessages).values({ caseId: id, userId: user.id, body: body.body }).returning().get();
-    recordEvent(tx, "chat.created", "chat_message", row.id, user.id, chatJson(row));
+    recordEvent(tx, "chat.created", "chat_message", row.id, user.id, chatJson(row), existing.businessUnit);
     return row;
   });
   return Response.json(chatJson(created), { status: 201 });

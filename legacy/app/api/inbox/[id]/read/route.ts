@@ -27,7 +27,7 @@ export const POST = route(async (request: Request, { params }: Ctx) => {
       .where(eq(notifications.id, id))
       .returning()
       .get();
-    recordEvent(tx, "notification.read", "notification", id, user.id, notificationJson(row));
+    recordEvent(tx, "notification.read", "notification", id, user.id, notificationJson(row), null);
     return row;
   });
   return Response.json(notificationJson(updated));
