@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { drizzle } from "drizzle-orm/better-sqlite3";
+import { endOfDay } from "../lib/asof";
 import { computeTopics, storeTopics } from "../lib/trending";
 import { applyMigrations } from "./migrate";
 
@@ -232,11 +233,12 @@ sqlite.transaction(() => {
   }
 })();
 
-// The stored trending topics, computed as POST /api/trending/compute does (asOf = newest case)
+// The stored trending topics, as POST /api/trending/compute with {} stores them (asOf = the
+// end of the newest case's UTC day)
 const latest = (sqlite.prepare("SELECT max(created_at) AS at FROM cases").get() as { at: string | null }).at;
 if (latest) {
   const db = drizzle(sqlite);
-  storeTopics(db, computeTopics(db, latest, 7), latest);
+  storeTopics(db, computeTopics(db, endOfDay(latest), 7), endOfDay(latest));
 }
 
 sqlite.exec("VACUUM");

@@ -213,10 +213,12 @@ describe("trending, pulse, predictions", () => {
   });
 
   test("pulse counts match the table, with asOf from the data by default", async () => {
-    const latest = one<{ at: string }>("SELECT max(created_at) AS at FROM cases").at;
+    const newest = one<{ at: string }>("SELECT max(created_at) AS at FROM cases").at;
+    const latest = new Date(Math.ceil(Date.parse(newest) / 86_400_000) * 86_400_000).toISOString();
     const res = await server.call("GET", "/api/pulse?days=30", { token: tokens.agentSmb });
     assert.equal(res.status, 200);
-    assert.equal(res.body.asOf, latest);
+    assert.equal(res.body.asOf, latest, "the end of the newest case's UTC day");
+    assert.ok(latest > newest || latest === newest);
     const since = new Date(Date.parse(latest) - 30 * 86_400_000).toISOString();
     const opened = one<{ n: number }>(
       "SELECT count(*) AS n FROM cases WHERE created_at > ? AND created_at <= ? AND business_unit = 'smb'",

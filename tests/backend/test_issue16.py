@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from backend.asof import end_of_day
 from backend.clock import ms_iso, parse_ms, shift_days
 from backend.routers.export import csv_field
 
@@ -224,7 +225,10 @@ def test_paths_read_as_next_reads_them(client: TestClient, auth: H, path: str, s
 def test_pulse_and_predictions_take_now_from_the_data(
     client: TestClient, auth: H, db_path: Path
 ) -> None:
-    latest = str(rows(db_path, "SELECT max(created_at) FROM cases")[0][0])
+    newest = str(rows(db_path, "SELECT max(created_at) FROM cases")[0][0])
+    latest = end_of_day(newest)
+    assert latest.endswith("T00:00:00.000Z")
+    assert 0 <= parse_ms(latest) - parse_ms(newest) < 86_400_000
     pulse = client.get("/api/pulse?days=30", headers=auth["agent_smb"]).json()
     assert pulse["asOf"] == latest
     opened = rows(
@@ -242,3 +246,15 @@ def test_pulse_and_predictions_take_now_from_the_data(
         a, b, c = channel["history"]
         assert channel["predicted"] == (2 * (a + 2 * b + 3 * c) + 6) // 12
     assert pred["total"] == sum(c["predicted"] for c in pred["channels"])
+
+
+@pytest.mark.parametrize(
+    ("newest", "now"),
+    [
+        ("2025-12-31T20:00:00.000Z", "2026-01-01T00:00:00.000Z"),
+        ("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z"),
+        ("2026-01-01T00:00:00.001Z", "2026-01-02T00:00:00.000Z"),
+    ],
+)
+def test_the_default_now_is_the_end_of_the_newest_cases_day(newest: str, now: str) -> None:
+    assert end_of_day(newest) == now
