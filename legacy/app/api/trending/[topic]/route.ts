@@ -1,5 +1,5 @@
 import { eq, inArray } from "drizzle-orm";
-import { canSee, authenticate } from "@/lib/auth";
+import { authenticate, canSee } from "@/lib/auth";
 import { getDb } from "@/lib/db";
 import { notFound, route } from "@/lib/http";
 import { cases, trendingTopics } from "@/lib/schema";

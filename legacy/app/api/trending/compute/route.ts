@@ -1,3 +1,4 @@
+import { asc, desc } from "drizzle-orm";
 import { z } from "zod";
 import { requireRole } from "@/lib/auth";
 import { resolveAsOf } from "@/lib/asof";
@@ -7,7 +8,6 @@ import { parseWith, readJson, route } from "@/lib/http";
 import { trendingTopics } from "@/lib/schema";
 import { trendingJson } from "@/lib/serialize";
 import { computeTopics, storeTopics } from "@/lib/trending";
-import { asc, desc } from "drizzle-orm";
 
 const ComputeBody = z.object({
   asOf: z.iso.datetime().optional(),
