@@ -10,7 +10,7 @@ import asyncio
 
 from fastapi import APIRouter, WebSocket
 
-from backend.db import _sessionmaker
+from backend.db import open_session
 from backend.deps import token_from_headers, user_for_token
 from backend.jsonout import dumps
 from backend.realtime import latest_event_id, pending_messages
@@ -27,7 +27,7 @@ async def realtime(websocket: WebSocket) -> None:
     if token_param and "authorization" not in websocket.headers:
         header = f"Bearer {token_param}"
     token = token_from_headers(header, websocket.headers.get("cookie"))
-    with _sessionmaker()() as session:
+    with open_session() as session:
         user = user_for_token(session, token)
         after = latest_event_id(session)
     if user is None:
@@ -50,7 +50,7 @@ async def realtime(websocket: WebSocket) -> None:
             message = None
         if message is not None and message["type"] == "websocket.disconnect":
             return
-        with _sessionmaker()() as session:
+        with open_session() as session:
             messages, after = pending_messages(session, user, after)
         for text in messages:
             await websocket.send_text(text.decode())
