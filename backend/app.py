@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import urllib.parse
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,13 +13,46 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.compat import ENCODED_SLASH
 from backend.errors import ApiError
 from backend.jsbehaviour import querystring_reserialize as _node_querystring
 from backend.jsonout import JsonResponse
-from backend.routers import alerts, auth, cases, feed, health, search, uploads
+from backend.routers import (
+    alerts,
+    auth,
+    cases,
+    chat,
+    events,
+    export,
+    feed,
+    health,
+    inbox,
+    insights,
+    realtime,
+    search,
+    shares,
+    trending,
+    uploads,
+)
 
 log = logging.getLogger("backend")
-RESOURCES = (health, auth, alerts, cases, feed, search, uploads)
+RESOURCES = (
+    health,
+    auth,
+    alerts,
+    cases,
+    shares,
+    chat,
+    feed,
+    search,
+    uploads,
+    events,
+    inbox,
+    export,
+    trending,
+    insights,
+    realtime,
+)
 ROUTES: list[APIRoute] = [r for m in RESOURCES for r in m.router.routes if isinstance(r, APIRoute)]
 CATCH_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 KNOWN_METHODS = {*CATCH_ALL_METHODS, "HEAD", "OPTIONS"}
@@ -41,10 +76,19 @@ class NextCompat:
             return
         path: str = scope.get("path", "")
         method: str = scope["method"]
+        raw = _raw_segments(scope)
+        if raw is not None:
+            decoded = _decode_segments(raw)
+            if decoded is None:
+                # Next.js: decodeURIComponent throws on the path -> a bare 500
+                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
+                return
+            path = decoded
+            scope = {**scope, "path": path}
         if method not in KNOWN_METHODS:
             response: Response = PlainTextResponse("Internal Server Error", 500)
         elif len(path) > 1 and path.endswith("/"):
-            target = path.rstrip("/") or "/"
+            target = ("/".join(raw) if raw is not None else path).rstrip("/") or "/"
             query = _node_querystring(scope.get("query_string", b"").decode("latin-1"))
             location = target + (f"?{query}" if query else "")
             response = Response(
@@ -89,6 +133,48 @@ class NextCompat:
             methods.add("HEAD")
         methods.add("OPTIONS")
         return ", ".join(sorted(methods))
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SINGLE_DOT = {".", "%2e"}
+_DOUBLE_DOT = {"..", ".%2e", "%2e.", "%2e%2e"}
+
+
+def _raw_segments(scope: Scope) -> list[str] | None:
+    """The raw path's segments after WHATWG dot-segment resolution, when the path needs
+    Next.js's own reading (percent escapes or dot segments); None for an ordinary path."""
+    raw_path = scope.get("raw_path")
+    if not raw_path:
+        return None
+    raw = raw_path.decode("latin-1")
+    if "%" not in raw and "/." not in raw:
+        return None
+    segments = raw.split("/")
+    out: list[str] = [segments[0]]
+    for index, segment in enumerate(segments[1:], start=1):
+        last = index == len(segments) - 1
+        lowered = segment.lower()
+        if lowered in _DOUBLE_DOT:
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        elif lowered in _SINGLE_DOT:
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return out
+
+
+def _decode_segments(segments: list[str]) -> str | None:
+    try:
+        if any(_BAD_ESCAPE.search(s) for s in segments):
+            return None
+        decoded = [urllib.parse.unquote(s, errors="strict") for s in segments]
+    except UnicodeDecodeError:
+        return None
+    return "/".join(d.replace("/", ENCODED_SLASH) for d in decoded)
 
 
 def _specificity(template: str) -> tuple[int, ...]:

@@ -59,6 +59,11 @@ def _sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
 
 
+def open_session() -> Session:
+    """A session outside a request (the realtime channel opens one per poll: a fresh read)."""
+    return _sessionmaker()()
+
+
 async def get_session() -> AsyncIterator[Session]:
     """A plain (blocking) session used inside async handlers: SQLite answers in well under a
     millisecond, so running it on the event loop beats a thread-pool hop per request."""

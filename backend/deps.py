@@ -26,12 +26,15 @@ RANK = {"viewer": 0, "agent": 1, "admin": 2}
 
 
 def token_from(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    return token_from_headers(request.headers.get("authorization"), request.headers.get("cookie"))
+
+
+def token_from_headers(header: str | None, cookie: str | None) -> str | None:
+    """The session token: the Bearer header first, then the ``session`` cookie."""
     if header:
         match = _BEARER.match(header.strip())
         if match:
             return match.group(1).strip()
-    cookie = request.headers.get("cookie")
     if cookie:
         for part in cookie.split(";"):
             name, _, value = part.strip().partition("=")
@@ -61,16 +64,20 @@ class Caller:
         return self
 
 
-async def authenticate(request: Request, session: SessionDep) -> Caller:
-    token = token_from(request)
+def user_for_token(session: Session, token: str | None) -> User | None:
     if not token:
-        raise unauthorized()
-    user = session.scalars(
+        return None
+    return session.scalars(
         select(User)
         .join(SessionRow, SessionRow.user_id == User.id)
         .where(SessionRow.token == token, SessionRow.expires_at > now_iso())
     ).first()
-    if user is None:
+
+
+async def authenticate(request: Request, session: SessionDep) -> Caller:
+    token = token_from(request)
+    user = user_for_token(session, token)
+    if user is None or token is None:
         raise unauthorized()
     return Caller(user=user, token=token)
 

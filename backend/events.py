@@ -17,6 +17,7 @@ def record_event(
     subject_id: int | None,
     actor_id: int | None,
     payload: Any,
+    business_unit: str | None,
 ) -> None:
     session.add(
         Event(
@@ -25,5 +26,6 @@ def record_event(
             subject_id=subject_id,
             actor_id=actor_id,
             payload=stringify(payload),
+            business_unit=business_unit,
         )
     )

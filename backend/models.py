@@ -213,6 +213,43 @@ class Event(Base):
         Integer, ForeignKey("users.id", ondelete="SET NULL")
     )
     payload: Mapped[str] = mapped_column(Text, server_default=text("'{}'"))
+    business_unit: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("notifications_user_id_idx", "user_id"),
+        Index("notifications_case_id_idx", "case_id"),
+        Index("notifications_actor_id_idx", "actor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("cases.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    message: Mapped[str] = mapped_column(Text)
+    read_at: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        Index("chat_messages_case_id_idx", "case_id"),
+        Index("chat_messages_user_id_idx", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
 
@@ -220,8 +257,10 @@ __all__ = [
     "Alert",
     "Base",
     "Case",
+    "ChatMessage",
     "Event",
     "FeedItem",
+    "Notification",
     "SearchAnalytic",
     "SessionRow",
     "Share",

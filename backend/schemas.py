@@ -146,3 +146,80 @@ SEARCH = Obj(
 )
 SEARCH_ANALYTICS = Obj({"days": query_int(1, 365).default(7)})
 UPLOAD_LIST = Obj(limit_offset(100))
+
+SUBJECT_TYPES = (
+    "alert",
+    "case",
+    "feed_item",
+    "upload",
+    "session",
+    "share",
+    "notification",
+    "chat_message",
+    "trending",
+)
+EVENT_LIST = Obj(
+    {
+        "kind": Str(min=1, max=64).optional(),
+        "subjectType": Enum(values=SUBJECT_TYPES).optional(),
+        "subjectId": Int(positive=True, coerce=True).optional(),
+        "since": IsoDatetime().optional(),
+        "until": IsoDatetime().optional(),
+        "cursor": Str().optional(),
+        "limit": query_int(1, 100).default(20),
+    }
+)
+EVENT_CURSOR = Obj({"i": Int()})
+INBOX_LIST = Obj({"unread": Enum(values=("true", "false")).optional(), **limit_offset(100)})
+SHARE_CREATE = Obj(
+    {
+        "caseId": positive_id(),
+        "sharedWith": Str(min=1, max=320),
+        "note": Str(max=1000).nullable().optional(),
+    }
+)
+CHAT_LIST = Obj({"after": query_int(0).default(0), "limit": query_int(1, 100).default(50)})
+CHAT_CREATE = Obj({"body": Str(min=1, max=2000)})
+
+
+def case_filters() -> dict[str, Any]:
+    return {
+        "channel": Enum(values=CHANNELS).optional(),
+        "status": Enum(values=CASE_STATUSES).optional(),
+        "category": Str(min=1, max=64).optional(),
+        "businessUnit": business_unit().optional(),
+        "assigneeId": Int(positive=True, coerce=True).optional(),
+        "sort": Enum(values=CASE_SORTS).default("-createdAt"),
+    }
+
+
+EXPORT = Obj(
+    {
+        "resource": Enum(values=("cases", "alerts")),
+        "format": Enum(values=("csv", "json")).default("csv"),
+    }
+)
+EXPORT_CASES = Obj(case_filters())
+EXPORT_ALERTS = Obj(
+    {
+        "businessUnit": business_unit().optional(),
+        "severity": Enum(values=SEVERITIES).optional(),
+        "status": Enum(values=ALERT_STATUSES).optional(),
+    }
+)
+TRENDING_LIST = Obj({"limit": query_int(1, 50).default(10)})
+TRENDING_COMPUTE = Obj({"asOf": IsoDatetime().optional(), "days": Int(min=1, max=90).default(7)})
+PULSE = Obj(
+    {
+        "asOf": IsoDatetime().optional(),
+        "days": query_int(1, 90).default(7),
+        "businessUnit": business_unit().optional(),
+    }
+)
+PREDICTIONS = Obj(
+    {
+        "asOf": IsoDatetime().optional(),
+        "weeks": query_int(2, 12).default(4),
+        "businessUnit": business_unit().optional(),
+    }
+)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backend.models import Alert, Case, FeedItem, Upload, User
+from backend.models import (
+    Alert,
+    Case,
+    ChatMessage,
+    Event,
+    FeedItem,
+    Notification,
+    Share,
+    TrendingTopic,
+    Upload,
+    User,
+)
 
 
 def _metadata(out: dict[str, Any], raw: str | None) -> None:
@@ -90,4 +101,61 @@ def upload_json(row: Upload) -> dict[str, Any]:
         "businessUnit": row.business_unit,
         "createdAt": row.created_at,
         "updatedAt": row.updated_at,
+    }
+
+
+def event_json(row: Event) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "subjectType": row.subject_type,
+        "subjectId": row.subject_id,
+        "actorId": row.actor_id,
+        "payload": json.loads(row.payload),
+        "businessUnit": row.business_unit,
+        "createdAt": row.created_at,
+    }
+
+
+def share_json(row: Share) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "caseId": row.case_id,
+        "sharedWith": row.shared_with,
+        "note": row.note,
+        "createdBy": row.created_by,
+        "createdAt": row.created_at,
+    }
+
+
+def notification_json(row: Notification) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "caseId": row.case_id,
+        "actorId": row.actor_id,
+        "message": row.message,
+        "readAt": row.read_at,
+        "createdAt": row.created_at,
+    }
+
+
+def chat_json(row: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "caseId": row.case_id,
+        "userId": row.user_id,
+        "body": row.body,
+        "createdAt": row.created_at,
+    }
+
+
+def trending_json(row: TrendingTopic) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "topic": row.topic,
+        "score": row.score,
+        "caseCount": row.case_count,
+        "sampleCaseIds": json.loads(row.sample_case_ids),
+        "computedAt": row.computed_at,
     }

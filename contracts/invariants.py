@@ -8,6 +8,7 @@ a legacy bug the port inherited.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from harness.invariants import InvariantContext, invariant
@@ -114,3 +115,28 @@ def upload_counts_match_rows(ctx: InvariantContext) -> None:
     for upload in uploads:
         if upload.get("status") == "failed":
             assert not upload.get("rows_imported"), f"failed upload {upload['id']} imported rows"
+
+
+@invariant("every_share_notifies_its_recipient", needs_step=True)
+def every_share_notifies_its_recipient(ctx: InvariantContext) -> None:
+    """A share inserts one `share` notification for the user it names, about its case."""
+    step = ctx.step
+    assert step is not None
+    shares = step.rows("shares", "inserted")
+    notes = [n for n in step.rows("notifications", "inserted") if n.get("kind") == "share"]
+    assert len(notes) == len(shares), f"{len(shares)} share(s), {len(notes)} share notification(s)"
+    for share, note in zip(shares, notes, strict=True):
+        email = ctx.scalar("SELECT email FROM users WHERE id = ?", note.get("user_id"))
+        assert email == share.get("shared_with"), f"share {share.get('id')} notified {email}"
+        assert note.get("case_id") == share.get("case_id"), f"share {share.get('id')}: case"
+
+
+@invariant("trending_samples_are_the_topics_cases", tables=["trending_topics"])
+def trending_samples_are_the_topics_cases(ctx: InvariantContext) -> None:
+    """Each stored topic has 1-3 sample ids, no more than its case count, all distinct."""
+    for topic, count, samples in ctx.all(
+        "SELECT topic, case_count, sample_case_ids FROM trending_topics"
+    ):
+        ids = json.loads(samples)
+        assert 1 <= len(ids) <= min(3, count), f"{topic}: {len(ids)} samples, {count} cases"
+        assert len(set(ids)) == len(ids), f"{topic}: repeated sample ids {ids}"

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
 from fastapi import Request
 
-from backend.errors import ApiError, validation_error
+from backend.errors import ApiError, custom_issue, validation_error
 from backend.events import record_event
 from backend.validation import ID_PARAM_SCHEMA, Obj, ValidationFailed
 
-__all__ = ["parse_body", "parse_id", "parse_query", "read_json", "record_event"]
+__all__ = [
+    "decode_json_cursor",
+    "encode_json_cursor",
+    "parse_body",
+    "parse_id",
+    "parse_query",
+    "read_json",
+    "record_event",
+]
+
+_B64URL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _reject_constant(name: str) -> Any:
@@ -49,3 +61,31 @@ def parse_query(request: Request, schema: Obj) -> dict[str, Any]:
 
 def parse_id(raw: str) -> int:
     return int(validate(ID_PARAM_SCHEMA, {"id": raw})["id"])
+
+
+def encode_json_cursor(value: dict[str, Any]) -> str:
+    """``Buffer.from(JSON.stringify(value)).toString('base64url')``."""
+    raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _node_base64url(raw: str) -> bytes:
+    """Node's lenient ``Buffer.from(raw, 'base64url')``: stops at the first foreign byte."""
+    kept = []
+    for ch in raw.rstrip("="):
+        if ch not in _B64URL and ch not in "+/":
+            break
+        kept.append({"+": "-", "/": "_"}.get(ch, ch))
+    text = "".join(kept)
+    if len(text) % 4 == 1:
+        text = text[:-1]
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def decode_json_cursor(raw: str, schema: Obj) -> dict[str, Any]:
+    """An opaque cursor back to its fields, or the legacy's "Invalid cursor" issue."""
+    try:
+        decoded = json.loads(_node_base64url(raw).decode("utf-8", errors="replace"))
+        return schema.parse(decoded)
+    except (ValueError, binascii.Error, ValidationFailed, RecursionError):
+        raise custom_issue("cursor", "Invalid cursor") from None

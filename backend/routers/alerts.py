@@ -41,6 +41,16 @@ def _scope(caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
     return filters
 
 
+def alert_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
+    """The list filters of GET /api/alerts (also GET /api/export?resource=alerts)."""
+    filters = _scope(caller, query)
+    if query.get("severity"):
+        filters.append(Alert.severity == query["severity"])
+    if query.get("status"):
+        filters.append(Alert.status == query["status"])
+    return and_(True, *filters)
+
+
 def _metadata(body: dict[str, Any]) -> str | None:
     value = body.get("metadata")
     return None if value is None else stringify(value)
@@ -49,12 +59,7 @@ def _metadata(body: dict[str, Any]) -> str | None:
 @router.get("/api/alerts")
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
-    filters = _scope(caller, query)
-    if query.get("severity"):
-        filters.append(Alert.severity == query["severity"])
-    if query.get("status"):
-        filters.append(Alert.status == query["status"])
-    where = and_(True, *filters)
+    where = alert_where(caller, query)
     rows = session.scalars(
         select(Alert)
         .where(where)
@@ -92,7 +97,15 @@ async def create_alert(request: Request, caller: CallerDep, session: SessionDep)
     )
     session.add(row)
     session.flush()
-    record_event(session, "alert.created", "alert", row.id, caller.user.id, alert_json(row))
+    record_event(
+        session,
+        "alert.created",
+        "alert",
+        row.id,
+        caller.user.id,
+        alert_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(alert_json(row), 201, floats=True)
 
@@ -143,7 +156,15 @@ async def update_alert(
     row.metadata_ = _metadata(body)
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "alert.updated", "alert", alert_id, caller.user.id, alert_json(row))
+    record_event(
+        session,
+        "alert.updated",
+        "alert",
+        alert_id,
+        caller.user.id,
+        alert_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(alert_json(row), floats=True)
 
@@ -152,9 +173,11 @@ async def update_alert(
 async def delete_alert(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     alert_id = parse_id(id)
-    find_alert(session, caller, alert_id)
+    unit = find_alert(session, caller, alert_id).business_unit
     session.execute(delete(Alert).where(Alert.id == alert_id))
-    record_event(session, "alert.deleted", "alert", alert_id, caller.user.id, {"id": alert_id})
+    record_event(
+        session, "alert.deleted", "alert", alert_id, caller.user.id, {"id": alert_id}, unit
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -165,7 +188,7 @@ def _transition(
     for name, value in changes.items():
         setattr(row, name, value)
     session.flush()
-    record_event(session, kind, "alert", row.id, caller.user.id, alert_json(row))
+    record_event(session, kind, "alert", row.id, caller.user.id, alert_json(row), row.business_unit)
     session.commit()
     return JsonResponse(alert_json(row), floats=True)
 

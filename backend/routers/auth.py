@@ -42,7 +42,7 @@ async def login(request: Request, session: SessionDep) -> JsonResponse:
     row = SessionRow(token=token, user_id=user.id, expires_at=expires_at)
     session.add(row)
     session.flush()
-    record_event(session, "auth.login", "session", row.id, user.id, {})
+    record_event(session, "auth.login", "session", row.id, user.id, {}, None)
     session.commit()
     cookie_expires = format_datetime(
         (moment + timedelta(seconds=SESSION_SECONDS)).replace(microsecond=0), usegmt=True
@@ -59,7 +59,9 @@ async def login(request: Request, session: SessionDep) -> JsonResponse:
 async def logout(caller: CallerDep, session: SessionDep) -> JsonResponse:
     row = session.scalars(select(SessionRow).where(SessionRow.token == caller.token)).first()
     session.execute(delete(SessionRow).where(SessionRow.token == caller.token))
-    record_event(session, "auth.logout", "session", row.id if row else None, caller.user.id, {})
+    record_event(
+        session, "auth.logout", "session", row.id if row else None, caller.user.id, {}, None
+    )
     session.commit()
     response = JsonResponse({"ok": True})
     response.headers["set-cookie"] = f"{SESSION_COOKIE}=; Path=/; Max-Age=0"

@@ -13,6 +13,7 @@ from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
 from backend.models import Case, User
+from backend.notifications import notify
 from backend.routers._common import parse_body, parse_id, parse_query, record_event
 from backend.schemas import CASE_ASSIGN, CASE_CREATE, CASE_LIST, CASE_PATCH
 from backend.serialize import case_json
@@ -64,9 +65,8 @@ def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None
         raise custom_issue("assigneeId", "Invalid assignee")
 
 
-@router.get("/api/cases")
-async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
-    query = parse_query(request, CASE_LIST)
+def case_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
+    """The list filters of GET /api/cases (also GET /api/export?resource=cases)."""
     filters: list[ColumnElement[bool]] = []
     if not caller.is_admin:
         filters.append(Case.business_unit == caller.user.business_unit)
@@ -80,11 +80,21 @@ async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -
         filters.append(Case.business_unit == query["businessUnit"])
     if query.get("assigneeId"):
         filters.append(Case.assignee_id == query["assigneeId"])
-    where = and_(True, *filters)
-    sort: str = query["sort"]
-    descending = sort.startswith("-")
+    return and_(True, *filters)
+
+
+def case_order(sort: str) -> tuple[Any, Any]:
     column = SORT_COLUMNS[sort.lstrip("-")]
-    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+    if sort.startswith("-"):
+        return column.desc(), Case.id.desc()
+    return column.asc(), Case.id.asc()
+
+
+@router.get("/api/cases")
+async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+    query = parse_query(request, CASE_LIST)
+    where = case_where(caller, query)
+    order = case_order(query["sort"])
     page, size = query["page"], query["pageSize"]
     rows = session.scalars(
         select(Case).where(where).order_by(*order).limit(size).offset((page - 1) * size)
@@ -127,7 +137,9 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
     )
     session.add(row)
     session.flush()
-    record_event(session, "case.created", "case", row.id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.created", "case", row.id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), 201, floats=True)
 
@@ -160,7 +172,9 @@ async def update_case(
         row.metadata_ = None if body["metadata"] is None else stringify(body["metadata"])
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "case.updated", "case", case_id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.updated", "case", case_id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), floats=True)
 
@@ -169,9 +183,17 @@ async def update_case(
 async def delete_case(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     case_id = parse_id(id)
-    find_case(session, caller, case_id)
+    unit = find_case(session, caller, case_id).business_unit
     session.execute(delete(Case).where(Case.id == case_id))
-    record_event(session, "case.deleted", "case", case_id, caller.user.id, {"id": case_id})
+    record_event(
+        session,
+        "case.deleted",
+        "case",
+        case_id,
+        caller.user.id,
+        {"id": case_id},
+        unit,
+    )
     session.commit()
     return Response(status_code=204)
 
@@ -187,11 +209,23 @@ async def assign_case(
     check_assignee(session, body["assigneeId"], row.business_unit)
     if row.status == "closed":
         raise conflict("Case is closed")
-    if body["assigneeId"] is not None and row.status == "open":
+    assignee = body["assigneeId"]
+    if assignee is not None and assignee not in (row.assignee_id, caller.user.id):
+        notify(
+            session,
+            assignee,
+            "assignment",
+            case_id,
+            caller.user.id,
+            f"{caller.user.name} assigned you case #{case_id}: {row.title}",
+        )
+    if assignee is not None and row.status == "open":
         row.status = "in_progress"
-    row.assignee_id = body["assigneeId"]
+    row.assignee_id = assignee
     row.updated_at = now_iso()
     session.flush()
-    record_event(session, "case.assigned", "case", case_id, caller.user.id, case_json(row))
+    record_event(
+        session, "case.assigned", "case", case_id, caller.user.id, case_json(row), row.business_unit
+    )
     session.commit()
     return JsonResponse(case_json(row), floats=True)

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,43 +7,30 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from backend.clock import normalize_iso, now_iso
 from backend.deps import CallerDep, SessionDep
-from backend.errors import custom_issue, forbidden
+from backend.errors import forbidden
 from backend.jsonout import JsonResponse
 from backend.models import FeedItem
-from backend.routers._common import parse_body, parse_query, record_event
+from backend.routers._common import (
+    decode_json_cursor,
+    encode_json_cursor,
+    parse_body,
+    parse_query,
+    record_event,
+)
 from backend.schemas import FEED_CREATE, FEED_LIST
 from backend.serialize import feed_json
-from backend.validation import Int, Obj, Str, ValidationFailed
+from backend.validation import Int, Obj, Str
 
 router = APIRouter()
 _CURSOR = Obj({"p": Int(), "c": Str(), "i": Int()})
-_B64URL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def encode_cursor(priority: int, created_at: str, item_id: int) -> str:
-    raw = json.dumps({"p": priority, "c": created_at, "i": item_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _node_base64url(raw: str) -> bytes:
-    """Node's lenient ``Buffer.from(raw, 'base64url')``: stops at the first foreign byte."""
-    kept = []
-    for ch in raw.rstrip("="):
-        if ch not in _B64URL and ch not in "+/":
-            break
-        kept.append({"+": "-", "/": "_"}.get(ch, ch))
-    text = "".join(kept)
-    if len(text) % 4 == 1:
-        text = text[:-1]
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return encode_json_cursor({"p": priority, "c": created_at, "i": item_id})
 
 
 def decode_cursor(raw: str) -> dict[str, Any]:
-    try:
-        decoded = json.loads(_node_base64url(raw).decode("utf-8", errors="replace"))
-        return _CURSOR.parse(decoded)
-    except (ValueError, binascii.Error, ValidationFailed, RecursionError):
-        raise custom_issue("cursor", "Invalid cursor") from None
+    return decode_json_cursor(raw, _CURSOR)
 
 
 @router.get("/api/feed")
@@ -111,7 +95,15 @@ async def create_feed_item(
     )
     session.add(row)
     session.flush()
-    record_event(session, "feed.created", "feed_item", row.id, caller.user.id, feed_json(row))
+    record_event(
+        session,
+        "feed.created",
+        "feed_item",
+        row.id,
+        caller.user.id,
+        feed_json(row),
+        row.business_unit,
+    )
     session.commit()
     return JsonResponse(feed_json(row), 201)
 
@@ -121,7 +113,9 @@ async def cleanup_feed(caller: CallerDep, session: SessionDep) -> JsonResponse:
     caller.require("admin")
     result = session.execute(delete(FeedItem).where(FeedItem.expires_at <= now_iso()))
     deleted = int(getattr(result, "rowcount", 0) or 0)
-    record_event(session, "feed.cleanup", "feed_item", None, caller.user.id, {"deleted": deleted})
+    record_event(
+        session, "feed.cleanup", "feed_item", None, caller.user.id, {"deleted": deleted}, None
+    )
     session.commit()
     return JsonResponse({"deleted": deleted})
 

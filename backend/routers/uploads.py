@@ -89,6 +89,7 @@ async def upload_csv(request: Request, caller: CallerDep, session: SessionDep) -
         upload.id,
         caller.user.id,
         {"rowsImported": upload.rows_imported, "rowsRejected": upload.rows_rejected},
+        upload.business_unit,
     )
     session.commit()
     return JsonResponse({"upload": upload_json(upload), "errors": parsed.errors}, 201)
@@ -128,8 +129,10 @@ async def get_upload(id: str, caller: CallerDep, session: SessionDep) -> JsonRes
 async def delete_upload(id: str, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("admin")
     upload_id = parse_id(id)
-    find_upload(session, caller, upload_id)
+    unit = find_upload(session, caller, upload_id).business_unit
     session.execute(delete(Upload).where(Upload.id == upload_id))
-    record_event(session, "upload.deleted", "upload", upload_id, caller.user.id, {"id": upload_id})
+    record_event(
+        session, "upload.deleted", "upload", upload_id, caller.user.id, {"id": upload_id}, unit
+    )
     session.commit()
     return Response(status_code=204)

@@ -1,6 +1,6 @@
-import { and, eq, ne } from "drizzle-orm";
+import { and, asc, desc, eq, ne, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { canSee } from "./auth";
+import { canSee, isAdmin } from "./auth";
 import type { Db } from "./db";
 import { customIssue, notFound } from "./http";
 import { cases, users, type User } from "./schema";
@@ -66,4 +66,45 @@ export function checkAssignee(db: Db, assigneeId: number | null | undefined, uni
     .where(and(eq(users.id, assigneeId), eq(users.businessUnit, unit), ne(users.role, "viewer")))
     .get();
   if (!row) throw customIssue("assigneeId", "Invalid assignee");
+}
+
+const SORTS = ["createdAt", "-createdAt", "updatedAt", "-updatedAt", "priority", "-priority", "title", "-title"] as const;
+
+/** The list filters of GET /api/cases (also GET /api/export?resource=cases). */
+export const caseFilters = {
+  channel: z.enum(CHANNELS).optional(),
+  status: z.enum(CASE_STATUSES).optional(),
+  category: z.string().min(1).max(64).optional(),
+  businessUnit: businessUnit.optional(),
+  assigneeId: z.coerce.number().int().positive().optional(),
+  sort: z.enum(SORTS).default("-createdAt"),
+};
+
+const CaseFilters = z.object(caseFilters);
+export type CaseFilters = z.infer<typeof CaseFilters>;
+
+const priorityRank = sql`case ${cases.priority} when 'low' then 0 when 'medium' then 1 when 'high' then 2 else 3 end`;
+
+const SORT_COLUMN = {
+  createdAt: cases.createdAt,
+  updatedAt: cases.updatedAt,
+  priority: priorityRank,
+  title: cases.title,
+} as const;
+
+export function caseWhere(user: User, query: Omit<CaseFilters, "sort">): SQL | undefined {
+  const filters: SQL[] = [];
+  if (!isAdmin(user)) filters.push(eq(cases.businessUnit, user.businessUnit));
+  if (query.channel) filters.push(eq(cases.channel, query.channel));
+  if (query.status) filters.push(eq(cases.status, query.status));
+  if (query.category) filters.push(sql`lower(${cases.category}) = lower(${query.category})`);
+  if (query.businessUnit) filters.push(eq(cases.businessUnit, query.businessUnit));
+  if (query.assigneeId) filters.push(eq(cases.assigneeId, query.assigneeId));
+  return and(...filters);
+}
+
+export function caseOrder(sort: CaseFilters["sort"]): SQL[] {
+  const direction = sort.startsWith("-") ? desc : asc;
+  const key = sort.replace("-", "") as keyof typeof SORT_COLUMN;
+  return [direction(SORT_COLUMN[key]), direction(cases.id)];
 }

@@ -1,9 +1,25 @@
 import type { Db } from "./db";
 import { events } from "./schema";
 
-export type SubjectType = "alert" | "case" | "feed_item" | "upload" | "session";
+export const SUBJECT_TYPES = [
+  "alert",
+  "case",
+  "feed_item",
+  "upload",
+  "session",
+  "share",
+  "notification",
+  "chat_message",
+  "trending",
+] as const;
 
-/** The audit row every successful write leaves behind. */
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
+
+/**
+ * The audit row every successful write leaves behind. `businessUnit` is the unit the
+ * subject belonged to when it was written (null: no unit, e.g. a global feed item, a login,
+ * a trending computation); the realtime channel scopes delivery by it.
+ */
 export function recordEvent(
   db: Pick<Db, "insert">,
   kind: string,
@@ -11,8 +27,9 @@ export function recordEvent(
   subjectId: number | null,
   actorId: number | null,
   payload: unknown,
+  businessUnit: string | null,
 ): void {
   db.insert(events)
-    .values({ kind, subjectType, subjectId, actorId, payload: JSON.stringify(payload) })
+    .values({ kind, subjectType, subjectId, actorId, payload: JSON.stringify(payload), businessUnit })
     .run();
 }

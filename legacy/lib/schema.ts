@@ -178,6 +178,7 @@ export const events = sqliteTable(
     subjectId: integer("subject_id"),
     actorId: integer("actor_id").references(() => users.id, { onDelete: "set null" }),
     payload: text("payload").notNull().default("{}"),
+    businessUnit: text("business_unit"),
     createdAt: text("created_at").notNull().default(nowIso),
   },
   (t) => [
@@ -186,8 +187,48 @@ export const events = sqliteTable(
   ],
 );
 
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["assignment", "share"] }).notNull(),
+    caseId: integer("case_id").references(() => cases.id, { onDelete: "cascade" }),
+    actorId: integer("actor_id").references(() => users.id, { onDelete: "set null" }),
+    message: text("message").notNull(),
+    readAt: text("read_at"),
+    createdAt: text("created_at").notNull().default(nowIso),
+  },
+  (t) => [
+    index("notifications_user_id_idx").on(t.userId),
+    index("notifications_case_id_idx").on(t.caseId),
+    index("notifications_actor_id_idx").on(t.actorId),
+  ],
+);
+
+export const chatMessages = sqliteTable(
+  "chat_messages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    caseId: integer("case_id")
+      .notNull()
+      .references(() => cases.id, { onDelete: "cascade" }),
+    userId: integer("user_id").references(() => users.id, { onDelete: "set null" }),
+    body: text("body").notNull(),
+    createdAt: text("created_at").notNull().default(nowIso),
+  },
+  (t) => [index("chat_messages_case_id_idx").on(t.caseId), index("chat_messages_user_id_idx").on(t.userId)],
+);
+
 export type User = typeof users.$inferSelect;
 export type CaseRow = typeof cases.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
 export type FeedRow = typeof feedItems.$inferSelect;
 export type UploadRow = typeof uploads.$inferSelect;
+export type ShareRow = typeof shares.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type NotificationRow = typeof notifications.$inferSelect;
+export type ChatMessageRow = typeof chatMessages.$inferSelect;
+export type TrendingRow = typeof trendingTopics.$inferSelect;

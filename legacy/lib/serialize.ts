@@ -1,4 +1,14 @@
-import type { AlertRow, CaseRow, FeedRow, UploadRow } from "./schema";
+import type {
+  AlertRow,
+  CaseRow,
+  ChatMessageRow,
+  EventRow,
+  FeedRow,
+  NotificationRow,
+  ShareRow,
+  TrendingRow,
+  UploadRow,
+} from "./schema";
 
 const parseJson = (text: string | null): unknown => (text ? JSON.parse(text) : undefined);
 
@@ -66,5 +76,62 @@ export function uploadJson(row: UploadRow) {
     businessUnit: row.businessUnit,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  };
+}
+
+export function eventJson(row: EventRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    subjectType: row.subjectType,
+    subjectId: row.subjectId,
+    actorId: row.actorId,
+    payload: JSON.parse(row.payload) as unknown,
+    businessUnit: row.businessUnit,
+    createdAt: row.createdAt,
+  };
+}
+
+export function shareJson(row: ShareRow) {
+  return {
+    id: row.id,
+    caseId: row.caseId,
+    sharedWith: row.sharedWith,
+    note: row.note,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+  };
+}
+
+export function notificationJson(row: NotificationRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    caseId: row.caseId,
+    actorId: row.actorId,
+    message: row.message,
+    readAt: row.readAt,
+    createdAt: row.createdAt,
+  };
+}
+
+export function chatJson(row: ChatMessageRow) {
+  return {
+    id: row.id,
+    caseId: row.caseId,
+    userId: row.userId,
+    body: row.body,
+    createdAt: row.createdAt,
+  };
+}
+
+export function trendingJson(row: TrendingRow) {
+  return {
+    id: row.id,
+    topic: row.topic,
+    score: row.score,
+    caseCount: row.caseCount,
+    sampleCaseIds: JSON.parse(row.sampleCaseIds) as number[],
+    computedAt: row.computedAt,
   };
 }

@@ -8,6 +8,9 @@ import bcrypt from "bcryptjs";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { endOfDay } from "../lib/asof";
+import { computeTopics, storeTopics } from "../lib/trending";
 import { applyMigrations } from "./migrate";
 
 const ANCHOR = Date.parse("2026-01-01T00:00:00.000Z");
@@ -181,7 +184,62 @@ sqlite.transaction(() => {
       iso(created),
     );
   }
+
+  // Inbox, escalations and chat (issue 16), derived from the rows above without further
+  // PRNG draws: the fifth and sixth cases of each unit are escalated to the admin (notified:
+  // notifications 1-6), the first four cases of each unit are shared with the unit's viewer
+  // (notifications 7-18) and carry a short chat; then each case assigned to an agent
+  // notifies that agent (every third notification read).
+  const caseRows = sqlite
+    .prepare("SELECT id, title, business_unit AS unit, assignee_id AS assignee, created_at AS created FROM cases ORDER BY id")
+    .all() as { id: number; title: string; unit: string; assignee: number | null; created: string }[];
+  const byEmail = (email: string) => (sqlite.prepare("SELECT id, name FROM users WHERE email = ?").get(email) as { id: number; name: string });
+  const admin = byEmail("admin@example.test");
+  const insertNotification = sqlite.prepare(
+    `INSERT INTO notifications (user_id, kind, case_id, actor_id, message, read_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertShare = sqlite.prepare(
+    `INSERT INTO shares (case_id, shared_with, note, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const insertChat = sqlite.prepare(`INSERT INTO chat_messages (case_id, user_id, body, created_at) VALUES (?, ?, ?, ?)`);
+  for (const unit of UNITS) {
+    const agent = byEmail(`agent.${unit}@example.test`);
+    for (const c of caseRows.filter((row) => row.unit === unit).slice(4, 6)) {
+      const at = iso(Date.parse(c.created) + 3 * HOUR);
+      insertShare.run(c.id, "admin@example.test", "Needs an admin decision", agent.id, at);
+      insertNotification.run(admin.id, "share", c.id, agent.id, `${agent.name} shared case #${c.id}: ${c.title}`, null, at);
+    }
+  }
+  for (const unit of UNITS) {
+    const agent = byEmail(`agent.${unit}@example.test`);
+    const viewer = byEmail(`viewer.${unit}@example.test`);
+    const own = caseRows.filter((c) => c.unit === unit).slice(0, 4);
+    for (const [index, c] of own.entries()) {
+      const at = iso(Date.parse(c.created) + 3 * HOUR);
+      insertShare.run(c.id, `viewer.${unit}@example.test`, index % 2 ? null : "Please review, the customer escalated", agent.id, at);
+      insertNotification.run(viewer.id, "share", c.id, agent.id, `${agent.name} shared case #${c.id}: ${c.title}`, null, at);
+      for (let m = 0; m <= index % 3; m++) {
+        insertChat.run(c.id, m % 2 ? admin.id : agent.id, m % 2 ? "Noted, \"escalating\" now" : `Customer called again, line ${m + 1}`, iso(Date.parse(c.created) + (4 + m) * HOUR));
+      }
+    }
+  }
+  let assigned = 0;
+  for (const c of caseRows) {
+    if (c.assignee === null || c.assignee === admin.id) continue;
+    const at = iso(Date.parse(c.created) + HOUR);
+    const read = assigned % 3 === 2 ? iso(Date.parse(c.created) + 2 * HOUR) : null;
+    insertNotification.run(c.assignee, "assignment", c.id, admin.id, `${admin.name} assigned you case #${c.id}: ${c.title}`, read, at);
+    assigned++;
+  }
 })();
+
+// The stored trending topics, as POST /api/trending/compute with {} stores them (asOf = the
+// end of the newest case's UTC day)
+const latest = (sqlite.prepare("SELECT max(created_at) AS at FROM cases").get() as { at: string | null }).at;
+if (latest) {
+  const db = drizzle(sqlite);
+  storeTopics(db, computeTopics(db, endOfDay(latest), 7), endOfDay(latest));
+}
 
 sqlite.exec("VACUUM");
 sqlite.close();

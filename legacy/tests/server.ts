@@ -1,4 +1,4 @@
-/** Starts the BUILT legacy (`next start`) on a free port over a freshly seeded database. */
+/** Starts the BUILT legacy (server.ts, as `npm start`) on a free port over a freshly seeded database. */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -43,9 +43,10 @@ export async function startServer(): Promise<Server> {
   });
   if (seeded.status !== 0) throw new Error(`seed failed: ${seeded.stderr}`);
   const port = await freePort();
-  const child: ChildProcess = spawn("npx", ["next", "start", "-H", "127.0.0.1", "-p", String(port)], {
+  // the production server: Next.js plus the realtime WebSocket (server.ts), as `npm start`
+  const child: ChildProcess = spawn("npx", ["tsx", "server.ts"], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_PATH: dbPath, PORT: String(port) },
+    env: { ...process.env, DATABASE_PATH: dbPath, PORT: String(port), NODE_ENV: "production" },
     detached: true,
     stdio: "ignore",
   });

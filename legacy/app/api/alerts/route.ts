@@ -1,30 +1,20 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { count, desc } from "drizzle-orm";
 import { z } from "zod";
-import { AlertBody, checkCaseExists } from "@/lib/alerts";
+import { AlertBody, alertFilters, alertWhere, checkCaseExists } from "@/lib/alerts";
 import { authenticate, isAdmin, requireRole } from "@/lib/auth";
 import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
 import { forbidden, parseQuery, parseWith, readJson, route } from "@/lib/http";
 import { alerts } from "@/lib/schema";
 import { alertJson } from "@/lib/serialize";
-import { ALERT_STATUSES, businessUnit, limitOffset, SEVERITIES } from "@/lib/validation";
+import { limitOffset } from "@/lib/validation";
 
-const ListQuery = z.object({
-  businessUnit: businessUnit.optional(),
-  severity: z.enum(SEVERITIES).optional(),
-  status: z.enum(ALERT_STATUSES).optional(),
-  ...limitOffset(100),
-});
+const ListQuery = z.object({ ...alertFilters, ...limitOffset(100) });
 
 export const GET = route(async (request: Request) => {
   const { user } = authenticate(request);
   const query = parseQuery(ListQuery, request);
-  const filters: SQL[] = [];
-  if (!isAdmin(user)) filters.push(eq(alerts.businessUnit, user.businessUnit));
-  if (query.businessUnit) filters.push(eq(alerts.businessUnit, query.businessUnit));
-  if (query.severity) filters.push(eq(alerts.severity, query.severity));
-  if (query.status) filters.push(eq(alerts.status, query.status));
-  const where = and(...filters);
+  const where = alertWhere(user, query);
   const db = getDb();
   const rows = db
     .select()
@@ -58,7 +48,7 @@ export const POST = route(async (request: Request) => {
       })
       .returning()
       .get();
-    recordEvent(tx, "alert.created", "alert", row.id, user.id, alertJson(row));
+    recordEvent(tx, "alert.created", "alert", row.id, user.id, alertJson(row), row.businessUnit);
     return row;
   });
   return Response.json(alertJson(created), { status: 201 });

@@ -93,7 +93,7 @@ export const POST = route(async (request: Request) => {
       })
       .returning()
       .get();
-    recordEvent(tx, "feed.created", "feed_item", row.id, user.id, feedJson(row));
+    recordEvent(tx, "feed.created", "feed_item", row.id, user.id, feedJson(row), row.businessUnit);
     return row;
   });
   return Response.json(feedJson(created), { status: 201 });

@@ -61,10 +61,15 @@ export const POST = route(async (request: Request) => {
       })
       .returning()
       .get();
-    recordEvent(tx, "upload.processed", "upload", created.id, user.id, {
-      rowsImported: created.rowsImported,
-      rowsRejected: created.rowsRejected,
-    });
+    recordEvent(
+      tx,
+      "upload.processed",
+      "upload",
+      created.id,
+      user.id,
+      { rowsImported: created.rowsImported, rowsRejected: created.rowsRejected },
+      created.businessUnit,
+    );
     return created;
   });
   return Response.json({ upload: uploadJson(upload), errors: parsed.errors }, { status: 201 });

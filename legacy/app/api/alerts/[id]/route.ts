@@ -40,7 +40,7 @@ export const PUT = route(async (request: Request, { params }: Ctx) => {
       .where(eq(alerts.id, id))
       .returning()
       .get();
-    recordEvent(tx, "alert.updated", "alert", id, user.id, alertJson(row));
+    recordEvent(tx, "alert.updated", "alert", id, user.id, alertJson(row), row.businessUnit);
     return row;
   });
   return Response.json(alertJson(updated));
@@ -50,10 +50,10 @@ export const DELETE = route(async (request: Request, { params }: Ctx) => {
   const { user } = requireRole(request, "admin");
   const id = await parseId(params);
   const db = getDb();
-  findAlert(db, user, id);
+  const existing = findAlert(db, user, id);
   db.transaction((tx) => {
     tx.delete(alerts).where(eq(alerts.id, id)).run();
-    recordEvent(tx, "alert.deleted", "alert", id, user.id, { id });
+    recordEvent(tx, "alert.deleted", "alert", id, user.id, { id }, existing.businessUnit);
   });
   return noContent();
 });

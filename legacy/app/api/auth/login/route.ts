@@ -30,7 +30,7 @@ export const POST = route(async (request: Request) => {
   const expiresAt = daysFromNow(SESSION_DAYS);
   db.transaction((tx) => {
     const session = tx.insert(sessions).values({ token, userId: user.id, expiresAt }).returning().get();
-    recordEvent(tx, "auth.login", "session", session.id, user.id, {});
+    recordEvent(tx, "auth.login", "session", session.id, user.id, {}, null);
   });
   const response = NextResponse.json({ token, expiresAt, user: publicUser(user) });
   response.cookies.set(SESSION_COOKIE, token, {

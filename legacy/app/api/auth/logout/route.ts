@@ -10,7 +10,7 @@ export const POST = route(async (request: Request) => {
   const { user, token } = authenticate(request);
   getDb().transaction((tx) => {
     const session = tx.delete(sessions).where(eq(sessions.token, token)).returning().get();
-    recordEvent(tx, "auth.logout", "session", session?.id ?? null, user.id, {});
+    recordEvent(tx, "auth.logout", "session", session?.id ?? null, user.id, {}, null);
   });
   const response = NextResponse.json({ ok: true });
   response.cookies.set(SESSION_COOKIE, "", { path: "/", maxAge: 0 });

@@ -37,7 +37,7 @@ export const PATCH = route(async (request: Request, { params }: Ctx) => {
   if (metadata !== undefined) changes.metadata = metadata === null ? null : JSON.stringify(metadata);
   const updated = db.transaction((tx) => {
     const row = tx.update(cases).set(changes).where(eq(cases.id, id)).returning().get();
-    recordEvent(tx, "case.updated", "case", id, user.id, caseJson(row));
+    recordEvent(tx, "case.updated", "case", id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
   return Response.json(caseJson(updated));
@@ -47,10 +47,10 @@ export const DELETE = route(async (request: Request, { params }: Ctx) => {
   const { user } = requireRole(request, "admin");
   const id = await parseId(params);
   const db = getDb();
-  findCase(db, user, id);
+  const existing = findCase(db, user, id);
   db.transaction((tx) => {
     tx.delete(cases).where(eq(cases.id, id)).run();
-    recordEvent(tx, "case.deleted", "case", id, user.id, { id });
+    recordEvent(tx, "case.deleted", "case", id, user.id, { id }, existing.businessUnit);
   });
   return noContent();
 });

@@ -10,7 +10,7 @@ export const POST = route(async (request: Request) => {
   const { user } = requireRole(request, "admin");
   const deleted = getDb().transaction((tx) => {
     const result = tx.delete(feedItems).where(lte(feedItems.expiresAt, nowIso())).run();
-    recordEvent(tx, "feed.cleanup", "feed_item", null, user.id, { deleted: result.changes });
+    recordEvent(tx, "feed.cleanup", "feed_item", null, user.id, { deleted: result.changes }, null);
     return result.changes;
   });
   return Response.json({ deleted });

@@ -24,10 +24,10 @@ export const DELETE = route(async (request: Request, { params }: Ctx) => {
   const { user } = requireRole(request, "admin");
   const id = await parseId(params);
   const db = getDb();
-  findUpload(db, user, id);
+  const existing = findUpload(db, user, id);
   db.transaction((tx) => {
     tx.delete(uploads).where(eq(uploads.id, id)).run();
-    recordEvent(tx, "upload.deleted", "upload", id, user.id, { id });
+    recordEvent(tx, "upload.deleted", "upload", id, user.id, { id }, existing.businessUnit);
   });
   return noContent();
 });

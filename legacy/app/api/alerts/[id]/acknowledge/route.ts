@@ -24,7 +24,7 @@ export const POST = route(async (request: Request, { params }: Ctx) => {
       .where(eq(alerts.id, id))
       .returning()
       .get();
-    recordEvent(tx, "alert.acknowledged", "alert", id, user.id, alertJson(row));
+    recordEvent(tx, "alert.acknowledged", "alert", id, user.id, alertJson(row), row.businessUnit);
     return row;
   });
   return Response.json(alertJson(updated));

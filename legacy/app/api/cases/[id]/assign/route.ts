@@ -4,6 +4,7 @@ import { AssignBody, checkAssignee, findCase } from "@/lib/cases";
 import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
 import { conflict, parseId, parseWith, readJson, route } from "@/lib/http";
+import { notify } from "@/lib/notifications";
 import { cases } from "@/lib/schema";
 import { caseJson } from "@/lib/serialize";
 import { nowIso } from "@/lib/time";
@@ -26,7 +27,10 @@ export const POST = route(async (request: Request, { params }: Ctx) => {
       .where(eq(cases.id, id))
       .returning()
       .get();
-    recordEvent(tx, "case.assigned", "case", id, user.id, caseJson(row));
+    if (body.assigneeId !== null && body.assigneeId !== existing.assigneeId && body.assigneeId !== user.id) {
+      notify(tx, body.assigneeId, "assignment", id, user.id, `${user.name} assigned you case #${id}: ${row.title}`);
+    }
+    recordEvent(tx, "case.assigned", "case", id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
   return Response.json(caseJson(updated));

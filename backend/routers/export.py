@@ -1,0 +1,149 @@
+"""Cases or alerts in the caller's scope as CSV (RFC 4180, header row) or a JSON array, streamed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import StreamingResponse
+
+from backend.deps import CallerDep, SessionDep
+from backend.jsonout import dumps
+from backend.models import Alert, Case
+from backend.routers._common import parse_query
+from backend.routers.alerts import alert_where
+from backend.routers.cases import case_order, case_where
+from backend.schemas import EXPORT, EXPORT_ALERTS, EXPORT_CASES
+from backend.serialize import alert_json, case_json
+
+router = APIRouter()
+Row = TypeVar("Row")
+Cell = str | int | None
+
+CASE_COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "channel",
+    "status",
+    "category",
+    "priority",
+    "businessUnit",
+    "customerName",
+    "assigneeId",
+    "metadata",
+    "createdAt",
+    "updatedAt",
+)
+ALERT_COLUMNS = (
+    "id",
+    "title",
+    "message",
+    "severity",
+    "status",
+    "businessUnit",
+    "caseId",
+    "acknowledgedBy",
+    "acknowledgedAt",
+    "resolvedAt",
+    "metadata",
+    "createdAt",
+    "updatedAt",
+)
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+
+
+def csv_field(value: Cell) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if _NEEDS_QUOTES.search(text) else text
+
+
+def csv_record(values: Iterable[Cell]) -> str:
+    return ",".join(csv_field(v) for v in values) + "\r\n"
+
+
+# the CSV reads plain column tuples (no ORM objects): the columns in CSV order
+CASE_CELLS = (
+    Case.id,
+    Case.title,
+    Case.description,
+    Case.channel,
+    Case.status,
+    Case.category,
+    Case.priority,
+    Case.business_unit,
+    Case.customer_name,
+    Case.assignee_id,
+    Case.metadata_,
+    Case.created_at,
+    Case.updated_at,
+)
+ALERT_CELLS = (
+    Alert.id,
+    Alert.title,
+    Alert.message,
+    Alert.severity,
+    Alert.status,
+    Alert.business_unit,
+    Alert.case_id,
+    Alert.acknowledged_by,
+    Alert.acknowledged_at,
+    Alert.resolved_at,
+    Alert.metadata_,
+    Alert.created_at,
+    Alert.updated_at,
+)
+CHUNK_ROWS = 100
+
+
+def _csv_chunks(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> Iterator[bytes]:
+    yield csv_record(columns).encode()
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield "".join(csv_record(row) for row in rows[start : start + CHUNK_ROWS]).encode()
+
+
+def _json_chunks(rows: Sequence[Row], to_json: Callable[[Row], dict[str, Any]]) -> Iterator[bytes]:
+    yield b"["
+    for index, row in enumerate(rows):
+        yield (b"," if index else b"") + dumps(to_json(row), floats=True)
+    yield b"]"
+
+
+@router.get("/api/export")
+async def export(request: Request, caller: CallerDep, session: SessionDep) -> StreamingResponse:
+    base = parse_query(request, EXPORT)
+    resource, fmt = base["resource"], base["format"]
+    chunks: Iterator[bytes]
+    # rows are read before streaming starts: the session closes with the request
+    if resource == "cases":
+        query = parse_query(request, EXPORT_CASES)
+        where, order = case_where(caller, query), case_order(query["sort"])
+        if fmt == "csv":
+            cells = session.execute(select(*CASE_CELLS).where(where).order_by(*order)).all()
+            chunks = _csv_chunks(CASE_COLUMNS, cells)
+        else:
+            cases = session.scalars(select(Case).where(where).order_by(*order)).all()
+            chunks = _json_chunks(cases, case_json)
+    else:
+        query = parse_query(request, EXPORT_ALERTS)
+        where = alert_where(caller, query)
+        newest = (Alert.created_at.desc(), Alert.id.desc())
+        if fmt == "csv":
+            alert_cells = session.execute(select(*ALERT_CELLS).where(where).order_by(*newest)).all()
+            chunks = _csv_chunks(ALERT_COLUMNS, alert_cells)
+        else:
+            alerts = session.scalars(select(Alert).where(where).order_by(*newest)).all()
+            chunks = _json_chunks(alerts, alert_json)
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8" if fmt == "csv" else "application/json",
+        headers={"content-disposition": f'attachment; filename="{resource}.{fmt}"'},
+    )
+
+
+__all__ = ["router"]

@@ -1,0 +1,1 @@
+ALTER TABLE `events` ADD `business_unit` text;
