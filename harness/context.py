@@ -205,6 +205,7 @@ class RunContext:
             and self.config.auth is not None
             and role in self.config.auth.roles
         ):
+            saved = {key: t.tokens.get(role) for key, t in self.pair.targets.items()}
             self.sessions.renew(role)
             again = self._exchange(req, candidate_req, restore=restore)
             if (again.legacy.status, again.candidate.status) != (401, 401):
@@ -213,6 +214,11 @@ class RunContext:
                     "logged in again"
                 )
                 return again
+            # the 401 was the operation's own answer (a login with bad credentials): keep the
+            # old session, which a restore keeps alive, not the new one a restore removes
+            for key, token in saved.items():
+                if token is not None:
+                    self.pair.targets[key].tokens[role] = token
             self._futile[req.operation] += 1
         return result
 
