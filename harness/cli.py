@@ -1,4 +1,5 @@
-"""``parity run`` and ``parity report``: argv to config to engine to exit code (0/1/2)."""
+"""``parity run``, ``parity merge`` and ``parity report``: argv to config to engine to exit code
+(0/1/2)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.engine import Engine
+    from harness.results import Results
 
 __all__ = ["main"]
 
@@ -38,6 +46,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--legacy-url", help="external mode: the legacy's base URL")
     run.add_argument("--candidate-url", help="external mode: the candidate's base URL")
     run.add_argument("-q", "--quiet", action="store_true", help="summary line only")
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run shard I of N (a deterministic part of the work; merge with `parity merge`)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N pairs of services on this machine sharing the work; one merged run (default 1)",
+    )
+    run.add_argument("--shard-plan", type=Path, help=argparse.SUPPRESS)  # from --workers
+    run.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)  # from --workers
+    merge = sub.add_parser("merge", help="merge the results.json of a run's shards into one run")
+    merge.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="shard results")
+    merge.add_argument("--report-dir", type=Path, default=Path("reports"))
+    merge.add_argument("-q", "--quiet", action="store_true", help="summary line only")
     sub.add_parser(
         "bench", help="the legacy and its port under the same load (harness.bench)", add_help=False
     )
@@ -59,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.engine import Engine, RunOptions
     from harness.reporting.console import ConsoleListener
     from harness.reporting.jsonout import render_all, update_latest, write_results
+    from harness.shard import parse_shard
 
     console = Console(highlight=False)
     try:
@@ -71,6 +98,14 @@ def _run(args: argparse.Namespace) -> int:
             raise HarnessError(
                 "give both --legacy-url and --candidate-url, or neither", kind="input"
             )
+        shard = parse_shard(args.shard) if args.shard else None
+        if args.workers < 1:
+            raise HarnessError("--workers must be 1 or more", kind="input")
+        if args.workers > 1 and (shard is not None or args.legacy_url is not None):
+            raise HarnessError(
+                "--workers starts its own pairs of services: not with --shard or URLs",
+                kind="input",
+            )
         options = RunOptions(
             contract_path=contract_path,
             config_path=args.config,
@@ -80,7 +115,12 @@ def _run(args: argparse.Namespace) -> int:
             report_dir=args.report_dir,
             legacy_url=args.legacy_url,
             candidate_url=args.candidate_url,
+            shard=shard,
+            shard_plan=args.shard_plan,
+            cache_dir=args.cache_dir,
         )
+        if args.workers > 1:
+            return _run_workers(Engine(contract, config, options), args, console)
         listener = ConsoleListener(console, quiet=args.quiet)
         engine = Engine(contract, config, options, listener)
     except HarnessError as exc:
@@ -101,6 +141,46 @@ def _run(args: argparse.Namespace) -> int:
     print_summary(results, console, tables=not args.quiet)
     console.print(f"results: {engine.run_dir / 'results.json'}")
     return int(results.exit_code)
+
+
+def _finish(results: Results, run_dir: Path, console: Console, *, quiet: bool) -> int:
+    """Write the results and the reports of a merged run, as ``parity run`` does."""
+    from harness.reporting.console import print_summary
+    from harness.reporting.jsonout import render_all, update_latest, write_results
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_results(results, run_dir)
+    render_all(results, run_dir)
+    update_latest(run_dir)
+    print_summary(results, console, tables=not quiet)
+    console.print(f"results: {run_dir / 'results.json'}")
+    return int(results.exit_code)
+
+
+def _run_workers(engine: Engine, args: argparse.Namespace, console: Console) -> int:
+    from harness.workers import run_workers
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results, run_dir = run_workers(engine, args.workers, say=console.print)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _finish(results, run_dir, console, quiet=args.quiet)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.merge import merge_dirs
+
+    console = Console(highlight=False)
+    results = merge_dirs(args.dirs)
+    for run in results.stats.shards:
+        console.print(
+            f"shard {run.index}: run {run.run_id}, {run.verdict}, {run.exchanges} exchanges, "
+            f"{run.duration_s:.1f}s"
+        )
+    return _finish(results, args.report_dir / results.run_id, console, quiet=args.quiet)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -131,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "merge":
+            return _merge(args)
         return _report(args)
     except KeyboardInterrupt:
         return EXIT_ERROR

@@ -26,6 +26,7 @@ from harness.noise import NoiseLedger
 from harness.normalization import RuleSet
 from harness.pair import Pair, Sessions
 from harness.results import CaseDone, OperationFinished, OperationStarted, RunStarted
+from harness.shard import ShardPart
 
 __all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
 
@@ -137,11 +138,26 @@ class RunContext:
     run_dir: Path
     stats: RunStats = field(default_factory=RunStats)
     on_exchange: Callable[[ExchangeResult], None] | None = None
+    shard: ShardPart | None = None  # --shard i/n: ``selected`` is this shard's part
     _rules: dict[str, RuleSet] = field(default_factory=dict)
     _futile: Counter[str] = field(default_factory=Counter)  # re-logins that changed nothing
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.pair)
+
+    @property
+    def everything(self) -> list[Operation]:
+        """The whole run's selection: a shard's ``selected`` is only its part of it, while
+        its sequences and interop cases follow links across all of it."""
+        if self.shard is None:
+            return self.selected
+        return [self.contract.get(op_id) for op_id in self.shard.selected]
+
+    def runs_sequence(self, k: int) -> bool:
+        return self.shard is None or k in self.shard.sequences
+
+    def runs_interop(self, source: str) -> bool:
+        return self.shard is None or source in self.shard.interop
 
     @property
     def mode(self) -> str:
@@ -208,11 +224,17 @@ class RunContext:
             and self.config.auth is not None
             and role in self.config.auth.roles
         ):
+            saved = {key: t.tokens.get(role) for key, t in self.pair.targets.items()}
             self.sessions.renew(role)
             again = self._exchange(req, candidate_req, restore=restore)
             if (again.legacy.status, again.candidate.status) != (401, 401):
                 self.stats.renewals[role] += 1
                 return again
+            # the 401 was the operation's own answer (a login with bad credentials): keep the
+            # old session, which a restore keeps alive, not the new one a restore removes
+            for key, token in saved.items():
+                if token is not None:
+                    self.pair.targets[key].tokens[role] = token
             self._futile[req.operation] += 1
         return result
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.cases import CaseSource
 from harness.config import ParityConfig, Profile
 from harness.context import Listener, NullListener, RunContext
-from harness.contract import Contract
+from harness.contract import Contract, Operation
 from harness.errors import HarnessError
 from harness.findings import Findings
 from harness.invariant_log import InvariantLog
@@ -42,6 +42,7 @@ from harness.phases import (
     Stateless,
 )
 from harness.results import Results, RunStarted
+from harness.shard import Partition, ShardPart, ShardSpec
 
 __all__ = ["Engine", "Listener", "NullListener", "RunOptions", "new_run_id"]
 
@@ -62,6 +63,9 @@ class RunOptions:
     legacy_url: str | None = None
     candidate_url: str | None = None
     cache: bool | None = None  # None: as the profile says
+    shard: ShardSpec | None = None  # --shard i/n: this run's part of the work
+    shard_plan: Path | None = None  # --workers: the partition its parent planned
+    cache_dir: Path | None = None  # None: <report_dir>/.cache/cases
 
     @property
     def external(self) -> bool:
@@ -98,6 +102,36 @@ class Engine:
         self.mode = "external" if options.external else "managed"
         self.on_exchange = on_exchange
         self.extra_phases = extra_phases or {}  # "after:<phase name>" -> phases to add there
+        self._part: ShardPart | None = None
+
+    def whole(self) -> list[Operation]:
+        """The run's selection (every shard's together)."""
+        return self.contract.select(self.options.operations, self.config.exclude)
+
+    def shard_part(self) -> ShardPart | None:
+        """``--shard i/n``: this run's part of the partition (planned once)."""
+        spec = self.options.shard
+        if spec is None:
+            return None
+        if self._part is None:
+            from harness.sharding import plan_for
+
+            self._part = plan_for(self, spec).part(spec.index, self.whole())
+        return self._part
+
+    def partition(self, count: int) -> Partition:
+        from harness.sharding import plan_partition
+
+        return plan_partition(self, count)
+
+    def selected(self) -> list[Operation]:
+        """The operations this run sends cases for: the selection, or a shard's part of it."""
+        whole = self.whole()
+        part = self.shard_part()
+        if part is None:
+            return whole
+        mine = set(part.operations)
+        return [op for op in whole if op.id in mine]
 
     def plan(self) -> list[Phase]:
         """The phases this profile asks for, in the order they run."""
@@ -136,7 +170,7 @@ class Engine:
     @contextlib.contextmanager
     def session(self) -> Iterator[RunContext]:
         """The pair up and logged in, invariants loaded: a context the phases run on."""
-        selected = self.contract.select(self.options.operations, self.config.exclude)
+        selected = self.selected()
         with open_pair(
             self.config,
             self.profile,
@@ -168,7 +202,7 @@ class Engine:
                     self.config,
                     self.profile,
                     self.seed,
-                    self.options.report_dir / ".cache" / "cases",
+                    self.options.cache_dir or self.options.report_dir / ".cache" / "cases",
                 ),
                 findings=Findings(self.config.accept_rules(self.profile_name)),
                 invariants=InvariantLog(pair, defs, self.config.invariant_api_role()),
@@ -176,6 +210,7 @@ class Engine:
                 listener=self.listener,
                 run_dir=self.run_dir,
                 on_exchange=self.on_exchange,
+                shard=self.shard_part(),
             )
 
     def run(self) -> Results:
@@ -203,10 +238,7 @@ class Engine:
                     profile=self.profile_name,
                     seed=self.seed,
                     mode=self.mode,
-                    operations=[
-                        op.id
-                        for op in self.contract.select(self.options.operations, self.config.exclude)
-                    ],
+                    operations=[op.id for op in self.selected()],
                     run_dir=str(self.run_dir),
                 )
             )
@@ -221,4 +253,9 @@ class Engine:
                 {"kind": "interrupted", "message": "interrupted (Ctrl-C)", "log_tail": None}
             )
         meta.duration_s = time.monotonic() - t0
-        return build_results(meta, self.config, ctx)
+        results = build_results(meta, self.config, ctx)
+        if self.options.shard is not None:
+            from harness.sharding import shard_info
+
+            results.shard = shard_info(self, ctx)
+        return results

@@ -68,13 +68,14 @@ def now() -> str:
 
 def _latency(values: list[float]) -> dict[str, float]:
     if not values:
-        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0, "mean": 0.0}
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {
         "p50": round(statistics.median(ordered), 2),
         "p95": round(p95, 2),
         "max": round(ordered[-1], 2),
+        "mean": round(statistics.fmean(ordered), 2),
     }
 
 

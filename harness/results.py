@@ -38,6 +38,9 @@ __all__ = [
     "RunConfigInfo",
     "RunError",
     "RunStarted",
+    "ShardEvidence",
+    "ShardInfo",
+    "ShardRun",
     "Step",
     "TargetInfo",
     "Unproven",
@@ -103,6 +106,9 @@ class LatencyStats(_Model):
     p50: float
     p95: float
     max: float
+    mean: float | None = Field(
+        default=None, description="what --shard balances on (absent in older results)"
+    )
 
 
 class OperationSummary(_Model):
@@ -254,6 +260,40 @@ class GenerationError(_Model):
     message: str
 
 
+class ShardEvidence(_Model):
+    """What one shard's exchanges showed of an operation (a sequence reaches operations of
+    other shards): merged, these decide the gate and the coverage as one run would."""
+
+    proven: bool
+    codes: list[str] = Field(description="the legacy's statuses seen")
+    documented: list[str] = Field(description="the statuses the contract documents")
+
+
+class ShardInfo(_Model):
+    index: int = Field(description="1-based")
+    count: int
+    operations: list[str] = Field(description="this shard's operations (stateless, rows, probes)")
+    sequences: list[int] = Field(default_factory=list, description="stateful sequence numbers")
+    interop: list[str] = Field(default_factory=list, description="interop source operations")
+    selected: list[str] = Field(description="the whole run's selection, in run order")
+    plan: str = Field(description="digest of the partition: the same in every shard of a run")
+    cost: float = Field(description="this shard's expected cost (cases x mean latency)")
+    require_proof: bool = Field(default=True, description="the profile's gate")
+    evidence: dict[str, ShardEvidence] = Field(default_factory=dict)
+
+
+class ShardRun(_Model):
+    """One shard of a merged run, as it ran."""
+
+    index: int
+    run_id: str
+    verdict: Verdict
+    duration_s: float
+    exchanges: int
+    cost: float
+    timings_s: dict[str, float]
+
+
 class Stats(_Model):
     exchanges: int
     cases_drawn: int
@@ -268,6 +308,9 @@ class Stats(_Model):
     stateful: dict[str, int]
     interop: dict[str, int]
     notes: list[str]
+    shards: list[ShardRun] = Field(
+        default_factory=list, description="a merged run: each shard's timings"
+    )
 
 
 class Results(_Model):
@@ -297,6 +340,9 @@ class Results(_Model):
         "look wrong (a legacy that rejects most valid cases)"
     )
     stats: Stats
+    shard: ShardInfo | None = Field(
+        default=None, description="a run of one shard (parity run --shard i/n)"
+    )
 
     def write(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -158,8 +158,14 @@ class StatefulRunner:
         self.send = send
         self.reset = reset
         self.is_drift = is_drift
+        self.seed = seed
         self.rng = random.Random(seed)
         self.max_steps = max_steps
+
+    def start_sequence(self, k: int) -> None:
+        """Sequence ``k`` of a run draws from its own generator, seeded from (seed, k): the
+        same whichever other sequences ran before it (``--shard`` runs only some)."""
+        self.rng = random.Random(f"parity-sequence:{self.seed}:{k}")
 
     @property
     def starts(self) -> list[str]:

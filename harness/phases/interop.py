@@ -18,6 +18,7 @@ from harness.models import ExchangeResult, PreparedRequest, Response
 from harness.pair import login
 from harness.results import CaseDone, OperationStarted
 from harness.services import copy_snapshot
+from harness.shard import interop_links
 from harness.stateful import fill, pointer
 from harness.transport import Target, TargetUnreachable, Transport
 
@@ -36,19 +37,13 @@ class Interop:
         if "postgresql" in pair.engines.values():
             ctx.stats.notes.append("interop: needs both services on one SQLite file; skipped")
             return
-        selected = {op.id for op in ctx.selected}
-        method = {op.id: op.method for op in ctx.contract.operations}
-        links = [
-            link
-            for link in ctx.contract.links
-            if link.parameters
-            and link.source in selected
-            and link.target in selected
-            and method.get(link.target) == "GET"
-        ]
+        links = interop_links(ctx.contract, {op.id for op in ctx.everything})
         if not links:
             ctx.stats.notes.append("interop: no create operation links to a read")
             return
+        sources = sorted({link.source for link in links if ctx.runs_interop(link.source)})
+        if not sources:
+            return  # --shard: another shard has them
         started = time.perf_counter()
         shared = copy_snapshot(pair.snapshot, pair.tmp / "shared.db")
         keys = {"legacy": "interop_legacy", "candidate": "interop_candidate"}
@@ -64,7 +59,6 @@ class Interop:
             transport = pair.new_transport(targets["legacy"], targets["candidate"])
             login(ctx.config, transport, targets, pair)
             role = ctx.roles()[0]
-            sources = sorted({link.source for link in links})
             ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(sources)))
             for source in sources:
                 for base in ctx.cases.pool(source)[: ctx.profile.interop_cases]:

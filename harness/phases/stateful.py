@@ -28,7 +28,7 @@ class Stateful:
 
         runner = StatefulRunner(
             ctx.contract,
-            {op.id for op in ctx.selected},
+            {op.id for op in ctx.everything},
             ctx.cases.pool,
             send,
             ctx.pair.restore,
@@ -43,8 +43,12 @@ class Stateful:
         started = time.perf_counter()
         stats = ctx.stats.stateful
         depths: list[int] = []
-        ctx.listener.operation_started(OperationStarted(label=LABEL, total=count))
-        for _ in range(count):
+        mine = [k for k in range(count) if ctx.runs_sequence(k)]
+        if not mine:
+            return
+        ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(mine)))
+        for k in mine:
+            runner.start_sequence(k)  # its choices do not depend on which sequences ran
             outcome = runner.run_random(runner.rng.choice(roles))
             stats["sequences"] += 1
             stats["steps"] += len(outcome.results)

@@ -48,3 +48,34 @@ def test_action_runs_parity_then_always_summarises_and_uploads() -> None:
     assert steps[-1]["run"].startswith("exit")  # fails with parity's code after the upload
     install = next(s for s in steps if "export --frozen" in s.get("run", ""))
     assert "uv==" in install["run"]
+
+
+def test_workflow_shards_then_merges_into_one_report() -> None:
+    jobs = _workflow()["jobs"]
+    shard = jobs["shard"]
+    assert shard["strategy"]["matrix"]["shard"] == [1, 2]
+    assert shard["strategy"]["fail-fast"] is False
+    run = next(s for s in shard["steps"] if "--shard" in s.get("run", ""))
+    assert "--shard ${{ matrix.shard }}/2" in run["run"]
+    assert "--seed" in run["run"]  # every shard plans the same partition
+    upload = next(
+        s for s in shard["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")
+    )
+    assert upload["if"] == "always()"
+    assert upload["with"]["name"] == "parity-shard-${{ matrix.shard }}"
+
+    merge = jobs["merge"]
+    assert merge["needs"] == "shard"
+    assert merge["if"] == "always()"  # a failed shard still gets a (failing) merged report
+    download = next(
+        s for s in merge["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact")
+    )
+    assert download["with"]["pattern"] == "parity-shard-*"
+    step = next(s for s in merge["steps"] if "parity merge" in s.get("run", ""))
+    assert download["with"]["path"] in step["run"]
+    upload = next(
+        s for s in merge["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")
+    )
+    assert upload["if"] == "always()"
+    assert "reports/latest/parity.html" in upload["with"]["path"]
+    assert "reports/latest/junit.xml" in upload["with"]["path"]
