@@ -239,10 +239,29 @@ class Profile(_Strict):
         "documented 2xx from both sides (false for diagnostic profiles that exercise a part "
         "of the contract, such as stateful-only runs)",
     )
+    realtime: bool = Field(
+        False, description="subscribe to [realtime] on both sides and compare the streams"
+    )
     rows: bool = Field(
         True,
         description="send each operation that names a row by a path parameter for real rows "
         "in each state (see [[pool]])",
+    )
+
+
+class RealtimeConfig(_Strict):
+    """A realtime channel (WebSocket) both services push events on."""
+
+    path: str = Field(description='the channel\'s path on each service, e.g. "/api/realtime"')
+    asyncapi: str | None = Field(
+        None, description="the AsyncAPI document that describes it (for readers; relative)"
+    )
+    quiet_ms: float = Field(
+        300.0, description="a stream is complete after this long without a message"
+    )
+    timeout_s: float = Field(5.0, description="longest wait for a stream to go quiet")
+    writes_per_operation: int = Field(
+        2, description="write cases per create operation replayed while subscribed"
     )
 
 
@@ -312,6 +331,9 @@ class ParityConfig(_Strict):
     )
     external: ExternalConfig = Field(
         default_factory=ExternalConfig, description="URL mode (--legacy-url, --candidate-url)"
+    )
+    realtime: RealtimeConfig | None = Field(
+        None, description="the realtime channel compared by profiles with realtime = true"
     )
     invariants: InvariantsConfig = Field(
         default_factory=InvariantsConfig, description="database invariants"

@@ -98,6 +98,9 @@ class RunStats:
         default_factory=lambda: {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
+    realtime: dict[str, int] = field(
+        default_factory=lambda: {"writes": 0, "messages": 0, "failing": 0}
+    )
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role

@@ -34,6 +34,7 @@ from harness.phases import (
     Interop,
     Phase,
     Probes,
+    Realtime,
     ReuseNoise,
     Rows,
     SaveNoise,
@@ -148,6 +149,8 @@ class Engine:
             phases.append(ReuseNoise())
         if profile.stateful_sequences > 0:
             phases.append(Stateful())
+        if profile.realtime and self.config.realtime is not None:
+            phases.append(Realtime())
         if profile.interop and self.mode == "managed":
             phases.append(Interop())
         if profile.noise == "calibrate":

@@ -54,6 +54,7 @@ class Findings:
     groups: dict[Key, Group] = field(default_factory=dict)  # stateless and probes
     stateful: dict[Key, Group] = field(default_factory=dict)
     interop: dict[Key, Group] = field(default_factory=dict)
+    realtime: dict[Key, Group] = field(default_factory=dict)
 
     def rule_for(self, op_id: str, location: str, kind: str) -> AcceptRule | None:
         for rule in self.accept:
@@ -75,7 +76,29 @@ class Findings:
         return [d for d in result.differences if not self.accepted(op, d)]
 
     def all_groups(self) -> list[Group]:
-        return [*self.groups.values(), *self.stateful.values(), *self.interop.values()]
+        return [
+            *self.groups.values(),
+            *self.stateful.values(),
+            *self.interop.values(),
+            *self.realtime.values(),
+        ]
+
+    def add_realtime(self, op_id: str, example: ExchangeResult) -> None:
+        """One write's stream differences (the example carries the write and both streams)."""
+        for d in example.differences:
+            key = (op_id, d.location, d.kind)
+            group = self.realtime.get(key)
+            if group is None:
+                self.realtime[key] = Group(
+                    *key,
+                    count=1,
+                    example=example,
+                    difference=d,
+                    accepted_by=self.rule_for(*key),
+                    phase="realtime",
+                )
+            else:
+                group.count += 1
 
     def record(self, result: ExchangeResult) -> None:
         """A stateless exchange: each distinct difference joins (or starts) its group; the

@@ -511,6 +511,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             invariant_findings=any(f.kind == "invariant" for f in findings),
             stateful=ctx.stats.stateful if ctx else {},
             interop=ctx.stats.interop if ctx else {},
+            realtime=ctx.stats.realtime if ctx else {},
             notes=ctx.stats.notes if ctx else [],
         ),
     )

@@ -55,6 +55,7 @@ class Timings:
     startup: float = 0.0
     stateful: float = 0.0
     interop: float = 0.0
+    realtime: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.__dict__.items()}

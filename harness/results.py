@@ -51,7 +51,7 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
-Phase = Literal["probes", "stateless", "stateful", "interop", "invariants"]
+Phase = Literal["probes", "stateless", "stateful", "interop", "invariants", "realtime"]
 FindingKind = Literal[
     "status",
     "header",
@@ -307,6 +307,7 @@ class Stats(_Model):
     invariant_findings: bool
     stateful: dict[str, int]
     interop: dict[str, int]
+    realtime: dict[str, int] = Field(default_factory=dict)
     notes: list[str]
     shards: list[ShardRun] = Field(
         default_factory=list, description="a merged run: each shard's timings"

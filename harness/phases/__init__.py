@@ -13,6 +13,7 @@ from harness.context import RunContext
 from harness.phases.calibration import ReuseNoise, SaveNoise
 from harness.phases.interop import Interop
 from harness.phases.probes import Probes
+from harness.phases.realtime import Realtime
 from harness.phases.rows import Rows
 from harness.phases.stateful import Stateful
 from harness.phases.stateless import Shrink, Stateless
@@ -21,6 +22,7 @@ __all__ = [
     "Interop",
     "Phase",
     "Probes",
+    "Realtime",
     "ReuseNoise",
     "Rows",
     "SaveNoise",
