@@ -23,6 +23,7 @@ def _op(
         "agreeing": agreeing,
         "findings": findings,
         "accepted": accepted,
+        "proven": True,
         "status_codes": {
             "legacy": {"200": cases - 2, "400": 2},
             "candidate": {"200": cases - 2, "400": 2},
@@ -48,6 +49,8 @@ def _base() -> dict[str, Any]:
             "profile": "ci",
             "seed": 1234,
             "mode": "managed",
+            "contract": "contracts/openapi.yaml",
+            "config": "contracts/parity.toml",
             "operations": OPS,
             "phases": ["stateless", "invariants"],
         },
@@ -71,16 +74,36 @@ def _base() -> dict[str, Any]:
         "accepted": [],
         "noise": [],
         "invariants": [
-            {"name": "foreign_keys_hold", "passed": True, "message": ""},
-            {"name": "every_write_leaves_one_event", "passed": True, "message": ""},
+            {"name": "foreign_keys_hold", "target": None, "passed": True, "message": ""},
+            {"name": "every_write_leaves_one_event", "target": None, "passed": True, "message": ""},
         ],
         "coverage": {
             "operations_total": 4,
             "operations_exercised": 4,
+            "operations_proven": 4,
             "responses_total": 12,
             "responses_seen": 9,
         },
+        "causes": [],
+        "unproven": [],
         "errors": [],
+        "messages": [],
+        "warnings": [],
+        "stats": {
+            "exchanges": 160,
+            "cases_drawn": 150,
+            "duplicates_dropped": 0,
+            "unencodable_dropped": 0,
+            "generation_errors": [],
+            "generation_errors_by_type": {},
+            "restores": 40,
+            "case_cache_hits": 0,
+            "timings_s": {"transport": 10.0},
+            "invariant_findings": False,
+            "stateful": {},
+            "interop": {},
+            "notes": [],
+        },
     }
 
 
@@ -115,6 +138,7 @@ def _finding(
                         "headers": {},
                         "body": None,
                         "role": "admin",
+                        "mode": "positive",
                     },
                     "legacy": {
                         "status": 200,
@@ -134,7 +158,8 @@ def _finding(
                     },
                 }
             ],
-            "diff": diff,
+            "diff": [{"location": location, "summary": f"{kind} at {location}", **d} for d in diff],
+            "other_diffs": [],
             "db_writes": extra.pop("db_writes", {"legacy": {}, "candidate": {}}),
         },
     }
