@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
+from backend.db import where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -75,9 +76,13 @@ async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -
     if query.get("status"):
         filters.append(Case.status == query["status"])
     if query.get("category"):
-        filters.append(func.lower(Case.category) == func.lower(query["category"]))
+        category = query["category"]
+        filters.append(
+            where_text(session, func.lower(Case.category) == func.lower(category), category)
+        )
     if query.get("businessUnit"):
-        filters.append(Case.business_unit == query["businessUnit"])
+        unit = query["businessUnit"]
+        filters.append(where_text(session, Case.business_unit == unit, unit))
     if query.get("assigneeId"):
         filters.append(Case.assignee_id == query["assigneeId"])
     where = and_(True, *filters)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from backend.clock import normalize_iso, now_iso
+from backend.db import where_text
 from backend.deps import CallerDep, SessionDep
 from backend.errors import custom_issue, forbidden
 from backend.jsonout import JsonResponse
@@ -66,7 +67,8 @@ async def list_feed(request: Request, caller: CallerDep, session: SessionDep) ->
     if query.get("kind"):
         filters.append(FeedItem.kind == query["kind"])
     if query.get("businessUnit"):
-        filters.append(FeedItem.business_unit == query["businessUnit"])
+        unit = query["businessUnit"]
+        filters.append(where_text(session, FeedItem.business_unit == unit, unit))
     if cursor is not None:
         p, c, i = cursor["p"], cursor["c"], cursor["i"]
         filters.append(
