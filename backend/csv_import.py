@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.db import NUL, NUL_MESSAGE
 from backend.models import User
 from backend.schemas import CASE_CREATE
 from backend.validation import ValidationFailed
@@ -35,7 +36,9 @@ def _records(text: str) -> list[list[str]]:
     return [record for record in reader if record and record != [""]]
 
 
-def parse_cases_csv(text: str, user: User) -> ParsedImport:
+def parse_cases_csv(text: str, user: User, *, nul_ok: bool = True) -> ParsedImport:
+    """``nul_ok=False`` where the database cannot store NUL (PostgreSQL): a row with a NUL in a
+    field is rejected with a row error, as an invalid row is, instead of failing the file."""
     result = ParsedImport()
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -70,6 +73,13 @@ def parse_cases_csv(text: str, user: User) -> ParsedImport:
             for issue in failed.issues:
                 result.error(line, issue["path"], issue["message"])
             continue
+        if not nul_ok:
+            bad = [k for k, v in parsed.items() if isinstance(v, str) and NUL in v]
+            if bad:
+                result.rejected += 1
+                for name in bad:
+                    result.error(line, name, NUL_MESSAGE)
+                continue
         unit = parsed.get("businessUnit") or user.business_unit
         if user.role != "admin" and unit != user.business_unit:
             result.rejected += 1

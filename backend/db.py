@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import ColumnElement, Engine, create_engine, event, false, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.errors import validation_error
 from backend.settings import get_settings
 
 
@@ -54,9 +55,57 @@ def get_engine() -> Engine:
     return make_engine(get_settings().url)
 
 
+# SQLite text holds NUL (U+0000) like any other character, and the legacy stores and matches
+# it; PostgreSQL text cannot hold it at all (psycopg refuses to send it). Two consequences on
+# PostgreSQL, handled here once: a lookup by a value with a NUL matches no row (none can hold
+# it), and a write of such a value is refused with the legacy's 400 shape, not a 500.
+NUL = "\x00"
+NUL_MESSAGE = "Text cannot contain a NUL character (U+0000)"
+
+
+def holds_nul(session: Session) -> bool:
+    """Whether this session's engine can store (and so match) text containing NUL."""
+    return session.get_bind().dialect.name != "postgresql"
+
+
+def matchable(session: Session, *values: object) -> bool:
+    """False when no stored row can equal one of ``values``: text with a NUL on PostgreSQL."""
+    return holds_nul(session) or not any(isinstance(v, str) and NUL in v for v in values)
+
+
+def where_text(
+    session: Session, condition: ColumnElement[bool], *values: object
+) -> ColumnElement[bool]:
+    """``condition`` (a comparison with ``values``), or ``false()`` where it cannot match."""
+    return condition if matchable(session, *values) else false()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _refuse_nul(session: Session, _context: Any, _instances: Any) -> None:
+    """before_flush on PostgreSQL: a new or changed text with a NUL cannot be stored."""
+    issues = []
+    for obj in [*session.new, *session.dirty]:
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            value = state.attrs[attr.key].value
+            if isinstance(value, str) and NUL in value:
+                name = attr.columns[0].name
+                issues.append({"path": _camel(name), "code": "custom", "message": NUL_MESSAGE})
+    if issues:
+        raise validation_error(issues)
+
+
 @lru_cache
 def _sessionmaker() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=False)
+    engine = get_engine()
+    maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    if engine.dialect.name == "postgresql":
+        event.listen(maker, "before_flush", _refuse_nul)
+    return maker
 
 
 def open_session() -> Session:

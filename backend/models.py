@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import REAL, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import REAL, BigInteger, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
@@ -29,6 +29,11 @@ def _now_iso_postgresql(_element: Any, _compiler: Any, **_kw: Any) -> str:
 
 NOW_ISO = now_iso()
 
+# SQLite's INTEGER holds any 64-bit value; PostgreSQL's integer only 32 bits. BIGINT on
+# PostgreSQL keeps the legacy's range: an id or a filter value such as 130039595012 is a
+# valid integer that matches no row (404, empty list), never a driver "out of range" error.
+INT64 = Integer().with_variant(BigInteger(), "postgresql")
+
 
 class Base(DeclarativeBase):
     pass
@@ -38,7 +43,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (Index("users_email_unique", "email", unique=True),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
@@ -55,9 +60,9 @@ class SessionRow(Base):
         Index("sessions_user_id_idx", "user_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     token: Mapped[str] = mapped_column(Text)
-    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(INT64, ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
@@ -70,7 +75,7 @@ class Case(Base):
         Index("cases_created_at_idx", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, server_default=text("''"))
     channel: Mapped[str] = mapped_column(Text)
@@ -80,7 +85,7 @@ class Case(Base):
     business_unit: Mapped[str] = mapped_column(Text)
     customer_name: Mapped[str] = mapped_column(Text)
     assignee_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
+        INT64, ForeignKey("users.id", ondelete="SET NULL")
     )
     metadata_: Mapped[str | None] = mapped_column("metadata", Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
@@ -96,17 +101,15 @@ class Alert(Base):
         Index("alerts_created_at_idx", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default=text("'active'"))
     business_unit: Mapped[str] = mapped_column(Text)
-    case_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("cases.id", ondelete="SET NULL")
-    )
+    case_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("cases.id", ondelete="SET NULL"))
     acknowledged_by: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
+        INT64, ForeignKey("users.id", ondelete="SET NULL")
     )
     acknowledged_at: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[str | None] = mapped_column(Text)
@@ -119,11 +122,11 @@ class FeedItem(Base):
     __tablename__ = "feed_items"
     __table_args__ = (Index("feed_items_priority_created_at_idx", "priority", "created_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text, server_default=text("''"))
-    priority: Mapped[int] = mapped_column(Integer, server_default=text("50"))
+    priority: Mapped[int] = mapped_column(INT64, server_default=text("50"))
     business_unit: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
@@ -137,13 +140,11 @@ class SearchAnalytic(Base):
         Index("search_analytics_created_at_idx", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     query: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
-    result_count: Mapped[int] = mapped_column(Integer)
-    user_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    result_count: Mapped[int] = mapped_column(INT64)
+    user_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("users.id", ondelete="SET NULL"))
     filters: Mapped[str] = mapped_column(Text, server_default=text("'{}'"))
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
@@ -152,18 +153,16 @@ class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (Index("uploads_user_id_idx", "user_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     filename: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(Text)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(INT64)
     sha256: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
-    rows_imported: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    rows_rejected: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rows_imported: Mapped[int] = mapped_column(INT64, server_default=text("0"))
+    rows_rejected: Mapped[int] = mapped_column(INT64, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
-    user_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("users.id", ondelete="SET NULL"))
     business_unit: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
     updated_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
@@ -173,10 +172,10 @@ class TrendingTopic(Base):
     __tablename__ = "trending_topics"
     __table_args__ = (Index("trending_topics_topic_unique", "topic", unique=True),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     topic: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(REAL)
-    case_count: Mapped[int] = mapped_column(Integer)
+    case_count: Mapped[int] = mapped_column(INT64)
     sample_case_ids: Mapped[str] = mapped_column(Text, server_default=text("'[]'"))
     computed_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
@@ -188,12 +187,12 @@ class Share(Base):
         Index("shares_created_by_idx", "created_by"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(INT64, ForeignKey("cases.id", ondelete="CASCADE"))
     shared_with: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
+        INT64, ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
@@ -205,13 +204,11 @@ class Event(Base):
         Index("events_actor_id_idx", "actor_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(Text)
     subject_type: Mapped[str] = mapped_column(Text)
-    subject_id: Mapped[int | None] = mapped_column(Integer)
-    actor_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    subject_id: Mapped[int | None] = mapped_column(INT64)
+    actor_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("users.id", ondelete="SET NULL"))
     payload: Mapped[str] = mapped_column(Text, server_default=text("'{}'"))
     business_unit: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
@@ -225,13 +222,11 @@ class Notification(Base):
         Index("notifications_actor_id_idx", "actor_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(INT64, ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(Text)
-    case_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("cases.id", ondelete="CASCADE"))
-    actor_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    case_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("cases.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("users.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text)
     read_at: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
@@ -244,11 +239,9 @@ class ChatMessage(Base):
         Index("chat_messages_user_id_idx", "user_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(Integer, ForeignKey("cases.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.id", ondelete="SET NULL")
-    )
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(INT64, ForeignKey("cases.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(INT64, ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
+from backend.db import where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -32,18 +33,19 @@ def check_case_exists(session: Session, case_id: int | None) -> None:
         raise custom_issue("caseId", "Case not found")
 
 
-def _scope(caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
+def _scope(session: Session, caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
     if not caller.is_admin:
         filters.append(Alert.business_unit == caller.user.business_unit)
     if query.get("businessUnit"):
-        filters.append(Alert.business_unit == query["businessUnit"])
+        unit = query["businessUnit"]
+        filters.append(where_text(session, Alert.business_unit == unit, unit))
     return filters
 
 
-def alert_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
+def alert_where(session: Session, caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
     """The list filters of GET /api/alerts (also GET /api/export?resource=alerts)."""
-    filters = _scope(caller, query)
+    filters = _scope(session, caller, query)
     if query.get("severity"):
         filters.append(Alert.severity == query["severity"])
     if query.get("status"):
@@ -59,7 +61,7 @@ def _metadata(body: dict[str, Any]) -> str | None:
 @router.get("/api/alerts")
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
-    where = alert_where(caller, query)
+    where = alert_where(session, caller, query)
     rows = session.scalars(
         select(Alert)
         .where(where)
@@ -115,7 +117,7 @@ async def count_alerts(request: Request, caller: CallerDep, session: SessionDep)
     query = parse_query(request, ALERT_COUNT)
     rows = session.execute(
         select(Alert.severity, Alert.status, func.count())
-        .where(and_(True, *_scope(caller, query)))
+        .where(and_(True, *_scope(session, caller, query)))
         .group_by(Alert.severity, Alert.status)
     ).all()
     by_severity = {"info": 0, "warning": 0, "critical": 0}

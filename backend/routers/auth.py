@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import delete, func, select
 
 from backend.clock import iso, now
+from backend.db import where_text
 from backend.deps import SESSION_COOKIE, CallerDep, SessionDep
 from backend.errors import ApiError
 from backend.jsonout import JsonResponse
@@ -31,8 +32,9 @@ def _check_password(password: str, hashed: str) -> bool:
 @router.post("/api/auth/login")
 async def login(request: Request, session: SessionDep) -> JsonResponse:
     body = await parse_body(request, LOGIN)
+    email = body["email"]
     user = session.scalars(
-        select(User).where(func.lower(User.email) == func.lower(body["email"]))
+        select(User).where(where_text(session, func.lower(User.email) == func.lower(email), email))
     ).first()
     if user is None or not _check_password(body["password"], user.password_hash):
         raise ApiError("invalid_credentials", "Invalid email or password")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
+from backend.db import where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -65,7 +66,7 @@ def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None
         raise custom_issue("assigneeId", "Invalid assignee")
 
 
-def case_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
+def case_where(session: Session, caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
     """The list filters of GET /api/cases (also GET /api/export?resource=cases)."""
     filters: list[ColumnElement[bool]] = []
     if not caller.is_admin:
@@ -75,9 +76,13 @@ def case_where(caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
     if query.get("status"):
         filters.append(Case.status == query["status"])
     if query.get("category"):
-        filters.append(func.lower(Case.category) == func.lower(query["category"]))
+        category = query["category"]
+        filters.append(
+            where_text(session, func.lower(Case.category) == func.lower(category), category)
+        )
     if query.get("businessUnit"):
-        filters.append(Case.business_unit == query["businessUnit"])
+        unit = query["businessUnit"]
+        filters.append(where_text(session, Case.business_unit == unit, unit))
     if query.get("assigneeId"):
         filters.append(Case.assignee_id == query["assigneeId"])
     return and_(True, *filters)
@@ -93,7 +98,7 @@ def case_order(sort: str) -> tuple[Any, Any]:
 @router.get("/api/cases")
 async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, CASE_LIST)
-    where = case_where(caller, query)
+    where = case_where(session, caller, query)
     order = case_order(query["sort"])
     page, size = query["page"], query["pageSize"]
     rows = session.scalars(

@@ -122,7 +122,7 @@ async def export(request: Request, caller: CallerDep, session: SessionDep) -> St
     # rows are read before streaming starts: the session closes with the request
     if resource == "cases":
         query = parse_query(request, EXPORT_CASES)
-        where, order = case_where(caller, query), case_order(query["sort"])
+        where, order = case_where(session, caller, query), case_order(query["sort"])
         if fmt == "csv":
             cells = session.execute(select(*CASE_CELLS).where(where).order_by(*order)).all()
             chunks = _csv_chunks(CASE_COLUMNS, cells)
@@ -131,7 +131,7 @@ async def export(request: Request, caller: CallerDep, session: SessionDep) -> St
             chunks = _json_chunks(cases, case_json)
     else:
         query = parse_query(request, EXPORT_ALERTS)
-        where = alert_where(caller, query)
+        where = alert_where(session, caller, query)
         newest = (Alert.created_at.desc(), Alert.id.desc())
         if fmt == "csv":
             alert_cells = session.execute(select(*ALERT_CELLS).where(where).order_by(*newest)).all()

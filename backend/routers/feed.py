@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from backend.clock import normalize_iso, now_iso
+from backend.db import NUL, matchable, where_text
 from backend.deps import CallerDep, SessionDep
 from backend.errors import forbidden
 from backend.jsonout import JsonResponse
@@ -50,14 +51,24 @@ async def list_feed(request: Request, caller: CallerDep, session: SessionDep) ->
     if query.get("kind"):
         filters.append(FeedItem.kind == query["kind"])
     if query.get("businessUnit"):
-        filters.append(FeedItem.business_unit == query["businessUnit"])
+        unit = query["businessUnit"]
+        filters.append(where_text(session, FeedItem.business_unit == unit, unit))
     if cursor is not None:
         p, c, i = cursor["p"], cursor["c"], cursor["i"]
+        before: ColumnElement[bool] = FeedItem.created_at < c
+        if not matchable(session, c):
+            # no PostgreSQL text holds a NUL: in binary order, a stored text is below c exactly
+            # when it is at or below c's part before its first NUL, and none equals c
+            before = FeedItem.created_at <= c.split(NUL, 1)[0]
         filters.append(
             or_(
                 FeedItem.priority < p,
-                and_(FeedItem.priority == p, FeedItem.created_at < c),
-                and_(FeedItem.priority == p, FeedItem.created_at == c, FeedItem.id < i),
+                and_(FeedItem.priority == p, before),
+                and_(
+                    FeedItem.priority == p,
+                    where_text(session, FeedItem.created_at == c, c),
+                    FeedItem.id < i,
+                ),
             )
         )
     limit: int = query["limit"]

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import sqlite3
 import unicodedata
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from backend.clock import iso, now, now_iso
+from backend.db import NUL, holds_nul
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import JsonResponse, stringify
 from backend.models import SearchAnalytic
@@ -49,57 +53,53 @@ _SQL = {
 }
 _TYPE_ORDER = {"case": 0, "alert": 1, "feed": 2}
 
-# PostgreSQL has no FTS5: its text search over the same columns ('simple': lower-cased tokens,
-# every token required, as the quoted FTS5 tokens are). Scores (ts_rank, negated so lower is
-# better as bm25's) and snippets (ts_headline) are not bm25's: accepted differences of the
-# engine move. unicode61 also folds diacritics ("cafe" finds "café"); 'simple' does not.
-_HEADLINE = "'StartSel=<mark>, StopSel=</mark>, MaxWords=12, MinWords=1'"
-
-
-def _pg_sql(table: str, alias: str, columns: str, snippet_col: str, extra: str) -> str:
-    doc = f"to_tsvector('simple', concat_ws(' ', {columns}))"
-    return f"""SELECT {alias}.id AS id, {alias}.title AS title,
-             ts_headline('simple', {alias}.{snippet_col}, q, {_HEADLINE}) AS snippet,
-             -ts_rank({doc}, q) AS score
-           FROM {table} {alias}, plainto_tsquery('simple', :match) q
-           WHERE {doc} @@ q {extra}
-             AND (CAST(:unit AS text) IS NULL OR {alias}.business_unit = :unit)"""
-
-
-_PG_SQL = {
+# PostgreSQL has no FTS5, and its text search is not FTS5's: another tokenizer (no unicode61
+# diacritic folding), ts_rank instead of bm25, ts_headline instead of snippet(). bm25 needs the
+# corpus statistics of the whole table (row count, average length, rows per token) and
+# snippet() picks its window by FTS5's own rules, so the port builds FTS5's index for the
+# searched tables in an in-memory SQLite database (Python's sqlite3) from the rows PostgreSQL
+# holds, with the legacy's own definitions, and runs the same queries on it: same matches,
+# scores, order and snippets. It reads every searchable row per search (no persisted index):
+# fine for this service's tables, to revisit (a maintained side index) if they grow large.
+_PG_SOURCES = {
     "cases": (
-        "case",
-        _pg_sql(
-            "cases",
-            "c",
-            "c.title, c.description, c.category, c.customer_name",
-            "description",
-            "AND (CAST(:scope AS text) IS NULL OR c.business_unit = :scope)",
-        ),
+        "cases",
+        "id, title, description, category, customer_name, business_unit",
+        "CREATE VIRTUAL TABLE cases_fts USING fts5(title, description, category,"
+        " customer_name, content='cases', content_rowid='id', tokenize='unicode61')",
     ),
     "alerts": (
-        "alert",
-        _pg_sql(
-            "alerts",
-            "a",
-            "a.title, a.message",
-            "message",
-            "AND (CAST(:scope AS text) IS NULL OR a.business_unit = :scope)",
-        ),
+        "alerts",
+        "id, title, message, business_unit",
+        "CREATE VIRTUAL TABLE alerts_fts USING fts5(title, message, content='alerts',"
+        " content_rowid='id', tokenize='unicode61')",
     ),
     "feed": (
-        "feed",
-        _pg_sql(
-            "feed_items",
-            "f",
-            "f.title, f.body",
-            "body",
-            "AND (f.expires_at IS NULL OR f.expires_at > :now)"
-            " AND (CAST(:scope AS text) IS NULL OR f.business_unit IS NULL"
-            " OR f.business_unit = :scope)",
-        ),
+        "feed_items",
+        "id, title, body, business_unit, expires_at",
+        "CREATE VIRTUAL TABLE feed_fts USING fts5(title, body, content='feed_items',"
+        " content_rowid='id', tokenize='unicode61')",
     ),
 }
+
+
+def _pg_rows(session: Session, sources: list[str], params: dict[str, Any]) -> list[Any]:
+    """The legacy's FTS5 queries, over an in-memory FTS5 index of PostgreSQL's rows."""
+    rows: list[Any] = []
+    with closing(sqlite3.connect(":memory:")) as index:
+        for source in sources:
+            table, columns, fts = _PG_SOURCES[source]
+            found = session.execute(text(f"SELECT {columns} FROM {table}")).all()
+            names = columns.split(", ")
+            index.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, {', '.join(names[1:])})")
+            marks = ", ".join("?" * len(names))
+            index.executemany(f"INSERT INTO {table} VALUES ({marks})", found)
+            index.execute(fts)
+            fts_name = fts.split()[3]
+            index.execute(f"INSERT INTO {fts_name}({fts_name}) VALUES ('rebuild')")
+            kind, sql = _SQL[source]
+            rows += [(kind, *r) for r in index.execute(sql, params).fetchall()]
+    return rows
 
 
 def _is_token_char(ch: str) -> bool:
@@ -146,10 +146,7 @@ async def search(request: Request, caller: CallerDep, session: SessionDep) -> Js
         sources = ["cases", "alerts", "feed"] if scope == "all" else [scope]
         rows: list[Any] = []
         if session.get_bind().dialect.name == "postgresql":
-            for source in sources:
-                kind, sql = _PG_SQL[source]
-                plain = {**params, "match": " ".join(t.strip('"') for t in match.split())}
-                rows += [(kind, *r) for r in session.execute(text(sql), plain).all()]
+            rows = _pg_rows(session, sources, params)
         else:
             # hot path: the driver's own prepared-statement cache, not SQLAlchemy's text() (8x)
             raw = session.connection().connection.driver_connection
@@ -169,9 +166,14 @@ async def search(request: Request, caller: CallerDep, session: SessionDep) -> Js
             )
         hits.sort(key=lambda h: (h["score"], _TYPE_ORDER[h["type"]], h["id"]))
     filters = {"businessUnit": query["businessUnit"]} if query.get("businessUnit") else {}
+    stored_q: str = query["q"]
+    if not holds_nul(session):
+        # PostgreSQL text cannot hold NUL: the search is served as the legacy serves it, and
+        # its analytics row records the query with U+FFFD in place of each NUL.
+        stored_q = stored_q.replace(NUL, "\ufffd")
     session.add(
         SearchAnalytic(
-            query=query["q"],
+            query=stored_q,
             scope=query["scope"],
             result_count=len(hits),
             user_id=caller.user.id,

@@ -10,6 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from backend.csv_import import MAX_UPLOAD_BYTES, parse_cases_csv
+from backend.db import holds_nul
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import ApiError, custom_issue, not_found
 from backend.jsonout import JsonResponse
@@ -52,7 +53,9 @@ async def upload_csv(request: Request, caller: CallerDep, session: SessionDep) -
     data = await part.read()
     if len(data) > MAX_UPLOAD_BYTES:
         raise ApiError("payload_too_large", "File exceeds 5 MB limit")
-    parsed = parse_cases_csv(data.decode("utf-8", errors="replace"), caller.user)
+    parsed = parse_cases_csv(
+        data.decode("utf-8", errors="replace"), caller.user, nul_ok=holds_nul(session)
+    )
     for row in parsed.rows:
         session.add(
             Case(
