@@ -11,6 +11,7 @@ from fastapi import Request
 
 from backend.errors import ApiError, custom_issue, validation_error
 from backend.events import record_event
+from backend.jsbehaviour import base64url_decode as _node_base64url
 from backend.validation import ID_PARAM_SCHEMA, Obj, ValidationFailed
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "read_json",
     "record_event",
 ]
-
-_B64URL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _reject_constant(name: str) -> Any:
@@ -67,19 +66,6 @@ def encode_json_cursor(value: dict[str, Any]) -> str:
     """``Buffer.from(JSON.stringify(value)).toString('base64url')``."""
     raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _node_base64url(raw: str) -> bytes:
-    """Node's lenient ``Buffer.from(raw, 'base64url')``: stops at the first foreign byte."""
-    kept = []
-    for ch in raw.rstrip("="):
-        if ch not in _B64URL and ch not in "+/":
-            break
-        kept.append({"+": "-", "/": "_"}.get(ch, ch))
-    text = "".join(kept)
-    if len(text) % 4 == 1:
-        text = text[:-1]
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def decode_json_cursor(raw: str, schema: Obj) -> dict[str, Any]:

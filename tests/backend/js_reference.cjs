@@ -57,18 +57,21 @@ function schemas() {
       "SCOPES", "businessUnit", "metadata", "positiveId", "limitOffset"],
     base,
   );
-  const from = (file, names) => load(file, names, { ...base });
-  const cases = from("lib/cases.ts", ["fields", "CreateCase", "UpdateCase", "AssignBody"]);
+  const from = (file, names, scope = {}) => load(file, names, { ...base, ...scope });
+  const alerts = from("lib/alerts.ts", ["AlertBody", "alertFilters"]);
+  const cases = from("lib/cases.ts", [
+    "fields", "CreateCase", "UpdateCase", "AssignBody", "SORTS", "caseFilters",
+  ]);
   const feed = from("app/api/feed/route.ts", ["ListQuery", "Cursor", "CreateFeed"]);
   return {
     LOGIN: from("app/api/auth/login/route.ts", ["LoginBody"]).LoginBody,
-    ALERT_BODY: from("lib/alerts.ts", ["AlertBody"]).AlertBody,
-    ALERT_LIST: from("app/api/alerts/route.ts", ["ListQuery"]).ListQuery,
+    ALERT_BODY: alerts.AlertBody,
+    ALERT_LIST: from("app/api/alerts/route.ts", ["ListQuery"], alerts).ListQuery,
     ALERT_COUNT: from("app/api/alerts/count/route.ts", ["CountQuery"]).CountQuery,
     CASE_CREATE: cases.CreateCase,
     CASE_PATCH: cases.UpdateCase,
     CASE_ASSIGN: cases.AssignBody,
-    CASE_LIST: from("app/api/cases/route.ts", ["SORTS", "ListQuery"]).ListQuery,
+    CASE_LIST: from("app/api/cases/route.ts", ["ListQuery"], cases).ListQuery,
     FEED_LIST: feed.ListQuery,
     FEED_CURSOR: feed.Cursor,
     FEED_CREATE: feed.CreateFeed,
