@@ -17,10 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from harness.context import RunContext
-from harness.contract import Operation, match_operation
+from harness.contract import Link, Operation, match_operation
 from harness.generation import build_request
-from harness.models import PreparedRequest
-from harness.stateful import fill
+from harness.models import ExchangeResult, PreparedRequest
+from harness.stateful import fill, resolve
 
 __all__ = ["Rows", "row_states"]
 
@@ -88,6 +88,31 @@ class Rows:
             cases = self._cases(ctx, op, params[0])
             if cases:
                 ctx.replay_all(op.id + LABEL_SUFFIX, op, cases)
+            if not ctx.stats.proven(op):
+                self._created_first(ctx, op)
+
+    def _created_first(self, ctx: RunContext, op: Operation) -> None:
+        """No existing row got a success (the snapshot has none, or none this role may
+        touch): create one through an operation that links here, then send ``op`` for it,
+        each side with the id its own create returned; restored after each pair."""
+        links = [link for link in ctx.contract.links if link.target == op.id and link.parameters]
+        selected = {o.id for o in ctx.selected}
+        stats = ctx.stats.op(op)
+        for link in links[:2]:
+            if link.source not in selected or not ctx.cases.pool(link.source):
+                continue
+            for role in ctx.roles():
+                source = replace(ctx.cases.pool(link.source)[0], role=role)
+                created = ctx.exchange(source, restore=False)
+                pair = _linked(ctx, op, link, created, role)
+                if pair is not None:
+                    result = ctx.exchange(pair[0], pair[1], restore=False)
+                    stats.add(result, not ctx.findings.live(result))
+                    ctx.findings.record(result)
+                    ctx.stats.row_states.setdefault(op.id, set()).add(f"created by {link.source}")
+                ctx.pair.restore()
+                if ctx.stats.proven(op):
+                    return
 
     def _cases(self, ctx: RunContext, op: Operation, param: str) -> list[PreparedRequest]:
         bases = ctx.cases.pool(op.id)[:2]
@@ -148,6 +173,26 @@ class Rows:
             if 200 <= resp.status < 300:
                 out[role] = row_states(_items(resp.body), key)
         return out
+
+
+def _linked(
+    ctx: RunContext, op: Operation, link: Link, created: ExchangeResult, role: str | None
+) -> tuple[PreparedRequest, PreparedRequest] | None:
+    if str(created.legacy.status) != link.status or str(created.candidate.status) != link.status:
+        return None
+    bases = ctx.cases.pool(op.id)
+    if not bases:
+        return None
+    base = replace(bases[0], role=role, mode="positive")
+    out: list[PreparedRequest] = []
+    for resp, reference in ((created.legacy, None), (created.candidate, created.legacy)):
+        values = {
+            name: resolve(expr, created.request, resp, reference) for name, expr in link.parameters
+        }
+        if any(v is None for v in values.values()):
+            return None
+        out.append(replace(fill(base, op.path, values), operation=op.id))
+    return out[0], out[1]
 
 
 def _list_operation(ctx: RunContext, op: Operation) -> str | None:
