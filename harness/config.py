@@ -85,6 +85,11 @@ class ServiceConfig(_Strict):
 
 class RoleConfig(_Strict):
     body: dict[str, Any] = Field(description="the JSON body of this role's login request")
+    cases: bool = Field(
+        True,
+        description="send cases as this role by default; false: it only logs in (a realtime "
+        "subscriber from another unit, say) unless a profile names it",
+    )
 
 
 class AuthConfig(_Strict):
@@ -372,6 +377,8 @@ class ParityConfig(_Strict):
 
     def role_names(self, profile: Profile) -> list[str | None]:
         configured: list[str | None] = list(self.auth.roles) if self.auth else []
+        if profile.roles is None and self.auth is not None:
+            configured = [r for r in configured if r is None or self.auth.roles[r].cases]
         if self.auth is None or self.auth.anonymous:
             configured.append(None)
         if profile.roles is None:

@@ -103,7 +103,10 @@ class Realtime:
         if not writes:
             ctx.stats.notes.append("realtime: no write case to cause events")
             return
-        roles = ctx.config.role_names(ctx.profile)
+        # every configured role subscribes (those that send no cases too: another unit's
+        # users are who a leak would reach), and an anonymous client
+        auth = ctx.config.auth
+        roles: list[str | None] = [*(auth.roles if auth else []), None]
         rules = ctx.rules(OPERATION.format(path=cfg.path))
         started = time.perf_counter()
         ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(writes)))

@@ -37,6 +37,7 @@ FAMILIES = (
     "db",
     "security",
     "header",
+    "realtime",
 )
 
 
@@ -840,3 +841,35 @@ def markdown() -> str:
 
 if __name__ == "__main__":
     print(markdown())
+
+
+# -- realtime: the event stream, caught only by comparing the two channels -------------------
+@mutant(
+    "realtime-leak-other-unit",
+    "realtime",
+    "the channel sends every event to every subscriber, other units' agents included",
+    "POST /api/cases",
+)
+def _realtime_leak() -> list[Wrapper]:
+    import backend.realtime as realtime
+
+    realtime.visible_to = lambda user, event: True  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "realtime-drops-case-created",
+    "realtime",
+    "the channel never sends case.created events (the write itself is right)",
+    "POST /api/cases",
+)
+def _realtime_drop() -> list[Wrapper]:
+    import backend.realtime as realtime
+
+    original = realtime.visible_to
+
+    def visible(user: Any, event: Any) -> bool:
+        return event.kind != "case.created" and original(user, event)
+
+    realtime.visible_to = visible  # type: ignore[assignment]
+    return []
