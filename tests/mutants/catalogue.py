@@ -37,6 +37,9 @@ FAMILIES = (
     "db",
     "security",
     "header",
+    "state",
+    "edge",
+    "import",
     "realtime",
 )
 
@@ -825,6 +828,347 @@ def _logout_no_cookie() -> list[Wrapper]:
         return status, set_header(headers, "set-cookie", None), body
 
     return [rewrite_response(["POST /api/auth/logout"], fn)]
+
+
+# ===========================================================================================
+# row states: only a request on an existing row in one particular state shows these
+# ===========================================================================================
+class _Status(str):
+    """A status string whose comparison with some values is overridden: what a port gets
+    when it compares the column's text with members of a plain ``enum.Enum``
+    (``row.status == CaseStatus.CLOSED`` is never true), or with the wrong state. It
+    serializes as the string it is, so responses and stored values stay the legacy's."""
+
+    _answers: dict[str, bool]
+
+    def __new__(cls, value: str, answers: dict[str, bool]) -> _Status:
+        obj = super().__new__(cls, value)
+        obj._answers = answers
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str) and other in self._answers:
+            return self._answers[other]
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
+def _mask_status(row: Any, state: str, answers: dict[str, bool]) -> None:
+    """When ``row.status`` is ``state``, make its comparisons answer as ``answers`` says,
+    without marking the row dirty (no UPDATE unless the handler really changes it)."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    if row is not None and str.__eq__(row.status, state):
+        set_committed_value(row, "status", _Status(state, answers))
+
+
+@mutant(
+    "case-closed-check-enum",
+    "state",
+    "PATCH /api/cases/{id} compares status with a plain Enum member: closed cases accept any edit",
+    "PATCH /api/cases/{id}",
+)
+def _case_closed_check_enum() -> list[Wrapper]:
+    import backend.routers.cases as cases
+
+    original = cases.find_case
+
+    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+        row = original(session, caller, case_id)
+        if CURRENT_OP.get() == "PATCH /api/cases/{id}":
+            _mask_status(row, "closed", {"closed": False})
+        return row
+
+    cases.find_case = find_case
+    return []
+
+
+@mutant(
+    "assign-open-stays-open",
+    "state",
+    "POST /api/cases/{id}/assign leaves an open case `open` (the move to in_progress not ported)",
+    "POST /api/cases/{id}/assign",
+)
+def _assign_open_stays_open() -> list[Wrapper]:
+    import backend.routers.cases as cases
+
+    original = cases.find_case
+
+    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+        row = original(session, caller, case_id)
+        if CURRENT_OP.get() == "POST /api/cases/{id}/assign":
+            _mask_status(row, "open", {"open": False})
+        return row
+
+    cases.find_case = find_case
+    return []
+
+
+@mutant(
+    "acknowledge-twice-200",
+    "state",
+    "POST /api/alerts/{id}/acknowledge re-stamps an already acknowledged alert: 200, not 409 "
+    "(the check written `status == 'resolved'`)",
+    "POST /api/alerts/{id}/acknowledge",
+)
+def _acknowledge_twice() -> list[Wrapper]:
+    import backend.routers.alerts as alerts
+
+    original = alerts.find_alert
+
+    def find_alert(session: Any, caller: Any, alert_id: int) -> Any:
+        row = original(session, caller, alert_id)
+        if CURRENT_OP.get() == "POST /api/alerts/{id}/acknowledge":
+            # `row.status != "active"` is now False: the handler re-stamps the alert
+            _mask_status(row, "acknowledged", {"active": True})
+        return row
+
+    alerts.find_alert = find_alert
+    return []
+
+
+@mutant(
+    "resolve-acknowledged-409",
+    "state",
+    "POST /api/alerts/{id}/resolve refuses acknowledged alerts with 409 (only `active` allowed, "
+    "the acknowledge rule copied)",
+    "POST /api/alerts/{id}/resolve",
+)
+def _resolve_acknowledged_409() -> list[Wrapper]:
+    import backend.routers.alerts as alerts
+    from backend.errors import conflict
+
+    original = alerts.find_alert
+
+    def find_alert(session: Any, caller: Any, alert_id: int) -> Any:
+        row = original(session, caller, alert_id)
+        if CURRENT_OP.get() == "POST /api/alerts/{id}/resolve" and row.status == "acknowledged":
+            raise conflict("Alert is not active")
+        return row
+
+    alerts.find_alert = find_alert
+    return []
+
+
+@mutant(
+    "alert-resolved-field-dropped",
+    "state",
+    "GET /api/alerts/{id} omits acknowledgedAt on resolved alerts (a per-status response model)",
+    "GET /api/alerts/{id}",
+)
+def _alert_resolved_field_dropped() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("status") == "resolved":
+            data.pop("acknowledgedAt", None)
+        return data
+
+    return [rewrite_response(["GET /api/alerts/{id}"], json_body(fn, statuses=[200]))]
+
+
+@mutant(
+    "alert-other-unit-403",
+    "state",
+    "GET /api/alerts/{id} answers 403 for another unit's existing alert (legacy: 404 as if missing)",
+    "GET /api/alerts/{id}",
+)
+def _alert_other_unit_403() -> list[Wrapper]:
+    import backend.routers.alerts as alerts
+    from backend.errors import forbidden, not_found
+    from backend.models import Alert
+
+    original = alerts.find_alert
+
+    def find_alert(session: Any, caller: Any, alert_id: int) -> Any:
+        if CURRENT_OP.get() != "GET /api/alerts/{id}":
+            return original(session, caller, alert_id)
+        row = session.get(Alert, alert_id)
+        if row is None:
+            raise not_found("Alert")
+        if not caller.can_see(row.business_unit):
+            raise forbidden()
+        return row
+
+    alerts.find_alert = find_alert
+    return []
+
+
+# ===========================================================================================
+# edges: only a value exactly at (or one past) a stated bound shows these
+# ===========================================================================================
+@mutant(
+    "case-title-max-exclusive",
+    "edge",
+    "POST /api/cases checks the title's maxLength with `<` instead of `<=`: 200 chars rejected",
+    "POST /api/cases",
+)
+def _case_title_max_exclusive() -> list[Wrapper]:
+    from backend.schemas import CASE_CREATE
+    from backend.validation import Str
+
+    class ExclusiveMax(Str):
+        def check(self, value: Any, path: str, issues: list[Any]) -> Any:
+            if (
+                CURRENT_OP.get() == "POST /api/cases"
+                and isinstance(value, str)
+                and self.max is not None
+                and len(value) == self.max
+            ):
+                issues.append(
+                    {
+                        "path": path,
+                        "code": "too_big",
+                        "message": f"Too big: expected string to have <{self.max} characters",
+                    }
+                )
+                return value
+            return super().check(value, path, issues)
+
+    fields = dict(CASE_CREATE.fields)
+    fields["title"] = ExclusiveMax(min=1, max=200)
+    CASE_CREATE.fields = fields
+    return []
+
+
+@mutant(
+    "alerts-limit-max-101",
+    "edge",
+    "GET /api/alerts accepts limit=101 (the port's bound is `le=101`, the legacy's max is 100)",
+    "GET /api/alerts",
+)
+def _alerts_limit_max_101() -> list[Wrapper]:
+    from backend.schemas import ALERT_LIST, query_int
+
+    fields = dict(ALERT_LIST.fields)
+    fields["limit"] = query_int(1, 101).default(20)
+    ALERT_LIST.fields = fields
+    return []
+
+
+@mutant(
+    "feed-priority-zero-default",
+    "edge",
+    "POST /api/feed treats priority 0 as absent (`body.priority or 50`): stored and answered as 50",
+    "POST /api/feed",
+)
+def _feed_priority_zero() -> list[Wrapper]:
+    def fn(data: Any) -> Any:
+        if isinstance(data, dict) and type(data.get("priority")) is int and data["priority"] == 0:
+            del data["priority"]
+        return data
+
+    return [rewrite_request(["POST /api/feed"], json_request(fn))]
+
+
+# ===========================================================================================
+# CSV import: only a file with a particular shape shows these
+# ===========================================================================================
+@mutant(
+    "upload-errors-capped-50",
+    "import",
+    "POST /api/upload lists the first 50 row errors (legacy: the first 100)",
+    "POST /api/upload",
+)
+def _upload_errors_capped() -> list[Wrapper]:
+    import backend.csv_import as csv_import
+
+    csv_import.MAX_ERRORS = 50
+    return []
+
+
+@mutant(
+    "upload-bom-kept",
+    "import",
+    "POST /api/upload keeps a leading UTF-8 BOM (decoded as utf-8, not utf-8-sig): "
+    "the header's first column is not found",
+    "POST /api/upload",
+)
+def _upload_bom_kept() -> list[Wrapper]:
+    import backend.routers.uploads as uploads
+
+    original = uploads.parse_cases_csv
+
+    def parse(text: str, user: Any) -> Any:
+        if text.startswith("\ufeff"):
+            text = "\ufeff" + text  # the port's own strip removes one of the two
+        return original(text, user)
+
+    uploads.parse_cases_csv = parse  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "upload-unknown-column-fails",
+    "import",
+    "POST /api/upload fails a file whose header has a column it does not know (legacy: ignored)",
+    "POST /api/upload",
+)
+def _upload_unknown_column() -> list[Wrapper]:
+    import backend.csv_import as csv_import
+    import backend.routers.uploads as uploads
+
+    original = uploads.parse_cases_csv
+    known = set(csv_import.REQUIRED) | set(csv_import.OPTIONAL)
+
+    def parse(text: str, user: Any) -> Any:
+        result = original(text, user)
+        if result.failure:
+            return result
+        body = text[1:] if text.startswith("\ufeff") else text
+        header = [name.strip() for name in csv_import._records(body)[0]]
+        unknown = [name for name in header if name not in known]
+        if unknown:
+            return csv_import.ParsedImport(failure=f"Unknown columns: {', '.join(unknown)}")
+        return result
+
+    uploads.parse_cases_csv = parse  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "upload-split-lines-first",
+    "import",
+    "POST /api/upload splits the file into lines before parsing CSV: a quoted cell with a line "
+    "break becomes two broken rows",
+    "POST /api/upload",
+)
+def _upload_split_lines() -> list[Wrapper]:
+    import csv
+
+    import backend.csv_import as csv_import
+
+    def records(text: str) -> list[list[str]]:
+        out: list[list[str]] = []
+        for line in text.splitlines():
+            out.extend(r for r in csv.reader([line]) if r and r != [""])
+        return out
+
+    csv_import._records = records
+    return []
+
+
+@mutant(
+    "upload-row-cap-1000",
+    "import",
+    "POST /api/upload imports only the first 1,000 good rows (one bulk-insert batch; the rest "
+    "silently dropped)",
+    "POST /api/upload",
+)
+def _upload_row_cap() -> list[Wrapper]:
+    import backend.routers.uploads as uploads
+
+    original = uploads.parse_cases_csv
+
+    def parse(text: str, user: Any) -> Any:
+        result = original(text, user)
+        result.rows = result.rows[:1000]
+        return result
+
+    uploads.parse_cases_csv = parse  # type: ignore[assignment]
+    return []
 
 
 __all__ = ["CATALOGUE", "FAMILIES", "Mutant", "get", "markdown"]

@@ -103,6 +103,24 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             "SELECT id FROM alerts WHERE status = 'active' AND business_unit = 'retail' "
             "ORDER BY id LIMIT 1"
         ).fetchone()[0]
+        closed_case = conn.execute(
+            "SELECT id FROM cases WHERE status = 'closed' ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+        open_retail_case = conn.execute(
+            "SELECT id FROM cases WHERE status = 'open' AND business_unit = 'retail' "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+        acked_alert = conn.execute(
+            "SELECT id FROM alerts WHERE status = 'acknowledged' AND business_unit = 'retail' "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+        resolved_alert = conn.execute(
+            "SELECT id FROM alerts WHERE status = 'resolved' AND acknowledged_at IS NOT NULL "
+            "ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+        other_unit_alert = conn.execute(
+            "SELECT id FROM alerts WHERE business_unit != 'retail' ORDER BY id LIMIT 1"
+        ).fetchone()[0]
         word = conn.execute("SELECT title FROM cases ORDER BY id LIMIT 1").fetchone()[0]
         word = max(re.findall(r"\w+", word), key=len)
     finally:
@@ -113,6 +131,19 @@ def probes(db: Path) -> dict[str, list[Probe]]:
         b"Bad one,pigeon,billing,Bob\n"
         b"Good two,chat,billing,Cy\n"
     )
+    header = b"title,channel,category,customerName\n"
+    good = b"Good one,email,billing,Ann\n"
+    edge_csvs = {
+        "many-bad.csv": header + b",email,billing,Bob\n" * 120 + good,
+        "bom.csv": b"\xef\xbb\xbf" + header + good,
+        "extra.csv": b"title,channel,category,customerName,extra\nGood one,email,billing,Ann,x\n",
+        "multiline.csv": header + b'"Two\nlines",email,billing,Ann\n' + good,
+        "large.csv": header + good * 1100,
+    }
+    uploads = [
+        Probe("agent", "POST", "/api/upload", files={"file": (name, data, "text/csv")})
+        for name, data in edge_csvs.items()
+    ]
     case_body = {"title": "Probe", "channel": "email", "category": "billing", "customerName": "X"}
     return {
         "GET /api/cases/{id}": [
@@ -120,17 +151,23 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             Probe("agent", "GET", f"/api/cases/{other_unit_case}"),
             Probe(None, "GET", "/api/cases/"),
         ],
+        "POST /api/cases/{id}/assign": [
+            Probe("agent", "POST", f"/api/cases/{open_retail_case}/assign", json={"assigneeId": 2})
+        ],
         "DELETE /api/cases/{id}": [Probe("admin", "DELETE", "/api/cases/")],
         "GET /api/alerts": [
             Probe("admin", "GET", "/api/alerts"),
             Probe("agent", "GET", "/api/alerts", {"limit": "50"}),
             Probe("admin", "GET", "/api/alerts", {"limit": "abc"}),
+            Probe("admin", "GET", "/api/alerts", {"limit": "101"}),
         ],
         "GET /api/alerts/count": [Probe("agent", "GET", "/api/alerts/count")],
         "GET /api/alerts/{id}": [
             Probe("admin", "GET", "/api/alerts/1"),
             Probe("admin", "GET", "/api/alerts/99999"),
             Probe(None, "GET", "/api/alerts/"),
+            Probe("admin", "GET", f"/api/alerts/{resolved_alert}"),
+            Probe("agent", "GET", f"/api/alerts/{other_unit_alert}"),
         ],
         "PUT /api/alerts/{id}": [Probe("admin", "PUT", "/api/alerts/count", json={})],
         "DELETE /api/alerts/{id}": [
@@ -138,7 +175,11 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             Probe("admin", "DELETE", "/api/alerts/count"),
         ],
         "POST /api/alerts/{id}/acknowledge": [
-            Probe("agent", "POST", f"/api/alerts/{active_alert}/acknowledge")
+            Probe("agent", "POST", f"/api/alerts/{active_alert}/acknowledge"),
+            Probe("agent", "POST", f"/api/alerts/{acked_alert}/acknowledge"),
+        ],
+        "POST /api/alerts/{id}/resolve": [
+            Probe("admin", "POST", f"/api/alerts/{acked_alert}/resolve")
         ],
         "GET /api/auth/me": [Probe("viewer", "GET", "/api/auth/me")],
         "POST /api/auth/login": [
@@ -161,11 +202,13 @@ def probes(db: Path) -> dict[str, list[Probe]]:
         "POST /api/cases": [
             Probe("agent", "POST", "/api/cases", json=case_body),
             Probe("viewer", "POST", "/api/cases", json=case_body),
+            Probe("agent", "POST", "/api/cases", json={**case_body, "title": "t" * 200}),
         ],
         "PATCH /api/cases/{id}": [
             Probe("admin", "PATCH", f"/api/cases/{open_case}", json={"title": "Renamed"}),
             Probe("admin", "PATCH", f"/api/cases/{open_case}", json={}),
             Probe("admin", "PATCH", "/api/cases/count", json={}),
+            Probe("admin", "PATCH", f"/api/cases/{closed_case}", json={"title": "Edited"}),
         ],
         "GET /api/feed": [
             Probe("admin", "GET", "/api/feed", {"limit": "50"}),
@@ -179,10 +222,14 @@ def probes(db: Path) -> dict[str, list[Probe]]:
                 "/api/feed",
                 json={"kind": "trend", "title": "T", "expiresAt": "2099-01-01T00:00:00.000Z"},
             ),
+            Probe(
+                "agent", "POST", "/api/feed", json={"kind": "trend", "title": "Z", "priority": 0}
+            ),
         ],
         "GET /api/search": [Probe("admin", "GET", "/api/search", {"q": word})],
         "POST /api/upload": [
-            Probe("agent", "POST", "/api/upload", files={"file": ("cases.csv", csv, "text/csv")})
+            Probe("agent", "POST", "/api/upload", files={"file": ("cases.csv", csv, "text/csv")}),
+            *uploads,
         ],
         "GET /api/uploads/{id}": [Probe(None, "GET", "/api/uploads/")],
     }
