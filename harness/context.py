@@ -93,6 +93,7 @@ class RunStats:
     ops: dict[str, OpStats] = field(default_factory=dict)
     # every exchange of every phase: (legacy status, candidate status) per operation
     answers: dict[str, Counter[tuple[int, int]]] = field(default_factory=dict)
+    equivalent: set[tuple[str, int, int]] = field(default_factory=set)
     exchanges: int = 0
     stateful: dict[str, int] = field(
         default_factory=lambda: {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
@@ -111,13 +112,21 @@ class RunStats:
     def op(self, op: Operation) -> OpStats:
         return self.ops.setdefault(op.id, OpStats(op))
 
-    def answered(self, op_id: str, legacy: Response, candidate: Response) -> None:
+    def answered(
+        self, op_id: str, legacy: Response, candidate: Response, *, same: bool = False
+    ) -> None:
+        """``same``: the two statuses differ but a ``status`` rule makes them equal."""
         self.answers.setdefault(op_id, Counter())[(legacy.status, candidate.status)] += 1
+        if same:
+            self.equivalent.add((op_id, legacy.status, candidate.status))
 
     def proven(self, op: Operation) -> bool:
-        """At least one case got the same documented 2xx from both sides, in any phase."""
+        """At least one case got a documented 2xx from both sides (the same status, or two
+        a ``status`` rule declares equal), in any phase."""
         return any(
-            lstatus == cstatus and documented_2xx(op, lstatus)
+            (lstatus == cstatus or (op.id, lstatus, cstatus) in self.equivalent)
+            and documented_2xx(op, lstatus)
+            and 200 <= cstatus < 300
             for lstatus, cstatus in self.answers.get(op.id, {})
         )
 
@@ -286,7 +295,13 @@ class RunContext:
         result = ExchangeResult(
             req, legacy, candidate, lw, cw, diffs + inv, candidate_request=candidate_req
         )
-        self.stats.answered(req.operation, legacy, candidate)
+        self.stats.answered(
+            req.operation,
+            legacy,
+            candidate,
+            same=legacy.status != candidate.status
+            and rules.same_status(legacy.status, candidate.status),
+        )
         if self.on_exchange is not None:
             self.on_exchange(result)
         return result

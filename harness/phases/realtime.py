@@ -183,7 +183,8 @@ class Realtime:
             )
             for d in compare_bodies(lb, cb, rules)
         ]
-        live = [d for d in diffs if not ctx.findings.accepted(OPERATION.format(path=path), d)]
+        op_id = cause.request.operation if cause is not None else OPERATION.format(path=path)
+        live = [d for d in diffs if not ctx.findings.accepted(op_id, d)]
         if not diffs:
             return False
         ctx.stats.realtime["failing"] += 1
@@ -199,7 +200,9 @@ class Realtime:
             diffs,
             candidate_request=cause.candidate_request,
         )
-        ctx.findings.add_realtime(OPERATION.format(path=path), example)
+        # the finding belongs to the write that caused the events (the subscription itself
+        # when the streams differ before any write)
+        ctx.findings.add_realtime(cause.request.operation, example)
         return bool(live)
 
 
