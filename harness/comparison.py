@@ -58,8 +58,8 @@ def _within(rule: CompiledRule, a: Any, b: Any) -> bool:
         return math.isclose(float(a), float(b), rel_tol=0, abs_tol=rule.rule.abs)
     if rule.rule.ms is not None and isinstance(a, str) and isinstance(b, str):
         ta, tb = parse_time(a), parse_time(b)
-        if ta is None or tb is None or shape(a) != shape(b):
-            return False  # a different format is drift even within tolerance
+        if ta is None or tb is None or (shape(a) != shape(b) and not rule.rule.any_format):
+            return False  # a different format is drift even within tolerance, unless asked
         return abs((ta - tb).total_seconds()) * 1000 <= rule.rule.ms
     return False
 

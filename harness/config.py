@@ -141,6 +141,11 @@ class NormalizeRule(_Strict):
         "<masked>", description='mask: text, or "{shape}" (digits->0, letters->a)'
     )
     ms: float | None = Field(None, description="tolerance: milliseconds for ISO-8601 times")
+    any_format: bool = Field(
+        False,
+        description="tolerance: compare instants whatever their ISO-8601 precision or offset "
+        "(by default a different format is drift even within the tolerance)",
+    )
     abs: float | None = Field(None, description="tolerance: absolute difference for numbers")
     key: str | None = Field(None, description="unordered: sort array items by this field")
     legacy: str | None = Field(

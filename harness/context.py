@@ -306,7 +306,9 @@ class RunContext:
             self.on_exchange(result)
         return result
 
-    def replay_all(self, label: str, op: Operation, cases: list[PreparedRequest]) -> None:
+    def replay_all(
+        self, label: str, op: Operation, cases: list[PreparedRequest], phase: str = "stateless"
+    ) -> None:
         """The stateless loop over ``cases`` of one operation (or of the probes)."""
         stats = self.stats.op(op)
         self.listener.operation_started(OperationStarted(label=label, total=len(cases)))
@@ -316,7 +318,7 @@ class RunContext:
             stats.add(result, agreed)
             if req.mode == "positive":
                 self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
-            self.findings.record(result)
+            self.findings.record(result, phase)
             self.listener.case_done(CaseDone(label=label, agreed=agreed))
             if index % 25 == 24:
                 self.pair.check_alive()

@@ -100,9 +100,9 @@ class Findings:
             else:
                 group.count += 1
 
-    def record(self, result: ExchangeResult) -> None:
+    def record(self, result: ExchangeResult, phase: str = "stateless") -> None:
         """A stateless exchange: each distinct difference joins (or starts) its group; the
-        smallest request seen becomes the example."""
+        smallest request seen becomes the example (``phase``: where a new group was found)."""
         seen: set[Key] = set()
         for diff in result.differences:
             key = (result.request.operation, diff.location, diff.kind)
@@ -112,7 +112,12 @@ class Findings:
             group = self.groups.get(key)
             if group is None:
                 self.groups[key] = Group(
-                    *key, count=1, example=result, difference=diff, accepted_by=self.rule_for(*key)
+                    *key,
+                    count=1,
+                    example=result,
+                    difference=diff,
+                    accepted_by=self.rule_for(*key),
+                    phase=phase,
                 )
             else:
                 group.count += 1

@@ -168,7 +168,8 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
 
 def _finding(ctx: RunContext, group: Group) -> Finding:
     ex = group.example
-    parts = group.key if group.phase == "stateless" else (group.phase, *group.key)
+    # stateless and rows share one key space (a group found by either is the same finding)
+    parts = group.key if group.phase in ("stateless", "rows") else (group.phase, *group.key)
     digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
     same = [d for d in ex.differences if (d.location, d.kind) == (group.location, group.kind)]
     rule = group.accepted_by

@@ -51,7 +51,7 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
-Phase = Literal["probes", "stateless", "stateful", "interop", "invariants", "realtime"]
+Phase = Literal["probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime"]
 FindingKind = Literal[
     "status",
     "header",

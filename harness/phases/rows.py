@@ -87,7 +87,7 @@ class Rows:
                 continue
             cases = self._cases(ctx, op, params[0])
             if cases:
-                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases)
+                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows")
             if not ctx.stats.proven(op):
                 self._created_first(ctx, op)
 
@@ -108,7 +108,7 @@ class Rows:
                 if pair is not None:
                     result = ctx.exchange(pair[0], pair[1], restore=False)
                     stats.add(result, not ctx.findings.live(result))
-                    ctx.findings.record(result)
+                    ctx.findings.record(result, "rows")
                     ctx.stats.row_states.setdefault(op.id, set()).add(f"created by {link.source}")
                 ctx.pair.restore()
                 if ctx.stats.proven(op):

@@ -278,3 +278,14 @@ def test_csv_bodies_are_compared_as_rows_and_columns() -> None:
         legacy, csv_resp('id,title\r\n"1","a, b"\r\n"2","c"\r\n'), None, None, rs(), config
     )
     assert [(d.location, d.kind) for d in quoted] == [("body:csv", "format")]
+
+
+def test_a_tolerance_can_compare_instants_whatever_their_precision() -> None:
+    a, b = {"at": "2026-12-02T10:00:48.000Z"}, {"at": "2026-12-02T10:00:48.794272+00:00"}
+    strict = rs({"location": "body:$.at", "action": "tolerance", "ms": 1000})
+    assert kinds(a, b, strict) == {("body:$.at", "format")}
+    loose = rs({"location": "body:$.at", "action": "tolerance", "ms": 1000, "any_format": True})
+    assert kinds(a, b, loose) == set()
+    # still a value difference past the tolerance
+    far = {"at": "2026-12-02T10:00:50.000+00:00"}
+    assert kinds(a, far, loose) == {("body:$.at", "format")}
