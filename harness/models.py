@@ -13,6 +13,7 @@ __all__ = [
     "Response",
     "TableWrites",
     "Writes",
+    "walk",
 ]
 
 
@@ -140,3 +141,15 @@ class ExchangeResult:
     candidate_writes: Writes | None
     differences: list[Difference]
     candidate_request: PreparedRequest | None = None  # stateful: ids from its own responses
+
+
+def walk(node: Any, parts: list[str]) -> Any:
+    """The value under ``parts`` (object keys, list indexes as digits), or None."""
+    for part in parts:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node

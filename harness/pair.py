@@ -24,7 +24,7 @@ from harness.config import Command, ParityConfig, Profile, ServiceConfig
 from harness.database import Watcher, open_watcher
 from harness.errors import HarnessError, ServiceError
 from harness.generation import build_request
-from harness.models import PreparedRequest, Response, Writes
+from harness.models import PreparedRequest, Response, Writes, walk
 from harness.services import (
     ManagedService,
     build_snapshot,
@@ -219,17 +219,7 @@ class Pair:
 
 def extract(body: Any, path: str) -> Any:
     """``$.token`` / ``$.data.0.id`` -> the value in ``body``, or None."""
-    node = body
-    for part in path.lstrip("$").strip(".").split("."):
-        if not part:
-            continue
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    return walk(body, [part for part in path.lstrip("$").strip(".").split(".") if part])
 
 
 def login(

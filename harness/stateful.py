@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.contract import Contract, Link
-from harness.models import ExchangeResult, PreparedRequest, Response
+from harness.models import ExchangeResult, PreparedRequest, Response, walk
 
 __all__ = ["SequenceOutcome", "StatefulRunner", "Step"]
 
@@ -48,16 +48,7 @@ class SequenceOutcome:
 def pointer(body: Any, expression: str) -> Any:
     """``$response.body#/upload/id`` -> the value at that JSON pointer, or None."""
     _, _, ptr = expression.partition("#")
-    node = body
-    for raw in ptr.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    return walk(body, [raw.replace("~1", "/").replace("~0", "~") for raw in ptr.split("/")[1:]])
 
 
 _ID_LIKE = re.compile(r"(^id$|_id$|Id$|^uuid$|At$|_at$)")
