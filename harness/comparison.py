@@ -9,7 +9,8 @@ import csv
 import io
 import json
 import math
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from http.cookies import SimpleCookie
 from typing import Any
@@ -31,7 +32,48 @@ from harness.normalization import (
     shape,
 )
 
-__all__ = ["compare_bodies", "compare_exchange", "compare_writes", "short"]
+__all__ = ["Clock", "compare_bodies", "compare_exchange", "compare_writes", "grain", "short"]
+
+Window = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The request windows (epoch seconds, sent .. answered) of each request whose writes
+    may still be in the two sides' state: since the last restore, one pair per request.
+
+    A time tolerance applies to two values only when both could have been stamped during
+    one of these requests, each in its own side's window shifted by one common offset at or
+    after zero (``now``, or ``now + 7 days``); any other two times (a value from the
+    snapshot) must match exactly."""
+
+    spans: tuple[tuple[Window, Window], ...] = ()
+
+    @classmethod
+    def of(cls, spans: list[dict[str, Window]], a: str, b: str) -> Clock:
+        return cls(tuple((s[a], s[b]) for s in spans if a in s and b in s))
+
+    def stamped(self, a: float, ga: float, b: float, gb: float, slack: float) -> bool:
+        """``a`` (precision ``ga`` s) and ``b`` (``gb``) stamped in one request's windows
+        with a common offset >= 0, each side's clock within ``slack`` s of the harness's."""
+        for (ls, le), (cs, ce) in self.spans:
+            lo = max(a - le - ga - slack, b - ce - gb - slack, 0.0)
+            hi = min(a - ls + ga + slack, b - cs + gb + slack)
+            if lo <= hi:
+                return True
+        return False
+
+
+def grain(text: str) -> float:
+    """The precision of an ISO time as written, in seconds: ``.120`` is 10 ms, ``.000`` or
+    no fraction 1 s (a clock truncated to seconds and padded), no seconds 60, a date 1 day."""
+    if not re.search(r"\d\d:\d\d", text):
+        return 86400.0
+    m = re.search(r"\d\d:\d\d(:\d\d(\.(\d+))?)?", text)
+    if m is None or m.group(1) is None:
+        return 60.0
+    digits = (m.group(3) or "").rstrip("0")
+    return 10.0 ** -len(digits)
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -53,15 +95,30 @@ def _dd_path(parts: list[Any]) -> str:
     return path
 
 
-def _within(rule: CompiledRule, a: Any, b: Any) -> bool:
+def _within(rule: CompiledRule, a: Any, b: Any, clock: Clock | None = None) -> bool:
     if rule.rule.abs is not None and _is_num(a) and _is_num(b):
         return math.isclose(float(a), float(b), rel_tol=0, abs_tol=rule.rule.abs)
     if rule.rule.ms is not None and isinstance(a, str) and isinstance(b, str):
         ta, tb = parse_time(a), parse_time(b)
         if ta is None or tb is None or (shape(a) != shape(b) and not rule.rule.any_format):
             return False  # a different format is drift even within tolerance, unless asked
-        return abs((ta - tb).total_seconds()) * 1000 <= rule.rule.ms
+        if abs((ta - tb).total_seconds()) * 1000 > rule.rule.ms:
+            return False
+        if clock is None or not rule.rule.request_window:
+            return True
+        slack = rule.rule.skew_ms / 1000 + 0.002  # float and clock-read rounding
+        return clock.stamped(ta.timestamp(), grain(a), tb.timestamp(), grain(b), slack)
     return False
+
+
+def _outside(rules: list[CompiledRule], a: Any, b: Any, clock: Clock | None) -> bool:
+    """Within a time tolerance, but not both stamped during a request: said in the summary."""
+    return clock is not None and any(
+        r.rule.ms is not None and r.rule.request_window and _within(r, a, b) for r in rules
+    )
+
+
+_OUTSIDE = " (within the tolerance, but not both stamped during a request: compared exactly)"
 
 
 def _is_num(value: Any) -> bool:
@@ -114,8 +171,10 @@ def compare_bodies(
     rules: RuleSet,
     sub: list[CompiledRule] | None = None,
     prefix: str = "body:",
+    clock: Clock | None = None,
 ) -> list[Difference]:
-    """Bodies already normalized; tolerance rules applied here, ordering detected."""
+    """Bodies already normalized; tolerance rules applied here (a time tolerance only to
+    values stamped during a request of ``clock``), ordering detected."""
     if _canonical(legacy) == _canonical(candidate):
         return []
     if not isinstance(legacy, dict | list) or not isinstance(candidate, dict | list):
@@ -183,10 +242,13 @@ def compare_bodies(
                     kind = "format"  # 1 vs 1.0
                 summary = f"{path}: {short(a)} vs {short(b)}"
             elif report_type == "values_changed":
-                if any(_within(r, a, b) for r in rules.tolerance(path, sub)):
+                tolerant = rules.tolerance(path, sub)
+                if any(_within(r, a, b, clock) for r in tolerant):
                     continue
                 kind = _value_kind(a, b, rules.masked_at(path, sub))
                 summary = f"{path}: {short(a)} vs {short(b)}"
+                if _outside(tolerant, a, b, clock):
+                    summary += _OUTSIDE
             else:
                 kind, summary = "value", f"{path}: {report_type}"
             out.append(Difference(prefix + generalize(path), kind, path, a, b, summary))
@@ -322,9 +384,11 @@ def compare_exchange(
     candidate_writes: Writes | None,
     rules: RuleSet,
     config: CompareConfig,
+    clock: Clock | None = None,
 ) -> list[Difference]:
     """Every difference of one exchange; a status mismatch alone is reported (root cause),
-    unless a ``status`` rule declares the two statuses equivalent."""
+    unless a ``status`` rule declares the two statuses equivalent. ``clock``: the request
+    windows a time tolerance is limited to (None: any two times within the tolerance)."""
     if not rules.same_status(legacy.status, candidate.status):
         return [
             Difference(
@@ -339,7 +403,7 @@ def compare_exchange(
     diffs = _header_diffs(legacy, candidate, config, rules)
     lcsv, ccsv = _csv_table(legacy), _csv_table(candidate)
     if lcsv is not None and ccsv is not None:
-        found = _compare_csv(lcsv, ccsv, rules)
+        found = _compare_csv(lcsv, ccsv, rules, clock)
         if not found and legacy.text != candidate.text:
             found = [_csv_written_differently(legacy.text, candidate.text)]
         diffs += found
@@ -348,9 +412,9 @@ def compare_exchange(
         cb = rules.normalize_body(candidate.body)
         if lb is IGNORED or cb is IGNORED:
             lb = cb = None
-        diffs += compare_bodies(lb, cb, rules)
+        diffs += compare_bodies(lb, cb, rules, clock=clock)
     if legacy_writes is not None and candidate_writes is not None:
-        diffs += compare_writes(legacy_writes, candidate_writes, rules)
+        diffs += compare_writes(legacy_writes, candidate_writes, rules, clock)
     return diffs
 
 
@@ -400,6 +464,7 @@ def _compare_csv(
     legacy: tuple[str, list[dict[str, Any]]],
     candidate: tuple[str, list[dict[str, Any]]],
     rules: RuleSet,
+    clock: Clock | None = None,
 ) -> list[Difference]:
     """CSV bodies as rows and columns (``body:csv[*].column``); the header line as it is."""
     out: list[Difference] = []
@@ -417,7 +482,11 @@ def _compare_csv(
             )
         )
     for d in compare_bodies(
-        rules.normalize_body(legacy[1]), rules.normalize_body(candidate[1]), rules, prefix=""
+        rules.normalize_body(legacy[1]),
+        rules.normalize_body(candidate[1]),
+        rules,
+        prefix="",
+        clock=clock,
     ):
         location = "body:csv" + d.location.removeprefix("$")
         out.append(replace(d, location=location, summary="csv" + d.summary.removeprefix("$")))
@@ -425,7 +494,13 @@ def _compare_csv(
 
 
 def _row_diffs(
-    table: str, kind: str, label: str, lrow: dict[str, Any], crow: dict[str, Any], rules: RuleSet
+    table: str,
+    kind: str,
+    label: str,
+    lrow: dict[str, Any],
+    crow: dict[str, Any],
+    rules: RuleSet,
+    clock: Clock | None = None,
 ) -> list[Difference]:
     out: list[Difference] = []
     for column in sorted(set(lrow) | set(crow)):
@@ -435,7 +510,8 @@ def _row_diffs(
         if a == b:
             continue
         crules = rules.column_rules(table, column)
-        if any(_within(r, a, b) for r in crules if r.action == "tolerance" and r.regex is None):
+        tolerant = [r for r in crules if r.action == "tolerance" and r.regex is None]
+        if any(_within(r, a, b, clock) for r in tolerant):
             continue
         loc = f"db:{table}.{column}"
         if isinstance(a, JsonText) and isinstance(b, JsonText):
@@ -453,7 +529,7 @@ def _row_diffs(
                 )
                 continue
             sub = [r for r in crules if r.regex is not None]
-            inner = compare_bodies(a.value, b.value, rules, sub, prefix="")
+            inner = compare_bodies(a.value, b.value, rules, sub, prefix="", clock=clock)
             if not inner:
                 continue
             first = inner[0]
@@ -480,7 +556,8 @@ def _row_diffs(
                 av,
                 bv,
                 f"{label}.{column}: {short(av)} vs {short(bv)}"
-                + (" (format)" if what == "format" else ""),
+                + (" (format)" if what == "format" else "")
+                + (_OUTSIDE if _outside(tolerant, av, bv, clock) else ""),
             )
         )
     return out
@@ -537,7 +614,9 @@ def _without_counters(writes: Writes, tables: set[str]) -> Writes:
     return out
 
 
-def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Difference]:
+def compare_writes(
+    legacy: Writes, candidate: Writes, rules: RuleSet, clock: Clock | None = None
+) -> list[Difference]:
     out: list[Difference] = []
     empty = TableWrites()
     # A table's AUTOINCREMENT counter follows its inserts: where the numbers of inserted rows
@@ -568,7 +647,7 @@ def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Di
                 )
             )
         for n, (lrow, crow) in enumerate(zip(li, ci, strict=False)):
-            out += _row_diffs(table, "db_insert", f"{table}[+{n}]", lrow, crow, rules)
+            out += _row_diffs(table, "db_insert", f"{table}[+{n}]", lrow, crow, rules, clock)
         lu = {r["rowid"]: r for r in lw.updated}
         cu = {r["rowid"]: r for r in cw.updated}
         if lu.keys() != cu.keys():
@@ -585,7 +664,7 @@ def compare_writes(legacy: Writes, candidate: Writes, rules: RuleSet) -> list[Di
         for key in sorted(lu.keys() & cu.keys()):
             la = rules.normalize_row(table, lu[key]["after"])
             ca = rules.normalize_row(table, cu[key]["after"])
-            found = _row_diffs(table, "db_update", f"{table}[rowid={key}]", la, ca, rules)
+            found = _row_diffs(table, "db_update", f"{table}[rowid={key}]", la, ca, rules, clock)
             out += found
             out += _change_diffs(table, key, lu[key], cu[key], {d.location for d in found})
         ld = sorted(str(r.get("rowid", r)) for r in lw.deleted)

@@ -146,6 +146,18 @@ class NormalizeRule(_Strict):
         description="tolerance: compare instants whatever their ISO-8601 precision or offset "
         "(by default a different format is drift even within the tolerance)",
     )
+    request_window: bool = Field(
+        True,
+        description="tolerance (ms): only for two values each side stamped during a request "
+        "whose writes are still in its state (the value at or after its own side's request "
+        "start, or a common offset after it, e.g. now + 7 days); any other pair of times, "
+        "such as those from the snapshot, must match exactly. false: any two times within ms",
+    )
+    skew_ms: float = Field(
+        0.0,
+        description="tolerance (ms): how far a service's clock may be from the harness's "
+        "(URL mode with services on other machines)",
+    )
     abs: float | None = Field(None, description="tolerance: absolute difference for numbers")
     key: str | None = Field(None, description="unordered: sort array items by this field")
     legacy: str | None = Field(
@@ -283,7 +295,7 @@ class ExternalConfig(_Strict):
     reset_command: Command | None = Field(
         None,
         description="URL mode: restores both services' state; run before the first scenario "
-        "and after each write",
+        "and then only before a case that could observe an earlier write (batched)",
     )
     cwd: str = Field(".", description="working directory of reset_command")
     timeout_s: float = Field(60.0, description="seconds before reset_command is an error")

@@ -213,6 +213,8 @@ class RunContext:
         on both sides is logged in again and the request sent once more; where that changes
         the answer, the session had ended and the run says so.
         """
+        if not self.pair.in_sequence:
+            self.pair.settle()  # URL mode: a reset, if an earlier write could show
         role = req.role
         own_session = (
             role is not None
@@ -266,6 +268,10 @@ class RunContext:
         pair = self.pair
         legacy, candidate, aa = pair.send(req, candidate_req, twin=restore)
         self.stats.exchanges += 1
+        clock, aa_clock = pair.clock(), pair.clock("legacy", "legacy_aa")
+        pair.note_answers(req, legacy, candidate)
+        if not restore:
+            pair.in_sequence = True
         lw: Writes | None = None
         cw: Writes | None = None
         aw: Writes | None = None
@@ -281,15 +287,13 @@ class RunContext:
                 )
             if restore:
                 pair.restore()
-        elif self.config.external.reset_command and req.method not in SAFE_METHODS and restore:
-            pair.reset_external()
         started = time.perf_counter()
         rules = self.rules(req.operation)
         if pair.cross_engine:
             lw, cw = normalize_pair(lw, cw, pair.engines["legacy"], pair.engines["candidate"])
-        diffs = compare_exchange(legacy, candidate, lw, cw, rules, self.config.compare)
+        diffs = compare_exchange(legacy, candidate, lw, cw, rules, self.config.compare, clock)
         if aa is not None:
-            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, self.config.compare)
+            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, self.config.compare, aa_clock)
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
         pair.timings.compare += time.perf_counter() - started
         result = ExchangeResult(

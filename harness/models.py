@@ -70,6 +70,9 @@ class Response:
     text: str
     elapsed_ms: float
     error: str | None = None
+    # epoch seconds when the request was sent (its first attempt) and its answer was read:
+    # a time the service stamped while handling it lies in between
+    window: tuple[float, float] | None = None
 
     def header_values(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k == name]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.comparison import Clock
 from harness.config import Command, ParityConfig, Profile, ServiceConfig
 from harness.database import Watcher, open_watcher
 from harness.errors import HarnessError, ServiceError
@@ -77,6 +78,13 @@ class Pair:
     transport: Transport | None = None
     engines: dict[str, str] = field(default_factory=dict)  # target -> sqlite | postgresql
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    # each request since the state was last restored: target -> (sent, answered), epoch s
+    spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
+    # URL mode: a write may have changed the services since the last reset; a sequence
+    # (steps that must see each other's writes) is running; reset commands run
+    dirty: bool = False
+    in_sequence: bool = False
+    resets: int = 0
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -99,7 +107,13 @@ class Pair:
         except TargetUnreachable as exc:
             raise self.unreachable(exc) from exc
         self.timings.transport += time.perf_counter() - started
+        answers = (("legacy", legacy), ("candidate", candidate), ("legacy_aa", aa))
+        self.spans.append({k: r.window for k, r in answers if r is not None and r.window})
         return legacy, candidate, aa
+
+    def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
+        """The request windows of everything since the last restore, for two targets."""
+        return Clock.of(self.spans, a, b)
 
     def send_one(self, key: str, req: PreparedRequest) -> Response:
         assert self.transport is not None
@@ -151,19 +165,39 @@ class Pair:
         return out
 
     def restore(self) -> None:
-        """Every target's database back to its baseline, if anything changed it."""
+        """Every target's database back to its baseline, if anything changed it. In URL
+        mode the reset is batched: it runs before the next case that could observe a write
+        (``settle``), so a run of reads pays for none."""
+        self.in_sequence = False
+        if not self.watchers:
+            return
         started = time.perf_counter()
         changed = [k for k, w in self.watchers.items() if w.changed()]
         self.each(changed, lambda key: self.watchers[key].restore())
-        if not self.watchers and self.config.external.reset_command:
-            self.reset_external()
+        self.spans.clear()
         self.timings.reset += time.perf_counter() - started
+
+    def note_answers(self, req: PreparedRequest, legacy: Response, candidate: Response) -> None:
+        """URL mode: a write that either side did not reject (a 4xx changes nothing) may
+        have changed state a later case could observe."""
+        if self.watchers or req.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if not (400 <= legacy.status < 500 and 400 <= candidate.status < 500):
+            self.dirty = True
+
+    def settle(self) -> None:
+        """URL mode: reset both services if a write since the last reset may show."""
+        if self.dirty and not self.watchers and self.config.external.reset_command:
+            self.reset_external()
 
     def reset_external(self) -> None:
         ext = self.config.external
         assert ext.reset_command is not None
         started = time.perf_counter()
         run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s)
+        self.resets += 1
+        self.dirty = False
+        self.spans.clear()
         self.timings.reset += time.perf_counter() - started
 
     @property

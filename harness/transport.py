@@ -110,6 +110,7 @@ class Transport:
         # (anonymous cases would go out with the session cookie)
         client.cookies.clear()
         started = time.perf_counter()
+        sent_at = time.time()  # the request window on the wall clock the services stamp with
         kwargs: dict[str, Any] = {
             "params": list(req.query) if req.query else None,
             "headers": self.headers_for(target, req),
@@ -127,7 +128,15 @@ class Transport:
                     resp = fresh.request(req.method, req.path, **kwargs)
         except httpx.TimeoutException as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            return Response(0, (), None, "", elapsed, error=f"timeout: {type(exc).__name__}")
+            return Response(
+                0,
+                (),
+                None,
+                "",
+                elapsed,
+                error=f"timeout: {type(exc).__name__}",
+                window=(sent_at, time.time()),
+            )
         except _CONNECTION_ERRORS as exc:
             raise TargetUnreachable(target.key, f"{type(exc).__name__}: {exc}") from exc
         elapsed = (time.perf_counter() - started) * 1000
@@ -138,7 +147,9 @@ class Transport:
             for k, v in resp.headers.multi_items()
         )
         body, text = parse_body(resp.content, resp.headers.get("content-type"))
-        return Response(resp.status_code, headers, body, text, elapsed)
+        return Response(
+            resp.status_code, headers, body, text, elapsed, window=(sent_at, time.time())
+        )
 
     def send_pair(
         self, req: PreparedRequest, candidate_req: PreparedRequest | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from harness.comparison import compare_exchange
+from harness.comparison import Clock, compare_exchange
 from harness.context import RunContext
 from harness.contract import Link
 from harness.errors import HarnessError
@@ -105,7 +105,14 @@ def _case(
         diffs = [
             d
             for d in compare_exchange(
-                via_writer, via_reader, None, None, ctx.rules(link.target), ctx.config.compare
+                via_writer,
+                via_reader,
+                None,
+                None,
+                ctx.rules(link.target),
+                ctx.config.compare,
+                # both read what the write stamped: its window is the only one
+                Clock(((written.window, written.window),)) if written.window else None,
             )
             if not ctx.findings.accepted(link.target, d)
         ]

@@ -181,7 +181,9 @@ class Realtime:
                 location=f"realtime:{who}:" + d.location.removeprefix("body:"),
                 summary=f"{who}'s stream: {d.summary}",
             )
-            for d in compare_bodies(lb, cb, rules)
+            for d in compare_bodies(
+                lb, cb, rules, clock=ctx.pair.clock() if cause is not None else None
+            )
         ]
         op_id = cause.request.operation if cause is not None else OPERATION.format(path=path)
         live = [d for d in diffs if not ctx.findings.accepted(op_id, d)]

@@ -289,3 +289,84 @@ def test_a_tolerance_can_compare_instants_whatever_their_precision() -> None:
     # still a value difference past the tolerance
     far = {"at": "2026-12-02T10:00:50.000+00:00"}
     assert kinds(a, far, loose) == {("body:$.at", "format")}
+
+
+def _iso(epoch: float, digits: int = 3) -> str:
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    spec = {0: "seconds", 3: "milliseconds", 6: "microseconds"}[digits]
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def test_a_time_tolerance_applies_only_to_values_stamped_during_the_request() -> None:
+    from harness.comparison import Clock
+
+    rules = rs({"location": "body:$..*At", "action": "tolerance", "ms": 10000})
+    start = 1_790_000_000.0
+    # each side answered in its own window; the request ran for 20 ms on both
+    clock = Clock((((start, start + 0.020), (start + 0.001, start + 0.021)),))
+
+    def diff(a: str, b: str, c: Clock | None = clock) -> set[tuple[str, str]]:
+        return {
+            (d.location, d.kind) for d in compare_bodies({"atAt": a}, {"atAt": b}, rules, clock=c)
+        }
+
+    # both stamped during the request, a few ms apart: the tolerance applies
+    assert diff(_iso(start + 0.004), _iso(start + 0.015)) == set()
+    # stamped relative to the request (an expiry = now + 7 days) on both sides
+    week = 7 * 86400
+    assert diff(_iso(start + week + 0.003), _iso(start + week + 0.012)) == set()
+    # a stored time (long before the request) that the candidate moved by one second:
+    # within ms = 10000, but not stamped during the request, so compared exactly
+    found = compare_bodies(
+        {"atAt": _iso(start - 86400)}, {"atAt": _iso(start - 86400 + 1)}, rules, clock=clock
+    )
+    assert [(d.location, d.kind) for d in found] == [("body:$.atAt", "value")]
+    assert "not both stamped during a request" in found[0].summary
+    # a value stamped one second after its side's window: no common offset explains it
+    assert diff(_iso(start + 0.010), _iso(start + 1.010)) == {("body:$.atAt", "value")}
+    assert diff(_iso(start + week + 0.003), _iso(start + week + 1.003)) == {
+        ("body:$.atAt", "value")
+    }
+    # a service that truncates to seconds and pads: its precision is the second
+    late = Clock((((start + 0.5, start + 0.52), (start + 0.5, start + 0.52)),))
+    assert diff(_iso(start), _iso(start + 0.51), late) == set()  # "...:20.000Z"
+    # without windows (a caller that has none) or with request_window = false: plain ms
+    assert diff(_iso(start - 86400), _iso(start - 86400 + 1), None) == set()
+    plain = rs(
+        {"location": "body:$..*At", "action": "tolerance", "ms": 10000, "request_window": False}
+    )
+    assert (
+        compare_bodies(
+            {"atAt": _iso(start - 86400)}, {"atAt": _iso(start - 86399)}, plain, clock=clock
+        )
+        == []
+    )
+
+
+def test_an_earlier_request_of_a_sequence_is_a_window_too() -> None:
+    from harness.comparison import Clock
+
+    rules = rs({"location": "db:*.*_at", "action": "tolerance", "ms": 10000})
+    first, later = 1_790_000_000.0, 1_790_000_003.0
+    one = ((first, first + 0.01), (first, first + 0.01))
+    two = ((later, later + 0.01), (later, later + 0.01))
+    row = {"rowid": 1, "created_at": _iso(first + 0.002)}
+    other = {"rowid": 1, "created_at": _iso(first + 0.007)}
+    writes_l = {"items": TableWrites(inserted=[row])}
+    writes_c = {"items": TableWrites(inserted=[other])}
+    assert compare_writes(writes_l, writes_c, rules, Clock((one, two))) == []
+    found = compare_writes(writes_l, writes_c, rules, Clock((two,)))
+    assert [(d.location, d.kind) for d in found] == [("db:items.created_at", "db_insert")]
+
+
+def test_the_precision_of_a_time_as_written() -> None:
+    from harness.comparison import grain
+
+    assert grain("2026-01-05T10:00:00.123Z") == 0.001
+    assert grain("2026-01-05T10:00:00.120Z") == 0.01
+    assert grain("2026-01-05T10:00:00.000Z") == 1.0
+    assert grain("2026-01-05 10:00:00") == 1.0
+    assert grain("2026-01-05T10:00Z") == 60.0
+    assert grain("2026-01-05") == 86400.0

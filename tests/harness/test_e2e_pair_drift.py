@@ -120,3 +120,28 @@ def test_every_request_404_says_the_base_path_does_not_match(
     code, results = run_pair("--seed", "4", "--operation", "GET /items", config=config)
     assert code == 2
     assert any("base path" in e["message"] for e in results["errors"]), results["errors"]
+
+
+def test_a_stored_time_moved_by_a_second_is_caught_under_the_clock_tolerance(
+    run_pair: RunPair,
+) -> None:
+    """The fixture's tolerance on createdAt is 5000 ms; it covers values each side stamps
+    during the request, not stored ones: a port that reads every stored time out one second
+    later is drift, for the seeded rows and for the ones a create stamps."""
+    code, results = run_pair(
+        "--seed",
+        "4",
+        "--operation",
+        "GET /items/{id}",
+        "--operation",
+        "POST /items",
+        drift="shifttime",
+    )
+    assert code == 1, results.get("errors")
+    keys = _kinds(results)
+    assert ("GET /items/{id}", "body:$.createdAt", "value") in keys, sorted(keys)
+    assert ("POST /items", "body:$.createdAt", "value") in keys, sorted(keys)
+    code, results = run_pair(
+        "--seed", "4", "--operation", "GET /items/{id}", "--operation", "POST /items"
+    )
+    assert code == 0, sorted(_kinds(results))
