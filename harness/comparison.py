@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -165,6 +166,156 @@ def _enclosing_list(value: Any, parts: list[Any]) -> tuple[list[Any], Any] | Non
     return found
 
 
+def _sort_value(value: Any) -> tuple[int, Any] | None:
+    if _is_num(value):
+        return (0, float(value))
+    if isinstance(value, str):
+        moment = parse_time(value)
+        return (1, moment.timestamp()) if moment is not None else (2, value)
+    return None
+
+
+def _orders(items: list[Any]) -> dict[str, tuple[str, bool]]:
+    """Each scalar field (``""``: the items themselves) by which ``items`` are sorted:
+    field -> (``asc`` | ``desc``, strictly), in the items' own field order."""
+    fields: list[str] = []
+    if all(isinstance(x, dict) for x in items):
+        for item in items:
+            fields += [k for k in item if k not in fields]
+    else:
+        fields = [""]
+    out: dict[str, tuple[str, bool]] = {}
+    for name in fields:
+        keys = [_sort_value(x.get(name) if name else x) for x in items]
+        if any(k is None for k in keys) or len({k[0] for k in keys if k}) != 1:
+            continue
+        seq = [k for k in keys if k is not None]
+        if len(set(seq)) < 2:
+            continue
+        pairs = list(itertools.pairwise(seq))
+        if all(a <= b for a, b in pairs):
+            out[name] = ("asc", all(a < b for a, b in pairs))
+        elif all(a >= b for a, b in pairs):
+            out[name] = ("desc", all(a > b for a, b in pairs))
+    return out
+
+
+def ordering_evidence(legacy: list[Any], candidate: list[Any]) -> tuple[str, str] | None:
+    """Which key orders each side, when it can tell: ``("createdAt desc", "createdAt asc")``;
+    ``None`` when neither side is sorted by a key the other is not."""
+    lo, co = _orders(legacy), _orders(candidate)
+
+    def say(name: str, how: tuple[str, bool]) -> str:
+        return f"{name or 'value'} {how[0]}"
+
+    def best(orders: dict[str, tuple[str, bool]], other: dict[str, tuple[str, bool]]) -> str:
+        own = [(n, h) for n, h in orders.items() if other.get(n, ("", False))[0] != h[0]]
+        own.sort(key=lambda nh: not nh[1][1])  # strictly sorted first, then field order
+        return say(*own[0]) if own else "no single key"
+
+    flipped = [n for n in lo if n in co and lo[n][0] != co[n][0]]
+    flipped.sort(key=lambda n: not (lo[n][1] and co[n][1]))
+    if flipped:
+        return say(flipped[0], lo[flipped[0]]), say(flipped[0], co[flipped[0]])
+    pair = best(lo, co), best(co, lo)
+    return None if pair == ("no single key", "no single key") else pair
+
+
+_ID_NAME = re.compile(r"(^|_)id$|Id$|^uuid$|^key$|^slug$", re.IGNORECASE)
+
+
+def _identity(legacy: list[Any], candidate: list[Any]) -> str | None:
+    """A field that names each item on both sides (unique, scalar), most shared first."""
+    if not all(isinstance(x, dict) for x in (*legacy, *candidate)):
+        return None
+    best: tuple[int, int, str] | None = None
+    for rank, name in enumerate(legacy[0] if legacy else ()):
+        values = []
+        for side in (legacy, candidate):
+            got = [x.get(name) for x in side]
+            if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in got):
+                break
+            if len(set(got)) != len(got):
+                break
+            values.append(set(got))
+        else:
+            shared = len(values[0] & values[1])
+            key = (-shared, 0 if name == "id" else 1 if _ID_NAME.search(name) else 2 + rank, name)
+            if best is None or key < best:
+                best = key
+    return best[2] if best is not None else None
+
+
+def _align(
+    legacy: Any, candidate: Any, path: str, out: list[Difference], prefix: str
+) -> tuple[Any, Any]:
+    """Lists of the same items (by an identity field) in another order, or two pages of one
+    listing drawn by different sort orders: one ``ordering`` difference each, with the
+    evidence; the candidate's items are then lined up with the legacy's so the items
+    themselves are compared field by field (a page's items the other side did not draw are
+    left out: the order explains them)."""
+    if isinstance(legacy, dict) and isinstance(candidate, dict):
+        pairs = {
+            k: _align(legacy[k], candidate[k], child_path(path, k), out, prefix)
+            for k in legacy
+            if k in candidate
+        }
+        return (
+            {k: pairs[k][0] if k in pairs else v for k, v in legacy.items()},
+            {k: pairs[k][1] if k in pairs else v for k, v in candidate.items()},
+        )
+    if not (isinstance(legacy, list) and isinstance(candidate, list)):
+        return legacy, candidate
+    key = _identity(legacy, candidate) if len(legacy) > 1 and len(candidate) > 1 else None
+    if key is not None:
+        lids = [x[key] for x in legacy]
+        cids = [x[key] for x in candidate]
+        common = set(lids) & set(cids)
+        lcommon = [i for i in lids if i in common]
+        ccommon = [i for i in cids if i in common]
+        evidence = ordering_evidence(legacy, candidate)
+        reordered = lcommon != ccommon and len(common) > 1
+        paged = (
+            not reordered
+            and set(lids) != set(cids)
+            and len(lids) == len(cids) >= 3
+            and evidence is not None
+            and "no single key" not in evidence
+        )
+        if reordered or paged:
+            shown = evidence or ("no single key", "no single key")
+            out.append(
+                Difference(
+                    prefix + generalize(path),
+                    "ordering",
+                    path,
+                    shown[0],
+                    shown[1],
+                    f"{path}: "
+                    + ("same items in a different order" if reordered else "another page")
+                    + f" (legacy: {shown[0]}; candidate: {shown[1]})",
+                )
+            )
+            by_id = {x[key]: x for x in candidate}
+            if len(legacy) == len(candidate):
+                legacy = [x for x in legacy if x[key] in common]
+                candidate = [by_id[i] for i in lcommon]
+            else:
+                legacy = [x for x in legacy if x[key] in common] + [
+                    x for x in legacy if x[key] not in common
+                ]
+                candidate = [by_id[i] for i in lcommon] + [
+                    x for x in candidate if x[key] not in common
+                ]
+    if len(legacy) != len(candidate):
+        return legacy, candidate
+    aligned = [
+        _align(a, b, child_path(path, i), out, prefix)
+        for i, (a, b) in enumerate(zip(legacy, candidate, strict=True))
+    ]
+    return [a for a, _ in aligned], [b for _, b in aligned]
+
+
 def compare_bodies(
     legacy: Any,
     candidate: Any,
@@ -191,6 +342,8 @@ def compare_bodies(
                 f"$: {short(legacy)} vs {short(candidate)}",
             )
         ]
+    out: list[Difference] = []
+    legacy, candidate = _align(legacy, candidate, "$", out, prefix)
     tree = DeepDiff(
         legacy,
         candidate,
@@ -199,8 +352,8 @@ def compare_bodies(
         verbose_level=2,
         ignore_numeric_type_changes=False,
     )
-    out: list[Difference] = []
     ordered_lists: dict[str, bool] = {}
+    list_parts: dict[str, list[Any]] = {}
     resized_lists: dict[str, tuple[list[Any], list[Any]]] = {}
     for report_type, items in tree.items():
         for item in items:
@@ -221,6 +374,7 @@ def compare_bodies(
             if hit is not None:
                 lpath = _dd_path(hit[0])
                 if lpath not in ordered_lists:
+                    list_parts[lpath] = hit[0]
                     other = _get(candidate, hit[0])
                     ordered_lists[lpath] = (
                         isinstance(other, list)
@@ -276,14 +430,18 @@ def compare_bodies(
         )
     for lpath, reordered in ordered_lists.items():
         if reordered:
+            la, ca = _get(legacy, list_parts[lpath]), _get(candidate, list_parts[lpath])
+            found = ordering_evidence(la, ca) if isinstance(la, list) and la else None
+            shown = found or ("no single key", "no single key")
             out.append(
                 Difference(
                     prefix + generalize(lpath),
                     "ordering",
                     lpath,
-                    None,
-                    None,
-                    f"{lpath}: same items in a different order",
+                    shown[0],
+                    shown[1],
+                    f"{lpath}: same items in a different order "
+                    f"(legacy: {shown[0]}; candidate: {shown[1]})",
                 )
             )
     return out

@@ -1,9 +1,12 @@
 """Findings: grouping (one cause, one finding), accept rules, and shrinking each to its minimum.
 
-A finding is every case that shows the same (operation, location, kind). A status
+A group is every case that shows the same (operation, location, kind). A status
 difference is keyed by its pair of statuses (``status:500 vs 200``), so a 500 never hides
 behind another status difference of the same operation, and accepting ``200 vs 201``
-accepts nothing else.
+accepts nothing else. The groups whose differences one request caused together (its body,
+its headers, its rows, the payloads of its event rows, the invariants they break) are one
+finding with their locations (:meth:`Findings.together`); accept rules still apply per
+location, and an accepted location never travels with an open one.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Findings:
     stateful: dict[Key, Group] = field(default_factory=dict)
     interop: dict[Key, Group] = field(default_factory=dict)
     realtime: dict[Key, Group] = field(default_factory=dict)
+    # union-find over (phase dict, key): groups one request showed together
+    _parent: dict[tuple[str, Key], tuple[str, Key]] = field(default_factory=dict)
 
     def rule_for(self, op_id: str, location: str, kind: str) -> AcceptRule | None:
         for rule in self.accept:
@@ -75,6 +80,40 @@ class Findings:
         op = result.request.operation
         return [d for d in result.differences if not self.accepted(op, d)]
 
+    # -- one cause per request ----------------------------------------------------------------
+    def _find(self, node: tuple[str, Key]) -> tuple[str, Key]:
+        parent = self._parent.setdefault(node, node)
+        if parent != node:
+            parent = self._parent[node] = self._find(parent)
+        return parent
+
+    def _join(self, space: str, op_id: str, diffs: list[Difference]) -> None:
+        """The differences of one request travel together, except a status difference
+        (alone by construction) and an accepted location with an open one."""
+        keys: dict[bool, list[Key]] = {True: [], False: []}
+        for d in diffs:
+            if d.kind != "status":
+                keys[self.accepted(op_id, d)].append((op_id, d.location, d.kind))
+        for same in keys.values():
+            for key in same[1:]:
+                a, b = self._find((space, same[0])), self._find((space, key))
+                if a != b:
+                    self._parent[b] = a
+
+    def together(self) -> list[list[Group]]:
+        """Every finding as the groups one request showed together, the primary first:
+        a body before headers, rows and invariants; then the most cases."""
+        out: dict[tuple[str, Key], list[Group]] = {}
+        for space, groups in (
+            ("groups", self.groups),
+            ("stateful", self.stateful),
+            ("interop", self.interop),
+            ("realtime", self.realtime),
+        ):
+            for key, group in groups.items():
+                out.setdefault(self._find((space, key)), []).append(group)
+        return [sorted(members, key=_rank) for members in out.values()]
+
     def all_groups(self) -> list[Group]:
         return [
             *self.groups.values(),
@@ -85,6 +124,7 @@ class Findings:
 
     def add_realtime(self, op_id: str, example: ExchangeResult) -> None:
         """One write's stream differences (the example carries the write and both streams)."""
+        self._join("realtime", op_id, example.differences)
         for d in example.differences:
             key = (op_id, d.location, d.kind)
             group = self.realtime.get(key)
@@ -103,6 +143,7 @@ class Findings:
     def record(self, result: ExchangeResult, phase: str = "stateless") -> None:
         """A stateless exchange: each distinct difference joins (or starts) its group; the
         smallest request seen becomes the example (``phase``: where a new group was found)."""
+        self._join("groups", result.request.operation, result.differences)
         seen: set[Key] = set()
         for diff in result.differences:
             key = (result.request.operation, diff.location, diff.kind)
@@ -138,6 +179,11 @@ class Findings:
 
     def add_sequence(self, keys: list[Key], steps: list[ExchangeResult]) -> None:
         last = steps[-1]
+        self._join(
+            "stateful",
+            last.request.operation,
+            [d for d in last.differences if (last.request.operation, d.location, d.kind) in keys],
+        )
         for key in keys:
             diff = next((d for d in last.differences if (d.location, d.kind) == key[1:]), None)
             if diff is not None:
@@ -147,6 +193,7 @@ class Findings:
 
     def add_interop(self, op_id: str, steps: list[ExchangeResult]) -> None:
         read = steps[-1]
+        self._join("interop", op_id, read.differences)
         for d in read.differences:
             key = (op_id, d.location, d.kind)
             group = self.interop.get(key)
@@ -164,12 +211,23 @@ class Findings:
         budget: int,
         may_write: bool,
     ) -> float:
-        """Shrink every open stateless group's example; returns the seconds spent."""
+        """Shrink the example of every open stateless finding (its primary group: the
+        others travel with it); returns the seconds spent."""
         started = time.perf_counter()
-        for group in self.groups.values():
-            if group.accepted_by is None:
+        for members in self.together():
+            group = members[0]
+            if group.accepted_by is None and self.groups.get(group.key) is group:
                 shrink(group, exchange, budget=budget, may_write=may_write)
         return time.perf_counter() - started
+
+
+_SCOPES = ("status", "body", "header", "realtime", "db", "invariant")
+
+
+def _rank(group: Group) -> tuple[int, int, str, str]:
+    scope = group.location.split(":", 1)[0]
+    where = _SCOPES.index(scope) if scope in _SCOPES else len(_SCOPES)
+    return (where, -group.count, group.location, group.kind)
 
 
 def shrink(

@@ -182,6 +182,13 @@ def _merge_findings(shards: list[Results]) -> list[Finding]:
                 merged[f.id] = f.model_copy(deep=True)
             else:
                 hit.count += f.count
+                places = {(p.location, p.kind): p for p in hit.locations}
+                for place in f.locations:
+                    known = places.get((place.location, place.kind))
+                    if known is None:
+                        hit.locations.append(place.model_copy())
+                    else:
+                        known.count += place.count
     return sorted(merged.values(), key=lambda f: (f.accepted, f.operation, f.location, f.kind))
 
 
@@ -451,6 +458,7 @@ def _merge_stats(shards: list[Results]) -> Stats:
         generation_errors=gen_errors[:50],
         generation_errors_by_type=_sum_dicts(r.stats.generation_errors_by_type for r in shards),
         restores=sum(r.stats.restores for r in shards),
+        resets=sum(r.stats.resets for r in shards),
         case_cache_hits=sum(r.stats.case_cache_hits for r in shards),
         timings_s={k: round(v, 3) for k, v in timings.items()},
         invariant_findings=any(r.stats.invariant_findings for r in shards),

@@ -25,6 +25,7 @@ from harness.results import (
     DiffEntry,
     Example,
     Finding,
+    FindingLocation,
     GenerationError,
     InvariantResult,
     NoiseEntry,
@@ -122,7 +123,7 @@ def request_info(req: PreparedRequest, config: ParityConfig) -> RequestInfo:
 
 
 def operation_summary(ctx: RunContext, stats: OpStats) -> OperationSummary:
-    groups = [g for g in ctx.findings.all_groups() if g.operation == stats.op.id]
+    groups = [m[0] for m in ctx.findings.together() if m[0].operation == stats.op.id]
     return OperationSummary(
         id=stats.op.id,
         method=stats.op.method,
@@ -166,13 +167,22 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
     return step
 
 
-def _finding(ctx: RunContext, group: Group) -> Finding:
+def _finding(ctx: RunContext, members: list[Group]) -> Finding:
+    """One finding: the groups one request showed together, the first the primary."""
+    group = members[0]
     ex = group.example
     # stateless and rows share one key space (a group found by either is the same finding)
     parts = group.key if group.phase in ("stateless", "rows") else (group.phase, *group.key)
     digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
-    same = [d for d in ex.differences if (d.location, d.kind) == (group.location, group.kind)]
+    places = {(g.location, g.kind) for g in members}
+    same = [d for d in ex.differences if (d.location, d.kind) in places]
+    same.sort(key=lambda d: (d.location, d.kind) != (group.location, group.kind))
     rule = group.accepted_by
+    summary = group.difference.summary
+    if len(members) > 1:
+        others = ", ".join(g.location for g in members[1:4])
+        more = f" +{len(members) - 4}" if len(members) > 4 else ""
+        summary += f" (and {others}{more}: the same requests)"
     phase = "probes" if ex.request.mode == "probe" else group.phase
     return Finding(
         id=f"f-{digest}",
@@ -180,8 +190,8 @@ def _finding(ctx: RunContext, group: Group) -> Finding:
         operation=group.operation,
         location=group.location,
         kind=group.kind,
-        summary=group.difference.summary,
-        count=group.count,
+        summary=summary,
+        count=max(g.count for g in members),
         accepted=rule is not None,
         accepted_reason=rule.reason if rule else None,
         accepted_expires=rule.expires.isoformat() if rule else None,
@@ -196,6 +206,16 @@ def _finding(ctx: RunContext, group: Group) -> Finding:
                 "candidate": _writes(ex.candidate_writes),
             },
         ),
+        locations=[
+            FindingLocation(
+                location=g.location,
+                kind=g.kind,
+                count=g.count,
+                summary=g.difference.summary,
+                accepted=g.accepted_by is not None,
+            )
+            for g in members
+        ],
     )
 
 
@@ -408,7 +428,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         if nothing is not None and not meta.errors:
             meta.errors.append({"kind": "contract", "message": nothing, "log_tail": None})
         findings = sorted(
-            (_finding(ctx, g) for g in ctx.findings.all_groups()),
+            (_finding(ctx, members) for members in ctx.findings.together()),
             key=lambda f: (f.accepted, f.operation, f.location, f.kind),
         )
         for g in ctx.findings.groups.values():
@@ -507,6 +527,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             generation_errors=gen_errors[:50],
             generation_errors_by_type=dict(Counter(e.type for e in gen_errors)),
             restores=ctx.pair.restores if ctx else 0,
+            resets=ctx.pair.resets if ctx else 0,
             case_cache_hits=ctx.cases.cache_hits if ctx else 0,
             timings_s=timings,
             invariant_findings=any(f.kind == "invariant" for f in findings),

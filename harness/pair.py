@@ -80,6 +80,8 @@ class Pair:
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     # each request since the state was last restored: target -> (sent, answered), epoch s
     spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
+    # the harness's own logins (their sessions, and what they stamp, outlive restores)
+    login_spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
     # URL mode: a write may have changed the services since the last reset; a sequence
     # (steps that must see each other's writes) is running; reset commands run
     dirty: bool = False
@@ -113,7 +115,7 @@ class Pair:
 
     def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
         """The request windows of everything since the last restore, for two targets."""
-        return Clock.of(self.spans, a, b)
+        return Clock.of(self.login_spans + self.spans, a, b)
 
     def send_one(self, key: str, req: PreparedRequest) -> Response:
         assert self.transport is not None
@@ -284,11 +286,14 @@ def login(
             mode="login",
             json_body=role_cfg.body,
         )
+        windows: dict[str, tuple[float, float]] = {}
         for key, target in targets.items():
             try:
                 resp = transport.send_one(key, req)
             except TargetUnreachable as exc:
                 raise pair.unreachable(exc) from exc
+            if resp.window is not None:
+                windows[key] = resp.window
             token = extract(resp.body, auth.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
                 hint = (
@@ -303,6 +308,7 @@ def login(
                     kind="auth",
                 )
             target.tokens[as_key(role)] = token
+        pair.login_spans.append(windows)  # a login may stamp rows (a session, an event)
 
 
 class Sessions:

@@ -26,6 +26,7 @@ __all__ = [
     "Example",
     "Finding",
     "FindingKind",
+    "FindingLocation",
     "GenerationError",
     "InvariantResult",
     "NoiseEntry",
@@ -170,6 +171,16 @@ class Example(_Model):
     db_writes: dict[str, dict[str, Any]]
 
 
+class FindingLocation(_Model):
+    """One place a finding's requests differ (the finding's own location is the first)."""
+
+    location: str
+    kind: FindingKind
+    count: int = Field(description="cases that showed a difference here")
+    summary: str
+    accepted: bool = False
+
+
 class Finding(_Model):
     id: str
     phase: Phase
@@ -182,6 +193,16 @@ class Finding(_Model):
     accepted_reason: str | None
     accepted_expires: str | None
     example: Example
+    locations: list[FindingLocation] = Field(
+        default_factory=list,
+        description="every place the same requests differ (body, headers, rows, event "
+        "payloads, invariants): one cause per request; the first is the finding's own",
+    )
+    replay: str | None = Field(
+        default=None,
+        description="replay/<id>.sh beside results.json: a bash script that sends the "
+        "example to both services with curl and shows the two answers",
+    )
 
 
 class Cause(_Model):
@@ -302,6 +323,11 @@ class Stats(_Model):
     generation_errors: list[GenerationError]
     generation_errors_by_type: dict[str, int]
     restores: int
+    resets: int = Field(
+        default=0,
+        description="URL mode: reset_command runs (batched: only before a case that could "
+        "observe an earlier write); their time is timings_s.reset",
+    )
     case_cache_hits: int
     timings_s: dict[str, float]
     invariant_findings: bool

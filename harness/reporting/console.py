@@ -159,6 +159,14 @@ def _print_footer(results: Any, console: Console) -> None:
             + ", ".join(f"{k} x{v}" for k, v in sorted(gen.items())),
             soft_wrap=True,
         )
+    stats = results.get("stats") or {}
+    if (results.get("config") or {}).get("mode") == "external" and stats.get("resets"):
+        console.print(
+            f"resets: {stats['resets']} reset_command run(s), "
+            f"{(stats.get('timings_s') or {}).get('reset', 0):.1f}s (batched: only before a "
+            "case that could observe an earlier write)",
+            soft_wrap=True,
+        )
     verdict = results.get("verdict", "error")
     drift = sum(1 for f in findings if not f["accepted"])
     accepted = sum(1 for f in findings if f["accepted"])

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,33 @@ def assert_no_leftovers(results: dict[str, Any]) -> None:
             with socket.socket() as sock:
                 sock.settimeout(0.2)
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+@contextlib.contextmanager
+def running_pair(config_path: Path, tmp: Path) -> Iterator[tuple[list[Any], Path]]:
+    """Both services of a fixture config started on copies of one seeded snapshot, as a
+    user's own running pair is (URL mode); yields (services, snapshot) and stops them."""
+    from harness.config import load_config
+    from harness.services import ManagedService, build_snapshot, copy_snapshot
+
+    config = load_config(config_path)
+    assert config.snapshot is not None
+    snap = build_snapshot(config.snapshot, config.base_dir, tmp / "snap.db", tmp / "snap.log")
+    services = []
+    try:
+        for key in ("legacy", "candidate"):
+            svc = ManagedService(
+                key,
+                config.services[key],
+                config.base_dir,
+                copy_snapshot(snap, tmp / f"{key}.db"),
+                tmp / f"{key}.log",
+            )
+            svc.start()
+            services.append(svc)
+        for svc in services:
+            svc.wait_healthy()
+        yield services, snap
+    finally:
+        for svc in services:
+            svc.stop()

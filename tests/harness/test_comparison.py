@@ -370,3 +370,50 @@ def test_the_precision_of_a_time_as_written() -> None:
     assert grain("2026-01-05 10:00:00") == 1.0
     assert grain("2026-01-05T10:00Z") == 60.0
     assert grain("2026-01-05") == 86400.0
+
+
+def _items(ids: list[int], **change: str) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "id": i,
+                "name": change.get(str(i), f"n{i}"),
+                "createdAt": f"2026-01-{i:02d}T10:00:00.000Z",
+            }
+            for i in ids
+        ]
+    }
+
+
+def test_an_ordering_finding_says_which_key_orders_each_side() -> None:
+    found = compare_bodies(_items([1, 2, 3, 4]), _items([4, 3, 2, 1]), rs())
+    assert [(d.location, d.kind) for d in found] == [("body:$.items", "ordering")]
+    assert (found[0].legacy, found[0].candidate) == ("id asc", "id desc")
+    assert "legacy: id asc; candidate: id desc" in found[0].summary
+    # the same items in another order and a changed field: the order is one finding, the
+    # items are lined up by their id and the change still shows where it is
+    found = compare_bodies(_items([1, 2, 3, 4]), _items([4, 3, 2, 1], **{"2": "N2"}), rs())
+    assert {(d.location, d.kind) for d in found} == {
+        ("body:$.items", "ordering"),
+        ("body:$.items[*].name", "value"),
+    }
+    assert next(d for d in found if d.kind == "value").legacy == "n2"
+    # two pages of one listing drawn by opposite sort orders: one ordering finding, not a
+    # value difference on every field of every item
+    found = compare_bodies(_items([1, 2, 3]), _items([20, 19, 18]), rs())
+    assert [(d.kind, d.legacy, d.candidate) for d in found] == [("ordering", "id asc", "id desc")]
+    # sorted by another key: named per side
+    a = {"items": [{"id": 1, "rank": 3}, {"id": 2, "rank": 2}, {"id": 3, "rank": 1}]}
+    b = {"items": [{"id": 3, "rank": 1}, {"id": 2, "rank": 2}, {"id": 1, "rank": 3}]}
+    found = compare_bodies(a, b, rs())
+    assert (found[0].legacy, found[0].candidate) == ("id asc", "id desc")
+    # the same sort on both sides with other items is not an ordering difference
+    kinds_seen = {d.kind for d in compare_bodies(_items([1, 2, 3]), _items([4, 5, 6]), rs())}
+    assert "ordering" not in kinds_seen
+    # scalars: the values themselves
+    found = compare_bodies({"v": [1, 2, 3]}, {"v": [3, 1, 2]}, rs())
+    assert (found[0].kind, found[0].legacy, found[0].candidate) == (
+        "ordering",
+        "value asc",
+        "no single key",
+    )

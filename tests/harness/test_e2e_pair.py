@@ -14,7 +14,13 @@ pytestmark = pytest.mark.e2e
 
 
 def _kinds(results: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
+    """Every (operation, location, kind) a finding shows, its own and those that travel
+    with it (one cause per request)."""
+    return {
+        (f["operation"], place["location"], place["kind"])
+        for f in results["findings"]
+        for place in f["locations"] or [f]
+    }
 
 
 def test_agreeing_pair_exits_zero(run_pair: RunPair, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ with exit 2 where nothing could be tested.
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,13 @@ pytestmark = [pytest.mark.e2e]
 
 
 def _kinds(results: dict[str, Any]) -> set[tuple[str, str, str]]:
-    return {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
+    """Every (operation, location, kind) a finding shows, its own and those that travel
+    with it (one cause per request)."""
+    return {
+        (f["operation"], place["location"], place["kind"])
+        for f in results["findings"]
+        for place in f["locations"] or [f]
+    }
 
 
 def test_a_500_that_closes_the_connection_is_a_finding_not_the_end(run_pair: RunPair) -> None:
@@ -145,3 +153,86 @@ def test_a_stored_time_moved_by_a_second_is_caught_under_the_clock_tolerance(
         "--seed", "4", "--operation", "GET /items/{id}", "--operation", "POST /items"
     )
     assert code == 0, sorted(_kinds(results))
+
+
+RESET = """\
+import sqlite3, sys
+snapshot, count, *targets = sys.argv[1:]
+for target in targets:
+    src, dst = sqlite3.connect(snapshot), sqlite3.connect(target)
+    src.backup(dst)
+    src.close(); dst.close()
+with open(count, "a") as f:
+    f.write("reset\\n")
+"""
+
+
+def test_url_mode_resets_only_before_a_case_that_could_see_a_write(
+    run_pair: RunPair, pair_dir: Path, tmp_path: Path
+) -> None:
+    """Reads need no reset; a write that both sides rejected (4xx) changed nothing; the reset
+    runs before the first case after a write that may have changed state. The count and the
+    time are in the results."""
+    from tests.harness.conftest import running_pair
+
+    (tmp_path / "reset.py").write_text(RESET)
+    count = tmp_path / "resets.txt"
+    config = make_config(pair_dir)
+    with running_pair(config, tmp_path) as (services, snapshot):
+        reset = [sys.executable, str(tmp_path / "reset.py"), str(snapshot), str(count)]
+        reset += [str(s.database) for s in services]
+        extra = f"\n[external]\nreset_command = {json.dumps(reset)}\n"
+        cfg = make_config(pair_dir, extra=extra)
+        urls = ["--legacy-url", services[0].base_url, "--candidate-url", services[1].base_url]
+        code, reads = run_pair(
+            "--seed", "3", "--operation", "GET /items", *urls, config=cfg, leftovers=False
+        )
+        assert code == 0, reads.get("findings")
+        assert reads["stats"]["resets"] == 1  # before the first scenario only
+        code, writes = run_pair(
+            "--seed", "3", "--operation", "POST /items", *urls, config=cfg, leftovers=False
+        )
+    assert code == 0, writes.get("findings")
+    runs = len(count.read_text().splitlines())
+    assert runs == 1 + writes["stats"]["resets"]  # the results count every reset it ran
+    op = next(o for o in writes["operations"] if o["id"] == "POST /items")
+    # before: a reset after every write case; now only after those not rejected (4xx)
+    # on both sides: the creates, and the probes' redirects
+    assert op["status_codes"]["legacy"].get("201", 0) + 1 < writes["stats"]["resets"]
+    assert writes["stats"]["resets"] < op["cases"] / 2
+    assert writes["stats"]["timings_s"]["reset"] > 0
+
+
+def test_what_one_request_caused_in_body_rows_and_events_is_one_finding(
+    run_pair: RunPair,
+) -> None:
+    """A create that stores a wrong price shows it in its body, its row and its event row's
+    payload: one finding with the three locations, not three findings."""
+    code, results = run_pair("--seed", "4", "--operation", "POST /items", drift="wrongprice")
+    assert code == 1, results.get("errors")
+    open_ = [f for f in results["findings"] if not f["accepted"]]
+    assert len(open_) == 1, [(f["location"], f["kind"]) for f in open_]
+    finding = open_[0]
+    places = {(p["location"], p["kind"]) for p in finding["locations"]}
+    assert places == {
+        ("body:$.price", "value"),
+        ("db:items.price", "db_insert"),
+        ("db:events.payload", "db_insert"),
+    }, places
+    assert (finding["location"], finding["kind"]) == ("body:$.price", "value")
+    shown = {d["location"] for d in finding["example"]["diff"]}
+    assert shown == {"body:$.price", "db:items.price", "db:events.payload"}
+    # accept rules still work per location: accepting the body leaves the rows open
+    accept = (
+        '\n[[accept]]\noperation = "POST /items"\nlocation = "body:$.price"\nkind = "value"\n'
+        'reason = "x"\nexpires = 2099-01-01\n'
+    )
+    code, results = run_pair(
+        "--seed", "4", "--operation", "POST /items", drift="wrongprice", extra=accept
+    )
+    assert code == 1
+    open_ = [f for f in results["findings"] if not f["accepted"]]
+    assert [sorted(p["location"] for p in f["locations"]) for f in open_] == [
+        ["db:events.payload", "db:items.price"]
+    ]
+    assert [f["location"] for f in results["findings"] if f["accepted"]] == ["body:$.price"]
