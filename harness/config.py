@@ -109,6 +109,12 @@ class AuthConfig(_Strict):
         "mode each of their cases runs on a session of its own (default: logout, sign-out, "
         "password and session operations, and deletes of users, accounts and /me)",
     )
+    logout: str | None = Field(
+        None,
+        description='the logout operation ("POST /api/auth/logout"), for the probe with a '
+        "token that was valid and is now logged out; default: the contract's POST or DELETE "
+        "operation whose path says logout or sign-out, if there is one",
+    )
     roles: dict[str, RoleConfig] = Field(
         default_factory=dict, description="`[auth.roles.<name>]`: who cases are sent as"
     )

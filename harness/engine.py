@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,8 @@ from harness.results import Results, RunStarted
 from harness.shard import Partition, ShardPart, ShardSpec
 
 __all__ = ["Engine", "Listener", "NullListener", "RunOptions", "new_run_id"]
+
+_LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
 
 
 def new_run_id() -> str:
@@ -170,6 +173,20 @@ class Engine:
             out.append("invariants")
         return out
 
+    def logout_operation(self) -> str | None:
+        """The contract's logout, when the probes will use a logged-out token."""
+        auth = self.config.auth
+        if not (self.profile.stateless and self.profile.probes) or auth is None:
+            return None
+        if not auth.roles:
+            return None
+        if auth.logout is not None:
+            return auth.logout
+        for op in self.contract.operations:
+            if op.method in ("POST", "DELETE") and "{" not in op.path and _LOGOUT.search(op.path):
+                return op.id
+        return None
+
     @contextlib.contextmanager
     def session(self) -> Iterator[RunContext]:
         """The pair up and logged in, invariants loaded: a context the phases run on."""
@@ -186,6 +203,7 @@ class Engine:
                 else self.contract.base_path
             ),
             message=self.listener.message,
+            logout=self.logout_operation(),
         ) as pair:
             defs = []
             rel = self.config.invariants.file

@@ -156,11 +156,23 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
         for key in ("legacy", "candidate")
         if key in ctx.pair.targets
     }
+    replay = {
+        key: curl_line(
+            "",
+            (ex.candidate_request or req) if key == "candidate" else req,
+            auth_header=header,
+            auth_prefix=prefix,
+            token_var=f"{key.upper()}_TOKEN",
+            url_var=f"{key.upper()}_URL",
+        )
+        for key in ("legacy", "candidate")
+    }
     step = Step(
         request=request_info(req, ctx.config),
         legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),
         candidate=ResponseInfo.model_validate(jsonable(ex.candidate.to_dict(shown))),
         curl=curl,
+        replay=replay,
     )
     if ex.candidate_request is not None and ex.candidate_request.path != req.path:
         step.candidate_request = request_info(ex.candidate_request, ctx.config)
@@ -206,6 +218,7 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
                 "candidate": _writes(ex.candidate_writes),
             },
         ),
+        replay=f"replay/f-{digest}.sh",
         locations=[
             FindingLocation(
                 location=g.location,

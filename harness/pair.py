@@ -87,6 +87,10 @@ class Pair:
     dirty: bool = False
     in_sequence: bool = False
     resets: int = 0
+    # the role key whose tokens were logged out during setup (the logged-out-token probe),
+    # or why there is none
+    logged_out: str | None = None
+    logged_out_note: str | None = None
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -358,6 +362,7 @@ def open_pair(
     candidate_url: str | None = None,
     base_path: str = "",
     message: Callable[[str], None] = lambda _text: None,
+    logout: str | None = None,
 ) -> Iterator[Pair]:
     """Both targets up, logged in and watched; everything stopped and removed on exit."""
     tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
@@ -390,6 +395,8 @@ def open_pair(
         pair.transport = _transport(pair)
         started = time.perf_counter()
         login(config, pair.transport, pair.targets, pair)
+        if logout is not None:
+            log_out_a_session(pair, logout)
         pair.timings.login = time.perf_counter() - started
         if not external:
             for key, service in pair.services.items():
@@ -400,6 +407,40 @@ def open_pair(
     finally:
         pair.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def log_out_a_session(pair: Pair, logout: str) -> None:
+    """A fresh session of the first role, logged out again through ``logout`` on both
+    sides, before the baseline is taken: its tokens (``<role>#logged-out``) were valid and
+    are not any more, whatever a restore does later."""
+    auth = pair.config.auth
+    assert pair.transport is not None
+    if auth is None or not auth.roles:
+        return
+    role = next(iter(auth.roles))
+    key = f"{role}#logged-out"
+    sides = {k: t for k, t in pair.targets.items() if k in SIDES}
+    login(pair.config, pair.transport, sides, pair, roles=[role], as_key=lambda _r: key)
+    method, _, path = logout.partition(" ")
+    req = build_request(
+        operation=logout,
+        method=method.upper(),
+        path=path,
+        query=(),
+        headers=(("accept", "*/*"),),
+        role=key,
+        mode="login",
+    )
+    answers = {k: pair.send_one(k, req).status for k in sides}
+    if all(200 <= status < 300 for status in answers.values()):
+        pair.logged_out = key
+        return
+    for target in sides.values():
+        target.tokens.pop(key, None)
+    pair.logged_out_note = (
+        f"the logged-out-token probe was not sent: {logout} answered "
+        + ", ".join(f"{k} {v}" for k, v in answers.items())
+    )
 
 
 def _transport(pair: Pair) -> Transport:

@@ -153,6 +153,10 @@ class Step(_Model):
     candidate: ResponseInfo
     curl: dict[str, str]
     candidate_request: RequestInfo | None = None
+    replay: dict[str, str] = Field(
+        default_factory=dict,
+        description='the curl line with the base URL as "${LEGACY_URL}" / "${CANDIDATE_URL}"',
+    )
 
 
 class DiffEntry(_Model):

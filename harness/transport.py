@@ -184,14 +184,30 @@ def curl_line(
     auth_header: str = "Authorization",
     auth_prefix: str = "Bearer ",
     token_var: str = "TOKEN",
+    url_var: str | None = None,
 ) -> str:
     """A shell line that replays ``req`` as-is; a role's token is ``$<SIDE>_TOKEN_<ROLE>``
-    (each side has its own), sent with the configured header and prefix."""
-    url = httpx.URL(base_url + req.path, params=list(req.query) if req.query else None)
-    parts = ["curl", "-sS", "-i", "-X", req.method, str(url)]
+    (each side has its own), sent with the configured header and prefix. ``url_var``: the
+    base URL is that shell variable (``"${LEGACY_URL}"``), not ``base_url``."""
+    params = list(req.query) if req.query else None
+    if url_var is None:
+        parts = [
+            "curl",
+            "-sS",
+            "-i",
+            "-X",
+            req.method,
+            str(httpx.URL(base_url + req.path, params=params)),
+        ]
+        where = ""
+    else:
+        rel = httpx.URL("http://parity.invalid" + req.path, params=params).raw_path.decode()
+        parts = ["curl", "-sS", "-i", "-X", req.method]
+        where = f' "${{{url_var}}}"' + shlex.quote(rel)
+    head: list[str] = []
     for key, value in req.headers:
-        parts += ["-H", f"{key}: {value}"]
-    line = shlex.join(parts)
+        head += ["-H", f"{key}: {value}"]
+    line = shlex.join(parts) + where + (" " + shlex.join(head) if head else "")
     if req.role is not None:
         var = f"{token_var}_{re.sub(r'[^A-Za-z0-9]', '_', req.role).upper()}"
         line += " -H " + shlex.quote(f"{auth_header}: {auth_prefix}") + f'"${{{var}}}"'

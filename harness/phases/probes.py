@@ -2,8 +2,9 @@
 
 Undeclared methods (405 against 404), a trailing slash (redirect or not), ``HEAD`` and an
 ``OPTIONS`` CORS preflight, and the auth scheme varied: another common prefix, a malformed
-token, no credentials at all. They run first, so framework drift shows in the first
-requests of a run, not after the long phase.
+token, no credentials at all, and a token that was valid and is now logged out (a session
+logged in and out through the contract's logout during setup). They run first, so
+framework drift shows in the first requests of a run, not after the long phase.
 """
 
 from __future__ import annotations
@@ -40,10 +41,24 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
     for op in ctx.selected:
         by_path.setdefault(op.path, []).append(op)
     probes: list[PreparedRequest] = []
+    logged_out = ctx.pair.logged_out
     for path, ops in by_path.items():
         sample = next((c for op in ops for c in ctx.cases.pool(op.id)[:1]), None)
         if sample is None:
             continue
+        if logged_out is not None:
+            # once per path: its first read (or its first operation) with the old token
+            op = next((o for o in ops if o.method == "GET"), ops[0])
+            base = next(iter(ctx.cases.pool(op.id)[:1]), None)
+            if base is not None:
+                probes.append(
+                    replace(
+                        base,
+                        role=logged_out,
+                        mode="probe",
+                        operation=f"{op.id} [auth:logged-out]",
+                    )
+                )
         declared = {op.method for op in ops}
         for method in (*METHODS, "HEAD"):
             if method in declared or (method == "HEAD" and "GET" not in declared):
@@ -103,6 +118,8 @@ class Probes:
     name = "probes"
 
     def execute(self, ctx: RunContext) -> None:
+        if ctx.pair.logged_out_note:
+            ctx.stats.notes.append(ctx.pair.logged_out_note)
         probes = plan_probes(ctx)
         if probes:
             ctx.replay_all(LABEL, PROBE_OP, probes)

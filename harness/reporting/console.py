@@ -114,9 +114,9 @@ def _print_tables(results: Any, console: Console) -> None:
             ft.add_column(col)
         for f in findings:
             mark = "[yellow]accepted[/]" if f["accepted"] else "[red]drift[/]"
-            ft.add_row(
-                mark, f["operation"], f["location"], f["kind"], str(f["count"]), f["summary"][:120]
-            )
+            places = len(f.get("locations") or [])
+            where = f["location"] + (f" (+{places - 1} more)" if places > 1 else "")
+            ft.add_row(mark, f["operation"], where, f["kind"], str(f["count"]), f["summary"][:120])
         console.print(ft)
         for f in findings:
             if f["accepted"]:

@@ -43,6 +43,7 @@ def render_all(results: Results, out_dir: Path) -> list[str]:
     verdict, and the exit code says the run's verdict, not the reporter's."""
     from harness.reporting.html import write_html
     from harness.reporting.junit import write_junit
+    from harness.reporting.replay import write_replay
     from harness.reporting.summary import write_summary
 
     written: list[str] = []
@@ -57,4 +58,9 @@ def render_all(results: Results, out_dir: Path) -> list[str]:
             print(f"parity: writing {name} failed: {exc!r}", file=sys.stderr)
             continue
         written.append(name)
+    try:
+        if write_replay(results, out_dir):
+            written.append("replay/")
+    except OSError as exc:
+        print(f"parity: writing replay scripts failed: {exc!r}", file=sys.stderr)
     return written

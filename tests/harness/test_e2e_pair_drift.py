@@ -236,3 +236,90 @@ def test_what_one_request_caused_in_body_rows_and_events_is_one_finding(
         ["db:events.payload", "db:items.price"]
     ]
     assert [f["location"] for f in results["findings"] if f["accepted"]] == ["body:$.price"]
+
+
+@pytest.fixture
+def with_logout(pair_dir: Path) -> Path:
+    """The fixture contract with its logout operation declared."""
+    contract = pair_dir / "openapi.yaml"
+    data = yaml.safe_load(contract.read_text())
+    data["paths"]["/logout"] = {
+        "post": {
+            "operationId": "logout",
+            "responses": {"204": {"description": "logged out"}, "401": {"description": "no"}},
+        }
+    }
+    contract.write_text(yaml.safe_dump(data))
+    return pair_dir
+
+
+def test_a_logged_out_token_is_probed_once_per_path(run_pair: RunPair, with_logout: Path) -> None:
+    """A session logged in and out through the contract's logout: its token is sent once
+    per path; a port whose logout leaves the session valid answers it."""
+    code, results = run_pair("--seed", "4", "--operation", "GET /items*", drift="keepsession")
+    assert code == 1, results.get("errors")
+    probed = [
+        f
+        for f in results["findings"]
+        if f["operation"].endswith("[auth:logged-out]") and f["phase"] == "probes"
+    ]
+    assert {f["operation"] for f in probed} == {
+        "GET /items [auth:logged-out]",
+        "GET /items/{id} [auth:logged-out]",
+        "GET /items/{id}/reviews [auth:logged-out]",
+    }, [(f["operation"], f["location"]) for f in results["findings"]]
+    assert all(f["location"] == "status:401 vs 200" for f in probed)
+    assert all(f["count"] == 1 for f in probed)
+    # an agreeing pair answers the logged-out token alike: 401 on both sides
+    code, results = run_pair("--seed", "4", "--operation", "GET /items*")
+    assert code == 0, [(f["operation"], f["location"]) for f in results["findings"]]
+    probes = next(o for o in results["operations"] if o["id"] == "probes")
+    assert probes["status_codes"]["legacy"].get("401", 0) >= 3
+
+
+def test_a_replay_script_reproduces_the_difference_on_the_live_pair(
+    run_pair: RunPair, pair_dir: Path, tmp_path: Path
+) -> None:
+    """Each finding's replay/<id>.sh (linked from the report) runs as-is against a running
+    pair, given its URLs and a token per side and role, and shows the two answers."""
+    import os
+    import subprocess
+
+    import httpx
+
+    from tests.harness.conftest import running_pair
+
+    code, results = run_pair("--seed", "4", "--operation", "GET /items/{id}", drift="value")
+    assert code == 1
+    finding = next(f for f in results["findings"] if f["location"] == "body:$.name")
+    latest = tmp_path / "reports" / "latest"
+    script = latest / finding["replay"]
+    assert script.is_file()
+    assert os.access(script, os.X_OK)
+    assert f'href="{finding["replay"]}"' in (latest / "parity.html").read_text()
+    legacy_name = finding["example"]["steps"][0]["legacy"]["body"]["name"]
+    live = tmp_path / "live"
+    live.mkdir()
+    with running_pair(make_config(pair_dir, drift="value"), live) as (services, _):
+        env = {
+            "PATH": os.environ["PATH"],
+            "LEGACY_URL": services[0].base_url,
+            "CANDIDATE_URL": services[1].base_url,
+        }
+        missing = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+        assert missing.returncode == 2
+        assert "LEGACY_TOKEN_" in missing.stderr
+        for side, svc in (("LEGACY", services[0]), ("CANDIDATE", services[1])):
+            for role, password in (("admin", "admin-pw"), ("viewer", "viewer-pw")):
+                login = {"username": role, "password": password}
+                token = httpx.post(f"{svc.base_url}/login", json=login).json()["token"]
+                env[f"{side}_TOKEN_{role.upper()}"] = token
+        out = subprocess.run(
+            ["bash", str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert out.returncode == 0, out.stderr
+    legacy_part, candidate_part = out.stdout.split("==== candidate", 1)
+    assert "HTTP/1.1 200" in legacy_part
+    assert "HTTP/1.1 200" in candidate_part
+    assert f'"name":"{legacy_name}"' in legacy_part, out.stdout
+    assert f'"name":"{legacy_name.upper()}"' in candidate_part, out.stdout
