@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from http.cookies import SimpleCookie
@@ -49,15 +50,33 @@ class Clock:
     snapshot) must match exactly."""
 
     spans: tuple[tuple[Window, Window], ...] = ()
+    # or, read only when needed (a long URL-mode run has thousands): lists of
+    # {target: window} as they were when the clock was taken, and the two targets
+    sources: tuple[tuple[list[dict[str, Window]], int], ...] = ()
+    keys: tuple[str, str] = ("legacy", "candidate")
 
     @classmethod
     def of(cls, spans: list[dict[str, Window]], a: str, b: str) -> Clock:
         return cls(tuple((s[a], s[b]) for s in spans if a in s and b in s))
 
+    @classmethod
+    def over(cls, *lists: list[dict[str, Window]], a: str, b: str) -> Clock:
+        """The windows in ``lists`` up to their current lengths (lists only ever grow or
+        are replaced by new ones, never cleared in place)."""
+        return cls(sources=tuple((x, len(x)) for x in lists), keys=(a, b))
+
+    def _pairs(self) -> Iterator[tuple[Window, Window]]:
+        yield from self.spans
+        a, b = self.keys
+        for items, n in self.sources:
+            for s in itertools.islice(items, n):
+                if a in s and b in s:
+                    yield s[a], s[b]
+
     def stamped(self, a: float, ga: float, b: float, gb: float, slack: float) -> bool:
         """``a`` (precision ``ga`` s) and ``b`` (``gb``) stamped in one request's windows
         with a common offset >= 0, each side's clock within ``slack`` s of the harness's."""
-        for (ls, le), (cs, ce) in self.spans:
+        for (ls, le), (cs, ce) in self._pairs():
             lo = max(a - le - ga - slack, b - ce - gb - slack, 0.0)
             hi = min(a - ls + ga + slack, b - cs + gb + slack)
             if lo <= hi:

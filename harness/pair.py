@@ -119,7 +119,7 @@ class Pair:
 
     def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
         """The request windows of everything since the last restore, for two targets."""
-        return Clock.of(self.login_spans + self.spans, a, b)
+        return Clock.over(self.login_spans, self.spans, a=a, b=b)
 
     def send_one(self, key: str, req: PreparedRequest) -> Response:
         assert self.transport is not None
@@ -180,7 +180,7 @@ class Pair:
         started = time.perf_counter()
         changed = [k for k, w in self.watchers.items() if w.changed()]
         self.each(changed, lambda key: self.watchers[key].restore())
-        self.spans.clear()
+        self.spans = []  # a new list: clocks already taken keep theirs
         self.timings.reset += time.perf_counter() - started
 
     def note_answers(self, req: PreparedRequest, legacy: Response, candidate: Response) -> None:
@@ -203,7 +203,7 @@ class Pair:
         run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s)
         self.resets += 1
         self.dirty = False
-        self.spans.clear()
+        self.spans = []  # a new list: clocks already taken keep theirs
         self.timings.reset += time.perf_counter() - started
 
     @property
