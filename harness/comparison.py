@@ -292,8 +292,10 @@ def _align(
         common = set(lids) & set(cids)
         lcommon = [i for i in lids if i in common]
         ccommon = [i for i in cids if i in common]
-        evidence = ordering_evidence(legacy, candidate)
         reordered = lcommon != ccommon and len(common) > 1
+        evidence = None
+        if reordered or (set(lids) != set(cids) and len(lids) == len(cids) >= 3):
+            evidence = ordering_evidence(legacy, candidate)  # only where it can matter
         paged = (
             not reordered
             and set(lids) != set(cids)
