@@ -111,8 +111,17 @@ def _case(
                 None,
                 ctx.rules(link.target),
                 ctx.config.compare,
-                # both read what the write stamped: its window is the only one
-                Clock(((written.window, written.window),)) if written.window else None,
+                # both read what the write stamped, and may stamp while reading
+                Clock(
+                    tuple(
+                        (a, b)
+                        for a, b in (
+                            (written.window, written.window),
+                            (via_writer.window, via_reader.window),
+                        )
+                        if a is not None and b is not None
+                    )
+                ),
             )
             if not ctx.findings.accepted(link.target, d)
         ]
