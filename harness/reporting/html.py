@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.reporting import as_document
+from harness.reporting.writediff import write_diff
 from harness.results import SCHEMA_VERSION, Results
 
 __all__ = ["find_previous", "render_html", "write_html"]
@@ -202,6 +203,7 @@ def _finding_view(finding: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
     writes = example.get("db_writes") or {}
+    paths = [str(d.get("path", "")) for d in [*diff, *(example.get("other_diffs") or [])]]
     return {
         **finding,
         "steps": steps,
@@ -209,6 +211,7 @@ def _finding_view(finding: Mapping[str, Any]) -> dict[str, Any]:
         "db_legacy": json.dumps(writes.get("legacy") or {}, indent=2, ensure_ascii=False),
         "db_candidate": json.dumps(writes.get("candidate") or {}, indent=2, ensure_ascii=False),
         "has_db": bool(writes.get("legacy") or writes.get("candidate")),
+        "write_rows": write_diff(writes, paths),
     }
 
 
