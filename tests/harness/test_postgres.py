@@ -372,7 +372,14 @@ def test_port_answers_on_postgresql_as_on_sqlite(
         running("port", sqlite_db, tmp_path, env={"DATABASE_URL": live}) as on_pg,
     ):
         hs, hp = _login(on_sqlite.url, "agent"), _login(on_pg.url, "agent")
-        for path in ("/api/cases?limit=5", "/api/cases/3", "/api/alerts/count", "/api/feed"):
+        for path in (
+            "/api/cases?limit=5",
+            "/api/cases/3",
+            "/api/alerts/count",
+            "/api/feed",
+            "/api/pulse?days=30",
+            "/api/predictions?weeks=4",
+        ):
             a = httpx.get(on_sqlite.url + path, headers=hs)
             b = httpx.get(on_pg.url + path, headers=hp)
             assert (a.status_code, a.json()) == (b.status_code, b.json()), path
@@ -398,6 +405,8 @@ def test_port_answers_on_postgresql_as_on_sqlite(
             ("/api/cases", {"category": "a\x00"}),
             ("/api/alerts", {"businessUnit": "re\x00tail"}),
             ("/api/feed", {"businessUnit": "\x00"}),
+            ("/api/pulse", {"businessUnit": "re\x00tail"}),
+            ("/api/predictions", {"businessUnit": "\x00"}),
         ):
             a = httpx.get(on_sqlite.url + path, params=params, headers=hs)
             b = httpx.get(on_pg.url + path, params=params, headers=hp)
