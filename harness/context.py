@@ -280,7 +280,7 @@ class RunContext:
                     req, (legacy.status, candidate.status), (lw, cw), per_step=restore
                 )
             if restore:
-                pair.restore()
+                pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)
         elif self.config.external.reset_command and req.method not in SAFE_METHODS and restore:
             pair.reset_external()
         started = time.perf_counter()

@@ -1,0 +1,135 @@
+"""The fixture pair on a real PostgreSQL server (issue 15): write-only drift, a wrong column
+value, a missing row or an extra row that no response shows, is caught as a ``db:`` finding
+with exit 1; the agreeing pair is quiet. One private server for the module
+(``PARITY_POSTGRES_URL``: managed mode puts each run's template and clones there and drops
+them after); small counts and narrow operations keep the module to seconds per run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+from harness.pair import POSTGRES_URL_VARIABLE
+from harness.pgserver import PgServer, pg_available, pg_server
+from tests.harness.conftest import RunPair
+
+pytestmark = [pytest.mark.e2e]
+
+PROFILE = """
+[profiles.pgpair]
+positive = 6
+negative = 0
+probes = false
+rows = false
+shrink = false
+invariants = true
+databases = {databases}
+"""
+CANDIDATE = '{ candidate = "postgresql" }'
+BOTH = '{ legacy = "postgresql", candidate = "postgresql" }'
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgServer]:
+    if not pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI (.ci/run installs Debian's postgresql)")
+        pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql)")
+    with pg_server() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(POSTGRES_URL_VARIABLE, server.url("postgres"))
+        yield server
+
+
+def _no_leftovers(pg: PgServer) -> None:
+    """No process of the run survives it (the module's server aside)."""
+    assert pg.process is not None
+    server = {pg.process.pid} | {p.pid for p in psutil.Process(pg.process.pid).children()}
+    alive = [
+        p.cmdline()
+        for p in psutil.Process().children(recursive=True)
+        if p.pid not in server
+        and p.is_running()
+        and p.status() != psutil.STATUS_ZOMBIE
+        and "multiprocessing.resource_tracker" not in " ".join(p.cmdline())
+    ]
+    assert not alive, f"processes left behind: {alive}"
+
+
+def _databases(pg: PgServer) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(pg.dsn("postgres")) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'parity%'")
+        return {row[0] for row in rows.fetchall()}
+
+
+def _run(
+    run_pair: RunPair,
+    pg: PgServer,
+    seed: int,
+    operation: str,
+    *,
+    drift: str = "",
+    both: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    extra = PROFILE.replace("{databases}", BOTH if both else CANDIDATE)
+    code, results = run_pair(
+        "--profile", "pgpair", "--seed", str(seed), "--operation", operation,
+        drift=drift, extra=extra, leftovers=False,
+    )  # fmt: skip
+    assert results.get("errors") == [], results.get("errors")
+    _no_leftovers(pg)
+    assert _databases(pg) == set(), "the run's databases are dropped at the end"
+    return code, results
+
+
+def _db_findings(results: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (f["operation"], f["location"], f["kind"])
+        for f in results["findings"]
+        if f["location"].startswith("db:")
+    }
+
+
+@pytest.mark.parametrize(
+    ("drift", "operation", "location", "both"),
+    [
+        # a wrong column value: the create's events row has another kind
+        ("dbwrite", "POST /items", "db:events.kind", False),
+        # a missing row: a delete writes no events row
+        ("noevent", "DELETE /items/{id}", "db:events", False),
+        # an extra row: a create writes one events row more (both sides on PostgreSQL)
+        ("extrarow", "POST /items", "db:events", True),
+    ],
+)
+def test_write_only_drift_on_postgresql_is_a_db_finding(
+    run_pair: RunPair, pg: PgServer, drift: str, operation: str, location: str, both: bool
+) -> None:
+    code, results = _run(run_pair, pg, 1, operation, drift=drift, both=both)
+    assert code == 1, results["findings"]
+    engines = {k: t["database"] for k, t in results["targets"].items()}
+    assert engines == {
+        "legacy": "postgresql" if both else "sqlite",
+        "candidate": "postgresql",
+    }
+    found = _db_findings(results)
+    assert {(op, loc) for op, loc, _kind in found} == {(operation, location)}, found
+    # write-only: no response differs (an invariant may see it too: it reads the rows)
+    assert all(f["location"].startswith(("db:", "invariant:")) for f in results["findings"])
+    example = next(f for f in results["findings"] if f["location"] == location)["example"]
+    writes = example["db_writes"]
+    assert writes["legacy"]["events"] != writes["candidate"].get("events")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_agreeing_pair_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer, seed: int) -> None:
+    code, results = _run(run_pair, pg, seed, "POST /items", both=seed == 5)
+    assert code == 0, results["findings"]
+    assert results["findings"] == []
+    op = next(o for o in results["operations"] if o["id"] == "POST /items")
+    assert op["status_codes"]["candidate"].get("201", 0) > 0, "writes were compared"
+    assert results["invariants"], "invariants ran on both engines"
