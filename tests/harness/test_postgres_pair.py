@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -15,7 +16,7 @@ import pytest
 
 from harness.pair import POSTGRES_URL_VARIABLE
 from harness.pgserver import PgServer, pg_available, pg_server
-from tests.harness.conftest import RunPair
+from tests.harness.conftest import RunPair, make_config
 
 pytestmark = [pytest.mark.e2e]
 
@@ -133,3 +134,73 @@ def test_agreeing_pair_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer, s
     op = next(o for o in results["operations"] if o["id"] == "POST /items")
     assert op["status_codes"]["candidate"].get("201", 0) > 0, "writes were compared"
     assert results["invariants"], "invariants ran on both engines"
+
+
+def test_url_mode_on_postgresql_databases_leaves_them_clean(
+    run_pair: RunPair, pg: PgServer, pair_dir: Path, tmp_path: Path
+) -> None:
+    """Two PostgreSQL databases parity did not create, behind a pair it did not start: the
+    write-only drift is caught, and each database is left as found (rows, no parity objects)."""
+    import psycopg
+
+    from harness.config import load_config
+    from harness.db_postgres import create_database
+    from harness.pgload import load
+    from harness.services import ManagedService, build_snapshot
+
+    config = load_config(make_config(pair_dir, drift="dbwrite"))
+    assert config.snapshot is not None
+    snap = build_snapshot(config.snapshot, config.base_dir, tmp_path / "s.db", tmp_path / "s.log")
+    urls = {key: pg.url(f"user_{key}") for key in ("legacy", "candidate")}
+    for url in urls.values():
+        create_database(url)
+        load(snap, url)
+
+    def state(key: str) -> tuple[Any, ...]:
+        with psycopg.connect(pg.dsn(f"user_{key}")) as conn:
+            return (
+                conn.execute("SELECT * FROM events ORDER BY id").fetchall(),
+                conn.execute("SELECT count(*) FROM items").fetchone(),
+                conn.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'parity%'"
+                ).fetchall(),
+                conn.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall(),
+                conn.execute("SELECT last_value FROM items_id_seq").fetchone(),
+            )
+
+    services = {
+        key: ManagedService(
+            key, config.services[key], config.base_dir, url, tmp_path / f"{key}.log"
+        )
+        for key, url in urls.items()
+    }
+    try:
+        for svc in services.values():
+            svc.start()
+        for svc in services.values():
+            svc.wait_healthy()
+        before = {key: state(key) for key in urls}
+        databases = ", ".join(f'{k} = "{u}"' for k, u in urls.items())
+        extra = (
+            PROFILE.replace("{databases}", "{}") + f"[external]\ndatabases = {{ {databases} }}\n"
+        )
+        code, results = run_pair(
+            "--profile", "pgpair", "--seed", "1", "--operation", "POST /items",
+            "--legacy-url", services["legacy"].base_url,
+            "--candidate-url", services["candidate"].base_url,
+            config=make_config(pair_dir, drift="dbwrite", extra=extra), leftovers=False,
+        )  # fmt: skip
+        after = {key: state(key) for key in urls}
+    finally:
+        for svc in services.values():
+            svc.stop()
+    assert results["errors"] == [], results["errors"]
+    assert code == 1
+    assert {t["database"] for t in results["targets"].values()} == {"postgresql"}
+    assert ("POST /items", "db:events.kind") in {
+        (f["operation"], f["location"]) for f in results["findings"]
+    }
+    assert results["targets"]["candidate"]["restores"] > 0
+    assert after == before, "rows, sequences and the absence of parity objects as found"
+    assert before["legacy"][2] == []  # no parity schema
+    assert before["legacy"][3] == []  # no trigger
