@@ -57,28 +57,30 @@ def _rows(path: Path | str) -> dict[str, list[Any]]:
         conn.close()
 
 
-def _external(services: dict[str, ManagedService], counter: Path) -> str:
+def _external(services: dict[str, ManagedService], counter: Path, *, interop: bool) -> str:
     reset = [sys.executable, "-c", f"open({str(counter)!r}, 'a').write('x')"]
     databases = ", ".join(f"{k} = {json.dumps(str(s.database))}" for k, s in services.items())
     return (
         f"\n[external]\nreset_command = {json.dumps(reset)}\ndatabases = {{ {databases} }}\n"
         "[profiles.ext]\npositive = 8\nnegative = 2\nprobes = false\nrows = false\n"
-        "shrink = false\ninvariants = true\n"
+        f"shrink = false\ninvariants = true\ninterop = {str(interop).lower()}\n"
     )
 
 
 def _run(
-    run_pair: RunPair, pair_dir: Path, tmp: Path, drift: str
+    run_pair: RunPair, pair_dir: Path, tmp: Path, drift: str, *operations: str
 ) -> tuple[int, dict[str, Any], int, bool]:
     """(exit code, results, reset_command runs, databases back at their baseline)."""
     counter = tmp / f"resets-{drift or 'agree'}"
     with started_pair(pair_dir, tmp, drift) as services:
         before = {k: _rows(s.database) for k, s in services.items()}
+        selection = [arg for op in ("POST /items", *operations) for arg in ("--operation", op)]
+        extra = _external(services, counter, interop=bool(operations))
         code, results = run_pair(
-            "--profile", "ext", "--seed", "3", "--operation", "POST /items",
+            "--profile", "ext", "--seed", "3", *selection,
             "--legacy-url", services["legacy"].base_url,
             "--candidate-url", services["candidate"].base_url,
-            config=make_config(pair_dir, drift=drift, extra=_external(services, counter)),
+            config=make_config(pair_dir, drift=drift, extra=extra),
             leftovers=False,
         )  # fmt: skip
         restored = before == {k: _rows(s.database) for k, s in services.items()}
@@ -107,13 +109,16 @@ def test_url_mode_with_databases_catches_a_write_only_drift(
 def test_url_mode_with_databases_is_quiet_on_an_agreeing_pair(
     run_pair: RunPair, pair_dir: Path, tmp_path: Path
 ) -> None:
-    code, results, resets, restored = _run(run_pair, pair_dir, tmp_path, "")
+    code, results, resets, restored = _run(run_pair, pair_dir, tmp_path, "", "GET /items/{id}")
     assert results["errors"] == [], results["errors"]
     assert code == 0, results["findings"]
     assert results["findings"] == []
     assert results["invariants"], "invariants ran on the user's databases"
     assert restored
     assert resets > 1
+    # both SQLite and [services] configured: interop ran on a copy of the legacy's baseline
+    assert "interop" in results["config"]["phases"]
+    assert results["stats"]["interop"]["reads"] > 0, results["stats"]["notes"]
 
 
 def test_external_databases_name_both_sides(pair_dir: Path) -> None:
