@@ -1,12 +1,15 @@
 """The fixture pair on a real PostgreSQL server (issue 15): write-only drift, a wrong column
 value, a missing row or an extra row that no response shows, is caught as a ``db:`` finding
-with exit 1; the agreeing pair is quiet. One private server for the module
-(``PARITY_POSTGRES_URL``: managed mode puts each run's template and clones there and drops
-them after); small counts and narrow operations keep the module to seconds per run."""
+with exit 1; the agreeing pair is quiet, in managed mode and over five seeds. One private
+server for the module (``PARITY_POSTGRES_URL``: managed mode puts each run's template and
+clones there and drops them after); the five seeds run in URL mode against one start of the
+pair (its databases named in ``[external]``), so they cost no startup; small counts and
+narrow operations keep each run to seconds."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 
 from harness.pair import POSTGRES_URL_VARIABLE
 from harness.pgserver import PgServer, pg_available, pg_server
-from tests.harness.conftest import RunPair, make_config
+from tests.harness.conftest import FIXTURE, RunPair, make_config
 
 pytestmark = [pytest.mark.e2e]
 
@@ -126,13 +129,80 @@ def test_write_only_drift_on_postgresql_is_a_db_finding(
     assert writes["legacy"]["events"] != writes["candidate"].get("events")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_agreeing_pair_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer, seed: int) -> None:
-    code, results = _run(run_pair, pg, seed, "POST /items", both=seed == 5)
+def test_agreeing_pair_managed_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer) -> None:
+    """Managed mode, both sides on PostgreSQL (template, clones, restores under them)."""
+    code, results = _run(run_pair, pg, 1, "POST /items", both=True)
     assert code == 0, results["findings"]
     assert results["findings"] == []
     op = next(o for o in results["operations"] if o["id"] == "POST /items")
     assert op["status_codes"]["candidate"].get("201", 0) > 0, "writes were compared"
+    assert results["invariants"], "invariants ran on both databases"
+
+
+@pytest.fixture(scope="module")
+def agreeing_pair(
+    pg: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
+    """The agreeing fixture pair up once for the module: the legacy on a SQLite file, the
+    candidate on a PostgreSQL database; (its parity.toml, base URLs, database URLs)."""
+    from harness.config import load_config
+    from harness.db_postgres import create_database
+    from harness.pgload import load
+    from harness.services import ManagedService, build_snapshot, copy_snapshot
+
+    tmp = tmp_path_factory.mktemp("agreeing")
+    pair = tmp / "pair"
+    shutil.copytree(FIXTURE, pair, ignore=shutil.ignore_patterns("__pycache__"))
+    config = load_config(make_config(pair))
+    assert config.snapshot is not None
+    snap = build_snapshot(config.snapshot, config.base_dir, tmp / "s.db", tmp / "s.log")
+    databases = {
+        "legacy": str(copy_snapshot(snap, tmp / "legacy.db")),
+        "candidate": pg.url("agree"),
+    }
+    create_database(databases["candidate"])
+    load(snap, databases["candidate"])
+    services = {
+        key: ManagedService(key, config.services[key], config.base_dir, db, tmp / f"{key}.log")
+        for key, db in databases.items()
+    }
+    try:
+        for svc in services.values():
+            svc.start()
+        for svc in services.values():
+            svc.wait_healthy()
+        listed = ", ".join(f'{k} = "{v}"' for k, v in databases.items())
+        extra = PROFILE.replace("{databases}", "{}") + f"[external]\ndatabases = {{ {listed} }}\n"
+        yield (
+            make_config(pair, extra=extra),
+            {k: svc.base_url for k, svc in services.items()},
+            databases,
+        )
+    finally:
+        for svc in services.values():
+            svc.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_agreeing_pair_on_postgresql_is_quiet_over_seeds(
+    run_pair: RunPair, agreeing_pair: tuple[Path, dict[str, str], dict[str, str]], seed: int
+) -> None:
+    """The same pair, five seeds, one start (URL mode with both databases named): no
+    finding, writes compared across engines and restored after each."""
+    config, urls, _databases = agreeing_pair
+    code, results = run_pair(
+        "--profile", "pgpair", "--seed", str(seed),
+        "--operation", "POST /items", "--operation", "DELETE /items/{id}",
+        "--operation", "PATCH /items/{id}",
+        "--legacy-url", urls["legacy"], "--candidate-url", urls["candidate"],
+        config=config, leftovers=False,
+    )  # fmt: skip
+    assert results["errors"] == [], results["errors"]
+    assert code == 0, results["findings"]
+    assert results["findings"] == []
+    engines = {k: t["database"] for k, t in results["targets"].items()}
+    assert engines == {"legacy": "sqlite", "candidate": "postgresql"}
+    assert results["targets"]["candidate"]["restores"] > 0, "writes were compared and undone"
     assert results["invariants"], "invariants ran on both engines"
 
 
