@@ -12,7 +12,10 @@ foreign keys, unique constraints, indexes) and translated where the engines diff
   PostgreSQL's ``REAL`` only 4: 12.34 would come back as 12.340000152);
 - a column default that is not a plain literal or ``CURRENT_TIMESTAMP`` is dropped
   (``strftime(...)``, ``datetime('now')`` are SQLite functions): the service writes the value;
-- virtual tables (FTS5 and the like) and their shadow tables are skipped.
+- virtual tables (FTS5 and the like) and their shadow tables are skipped;
+- a table whose primary key holds a NULL in the snapshot (SQLite allows it in a key that is
+  not an ``INTEGER`` rowid alias) gets no primary key: its rows load as they are, and the
+  watcher compares and restores it as a whole table.
 
 Other declared types (``TEXT``, ``VARCHAR(n)``, ``BLOB``, ``NUMERIC``, ``BOOLEAN``,
 ``DATETIME``) keep their meaning; values are converted as
@@ -66,6 +69,9 @@ def sqlite_metadata(path: Path) -> Any:
         metadata.reflect(engine, only=lambda name, _meta: name not in skip)
     finally:
         engine.dispose()
+    keyless = _null_keys(path, metadata)
+    if keyless:
+        metadata = _without_keys(metadata, keyless)
     for table in metadata.tables.values():
         for column in table.columns:
             if isinstance(column.type, Integer):
@@ -77,6 +83,44 @@ def sqlite_metadata(path: Path) -> Any:
             if default is not None and not _LITERAL.match(text):
                 column.server_default = None
     return metadata
+
+
+def _null_keys(path: Path, metadata: Any) -> set[str]:
+    """Tables whose primary key holds a NULL in the snapshot: SQLite allows it in a key that
+    is not an INTEGER rowid alias (``id SERIAL PRIMARY KEY`` stays NULL there), PostgreSQL
+    does not."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        out = set()
+        for table in metadata.tables.values():
+            cols = [c.name for c in table.primary_key.columns]
+            if not cols:
+                continue
+            where = " OR ".join(f'"{c}" IS NULL' for c in cols)
+            if conn.execute(f'SELECT 1 FROM "{table.name}" WHERE {where} LIMIT 1').fetchone():
+                out.add(table.name)
+        return out
+    finally:
+        conn.close()
+
+
+def _without_keys(metadata: Any, keyless: set[str]) -> Any:
+    """``metadata`` with the ``keyless`` tables rebuilt without a primary key (their columns
+    nullable, nothing referencing them): PostgreSQL takes their rows as SQLite holds them,
+    and the watcher compares and restores such a table whole."""
+    from sqlalchemy import Column, MetaData, Table
+
+    out = MetaData()
+    for table in metadata.sorted_tables:
+        if table.name in keyless:
+            Table(
+                table.name,
+                out,
+                *[Column(c.name, c.type, nullable=True) for c in table.columns],
+            )
+        else:
+            table.to_metadata(out)
+    return out
 
 
 def load(snapshot: Path, url: str) -> dict[str, int]:
