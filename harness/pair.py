@@ -81,6 +81,7 @@ class Pair:
     snapshot: Path | None = None
     transport: Transport | None = None
     engines: dict[str, str] = field(default_factory=dict)  # target -> sqlite | postgresql
+    templates: dict[str, str] = field(default_factory=dict)  # target -> its PostgreSQL template
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _db_pool: ThreadPoolExecutor | None = None
 
@@ -456,6 +457,7 @@ def _databases(
         template = url_for(f"{prefix}_{key}")
         urls = prepare_targets(template, snapshot, [key], run_load)
         out[key] = urls[key]
+        pair.templates[key] = template
         if not owned:  # a server parity does not own: the run's databases go at the end
             for url in (urls[key], template):
                 pair.stack.callback(drop_database, url)

@@ -130,13 +130,23 @@ def test_write_only_drift_on_postgresql_is_a_db_finding(
 
 
 def test_agreeing_pair_managed_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer) -> None:
-    """Managed mode, both sides on PostgreSQL (template, clones, restores under them)."""
-    code, results = _run(run_pair, pg, 1, "POST /items", both=True)
+    """Managed mode, both sides on PostgreSQL (template, clones, restores under them), and
+    interop on one clone of the legacy's template shared by both services."""
+    extra = PROFILE.replace("{databases}", BOTH) + "interop = true\ninterop_cases = 2\n"
+    code, results = run_pair(
+        "--profile", "pgpair", "--seed", "1",
+        "--operation", "POST /items", "--operation", "GET /items/{id}",
+        extra=extra, leftovers=False,
+    )  # fmt: skip
+    assert results["errors"] == [], results["errors"]
+    _no_leftovers(pg)
+    assert _databases(pg) == set(), "the run's databases, the shared one too, are dropped"
     assert code == 0, results["findings"]
     assert results["findings"] == []
     op = next(o for o in results["operations"] if o["id"] == "POST /items")
     assert op["status_codes"]["candidate"].get("201", 0) > 0, "writes were compared"
     assert results["invariants"], "invariants ran on both databases"
+    assert results["stats"]["interop"]["reads"] > 0, results["stats"]["notes"]
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +284,26 @@ def test_url_mode_on_postgresql_databases_leaves_them_clean(
     assert after == before, "rows, sequences and the absence of parity objects as found"
     assert before["legacy"][2] == []  # no parity schema
     assert before["legacy"][3] == []  # no trigger
+
+
+def test_interop_on_one_postgresql_database_shows_what_only_sharing_shows(
+    run_pair: RunPair, pg: PgServer
+) -> None:
+    """Both services on one clone of the legacy's template: the candidate stores dates in
+    another format and reads its own back converted (storedate), so only a row the other
+    side wrote shows it."""
+    extra = (
+        "\n[profiles.pgshare]\nstateless = false\nrequire_proof = false\ninterop = true\n"
+        f"interop_cases = 2\ninvariants = false\ndatabases = {BOTH}\n"
+    )
+    code, results = run_pair(
+        "--profile", "pgshare", "--seed", "1",
+        "--operation", "POST /items", "--operation", "GET /items/{id}",
+        drift="storedate", extra=extra, leftovers=False,
+    )  # fmt: skip
+    assert results["errors"] == [], results["errors"]
+    _no_leftovers(pg)
+    assert _databases(pg) == set()
+    assert code == 1
+    found = {(f["operation"], f["location"], f["phase"]) for f in results["findings"]}
+    assert ("GET /items/{id}", "body:$.updatedAt", "interop") in found, found
