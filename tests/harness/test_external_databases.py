@@ -127,3 +127,22 @@ def test_external_databases_name_both_sides(pair_dir: Path) -> None:
     cfg = make_config(pair_dir, extra='\n[external]\ndatabases = { legacy = "a.db" }\n')
     with pytest.raises(HarnessError, match="both sides"):
         load_config(cfg)
+
+
+def test_external_database_paths_and_urls(pair_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARITY_TEST_PW", "s3cret")
+    extra = (
+        '\n[external.databases]\nlegacy = "sqlite:///data/a.db"\n'
+        'candidate = "postgresql://postgres:${PARITY_TEST_PW}@db:5432/app"\n'
+    )
+    config = load_config(make_config(pair_dir, extra=extra))
+    assert config.external_databases() == {
+        "legacy": str((pair_dir / "data" / "a.db").resolve()),
+        "candidate": "postgresql://postgres:s3cret@db:5432/app",
+    }
+    absolute = '\n[external.databases]\nlegacy = "sqlite:////srv/a.db"\ncandidate = "b.db"\n'
+    config = load_config(make_config(pair_dir, extra=absolute))
+    assert config.external_databases() == {
+        "legacy": "/srv/a.db",
+        "candidate": str((pair_dir / "b.db").resolve()),
+    }
