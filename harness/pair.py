@@ -455,12 +455,13 @@ def _databases(
 
         message(f"loading the snapshot into PostgreSQL for {key}")
         template = url_for(f"{prefix}_{key}")
+        if not owned:  # a server parity does not own: the run's databases go at the end,
+            # registered first so that a failed load leaves nothing either
+            for url in (template, url_for(f"{prefix}_{key}_{key}")):
+                pair.stack.callback(drop_database, url)
         urls = prepare_targets(template, snapshot, [key], run_load)
         out[key] = urls[key]
         pair.templates[key] = template
-        if not owned:  # a server parity does not own: the run's databases go at the end
-            for url in (urls[key], template):
-                pair.stack.callback(drop_database, url)
     return out
 
 

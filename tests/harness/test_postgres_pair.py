@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,14 +49,16 @@ def pg() -> Iterator[PgServer]:
         yield server
 
 
-def _no_leftovers(pg: PgServer) -> None:
-    """No process of the run survives it (the module's server aside)."""
+def _no_leftovers(pg: PgServer, since: float) -> None:
+    """No process the run started (at ``since`` or later) survives it: the module's server
+    and the module's running pair are older."""
     assert pg.process is not None
     server = {pg.process.pid} | {p.pid for p in psutil.Process(pg.process.pid).children()}
     alive = [
         p.cmdline()
         for p in psutil.Process().children(recursive=True)
         if p.pid not in server
+        and p.create_time() >= since - 0.01
         and p.is_running()
         and p.status() != psutil.STATUS_ZOMBIE
         and "multiprocessing.resource_tracker" not in " ".join(p.cmdline())
@@ -81,12 +84,13 @@ def _run(
     both: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     extra = PROFILE.replace("{databases}", BOTH if both else CANDIDATE)
+    since = time.time()
     code, results = run_pair(
         "--profile", "pgpair", "--seed", str(seed), "--operation", operation,
         drift=drift, extra=extra, leftovers=False,
     )  # fmt: skip
     assert results.get("errors") == [], results.get("errors")
-    _no_leftovers(pg)
+    _no_leftovers(pg, since)
     assert _databases(pg) == set(), "the run's databases are dropped at the end"
     return code, results
 
@@ -133,13 +137,14 @@ def test_agreeing_pair_managed_on_postgresql_is_quiet(run_pair: RunPair, pg: PgS
     """Managed mode, both sides on PostgreSQL (template, clones, restores under them), and
     interop on one clone of the legacy's template shared by both services."""
     extra = PROFILE.replace("{databases}", BOTH) + "interop = true\ninterop_cases = 2\n"
+    since = time.time()
     code, results = run_pair(
         "--profile", "pgpair", "--seed", "1",
         "--operation", "POST /items", "--operation", "GET /items/{id}",
         extra=extra, leftovers=False,
     )  # fmt: skip
     assert results["errors"] == [], results["errors"]
-    _no_leftovers(pg)
+    _no_leftovers(pg, since)
     assert _databases(pg) == set(), "the run's databases, the shared one too, are dropped"
     assert code == 0, results["findings"]
     assert results["findings"] == []
@@ -296,13 +301,14 @@ def test_interop_on_one_postgresql_database_shows_what_only_sharing_shows(
         "\n[profiles.pgshare]\nstateless = false\nrequire_proof = false\ninterop = true\n"
         f"interop_cases = 2\ninvariants = false\ndatabases = {BOTH}\n"
     )
+    since = time.time()
     code, results = run_pair(
         "--profile", "pgshare", "--seed", "1",
         "--operation", "POST /items", "--operation", "GET /items/{id}",
         drift="storedate", extra=extra, leftovers=False,
     )  # fmt: skip
     assert results["errors"] == [], results["errors"]
-    _no_leftovers(pg)
+    _no_leftovers(pg, since)
     assert _databases(pg) == set()
     assert code == 1
     found = {(f["operation"], f["location"], f["phase"]) for f in results["findings"]}
