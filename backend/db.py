@@ -3,7 +3,7 @@ PostgreSQL database when ``DATABASE_URL`` names one (same models, loaded by ``ba
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -71,6 +71,17 @@ def holds_nul(session: Session) -> bool:
 def matchable(session: Session, *values: object) -> bool:
     """False when no stored row can equal one of ``values``: text with a NUL on PostgreSQL."""
     return holds_nul(session) or not any(isinstance(v, str) and NUL in v for v in values)
+
+
+def raw_rows(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` with positional ``?`` parameters (the legacy's statements), through the
+    driver itself on either engine: sqlite3 takes ``?``; psycopg takes ``%s`` (a literal ``%``
+    doubled). The statements hold no ``?`` or ``%`` of their own outside parameters."""
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    if session.get_bind().dialect.name == "postgresql":
+        sql = sql.replace("%", "%%").replace("?", "%s")
+    return [tuple(row) for row in connection.execute(sql, list(params)).fetchall()]
 
 
 def where_text(

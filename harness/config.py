@@ -71,7 +71,8 @@ class ServiceConfig(_Strict):
     database_load: Command | None = Field(
         None,
         description="PostgreSQL: fills the empty template database `{database}` (a URL) from "
-        "the seeded SQLite `{snapshot}`; each target gets a clone of it",
+        "the seeded SQLite `{snapshot}`; each target gets a clone of it (default: the "
+        "snapshot's own schema and rows, SQLite types translated: `python -m harness.pgload`)",
     )
     source: str | None = Field(
         None,
@@ -301,10 +302,30 @@ class ExternalConfig(_Strict):
     reset_command: Command | None = Field(
         None,
         description="URL mode: restores both services' state; run before the first scenario "
-        "and then only before a case that could observe an earlier write (batched)",
+        "and then only before a case that could observe an earlier write (batched); with "
+        "`databases`: after each write, before parity restores the databases",
     )
     cwd: str = Field(".", description="working directory of reset_command")
     timeout_s: float = Field(60.0, description="seconds before reset_command is an error")
+    databases: dict[Literal["legacy", "candidate"], str] = Field(
+        default_factory=dict,
+        description="URL mode: each side's database, both or neither: a SQLite file (a path "
+        "relative to this file, or `sqlite:///path`) or a `postgresql://` URL (a superuser: "
+        "parity installs triggers and a baseline schema, removed at the end); `${VAR}` is "
+        "taken from the environment. With them, write diffs and invariants run in URL mode, "
+        "parity restores each database after a write, and interop runs when both are SQLite "
+        "and `[services]` say how to start each side",
+    )
+
+    @field_validator("databases")
+    @classmethod
+    def _both_sides(cls, value: dict[str, str]) -> dict[str, str]:
+        if value and set(value) != {"legacy", "candidate"}:
+            raise ValueError(
+                "name both sides' databases (legacy and candidate) or neither: a write diff "
+                "needs both"
+            )
+        return value
 
 
 class NoiseConfig(_Strict):
@@ -375,6 +396,24 @@ class ParityConfig(_Strict):
 
     def resolve(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
+
+    def external_databases(self) -> dict[str, str]:
+        """``[external] databases`` with ``${VAR}`` expanded and SQLite paths made absolute
+        (relative to this file); PostgreSQL URLs as given."""
+        import os
+
+        out: dict[str, str] = {}
+        for key, raw in self.external.databases.items():
+            value = os.path.expandvars(raw)
+            scheme = value.partition("://")[0].lower() if "://" in value else ""
+            if scheme.startswith("postgres"):
+                out[key] = value
+                continue
+            path = value.partition("://")[2] if scheme else value
+            if scheme and path.startswith("/"):
+                path = path[1:]  # as SQLAlchemy: sqlite:///rel.db relative, sqlite:////abs.db
+            out[key] = str(self.resolve(path))
+        return out
 
     def profile(self, name: str | None) -> Profile:
         if name is None:

@@ -286,7 +286,7 @@ class RunContext:
                     req, (legacy.status, candidate.status), (lw, cw), per_step=restore
                 )
             if restore:
-                pair.restore()
+                pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)
         started = time.perf_counter()
         rules = self.rules(req.operation)
         if pair.cross_engine:

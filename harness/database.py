@@ -85,12 +85,15 @@ def open_watcher(
     *,
     strategy: str = "rows",
     template: str | None = None,
+    leave_clean: bool = False,
 ) -> Watcher:
     """A watcher for one target's database, not yet opened (call ``.open()`` after logins).
 
     ``database``: a SQLite file path / ``sqlite:///`` URL, or a ``postgresql://`` URL.
     ``baseline``: SQLite only, where the baseline copy goes (a file in the run's temp dir).
     ``strategy``/``template``: PostgreSQL only, how restore works (see ``db_postgres``).
+    ``leave_clean``: PostgreSQL only, a database parity does not own (URL mode): ``close()``
+    removes the triggers and schemas ``open()`` installed.
     """
     engine = engine_of(database)
     if engine == "sqlite":
@@ -100,7 +103,7 @@ def open_watcher(
         return DbWatcher(path, baseline or path.with_name(path.name + ".baseline"))
     from harness.db_postgres import PgWatcher
 
-    return PgWatcher(str(database), strategy=strategy, template=template)
+    return PgWatcher(str(database), strategy=strategy, template=template, leave_clean=leave_clean)
 
 
 # -- across engines -----------------------------------------------------------------------------

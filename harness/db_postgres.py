@@ -206,7 +206,14 @@ class PgWatcher:
     ``clone`` needs ``template``, the database to clone back from, and drops the live one.
     """
 
-    def __init__(self, url: str, *, strategy: str = "rows", template: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        strategy: str = "rows",
+        template: str | None = None,
+        leave_clean: bool = False,
+    ) -> None:
         if strategy not in STRATEGIES:
             raise HarnessError(f"unknown restore strategy {strategy!r}; one of {STRATEGIES}")
         if strategy == "clone" and not template:
@@ -214,6 +221,7 @@ class PgWatcher:
         self.live = url
         self.strategy = strategy
         self.template = template
+        self.leave_clean = leave_clean  # a database parity does not own: uninstall on close
         self.conn: Any = None
         self.tables: dict[str, _Table] = {}
         self.sequences: list[str] = []
@@ -248,8 +256,32 @@ class PgWatcher:
 
     def close(self) -> None:
         if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+            try:
+                if self.leave_clean:
+                    self.uninstall()
+            finally:
+                self.conn.close()
+                self.conn = None
+
+    def uninstall(self) -> None:
+        """Remove what ``open()`` installed: the triggers, the log and the baseline schema."""
+        import psycopg
+
+        try:
+            with self.conn.transaction():
+                for name in self.tables:
+                    self.conn.execute(
+                        f"DROP TRIGGER IF EXISTS parity_log_row ON public.{_q(name)};"
+                        f"DROP TRIGGER IF EXISTS parity_log_truncate ON public.{_q(name)}".encode()
+                    )
+                self.conn.execute(
+                    f"DROP SCHEMA IF EXISTS {LOG_SCHEMA} CASCADE;"
+                    f"DROP SCHEMA IF EXISTS {BASE_SCHEMA} CASCADE".encode()
+                )
+        except psycopg.Error as exc:
+            raise HarnessError(
+                f"cannot remove parity's triggers from {self.live}: {exc}", kind="database"
+            ) from exc
 
     def _reflect(self) -> None:
         """Tables, columns and primary keys through SQLAlchemy Core reflection."""

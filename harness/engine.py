@@ -154,7 +154,7 @@ class Engine:
             phases.append(Stateful())
         if profile.realtime and self.config.realtime is not None:
             phases.append(Realtime())
-        if profile.interop and self.mode == "managed":
+        if profile.interop and self.can_interop():
             phases.append(Interop())
         if profile.noise == "calibrate":
             phases.append(SaveNoise())
@@ -169,7 +169,7 @@ class Engine:
         out = []
         if self.profile.noise != "off":
             out.append("noise")
-        if self.mode == "managed" and self.profile.invariants and self.config.invariants.file:
+        if self.watches_databases() and self.profile.invariants and self.config.invariants.file:
             out.append("invariants")
         return out
 
@@ -186,6 +186,24 @@ class Engine:
             if op.method in ("POST", "DELETE") and "{" not in op.path and _LOGOUT.search(op.path):
                 return op.id
         return None
+
+    def watches_databases(self) -> bool:
+        """Managed mode, or URL mode with ``[external] databases``."""
+        return self.mode == "managed" or bool(self.config.external.databases)
+
+    def can_interop(self) -> bool:
+        """Managed mode; or URL mode with both databases SQLite files and ``[services]``
+        saying how to start each side on a shared copy."""
+        if self.mode == "managed":
+            return True
+        from harness.database import engine_of
+
+        databases = self.config.external_databases()
+        return (
+            bool(databases)
+            and all(engine_of(db) == "sqlite" for db in databases.values())
+            and all(key in self.config.services for key in ("legacy", "candidate"))
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[RunContext]:
@@ -207,7 +225,7 @@ class Engine:
         ) as pair:
             defs = []
             rel = self.config.invariants.file
-            if pair.mode == "managed" and self.profile.invariants and rel:
+            if pair.watchers and self.profile.invariants and rel:
                 from harness.invariants import load_invariants
 
                 defs = load_invariants(self.config.resolve(rel))

@@ -366,6 +366,7 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
         service = ctx.pair.services.get(key) if ctx else None
         base = ctx.pair.targets.get(key) if ctx else None
         svc_cfg = config.services.get(key)
+        watcher = ctx.pair.watchers.get(key) if ctx else None
         commit = None
         if mode == "managed" and svc_cfg is not None:
             commit = _git_commit(config.resolve(svc_cfg.source or svc_cfg.cwd))
@@ -375,6 +376,8 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
             command=service.command_line if service else None,
             git_commit=commit,
             database=ctx.pair.engines.get(key) if ctx and key in ctx.pair.watchers else None,
+            restores=watcher.restores if watcher else 0,
+            restore_s=round(watcher.restore_s, 4) if watcher else 0.0,
         )
     return out
 

@@ -8,6 +8,8 @@ Phases use only the verbs here (send, read writes, restore), never the services 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -22,7 +24,8 @@ from typing import Any, TypeVar
 
 from harness.comparison import Clock
 from harness.config import Command, ParityConfig, Profile, ServiceConfig
-from harness.database import Watcher, open_watcher
+from harness.database import Watcher, engine_of, open_watcher
+from harness.dbdiff import DbWatcher
 from harness.errors import HarnessError, ServiceError
 from harness.generation import build_request
 from harness.models import PreparedRequest, Response, Writes, walk
@@ -39,6 +42,8 @@ __all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
 
 _T = TypeVar("_T")
 SIDES = ("legacy", "candidate")
+# managed mode's PostgreSQL targets on this server instead of a private one started per run
+POSTGRES_URL_VARIABLE = "PARITY_POSTGRES_URL"
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Pair:
     snapshot: Path | None = None
     transport: Transport | None = None
     engines: dict[str, str] = field(default_factory=dict)  # target -> sqlite | postgresql
+    templates: dict[str, str] = field(default_factory=dict)  # target -> its PostgreSQL template
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     # each request since the state was last restored: target -> (sent, answered), epoch s
     spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
@@ -170,13 +176,19 @@ class Pair:
         self.timings.dbdiff += time.perf_counter() - started
         return out
 
-    def restore(self) -> None:
+    def restore(self, *, wrote: bool = True) -> None:
         """Every target's database back to its baseline, if anything changed it. In URL
-        mode the reset is batched: it runs before the next case that could observe a write
-        (``settle``), so a run of reads pays for none."""
+        mode with ``[external] databases``, ``reset_command`` runs first (the services' own
+        state: caches, files, or the database reset in place; not after a read that changed
+        no database, ``wrote=False``), then each watched database that still differs is
+        restored by its watcher. In URL mode without databases the reset is batched: it
+        runs before the next case that could observe a write (``settle``), so a run of
+        reads pays for none."""
         self.in_sequence = False
         if not self.watchers:
             return
+        if self.mode == "external" and wrote and self.config.external.reset_command:
+            self.reset_external()  # timed on its own
         started = time.perf_counter()
         changed = [k for k, w in self.watchers.items() if w.changed()]
         self.each(changed, lambda key: self.watchers[key].restore())
@@ -403,6 +415,8 @@ def open_pair(
                 watcher = open_watcher(service.database, tmp / f"{key}.baseline.db")
                 watcher.open()
                 pair.watchers[key] = watcher
+        else:
+            _watch_external(pair, message)
         yield pair
     finally:
         pair.close()
@@ -443,6 +457,31 @@ def log_out_a_session(pair: Pair, logout: str) -> None:
     )
 
 
+def _watch_external(pair: Pair, message: Callable[[str], None]) -> None:
+    """URL mode with ``[external] databases``: each side's database watched from here on
+    (the baseline is the state after the reset command and the logins). A SQLite pair
+    gets a snapshot for interop: the legacy's baseline copy."""
+    databases = pair.config.external_databases()
+    if not databases:
+        return
+    message("watching both services' databases")
+    for key in SIDES:
+        database = databases[key]
+        engine = engine_of(database)
+        if engine == "sqlite" and not Path(database).is_file():
+            raise HarnessError(
+                f"{pair.config.source}: [external] databases.{key}: no SQLite file at {database}",
+                kind="config",
+            )
+        watcher = open_watcher(database, pair.tmp / f"{key}.baseline.db", leave_clean=True)
+        pair.watchers[key] = watcher  # closed with the pair, even if open() fails midway
+        watcher.open()
+        pair.engines[key] = engine
+    legacy = pair.watchers["legacy"]
+    if not pair.cross_engine and isinstance(legacy, DbWatcher):
+        pair.snapshot = legacy.baseline
+
+
 def _transport(pair: Pair) -> Transport:
     auth = pair.config.auth
     return Transport(
@@ -468,22 +507,25 @@ def _databases(
             out[key] = copy_snapshot(snapshot, pair.tmp / f"{key}.db")
     if not postgres:
         return out
-    from harness.db_postgres import prepare_targets
-    from harness.pgserver import pg_server
+    from harness.db_postgres import drop_database, prepare_targets
 
-    message("starting a private PostgreSQL server")
-    server = pair.stack.enter_context(pg_server(keep_log=pair.run_dir / "postgres.log"))
+    url_for, owned = _postgres_server(pair, message)
+    prefix = "parity" if owned else f"parity_{secrets.token_hex(3)}"
     for key in postgres:
         load = pair.config.services[key].database_load
-        if load is None:
-            raise HarnessError(
-                f"{pair.config.source}: services.{key}.database_load is required for a "
-                "PostgreSQL target (the command that fills the template from the snapshot)",
-                kind="config",
-            )
         cwd = pair.config.resolve(pair.config.services[key].cwd)
 
-        def run_load(snap: Path, url: str, load: Command = load, cwd: Path = cwd) -> None:
+        def run_load(snap: Path, url: str, load: Command | None = load, cwd: Path = cwd) -> None:
+            if load is None:  # the snapshot's own schema, translated (harness.pgload)
+                from harness.pgload import load as default_load
+
+                try:
+                    default_load(snap, url)
+                except Exception as exc:
+                    raise HarnessError(
+                        f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
+                    ) from exc
+                return
             values = {"snapshot": str(snap), "database": url, "python": sys.executable}
             argv = render_command(load, values)
             done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
@@ -495,9 +537,40 @@ def _databases(
                 )
 
         message(f"loading the snapshot into PostgreSQL for {key}")
-        urls = prepare_targets(server.url(f"parity_{key}"), snapshot, [key], run_load)
+        template = url_for(f"{prefix}_{key}")
+        if not owned:  # a server parity does not own: the run's databases go at the end,
+            # registered first so that a failed load leaves nothing either
+            for url in (template, url_for(f"{prefix}_{key}_{key}")):
+                pair.stack.callback(drop_database, url)
+        urls = prepare_targets(template, snapshot, [key], run_load)
         out[key] = urls[key]
+        pair.templates[key] = template
     return out
+
+
+def _postgres_server(
+    pair: Pair, message: Callable[[str], None]
+) -> tuple[Callable[[str], str], bool]:
+    """(``name -> database URL``, whether parity owns the server) for the server the run's
+    PostgreSQL targets live on: the one ``PARITY_POSTGRES_URL`` names (a superuser URL; the
+    run's databases get a random prefix and are dropped at the end), else a private server
+    started for the run."""
+    given = os.environ.get(POSTGRES_URL_VARIABLE)
+    if given:
+        from sqlalchemy.engine import make_url
+
+        message(f"using the PostgreSQL server in ${POSTGRES_URL_VARIABLE}")
+        base = make_url(given)
+
+        def on_given(name: str) -> str:
+            return base.set(database=name).render_as_string(hide_password=False)
+
+        return on_given, False
+    from harness.pgserver import pg_server
+
+    message("starting a private PostgreSQL server")
+    server = pair.stack.enter_context(pg_server(keep_log=pair.run_dir / "postgres.log"))
+    return server.url, True
 
 
 def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None]) -> None:

@@ -101,6 +101,8 @@ class TargetInfo(_Model):
     git_commit: str | None = Field(description="the commit of this service's own source tree")
     version: str | None = None
     database: str | None = Field(default=None, description="the engine of its database")
+    restores: int = Field(0, description="times its database was restored to the baseline")
+    restore_s: float = Field(0.0, description="seconds those restores took, all together")
 
 
 class LatencyStats(_Model):

@@ -32,7 +32,7 @@ def plan_partition(engine: Engine, count: int) -> Partition:
         engine.contract,
         engine.whole(),
         profile,
-        interop=engine.mode == "managed",
+        interop=engine.can_interop(),
         history=load_history(engine.options.report_dir),
     )
     return partition(units, count)

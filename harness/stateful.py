@@ -209,7 +209,8 @@ class StatefulRunner:
         A step whose bodies or writes differ is recorded (the first one is the sequence's
         finding, ``failed_at``) and the sequence goes on while both sides' status classes
         agree, so one difference does not hide what the next steps do; ``drifts`` lists
-        every differing step."""
+        every differing step. A step whose status classes differ ends the sequence, accepted
+        or not: the two states have parted."""
         steps: list[Step] = []
         results: list[ExchangeResult] = []
         first: int | None = None
@@ -233,8 +234,8 @@ class StatefulRunner:
             if self.is_drift(result):
                 drifts.append(0)
                 first = 0
-                if result.legacy.status // 100 != result.candidate.status // 100:
-                    return SequenceOutcome(steps, results, first, drifts=drifts)
+            if _diverged(result):
+                return SequenceOutcome(steps, results, first, drifts=drifts)
             while len(steps) <= self.max_steps:
                 if len(steps) == len(results):  # the last planned step has run: plan one more
                     if len(steps) == self.max_steps:
@@ -265,8 +266,8 @@ class StatefulRunner:
                     drifts.append(len(results) - 1)
                     if first is None:
                         first = len(results) - 1
-                    if result.legacy.status // 100 != result.candidate.status // 100:
-                        break
+                if _diverged(result):
+                    break
             steps = steps[: len(results)]
             return SequenceOutcome(steps, results, first, drifts=drifts)
         finally:
@@ -304,6 +305,14 @@ START_ATTEMPTS = 3
 
 def _succeeded(result: ExchangeResult) -> bool:
     return 200 <= result.legacy.status < 300 and 200 <= result.candidate.status < 300
+
+
+def _diverged(result: ExchangeResult) -> bool:
+    """The two sides answered in different status classes: one did what the other refused,
+    so their states differ from here on. The sequence ends even when the difference is
+    accepted, or every later step would report that accepted difference's consequences
+    (the writes compared are all of the sequence's so far)."""
+    return result.legacy.status // 100 != result.candidate.status // 100
 
 
 def _agrees(result: ExchangeResult, status: str) -> bool:

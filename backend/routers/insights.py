@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.asof import resolve_as_of
 from backend.clock import shift_days
+from backend.db import matchable, raw_rows
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.jsonout import JsonResponse
 from backend.routers._common import parse_query
@@ -21,23 +22,26 @@ from backend.schemas import CHANNELS, PREDICTIONS, PRIORITIES, PULSE
 router = APIRouter()
 
 
-def _unit_scope(caller: Caller, business_unit: str | None) -> tuple[str, list[str]]:
+def _unit_scope(
+    session: Session, caller: Caller, business_unit: str | None
+) -> tuple[str, list[str]]:
     parts: list[str] = []
     params: list[str] = []
     if not caller.is_admin:
         parts.append("business_unit = ?")
         params.append(caller.user.business_unit)
     if business_unit is not None:
-        parts.append("business_unit = ?")
-        params.append(business_unit)
+        if matchable(session, business_unit):
+            parts.append("business_unit = ?")
+            params.append(business_unit)
+        else:  # text with a NUL on PostgreSQL: no stored row can hold it, none matches
+            parts.append("1 = 0")
     return "".join(f" AND {p}" for p in parts), params
 
 
 def _raw(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     # positional "?" parameters, as the legacy's better-sqlite3 statements use
-    connection = session.connection().connection.driver_connection
-    assert connection is not None
-    return list(connection.execute(sql, params).fetchall())
+    return raw_rows(session, sql, params)
 
 
 def _count(session: Session, sql: str, params: list[Any]) -> int:
@@ -55,7 +59,7 @@ async def pulse(request: Request, caller: CallerDep, session: SessionDep) -> Jso
     as_of = resolve_as_of(session, query.get("asOf"))
     days: int = query["days"]
     since = shift_days(as_of, -days)
-    clause, params = _unit_scope(caller, query.get("businessUnit"))
+    clause, params = _unit_scope(session, caller, query.get("businessUnit"))
     in_window = f"created_at > ? AND created_at <= ?{clause}"
     window = [since, as_of, *params]
 
@@ -111,7 +115,7 @@ async def predictions(request: Request, caller: CallerDep, session: SessionDep) 
     query = parse_query(request, PREDICTIONS)
     as_of = resolve_as_of(session, query.get("asOf"))
     weeks: int = query["weeks"]
-    clause, params = _unit_scope(caller, query.get("businessUnit"))
+    clause, params = _unit_scope(session, caller, query.get("businessUnit"))
     sql = (
         "SELECT channel, count(*) AS n FROM cases WHERE created_at > ? AND created_at <= ?"
         f"{clause} GROUP BY channel"

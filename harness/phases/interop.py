@@ -1,4 +1,7 @@
-"""Interop: both services on ONE database file; what one writes, the other must read the same.
+"""Interop: both services on ONE database; what one writes, the other must read the same.
+
+The database is a copy of the snapshot (SQLite), or a clone of the legacy's PostgreSQL
+template when both targets are on PostgreSQL; across engines there is no one database.
 
 For every create operation with links to reads: create through one service, then read the
 linked resource through the writer and through the other service; the two reads must
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from harness.comparison import Clock, compare_exchange
 from harness.context import RunContext
@@ -34,8 +38,11 @@ class Interop:
         pair = ctx.pair
         if pair.snapshot is None:
             return
-        if "postgresql" in pair.engines.values():
-            ctx.stats.notes.append("interop: needs both services on one SQLite file; skipped")
+        engines = {pair.engines.get(side, "sqlite") for side in ("legacy", "candidate")}
+        if len(engines) > 1 or (engines == {"postgresql"} and "legacy" not in pair.templates):
+            ctx.stats.notes.append(
+                "interop: needs both services on one database of one engine; skipped"
+            )
             return
         links = interop_links(ctx.contract, {op.id for op in ctx.everything})
         if not links:
@@ -45,7 +52,17 @@ class Interop:
         if not sources:
             return  # --shard: another shard has them
         started = time.perf_counter()
-        shared = copy_snapshot(pair.snapshot, pair.tmp / "shared.db")
+        shared: Path | str
+        if engines == {"postgresql"}:  # a clone of the legacy's template, dropped after
+            from sqlalchemy.engine import make_url
+
+            from harness.db_postgres import clone_database, drop_database
+
+            template = pair.templates["legacy"]
+            shared = clone_database(template, f"{make_url(template).database}_shared")
+            pair.stack.callback(drop_database, shared)
+        else:
+            shared = copy_snapshot(pair.snapshot, pair.tmp / "shared.db")
         keys = {"legacy": "interop_legacy", "candidate": "interop_candidate"}
         for side, key in keys.items():
             pair.start_service(key, ctx.config.services[side], shared)

@@ -28,5 +28,9 @@ class Shrink:
             ctx.pair.timings.shrink += ctx.findings.shrink_all(
                 ctx.exchange,
                 budget=ctx.profile.shrink_budget,
-                may_write=ctx.mode == "managed" or bool(ctx.config.external.reset_command),
+                may_write=(
+                    ctx.mode == "managed"
+                    or bool(ctx.pair.watchers)
+                    or bool(ctx.config.external.reset_command)
+                ),
             )

@@ -372,7 +372,14 @@ def test_port_answers_on_postgresql_as_on_sqlite(
         running("port", sqlite_db, tmp_path, env={"DATABASE_URL": live}) as on_pg,
     ):
         hs, hp = _login(on_sqlite.url, "agent"), _login(on_pg.url, "agent")
-        for path in ("/api/cases?limit=5", "/api/cases/3", "/api/alerts/count", "/api/feed"):
+        for path in (
+            "/api/cases?limit=5",
+            "/api/cases/3",
+            "/api/alerts/count",
+            "/api/feed",
+            "/api/pulse?days=30",
+            "/api/predictions?weeks=4",
+        ):
             a = httpx.get(on_sqlite.url + path, headers=hs)
             b = httpx.get(on_pg.url + path, headers=hp)
             assert (a.status_code, a.json()) == (b.status_code, b.json()), path
@@ -398,6 +405,8 @@ def test_port_answers_on_postgresql_as_on_sqlite(
             ("/api/cases", {"category": "a\x00"}),
             ("/api/alerts", {"businessUnit": "re\x00tail"}),
             ("/api/feed", {"businessUnit": "\x00"}),
+            ("/api/pulse", {"businessUnit": "re\x00tail"}),
+            ("/api/predictions", {"businessUnit": "\x00"}),
         ):
             a = httpx.get(on_sqlite.url + path, params=params, headers=hs)
             b = httpx.get(on_pg.url + path, params=params, headers=hp)
@@ -451,3 +460,40 @@ def test_port_answers_on_postgresql_as_on_sqlite(
             }
         finally:
             watcher.close()
+
+
+def test_default_loader_translates_the_snapshot_schema(pg: PgServer, tmp_path: Path) -> None:
+    """``harness.pgload``: no loader of the service's own; the SQLite file's schema, translated."""
+    import psycopg
+
+    from harness.db_postgres import create_database
+    from harness.pgload import load
+
+    snap = tmp_path / "snap.db"
+    conn = sqlite3.connect(snap)
+    conn.executescript(
+        """
+        CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, price REAL NOT NULL,
+          big INTEGER, at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+          kind TEXT DEFAULT 'plain');
+        CREATE TABLE migrations (id SERIAL PRIMARY KEY, hash TEXT);
+        CREATE VIRTUAL TABLE items_fts USING fts5(body);
+        INSERT INTO items (price, big, at) VALUES (12.34, 9007199254740993, 'x'), (0.1, NULL, 'y');
+        INSERT INTO migrations (hash) VALUES ('a'), ('b');
+        INSERT INTO items_fts (body) VALUES ('hello');
+        """
+    )
+    conn.commit()
+    conn.close()
+    url = pg.url("loaded")
+    create_database(url)
+    assert load(snap, url) == {"items": 2, "migrations": 2}  # no FTS5 table or shadow
+    with psycopg.connect(pg.dsn("loaded")) as pgc:
+        rows = pgc.execute("SELECT price, big FROM items ORDER BY id").fetchall()
+        assert rows == [(12.34, 9007199254740993), (0.1, None)]  # double, 64-bit
+        assert pgc.execute("SELECT count(*) FROM migrations WHERE id IS NULL").fetchone() == (2,)
+        # the sequence continues after SQLite's counter; the literal default stays, the
+        # SQLite function default goes
+        pgc.execute("INSERT INTO items (price) VALUES (1)")
+        added = pgc.execute("SELECT id, kind, at FROM items WHERE price = 1").fetchone()
+        assert added == (3, "plain", None)

@@ -36,6 +36,7 @@ class FakeWatcher:
 
     pending: Writes = field(default_factory=dict)
     restores: int = 0
+    restore_s: float = 0.0
     live: Path = Path("/nonexistent")
 
     def changed(self) -> bool:

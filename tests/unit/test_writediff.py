@@ -54,7 +54,8 @@ def test_only_differing_rows_and_columns_are_listed() -> None:
     first = {c.column: c for c in rows[("inserted", "+0")].cells}
     # name agrees: not listed; price reported: flagged; createdAt differs but was tolerated
     assert set(first) == {"price", "createdAt"}
-    assert first["price"].flagged and (first["price"].legacy, first["price"].candidate) == (
+    assert first["price"].flagged
+    assert (first["price"].legacy, first["price"].candidate) == (
         "10",
         "11",
     )
@@ -62,7 +63,8 @@ def test_only_differing_rows_and_columns_are_listed() -> None:
     assert rows[("inserted", "+1")].only == "legacy"
     assert rows[("deleted", "rowid=9")].only == "candidate"
     update = {c.column: c for c in rows[("updated", "rowid=2")].cells}
-    assert set(update) == {"updatedAt"} and update["updatedAt"].flagged
+    assert set(update) == {"updatedAt"}
+    assert update["updatedAt"].flagged
 
 
 def test_identical_writes_list_nothing() -> None:
