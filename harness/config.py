@@ -202,7 +202,11 @@ class PoolRule(_Strict):
     source: str | None = Field(
         None, description='a list operation whose items name rows, e.g. "GET /api/cases"'
     )
-    field: str | None = Field(None, description='the items\' field to take (default "id")')
+    field: str | None = Field(
+        None,
+        description="the items' field to take (default: the field named like the parameter, "
+        'else "id")',
+    )
 
 
 FixtureIn = Literal["path", "query", "body"]

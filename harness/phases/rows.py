@@ -25,9 +25,11 @@ from harness.context import RunContext
 from harness.contract import Link, Operation, match_operation
 from harness.edges import resolve_ref
 from harness.errors import HarnessError
+from harness.files import grown
 from harness.fixtures import list_items
-from harness.generation import build_request
-from harness.models import ExchangeResult, PreparedRequest
+from harness.generation import ENCODING_ERRORS, build_request, multipart_request, rebuild
+from harness.models import NOT_SET, ExchangeResult, PreparedRequest
+from harness.results import CaseDone, OperationStarted
 from harness.stateful import fill, resolve
 
 __all__ = ["Rows", "row_states"]
@@ -37,6 +39,8 @@ _PARAM = re.compile(r"\{([^}]+)\}")
 MAX_STATES = 6  # rows per role and parameter, one per distinct state
 MAX_COVER = 4  # more rows per role, each showing a field value no picked row shows
 MAX_HIDDEN = 2  # rows a role cannot see, per role
+LADDER_START = 1 << 20  # bodies grown for a 413: from 1 MiB, doubled
+LADDER_TOP = 32 << 20
 _PAGE_SIZE = re.compile(r"limit|size|per_?page|count|take|first|top", re.IGNORECASE)
 
 _items = list_items
@@ -99,6 +103,8 @@ class Rows:
 
     def execute(self, ctx: RunContext) -> None:
         for op in ctx.selected:
+            if "413" in op.statuses:
+                self._too_large(ctx, op)
             params = _PARAM.findall(op.path)
             if not params or op.api is None:
                 continue
@@ -107,6 +113,32 @@ class Rows:
                 ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows")
             if not cases or not ctx.stats.proven(op):
                 self._created_first(ctx, op)
+
+    def _too_large(self, ctx: RunContext, op: Operation) -> None:
+        """An operation that documents 413: its first valid request with the body grown
+        (a file part, else its longest string field) to 1 MiB, then doubled, until the
+        legacy answers 413 or the body reaches 32 MiB; each size is compared on both sides.
+        The limit itself is seldom in the contract; this finds its power-of-two bracket."""
+        bases = [c for c in ctx.cases.pool(op.id) if _grown(c, 1) is not None]
+        if not bases:
+            return
+        role = ctx.roles()[0]
+        stats = ctx.stats.op(op)
+        label = op.id + " · payload size"
+        size = LADDER_START
+        while size <= LADDER_TOP:
+            req = _grown(replace(bases[0], role=role), size)
+            if req is None:
+                return
+            ctx.listener.operation_started(OperationStarted(label=label, total=1))
+            result = ctx.exchange(req)
+            agreed = not ctx.findings.live(result)
+            stats.add(result, agreed)
+            ctx.findings.record(result, "rows")
+            ctx.listener.case_done(CaseDone(label=label, agreed=agreed))
+            if result.legacy.status == 413 or result.legacy.status == 0:
+                return
+            size *= 2
 
     def _created_first(self, ctx: RunContext, op: Operation) -> None:
         """No existing row to send ``op`` for (the list is empty), or none got a success
@@ -221,6 +253,36 @@ class Rows:
                 key = field or (param if any(param in i for i in items) else "id")
                 out[role] = row_states(items, key)
         return out
+
+
+def _grown(req: PreparedRequest, size: int) -> PreparedRequest | None:
+    """``req`` with its body grown to about ``size`` bytes (None: nothing to grow)."""
+    body = req.body
+    try:
+        if isinstance(body, dict) and isinstance(body.get("multipart"), list):
+            parts = body["multipart"]
+            if not all(isinstance(p, dict) and "text" in p for p in parts):
+                return None  # a part too large or not text: not rebuilt from the record
+            index = next(
+                (i for i, p in enumerate(parts) if isinstance(p, dict) and "text" in p), None
+            )
+            if index is None:
+                return None
+            part = parts[index]
+            text = grown(part["text"], size, part.get("contentType"), part.get("filename"))
+            new = [*parts[:index], {**part, "text": text}, *parts[index + 1 :]]
+            out = multipart_request(req, new, body.get("fields"))
+        elif isinstance(body, dict) and body is not NOT_SET:
+            strings = [k for k, v in body.items() if isinstance(v, str)]
+            if not strings:
+                return None
+            longest = max(strings, key=lambda k: len(body[k]))
+            out = rebuild(req, json_body={**body, longest: "a" * size})
+        else:
+            return None
+    except ENCODING_ERRORS:
+        return None
+    return replace(out, mode="positive", path_params=req.path_params)
 
 
 def _largest_page(ctx: RunContext, source: str) -> tuple[tuple[str, str], ...]:
