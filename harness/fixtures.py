@@ -242,7 +242,8 @@ def fixture_cases(
 ) -> list[PreparedRequest]:
     """For each fixture slot of ``op``: each value, as up to ``MAX_ROLES`` roles in turn (so
     a value a role may use and one it may not both reach each role), on the operation's
-    positive generated cases; duplicates of ``cases`` dropped."""
+    positive generated cases; where several names apply, first all of them at once (value
+    i of each); duplicates of ``cases`` dropped."""
     found = fixtures.slots(op)
     positive = [c for c in cases if c.mode == "positive"]
     if not found or not positive:
@@ -250,6 +251,16 @@ def fixture_cases(
     roles = ctx.roles()[:MAX_ROLES]
     known = {c.signature() for c in cases}
     out: list[PreparedRequest] = []
+    if len({slot.name for slot, _ in found}) > 1:
+        # every named value at once (a real case shared with a real user), value i of each
+        width = max(len(values) for _, values in found)
+        for turn in range(len(roles)):
+            for i in range(width):
+                pick = positive[(i + turn) % len(positive)]
+                req = fixtures.apply_all(replace(pick, role=roles[(i + turn) % len(roles)]), op, i)
+                if req.signature() not in known:
+                    known.add(req.signature())
+                    out.append(req)
     for slot, values in found:
         bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
         if not bases:
@@ -258,9 +269,9 @@ def fixture_cases(
             for i, value in enumerate(values):
                 role = roles[(i + turn) % len(roles)]
                 base = replace(bases[(i + turn) % len(bases)], role=role)
-                req = apply(base, op, slot, value)
-                if req is None or req.signature() in known:
+                one = apply(base, op, slot, value)
+                if one is None or one.signature() in known:
                     continue
-                known.add(req.signature())
-                out.append(req)
+                known.add(one.signature())
+                out.append(one)
     return out

@@ -180,25 +180,39 @@ class Rows:
         if not any(visible.values()):
             return []
         everyone = {v for ids in visible.values() for v, _ in ids}
+        width = max(
+            (len(values) for slot, values in ctx.fixtures.slots(op) if slot.name != param),
+            default=0,
+        )
         out: list[PreparedRequest] = []
-        turn = 0
         for role, ids in visible.items():
-            hidden = sorted(everyone - {v for v, _ in ids}, key=str)[:MAX_HIDDEN]
-            chosen = [v for v, _ in ids] + hidden
-            for index, value in enumerate(chosen):
-                base = bases[index % len(bases)]
-                req = fill(replace(base, role=role, mode="positive"), op.path, {param: value})
-                out.append(replace(req, operation=op.id))
-                # and again with the body fields and query parameters [fixtures] names, its
-                # values in turn: a real row meets a real assignee
-                fixed = ctx.fixtures.apply_all(req, op, turn, skip=frozenset({param}))
+            seen = [v for v, _ in ids]
+            hidden = sorted(everyone - set(seen), key=str)[:MAX_HIDDEN]
+            for index, value in enumerate(seen + hidden):
+                out.append(self._row_case(op, bases[index % len(bases)], role, param, value))
+            if not width or not seen:
+                continue
+            # again with the body fields and query parameters [fixtures] names: every value
+            # on a row this role sees and every row with some value (a real row meets a real
+            # assignee, of the caller's unit and not), then the hidden rows
+            pairs = [(seen[k % len(seen)], k) for k in range(max(len(seen), width))]
+            pairs += [(v, len(pairs) + k) for k, v in enumerate(hidden)]
+            for value, k in pairs:
+                req = self._row_case(op, bases[k % len(bases)], role, param, value)
+                fixed = ctx.fixtures.apply_all(req, op, k, skip=frozenset({param}))
                 if fixed.signature() != req.signature():
-                    out.append(replace(fixed, operation=op.id))
-                turn += 1
+                    out.append(fixed)
         ctx.stats.row_states.setdefault(op.id, set()).update(
             state for ids in visible.values() for _, state in ids
         )
         return out
+
+    @staticmethod
+    def _row_case(
+        op: Operation, base: PreparedRequest, role: str | None, param: str, value: Any
+    ) -> PreparedRequest:
+        req = fill(replace(base, role=role, mode="positive"), op.path, {param: value})
+        return replace(req, operation=op.id)
 
     def _visible(
         self, ctx: RunContext, op: Operation, param: str
