@@ -1,5 +1,5 @@
-"""``parity run``, ``parity merge`` and ``parity report``: argv to config to engine to exit code
-(0/1/2)."""
+"""``parity run``, ``parity merge``, ``parity report`` and ``parity coverage``: argv to config
+to engine to exit code (0/1/2)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, help="folder for html/junit (default: beside it)")
+    coverage = sub.add_parser(
+        "coverage",
+        help="per operation: the documented responses both sides gave, by phase, and the "
+        "row states reached",
+    )
+    coverage.add_argument("results", type=Path)
+    coverage.add_argument(
+        "--operation", action="append", default=[], metavar="SPEC", help="only these (globs)"
+    )
+    coverage.add_argument("--states", action="store_true", help="list each row state")
     return parser
 
 
@@ -201,6 +211,19 @@ def _report(args: argparse.Namespace) -> int:
     return int(results.exit_code)
 
 
+def _coverage(args: argparse.Namespace) -> int:
+    from harness.reporting.coverage import coverage_table
+    from harness.reporting.jsonout import load_results
+
+    try:
+        results = load_results(args.results)
+    except HarnessError as exc:
+        print(f"parity: error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(coverage_table(results, args.operation or None, states=args.states))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -213,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "merge":
             return _merge(args)
+        if args.command == "coverage":
+            return _coverage(args)
         return _report(args)
     except KeyboardInterrupt:
         return EXIT_ERROR

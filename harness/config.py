@@ -28,6 +28,7 @@ __all__ = [
     "AuthConfig",
     "CompareConfig",
     "ExternalConfig",
+    "FixtureRule",
     "NormalizeRule",
     "ParityConfig",
     "PoolRule",
@@ -220,7 +221,59 @@ class PoolRule(_Strict):
     source: str | None = Field(
         None, description='a list operation whose items name rows, e.g. "GET /api/cases"'
     )
-    field: str | None = Field(None, description='the items\' field to take (default "id")')
+    field: str | None = Field(
+        None,
+        description="the items' field to take (default: the field named like the parameter, "
+        'else "id")',
+    )
+
+
+FixtureIn = Literal["path", "query", "body"]
+
+
+def _everywhere() -> list[FixtureIn]:
+    return ["path", "query", "body"]
+
+
+class FixtureRule(_Strict):
+    """Values for every parameter or JSON body field of this name; `name = [1, 2]` is short.
+
+    Real user ids for `assigneeId`, real emails for `sharedWith`: every operation taking a
+    path or query parameter or a JSON body field of that name gets cases with each value, as
+    each role (both sides get the same bytes), in the generated cases and the rows phase."""
+
+    values: list[Any] | None = Field(None, description="fixed values")
+    sql: str | None = Field(
+        None, description="a query on the seeded snapshot; the first column of each row"
+    )
+    source: str | None = Field(
+        None,
+        description='a list operation whose response holds the values, e.g. "GET /api/users", '
+        "sent (GET, no parameters) as each role, values in first-seen order",
+    )
+    path: str | None = Field(
+        None,
+        description='source: a JSONPath into its response, e.g. "$.data[*].email" (default: '
+        "the `id` of each item of the list)",
+    )
+    operations: list[str] = Field(
+        default_factory=lambda: ["*"], description="operations (globs) it applies to"
+    )
+    locations: list[FixtureIn] = Field(
+        default_factory=_everywhere,
+        description="where the name is matched: path or query parameters, JSON body fields "
+        "(at any depth of the body schema)",
+    )
+    limit: int = Field(8, ge=1, description="values used at most, in order")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FixtureRule:
+        given = [k for k in ("values", "sql", "source") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a fixture has exactly one of values, sql or source")
+        if self.path is not None and self.source is None:
+            raise ValueError("path goes with source")
+        return self
 
 
 class UnprovenRule(_Strict):
@@ -371,6 +424,11 @@ class ParityConfig(_Strict):
         default_factory=list,
         description="`[[pool]]`: values for path parameters that name existing rows",
     )
+    fixtures: dict[str, FixtureRule | list[Any]] = Field(
+        default_factory=dict,
+        description="`[fixtures.<name>]`: values for every parameter or body field of that "
+        "name (path, query, JSON body)",
+    )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,
         description="`[[unproven]]`: operations the gate may leave without a 2xx on both sides",
@@ -422,6 +480,13 @@ class ParityConfig(_Strict):
             known = ", ".join(sorted(self.profiles)) or "none"
             raise HarnessError(f"{self.source}: unknown profile {name!r} (known: {known})")
         return self.profiles[name]
+
+    def fixture_rules(self) -> dict[str, FixtureRule]:
+        """``[fixtures]`` with the bare-list shorthand spelled out."""
+        return {
+            name: rule if isinstance(rule, FixtureRule) else FixtureRule(values=list(rule))
+            for name, rule in self.fixtures.items()
+        }
 
     def overlay_paths(self) -> list[Path]:
         return [self.resolve(o) for o in self.overlays]

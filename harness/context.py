@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from harness.cases import CaseSource
 from harness.comparison import compare_exchange
@@ -27,6 +27,9 @@ from harness.normalization import RuleSet
 from harness.pair import Pair, Sessions
 from harness.results import CaseDone, OperationFinished, OperationStarted, RunStarted
 from harness.shard import ShardPart
+
+if TYPE_CHECKING:
+    from harness.fixtures import FixtureValues
 
 __all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
 
@@ -106,6 +109,8 @@ class RunStats:
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
+    # the phases each (legacy status, candidate status) answer came from, per operation
+    phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
 
@@ -113,10 +118,18 @@ class RunStats:
         return self.ops.setdefault(op.id, OpStats(op))
 
     def answered(
-        self, op_id: str, legacy: Response, candidate: Response, *, same: bool = False
+        self,
+        op_id: str,
+        legacy: Response,
+        candidate: Response,
+        *,
+        same: bool = False,
+        phase: str = "stateless",
     ) -> None:
         """``same``: the two statuses differ but a ``status`` rule makes them equal."""
-        self.answers.setdefault(op_id, Counter())[(legacy.status, candidate.status)] += 1
+        key = (legacy.status, candidate.status)
+        self.answers.setdefault(op_id, Counter())[key] += 1
+        self.phases.setdefault(op_id, {}).setdefault(key, set()).add(phase)
         if same:
             self.equivalent.add((op_id, legacy.status, candidate.status))
 
@@ -151,11 +164,22 @@ class RunContext:
     stats: RunStats = field(default_factory=RunStats)
     on_exchange: Callable[[ExchangeResult], None] | None = None
     shard: ShardPart | None = None  # --shard i/n: ``selected`` is this shard's part
+    phase: str = "stateless"  # the phase running now (the engine sets it): where answers came from
     _rules: dict[str, RuleSet] = field(default_factory=dict)
     _futile: Counter[str] = field(default_factory=Counter)  # re-logins that changed nothing
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.pair)
+        self._fixtures: FixtureValues | None = None
+
+    @property
+    def fixtures(self) -> FixtureValues:
+        """``[fixtures]``, each resolved on first use (on the legacy's data)."""
+        if self._fixtures is None:
+            from harness.fixtures import FixtureValues
+
+            self._fixtures = FixtureValues(self)
+        return self._fixtures
 
     @property
     def everything(self) -> list[Operation]:
@@ -305,6 +329,7 @@ class RunContext:
             candidate,
             same=legacy.status != candidate.status
             and rules.same_status(legacy.status, candidate.status),
+            phase=self.phase,
         )
         if self.on_exchange is not None:
             self.on_exchange(result)

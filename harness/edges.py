@@ -17,7 +17,7 @@ from typing import Any
 from harness.generation import ENCODING_ERRORS, rebuild
 from harness.models import NOT_SET, PreparedRequest
 
-__all__ = ["boundary_cases", "edges_of"]
+__all__ = ["boundary_cases", "edges_of", "resolve_ref"]
 
 
 def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
@@ -36,6 +36,11 @@ def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
         schema = node
         depth += 1
     return schema
+
+
+def resolve_ref(schema: Any, root: dict[str, Any]) -> Any:
+    """``schema`` with its local ``$ref``s followed."""
+    return _resolve(schema, root)
 
 
 def edges_of(schema: Any, root: dict[str, Any]) -> list[tuple[Any, bool]]:

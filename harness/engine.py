@@ -283,6 +283,7 @@ class Engine:
             )
             with self.session() as ctx:
                 for phase in phases:
+                    ctx.phase = phase.name
                     phase.execute(ctx)
         except HarnessError as exc:
             meta.errors.append(exc.to_dict())

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_TEXT",
     "csv_variants",
     "filename_for",
+    "grown",
     "is_csv",
     "text_reductions",
 ]
@@ -128,6 +129,22 @@ def _edge_variants(header: list[str], data: list[list[str]], newline: str) -> li
     large = (data * (LARGE_ROWS // len(data) + 1))[:LARGE_ROWS]
     out.append(_write([header, *large], newline))
     return out
+
+
+def grown(text: str, size: int, content_type: str | None, filename: str | None) -> str:
+    """``text`` grown to at least ``size`` bytes: a CSV keeps its header and repeats its
+    first data row with the first cell blank (a row every import rejects, so a file under
+    the limit writes no rows); other text is repeated."""
+    if is_csv(content_type, filename):
+        parsed = _rows(text)
+        if parsed is not None and len(parsed[0]) > 1:
+            (header, first, *_), newline = parsed
+            line = _write([["", *first[1:]]], newline)
+            head = _write([header], newline)
+            count = max(1, (size - len(head.encode()) + len(line) - 1) // max(len(line), 1))
+            return head + line * count
+    unit = text or "a"
+    return (unit * (size // max(len(unit.encode()), 1) + 1))[: max(size, 1)]
 
 
 def text_reductions(text: str, content_type: str | None, filename: str | None) -> Iterator[str]:

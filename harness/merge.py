@@ -24,6 +24,7 @@ from harness.results import (
     LatencyStats,
     NoiseEntry,
     OperationSummary,
+    ResponseReached,
     Results,
     RunConfigInfo,
     RunError,
@@ -242,9 +243,31 @@ def _merge_operations(
                 row_states=sorted({s for op in ops for s in op.row_states}),
                 status_codes={k: dict(sorted(v.items())) for k, v in codes.items()},
                 latency_ms=latency,
+                responses=_merge_responses(ops),
             )
         )
     return out
+
+
+def _merge_responses(ops: list[OperationSummary]) -> list[ResponseReached]:
+    merged: dict[str, ResponseReached] = {}
+    for op in ops:
+        for r in op.responses:
+            had = merged.get(r.status)
+            merged[r.status] = (
+                r
+                if had is None
+                else had.model_copy(
+                    update={
+                        "documented": had.documented or r.documented,
+                        "legacy": had.legacy + r.legacy,
+                        "candidate": had.candidate + r.candidate,
+                        "both": had.both + r.both,
+                        "phases": sorted({*had.phases, *r.phases}),
+                    }
+                )
+            )
+    return [merged[k] for k in sorted(merged)]
 
 
 def _merge_invariants(shards: list[Results]) -> list[InvariantResult]:
@@ -368,6 +391,19 @@ def merge_results(
             for s in documented
             if s in codes or (s.upper().endswith("XX") and any(c[0] == s[0] for c in codes))
         )
+    reached = {op.id: [r for r in op.responses if r.both] for op in operations}
+    responses_seen_both = 0
+    for op_id in selected:
+        evs = evidence.get(op_id)
+        if evs:
+            responses_seen_both += sum(
+                1
+                for s in evs[0][2]
+                if any(
+                    r.status == s or (s.upper().endswith("XX") and r.status[:1] == s[:1])
+                    for r in reached.get(op_id, [])
+                )
+            )
     exercised = sum(1 for op in operations if op.cases and op.id in set(selected))
     coverage = Coverage(
         operations_total=first.coverage.operations_total,
@@ -375,6 +411,7 @@ def merge_results(
         operations_proven=sum(1 for op_id in selected if proven.get(op_id)),
         responses_total=responses_total,
         responses_seen=responses_seen,
+        responses_seen_both=responses_seen_both,
     )
 
     accepted = _merge_accepted(ordered)

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.config import ParityConfig
 from harness.context import OpStats, RunContext
+from harness.contract import Operation
 from harness.database import CROSS_ENGINE_NOTE
 from harness.findings import Group
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
@@ -32,6 +33,7 @@ from harness.results import (
     OperationSummary,
     RequestInfo,
     ResponseInfo,
+    ResponseReached,
     Results,
     RunConfigInfo,
     RunError,
@@ -137,7 +139,41 @@ def operation_summary(ctx: RunContext, stats: OpStats) -> OperationSummary:
         row_states=sorted(ctx.stats.row_states.get(stats.op.id, set())),
         status_codes={k: dict(sorted(v.items())) for k, v in stats.statuses.items()},
         latency_ms={k: _latency(v) for k, v in stats.latency.items()},
+        responses=responses_reached(ctx, stats.op),
     )
+
+
+def _documented(op: Operation, status: str) -> bool:
+    documented = {s.upper() for s in op.statuses if s != "default"}
+    return status in documented or f"{status[:1]}XX" in documented
+
+
+def responses_reached(ctx: RunContext, op: Operation) -> list[ResponseReached]:
+    """Per status (each documented one, each one seen): how often each side answered it,
+    in every phase, and the phases where both did in one exchange."""
+    answers = ctx.stats.answers.get(op.id, Counter())
+    phases = ctx.stats.phases.get(op.id, {})
+    codes = {s for s in op.statuses if s != "default"}
+    for lstatus, cstatus in answers:
+        codes |= {str(lstatus), str(cstatus)}
+    out = []
+    for code in sorted(codes):
+        both = [(pair, n) for pair, n in answers.items() if pair == (_int(code), _int(code))]
+        out.append(
+            ResponseReached(
+                status=code,
+                documented=_documented(op, code.upper()),
+                legacy=sum(n for (lc, _), n in answers.items() if str(lc) == code),
+                candidate=sum(n for (_, cc), n in answers.items() if str(cc) == code),
+                both=sum(n for _, n in both),
+                phases=sorted({p for pair, _ in both for p in phases.get(pair, set())}),
+            )
+        )
+    return out
+
+
+def _int(code: str) -> int:
+    return int(code) if code.isdigit() else -1
 
 
 def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
@@ -303,10 +339,19 @@ def _matches(pattern: str, op_id: str) -> bool:
 
 
 def _coverage(ctx: RunContext) -> Coverage:
-    total = seen = 0
+    total = seen = both = 0
     for op in ctx.selected:
         documented = [s for s in op.statuses if s != "default"]
         total += len(documented)
+        pairs: Counter[tuple[int, int]] = ctx.stats.answers.get(op.id, Counter())
+        both += sum(
+            1
+            for s in documented
+            if any(
+                lc == cc and (str(lc) == s or (s.upper().endswith("XX") and str(lc)[0] == s[0]))
+                for lc, cc in pairs
+            )
+        )
         stats = ctx.stats.ops.get(op.id)
         codes = {str(lc) for lc, _ in ctx.stats.answers.get(op.id, {})}
         if stats:
@@ -324,6 +369,7 @@ def _coverage(ctx: RunContext) -> Coverage:
         operations_proven=sum(1 for op in ctx.selected if ctx.stats.proven(op)),
         responses_total=total,
         responses_seen=seen,
+        responses_seen_both=both,
     )
 
 

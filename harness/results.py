@@ -35,6 +35,7 @@ __all__ = [
     "OperationSummary",
     "RequestInfo",
     "ResponseInfo",
+    "ResponseReached",
     "Results",
     "RunConfigInfo",
     "RunError",
@@ -114,6 +115,21 @@ class LatencyStats(_Model):
     )
 
 
+class ResponseReached(_Model):
+    """One status of one operation: documented or not, how often each side answered it."""
+
+    status: str
+    documented: bool = Field(description="the contract documents it (exactly or as 2XX...)")
+    legacy: int = Field(description="exchanges the legacy answered with it, every phase")
+    candidate: int = Field(description="exchanges the candidate answered with it")
+    both: int = Field(description="exchanges both sides answered with it")
+    phases: list[str] = Field(
+        default_factory=list,
+        description="the phases where both sides answered it (rows:created: a row created "
+        "first through a linked operation)",
+    )
+
+
 class OperationSummary(_Model):
     id: str
     method: str
@@ -129,6 +145,11 @@ class OperationSummary(_Model):
     )
     status_codes: dict[str, dict[str, int]]
     latency_ms: dict[str, LatencyStats]
+    responses: list[ResponseReached] = Field(
+        default_factory=list,
+        description="every documented status and every status seen, with the phases that "
+        "reached it on both sides (absent in older results)",
+    )
 
 
 class RequestInfo(_Model):
@@ -266,6 +287,11 @@ class Coverage(_Model):
     operations_proven: int
     responses_total: int
     responses_seen: int
+    responses_seen_both: int | None = Field(
+        default=None,
+        description="documented responses both sides gave in one exchange (responses_seen "
+        "counts the legacy's)",
+    )
 
 
 class Unproven(_Model):

@@ -1,9 +1,11 @@
 """Stateless: every selected operation's generated cases, each on both targets, restored
-after every write. ``Shrink`` then reduces each open finding to a minimal request."""
+after every write; then the same cases with each ``[fixtures]`` value in the parameters and
+body fields it names. ``Shrink`` then reduces each open finding to a minimal request."""
 
 from __future__ import annotations
 
 from harness.context import RunContext
+from harness.fixtures import fixture_cases
 from harness.outcome import operation_summary
 from harness.results import OperationFinished
 
@@ -15,6 +17,7 @@ class Stateless:
 
     def execute(self, ctx: RunContext) -> None:
         for op, cases in ctx.cases.stream(ctx.selected):
+            cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
             ctx.replay_all(op.id, op, cases)
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))

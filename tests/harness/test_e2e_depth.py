@@ -1,9 +1,12 @@
-"""Depth on a contract with no links and no examples: an overlay and pools get it back.
+"""Depth on a contract with no links and no examples: an overlay, pools and fixtures get it
+back.
 
 The fixture pair's contract is stripped of its links and examples, as a user's contract
 often is. Without help every sequence ends at its first step; with an OpenAPI Overlay in
 parity.toml (the contract untouched) sequences go three steps and more, and the rows phase
-reaches the success path of every operation that takes an id.
+reaches the success path of every operation that takes an id. One operation
+(``PUT /items/{id}/owner``) succeeds only for a body field naming a real user, which no
+generated string does: a ``[fixtures]`` entry reaches it, and a drift only it shows.
 """
 
 from __future__ import annotations
@@ -39,6 +42,64 @@ def bare(pair_dir: Path) -> Path:
     contract.write_text(yaml.safe_dump(_strip(yaml.safe_load(contract.read_text()))))
     assert "links" not in contract.read_text()
     return pair_dir
+
+
+OWNER_OP = {
+    "parameters": [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 25},
+        }
+    ],
+    "put": {
+        "operationId": "setOwner",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["owner"],
+                        "properties": {
+                            "owner": {"type": "string", "minLength": 1, "maxLength": 20}
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "owner set"},
+            "400": {"description": "invalid, or not a user"},
+            "401": {"description": "unauthorized"},
+            "404": {"description": "missing"},
+        },
+    },
+}
+FIXTURES = '\n[fixtures.owner]\nsql = "SELECT username FROM users ORDER BY id"\n'
+DEEP = (
+    "\n[profiles.deep]\npositive = 8\nnegative = 4\ninvariants = false\n"
+    "stateful_sequences = 12\nmax_steps = 5\nshrink_budget = 10\n"
+)
+ID_TAKING = (
+    "GET /items/{id}",
+    "PATCH /items/{id}",
+    "DELETE /items/{id}",
+    "GET /items/{id}/reviews",
+    "POST /items/{id}/reviews",
+    "PUT /items/{id}/owner",
+)
+
+
+@pytest.fixture
+def owned(bare: Path) -> Path:
+    """The bare contract plus an operation whose success needs a real user's name."""
+    contract = bare / "openapi.yaml"
+    doc = yaml.safe_load(contract.read_text())
+    doc["paths"]["/items/{id}/owner"] = OWNER_OP
+    contract.write_text(yaml.safe_dump(doc))
+    return bare
 
 
 def _with_overlay(config: Path) -> Path:
@@ -92,3 +153,38 @@ def test_row_pools_reach_the_success_path_of_every_id_taking_operation(
         op = by_id[op_id]
         assert op["proven"], (op_id, op["status_codes"])
         assert op["row_states"], op_id
+
+
+def test_an_overlay_and_fixtures_reach_every_success_path_and_go_three_steps_deep(
+    run_pair: RunPair, owned: Path
+) -> None:
+    config = _with_overlay(make_config(owned, extra=FIXTURES + DEEP))
+    code, results = run_pair("--seed", "3", "--profile", "deep", config=config)
+    assert code == 0, (results.get("unproven"), results.get("errors"))
+    assert results["stats"]["stateful"]["depth"] >= 3, results["stats"]["stateful"]
+    by_id = {op["id"]: op for op in results["operations"]}
+    for op_id in ID_TAKING:
+        op = by_id[op_id]
+        assert op["proven"], (op_id, op["status_codes"])
+        assert op["row_states"], op_id
+        success = next(r for r in op["responses"] if r["status"].startswith("2"))
+        assert "rows" in success["phases"], (op_id, success)
+    owner = {r["status"]: r for r in by_id["PUT /items/{id}/owner"]["responses"]}
+    # a real user in the body: generated cases with the fixture and existing rows both
+    assert {"stateless", "rows"} <= set(owner["200"]["phases"]), owner["200"]
+    assert owner["400"]["both"] > 0  # generated owners are not users
+
+
+def test_a_drift_only_a_real_user_shows_is_caught_with_fixtures_and_not_without(
+    run_pair: RunPair, owned: Path
+) -> None:
+    only = ("--seed", "3", "--operation", "PUT /items/{id}/owner")
+    code, results = run_pair(*only, config=make_config(owned, drift="owner"))
+    assert code == 2, results.get("findings")  # nothing reached the success path
+    assert not results["findings"]
+    assert [u["operation"] for u in results["unproven"]] == ["PUT /items/{id}/owner"]
+
+    code, results = run_pair(*only, config=make_config(owned, drift="owner", extra=FIXTURES))
+    assert code == 1
+    locations = {(f["operation"], f["location"]) for f in results["findings"]}
+    assert ("PUT /items/{id}/owner", "body:$.owner") in locations

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from harness.contract import load_contract
-from harness.files import csv_variants, filename_for, is_csv, text_reductions
+from harness.files import csv_variants, filename_for, grown, is_csv, text_reductions
 from harness.findings import reductions as _reductions
 from harness.generation import contract_examples, generate_cases
 
@@ -163,3 +163,13 @@ def test_curl_body_word_is_byte_exact_in_bash() -> None:
             [bash, "-c", f"printf %s {word}"], capture_output=True, check=True, timeout=10
         ).stdout
         assert out == data, (word, out)
+
+
+def test_a_grown_csv_passes_the_size_with_rows_every_import_rejects() -> None:
+    """For a 413: the body past a size, made of rows that import nothing below the limit."""
+    big = grown(CSV, 100_000, "text/csv", "file.csv")
+    assert len(big.encode()) >= 100_000
+    rows = _rows(big)
+    assert rows[0] == _rows(CSV)[0]
+    assert all(r[0] == "" and r[1:] == _rows(CSV)[1][1:] for r in rows[1:])
+    assert len(grown("plain", 1000, "text/plain", "a.txt")) == 1000

@@ -909,6 +909,36 @@ def _assign_open_stays_open() -> list[Wrapper]:
 
 
 @mutant(
+    "assign-viewer-accepted",
+    "state",
+    "POST /api/cases/{id}/assign accepts a viewer of the case's unit as assignee (the role "
+    "condition of the assignee check dropped)",
+    "POST /api/cases/{id}/assign",
+)
+def _assign_viewer_accepted() -> list[Wrapper]:
+    from sqlalchemy import select
+
+    import backend.routers.cases as cases
+    from backend.errors import custom_issue
+    from backend.models import User
+
+    original = cases.check_assignee
+
+    def check_assignee(session: Any, assignee_id: int | None, unit: str) -> None:
+        if CURRENT_OP.get() != "POST /api/cases/{id}/assign" or assignee_id is None:
+            original(session, assignee_id, unit)
+            return
+        found = session.scalar(
+            select(User.id).where(User.id == assignee_id, User.business_unit == unit)
+        )
+        if found is None:
+            raise custom_issue("assigneeId", "Invalid assignee")
+
+    cases.check_assignee = check_assignee
+    return []
+
+
+@mutant(
     "acknowledge-twice-200",
     "state",
     "POST /api/alerts/{id}/acknowledge re-stamps an already acknowledged alert: 200, not 409 "
