@@ -206,26 +206,34 @@ class WalMark:
         finally:
             os.close(fd)
 
+    def _salts_at(self, fd: int, index: int) -> tuple[int, int]:
+        head = os.pread(fd, _FRAME_HEADER, _WAL_HEADER + index * (_FRAME_HEADER + self.page_size))
+        _pgno, _commit, salt1, salt2 = _FRAME.unpack_from(head)
+        return salt1, salt2
+
     def _scan(
         self, fd: int, epoch: tuple[int, int, int], offset: int, pages: set[int] | None
     ) -> int:
-        """Walk the frames of this epoch from ``offset`` (one read); returns where they end.
-        Frames of an older epoch (left behind by a restart) carry other salts: the end."""
+        """The end of this epoch's frames, from ``offset`` on (collecting their pages when
+        asked). A restart writes from the start again, so the epoch's frames are a prefix
+        and any frame after them (left from an older epoch) carries other salts: the end is
+        found by bisection, and only the new frames' headers are read."""
         frame = _FRAME_HEADER + self.page_size
-        size = os.fstat(fd).st_size
-        if size < offset + frame:
-            return offset
-        data = os.pread(fd, size - offset, offset)
-        _seq, salt1, salt2 = epoch
-        at = 0
-        while at + frame <= len(data):
-            pgno, _commit, fsalt1, fsalt2 = _FRAME.unpack_from(data, at)
-            if (fsalt1, fsalt2) != (salt1, salt2):
-                break
-            if pages is not None:
-                pages.add(pgno)
-            at += frame
-        return offset + at
+        salts = epoch[1:]
+        first = (offset - _WAL_HEADER) // frame
+        lo, hi = first, (os.fstat(fd).st_size - _WAL_HEADER) // frame  # frames [first, hi)
+        if hi > lo and self._salts_at(fd, hi - 1) != salts:
+            while lo < hi:  # the first frame of another epoch
+                mid = (lo + hi) // 2
+                if self._salts_at(fd, mid) == salts:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        if pages is not None:
+            for index in range(first, hi):
+                head = os.pread(fd, 4, _WAL_HEADER + index * frame)
+                pages.add(int.from_bytes(head, "big"))
+        return _WAL_HEADER + hi * frame
 
 
 def _page_owners(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> dict[int, str]:

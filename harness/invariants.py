@@ -153,6 +153,8 @@ def invariant(
     ``needs_step``: it reads ``ctx.step`` (skipped where there is none); ``needs_api``: it
     calls ``ctx.api(path)``, a GET on the target being checked as the ``[invariants]
     api_role``; ``tables``: after a step, it is checked only if the step wrote one of them.
+    Without ``tables`` (and without ``needs_step``/``needs_api``), the tables it reads are
+    found by checking it once on the baseline (:func:`probe_invariants`).
     """
 
     def register(fn: Callable[[InvariantContext], None]) -> Callable[[InvariantContext], None]:
