@@ -307,7 +307,11 @@ class RunContext:
             aw = seen["legacy_aa"][1] if aa is not None else None
             if (lch or cch) and self.invariants.defs:
                 inv = self.invariants.check(
-                    req, (legacy.status, candidate.status), (lw, cw), per_step=restore
+                    req,
+                    (legacy.status, candidate.status),
+                    (lw, cw),
+                    per_step=restore,
+                    changed=(lch, cch),
                 )
             if restore:
                 pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)

@@ -229,28 +229,30 @@ class Engine:
                 from harness.invariants import load_invariants
 
                 defs = load_invariants(self.config.resolve(rel))
-            yield RunContext(
-                contract=self.contract,
-                config=self.config,
-                profile=self.profile,
-                seed=self.seed,
-                selected=selected,
-                pair=pair,
-                cases=CaseSource(
-                    self.contract,
-                    self.config,
-                    self.profile,
-                    self.seed,
-                    self.options.cache_dir or self.options.report_dir / ".cache" / "cases",
-                ),
-                findings=Findings(self.config.accept_rules(self.profile_name)),
-                invariants=InvariantLog(pair, defs, self.config.invariant_api_role()),
-                noise=NoiseLedger(margin=self.config.noise.margin),
-                listener=self.listener,
-                run_dir=self.run_dir,
-                on_exchange=self.on_exchange,
-                shard=self.shard_part(),
-            )
+            invariants = InvariantLog(pair, defs, self.config.invariant_api_role())
+            with contextlib.closing(invariants):
+                yield RunContext(
+                    contract=self.contract,
+                    config=self.config,
+                    profile=self.profile,
+                    seed=self.seed,
+                    selected=selected,
+                    pair=pair,
+                    cases=CaseSource(
+                        self.contract,
+                        self.config,
+                        self.profile,
+                        self.seed,
+                        self.options.cache_dir or self.options.report_dir / ".cache" / "cases",
+                    ),
+                    findings=Findings(self.config.accept_rules(self.profile_name)),
+                    invariants=invariants,
+                    noise=NoiseLedger(margin=self.config.noise.margin),
+                    listener=self.listener,
+                    run_dir=self.run_dir,
+                    on_exchange=self.on_exchange,
+                    shard=self.shard_part(),
+                )
 
     def run(self) -> Results:
         """Run everything; never raises HarnessError or KeyboardInterrupt: both become results."""

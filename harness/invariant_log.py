@@ -6,14 +6,25 @@ the port inherited, listed apart. An invariant no step reached is "not checked",
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from harness.invariants import Invariant, StepInfo, compare_outcomes, run_invariants
+from harness.invariants import (
+    Invariant,
+    InvariantResult,
+    Probe,
+    StepInfo,
+    compare_outcomes,
+    open_read_only,
+    probe_invariants,
+    run_invariants,
+)
 from harness.models import NOT_SET, Difference, PreparedRequest, Writes
 from harness.normalization import JsonText
 from harness.pair import Pair
@@ -28,6 +39,9 @@ class InvariantLog:
     api_role: str | None
     checks: Counter[str] = field(default_factory=Counter)  # steps each invariant was checked on
     broken: list[dict[str, Any]] = field(default_factory=list)
+    reused: int = 0  # checks answered by the baseline's result (nothing they read was written)
+    _conns: dict[str, sqlite3.Connection] = field(default_factory=dict)
+    _probes: dict[str, dict[str, Probe]] = field(default_factory=dict)
 
     def check(
         self,
@@ -36,24 +50,20 @@ class InvariantLog:
         writes: tuple[Writes, Writes],
         *,
         per_step: bool = True,
+        changed: tuple[bool, bool] = (True, True),
     ) -> list[Difference]:
         """Both targets' invariants after ``req``. ``per_step=False`` (a stateful step): the
         writes are the whole sequence's so far, so the checks that read a step's own writes
-        are skipped and the rest run on the state the sequence has built."""
+        are skipped and the rest run on the state the sequence has built. ``changed``: per
+        side, whether its database changed since the baseline at all."""
         started = time.perf_counter()
         steps = {
-            key: StepInfo(req.method, req.path, status, plain_writes(w))
+            key: StepInfo(req.method, req.path, status, LazyPlainWrites(w))
             for key, status, w in zip(("legacy", "candidate"), statuses, writes, strict=True)
         }
+        moved = dict(zip(("legacy", "candidate"), changed, strict=True))
         res = self.pair.each(
-            list(steps),
-            lambda key: run_invariants(
-                self.defs,
-                self.pair.watchers[key].live,
-                step=steps[key] if per_step else None,
-                api=self._api_get(key),
-                written=set(steps[key].writes),
-            ),
+            list(steps), lambda key: self._side(key, steps[key], per_step, moved[key])
         )
         for name in {r.name for side in res.values() for r in side if not r.skipped}:
             self.checks[name] += 1
@@ -79,6 +89,54 @@ class InvariantLog:
                 )
         self.pair.timings.invariants += time.perf_counter() - started
         return out
+
+    def _side(
+        self, key: str, step: StepInfo, per_step: bool, changed: bool
+    ) -> list[InvariantResult]:
+        """One target's results: each invariant that can have changed is checked; one whose
+        tables (as probed on the baseline) nothing wrote keeps its baseline result."""
+        watcher = self.pair.watchers[key]
+        written = set(step.writes)
+        probes = self._probes_of(key)
+        reuse: dict[str, InvariantResult] = {}
+        for name, probe in probes.items():
+            if probe.reads is not None and (not changed or (written and not probe.reads & written)):
+                reuse[name] = probe.result
+        todo = [inv for inv in self.defs if inv.name not in reuse]
+        conn = self._conns.get(key)
+        if conn is None and getattr(watcher, "engine", "") == "sqlite":
+            conn = self._conns[key] = open_read_only(Path(watcher.live))
+        ran = run_invariants(
+            todo,
+            watcher.live,
+            step=step if per_step else None,
+            api=self._api_get(key),
+            written=written,
+            connection=conn,
+        )
+        if not reuse:
+            return ran
+        self.reused += len(reuse)
+        by_name = {r.name: r for r in ran}
+        return [reuse.get(inv.name) or by_name[inv.name] for inv in self.defs]
+
+    def _probes_of(self, key: str) -> dict[str, Probe]:
+        """The baseline probes of ``key`` (SQLite targets with a baseline copy only)."""
+        hit = self._probes.get(key)
+        if hit is None:
+            watcher = self.pair.watchers[key]
+            baseline = getattr(watcher, "baseline", None)
+            tables = getattr(watcher, "tables", None)
+            hit = {}
+            if isinstance(baseline, Path) and isinstance(tables, list) and baseline.is_file():
+                hit = probe_invariants(self.defs, baseline, [name for name, _ in tables])
+            self._probes[key] = hit
+        return hit
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
 
     def _api_get(self, key: str) -> Callable[[str], tuple[int, Any]]:
         """``ctx.api`` for invariants on ``key``: a GET as the ``[invariants] api_role``."""
@@ -149,6 +207,27 @@ class InvariantLog:
 
 def _plain(value: Any) -> Any:
     return value.raw if isinstance(value, JsonText) else value
+
+
+class LazyPlainWrites(Mapping[str, dict[str, list[dict[str, Any]]]]):
+    """``plain_writes(writes)``, table by table as an invariant asks for it (most read one
+    table of a step, or none, while a step may have written thousands of rows)."""
+
+    def __init__(self, writes: Writes) -> None:
+        self._writes = writes
+        self._done: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+    def __getitem__(self, table: str) -> dict[str, list[dict[str, Any]]]:
+        hit = self._done.get(table)
+        if hit is None:
+            hit = self._done[table] = plain_writes({table: self._writes[table]})[table]
+        return hit
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._writes)
+
+    def __len__(self) -> int:
+        return len(self._writes)
 
 
 def plain_writes(writes: Writes) -> dict[str, dict[str, list[dict[str, Any]]]]:

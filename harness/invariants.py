@@ -26,10 +26,12 @@ __all__ = [
     "InvariantContext",
     "InvariantOutcome",
     "InvariantResult",
+    "Probe",
     "StepInfo",
     "compare_outcomes",
     "invariant",
     "load_invariants",
+    "probe_invariants",
     "read_only",
     "registered",
     "run_invariants",
@@ -151,6 +153,8 @@ def invariant(
     ``needs_step``: it reads ``ctx.step`` (skipped where there is none); ``needs_api``: it
     calls ``ctx.api(path)``, a GET on the target being checked as the ``[invariants]
     api_role``; ``tables``: after a step, it is checked only if the step wrote one of them.
+    Without ``tables`` (and without ``needs_step``/``needs_api``), the tables it reads are
+    found by checking it once on the baseline (:func:`probe_invariants`).
     """
 
     def register(fn: Callable[[InvariantContext], None]) -> Callable[[InvariantContext], None]:
@@ -235,10 +239,27 @@ def _connection(db: Path | str) -> Iterator[tuple[Any, str]]:
 
 
 @contextmanager
+def _reuse(conn: sqlite3.Connection) -> Iterator[tuple[Any, str]]:
+    yield conn, "sqlite"
+
+
+def open_read_only(db_path: Path, *, cached_statements: int = 128) -> sqlite3.Connection:
+    """A read-only connection (rows as ``sqlite3.Row``) that never changes the file."""
+    conn = sqlite3.connect(
+        f"file:{db_path}?mode=ro",
+        uri=True,
+        timeout=5.0,
+        check_same_thread=False,
+        cached_statements=cached_statements,
+    )
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextmanager
 def read_only(db_path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection that never changes the file (WAL readers are fine)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
-    conn.row_factory = sqlite3.Row
+    conn = open_read_only(db_path)
     try:
         yield conn
     finally:
@@ -252,18 +273,20 @@ def run_invariants(
     step: StepInfo | None = None,
     api: ApiGet | None = None,
     written: Collection[str] | None = None,
+    connection: sqlite3.Connection | None = None,
 ) -> list[InvariantResult]:
     """Check ``invariants`` on one database. ``step``: the request just replayed, with its
     own writes; without one, ``written`` may name the tables written since the baseline
     (a stateful sequence's steps), so ``tables``-scoped invariants still run only where
     they can have broken. ``db_path``: a SQLite file, or a PostgreSQL URL (a watcher's
-    ``live``)."""
+    ``live``); ``connection``: an open read-only one on that SQLite file, to reuse."""
     from sqlalchemy.exc import DBAPIError
 
     results: list[InvariantResult] = []
     if step is not None:
         written = set(step.writes)
-    with _connection(db_path) as (conn, engine):
+    opened = _reuse(connection) if connection is not None else _connection(db_path)
+    with opened as (conn, engine):
         ctx = InvariantContext(db=conn, step=step, api=api, engine=engine)
         for inv in invariants:
             if (
@@ -301,6 +324,149 @@ def run_invariants(
             else:
                 results.append(InvariantResult(inv.name, True, elapsed_ms=_ms(started)))
     return results
+
+
+# -- what an invariant reads ---------------------------------------------------------------------
+_NONDETERMINISTIC = {
+    "random",
+    "randomblob",
+    "date",
+    "time",
+    "datetime",
+    "julianday",
+    "unixepoch",
+    "strftime",
+    "timediff",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "changes",
+    "total_changes",
+    "last_insert_rowid",
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An invariant checked once on the baseline: its result there, and the tables it read
+    (``None``: it reads something no write diff sees, so it always runs)."""
+
+    result: InvariantResult
+    reads: frozenset[str] | None
+
+
+class _Opaque(Exception):
+    """Raised into an invariant that reached past the database during a probe."""
+
+
+class _OpaqueStep:
+    """``ctx.step`` during a probe: any use of it makes the invariant opaque."""
+
+    def __init__(self, seen: list[bool]) -> None:
+        self._seen = seen
+
+    def __bool__(self) -> bool:
+        self._seen[0] = True
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        self._seen[0] = True
+        raise _Opaque(name)
+
+
+class _Recording:
+    """``ctx.db`` during a probe: SQL goes through (and past the authorizer); anything else
+    (a backup, a blob handle, ...) is used as asked but makes the invariant opaque."""
+
+    def __init__(self, conn: sqlite3.Connection, seen: list[bool]) -> None:
+        self._conn = conn
+        self._seen = seen
+
+    def execute(self, *args: Any) -> Any:
+        return self._conn.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self._conn.executemany(*args)
+
+    def cursor(self) -> Any:
+        return self._conn.cursor()
+
+    def __getattr__(self, name: str) -> Any:
+        self._seen[0] = True
+        return getattr(self._conn, name)
+
+
+def probe_invariants(
+    invariants: list[Invariant], db_path: Path, watched: Collection[str]
+) -> dict[str, Probe]:
+    """Check each invariant that needs neither a step nor the API and names no ``tables``
+    once on ``db_path`` (a SQLite copy of the baseline), recording through SQLite's
+    authorizer which tables it reads. An invariant is a function of what it reads: after a
+    step that wrote none of those tables, its result is the one it had on the baseline.
+    Reading a pragma, a table no diff watches (an FTS index, the schema), a clock or random
+    function, or using the connection for anything but SQL, makes it opaque: it always runs.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    watched = set(watched)
+    out: dict[str, Probe] = {}
+    for inv in invariants:
+        if inv.needs_step or inv.needs_api or inv.tables:
+            continue
+        reads: set[str] = set()
+        seen = [False]  # opaque
+
+        def authorize(
+            action: int,
+            arg1: str | None,
+            arg2: str | None,
+            _db: str | None,
+            _source: str | None,
+            reads: set[str] = reads,
+            seen: list[bool] = seen,
+        ) -> int:
+            if action == sqlite3.SQLITE_READ and arg1 is not None:
+                if arg1 in watched:
+                    reads.add(arg1)
+                else:
+                    seen[0] = True
+            elif action == sqlite3.SQLITE_FUNCTION:
+                if (arg2 or "").lower() in _NONDETERMINISTIC:
+                    seen[0] = True
+            elif action not in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE):
+                seen[0] = True
+            return sqlite3.SQLITE_OK
+
+        conn = open_read_only(db_path, cached_statements=0)  # every statement authorized
+        try:
+            conn.set_authorizer(authorize)
+
+            def api(_path: str, seen: list[bool] = seen) -> tuple[int, Any]:
+                seen[0] = True
+                raise _Opaque("api")
+
+            ctx = InvariantContext(
+                db=_Recording(conn, seen),
+                step=_OpaqueStep(seen),  # type: ignore[arg-type]
+                api=api,
+            )
+            started = time.perf_counter()
+            try:
+                inv.check(ctx)
+            except AssertionError as exc:
+                message = str(exc) or f"{inv.name} does not hold"
+                result = InvariantResult(inv.name, False, message=message)
+            except (sqlite3.Error, DBAPIError) as exc:
+                result = InvariantResult(inv.name, False, message=f"SQL error: {exc}")
+            except Exception as exc:  # a crash is checked live, where it is reported
+                seen[0] = True
+                result = InvariantResult(inv.name, False, message=f"the check raised {exc!r}")
+            else:
+                result = InvariantResult(inv.name, True, elapsed_ms=_ms(started))
+        finally:
+            conn.close()
+        out[inv.name] = Probe(result, None if seen[0] else frozenset(reads))
+    return out
 
 
 def compare_outcomes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ IGNORED: Any = object()
 _KEY_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
+@functools.lru_cache(maxsize=8192)
 def shape(text: str) -> str:
     """The format of a value without its content: digits -> 0, letters -> a (T, Z kept)."""
     return re.sub(r"[0-9]", "0", re.sub(r"[A-SU-Ya-z]", "a", text))
@@ -94,6 +96,7 @@ def looks_formatted(text: str) -> bool:
     return bool(_TIME.match(text) or _NUMBER.match(text))
 
 
+@functools.lru_cache(maxsize=8192)  # a write of many rows stamps them all alike
 def parse_time(text: str) -> dt.datetime | None:
     if not _TIME.match(text):
         return None

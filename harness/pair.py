@@ -166,15 +166,11 @@ class Pair:
     def read_writes(self, keys: list[str]) -> dict[str, tuple[bool, Writes]]:
         """Per target: whether its database changed since the baseline, and the rows."""
         started = time.perf_counter()
-
-        def collect(key: str) -> tuple[bool, Writes]:
-            watcher = self.watchers[key]
-            changed = watcher.changed()
-            return changed, (watcher.writes() if changed else {})
-
-        out = self.each(keys, collect)
+        # the cheap check inline (most requests write nothing): threads only for real reads
+        changed = {key: self.watchers[key].changed() for key in keys}
+        rows = self.each([k for k in keys if changed[k]], lambda k: self.watchers[k].writes())
         self.timings.dbdiff += time.perf_counter() - started
-        return out
+        return {key: (changed[key], rows.get(key, {})) for key in keys}
 
     def restore(self, *, wrote: bool = True) -> None:
         """Every target's database back to its baseline, if anything changed it. In URL

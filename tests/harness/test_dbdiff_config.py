@@ -127,3 +127,61 @@ def test_same_seed_same_cases_in_same_order() -> None:
     assert [r.signature() for r in first] != [r.signature() for r in other]
     assert {r.mode for r in first} == {"positive", "negative"}
     assert all(("authorization" not in {k.lower() for k, _ in r.headers}) for r in first)
+
+
+@pytest.fixture
+def two_tables(tmp_path: Path) -> Path:
+    path = tmp_path / "live.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);"
+        "CREATE INDEX items_name ON items(name);"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);"
+    )
+    conn.executemany("INSERT INTO items (name) VALUES (?)", [(f"item {i}",) for i in range(400)])
+    conn.executemany("INSERT INTO notes (body) VALUES (?)", [("n" * 500,)] * 50)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_watcher_reads_only_the_tables_the_log_names(two_tables: Path, tmp_path: Path) -> None:
+    """After a restore, the WAL frames since name every table that changed (and the diff is
+    the same as reading everything); once the log restarted, every table is read again."""
+    writer = sqlite3.connect(two_tables)  # a service: its connection keeps the log open
+    writer.execute("UPDATE items SET name = 'first' WHERE id = 1")
+    writer.commit()
+    watcher = DbWatcher(two_tables, tmp_path / "base.db")
+    watcher.open()
+    try:
+        assert watcher.touched() == set()
+        writer.execute("UPDATE notes SET body = 'short' WHERE id = 7")  # a page of notes only
+        writer.commit()
+        assert watcher.touched() == {"notes"}
+        writes = watcher.writes()
+        assert set(writes) == {"notes"}
+        assert writes["notes"].updated[0]["rowid"] == 7
+        assert (watcher.narrowed, watcher.full_reads) == (1, 0)
+        watcher.restore()
+        assert watcher.touched() == set()
+        # an index-only page change still names its table; many rows split pages
+        writer.executemany("INSERT INTO items (name) VALUES (?)", [("zz",)] * 300)
+        writer.commit()
+        assert watcher.touched() == {"items"}
+        assert len(watcher.writes()["items"].inserted) == 300
+        watcher.restore()
+        assert watcher.writes() == {}
+        # the log checkpointed and restarted under the watcher: frames are gone, read all
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        writer.execute("DELETE FROM notes WHERE id = 1")
+        writer.commit()
+        assert watcher.touched() is None
+        assert [r["rowid"] for r in watcher.writes()["notes"].deleted] == [1]
+        assert watcher.full_reads == 1
+        watcher.restore()
+        assert watcher.touched() == set()
+        assert watcher.writes() == {}
+    finally:
+        writer.close()
+        watcher.close()
