@@ -228,7 +228,14 @@ def test_stateful_sequences_find_drift_only_a_sequence_shows(
     code, results = run_pair("--seed", "2", "--profile", "seq", drift=drift)
     assert code == 1, results.get("errors")
     assert "stateful" in results["config"]["phases"]
-    found = [f for f in results["findings"] if (f["operation"], f["location"]) == expected]
+    # one cause per request: the expected place is the finding's main location or one of
+    # the locations it lists (a write that did not persist also left updated_at alone)
+    found = [
+        f
+        for f in results["findings"]
+        if f["operation"] == expected[0]
+        and expected[1] in {f["location"], *(p["location"] for p in f.get("locations") or [])}
+    ]
     assert found, [(f["operation"], f["location"]) for f in results["findings"]]
     finding = found[0]
     assert finding["phase"] == "stateful"
