@@ -22,7 +22,24 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+_PLAIN = frozenset({str, type(None), bool})
+_DIGITS = frozenset("0123456789")
+
+
 def _prepare(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # the commonest values first: orjson writes them as JavaScript does
+        return value
+    if kind is int:
+        if -_MAX_SAFE <= value <= _MAX_SAFE:
+            return value
+        return orjson.Fragment(json_number(float(value)).encode())
+    if kind is dict:
+        # only a key starting with a digit can be an array index JavaScript lists first
+        keys = js_key_order(value) if any(k[:1] in _DIGITS for k in value) else value
+        return {k: _prepare(value[k]) for k in keys}
+    if kind is list:
+        return [_prepare(v) for v in value]
     if isinstance(value, float):
         return orjson.Fragment(json_number(value).encode())
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE:
