@@ -4,7 +4,7 @@ PostgreSQL database when ``DATABASE_URL`` names one (same models, loaded by ``ba
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -107,6 +107,20 @@ def _refuse_nul(session: Session, _context: Any, _instances: Any) -> None:
                 issues.append({"path": _camel(name), "code": "custom", "message": NUL_MESSAGE})
     if issues:
         raise validation_error(issues)
+
+
+@cache
+def columns_of(model: type[Any]) -> tuple[Any, ...]:
+    """Every mapped column of ``model`` labelled with its attribute name: a Core select of
+    these gives rows the serializers read as they read ORM objects (``row.metadata_``,
+    ``row.business_unit``), without the ORM's identity map and instance loading (a read-only
+    list builds no objects it never changes)."""
+    mapper = inspect(model)
+    return tuple(
+        column.label(attr.key) if attr.key != column.key else column
+        for attr in mapper.column_attrs
+        for column in attr.columns[:1]
+    )
 
 
 class Prepared:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 
 from backend.jsonout import stringify
 from backend.models import (
@@ -50,7 +51,7 @@ def user_json(user: User | AuthUser) -> dict[str, Any]:
     }
 
 
-def case_json(row: Case) -> dict[str, Any]:
+def case_json(row: Case | Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "title": row.title,
@@ -69,7 +70,7 @@ def case_json(row: Case) -> dict[str, Any]:
     return out
 
 
-def alert_json(row: Alert) -> dict[str, Any]:
+def alert_json(row: Alert | Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "title": row.title,
@@ -88,7 +89,7 @@ def alert_json(row: Alert) -> dict[str, Any]:
     return out
 
 
-def feed_json(row: FeedItem) -> dict[str, Any]:
+def feed_json(row: FeedItem | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -101,7 +102,7 @@ def feed_json(row: FeedItem) -> dict[str, Any]:
     }
 
 
-def upload_json(row: Upload) -> dict[str, Any]:
+def upload_json(row: Upload | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "filename": row.filename,
@@ -119,7 +120,7 @@ def upload_json(row: Upload) -> dict[str, Any]:
     }
 
 
-def event_json(row: Event) -> dict[str, Any]:
+def event_json(row: Event | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -132,7 +133,7 @@ def event_json(row: Event) -> dict[str, Any]:
     }
 
 
-def share_json(row: Share) -> dict[str, Any]:
+def share_json(row: Share | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "caseId": row.case_id,
@@ -143,7 +144,7 @@ def share_json(row: Share) -> dict[str, Any]:
     }
 
 
-def notification_json(row: Notification) -> dict[str, Any]:
+def notification_json(row: Notification | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -155,7 +156,7 @@ def notification_json(row: Notification) -> dict[str, Any]:
     }
 
 
-def chat_json(row: ChatMessage) -> dict[str, Any]:
+def chat_json(row: ChatMessage | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "caseId": row.case_id,
@@ -165,7 +166,7 @@ def chat_json(row: ChatMessage) -> dict[str, Any]:
     }
 
 
-def trending_json(row: TrendingTopic) -> dict[str, Any]:
+def trending_json(row: TrendingTopic | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "topic": row.topic,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import dumps
 from backend.models import Alert, Case
@@ -140,7 +141,7 @@ async def export(request: Request, caller: CallerDep, session: SessionDep) -> St
             cells = session.execute(select(*CASE_CELLS).where(where).order_by(*order)).all()
             chunks = _csv_chunks(CASE_COLUMNS, cells)
         else:
-            cases = session.scalars(select(Case).where(where).order_by(*order)).all()
+            cases = session.execute(select(*columns_of(Case)).where(where).order_by(*order)).all()
             chunks = _json_chunks(cases, case_json)
     else:
         query = parse_query(request, EXPORT_ALERTS)
@@ -150,7 +151,9 @@ async def export(request: Request, caller: CallerDep, session: SessionDep) -> St
             alert_cells = session.execute(select(*ALERT_CELLS).where(where).order_by(*newest)).all()
             chunks = _csv_chunks(ALERT_COLUMNS, alert_cells)
         else:
-            alerts = session.scalars(select(Alert).where(where).order_by(*newest)).all()
+            alerts = session.execute(
+                select(*columns_of(Alert)).where(where).order_by(*newest)
+            ).all()
             chunks = _json_chunks(alerts, alert_json)
     session.close()
     return StreamingResponse(
