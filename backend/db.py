@@ -15,7 +15,6 @@ from sqlalchemy import (
     create_engine,
     event,
     false,
-    func,
     inspect,
     make_url,
 )
@@ -122,18 +121,6 @@ def columns_of(model: type[Any]) -> tuple[Any, ...]:
         for attr in mapper.column_attrs
         for column in attr.columns[:1]
     )
-
-
-def page_and_total(
-    session: Session, page: Select[*tuple[Any, ...]], count: Select[*tuple[Any, ...]]
-) -> tuple[Sequence[Row[Any]], int]:
-    """A page of a list and the number of rows its filters match, in one round trip: the
-    count rides on each row of the page as ``count(*) OVER ()`` (computed after WHERE, before
-    LIMIT); only an empty page (past the end, or nothing matches) asks for the count alone."""
-    rows = session.execute(page.add_columns(func.count().over().label("total_rows"))).all()
-    if rows:
-        return rows, int(rows[0].total_rows)
-    return rows, int(session.scalar(count) or 0)
 
 
 class Prepared:

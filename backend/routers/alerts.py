@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import columns_of, page_and_total, where_text
+from backend.db import columns_of, where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -62,15 +62,14 @@ def _metadata(body: dict[str, Any]) -> str | None:
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
     where = alert_where(session, caller, query)
-    rows, total = page_and_total(
-        session,
+    rows = session.execute(
         select(*columns_of(Alert))
         .where(where)
         .order_by(Alert.created_at.desc(), Alert.id.desc())
         .limit(query["limit"])
-        .offset(query["offset"]),
-        select(func.count()).select_from(Alert).where(where),
-    )
+        .offset(query["offset"])
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Alert).where(where)) or 0
     return JsonResponse(
         {
             "data": [alert_json(r) for r in rows],

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import ColumnElement, and_, func, select
 
 from backend.clock import now_iso
-from backend.db import columns_of, page_and_total
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import not_found
 from backend.jsonout import JsonResponse
@@ -28,15 +28,14 @@ async def list_inbox(request: Request, caller: CallerDep, session: SessionDep) -
     if query.get("unread") == "false":
         filters.append(Notification.read_at.is_not(None))
     where = and_(*filters)
-    rows, total = page_and_total(
-        session,
+    rows = session.execute(
         select(*columns_of(Notification))
         .where(where)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(query["limit"])
-        .offset(query["offset"]),
-        select(func.count()).select_from(Notification).where(where),
-    )
+        .offset(query["offset"])
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
     unread = (
         session.scalar(
             select(func.count())
