@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -112,14 +113,8 @@ class NextCompat:
         await response(scope, receive, send)
 
     def _route_file_has(self, path: str, method: str) -> bool:
-        files: dict[str, set[str]] = {}
-        for route in ROUTES:
-            if route.path_regex.match(path):
-                files.setdefault(route.path, set()).update(route.methods or set())
-        if not files:
-            return True  # the JSON 404 catch-all answers every method
-        chosen = min(files, key=_specificity)
-        return method in files[chosen]
+        methods = _route_file_methods(path)
+        return methods is None or method in methods  # None: the JSON 404 catch-all answers
 
     def _allow(self, scope: Scope) -> str:
         path = scope.get("path", "")
@@ -133,6 +128,19 @@ class NextCompat:
             methods.add("HEAD")
         methods.add("OPTIONS")
         return ", ".join(sorted(methods))
+
+
+@lru_cache(maxsize=4096)
+def _route_file_methods(path: str) -> frozenset[str] | None:
+    """The methods of the route file Next.js picks for ``path`` (None: no route file). Paths
+    repeat (a client asks for the same pages), so each is resolved once."""
+    files: dict[str, set[str]] = {}
+    for route in ROUTES:
+        if route.path_regex.match(path):
+            files.setdefault(route.path, set()).update(route.methods or set())
+    if not files:
+        return None
+    return frozenset(files[min(files, key=_specificity)])
 
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.db import NUL, NUL_MESSAGE
-from backend.models import User
+from backend.models import AuthUser
 from backend.schemas import CASE_CREATE
 from backend.validation import ValidationFailed
 
@@ -36,7 +36,7 @@ def _records(text: str) -> list[list[str]]:
     return [record for record in reader if record and record != [""]]
 
 
-def parse_cases_csv(text: str, user: User, *, nul_ok: bool = True) -> ParsedImport:
+def parse_cases_csv(text: str, user: AuthUser, *, nul_ok: bool = True) -> ParsedImport:
     """``nul_ok=False`` where the database cannot store NUL (PostgreSQL): a row with a NUL in a
     field is rejected with a row error, as an invalid row is, instead of failing the file."""
     result = ParsedImport()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import REAL, BigInteger, ForeignKey, Index, Integer, Text, text
@@ -51,6 +52,18 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
     updated_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """The signed-in user as a request sees it (read-only, not attached to a session)."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    business_unit: str
+    created_at: str
 
 
 class SessionRow(Base):

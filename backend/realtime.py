@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.jsonout import dumps
-from backend.models import Event, User
+from backend.models import AuthUser, Event
 from backend.serialize import event_json
 
 
-def visible_to(user: User, event: Event) -> bool:
+def visible_to(user: AuthUser, event: Event) -> bool:
     """As the legacy's lib/realtime.ts, from the event row alone: admins everything; sessions
     and notifications their own user only; an event of no unit everyone; the rest the unit
     its subject belonged to when written."""
@@ -25,7 +25,7 @@ def latest_event_id(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 
 
-def pending_messages(session: Session, user: User, after: int) -> tuple[list[bytes], int]:
+def pending_messages(session: Session, user: AuthUser, after: int) -> tuple[list[bytes], int]:
     rows = session.scalars(
         select(Event).where(Event.id > after).order_by(Event.id).limit(500)
     ).all()

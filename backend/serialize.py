@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
+import orjson
+from sqlalchemy import Row
+
+from backend.jsonout import stringify
 from backend.models import (
     Alert,
+    AuthUser,
     Case,
     ChatMessage,
     Event,
@@ -21,10 +27,20 @@ from backend.models import (
 
 def _metadata(out: dict[str, Any], raw: str | None) -> None:
     if raw:  # NULL (and '') is omitted, as JavaScript drops undefined
-        out["metadata"] = json.loads(raw)
+        out["metadata"] = _json_text(raw) if len(raw) <= _CACHED_TEXT else json.loads(raw)
 
 
-def user_json(user: User) -> dict[str, Any]:
+_CACHED_TEXT = 4096
+
+
+@lru_cache(maxsize=4096)
+def _json_text(raw: str) -> orjson.Fragment:
+    """A stored JSON column as ``JSON.stringify(JSON.parse(raw))`` writes it, ready to embed:
+    the same text always writes the same bytes, so a list page parses each value once."""
+    return orjson.Fragment(stringify(json.loads(raw)).encode())
+
+
+def user_json(user: User | AuthUser) -> dict[str, Any]:
     return {
         "id": user.id,
         "email": user.email,
@@ -35,7 +51,7 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def case_json(row: Case) -> dict[str, Any]:
+def case_json(row: Case | Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "title": row.title,
@@ -54,7 +70,7 @@ def case_json(row: Case) -> dict[str, Any]:
     return out
 
 
-def alert_json(row: Alert) -> dict[str, Any]:
+def alert_json(row: Alert | Row[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": row.id,
         "title": row.title,
@@ -73,7 +89,7 @@ def alert_json(row: Alert) -> dict[str, Any]:
     return out
 
 
-def feed_json(row: FeedItem) -> dict[str, Any]:
+def feed_json(row: FeedItem | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -86,7 +102,7 @@ def feed_json(row: FeedItem) -> dict[str, Any]:
     }
 
 
-def upload_json(row: Upload) -> dict[str, Any]:
+def upload_json(row: Upload | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "filename": row.filename,
@@ -104,7 +120,7 @@ def upload_json(row: Upload) -> dict[str, Any]:
     }
 
 
-def event_json(row: Event) -> dict[str, Any]:
+def event_json(row: Event | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -117,7 +133,7 @@ def event_json(row: Event) -> dict[str, Any]:
     }
 
 
-def share_json(row: Share) -> dict[str, Any]:
+def share_json(row: Share | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "caseId": row.case_id,
@@ -128,7 +144,7 @@ def share_json(row: Share) -> dict[str, Any]:
     }
 
 
-def notification_json(row: Notification) -> dict[str, Any]:
+def notification_json(row: Notification | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -140,7 +156,7 @@ def notification_json(row: Notification) -> dict[str, Any]:
     }
 
 
-def chat_json(row: ChatMessage) -> dict[str, Any]:
+def chat_json(row: ChatMessage | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "caseId": row.case_id,
@@ -150,7 +166,7 @@ def chat_json(row: ChatMessage) -> dict[str, Any]:
     }
 
 
-def trending_json(row: TrendingTopic) -> dict[str, Any]:
+def trending_json(row: TrendingTopic | Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "topic": row.topic,

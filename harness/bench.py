@@ -1,8 +1,9 @@
 """``parity bench``: the legacy and its port under the same load, side by side.
 
-Each target runs alone on its own copy of one seeded snapshot, in alternating rounds
-(legacy, port, legacy, port, ...) so the drift of a shared, noisy machine cancels out in
-the ratios. The load comes from wrk (C, event-driven: a Python generator would be the
+Each target runs on its own copy of one seeded snapshot; both are up for the whole bench
+and loaded one at a time, cell by cell (a request at a concurrency level: legacy then port,
+then port then legacy in the next round), so the drift of a shared, noisy machine cancels
+out in the ratios. The load comes from wrk (C, event-driven: a Python generator would be the
 bottleneck long before either service), one run per request and concurrency level; its
 own ceiling is measured first against a trivial endpoint and printed with the results.
 """
@@ -262,47 +263,56 @@ def run_bench(
     )
     cells = {(r.name, c): Cell(r.name, c) for r in requests for c in levels}
     peak_rss: dict[str, int] = dict.fromkeys(TARGETS, 0)
-    for round_no in range(rounds):
+    # Both services run for the whole bench (each on its own copy of the snapshot) and are
+    # loaded one at a time, cell by cell: legacy then port, then port then legacy in the next
+    # round. A shared machine's load drifts over minutes; measured back to back, both targets
+    # of a cell see the same machine, so the ratio is the services' and not the moment's.
+    services: dict[str, ManagedService] = {}
+    try:
         for target in TARGETS:
-            db = copy_snapshot(snapshot, workdir / f"{target}-{round_no}.db")
-            service = ManagedService(
-                target,
-                config.services[target],
-                config.base_dir,
-                db,
-                workdir / f"{target}-{round_no}.log",
+            db = copy_snapshot(snapshot, workdir / f"{target}.db")
+            services[target] = ManagedService(
+                target, config.services[target], config.base_dir, db, workdir / f"{target}.log"
             )
-            service.start()
-            try:
-                service.wait_healthy()
-                tokens = _tokens(config, service.base_url)
-                assert service.process is not None
-                with RssWatcher(service.process.pid) as rss:
-                    for request in requests:  # warm-up: JIT, caches, pools
-                        _wrk(
-                            service.base_url + request.path,
-                            4,
-                            1,
-                            request,
-                            tokens.get(request.role or "", ""),
-                        )
-                    for connections in levels:
-                        for request in requests:
+            services[target].start()
+        for service in services.values():
+            service.wait_healthy()
+        tokens = {t: _tokens(config, services[t].base_url) for t in TARGETS}
+        watchers = {}
+        for target, service in services.items():
+            assert service.process is not None
+            watchers[target] = RssWatcher(service.process.pid).__enter__()
+        try:
+            for target in TARGETS:
+                for request in requests:  # warm-up: JIT, caches, pools
+                    _wrk(
+                        services[target].base_url + request.path,
+                        4,
+                        1,
+                        request,
+                        tokens[target].get(request.role or "", ""),
+                    )
+            for connections in levels:
+                for request in requests:
+                    for round_no in range(rounds):
+                        order = TARGETS if round_no % 2 == 0 else TARGETS[::-1]
+                        for target in order:
                             sample = _wrk(
-                                service.base_url + request.path,
+                                services[target].base_url + request.path,
                                 connections,
                                 seconds,
                                 request,
-                                tokens.get(request.role or "", ""),
+                                tokens[target].get(request.role or "", ""),
                             )
                             getattr(cells[(request.name, connections)], target).append(sample)
-                peak_rss[target] = max(peak_rss[target], rss.peak)
-                console.print(
-                    f"round {round_no + 1}/{rounds}: {target} done "
-                    f"(peak RSS {rss.peak / 2**20:,.0f} MiB)"
-                )
-            finally:
-                service.stop()
+                console.print(f"{connections} connections: done")
+        finally:
+            for target, watcher in watchers.items():
+                watcher.__exit__(None, None, None)
+                peak_rss[target] = watcher.peak
+    finally:
+        for service in services.values():
+            service.stop()
     return {
         "schema_version": 1,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -384,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=Path, default=Path("contracts/bench.toml"))
     parser.add_argument("--levels", default="1,8,32,64", help="comma-separated connections")
     parser.add_argument("--seconds", type=int, default=2, help="per run (whole seconds)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per target and cell")
     parser.add_argument("--request", action="append", default=[], help="only these names")
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)

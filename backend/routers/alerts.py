@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import where_text
+from backend.db import columns_of, where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -62,8 +62,8 @@ def _metadata(body: dict[str, Any]) -> str | None:
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
     where = alert_where(session, caller, query)
-    rows = session.scalars(
-        select(Alert)
+    rows = session.execute(
+        select(*columns_of(Alert))
         .where(where)
         .order_by(Alert.created_at.desc(), Alert.id.desc())
         .limit(query["limit"])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import where_text
+from backend.db import columns_of, where_text
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -101,8 +101,12 @@ async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -
     where = case_where(session, caller, query)
     order = case_order(query["sort"])
     page, size = query["page"], query["pageSize"]
-    rows = session.scalars(
-        select(Case).where(where).order_by(*order).limit(size).offset((page - 1) * size)
+    rows = session.execute(
+        select(*columns_of(Case))
+        .where(where)
+        .order_by(*order)
+        .limit(size)
+        .offset((page - 1) * size)
     ).all()
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     return JsonResponse(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import conflict
 from backend.jsonout import JsonResponse
@@ -24,8 +25,8 @@ async def list_chat(
     case_id = parse_id(id)
     query = parse_query(request, CHAT_LIST)
     find_case(session, caller, case_id)
-    rows = session.scalars(
-        select(ChatMessage)
+    rows = session.execute(
+        select(*columns_of(ChatMessage))
         .where(ChatMessage.case_id == case_id, ChatMessage.id > query["after"])
         .order_by(ChatMessage.id)
         .limit(query["limit"])

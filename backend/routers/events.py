@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import ColumnElement, and_, select
 
 from backend.clock import normalize_iso
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import JsonResponse
 from backend.models import Event
@@ -35,8 +36,11 @@ async def list_events(request: Request, caller: CallerDep, session: SessionDep) 
     if before is not None:
         filters.append(Event.id < before)
     limit: int = query["limit"]
-    rows = session.scalars(
-        select(Event).where(and_(True, *filters)).order_by(Event.id.desc()).limit(limit + 1)
+    rows = session.execute(
+        select(*columns_of(Event))
+        .where(and_(True, *filters))
+        .order_by(Event.id.desc())
+        .limit(limit + 1)
     ).all()
     page = rows[:limit]
     next_cursor = encode_json_cursor({"i": page[-1].id}) if len(rows) > limit and page else None

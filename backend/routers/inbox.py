@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import ColumnElement, and_, func, select
 
 from backend.clock import now_iso
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import not_found
 from backend.jsonout import JsonResponse
@@ -27,8 +28,8 @@ async def list_inbox(request: Request, caller: CallerDep, session: SessionDep) -
     if query.get("unread") == "false":
         filters.append(Notification.read_at.is_not(None))
     where = and_(*filters)
-    rows = session.scalars(
-        select(Notification)
+    rows = session.execute(
+        select(*columns_of(Notification))
         .where(where)
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(query["limit"])

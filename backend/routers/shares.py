@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import custom_issue
 from backend.jsonout import JsonResponse
@@ -66,7 +67,9 @@ async def create_share(request: Request, caller: CallerDep, session: SessionDep)
 async def list_case_shares(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     case_id = parse_id(id)
     find_case(session, caller, case_id)
-    rows = session.scalars(select(Share).where(Share.case_id == case_id).order_by(Share.id)).all()
+    rows = session.execute(
+        select(*columns_of(Share)).where(Share.case_id == case_id).order_by(Share.id)
+    ).all()
     return JsonResponse({"data": [share_json(r) for r in rows]})
 
 

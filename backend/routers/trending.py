@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from backend.asof import resolve_as_of
 from backend.compat import ENCODED_SLASH
+from backend.db import columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import not_found
 from backend.jsonout import JsonResponse
@@ -24,7 +25,9 @@ _ORDER = (TrendingTopic.score.desc(), TrendingTopic.topic.asc())
 async def list_trending(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     del caller
     query = parse_query(request, TRENDING_LIST)
-    rows = session.scalars(select(TrendingTopic).order_by(*_ORDER).limit(query["limit"])).all()
+    rows = session.execute(
+        select(*columns_of(TrendingTopic)).order_by(*_ORDER).limit(query["limit"])
+    ).all()
     return JsonResponse({"data": [trending_json(r) for r in rows]}, floats=True)
 
 

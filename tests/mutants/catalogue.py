@@ -41,6 +41,8 @@ FAMILIES = (
     "edge",
     "import",
     "realtime",
+    "export",
+    "compute",
 )
 
 
@@ -1246,4 +1248,111 @@ def _realtime_drop() -> list[Wrapper]:
         return event.kind != "case.created" and original(user, event)
 
     realtime.visible_to = visible  # type: ignore[assignment]
+    return []
+
+
+# -- export: the CSV as written (header line, quoting), caught by the CSV comparison ----------
+def _metadata_last(names: tuple[Any, ...], metadata: Any) -> tuple[Any, ...]:
+    return (*[n for n in names if n is not metadata], metadata)
+
+
+@mutant(
+    "export-csv-metadata-last",
+    "export",
+    "GET /api/export writes the CSV metadata column last, after the timestamps (the optional "
+    "field appended at the end), in the header and in every record",
+    "GET /api/export",
+)
+def _export_metadata_last() -> list[Wrapper]:
+    import backend.routers.export as export
+
+    export.CASE_COLUMNS = _metadata_last(export.CASE_COLUMNS, "metadata")
+    export.ALERT_COLUMNS = _metadata_last(export.ALERT_COLUMNS, "metadata")
+    export.CASE_CELLS = _metadata_last(export.CASE_CELLS, export.CASE_CELLS[10])
+    export.ALERT_CELLS = _metadata_last(export.ALERT_CELLS, export.ALERT_CELLS[10])
+    return []
+
+
+@mutant(
+    "export-csv-backslash-quotes",
+    "export",
+    'GET /api/export escapes a quote inside a quoted CSV field as \\" instead of doubling it '
+    "(csv.writer with escapechar and doublequote=False; RFC 4180 says double)",
+    "GET /api/export",
+)
+def _export_backslash_quotes() -> list[Wrapper]:
+    import backend.routers.export as export
+
+    def field(value: Any) -> str:
+        if value is None:
+            return ""
+        text = value if isinstance(value, str) else str(value)
+        if export._NEEDS_QUOTES.search(text):
+            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return text
+
+    export.csv_field = field
+    return []
+
+
+# -- compute: numbers derived from the history (trending scores) -----------------------------
+@mutant(
+    "trending-age-off-by-one",
+    "compute",
+    "POST /api/trending/compute counts a case's age from 1 (a case of the last day is one day "
+    "old): every case scores weight x (days - age - 1), the oldest day's cases nothing",
+    "POST /api/trending/compute",
+)
+def _trending_age_off_by_one() -> list[Wrapper]:
+    from sqlalchemy import func, select
+
+    import backend.routers.trending as trending_router
+    import backend.trending as trending
+    from backend.clock import DAY_MS, ms_iso, parse_ms
+    from backend.models import Case
+
+    def compute(session: Any, as_of: str, days: int) -> list[Any]:
+        end = parse_ms(as_of)
+        bounds = [ms_iso(end - k * DAY_MS) for k in range(days + 1)]
+        rows = session.execute(
+            select(Case.id, func.lower(Case.category), Case.priority, Case.created_at)
+            .where(Case.created_at > bounds[days], Case.created_at <= bounds[0])
+            .order_by(Case.id)
+        ).all()
+        topics: dict[str, Any] = {}
+        for case_id, topic, priority, created_at in rows:
+            age = 1  # the mistake: the last day's cases are already one day old
+            while age < days and created_at <= bounds[age]:
+                age += 1
+            points = trending.PRIORITY_WEIGHT.get(priority, 1) * (days - age)
+            entry = topics.setdefault(topic, trending._Topic())
+            entry.score += points
+            entry.cases.append((case_id, points, created_at))
+        out = []
+        for topic, entry in topics.items():
+            ranked = sorted(entry.cases, key=lambda c: c[0], reverse=True)
+            ranked.sort(key=lambda c: c[2], reverse=True)
+            ranked.sort(key=lambda c: c[1], reverse=True)
+            samples = [c[0] for c in ranked[: trending.SAMPLES]]
+            out.append(trending.ComputedTopic(topic, entry.score, len(entry.cases), samples))
+        out.sort(key=lambda t: trending._js_order(t.topic))
+        out.sort(key=lambda t: -t.score)
+        return out[: trending.MAX_TOPICS]
+
+    trending_router.compute_topics = compute  # type: ignore[assignment]
+    return []
+
+
+# -- db: a write the legacy makes and the port forgets -----------------------------------------
+@mutant(
+    "share-recipient-not-notified",
+    "db",
+    "POST /api/shares stores the share and its event but never adds the recipient's inbox "
+    "notification (the notify call lost in the port)",
+    "POST /api/shares",
+)
+def _share_not_notified() -> list[Wrapper]:
+    import backend.routers.shares as shares
+
+    shares.notify = lambda *args, **kwargs: None  # type: ignore[assignment]
     return []
