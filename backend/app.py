@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -221,8 +221,19 @@ def create_app() -> ASGIApp:
         log.exception("unhandled error", exc_info=exc)
         return JsonResponse({"error": "internal_error", "message": "Internal server error"}, 500)
 
-    for module in RESOURCES:
-        app.include_router(module.router)
+    # Routes are registered on the app's own router, not included: FastAPI matches an
+    # included router by scanning its routes, then scans them again to pick one, once per
+    # router and request (a sixth of a list request's time was routing). Flat, each request
+    # scans one list once.
+    for route in (r for m in RESOURCES for r in m.router.routes):
+        if isinstance(route, APIRoute):
+            app.add_api_route(
+                route.path, route.endpoint, methods=sorted(route.methods or ()), name=route.name
+            )
+        elif isinstance(route, APIWebSocketRoute):
+            app.add_api_websocket_route(route.path, route.endpoint, name=route.name)
+        else:
+            raise TypeError(f"unsupported route {route!r}")
 
     routes = list(app.router.routes)
 

@@ -8,7 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.clock import DAY_MS, EPOCH, ms_iso, normalize_iso, parse_ms
+from backend.db import Statements
 from backend.models import Case
+
+_LATEST = Statements(lambda: select(func.max(Case.created_at)))
 
 
 def end_of_day(text: str) -> str:
@@ -19,5 +22,5 @@ def end_of_day(text: str) -> str:
 def resolve_as_of(session: Session, as_of: str | None) -> str:
     if as_of is not None:
         return normalize_iso(as_of)
-    latest = session.scalar(select(func.max(Case.created_at)))
+    latest = _LATEST.scalar(session)
     return end_of_day(latest) if latest else EPOCH

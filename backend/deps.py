@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.clock import now_iso
-from backend.db import Prepared, get_session
+from backend.db import Statements, get_session
 from backend.errors import forbidden, unauthorized
 from backend.models import AuthUser, SessionRow, User
 from backend.settings import Settings, get_settings
@@ -64,12 +64,14 @@ class Caller:
         return self
 
 
-# every authenticated request runs this first: prepared once, sent as the driver's SQL
-_USER_FOR_TOKEN = Prepared(
-    select(User.id, User.email, User.name, User.role, User.business_unit, User.created_at)
-    .join(SessionRow, SessionRow.user_id == User.id)
-    .where(SessionRow.token == bindparam("token"), SessionRow.expires_at > bindparam("now"))
-    .limit(1)
+# every authenticated request runs this first: built once
+_USER_FOR_TOKEN = Statements(
+    lambda: (
+        select(User.id, User.email, User.name, User.role, User.business_unit, User.created_at)
+        .join(SessionRow, SessionRow.user_id == User.id)
+        .where(SessionRow.token == bindparam("token"), SessionRow.expires_at > bindparam("now"))
+        .limit(1)
+    )
 )
 
 

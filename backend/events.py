@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.db import insert_row
 from backend.jsonout import stringify
 from backend.models import Event
 
@@ -19,13 +20,13 @@ def record_event(
     payload: Any,
     business_unit: str | None,
 ) -> None:
-    session.add(
-        Event(
-            kind=kind,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            actor_id=actor_id,
-            payload=stringify(payload),
-            business_unit=business_unit,
-        )
+    insert_row(
+        session,
+        Event,
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor_id=actor_id,
+        payload=stringify(payload),
+        business_unit=business_unit,
     )

@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import columns_of, where_text
+from backend.db import Filter, Statements, columns_of, filter_conditions, filter_shape
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -28,29 +28,60 @@ def find_alert(session: Session, caller: Caller, alert_id: int) -> Alert:
     return row
 
 
+_ALERT_BY_ID = Statements(lambda: select(*columns_of(Alert)).where(Alert.id == bindparam("id")))
+
+
 def check_case_exists(session: Session, case_id: int | None) -> None:
     if case_id is not None and session.get(Case, case_id) is None:
         raise custom_issue("caseId", "Case not found")
 
 
-def _scope(session: Session, caller: Caller, query: dict[str, Any]) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
+UNIT_FILTER = (Filter("businessUnit", lambda v: Alert.business_unit == v, text=True),)
+ALERT_FILTERS = (
+    *UNIT_FILTER,
+    Filter("severity", lambda v: Alert.severity == v),
+    Filter("status", lambda v: Alert.status == v),
+)
+AlertScope = tuple[bool, tuple[int, ...]]
+
+
+def alert_scope(
+    session: Session, caller: Caller, query: dict[str, Any], filters: tuple[Filter, ...]
+) -> tuple[AlertScope, dict[str, Any]]:
+    """The shape of the alerts the caller asks for (``alert_where`` builds it) and its values:
+    ``ALERT_FILTERS`` for GET /api/alerts (also GET /api/export?resource=alerts),
+    ``UNIT_FILTER`` for the counts."""
+    shape, params = filter_shape(session, filters, query)
     if not caller.is_admin:
-        filters.append(Alert.business_unit == caller.user.business_unit)
-    if query.get("businessUnit"):
-        unit = query["businessUnit"]
-        filters.append(where_text(session, Alert.business_unit == unit, unit))
-    return filters
+        params["callerUnit"] = caller.user.business_unit
+    return (caller.is_admin, shape), params
 
 
-def alert_where(session: Session, caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
-    """The list filters of GET /api/alerts (also GET /api/export?resource=alerts)."""
-    filters = _scope(session, caller, query)
-    if query.get("severity"):
-        filters.append(Alert.severity == query["severity"])
-    if query.get("status"):
-        filters.append(Alert.status == query["status"])
-    return and_(True, *filters)
+def alert_where(admin: bool, shape: tuple[int, ...]) -> ColumnElement[bool]:
+    filters = ALERT_FILTERS[: len(shape)]
+    own = [] if admin else [Alert.business_unit == bindparam("callerUnit")]
+    return and_(True, *own, *filter_conditions(filters, shape))
+
+
+_PAGE = Statements(
+    lambda scope: (
+        select(*columns_of(Alert))
+        .where(alert_where(*scope))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+)
+_COUNT = Statements(
+    lambda scope: select(func.count()).select_from(Alert).where(alert_where(*scope))
+)
+_BY_STATE = Statements(
+    lambda scope: (
+        select(Alert.severity, Alert.status, func.count())
+        .where(alert_where(*scope))
+        .group_by(Alert.severity, Alert.status)
+    )
+)
 
 
 def _metadata(body: dict[str, Any]) -> str | None:
@@ -61,15 +92,10 @@ def _metadata(body: dict[str, Any]) -> str | None:
 @router.get("/api/alerts")
 async def list_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_LIST)
-    where = alert_where(session, caller, query)
-    rows = session.execute(
-        select(*columns_of(Alert))
-        .where(where)
-        .order_by(Alert.created_at.desc(), Alert.id.desc())
-        .limit(query["limit"])
-        .offset(query["offset"])
-    ).all()
-    total = session.scalar(select(func.count()).select_from(Alert).where(where)) or 0
+    scope, params = alert_scope(session, caller, query, ALERT_FILTERS)
+    limit, offset = query["limit"], query["offset"]
+    rows = _PAGE.all(session, (scope,), **params, limit=limit, offset=offset)
+    total = _COUNT.scalar(session, (scope,), **params) or 0
     return JsonResponse(
         {
             "data": [alert_json(r) for r in rows],
@@ -115,11 +141,8 @@ async def create_alert(request: Request, caller: CallerDep, session: SessionDep)
 @router.get("/api/alerts/count")
 async def count_alerts(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, ALERT_COUNT)
-    rows = session.execute(
-        select(Alert.severity, Alert.status, func.count())
-        .where(and_(True, *_scope(session, caller, query)))
-        .group_by(Alert.severity, Alert.status)
-    ).all()
+    scope, params = alert_scope(session, caller, query, UNIT_FILTER)
+    rows = _BY_STATE.all(session, (scope,), **params)
     by_severity = {"info": 0, "warning": 0, "critical": 0}
     by_status = {"active": 0, "acknowledged": 0, "resolved": 0}
     total = 0
@@ -135,7 +158,10 @@ async def count_alerts(request: Request, caller: CallerDep, session: SessionDep)
 @router.get("/api/alerts/{id}")
 async def get_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     alert_id = parse_id(id)
-    return JsonResponse(alert_json(find_alert(session, caller, alert_id)), floats=True)
+    row = _ALERT_BY_ID.first(session, id=alert_id)
+    if row is None or not caller.can_see(row.business_unit):
+        raise not_found("Alert")
+    return JsonResponse(alert_json(row), floats=True)
 
 
 @router.put("/api/alerts/{id}")

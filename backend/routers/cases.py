@@ -4,12 +4,12 @@ import math
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, case, delete, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import columns_of, where_text
+from backend.db import Filter, Statements, columns_of, filter_conditions, filter_shape
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -53,6 +53,17 @@ def find_case(session: Session, caller: Caller, case_id: int) -> Case:
     return row
 
 
+_CASE_BY_ID = Statements(lambda: select(*columns_of(Case)).where(Case.id == bindparam("id")))
+
+
+def see_case(session: Session, caller: Caller, case_id: int) -> Any:
+    """The case as a read-only row (``find_case`` loads the ORM object a write changes)."""
+    row = _CASE_BY_ID.first(session, id=case_id)
+    if row is None or not caller.can_see(row.business_unit):
+        raise not_found("Case")
+    return row
+
+
 def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None:
     """An assignee must be a non-viewer user of the case's business unit."""
     if assignee_id is None:
@@ -66,26 +77,30 @@ def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None
         raise custom_issue("assigneeId", "Invalid assignee")
 
 
-def case_where(session: Session, caller: Caller, query: dict[str, Any]) -> ColumnElement[bool]:
-    """The list filters of GET /api/cases (also GET /api/export?resource=cases)."""
-    filters: list[ColumnElement[bool]] = []
+CASE_FILTERS = (
+    Filter("channel", lambda v: Case.channel == v),
+    Filter("status", lambda v: Case.status == v),
+    Filter("category", lambda v: func.lower(Case.category) == func.lower(v), text=True),
+    Filter("businessUnit", lambda v: Case.business_unit == v, text=True),
+    Filter("assigneeId", lambda v: Case.assignee_id == v),
+)
+CaseScope = tuple[bool, tuple[int, ...]]
+
+
+def case_scope(
+    session: Session, caller: Caller, query: dict[str, Any]
+) -> tuple[CaseScope, dict[str, Any]]:
+    """The list filters of GET /api/cases (also GET /api/export?resource=cases): their shape
+    (``case_where`` builds it) and the values it binds."""
+    shape, params = filter_shape(session, CASE_FILTERS, query)
     if not caller.is_admin:
-        filters.append(Case.business_unit == caller.user.business_unit)
-    if query.get("channel"):
-        filters.append(Case.channel == query["channel"])
-    if query.get("status"):
-        filters.append(Case.status == query["status"])
-    if query.get("category"):
-        category = query["category"]
-        filters.append(
-            where_text(session, func.lower(Case.category) == func.lower(category), category)
-        )
-    if query.get("businessUnit"):
-        unit = query["businessUnit"]
-        filters.append(where_text(session, Case.business_unit == unit, unit))
-    if query.get("assigneeId"):
-        filters.append(Case.assignee_id == query["assigneeId"])
-    return and_(True, *filters)
+        params["callerUnit"] = caller.user.business_unit
+    return (caller.is_admin, shape), params
+
+
+def case_where(admin: bool, shape: tuple[int, ...]) -> ColumnElement[bool]:
+    own = [] if admin else [Case.business_unit == bindparam("callerUnit")]
+    return and_(True, *own, *filter_conditions(CASE_FILTERS, shape))
 
 
 def case_order(sort: str) -> tuple[Any, Any]:
@@ -95,20 +110,27 @@ def case_order(sort: str) -> tuple[Any, Any]:
     return column.asc(), Case.id.asc()
 
 
+_PAGE = Statements(
+    lambda scope, sort: (
+        select(*columns_of(Case))
+        .where(case_where(*scope))
+        .order_by(*case_order(sort))
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+)
+_COUNT = Statements(lambda scope: select(func.count()).select_from(Case).where(case_where(*scope)))
+
+
 @router.get("/api/cases")
 async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, CASE_LIST)
-    where = case_where(session, caller, query)
-    order = case_order(query["sort"])
+    scope, params = case_scope(session, caller, query)
     page, size = query["page"], query["pageSize"]
-    rows = session.execute(
-        select(*columns_of(Case))
-        .where(where)
-        .order_by(*order)
-        .limit(size)
-        .offset((page - 1) * size)
-    ).all()
-    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
+    rows = _PAGE.all(
+        session, (scope, query["sort"]), **params, limit=size, offset=(page - 1) * size
+    )
+    total = _COUNT.scalar(session, (scope,), **params) or 0
     return JsonResponse(
         {
             "data": [case_json(r) for r in rows],
@@ -155,7 +177,7 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
 
 @router.get("/api/cases/{id}")
 async def get_case(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
-    return JsonResponse(case_json(find_case(session, caller, parse_id(id))), floats=True)
+    return JsonResponse(case_json(see_case(session, caller, parse_id(id))), floats=True)
 
 
 @router.patch("/api/cases/{id}")

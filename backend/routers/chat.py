@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from backend.db import columns_of
+from backend.db import Statements, columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import conflict
 from backend.jsonout import JsonResponse
 from backend.models import ChatMessage
 from backend.routers._common import parse_body, parse_id, parse_query, record_event
-from backend.routers.cases import find_case
+from backend.routers.cases import find_case, see_case
 from backend.schemas import CHAT_CREATE, CHAT_LIST
 from backend.serialize import chat_json
 
 router = APIRouter()
+
+
+_PAGE = Statements(
+    lambda: (
+        select(*columns_of(ChatMessage))
+        .where(ChatMessage.case_id == bindparam("case_id"), ChatMessage.id > bindparam("after"))
+        .order_by(ChatMessage.id)
+        .limit(bindparam("limit"))
+    )
+)
 
 
 @router.get("/api/cases/{id}/chat")
@@ -24,13 +34,8 @@ async def list_chat(
 ) -> JsonResponse:
     case_id = parse_id(id)
     query = parse_query(request, CHAT_LIST)
-    find_case(session, caller, case_id)
-    rows = session.execute(
-        select(*columns_of(ChatMessage))
-        .where(ChatMessage.case_id == case_id, ChatMessage.id > query["after"])
-        .order_by(ChatMessage.id)
-        .limit(query["limit"])
-    ).all()
+    see_case(session, caller, case_id)
+    rows = _PAGE.all(session, case_id=case_id, after=query["after"], limit=query["limit"])
     return JsonResponse({"data": [chat_json(r) for r in rows]})
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import and_, bindparam, select
 
 from backend.clock import normalize_iso
-from backend.db import columns_of
+from backend.db import Filter, Statements, columns_of, filter_conditions, filter_shape
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import JsonResponse
 from backend.models import Event
@@ -15,6 +15,22 @@ from backend.schemas import EVENT_CURSOR, EVENT_LIST
 from backend.serialize import event_json
 
 router = APIRouter()
+_FILTERS = (
+    Filter("kind", lambda v: Event.kind == v),
+    Filter("subjectType", lambda v: Event.subject_type == v),
+    Filter("subjectId", lambda v: Event.subject_id == v),
+    Filter("since", lambda v: Event.created_at >= v),
+    Filter("until", lambda v: Event.created_at < v),
+    Filter("before", lambda v: Event.id < v),
+)
+_PAGE = Statements(
+    lambda shape: (
+        select(*columns_of(Event))
+        .where(and_(True, *filter_conditions(_FILTERS, shape)))
+        .order_by(Event.id.desc())
+        .limit(bindparam("limit"))
+    )
+)
 
 
 @router.get("/api/events")
@@ -22,26 +38,15 @@ async def list_events(request: Request, caller: CallerDep, session: SessionDep) 
     caller.require("admin")
     query = parse_query(request, EVENT_LIST)
     before = decode_json_cursor(query["cursor"], EVENT_CURSOR)["i"] if "cursor" in query else None
-    filters: list[ColumnElement[bool]] = []
-    if query.get("kind"):
-        filters.append(Event.kind == query["kind"])
-    if query.get("subjectType"):
-        filters.append(Event.subject_type == query["subjectType"])
-    if query.get("subjectId"):
-        filters.append(Event.subject_id == query["subjectId"])
-    if query.get("since"):
-        filters.append(Event.created_at >= normalize_iso(query["since"]))
-    if query.get("until"):
-        filters.append(Event.created_at < normalize_iso(query["until"]))
-    if before is not None:
-        filters.append(Event.id < before)
+    values = {
+        **query,
+        "since": normalize_iso(query["since"]) if query.get("since") else None,
+        "until": normalize_iso(query["until"]) if query.get("until") else None,
+        "before": before,
+    }
+    shape, params = filter_shape(session, _FILTERS, values)
     limit: int = query["limit"]
-    rows = session.execute(
-        select(*columns_of(Event))
-        .where(and_(True, *filters))
-        .order_by(Event.id.desc())
-        .limit(limit + 1)
-    ).all()
+    rows = _PAGE.all(session, (shape,), **params, limit=limit + 1)
     page = rows[:limit]
     next_cursor = encode_json_cursor({"i": page[-1].id}) if len(rows) > limit and page else None
     return JsonResponse(

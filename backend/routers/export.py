@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
-from backend.db import columns_of
+from backend.db import Statements, columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import dumps
 from backend.models import Alert, Case
 from backend.routers._common import parse_query
-from backend.routers.alerts import alert_where
-from backend.routers.cases import case_order, case_where
+from backend.routers.alerts import ALERT_FILTERS, alert_scope, alert_where
+from backend.routers.cases import case_order, case_scope, case_where
 from backend.schemas import EXPORT, EXPORT_ALERTS, EXPORT_CASES
 from backend.serialize import alert_json, case_json
 
@@ -100,6 +100,20 @@ ALERT_CELLS = (
     Alert.updated_at,
 )
 CHUNK_ROWS = 100
+_CASES = Statements(
+    lambda scope, sort, fmt: (
+        select(*(CASE_CELLS if fmt == "csv" else columns_of(Case)))
+        .where(case_where(*scope))
+        .order_by(*case_order(sort))
+    )
+)
+_ALERTS = Statements(
+    lambda scope, fmt: (
+        select(*(ALERT_CELLS if fmt == "csv" else columns_of(Alert)))
+        .where(alert_where(*scope))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+    )
+)
 
 
 # The chunks are encoded on the event loop (an async generator): a sync iterator would cost a
@@ -136,25 +150,20 @@ async def export(request: Request, caller: CallerDep, session: SessionDep) -> St
     # wait for a connection block the event loop that streams, and the worker stalls)
     if resource == "cases":
         query = parse_query(request, EXPORT_CASES)
-        where, order = case_where(session, caller, query), case_order(query["sort"])
+        scope, params = case_scope(session, caller, query)
+        shape = (scope, query["sort"], fmt)
         if fmt == "csv":
-            cells = session.execute(select(*CASE_CELLS).where(where).order_by(*order)).all()
-            chunks = _csv_chunks(CASE_COLUMNS, cells)
+            chunks = _csv_chunks(CASE_COLUMNS, _CASES.all(session, shape, **params))
         else:
-            cases = session.execute(select(*columns_of(Case)).where(where).order_by(*order)).all()
-            chunks = _json_chunks(cases, case_json)
+            chunks = _json_chunks(_CASES.all(session, shape, **params), case_json)
     else:
         query = parse_query(request, EXPORT_ALERTS)
-        where = alert_where(session, caller, query)
-        newest = (Alert.created_at.desc(), Alert.id.desc())
+        alerts_scope, params = alert_scope(session, caller, query, ALERT_FILTERS)
         if fmt == "csv":
-            alert_cells = session.execute(select(*ALERT_CELLS).where(where).order_by(*newest)).all()
-            chunks = _csv_chunks(ALERT_COLUMNS, alert_cells)
+            rows = _ALERTS.all(session, (alerts_scope, fmt), **params)
+            chunks = _csv_chunks(ALERT_COLUMNS, rows)
         else:
-            alerts = session.execute(
-                select(*columns_of(Alert)).where(where).order_by(*newest)
-            ).all()
-            chunks = _json_chunks(alerts, alert_json)
+            chunks = _json_chunks(_ALERTS.all(session, (alerts_scope, fmt), **params), alert_json)
     session.close()
     return StreamingResponse(
         chunks,

@@ -3,10 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, delete, false, or_, select
 
 from backend.clock import normalize_iso, now_iso
-from backend.db import NUL, matchable, where_text
+from backend.db import (
+    NUL,
+    Filter,
+    Statements,
+    columns_of,
+    filter_conditions,
+    filter_shape,
+    matchable,
+)
 from backend.deps import CallerDep, SessionDep
 from backend.errors import forbidden
 from backend.jsonout import JsonResponse
@@ -34,50 +42,69 @@ def decode_cursor(raw: str) -> dict[str, Any]:
     return decode_json_cursor(raw, _CURSOR)
 
 
+_FILTERS = (
+    Filter("kind", lambda v: FeedItem.kind == v),
+    Filter("businessUnit", lambda v: FeedItem.business_unit == v, text=True),
+)
+
+
+def _after_cursor(after: str) -> ColumnElement[bool]:
+    """Items after the cursor (p, c, i) in the feed's order; ``after`` says whether c can equal
+    a stored text at all."""
+    p: BindParameter[int] = bindparam("p")
+    c: BindParameter[str] = bindparam("c")
+    i: BindParameter[int] = bindparam("i")
+    if after == "match":
+        before = FeedItem.created_at < c
+        same: ColumnElement[bool] = FeedItem.created_at == c
+    else:
+        before, same = FeedItem.created_at <= c, false()
+    return or_(
+        FeedItem.priority < p,
+        and_(FeedItem.priority == p, before),
+        and_(FeedItem.priority == p, same, FeedItem.id < i),
+    )
+
+
+def _feed_where(admin: bool, shape: tuple[int, ...], after: str | None) -> ColumnElement[bool]:
+    filters: list[ColumnElement[bool]] = [
+        or_(FeedItem.expires_at.is_(None), FeedItem.expires_at > bindparam("now"))
+    ]
+    if not admin:
+        filters.append(
+            or_(FeedItem.business_unit.is_(None), FeedItem.business_unit == bindparam("unit"))
+        )
+    filters += filter_conditions(_FILTERS, shape)
+    if after is not None:
+        filters.append(_after_cursor(after))
+    return and_(*filters)
+
+
+_PAGE = Statements(
+    lambda admin, shape, after: (
+        select(*columns_of(FeedItem))
+        .where(_feed_where(admin, shape, after))
+        .order_by(FeedItem.priority.desc(), FeedItem.created_at.desc(), FeedItem.id.desc())
+        .limit(bindparam("limit"))
+    )
+)
+
+
 @router.get("/api/feed")
 async def list_feed(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, FEED_LIST)
     cursor = decode_cursor(query["cursor"]) if "cursor" in query else None
-    filters: list[ColumnElement[bool]] = [
-        or_(FeedItem.expires_at.is_(None), FeedItem.expires_at > now_iso())
-    ]
-    if not caller.is_admin:
-        filters.append(
-            or_(
-                FeedItem.business_unit.is_(None),
-                FeedItem.business_unit == caller.user.business_unit,
-            )
-        )
-    if query.get("kind"):
-        filters.append(FeedItem.kind == query["kind"])
-    if query.get("businessUnit"):
-        unit = query["businessUnit"]
-        filters.append(where_text(session, FeedItem.business_unit == unit, unit))
+    shape, params = filter_shape(session, _FILTERS, query)
+    params.update(now=now_iso(), unit=caller.user.business_unit, limit=query["limit"] + 1)
+    after: str | None = None
     if cursor is not None:
         p, c, i = cursor["p"], cursor["c"], cursor["i"]
-        before: ColumnElement[bool] = FeedItem.created_at < c
-        if not matchable(session, c):
-            # no PostgreSQL text holds a NUL: in binary order, a stored text is below c exactly
-            # when it is at or below c's part before its first NUL, and none equals c
-            before = FeedItem.created_at <= c.split(NUL, 1)[0]
-        filters.append(
-            or_(
-                FeedItem.priority < p,
-                and_(FeedItem.priority == p, before),
-                and_(
-                    FeedItem.priority == p,
-                    where_text(session, FeedItem.created_at == c, c),
-                    FeedItem.id < i,
-                ),
-            )
-        )
+        after = "match" if matchable(session, c) else "no-match"
+        # no PostgreSQL text holds a NUL: in binary order, a stored text is below c exactly
+        # when it is at or below c's part before its first NUL, and none equals c
+        params.update(p=p, c=c if after == "match" else c.split(NUL, 1)[0], i=i)
     limit: int = query["limit"]
-    rows = session.scalars(
-        select(FeedItem)
-        .where(and_(*filters))
-        .order_by(FeedItem.priority.desc(), FeedItem.created_at.desc(), FeedItem.id.desc())
-        .limit(limit + 1)
-    ).all()
+    rows = _PAGE.all(session, (caller.is_admin, shape, after), **params)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit and page:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, select
 
 from backend.clock import now_iso
-from backend.db import columns_of
+from backend.db import Statements, columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import not_found
 from backend.jsonout import JsonResponse
@@ -18,39 +18,45 @@ from backend.serialize import notification_json
 router = APIRouter()
 
 
+def _inbox_where(unread: str | None) -> ColumnElement[bool]:
+    """The caller's notifications, all or only the unread (``"true"``) or read (``"false"``)."""
+    filters: list[ColumnElement[bool]] = [Notification.user_id == bindparam("user_id")]
+    if unread == "true":
+        filters.append(Notification.read_at.is_(None))
+    if unread == "false":
+        filters.append(Notification.read_at.is_not(None))
+    return and_(*filters)
+
+
+_PAGE = Statements(
+    lambda unread: (
+        select(*columns_of(Notification))
+        .where(_inbox_where(unread))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+)
+_COUNT = Statements(
+    lambda unread: select(func.count()).select_from(Notification).where(_inbox_where(unread))
+)
+
+
 @router.get("/api/inbox")
 async def list_inbox(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query = parse_query(request, INBOX_LIST)
-    mine = Notification.user_id == caller.user.id
-    filters: list[ColumnElement[bool]] = [mine]
-    if query.get("unread") == "true":
-        filters.append(Notification.read_at.is_(None))
-    if query.get("unread") == "false":
-        filters.append(Notification.read_at.is_not(None))
-    where = and_(*filters)
-    rows = session.execute(
-        select(*columns_of(Notification))
-        .where(where)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(query["limit"])
-        .offset(query["offset"])
-    ).all()
-    total = session.scalar(select(func.count()).select_from(Notification).where(where)) or 0
-    unread = (
-        session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(mine, Notification.read_at.is_(None))
-        )
-        or 0
-    )
+    unread, user_id = query.get("unread"), caller.user.id
+    limit, offset = query["limit"], query["offset"]
+    rows = _PAGE.all(session, (unread,), user_id=user_id, limit=limit, offset=offset)
+    total = _COUNT.scalar(session, (unread,), user_id=user_id) or 0
+    unread_count = _COUNT.scalar(session, ("true",), user_id=user_id) or 0
     return JsonResponse(
         {
             "data": [notification_json(r) for r in rows],
             "total": total,
-            "unreadCount": unread,
-            "limit": query["limit"],
-            "offset": query["offset"],
+            "unreadCount": unread_count,
+            "limit": limit,
+            "offset": offset,
         }
     )
 

@@ -44,13 +44,27 @@ def _raw(session: Session, sql: str, params: list[Any]) -> list[tuple[Any, ...]]
     return raw_rows(session, sql, params)
 
 
-def _count(session: Session, sql: str, params: list[Any]) -> int:
-    return int(_raw(session, sql, params)[0][0])
-
-
-def _keyed(keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, int]:
-    found = {str(k): int(n) for k, n in rows}
-    return {key: found.get(key, 0) for key in keys}
+def _counts(
+    session: Session,
+    table: str,
+    counts: list[tuple[str, list[Any]]],
+    scope: str,
+    params: list[Any],
+    within: tuple[str, list[Any]] = ("1 = 1", []),
+    group_by: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """Each ``(condition, values)`` counted over ``table`` in one scan (``count(*) FILTER``,
+    on SQLite and PostgreSQL alike): one statement where the legacy runs one per count. Rows
+    outside ``within`` (a condition every count implies: an indexed range) are not read. One
+    result row, or one per ``group_by`` key (the key first)."""
+    columns = ", ".join(f"count(*) FILTER (WHERE {condition})" for condition, _ in counts)
+    values = [v for _, condition_values in counts for v in condition_values]
+    where, where_values = within
+    if group_by is None:
+        sql = f"SELECT {columns} FROM {table} WHERE {where}{scope}"
+    else:
+        sql = f"SELECT {group_by}, {columns} FROM {table} WHERE {where}{scope} GROUP BY {group_by}"
+    return _raw(session, sql, [*values, *where_values, *params])
 
 
 @router.get("/api/pulse")
@@ -60,52 +74,54 @@ async def pulse(request: Request, caller: CallerDep, session: SessionDep) -> Jso
     days: int = query["days"]
     since = shift_days(as_of, -days)
     clause, params = _unit_scope(session, caller, query.get("businessUnit"))
-    in_window = f"created_at > ? AND created_at <= ?{clause}"
-    window = [since, as_of, *params]
-
-    def grouped(column: str) -> list[tuple[Any, ...]]:
-        return _raw(
-            session,
-            f"SELECT {column} AS key, count(*) AS n FROM cases WHERE {in_window} GROUP BY {column}",
-            window,
-        )
-
+    window = [since, as_of]
+    in_window = "created_at > ? AND created_at <= ?"
+    by_channel, by_priority = dict.fromkeys(CHANNELS, 0), dict.fromkeys(PRIORITIES, 0)
+    opened = 0
+    # the window's cases by (channel, priority): opened, byChannel and byPriority in one read
+    opened_rows = _counts(
+        session, "cases", [("1 = 1", [])], clause, params, (in_window, window), "channel, priority"
+    )
+    for channel, priority, n in opened_rows:
+        opened += n
+        if channel in by_channel:
+            by_channel[channel] += n
+        if priority in by_priority:
+            by_priority[priority] += n
+    ((resolved, backlog),) = _counts(
+        session,
+        "cases",
+        [
+            ("status IN ('resolved', 'closed') AND updated_at > ? AND updated_at <= ?", window),
+            ("status IN ('open', 'in_progress') AND created_at <= ?", [as_of]),
+        ],
+        clause,
+        params,
+    )
+    ((raised, critical, active),) = _counts(
+        session,
+        "alerts",
+        [
+            (in_window, window),
+            (f"severity = 'critical' AND {in_window}", window),
+            ("status = 'active' AND created_at <= ?", [as_of]),
+        ],
+        clause,
+        params,
+    )
     return JsonResponse(
         {
             "asOf": as_of,
             "since": since,
             "days": days,
             "cases": {
-                "opened": _count(session, f"SELECT count(*) FROM cases WHERE {in_window}", window),
-                "resolved": _count(
-                    session,
-                    "SELECT count(*) FROM cases WHERE status IN ('resolved', 'closed') "
-                    f"AND updated_at > ? AND updated_at <= ?{clause}",
-                    window,
-                ),
-                "backlog": _count(
-                    session,
-                    "SELECT count(*) FROM cases WHERE status IN ('open', 'in_progress') "
-                    f"AND created_at <= ?{clause}",
-                    [as_of, *params],
-                ),
-                "byChannel": _keyed(CHANNELS, grouped("channel")),
-                "byPriority": _keyed(PRIORITIES, grouped("priority")),
+                "opened": opened,
+                "resolved": resolved,
+                "backlog": backlog,
+                "byChannel": by_channel,
+                "byPriority": by_priority,
             },
-            "alerts": {
-                "raised": _count(session, f"SELECT count(*) FROM alerts WHERE {in_window}", window),
-                "critical": _count(
-                    session,
-                    f"SELECT count(*) FROM alerts WHERE severity = 'critical' AND {in_window}",
-                    window,
-                ),
-                "active": _count(
-                    session,
-                    "SELECT count(*) FROM alerts WHERE status = 'active' "
-                    f"AND created_at <= ?{clause}",
-                    [as_of, *params],
-                ),
-            },
+            "alerts": {"raised": raised, "critical": critical, "active": active},
         }
     )
 
@@ -116,16 +132,22 @@ async def predictions(request: Request, caller: CallerDep, session: SessionDep) 
     as_of = resolve_as_of(session, query.get("asOf"))
     weeks: int = query["weeks"]
     clause, params = _unit_scope(session, caller, query.get("businessUnit"))
-    sql = (
-        "SELECT channel, count(*) AS n FROM cases WHERE created_at > ? AND created_at <= ?"
-        f"{clause} GROUP BY channel"
+    # one read: a count per week (oldest first) for each channel
+    windows = [
+        [shift_days(as_of, -7 * back), shift_days(as_of, -7 * (back - 1))]
+        for back in range(weeks, 0, -1)
+    ]
+    rows = _counts(
+        session,
+        "cases",
+        [("created_at > ? AND created_at <= ?", window) for window in windows],
+        clause,
+        params,
+        within=("created_at > ? AND created_at <= ?", [windows[0][0], as_of]),
+        group_by="channel",
     )
-    history: dict[str, list[int]] = {c: [] for c in CHANNELS}
-    for back in range(weeks, 0, -1):
-        window = [shift_days(as_of, -7 * back), shift_days(as_of, -7 * (back - 1)), *params]
-        counts = _keyed(CHANNELS, _raw(session, sql, window))
-        for channel in CHANNELS:
-            history[channel].append(counts[channel])
+    found = {str(channel): list(counts) for channel, *counts in rows}
+    history = {c: found.get(c, [0] * weeks) for c in CHANNELS}
     weight_sum = weeks * (weeks + 1) // 2
     channels: list[dict[str, Any]] = []
     total = 0

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from backend.clock import iso, now, now_iso
-from backend.db import NUL, holds_nul
+from backend.db import NUL, holds_nul, insert_row
 from backend.deps import CallerDep, SessionDep
 from backend.jsonout import JsonResponse, stringify
 from backend.models import SearchAnalytic
@@ -171,14 +171,14 @@ async def search(request: Request, caller: CallerDep, session: SessionDep) -> Js
         # PostgreSQL text cannot hold NUL: the search is served as the legacy serves it, and
         # its analytics row records the query with U+FFFD in place of each NUL.
         stored_q = stored_q.replace(NUL, "\ufffd")
-    session.add(
-        SearchAnalytic(
-            query=stored_q,
-            scope=query["scope"],
-            result_count=len(hits),
-            user_id=caller.user.id,
-            filters=stringify(filters),
-        )
+    insert_row(
+        session,
+        SearchAnalytic,
+        query=stored_q,
+        scope=query["scope"],
+        result_count=len(hits),
+        user_id=caller.user.id,
+        filters=stringify(filters),
     )
     session.commit()
     return JsonResponse(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
-from backend.db import columns_of
+from backend.db import Statements, columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import custom_issue
 from backend.jsonout import JsonResponse
 from backend.models import Share, User
 from backend.notifications import notify
 from backend.routers._common import parse_body, parse_id, record_event
-from backend.routers.cases import find_case
+from backend.routers.cases import find_case, see_case
 from backend.schemas import SHARE_CREATE
 from backend.serialize import share_json
 
@@ -63,13 +63,18 @@ async def create_share(request: Request, caller: CallerDep, session: SessionDep)
     return JsonResponse(share_json(row), 201)
 
 
+_OF_CASE = Statements(
+    lambda: (
+        select(*columns_of(Share)).where(Share.case_id == bindparam("case_id")).order_by(Share.id)
+    )
+)
+
+
 @router.get("/api/cases/{id}/shares")
 async def list_case_shares(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     case_id = parse_id(id)
-    find_case(session, caller, case_id)
-    rows = session.execute(
-        select(*columns_of(Share)).where(Share.case_id == case_id).order_by(Share.id)
-    ).all()
+    see_case(session, caller, case_id)
+    rows = _OF_CASE.all(session, case_id=case_id)
     return JsonResponse({"data": [share_json(r) for r in rows]})
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backend.asof import resolve_as_of
 from backend.compat import ENCODED_SLASH
-from backend.db import columns_of
+from backend.db import Statements, columns_of
 from backend.deps import CallerDep, SessionDep
 from backend.errors import not_found
 from backend.jsonout import JsonResponse
@@ -19,15 +19,22 @@ from backend.trending import compute_topics, store_topics
 
 router = APIRouter()
 _ORDER = (TrendingTopic.score.desc(), TrendingTopic.topic.asc())
+_TOP = Statements(
+    lambda: select(*columns_of(TrendingTopic)).order_by(*_ORDER).limit(bindparam("limit"))
+)
+_TOPIC = Statements(
+    lambda: select(*columns_of(TrendingTopic)).where(TrendingTopic.topic == bindparam("topic"))
+)
+_CASES = Statements(
+    lambda: select(*columns_of(Case)).where(Case.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 @router.get("/api/trending")
 async def list_trending(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     del caller
     query = parse_query(request, TRENDING_LIST)
-    rows = session.execute(
-        select(*columns_of(TrendingTopic)).order_by(*_ORDER).limit(query["limit"])
-    ).all()
+    rows = _TOP.all(session, limit=query["limit"])
     return JsonResponse({"data": [trending_json(r) for r in rows]}, floats=True)
 
 
@@ -53,12 +60,12 @@ async def compute_trending(
 @router.get("/api/trending/{topic}")
 async def get_trending(topic: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     topic = topic.replace(ENCODED_SLASH, "/")
-    row = session.scalar(select(TrendingTopic).where(TrendingTopic.topic == topic))
+    row = _TOPIC.first(session, topic=topic)
     if row is None:
         raise not_found("Topic")
     out = trending_json(row)
     ids: list[int] = out["sampleCaseIds"]
-    found = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+    found = {c.id: c for c in _CASES.all(session, ids=ids)} if ids else {}
     samples = [found[i] for i in ids if i in found and caller.can_see(found[i].business_unit)]
     out["samples"] = [case_json(c) for c in samples]
     return JsonResponse(out, floats=True)

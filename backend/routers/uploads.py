@@ -4,13 +4,13 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, true
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from backend.csv_import import MAX_UPLOAD_BYTES, parse_cases_csv
-from backend.db import holds_nul
+from backend.db import Statements, columns_of, holds_nul
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import ApiError, custom_issue, not_found
 from backend.jsonout import JsonResponse
@@ -98,21 +98,30 @@ async def upload_csv(request: Request, caller: CallerDep, session: SessionDep) -
     return JsonResponse({"upload": upload_json(upload), "errors": parsed.errors}, 201)
 
 
+def _visible(admin: bool) -> ColumnElement[bool]:
+    return true() if admin else Upload.business_unit == bindparam("unit")
+
+
+_PAGE = Statements(
+    lambda admin: (
+        select(*columns_of(Upload))
+        .where(_visible(admin))
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+)
+_COUNT = Statements(lambda admin: select(func.count()).select_from(Upload).where(_visible(admin)))
+_BY_ID = Statements(lambda: select(*columns_of(Upload)).where(Upload.id == bindparam("id")))
+
+
 @router.get("/api/uploads")
 async def list_uploads(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
     query: dict[str, Any] = parse_query(request, UPLOAD_LIST)
-    filters: list[ColumnElement[bool]] = []
-    if not caller.is_admin:
-        filters.append(Upload.business_unit == caller.user.business_unit)
-    where = and_(True, *filters)
-    rows = session.scalars(
-        select(Upload)
-        .where(where)
-        .order_by(Upload.created_at.desc(), Upload.id.desc())
-        .limit(query["limit"])
-        .offset(query["offset"])
-    ).all()
-    total = session.scalar(select(func.count()).select_from(Upload).where(where)) or 0
+    shape = (caller.is_admin,)
+    unit = caller.user.business_unit
+    rows = _PAGE.all(session, shape, unit=unit, limit=query["limit"], offset=query["offset"])
+    total = _COUNT.scalar(session, shape, unit=unit) or 0
     return JsonResponse(
         {
             "data": [upload_json(r) for r in rows],
@@ -125,7 +134,10 @@ async def list_uploads(request: Request, caller: CallerDep, session: SessionDep)
 
 @router.get("/api/uploads/{id}")
 async def get_upload(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
-    return JsonResponse(upload_json(find_upload(session, caller, parse_id(id))))
+    row = _BY_ID.first(session, id=parse_id(id))
+    if row is None or not caller.can_see(row.business_unit):
+        raise not_found("Upload")
+    return JsonResponse(upload_json(row))
 
 
 @router.delete("/api/uploads/{id}")
