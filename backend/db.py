@@ -4,7 +4,7 @@ PostgreSQL database when ``DATABASE_URL`` names one (same models, loaded by ``ba
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -155,10 +155,10 @@ class Statements:
 
     def __init__(self, build: Callable[..., Executable]) -> None:
         self._build = build
-        self._built: dict[tuple[Hashable, ...], Executable] = {}
+        self._built: dict[tuple[Any, ...], Executable] = {}
         self._makers: dict[tuple[str, ...], Callable[[Any], Any]] = {}
 
-    def statement(self, *shape: Hashable) -> Executable:
+    def statement(self, *shape: Any) -> Executable:
         found = self._built.get(shape)
         if found is None:
             found = self._built[shape] = self._build(*shape)
@@ -175,37 +175,29 @@ class Statements:
         return [make(row) for row in rows]
 
     def all(
-        self, session: Session, shape: tuple[Hashable, ...] = (), /, **params: Any
+        self, session: Session, shape: tuple[Any, ...] = (), /, **params: Any
     ) -> list[Any]:
         """The rows, as named tuples of the selected columns' names (or labels)."""
         result = session.connection().execute(self.statement(*shape), params)
         return self._rows(result, result.all())
 
-    def first(self, session: Session, shape: tuple[Hashable, ...] = (), /, **params: Any) -> Any:
+    def first(self, session: Session, shape: tuple[Any, ...] = (), /, **params: Any) -> Any:
         """The first row (a named tuple) or None."""
         result = session.connection().execute(self.statement(*shape), params)
         row = result.first()
         return None if row is None else self._rows(result, [row])[0]
 
-    def scalar(self, session: Session, shape: tuple[Hashable, ...] = (), /, **params: Any) -> Any:
+    def scalar(self, session: Session, shape: tuple[Any, ...] = (), /, **params: Any) -> Any:
         return session.connection().execute(self.statement(*shape), params).scalar()
 
 
-_INSERTS: dict[type[Any], Executable] = {}
+_INSERT = Statements(lambda model: insert(inspect(model).local_table))
+_INSERT_RETURNING = Statements(
+    lambda model: insert(inspect(model).local_table).returning(*columns_of(model))
+)
 
 
-def _insert_into(model: type[Any]) -> Executable:
-    found = _INSERTS.get(model)
-    if found is None:
-        found = _INSERTS[model] = insert(inspect(model).local_table)
-    return found
-
-
-def insert_row(session: Session, model: type[Any], **values: Any) -> None:
-    """INSERT one row of ``model`` (values by column name, defaults from the table) through
-    the session's connection, now: for rows a request writes and never reads back (an audit
-    event, an analytics row), where the ORM's unit of work costs several times the INSERT.
-    Pending ORM changes are flushed first, so rows land in the order the request made them."""
+def _insert(session: Session, values: dict[str, Any]) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()
     if not holds_nul(session):  # as _refuse_nul does for the ORM's writes
@@ -216,7 +208,22 @@ def insert_row(session: Session, model: type[Any], **values: Any) -> None:
         ]
         if issues:
             raise validation_error(issues)
-    session.connection().execute(_insert_into(model), values)
+
+
+def insert_row(session: Session, model: type[Any], **values: Any) -> None:
+    """INSERT one row of ``model`` (values by column name, defaults from the table) through
+    the session's connection, now: for rows a request writes and never reads back (an audit
+    event, an analytics row), where the ORM's unit of work costs several times the INSERT.
+    Pending ORM changes are flushed first, so rows land in the order the request made them."""
+    _insert(session, values)
+    session.connection().execute(_INSERT.statement(model), values)
+
+
+def insert_returning(session: Session, model: type[Any], **values: Any) -> Any:
+    """``insert_row``, answering the row as stored (``INSERT ... RETURNING`` every column: its
+    id and the defaults the database filled in) as a named tuple of attribute names."""
+    _insert(session, values)
+    return _INSERT_RETURNING.first(session, (model,), **values)
 
 
 @dataclass(frozen=True)

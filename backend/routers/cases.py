@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from backend.clock import now_iso
-from backend.db import Filter, Statements, columns_of, filter_conditions, filter_shape
+from backend.db import (
+    Filter,
+    Statements,
+    columns_of,
+    filter_conditions,
+    filter_shape,
+    insert_returning,
+)
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.errors import conflict, custom_issue, forbidden, not_found
 from backend.jsonout import JsonResponse, stringify
@@ -64,15 +71,18 @@ def see_case(session: Session, caller: Caller, case_id: int) -> Any:
     return row
 
 
+_ASSIGNABLE = Statements(
+    lambda: select(User.id).where(
+        User.id == bindparam("id"), User.business_unit == bindparam("unit"), User.role != "viewer"
+    )
+)
+
+
 def check_assignee(session: Session, assignee_id: int | None, unit: str) -> None:
     """An assignee must be a non-viewer user of the case's business unit."""
     if assignee_id is None:
         return
-    found = session.scalar(
-        select(User.id).where(
-            User.id == assignee_id, User.business_unit == unit, User.role != "viewer"
-        )
-    )
+    found = _ASSIGNABLE.scalar(session, id=assignee_id, unit=unit)
     if found is None:
         raise custom_issue("assigneeId", "Invalid assignee")
 
@@ -154,7 +164,9 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
         raise forbidden()
     check_assignee(session, body.get("assigneeId"), unit)
     metadata = body.get("metadata")
-    row = Case(
+    row = insert_returning(
+        session,
+        Case,
         title=body["title"],
         description=body["description"],
         channel=body["channel"],
@@ -164,15 +176,12 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
         business_unit=unit,
         customer_name=body["customerName"],
         assignee_id=body.get("assigneeId"),
-        metadata_=None if metadata is None else stringify(metadata),
+        metadata=None if metadata is None else stringify(metadata),
     )
-    session.add(row)
-    session.flush()
-    record_event(
-        session, "case.created", "case", row.id, caller.user.id, case_json(row), row.business_unit
-    )
+    payload = case_json(row)
+    record_event(session, "case.created", "case", row.id, caller.user.id, payload, unit)
     session.commit()
-    return JsonResponse(case_json(row), 201, floats=True)
+    return JsonResponse(payload, 201, floats=True)
 
 
 @router.get("/api/cases/{id}")
