@@ -3,9 +3,11 @@
 Each target runs on its own copy of one seeded snapshot; both are up for the whole bench
 and loaded one at a time, cell by cell (a request at a concurrency level: legacy then port,
 then port then legacy in the next round), so the drift of a shared, noisy machine cancels
-out in the ratios. The load comes from wrk (C, event-driven: a Python generator would be the
-bottleneck long before either service), one run per request and concurrency level; its
-own ceiling is measured first against a trivial endpoint and printed with the results.
+out in the ratios. Every read request runs (at every level) before any write: reads then see
+the same database on both targets, not tables grown by however many rows each wrote. The
+load comes from wrk (C, event-driven: a Python generator would be the bottleneck long before
+either service), one run per request and concurrency level; its own ceiling is measured
+first against a trivial endpoint and printed with the results.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import tempfile
 import threading
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,11 @@ class BenchRequest:
     path: str
     role: str | None = None
     body: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the request may change the database (anything but GET, HEAD, OPTIONS)."""
+        return self.method.upper() not in {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass
@@ -235,6 +242,41 @@ def ceiling(seconds: float, connections: int) -> float:
         proc.wait()
 
 
+@dataclass(frozen=True)
+class Step:
+    """One wrk run of the bench: a warm-up (not measured) or one sample of a cell."""
+
+    phase: str  # "reads" or "writes"
+    request: BenchRequest
+    connections: int
+    target: str
+    warm_up: bool = False
+    last_of_level: bool = False  # the phase's last run at this level
+
+
+def schedule(requests: list[BenchRequest], levels: list[int], rounds: int) -> list[Step]:
+    """The bench's runs in order. Reads first (warm-up and every level), then writes: a write
+    grows the tables the reads scan, and the faster service writes more rows in its seconds,
+    so reads measured after writes would load each target with a different database. Within
+    a cell the targets alternate which goes first from round to round."""
+    steps: list[Step] = []
+    reads = [r for r in requests if not r.writes]
+    writes = [r for r in requests if r.writes]
+    for phase, phase_requests in (("reads", reads), ("writes", writes)):
+        if not phase_requests:
+            continue
+        for target in TARGETS:
+            for request in phase_requests:  # warm-up: JIT, caches, pools
+                steps.append(Step(phase, request, 4, target, warm_up=True))
+        for connections in levels:
+            for request in phase_requests:
+                for round_no in range(rounds):
+                    order = TARGETS if round_no % 2 == 0 else TARGETS[::-1]
+                    steps += [Step(phase, request, connections, t) for t in order]
+            steps[-1] = replace(steps[-1], last_of_level=True)
+    return steps
+
+
 def run_bench(
     config: ParityConfig,
     requests: list[BenchRequest],
@@ -283,29 +325,20 @@ def run_bench(
             assert service.process is not None
             watchers[target] = RssWatcher(service.process.pid).__enter__()
         try:
-            for target in TARGETS:
-                for request in requests:  # warm-up: JIT, caches, pools
-                    _wrk(
-                        services[target].base_url + request.path,
-                        4,
-                        1,
-                        request,
-                        tokens[target].get(request.role or "", ""),
-                    )
-            for connections in levels:
-                for request in requests:
-                    for round_no in range(rounds):
-                        order = TARGETS if round_no % 2 == 0 else TARGETS[::-1]
-                        for target in order:
-                            sample = _wrk(
-                                services[target].base_url + request.path,
-                                connections,
-                                seconds,
-                                request,
-                                tokens[target].get(request.role or "", ""),
-                            )
-                            getattr(cells[(request.name, connections)], target).append(sample)
-                console.print(f"{connections} connections: done")
+            for step in schedule(requests, levels, rounds):
+                connections = step.connections
+                sample = _wrk(
+                    services[step.target].base_url + step.request.path,
+                    connections,
+                    1 if step.warm_up else seconds,
+                    step.request,
+                    tokens[step.target].get(step.request.role or "", ""),
+                )
+                if step.warm_up:
+                    continue
+                getattr(cells[(step.request.name, connections)], step.target).append(sample)
+                if step.last_of_level:
+                    console.print(f"{step.phase}, {connections} connections: done")
         finally:
             for target, watcher in watchers.items():
                 watcher.__exit__(None, None, None)
