@@ -174,9 +174,7 @@ class Statements:
             make = self._makers[keys] = row_type._make
         return [make(row) for row in rows]
 
-    def all(
-        self, session: Session, shape: tuple[Any, ...] = (), /, **params: Any
-    ) -> list[Any]:
+    def all(self, session: Session, shape: tuple[Any, ...] = (), /, **params: Any) -> list[Any]:
         """The rows, as named tuples of the selected columns' names (or labels)."""
         result = session.connection().execute(self.statement(*shape), params)
         return self._rows(result, result.all())

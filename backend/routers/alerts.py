@@ -31,6 +31,14 @@ def find_alert(session: Session, caller: Caller, alert_id: int) -> Alert:
 _ALERT_BY_ID = Statements(lambda: select(*columns_of(Alert)).where(Alert.id == bindparam("id")))
 
 
+def see_alert(session: Session, caller: Caller, alert_id: int) -> Any:
+    """The alert as a read-only row (``find_alert`` loads the ORM object a write changes)."""
+    row = _ALERT_BY_ID.first(session, id=alert_id)
+    if row is None or not caller.can_see(row.business_unit):
+        raise not_found("Alert")
+    return row
+
+
 def check_case_exists(session: Session, case_id: int | None) -> None:
     if case_id is not None and session.get(Case, case_id) is None:
         raise custom_issue("caseId", "Case not found")
@@ -158,10 +166,7 @@ async def count_alerts(request: Request, caller: CallerDep, session: SessionDep)
 @router.get("/api/alerts/{id}")
 async def get_alert(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
     alert_id = parse_id(id)
-    row = _ALERT_BY_ID.first(session, id=alert_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Alert")
-    return JsonResponse(alert_json(row), floats=True)
+    return JsonResponse(alert_json(see_alert(session, caller, alert_id)), floats=True)
 
 
 @router.put("/api/alerts/{id}")

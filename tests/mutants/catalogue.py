@@ -730,15 +730,16 @@ def _viewer_can_write() -> list[Wrapper]:
 )
 def _alerts_unit_leak() -> list[Wrapper]:
     import backend.routers.alerts as alerts
-    from backend.models import Alert
 
-    def scope(caller: Any, query: dict[str, Any]) -> list[Any]:
-        filters = []
-        if query.get("businessUnit"):
-            filters.append(Alert.business_unit == query["businessUnit"])
-        return filters
+    original = alerts.alert_scope
 
-    alerts._scope = scope
+    def alert_scope(session: Any, caller: Any, query: Any, filters: Any) -> Any:
+        # every caller's list filtered as an admin's: no unit condition of its own
+        (_admin, shape), params = original(session, caller, query, filters)
+        params.pop("callerUnit", None)
+        return (True, shape), params
+
+    alerts.alert_scope = alert_scope
     return []
 
 
@@ -753,9 +754,9 @@ def _case_get_unit_leak() -> list[Wrapper]:
     from backend.errors import not_found
     from backend.models import Case
 
-    original = cases.find_case
+    original = cases.see_case
 
-    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+    def see_case(session: Any, caller: Any, case_id: int) -> Any:
         if CURRENT_OP.get() != "GET /api/cases/{id}":
             return original(session, caller, case_id)
         row = session.get(Case, case_id)
@@ -763,7 +764,7 @@ def _case_get_unit_leak() -> list[Wrapper]:
             raise not_found("Case")
         return row
 
-    cases.find_case = find_case
+    cases.see_case = see_case
     return []
 
 
@@ -1012,9 +1013,9 @@ def _alert_other_unit_403() -> list[Wrapper]:
     from backend.errors import forbidden, not_found
     from backend.models import Alert
 
-    original = alerts.find_alert
+    original = alerts.see_alert
 
-    def find_alert(session: Any, caller: Any, alert_id: int) -> Any:
+    def see_alert(session: Any, caller: Any, alert_id: int) -> Any:
         if CURRENT_OP.get() != "GET /api/alerts/{id}":
             return original(session, caller, alert_id)
         row = session.get(Alert, alert_id)
@@ -1024,7 +1025,7 @@ def _alert_other_unit_403() -> list[Wrapper]:
             raise forbidden()
         return row
 
-    alerts.find_alert = find_alert
+    alerts.see_alert = see_alert
     return []
 
 
