@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Request
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.clock import now_iso
 from backend.db import Statements, get_session
-from backend.errors import forbidden, unauthorized
+from backend.errors import forbidden, not_found, unauthorized
 from backend.models import AuthUser, SessionRow, User
 from backend.settings import Settings, get_settings
 
@@ -57,6 +57,13 @@ class Caller:
 
     def can_see(self, business_unit: str | None) -> bool:
         return self.is_admin or business_unit == self.user.business_unit
+
+    def visible(self, row: Any, resource: str) -> Any:
+        """``row`` when it exists and is in the caller's scope, else the resource's 404 (a
+        row of another unit is answered as if it did not exist)."""
+        if row is None or not self.can_see(row.business_unit):
+            raise not_found(resource)
+        return row
 
     def require(self, minimum: str) -> Caller:
         if RANK.get(self.user.role, -1) < RANK[minimum]:

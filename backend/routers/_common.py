@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -22,6 +23,7 @@ __all__ = [
     "parse_query",
     "read_json",
     "record_event",
+    "tally",
 ]
 
 
@@ -60,6 +62,19 @@ def parse_query(request: Request, schema: Obj) -> dict[str, Any]:
 
 def parse_id(raw: str) -> int:
     return int(validate(ID_PARAM_SCHEMA, {"id": raw})["id"])
+
+
+def tally(rows: Iterable[Sequence[Any]], first: dict[str, int], second: dict[str, int]) -> int:
+    """Add each ``(a, b, n)`` row's n to ``first[a]`` and ``second[b]`` (keys not listed there
+    are left out: a stored value outside the enum); the total of every n."""
+    total = 0
+    for a, b, n in rows:
+        total += n
+        if a in first:
+            first[a] += n
+        if b in second:
+            second[b] += n
+    return total
 
 
 def encode_json_cursor(value: dict[str, Any]) -> str:

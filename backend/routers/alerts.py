@@ -10,10 +10,10 @@ from starlette.responses import Response
 from backend.clock import now_iso
 from backend.db import Filter, Statements, columns_of, filter_conditions, filter_shape
 from backend.deps import Caller, CallerDep, SessionDep
-from backend.errors import conflict, custom_issue, forbidden, not_found
+from backend.errors import conflict, custom_issue, forbidden
 from backend.jsonout import JsonResponse, stringify
 from backend.models import Alert, Case
-from backend.routers._common import parse_body, parse_id, parse_query, record_event
+from backend.routers._common import parse_body, parse_id, parse_query, record_event, tally
 from backend.schemas import ALERT_COUNT, ALERT_LIST, alert_body
 from backend.serialize import alert_json
 
@@ -22,9 +22,7 @@ ALERT_BODY = alert_body()
 
 
 def find_alert(session: Session, caller: Caller, alert_id: int) -> Alert:
-    row = session.get(Alert, alert_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Alert")
+    row: Alert = caller.visible(session.get(Alert, alert_id), "Alert")
     return row
 
 
@@ -33,10 +31,7 @@ _ALERT_BY_ID = Statements(lambda: select(*columns_of(Alert)).where(Alert.id == b
 
 def see_alert(session: Session, caller: Caller, alert_id: int) -> Any:
     """The alert as a read-only row (``find_alert`` loads the ORM object a write changes)."""
-    row = _ALERT_BY_ID.first(session, id=alert_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Alert")
-    return row
+    return caller.visible(_ALERT_BY_ID.first(session, id=alert_id), "Alert")
 
 
 def check_case_exists(session: Session, case_id: int | None) -> None:
@@ -153,13 +148,7 @@ async def count_alerts(request: Request, caller: CallerDep, session: SessionDep)
     rows = _BY_STATE.all(session, (scope,), **params)
     by_severity = {"info": 0, "warning": 0, "critical": 0}
     by_status = {"active": 0, "acknowledged": 0, "resolved": 0}
-    total = 0
-    for severity, status, n in rows:
-        total += n
-        if severity in by_severity:
-            by_severity[severity] += n
-        if status in by_status:
-            by_status[status] += n
+    total = tally(rows, by_severity, by_status)
     return JsonResponse({"total": total, "bySeverity": by_severity, "byStatus": by_status})
 
 

@@ -18,7 +18,7 @@ from backend.db import (
     insert_returning,
 )
 from backend.deps import Caller, CallerDep, SessionDep
-from backend.errors import conflict, custom_issue, forbidden, not_found
+from backend.errors import conflict, custom_issue, forbidden
 from backend.jsonout import JsonResponse, stringify
 from backend.models import Case, User
 from backend.notifications import notify
@@ -54,9 +54,7 @@ FIELD_COLUMNS = {
 
 
 def find_case(session: Session, caller: Caller, case_id: int) -> Case:
-    row = session.get(Case, case_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Case")
+    row: Case = caller.visible(session.get(Case, case_id), "Case")
     return row
 
 
@@ -65,10 +63,7 @@ _CASE_BY_ID = Statements(lambda: select(*columns_of(Case)).where(Case.id == bind
 
 def see_case(session: Session, caller: Caller, case_id: int) -> Any:
     """The case as a read-only row (``find_case`` loads the ORM object a write changes)."""
-    row = _CASE_BY_ID.first(session, id=case_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Case")
-    return row
+    return caller.visible(_CASE_BY_ID.first(session, id=case_id), "Case")
 
 
 _ASSIGNABLE = Statements(

@@ -16,7 +16,7 @@ from backend.clock import shift_days
 from backend.db import matchable, raw_rows
 from backend.deps import Caller, CallerDep, SessionDep
 from backend.jsonout import JsonResponse
-from backend.routers._common import parse_query
+from backend.routers._common import parse_query, tally
 from backend.schemas import CHANNELS, PREDICTIONS, PRIORITIES, PULSE
 
 router = APIRouter()
@@ -77,17 +77,11 @@ async def pulse(request: Request, caller: CallerDep, session: SessionDep) -> Jso
     window = [since, as_of]
     in_window = "created_at > ? AND created_at <= ?"
     by_channel, by_priority = dict.fromkeys(CHANNELS, 0), dict.fromkeys(PRIORITIES, 0)
-    opened = 0
     # the window's cases by (channel, priority): opened, byChannel and byPriority in one read
     opened_rows = _counts(
         session, "cases", [("1 = 1", [])], clause, params, (in_window, window), "channel, priority"
     )
-    for channel, priority, n in opened_rows:
-        opened += n
-        if channel in by_channel:
-            by_channel[channel] += n
-        if priority in by_priority:
-            by_priority[priority] += n
+    opened = tally(opened_rows, by_channel, by_priority)
     ((resolved, backlog),) = _counts(
         session,
         "cases",

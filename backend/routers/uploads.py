@@ -12,7 +12,7 @@ from starlette.responses import Response
 from backend.csv_import import MAX_UPLOAD_BYTES, parse_cases_csv
 from backend.db import Statements, columns_of, holds_nul
 from backend.deps import Caller, CallerDep, SessionDep
-from backend.errors import ApiError, custom_issue, not_found
+from backend.errors import ApiError, custom_issue
 from backend.jsonout import JsonResponse
 from backend.models import Case, Upload
 from backend.routers._common import parse_id, parse_query, record_event
@@ -23,9 +23,7 @@ router = APIRouter()
 
 
 def find_upload(session: Session, caller: Caller, upload_id: int) -> Upload:
-    row = session.get(Upload, upload_id)
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Upload")
+    row: Upload = caller.visible(session.get(Upload, upload_id), "Upload")
     return row
 
 
@@ -134,10 +132,9 @@ async def list_uploads(request: Request, caller: CallerDep, session: SessionDep)
 
 @router.get("/api/uploads/{id}")
 async def get_upload(id: str, caller: CallerDep, session: SessionDep) -> JsonResponse:
-    row = _BY_ID.first(session, id=parse_id(id))
-    if row is None or not caller.can_see(row.business_unit):
-        raise not_found("Upload")
-    return JsonResponse(upload_json(row))
+    return JsonResponse(
+        upload_json(caller.visible(_BY_ID.first(session, id=parse_id(id)), "Upload"))
+    )
 
 
 @router.delete("/api/uploads/{id}")
