@@ -151,7 +151,8 @@ class Statements:
     in the engine's compiled cache. ``build(*shape)`` returns the statement for one shape (the
     filters present, a sort, whether a value can match at all), with ``bindparam`` for every
     value. The statement runs on the session's Core connection (no ORM loading: rows carry the
-    selected columns' names or labels as attributes), on any dialect."""
+    selected columns' names or labels as attributes), on any dialect. A shape holds only values
+    from a small fixed set (flags, enum members, a model): every shape is kept for good."""
 
     def __init__(self, build: Callable[..., Executable]) -> None:
         self._build = build
@@ -195,7 +196,8 @@ _INSERT_RETURNING = Statements(
 )
 
 
-def _insert(session: Session, values: dict[str, Any]) -> None:
+def _before_insert(session: Session, values: dict[str, Any]) -> None:
+    """Flush pending ORM changes (rows keep the request's order) and refuse NUL on PostgreSQL."""
     if session.new or session.dirty or session.deleted:
         session.flush()
     if not holds_nul(session):  # as _refuse_nul does for the ORM's writes
@@ -213,14 +215,14 @@ def insert_row(session: Session, model: type[Any], **values: Any) -> None:
     the session's connection, now: for rows a request writes and never reads back (an audit
     event, an analytics row), where the ORM's unit of work costs several times the INSERT.
     Pending ORM changes are flushed first, so rows land in the order the request made them."""
-    _insert(session, values)
+    _before_insert(session, values)
     session.connection().execute(_INSERT.statement(model), values)
 
 
 def insert_returning(session: Session, model: type[Any], **values: Any) -> Any:
     """``insert_row``, answering the row as stored (``INSERT ... RETURNING`` every column: its
     id and the defaults the database filled in) as a named tuple of attribute names."""
-    _insert(session, values)
+    _before_insert(session, values)
     return _INSERT_RETURNING.first(session, (model,), **values)
 
 
