@@ -11,7 +11,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from http.cookies import SimpleCookie
@@ -564,22 +564,27 @@ def compare_exchange(
     rules: RuleSet,
     config: CompareConfig,
     clock: Clock | None = None,
+    accepted: Callable[[Difference], bool] | None = None,
 ) -> list[Difference]:
     """Every difference of one exchange; a status mismatch alone is reported (root cause),
-    unless a ``status`` rule declares the two statuses equivalent. ``clock``: the request
-    windows a time tolerance is limited to (None: any two times within the tolerance)."""
+    unless a ``status`` rule declares the two statuses equivalent or ``accepted`` (an accept
+    rule) covers it: a known status difference must not hide the body, headers and writes.
+    ``clock``: the request windows a time tolerance is limited to (None: any two times
+    within the tolerance)."""
+    diffs: list[Difference] = []
     if not rules.same_status(legacy.status, candidate.status):
-        return [
-            Difference(
-                f"status:{legacy.status} vs {candidate.status}",
-                "status",
-                "status",
-                legacy.status,
-                candidate.status,
-                f"status {legacy.status} vs {candidate.status}",
-            )
-        ]
-    diffs = _header_diffs(legacy, candidate, config, rules)
+        status = Difference(
+            f"status:{legacy.status} vs {candidate.status}",
+            "status",
+            "status",
+            legacy.status,
+            candidate.status,
+            f"status {legacy.status} vs {candidate.status}",
+        )
+        if accepted is None or not accepted(status):
+            return [status]
+        diffs.append(status)
+    diffs += _header_diffs(legacy, candidate, config, rules)
     if not _read_alike(legacy, candidate):
         diffs += _body_diffs(legacy, candidate, rules, clock)
     if legacy_writes is not None and candidate_writes is not None:

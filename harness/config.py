@@ -138,6 +138,41 @@ class CompareConfig(_Strict):
 Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status"]
 
 
+class RequestCondition(_Strict):
+    """Limits a rule to the requests that show its cause (every condition given must hold),
+    so one known cause is accepted on every operation where it shows and nothing else is."""
+
+    value_contains: str | None = Field(
+        None,
+        description="a request value (path, query, body, a file's bytes) contains this text, "
+        'e.g. "\\u0000"',
+    )
+    body_path: str | None = Field(
+        None, description='a JSON path of the request body ("$.title", "$..name") that exists'
+    )
+    matches: str | None = Field(
+        None, description="body_path: a full-match regex one of its values must match"
+    )
+    role: list[str] | None = Field(
+        None, description='the request\'s role is one of these ("anonymous" for none)'
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> RequestCondition:
+        if self.value_contains is None and self.body_path is None and self.role is None:
+            raise ValueError("when: name at least one of value_contains, body_path, role")
+        if self.matches is not None and self.body_path is None:
+            raise ValueError("when: matches goes with body_path")
+        if self.body_path is not None and not self.body_path.startswith("$"):
+            raise ValueError(f"when: body_path must start with $: {self.body_path!r}")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"when: matches is not a regex: {exc}") from None
+        return self
+
+
 class NormalizeRule(_Strict):
     operation: str = Field(
         "*", description='glob over "METHOD /route/{template}" (a bare path glob works too)'
@@ -175,6 +210,9 @@ class NormalizeRule(_Strict):
         None, description='status: the candidate\'s status or class that equals it ("201")'
     )
     reason: str = Field("", description="why this is noise (shown in the report)")
+    when: RequestCondition | None = Field(
+        None, description="only on requests that meet this condition (see [accept.when])"
+    )
 
     @field_validator("location")
     @classmethod
@@ -207,6 +245,11 @@ class AcceptRule(_Strict):
     profiles: list[str] | None = Field(
         None,
         description="only in these profiles (e.g. the engine move's pg profile); default all",
+    )
+    when: RequestCondition | None = Field(
+        None,
+        description="only on requests that meet this condition: the difference is accepted "
+        "where its cause shows (a NUL in a value, a body field, a role), on any operation",
     )
 
 

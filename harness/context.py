@@ -19,6 +19,7 @@ from harness.comparison import compare_exchange
 from harness.config import ParityConfig, Profile
 from harness.contract import Contract, Operation, match_operation
 from harness.database import normalize_pair
+from harness.errors import HarnessError
 from harness.findings import Findings
 from harness.invariant_log import InvariantLog
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
@@ -89,6 +90,12 @@ def documented_2xx(op: Operation, status: int) -> bool:
     return str(status) in op.statuses or "2XX" in {s.upper() for s in op.statuses}
 
 
+# the phases whose requests repeat what already succeeded (real rows, links, writes while
+# streams are open); stateless and probes have proof per operation instead
+PROOF_PHASES = ("rows", "stateful", "realtime", "interop")
+PHASE_PROOF_SHARE = 0.5  # a phase is proven when at least this share of them succeeded
+
+
 @dataclass
 class RunStats:
     """Counts of the run: per operation (cases, statuses, latency) and per phase."""
@@ -113,6 +120,24 @@ class RunStats:
     phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
+    # proof per phase: requests meant to succeed ("sent") and those that did ("succeeded")
+    meant: dict[str, Counter[str]] = field(default_factory=dict)
+    # (operation, role) pairs that got a documented success on both sides: that role may call it
+    ok_roles: set[tuple[str, str]] = field(default_factory=set)
+
+    def succeeded(self, op: Operation, legacy: int, candidate: int) -> bool:
+        """A documented 2xx on both sides (the same, or equal under a ``status`` rule)."""
+        same = legacy == candidate or (op.id, legacy, candidate) in self.equivalent
+        return same and documented_2xx(op, legacy) and 200 <= candidate < 300
+
+    def unproven_phases(self, share: float = PHASE_PROOF_SHARE) -> list[tuple[str, int, int]]:
+        """(phase, sent, succeeded) of each phase whose requests meant to succeed mostly
+        did not: it compared error answers (a lost session, missing rows) and proved nothing."""
+        return [
+            (phase, c["sent"], c["succeeded"])
+            for phase, c in sorted(self.meant.items())
+            if c["sent"] and c["succeeded"] < share * c["sent"]
+        ]
 
     def op(self, op: Operation) -> OpStats:
         return self.ops.setdefault(op.id, OpStats(op))
@@ -165,7 +190,7 @@ class RunContext:
     on_exchange: Callable[[ExchangeResult], None] | None = None
     shard: ShardPart | None = None  # --shard i/n: ``selected`` is this shard's part
     phase: str = "stateless"  # the phase running now (the engine sets it): where answers came from
-    _rules: dict[str, RuleSet] = field(default_factory=dict)
+    _rules: dict[tuple[str, tuple[int, ...]], RuleSet] = field(default_factory=dict)
     _futile: Counter[str] = field(default_factory=Counter)  # re-logins that changed nothing
 
     def __post_init__(self) -> None:
@@ -199,10 +224,16 @@ class RunContext:
     def mode(self) -> str:
         return self.pair.mode
 
-    def rules(self, op_id: str) -> RuleSet:
-        hit = self._rules.get(op_id)
+    def rules(self, op_id: str, req: PreparedRequest | None = None) -> RuleSet:
+        """The normalize rules of ``op_id``; those with a ``when`` only if ``req`` meets it."""
+        from harness.conditions import holds
+
+        every = self.config.normalize
+        met = tuple(i for i, r in enumerate(every) if r.when is not None and holds(r.when, req))
+        hit = self._rules.get((op_id, met))
         if hit is None:
-            hit = self._rules[op_id] = RuleSet(self.config.normalize, op_id)
+            chosen = [r for i, r in enumerate(every) if r.when is None or i in met]
+            hit = self._rules[(op_id, met)] = RuleSet(chosen, op_id)
         return hit
 
     def roles(self) -> list[str | None]:
@@ -230,21 +261,51 @@ class RunContext:
         *,
         restore: bool = True,
     ) -> ExchangeResult:
+        """Replay one request on both targets (see :meth:`_kept`), tallied for the proof
+        per phase: a positive request, as a role that has succeeded on its operation before,
+        is meant to succeed (a role's 401/403 probes are not)."""
+        result = self._kept(req, candidate_req, restore=restore)
+        try:
+            op = self.contract.get(req.operation)
+        except (KeyError, HarnessError):
+            return result
+        role = (req.role or "anonymous").split("#", 1)[0]
+        phase = self.phase.split(":", 1)[0]
+        ok = self.stats.succeeded(op, result.legacy.status, result.candidate.status)
+        if (
+            phase in PROOF_PHASES
+            and req.mode == "positive"
+            and (op.id, role) in self.stats.ok_roles
+        ):
+            tally = self.stats.meant.setdefault(phase, Counter())
+            tally["sent"] += 1
+            tally["succeeded"] += int(ok)
+        if ok:
+            self.stats.ok_roles.add((op.id, role))
+        return result
+
+    def _kept(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
         """Replay one request on both targets, keeping the roles' sessions alive.
 
-        In URL mode a case that can end its caller's session runs on a session of its own
-        (a restore brings sessions back in managed mode). A role whose request answers 401
-        on both sides is logged in again and the request sent once more; where that changes
-        the answer, the session had ended and the run says so.
+        A case that can end its caller's session runs on a session of its own, unless a
+        restore follows it (managed mode: the restore brings the session back). A role whose
+        request answers 401 on both sides is logged in again and the request sent once more
+        (counted in ``stats.renewals``); a session renewed where a restore will follow is put
+        back by that restore (``Pair.reinstate``), since the restore removes the new one.
         """
         if not self.pair.in_sequence:
             self.pair.settle()  # URL mode: a reset, if an earlier write could show
         role = req.role
+        # managed mode: a restore right after this case brings an ended session back
+        kept = bool(self.pair.watchers) and restore and not self.pair.in_sequence
         own_session = (
-            role is not None
-            and "#" not in role
-            and not self.pair.watchers
-            and self.ends_session(req.operation)
+            role is not None and "#" not in role and not kept and self.ends_session(req.operation)
         )
         if own_session and role is not None:
             with self.sessions.own(role) as key:
@@ -255,7 +316,7 @@ class RunContext:
         if (
             role is not None
             and "#" not in role
-            and not self.pair.watchers  # managed mode: a restore brings sessions back
+            and not kept
             and result.legacy.status == 401
             and result.candidate.status == 401
             and self._futile[req.operation] < 2
@@ -267,6 +328,10 @@ class RunContext:
             again = self._exchange(req, candidate_req, restore=restore)
             if (again.legacy.status, again.candidate.status) != (401, 401):
                 self.stats.renewals[role] += 1
+                if self.pair.watchers:  # the next restore removes the new session
+                    for key, token in saved.items():
+                        if token is not None:
+                            self.pair.reinstate.setdefault((key, role), token)
                 return again
             # the 401 was the operation's own answer (a login with bad credentials): keep the
             # old session, which a restore keeps alive, not the new one a restore removes
@@ -316,13 +381,20 @@ class RunContext:
             if restore:
                 pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)
         started = time.perf_counter()
-        rules = self.rules(req.operation)
+        rules = self.rules(req.operation, req)
         if pair.cross_engine:
             lw, cw = normalize_pair(lw, cw, pair.engines["legacy"], pair.engines["candidate"])
-        diffs = compare_exchange(legacy, candidate, lw, cw, rules, self.config.compare, clock)
+
+        def accepted(diff: Difference) -> bool:
+            return self.findings.accepted(req.operation, diff, req)
+
+        compare = self.config.compare
+        diffs = compare_exchange(legacy, candidate, lw, cw, rules, compare, clock, accepted)
         if aa is not None:
-            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, self.config.compare, aa_clock)
+            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, compare, aa_clock, accepted)
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
+        diffs = [self.findings.scoped(req, d) for d in diffs]
+        inv = [self.findings.scoped(req, d) for d in inv]
         pair.timings.compare += time.perf_counter() - started
         result = ExchangeResult(
             req, legacy, candidate, lw, cw, diffs + inv, candidate_request=candidate_req

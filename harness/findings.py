@@ -61,19 +61,57 @@ class Findings:
     # union-find over (phase dict, key): groups one request showed together
     _parent: dict[tuple[str, Key], tuple[str, Key]] = field(default_factory=dict)
 
+    def _covers(self, rule: AcceptRule, op_id: str, location: str, kind: str) -> bool:
+        return (
+            match_operation(rule.operation, op_id)
+            and fnmatch.fnmatchcase(location, rule.location)
+            and rule.kind in (kind, "*")
+            and rule.expires >= self.today
+        )
+
     def rule_for(self, op_id: str, location: str, kind: str) -> AcceptRule | None:
+        """The first unconditional rule covering the place (a rule with ``when`` needs the
+        request: :meth:`scoped` marks the differences it covers)."""
         for rule in self.accept:
-            if (
-                match_operation(rule.operation, op_id)
-                and fnmatch.fnmatchcase(location, rule.location)
-                and rule.kind in (kind, "*")
-                and rule.expires >= self.today
-            ):
+            if rule.when is None and self._covers(rule, op_id, location, kind):
                 return rule
         return None
 
-    def accepted(self, op_id: str, diff: Difference) -> bool:
-        return self.rule_for(op_id, diff.location, diff.kind) is not None
+    def scoped(self, req: PreparedRequest, diff: Difference) -> Difference:
+        """``diff`` marked with the conditional accept rule whose condition ``req`` meets."""
+        from harness.conditions import holds
+
+        if diff.accepted_when is not None:
+            return diff
+        for index, rule in enumerate(self.accept):
+            if (
+                rule.when is not None
+                and self._covers(rule, req.operation, diff.location, diff.kind)
+                and holds(rule.when, req)
+            ):
+                return replace(diff, accepted_when=index)
+        return diff
+
+    def rule_of(self, op_id: str, diff: Difference) -> AcceptRule | None:
+        if diff.accepted_when is not None:
+            return self.accept[diff.accepted_when]
+        return self.rule_for(op_id, diff.location, diff.kind)
+
+    def key(self, op_id: str, diff: Difference) -> Key:
+        """Where a difference is grouped: one a conditional rule accepts is grouped apart
+        (its location names the condition), so the same place on another request stays open."""
+        if diff.accepted_when is None:
+            return (op_id, diff.location, diff.kind)
+        from harness.conditions import describe
+
+        when = self.accept[diff.accepted_when].when
+        assert when is not None
+        return (op_id, f"{diff.location} [when {describe(when)}]", diff.kind)
+
+    def accepted(self, op_id: str, diff: Difference, req: PreparedRequest | None = None) -> bool:
+        if req is not None:
+            diff = self.scoped(req, diff)
+        return self.rule_of(op_id, diff) is not None
 
     def live(self, result: ExchangeResult) -> list[Difference]:
         """The differences of ``result`` that no accept rule covers."""
@@ -93,7 +131,7 @@ class Findings:
         keys: dict[bool, list[Key]] = {True: [], False: []}
         for d in diffs:
             if d.kind != "status":
-                keys[self.accepted(op_id, d)].append((op_id, d.location, d.kind))
+                keys[self.accepted(op_id, d)].append(self.key(op_id, d))
         for same in keys.values():
             for key in same[1:]:
                 a, b = self._find((space, same[0])), self._find((space, key))
@@ -126,7 +164,7 @@ class Findings:
         """One write's stream differences (the example carries the write and both streams)."""
         self._join("realtime", op_id, example.differences)
         for d in example.differences:
-            key = (op_id, d.location, d.kind)
+            key = self.key(op_id, d)
             group = self.realtime.get(key)
             if group is None:
                 self.realtime[key] = Group(
@@ -134,7 +172,7 @@ class Findings:
                     count=1,
                     example=example,
                     difference=d,
-                    accepted_by=self.rule_for(*key),
+                    accepted_by=self.rule_of(op_id, d),
                     phase="realtime",
                 )
             else:
@@ -146,7 +184,7 @@ class Findings:
         self._join("groups", result.request.operation, result.differences)
         seen: set[Key] = set()
         for diff in result.differences:
-            key = (result.request.operation, diff.location, diff.kind)
+            key = self.key(result.request.operation, diff)
             if key in seen:
                 continue
             seen.add(key)
@@ -157,7 +195,7 @@ class Findings:
                     count=1,
                     example=result,
                     difference=diff,
-                    accepted_by=self.rule_for(*key),
+                    accepted_by=self.rule_of(result.request.operation, diff),
                     phase=phase,
                 )
             else:
@@ -170,7 +208,7 @@ class Findings:
         """Keys of the live differences of a sequence's last step not yet grouped (the
         others only count once more)."""
         op = last.request.operation
-        keys = [(op, d.location, d.kind) for d in last.differences if not self.accepted(op, d)]
+        keys = [self.key(op, d) for d in last.differences if not self.accepted(op, d)]
         fresh = [k for k in dict.fromkeys(keys) if k not in self.stateful]
         for key in dict.fromkeys(keys):
             if key in self.stateful:
@@ -182,10 +220,11 @@ class Findings:
         self._join(
             "stateful",
             last.request.operation,
-            [d for d in last.differences if (last.request.operation, d.location, d.kind) in keys],
+            [d for d in last.differences if self.key(last.request.operation, d) in keys],
         )
         for key in keys:
-            diff = next((d for d in last.differences if (d.location, d.kind) == key[1:]), None)
+            op = last.request.operation
+            diff = next((d for d in last.differences if self.key(op, d) == key), None)
             if diff is not None:
                 self.stateful[key] = Group(
                     *key, count=1, example=last, difference=diff, phase="stateful", steps=steps
@@ -195,7 +234,7 @@ class Findings:
         read = steps[-1]
         self._join("interop", op_id, read.differences)
         for d in read.differences:
-            key = (op_id, d.location, d.kind)
+            key = self.key(op_id, d)
             group = self.interop.get(key)
             if group is None:
                 self.interop[key] = Group(

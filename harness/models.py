@@ -121,6 +121,9 @@ class Difference:
     legacy: Any
     candidate: Any
     summary: str
+    # the index of the conditional accept rule (``when``) whose condition this difference's
+    # request met: the difference is accepted there, and grouped apart from the others
+    accepted_when: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -31,6 +31,7 @@ from harness.results import (
     InvariantResult,
     NoiseEntry,
     OperationSummary,
+    PhaseProof,
     RequestInfo,
     ResponseInfo,
     ResponseReached,
@@ -308,6 +309,21 @@ def causes(findings: list[Finding]) -> list[Cause]:
     return sorted(out, key=lambda c: (-len(c.operations), -sum(c.operations.values())))
 
 
+def _unproven_phases(ctx: RunContext) -> list[PhaseProof]:
+    """The phases whose requests meant to succeed mostly answered something else."""
+    return [
+        PhaseProof(
+            phase=phase,
+            sent=sent,
+            succeeded=ok,
+            reason=f"{ok} of its {sent} requests meant to succeed (positive, as a role that "
+            f"succeeded on the operation before) got a documented 2xx on both sides; at least "
+            f"half must (a lost session or missing rows make a phase compare error answers)",
+        )
+        for phase, sent, ok in ctx.stats.unproven_phases()
+    ]
+
+
 def _unproven(ctx: RunContext) -> list[Unproven]:
     allowed = {rule.operation: rule.reason for rule in ctx.config.unproven}
     out: list[Unproven] = []
@@ -520,16 +536,19 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
     ]
     drift = any(not f.accepted for f in findings) or bool(expired)
     missing = [u.operation for u in unproven if not u.allowed] if meta.require_proof else []
+    blind = _unproven_phases(ctx) if ctx else []
     if meta.errors or meta.interrupted:
         verdict, code = "error", 2
     elif drift:
         verdict, code = "drift", 1
-    elif missing:
+    elif missing or blind:
         verdict, code = "incomplete", 2
     else:
         verdict, code = "agree", 0
     if missing and not meta.errors and not meta.interrupted:
         messages.append("nothing was proven for: " + ", ".join(missing))
+    if not meta.errors and not meta.interrupted:
+        messages += [f"phase {p.phase} proved nothing: {p.reason}" for p in blind]
     for rule in expired:
         messages.append(
             f"accepted difference expired on {rule.expires}: {rule.operation} "
@@ -578,6 +597,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             responses_seen=0,
         ),
         unproven=unproven,
+        unproven_phases=blind,
         errors=[RunError.model_validate(e) for e in meta.errors],
         messages=messages,
         warnings=warnings,
@@ -596,6 +616,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             stateful=ctx.stats.stateful if ctx else {},
             interop=ctx.stats.interop if ctx else {},
             realtime=ctx.stats.realtime if ctx else {},
+            phase_proof={k: dict(v) for k, v in ctx.stats.meant.items()} if ctx else {},
             notes=ctx.stats.notes if ctx else [],
         ),
     )

@@ -92,6 +92,9 @@ class Pair:
     # (steps that must see each other's writes) is running; reset commands run
     dirty: bool = False
     in_sequence: bool = False
+    # managed mode: sessions logged in again mid-sequence vanish with the next restore, which
+    # brings back the ones they replaced: (target, role) -> the token to put back then
+    reinstate: dict[tuple[str, str], str] = field(default_factory=dict)
     resets: int = 0
     # the role key whose tokens were logged out during setup (the logged-out-token probe),
     # or why there is none
@@ -183,6 +186,9 @@ class Pair:
         self.in_sequence = False
         if not self.watchers:
             return
+        for (key, role), token in self.reinstate.items():
+            self.targets[key].tokens[role] = token
+        self.reinstate.clear()
         if self.mode == "external" and wrote and self.config.external.reset_command:
             self.reset_external()  # timed on its own
         started = time.perf_counter()

@@ -294,6 +294,16 @@ class Coverage(_Model):
     )
 
 
+class PhaseProof(_Model):
+    phase: str
+    sent: int = Field(
+        description="requests meant to succeed: positive, as a role that has "
+        "succeeded on the operation before"
+    )
+    succeeded: int = Field(description="those that got a documented 2xx on both sides")
+    reason: str = Field(description="why the phase proved nothing")
+
+
 class Unproven(_Model):
     operation: str
     allowed: bool = Field(description="named in [[unproven]] of parity.toml")
@@ -366,6 +376,10 @@ class Stats(_Model):
     stateful: dict[str, int]
     interop: dict[str, int]
     realtime: dict[str, int] = Field(default_factory=dict)
+    phase_proof: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="per phase: requests meant to succeed (sent) and those that did (succeeded)",
+    )
     notes: list[str]
     shards: list[ShardRun] = Field(
         default_factory=list, description="a merged run: each shard's timings"
@@ -392,6 +406,11 @@ class Results(_Model):
     invariants: list[InvariantResult]
     coverage: Coverage
     unproven: list[Unproven]
+    unproven_phases: list[PhaseProof] = Field(
+        default_factory=list,
+        description="phases whose requests meant to succeed mostly did not (a lost session, "
+        "no rows): what they compared were error answers, so the verdict is incomplete",
+    )
     errors: list[RunError]
     messages: list[str] = Field(description="why the verdict is what it is")
     warnings: list[str] = Field(

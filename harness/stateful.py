@@ -138,7 +138,9 @@ class StatefulRunner:
         is_drift: Callable[[ExchangeResult], bool],
         seed: int,
         max_steps: int,
+        same_status: Callable[[str, int, int], bool] | None = None,
     ) -> None:
+        self.same_status = same_status or (lambda _op, legacy, candidate: legacy == candidate)
         self.links = [
             link
             for link in contract.links
@@ -174,10 +176,10 @@ class StatefulRunner:
             (source.request, source.legacy, source.candidate),
             (source.candidate_request or source.request, source.candidate, source.legacy),
         )
+        if not self._answered(source, step.link.status):
+            return None
         out: list[PreparedRequest] = []
         for req, resp, other in sides:
-            if str(resp.status) != step.link.status:
-                return None
             values = {
                 name: resolve(expr, req, resp, other if resp is source.candidate else None)
                 for name, expr in step.link.parameters
@@ -186,6 +188,16 @@ class StatefulRunner:
                 return None
             out.append(fill(step.base, self.paths[step.operation], values))
         return out[0], out[1]
+
+    def _answered(self, result: ExchangeResult, status: str) -> bool:
+        """Both sides answered the link's status, or one did and a ``status`` rule makes the
+        other's answer the same (a port answering 200 for the contract's 201)."""
+        if _agrees(result, status):
+            return True
+        lstatus, cstatus = result.legacy.status, result.candidate.status
+        return status in (str(lstatus), str(cstatus)) and self.same_status(
+            result.request.operation, lstatus, cstatus
+        )
 
     def run_planned(self, steps: list[Step]) -> SequenceOutcome:
         """Replay a fixed plan (used when shrinking)."""
@@ -244,7 +256,7 @@ class StatefulRunner:
                         (i, link)
                         for i, res in enumerate(results)
                         for link in self.links
-                        if link.source == steps[i].operation and _agrees(res, link.status)
+                        if link.source == steps[i].operation and self._answered(res, link.status)
                     ]
                     if not options:
                         break

@@ -333,8 +333,12 @@ def _linked(
     role: str | None,
     index: int = 0,
 ) -> tuple[PreparedRequest, PreparedRequest] | None:
-    if str(created.legacy.status) != link.status or str(created.candidate.status) != link.status:
-        return None
+    lstatus, cstatus = created.legacy.status, created.candidate.status
+    if not (str(lstatus) == str(cstatus) == link.status) and not (
+        link.status in (str(lstatus), str(cstatus))
+        and ctx.rules(created.request.operation).same_status(lstatus, cstatus)
+    ):
+        return None  # a status rule makes the two answers the same: follow it as if equal
     bases = ctx.cases.pool(op.id)
     if not bases:
         return None

@@ -35,6 +35,7 @@ class Stateful:
             lambda result: bool(ctx.findings.live(result)),
             ctx.seed,
             ctx.profile.max_steps,
+            lambda op_id, legacy, candidate: ctx.rules(op_id).same_status(legacy, candidate),
         )
         if not runner.starts:
             ctx.stats.notes.append("stateful: the contract has no followable links")
