@@ -94,6 +94,7 @@ def documented_2xx(op: Operation, status: int) -> bool:
 # streams are open); stateless and probes have proof per operation instead
 PROOF_PHASES = ("rows", "stateful", "realtime", "interop")
 PHASE_PROOF_SHARE = 0.5  # a phase is proven when at least this share of them succeeded
+SUCCESSES_KEPT = 4  # successful requests kept per (operation, role)
 
 
 @dataclass
@@ -110,7 +111,7 @@ class RunStats:
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
     realtime: dict[str, int] = field(
-        default_factory=lambda: {"writes": 0, "messages": 0, "failing": 0}
+        default_factory=lambda: {"writes": 0, "succeeded": 0, "messages": 0, "failing": 0}
     )
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
@@ -124,6 +125,11 @@ class RunStats:
     meant: dict[str, Counter[str]] = field(default_factory=dict)
     # (operation, role) pairs that got a documented success on both sides: that role may call it
     ok_roles: set[tuple[str, str]] = field(default_factory=set)
+    # a few requests per (operation, role) that succeeded on both sides, for phases that
+    # replay known successes (realtime: writes while the streams are open)
+    successes: dict[tuple[str, str], list[tuple[PreparedRequest, PreparedRequest | None]]] = field(
+        default_factory=dict
+    )
 
     def succeeded(self, op: Operation, legacy: int, candidate: int) -> bool:
         """A documented 2xx on both sides (the same, or equal under a ``status`` rule)."""
@@ -282,6 +288,14 @@ class RunContext:
             tally["succeeded"] += int(ok)
         if ok:
             self.stats.ok_roles.add((op.id, role))
+            if (
+                req.mode == "positive"
+                and phase in ("stateless", "rows")
+                and "#" not in (req.role or "")
+            ):
+                kept = self.stats.successes.setdefault((op.id, role), [])
+                if len(kept) < SUCCESSES_KEPT:
+                    kept.append((req, candidate_req))
         return result
 
     def _kept(

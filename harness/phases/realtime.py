@@ -1,8 +1,9 @@
 """Realtime: both services' event streams, compared while the same writes happen on both.
 
 Each role (and an anonymous client) subscribes to each side's channel (a WebSocket, the
-path from ``[realtime]`` or the AsyncAPI document), then the phase replays write cases on
-both targets, one at a time, without restoring in between (a restore would rewind the
+path from ``[realtime]`` or the AsyncAPI document), then the phase replays every write
+operation as each role that may call it (requests that already succeeded on both sides, with
+real rows' ids for path parameters) on both targets, one at a time, without restoring in between (a restore would rewind the
 events a stream follows). After each write it collects what every subscriber received
 until the stream has been quiet for ``quiet_ms``, and compares the two sides' messages per
 role after the usual normalization: a missing or an extra message, another order, another
@@ -22,6 +23,7 @@ from typing import Any
 
 from harness.comparison import compare_bodies
 from harness.context import RunContext
+from harness.contract import match_operation
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
 from harness.normalization import RuleSet
 from harness.results import CaseDone, OperationStarted
@@ -123,11 +125,14 @@ class Realtime:
                 lm, cm = greeting[(role, "legacy")], greeting[(role, "candidate")]
                 self._compare(ctx, rules, role, lm, cm, None, cfg.path)
             try:
-                for req in writes:
-                    result = ctx.exchange(req, restore=False)
+                for req, cand in writes:
+                    result = ctx.exchange(req, cand, restore=False)
                     _wait_quiet(list(subs.values()), quiet, limit)
                     seen = {key: sub.take() for key, sub in subs.items()}
                     ctx.stats.realtime["writes"] += 1
+                    ctx.stats.realtime["succeeded"] += int(
+                        200 <= result.legacy.status < 300 and 200 <= result.candidate.status < 300
+                    )
                     agreed = True
                     for role in roles:
                         lm, cm = seen[(role, "legacy")], seen[(role, "candidate")]
@@ -138,17 +143,34 @@ class Realtime:
                 ctx.pair.restore()
         ctx.pair.timings.realtime += time.perf_counter() - started
 
-    def _writes(self, ctx: RunContext) -> list[PreparedRequest]:
-        """The first positive write cases of each write operation, as the first role."""
-        role = ctx.roles()[0]
+    def _writes(self, ctx: RunContext) -> list[tuple[PreparedRequest, PreparedRequest | None]]:
+        """Every write operation, as each role that may call it: up to ``writes_per_operation``
+        of the requests that already succeeded on both sides for that role (with the ids of
+        real rows, those with path parameters too); an operation nothing succeeded on is
+        sent from its pool as the first role when its path has no parameter. Deletes and
+        session-ending operations come last (their rows and sessions are gone after)."""
+        first = ctx.roles()[0]
         per_operation = ctx.config.realtime.writes_per_operation if ctx.config.realtime else 0
-        out: list[PreparedRequest] = []
+        auth = ctx.config.auth
+        roles = [*(auth.roles if auth else []), "anonymous"]
+        out: list[tuple[int, PreparedRequest, PreparedRequest | None]] = []
         for op in ctx.selected:
-            if op.method in ("GET", "HEAD", "OPTIONS") or op.api is None or "{" in op.path:
+            if op.method in ("GET", "HEAD", "OPTIONS") or op.api is None:
                 continue
-            pool = ctx.cases.pool(op.id)
-            out += [replace(c, role=role) for c in pool[:per_operation]]
-        return out
+            if auth is not None and match_operation(auth.login, op.id):
+                continue  # a login writes a session, not an event; the harness's own logins
+            last = int(op.method == "DELETE") + 2 * int(ctx.ends_session(op.id))
+            known = [
+                pair
+                for role in roles
+                for pair in ctx.stats.successes.get((op.id, role), [])[:per_operation]
+            ]
+            if known:
+                out += [(last, req, cand) for req, cand in known]
+            elif "{" not in op.path:
+                pool = ctx.cases.pool(op.id)
+                out += [(last, replace(c, role=first), None) for c in pool[:per_operation]]
+        return [(req, cand) for _, req, cand in sorted(out, key=lambda item: item[0])]
 
     def _url(self, ctx: RunContext, side: str, path: str) -> str:
         base = ctx.pair.targets[side].base_url
@@ -186,6 +208,8 @@ class Realtime:
             )
         ]
         op_id = cause.request.operation if cause is not None else OPERATION.format(path=path)
+        if cause is not None:  # an accept rule's ``when`` looks at the write that caused them
+            diffs = [ctx.findings.scoped(cause.request, d) for d in diffs]
         live = [d for d in diffs if not ctx.findings.accepted(op_id, d)]
         if not diffs:
             return False

@@ -274,6 +274,7 @@ def render_html(
         "errors": results.get("errors") or [],
         "phases": (results.get("config") or {}).get("phases") or [],
         "unproven": results.get("unproven") or [],
+        "unproven_phases": results.get("unproven_phases") or [],
         "messages": results.get("messages") or [],
         "warnings": results.get("warnings") or [],
         "causes": results.get("causes") or [],

@@ -57,6 +57,11 @@ def render_summary(document: Results | Mapping[str, Any]) -> str:
         lines += ["### Nothing was proven for", ""]
         lines += [f"- `{_cell(u.get('operation'))}`: {_cell(u.get('reason'))}" for u in unproven]
         lines.append("")
+    blind = results.get("unproven_phases") or []
+    if blind:
+        lines += ["### Phases that proved nothing", ""]
+        lines += [f"- `{_cell(p.get('phase'))}`: {_cell(p.get('reason'))}" for p in blind]
+        lines.append("")
     for warning in results.get("warnings") or []:
         lines.append(f"> warning: {_cell(warning)}")
     if results.get("warnings"):
