@@ -24,6 +24,7 @@ from harness.results import (
     LatencyStats,
     NoiseEntry,
     OperationSummary,
+    PhaseProof,
     ResponseReached,
     Results,
     RunConfigInfo,
@@ -419,25 +420,31 @@ def merge_results(
     require_proof = first.shard.require_proof
     missing = [u.operation for u in unproven if not u.allowed] if require_proof else []
     drift = any(not f.accepted for f in findings) or bool(expired)
+    stats = _merge_stats(ordered)
+    blind = _unproven_phases(stats.phase_proof)
     if errors or interrupted:
         verdict, code = "error", 2
     elif drift:
         verdict, code = "drift", 1
-    elif missing:
+    elif missing or blind:
         verdict, code = "incomplete", 2
     else:
         verdict, code = "agree", 0
     messages: list[str] = []
     if missing and not errors and not interrupted:
         messages.append("nothing was proven for: " + ", ".join(missing))
+    if not errors and not interrupted:
+        messages += [f"phase {p.phase} proved nothing: {p.reason}" for p in blind]
     messages += _unique(
-        m for r in ordered for m in r.messages if not m.startswith("nothing was proven for")
+        m
+        for r in ordered
+        for m in r.messages
+        if not m.startswith(("nothing was proven for", "phase "))
     )
     noise = sorted(
         (n for r in ordered for n in r.noise),
         key=lambda n: (n.operation, n.location, n.kind),
     )
-    stats = _merge_stats(ordered)
     started = min(r.started_at for r in ordered)
     finished = max(r.finished_at for r in ordered)
     return Results(
@@ -461,6 +468,7 @@ def merge_results(
         invariants=_merge_invariants(ordered),
         coverage=coverage,
         unproven=unproven,
+        unproven_phases=blind,
         errors=errors,
         messages=messages,
         warnings=_unique(w for r in ordered for w in r.warnings),
@@ -501,9 +509,31 @@ def _merge_stats(shards: list[Results]) -> Stats:
         invariant_findings=any(r.stats.invariant_findings for r in shards),
         stateful=_sum_dicts(r.stats.stateful for r in shards),
         interop=_sum_dicts(r.stats.interop for r in shards),
+        realtime=_sum_dicts(r.stats.realtime for r in shards),
+        phase_proof={
+            phase: _sum_dicts(r.stats.phase_proof.get(phase, {}) for r in shards)
+            for phase in sorted({p for r in shards for p in r.stats.phase_proof})
+        },
         notes=_unique(n for r in shards for n in r.stats.notes),
         shards=runs,
     )
+
+
+def _unproven_phases(proof: dict[str, dict[str, int]]) -> list[PhaseProof]:
+    """Proof per phase over every shard's requests (see ``RunStats.unproven_phases``)."""
+    from harness.context import PHASE_PROOF_SHARE
+    from harness.outcome import phase_reason
+
+    return [
+        PhaseProof(
+            phase=phase,
+            sent=c["sent"],
+            succeeded=c["succeeded"],
+            reason=phase_reason(c["sent"], c["succeeded"]),
+        )
+        for phase, c in proof.items()
+        if c.get("sent") and c.get("succeeded", 0) < PHASE_PROOF_SHARE * c["sent"]
+    ]
 
 
 def merge_dirs(paths: list[Path], *, run_id: str | None = None) -> Results:

@@ -309,6 +309,14 @@ def causes(findings: list[Finding]) -> list[Cause]:
     return sorted(out, key=lambda c: (-len(c.operations), -sum(c.operations.values())))
 
 
+def phase_reason(sent: int, ok: int) -> str:
+    return (
+        f"{ok} of its {sent} requests meant to succeed (positive, as a role that succeeded "
+        "on the operation before) got a documented 2xx on both sides; at least half must "
+        "(a lost session or missing rows make a phase compare error answers)"
+    )
+
+
 def _unproven_phases(ctx: RunContext) -> list[PhaseProof]:
     """The phases whose requests meant to succeed mostly answered something else."""
     return [
@@ -316,9 +324,7 @@ def _unproven_phases(ctx: RunContext) -> list[PhaseProof]:
             phase=phase,
             sent=sent,
             succeeded=ok,
-            reason=f"{ok} of its {sent} requests meant to succeed (positive, as a role that "
-            f"succeeded on the operation before) got a documented 2xx on both sides; at least "
-            f"half must (a lost session or missing rows make a phase compare error answers)",
+            reason=phase_reason(sent, ok),
         )
         for phase, sent, ok in ctx.stats.unproven_phases()
     ]
