@@ -2,13 +2,14 @@
 
 Each role (and an anonymous client) subscribes to each side's channel (a WebSocket, the
 path from ``[realtime]`` or the AsyncAPI document), then the phase replays every write
-operation as each role that may call it (requests that already succeeded on both sides, with
-real rows' ids for path parameters) on both targets, one at a time, without restoring in
-between (a restore would rewind the events a stream follows). After each write it collects what every subscriber received
-until the stream has been quiet for ``quiet_ms``, and compares the two sides' messages per
-role after the usual normalization: a missing or an extra message, another order, another
-payload. An event the candidate sends to a role the legacy does not (a leak to another
-unit) is an ``extra`` on that role's stream. Each finding names the write that caused it.
+operation as each role that may call it (requests that already succeeded on both sides,
+with real rows' ids for path parameters) on both targets, one at a time, without restoring
+in between (a restore would rewind the events a stream follows). After each write it
+collects what every subscriber received until the stream has been quiet for ``quiet_ms``,
+and compares the two sides' messages per role after the usual normalization: a missing or
+an extra message, another order, another payload. An event the candidate sends to a role
+the legacy does not (a leak to another unit) is an ``extra`` on that role's stream. Each
+finding names the write that caused it.
 """
 
 from __future__ import annotations
