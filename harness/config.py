@@ -386,7 +386,9 @@ class RealtimeConfig(_Strict):
     )
     timeout_s: float = Field(5.0, description="longest wait for a stream to go quiet")
     writes_per_operation: int = Field(
-        2, description="write cases per create operation replayed while subscribed"
+        2,
+        description="writes per operation replayed while subscribed (at least: one per role "
+        "that succeeded on the operation)",
     )
 
 

@@ -202,6 +202,7 @@ class RunContext:
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.pair)
         self._fixtures: FixtureValues | None = None
+        self._sequence: list[PreparedRequest] = []  # requests whose writes are in the state
 
     @property
     def fixtures(self) -> FixtureValues:
@@ -374,6 +375,8 @@ class RunContext:
         clock, aa_clock = pair.clock(), pair.clock("legacy", "legacy_aa")
         pair.note_answers(req, legacy, candidate)
         if not restore:
+            if not pair.in_sequence:
+                self._sequence = []  # the state was restored since: a new sequence
             pair.in_sequence = True
         lw: Writes | None = None
         cw: Writes | None = None
@@ -407,8 +410,11 @@ class RunContext:
         if aa is not None:
             aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, compare, aa_clock, accepted)
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
-        diffs = [self.findings.scoped(req, d) for d in diffs]
-        inv = [self.findings.scoped(req, d) for d in inv]
+        earlier = self._sequence if not restore else []
+        diffs = [self.findings.scoped(req, d, earlier) for d in diffs]
+        inv = [self.findings.scoped(req, d, earlier) for d in inv]
+        if not restore:
+            self._sequence.append(req)
         pair.timings.compare += time.perf_counter() - started
         result = ExchangeResult(
             req, legacy, candidate, lw, cw, diffs + inv, candidate_request=candidate_req

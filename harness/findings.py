@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,17 +77,23 @@ class Findings:
                 return rule
         return None
 
-    def scoped(self, req: PreparedRequest, diff: Difference) -> Difference:
-        """``diff`` marked with the conditional accept rule whose condition ``req`` meets."""
+    def scoped(
+        self, req: PreparedRequest, diff: Difference, earlier: Sequence[PreparedRequest] = ()
+    ) -> Difference:
+        """``diff`` marked with the conditional accept rule whose condition ``req`` meets;
+        a difference in the writes also when one of the ``earlier`` requests whose writes
+        are still in the state (a sequence's steps) meets it: the writes compared are
+        cumulative, so that request caused it."""
         from harness.conditions import holds
 
         if diff.accepted_when is not None:
             return diff
+        causes = [req, *earlier] if diff.location.startswith("db:") else [req]
         for index, rule in enumerate(self.accept):
             if (
                 rule.when is not None
                 and self._covers(rule, req.operation, diff.location, diff.kind)
-                and holds(rule.when, req)
+                and any(holds(rule.when, r) for r in causes)
             ):
                 return replace(diff, accepted_when=index)
         return diff

@@ -145,9 +145,9 @@ class Realtime:
         ctx.pair.timings.realtime += time.perf_counter() - started
 
     def _writes(self, ctx: RunContext) -> list[tuple[PreparedRequest, PreparedRequest | None]]:
-        """Every write operation, as each role that may call it: up to ``writes_per_operation``
-        of the requests that already succeeded on both sides for that role (with the ids of
-        real rows, those with path parameters too); an operation nothing succeeded on is
+        """Every write operation, as each role that may call it: a request that already
+        succeeded on both sides for that role (with the ids of real rows, those with path
+        parameters too), at least ``writes_per_operation`` in all; an operation nothing succeeded on is
         sent from its pool as the first role when its path has no parameter. Deletes and
         session-ending operations come last (their rows and sessions are gone after)."""
         first = ctx.roles()[0]
@@ -161,11 +161,12 @@ class Realtime:
             if auth is not None and match_operation(auth.login, op.id):
                 continue  # a login writes a session, not an event; the harness's own logins
             last = int(op.method == "DELETE") + 2 * int(ctx.ends_session(op.id))
-            known = [
-                pair
-                for role in roles
-                for pair in ctx.stats.successes.get((op.id, role), [])[:per_operation]
-            ]
+            # one request per role that may call it, then more of the first such role's up
+            # to writes_per_operation (each write waits for the streams to go quiet)
+            kept = [ctx.stats.successes.get((op.id, role), []) for role in roles]
+            known = [k[0] for k in kept if k]
+            more = next((k[1:] for k in kept if k), [])
+            known += more[: max(0, per_operation - len(known))]
             if known:
                 out += [(last, req, cand) for req, cand in known]
             elif "{" not in op.path:
