@@ -147,8 +147,9 @@ class Realtime:
     def _writes(self, ctx: RunContext) -> list[tuple[PreparedRequest, PreparedRequest | None]]:
         """Every write operation, as each role that may call it: a request that already
         succeeded on both sides for that role (with the ids of real rows, those with path
-        parameters too), at least ``writes_per_operation`` in all; an operation nothing succeeded on is
-        sent from its pool as the first role when its path has no parameter. Deletes and
+        parameters too), at least ``writes_per_operation`` in all; an operation nothing
+        succeeded on is sent from its pool as the first role when its path has no parameter.
+        Deletes and
         session-ending operations come last (their rows and sessions are gone after)."""
         first = ctx.roles()[0]
         per_operation = ctx.config.realtime.writes_per_operation if ctx.config.realtime else 0
