@@ -339,7 +339,14 @@ class RunContext:
             and role in self.config.auth.roles
         ):
             saved = {key: t.tokens.get(role) for key, t in self.pair.targets.items()}
-            self.sessions.renew(role)
+            try:
+                self.sessions.renew(role)
+            except HarnessError:  # the role cannot log in again: the 401s stand
+                for key, token in saved.items():
+                    if token is not None:
+                        self.pair.targets[key].tokens[role] = token
+                self._futile[req.operation] += 1
+                return result
             again = self._exchange(req, candidate_req, restore=restore)
             if (again.legacy.status, again.candidate.status) != (401, 401):
                 self.stats.renewals[role] += 1
