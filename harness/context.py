@@ -111,7 +111,13 @@ class RunStats:
     )
     interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
     realtime: dict[str, int] = field(
-        default_factory=lambda: {"writes": 0, "succeeded": 0, "messages": 0, "failing": 0}
+        default_factory=lambda: {
+            "writes": 0,
+            "succeeded": 0,
+            "messages": 0,
+            "row_writes_with_events": 0,
+            "failing": 0,
+        }
     )
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss

@@ -134,6 +134,9 @@ class Realtime:
                     ctx.stats.realtime["succeeded"] += int(
                         200 <= result.legacy.status < 300 and 200 <= result.candidate.status < 300
                     )
+                    if "{" in req.operation and any(seen.values()):
+                        # an event from a write on an existing row (ids from the rows phase)
+                        ctx.stats.realtime["row_writes_with_events"] += 1
                     agreed = True
                     for role in roles:
                         lm, cm = seen[(role, "legacy")], seen[(role, "candidate")]

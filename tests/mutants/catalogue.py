@@ -1252,6 +1252,25 @@ def _realtime_drop() -> list[Wrapper]:
     return []
 
 
+@mutant(
+    "realtime-drops-case-assigned",
+    "realtime",
+    "the channel never sends case.assigned events (a write on an existing row: the assign "
+    "itself is right)",
+    "POST /api/cases/{id}/assign",
+)
+def _realtime_drop_assigned() -> list[Wrapper]:
+    import backend.realtime as realtime
+
+    original = realtime.visible_to
+
+    def visible(user: Any, event: Any) -> bool:
+        return event.kind != "case.assigned" and original(user, event)
+
+    realtime.visible_to = visible  # type: ignore[assignment]
+    return []
+
+
 # -- export: the CSV as written (header line, quoting), caught by the CSV comparison ----------
 def _metadata_last(names: tuple[Any, ...], metadata: Any) -> tuple[Any, ...]:
     return (*[n for n in names if n is not metadata], metadata)
