@@ -30,10 +30,8 @@ def _run(tmp_path: Path, mutant: str | None, *args: str) -> tuple[int, dict[str,
 
     config = mutant_config(tmp_path, mutant, extra_profiles={"rt": PROFILE})
     reports = tmp_path / "reports"
-    code = main(
-        ["run", "--config", str(config), "--profile", "rt", "--seed", "1"]
-        + ["--report-dir", str(reports), "-q", *args]
-    )
+    run = ["run", "--config", str(config), "--profile", "rt", "--seed", "1"]
+    code = main([*run, "--report-dir", str(reports), "-q", *args])
     return code, json.loads((reports / "latest" / "results.json").read_text())
 
 
