@@ -28,6 +28,7 @@ PROFILE = {
 def _run(tmp_path: Path, mutant: str | None, *args: str) -> tuple[int, dict[str, Any]]:
     from tests.mutants.runner import mutant_config
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = mutant_config(tmp_path, mutant, extra_profiles={"rt": PROFILE})
     reports = tmp_path / "reports"
     run = ["run", "--config", str(config), "--profile", "rt", "--seed", "1"]
