@@ -18,7 +18,7 @@ __all__ = ["load"]
 
 def load(snapshot: Path, url: str) -> dict[str, int]:
     """Rows copied per table."""
-    from harness.db_postgres import load_sqlite_snapshot
+    from harness.db.postgres import load_sqlite_snapshot
 
     return load_sqlite_snapshot(snapshot, url, Base.metadata)
 

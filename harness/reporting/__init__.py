@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.results import Results
+from harness.reporting.results import Results
 
 __all__ = ["as_document"]
 

@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.reporting import as_document
+from harness.reporting.results import SCHEMA_VERSION, Results
 from harness.reporting.writediff import write_diff
-from harness.results import SCHEMA_VERSION, Results
 
 __all__ = ["find_previous", "render_html", "write_html"]
 

@@ -1,0 +1,1 @@
+"""The cases stage (see ARCHITECTURE.md)."""

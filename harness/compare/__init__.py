@@ -1,0 +1,1 @@
+"""The compare stage (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""The run stage (see ARCHITECTURE.md)."""

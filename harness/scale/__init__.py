@@ -1,0 +1,1 @@
+"""The scale stage (see ARCHITECTURE.md)."""

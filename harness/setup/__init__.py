@@ -1,0 +1,1 @@
+"""The setup stage (see ARCHITECTURE.md)."""
