@@ -104,7 +104,7 @@ def bench(session: nox.Session) -> None:
     """Measure harness throughput and service latency side by side; prints figures."""
     _install(session, "port")
     _build_legacy(session)
-    session.run("python", "-m", "harness.bench.services", *session.posargs)
+    session.run("python", "-m", "harness.bench", *session.posargs)
 
 
 @nox.session(python="3.11")

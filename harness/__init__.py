@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from harness import _moved
+
 __all__ = [
     "Invariant",
     "InvariantContext",
@@ -29,6 +31,9 @@ _EXPORTS = {
     "ParityConfig": "harness.setup.config",
     "load_config": "harness.setup.config",
 }
+
+# the flat layout's import paths (harness.config, harness.invariants, ...), for one release
+_moved.install()
 
 if TYPE_CHECKING:
     from harness.db.invariants import Invariant, InvariantContext, StepInfo, invariant
