@@ -3,9 +3,10 @@
     python -m harness.bench.db_writes [--config contracts/parity.toml] [--snapshot FILE] [-n 200]
 
 Builds the seeded snapshot with the config's ``[snapshot]`` command (or takes ``--snapshot``),
-copies it into a private PostgreSQL server (schema from the port's models, ``backend.pgload``)
-and, on each engine, repeats one request-sized write (a case inserted, an event inserted, an
-alert updated, from another connection, as a service would) ``-n`` times, timing the
+copies it into a private PostgreSQL server with the candidate's ``database_load`` command (for
+the shipped port, ``backend.pgload``: the schema from its models) and, on each engine,
+repeats one request-sized write (a case inserted, an event inserted, an alert updated,
+from another connection, as a service would) ``-n`` times, timing the
 watcher's ``changed()`` + ``writes()`` and its ``restore()``; then ``changed()`` alone when
 nothing was written (every read-only request pays it). Prints milliseconds per call (median
 and p90) and PostgreSQL's figures as ratios of SQLite's, for each PostgreSQL restore strategy.
@@ -95,10 +96,11 @@ def _sqlite(snapshot: Path, tmp: Path, rounds: int) -> dict[str, tuple[float, fl
         writer.close()
 
 
-def _postgres(snapshot: Path, rounds: int) -> dict[str, dict[str, tuple[float, float]]]:
+def _postgres(
+    snapshot: Path, rounds: int, load: Callable[[Path, str], None]
+) -> dict[str, dict[str, tuple[float, float]]]:
     import psycopg
 
-    from backend.pgload import load
     from harness.db.postgres import clone_database, create_database
     from harness.pair.pgserver import pg_server
 
@@ -157,6 +159,17 @@ def _build_snapshot(config_path: Path, tmp: Path) -> Path:
     )
 
 
+def _candidate_load(config_path: Path) -> Callable[[Path, str], None]:
+    """The candidate's ``database_load`` (or the default one), as a run would load it."""
+    from harness.pair.targets import load_database
+    from harness.setup.config import load_config
+
+    config = load_config(config_path)
+    service = config.services["candidate"]
+    cwd = config.resolve(service.cwd)
+    return lambda snapshot, url: load_database(service.database_load, cwd, snapshot, url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.bench.db_writes")
     parser.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
@@ -168,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(name)
             snapshot = args.snapshot or _build_snapshot(args.config, tmp)
             sqlite = _sqlite(snapshot, tmp, args.rounds)
-            postgres = _postgres(snapshot, args.rounds)
+            postgres = _postgres(snapshot, args.rounds, _candidate_load(args.config))
     except HarnessError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -12,8 +12,10 @@ rows meet real values. Each case is one request, so both sides get the same byte
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext.parser import parse
@@ -22,14 +24,43 @@ from harness.cases.edges import resolve_ref as _resolve
 from harness.cases.generation import ENCODING_ERRORS, build_request, rebuild
 from harness.cases.sequences import fill
 from harness.errors import HarnessError
-from harness.models import PreparedRequest
-from harness.setup.config import FixtureRule
-from harness.setup.contract import Operation, match_operation
+from harness.models import PreparedRequest, Response
+from harness.setup.config import FixtureRule, ParityConfig
+from harness.setup.contract import Contract, Operation, match_operation
 
-if TYPE_CHECKING:
-    from harness.run.context import RunContext
+__all__ = ["FixtureHost", "FixtureValues", "Slot", "fixture_cases", "list_items", "slots_of"]
 
-__all__ = ["FixtureValues", "Slot", "fixture_cases", "list_items", "slots_of"]
+
+class _Legacy(Protocol):
+    """The side fixtures are read from (``harness.pair.targets.Pair`` is one)."""
+
+    @property
+    def snapshot(self) -> Path | None: ...
+    @property
+    def watchers(self) -> Mapping[str, object]: ...
+    def send_one(self, key: str, req: PreparedRequest) -> Response: ...
+    def restore(self) -> None: ...
+
+
+class _Notes(Protocol):
+    @property
+    def notes(self) -> list[str]: ...
+
+
+class FixtureHost(Protocol):
+    """What resolving fixtures needs of a run (``harness.run.context.RunContext`` is one):
+    cases sit below the run, so they name the few things they use, not the run."""
+
+    @property
+    def config(self) -> ParityConfig: ...
+    @property
+    def contract(self) -> Contract: ...
+    @property
+    def pair(self) -> _Legacy: ...
+    @property
+    def stats(self) -> _Notes: ...
+    def roles(self) -> list[str | None]: ...
+
 
 MAX_DEPTH = 4  # body schema levels searched for a field name
 MAX_ROLES = 3  # roles each value is sent as, in the generated cases
@@ -137,7 +168,7 @@ def _text(value: Any) -> str:
 class FixtureValues:
     """The configured fixtures, each resolved once per run (on the legacy's data)."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: FixtureHost) -> None:
         self.ctx = ctx
         self.rules = ctx.config.fixture_rules()
         self._values: dict[str, list[Any]] = {}
@@ -238,7 +269,7 @@ def _hashable(value: Any) -> Any:
 
 
 def fixture_cases(
-    ctx: RunContext, fixtures: FixtureValues, op: Operation, cases: list[PreparedRequest]
+    ctx: FixtureHost, fixtures: FixtureValues, op: Operation, cases: list[PreparedRequest]
 ) -> list[PreparedRequest]:
     """For each fixture slot of ``op``: each value, as up to ``MAX_ROLES`` roles in turn (so
     a value a role may use and one it may not both reach each role), on the operation's

@@ -490,6 +490,31 @@ def _transport(pair: Pair) -> Transport:
     )
 
 
+def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> None:
+    """Fill the empty PostgreSQL database ``url`` from ``snapshot`` with a service's
+    ``database_load`` command (the pair's own loader: the tool never imports it), or with
+    the snapshot's own schema translated (``harness.db.load``) when it names none."""
+    if load is None:
+        from harness.db.load import load as default_load
+
+        try:
+            default_load(snapshot, url)
+        except Exception as exc:
+            raise HarnessError(
+                f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
+            ) from exc
+        return
+    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
+    argv = render_command(load, values)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise HarnessError(
+            f"database_load failed ({shlex.join(argv)}): "
+            f"{done.stderr.decode(errors='replace')[-800:]}",
+            kind="database",
+        )
+
+
 def _databases(
     pair: Pair, profile: Profile, snapshot: Path, message: Callable[[str], None]
 ) -> dict[str, Path | str]:
@@ -512,25 +537,7 @@ def _databases(
         cwd = pair.config.resolve(pair.config.services[key].cwd)
 
         def run_load(snap: Path, url: str, load: Command | None = load, cwd: Path = cwd) -> None:
-            if load is None:  # the snapshot's own schema, translated (harness.db.load)
-                from harness.db.load import load as default_load
-
-                try:
-                    default_load(snap, url)
-                except Exception as exc:
-                    raise HarnessError(
-                        f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
-                    ) from exc
-                return
-            values = {"snapshot": str(snap), "database": url, "python": sys.executable}
-            argv = render_command(load, values)
-            done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
-            if done.returncode != 0:
-                raise HarnessError(
-                    f"database_load failed ({shlex.join(argv)}): "
-                    f"{done.stderr.decode(errors='replace')[-800:]}",
-                    kind="database",
-                )
+            load_database(load, cwd, snap, url)
 
         message(f"loading the snapshot into PostgreSQL for {key}")
         template = url_for(f"{prefix}_{key}")

@@ -6,20 +6,54 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from harness.errors import HarnessError
 from harness.reporting.results import ShardEvidence, ShardInfo
 from harness.run.context import RunContext
-from harness.run.partition import Partition, ShardSpec, load_history, partition, plan_units
+from harness.run.partition import (
+    Partition,
+    ShardPart,
+    ShardSpec,
+    load_history,
+    partition,
+    plan_units,
+)
+from harness.setup.config import Profile
+from harness.setup.contract import Contract, Operation
 
-if TYPE_CHECKING:
-    from harness.run.engine import Engine
+
+class _Options(Protocol):
+    @property
+    def shard(self) -> ShardSpec | None: ...
+    @property
+    def shard_plan(self) -> Path | None: ...
+    @property
+    def report_dir(self) -> Path: ...
+
+
+class ShardedRun(Protocol):
+    """What sharding reads of the orchestrator (``harness.run.engine.Engine``), named here
+    so that the engine imports this module and not the other way round."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def profile_name(self) -> str: ...
+    @property
+    def contract(self) -> Contract: ...
+    @property
+    def options(self) -> _Options: ...
+    def whole(self) -> list[Operation]: ...
+    def can_interop(self) -> bool: ...
+    def shard_part(self) -> ShardPart | None: ...
+
 
 __all__ = ["plan_for", "plan_partition", "shard_info"]
 
 
-def plan_partition(engine: Engine, count: int) -> Partition:
+def plan_partition(engine: ShardedRun, count: int) -> Partition:
     """The partition of this engine's run into ``count`` shards (history from its reports)."""
     profile = engine.profile
     if profile.noise == "calibrate":
@@ -38,7 +72,7 @@ def plan_partition(engine: Engine, count: int) -> Partition:
     return partition(units, count)
 
 
-def plan_for(engine: Engine, spec: ShardSpec) -> Partition:
+def plan_for(engine: ShardedRun, spec: ShardSpec) -> Partition:
     """The plan a shard runs: the one its parent wrote (``--workers``), else its own."""
     path = engine.options.shard_plan
     if path is None:
@@ -57,7 +91,7 @@ def plan_for(engine: Engine, spec: ShardSpec) -> Partition:
     return plan
 
 
-def shard_info(engine: Engine, ctx: RunContext | None) -> ShardInfo:
+def shard_info(engine: ShardedRun, ctx: RunContext | None) -> ShardInfo:
     spec = engine.options.shard
     assert spec is not None
     try:
