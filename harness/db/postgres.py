@@ -165,7 +165,7 @@ def prepare_targets(
     load: Any,
 ) -> dict[str, str]:
     """Managed mode's databases: ``template_url``'s database is created and filled by
-    ``load(snapshot, template_url)`` (for the shipped port: ``backend.pgload.load``), then
+    ``load(snapshot, template_url)`` (a service's ``database_load`` command, run), then
     each target key gets its own clone ``<template>_<key>``. Returns key -> database URL.
     Call before the services start (cloning needs the template to itself)."""
     from sqlalchemy.engine import make_url
