@@ -195,14 +195,23 @@ def _merge(args: argparse.Namespace) -> int:
     return _finish(results, args.report_dir / results.run_id, console, quiet=args.quiet)
 
 
-def _report(args: argparse.Namespace) -> int:
-    from harness.reporting.console import print_summary
-    from harness.reporting.jsonout import load_results, render_all
+def _read_results(path: Path) -> Results | None:
+    """``results.json`` read back, or None after saying why it cannot be."""
+    from harness.reporting.jsonout import load_results
 
     try:
-        results = load_results(args.results)
+        return load_results(path)
     except HarnessError as exc:
         print(f"parity: error: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.reporting.console import print_summary
+    from harness.reporting.jsonout import render_all
+
+    results = _read_results(args.results)
+    if results is None:
         return EXIT_ERROR
     out = args.out or args.results.parent
     out.mkdir(parents=True, exist_ok=True)
@@ -215,12 +224,9 @@ def _report(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     from harness.reporting.coverage import coverage_table
-    from harness.reporting.jsonout import load_results
 
-    try:
-        results = load_results(args.results)
-    except HarnessError as exc:
-        print(f"parity: error: {exc.message}", file=sys.stderr)
+    results = _read_results(args.results)
+    if results is None:
         return EXIT_ERROR
     sys.stdout.write(coverage_table(results, args.operation or None, states=args.states))
     return 0
