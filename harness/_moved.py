@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 __all__ = ["MOVED", "MovedFinder", "forward", "install"]
 
@@ -132,7 +134,7 @@ def install() -> None:
         sys.meta_path.insert(0, MovedFinder())
 
 
-def forward(package: str, new: str, names: frozenset[str], name: str) -> object:
+def forward(package: str, new: str, names: frozenset[str], name: str) -> Any:
     """``package.__getattr__`` for a package that took an old module's name.
 
     Only the old module's public ``names`` are forwarded (with the warning), so that a
@@ -144,3 +146,83 @@ def forward(package: str, new: str, names: frozenset[str], name: str) -> object:
     value = getattr(importlib.import_module(new), name)
     setattr(sys.modules[package], name, value)  # warned once: later lookups find it
     return value
+
+
+# --- rewriting old paths in source (``python -m harness._moved PATH...``) -------------------
+
+# the submodules of the packages that took an old module's name: harness.pair.services is a
+# new path, harness.pair.Pair an old one
+_NEW_SUBMODULES = {
+    "harness.pair": {"pgserver", "services", "targets", "transport"},
+    "harness.cases": {"edges", "files", "fixtures", "generation", "sequences", "source"},
+    "harness.bench": {"db_engines", "db_writes", "services", "shards", "throughput", "__main__"},
+}
+_CLASHES = {"harness.pair": "harness.pair.targets", "harness.cases": "harness.cases.source"}
+_CLASHES["harness.bench"] = "harness.bench.services"
+
+
+def _dotted_pattern() -> re.Pattern[str]:
+    names = sorted({*MOVED, *_CLASHES}, key=len, reverse=True)
+    return re.compile(
+        r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")(?:\.(\w+))?(?![\w])"
+    )
+
+
+def rewrite(text: str) -> str:
+    """``text`` with every flat-layout module path (dotted or as a file path) made new."""
+
+    def dotted(m: re.Match[str]) -> str:
+        old, tail = m.group(1), m.group(2)
+        if old in _CLASHES:
+            if tail is not None and tail in _NEW_SUBMODULES[old]:
+                return m.group(0)  # already a new path
+            if tail is None and m.string[m.end() : m.end() + 1] == ".":
+                return m.group(0)
+            new = _CLASHES[old]
+        else:
+            new = MOVED[old]
+        return new + (f".{tail}" if tail is not None else "")
+
+    text = _dotted_pattern().sub(dotted, text)
+    # file paths: harness/config.py, harness/phases/ (a clash name only as a .py file)
+    files = sorted({n.removeprefix("harness.") for n in {*MOVED, *_CLASHES}}, key=len, reverse=True)
+
+    def slashed(m: re.Match[str]) -> str:
+        old, end = "harness." + m.group(1), m.group(2)
+        if old in _CLASHES:
+            if end != ".py":
+                return m.group(0)
+            new = _CLASHES[old]
+        else:
+            new = MOVED[old]
+        return new.replace(".", "/") + end
+
+    pattern = r"(?<![\w/])harness/(" + "|".join(re.escape(f) for f in files) + r")(\.py\b|/)"
+    return re.sub(pattern, lambda m: slashed(m), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the old import paths in the given files and folders (``.py``, ``.pyi``,
+    ``.md``, ``.toml``, ``.yml``) in place; prints each file it changed."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m harness._moved", description=main.__doc__)
+    parser.add_argument("paths", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    suffixes = {".py", ".pyi", ".md", ".toml", ".yml", ".yaml"}
+    for root in args.paths:
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in files:
+            if path.suffix not in suffixes or not path.is_file() or ".venv" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            new = rewrite(text)
+            if new != text:
+                path.write_text(new, encoding="utf-8")
+                print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

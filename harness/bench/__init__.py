@@ -8,6 +8,8 @@ Enters: a parity.toml. Leaves: tables and ``bench.json``. May import every stage
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness._moved import forward
 
 # the flat layout's module harness.bench is now harness.bench.services: its names are forwarded,
@@ -15,5 +17,5 @@ from harness._moved import forward
 _OLD_NAMES = frozenset(["BenchRequest", "main", "run_bench"])
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     return forward(__name__, "harness.bench.services", _OLD_NAMES, name)

@@ -8,6 +8,8 @@ parts), ``sequences`` (lockstep runs along OpenAPI links). May import: setup, er
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness._moved import forward
 
 # the flat layout's module harness.cases is now harness.cases.source: its names are forwarded,
@@ -15,5 +17,5 @@ from harness._moved import forward
 _OLD_NAMES = frozenset(["CaseSource", "GenJob", "request_from_json", "request_to_json"])
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     return forward(__name__, "harness.cases.source", _OLD_NAMES, name)

@@ -9,6 +9,8 @@ PostgreSQL for a run). May import: setup, cases, compare, db, errors, models.
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness._moved import forward
 
 # the flat layout's module harness.pair is now harness.pair.targets: its names are forwarded,
@@ -16,5 +18,5 @@ from harness._moved import forward
 _OLD_NAMES = frozenset(["Pair", "Sessions", "Timings", "extract", "login", "open_pair"])
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     return forward(__name__, "harness.pair.targets", _OLD_NAMES, name)

@@ -76,3 +76,27 @@ def test_the_pytest_plugin_and_user_api_keep_their_paths() -> None:
 
     assert harness.invariant.__module__ == "harness.db.invariants"
     assert harness.pytest_plugin.__name__ == "harness.pytest_plugin"
+
+
+def test_rewrite_makes_old_paths_new_and_leaves_new_ones() -> None:
+    from harness._moved import rewrite
+
+    old = (
+        "from harness.config import ParityConfig\n"
+        "from harness.pair import Pair, login\n"
+        "import harness.phases.stateful\n"
+        'patch("harness.pair.login"); patch("harness.engine.Engine.run")\n'
+        "see harness/pair.py, harness/phases/rows.py, harness/dbdiff.py; python -m harness.bench_db\n"
+    )
+    new = (
+        "from harness.setup.config import ParityConfig\n"
+        "from harness.pair.targets import Pair, login\n"
+        "import harness.run.phases.stateful\n"
+        'patch("harness.pair.targets.login"); patch("harness.run.engine.Engine.run")\n'
+        "see harness/pair/targets.py, harness/run/phases/rows.py, harness/db/sqlite.py; "
+        "python -m harness.bench.db_writes\n"
+    )
+    assert rewrite(old) == new
+    assert rewrite(new) == new  # new paths (harness.pair.services, harness/pair/) stay
+    untouched = "from harness.pair.services import free_port\nharness/pair/ harness.db.postgres\n"
+    assert rewrite(untouched) == untouched
