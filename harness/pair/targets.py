@@ -490,31 +490,6 @@ def _transport(pair: Pair) -> Transport:
     )
 
 
-def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> None:
-    """Fill the empty PostgreSQL database ``url`` from ``snapshot`` with a service's
-    ``database_load`` command (the pair's own loader: the tool never imports it), or with
-    the snapshot's own schema translated (``harness.db.load``) when it names none."""
-    if load is None:
-        from harness.db.load import load as default_load
-
-        try:
-            default_load(snapshot, url)
-        except Exception as exc:
-            raise HarnessError(
-                f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
-            ) from exc
-        return
-    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
-    argv = render_command(load, values)
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
-    if done.returncode != 0:
-        raise HarnessError(
-            f"database_load failed ({shlex.join(argv)}): "
-            f"{done.stderr.decode(errors='replace')[-800:]}",
-            kind="database",
-        )
-
-
 def _databases(
     pair: Pair, profile: Profile, snapshot: Path, message: Callable[[str], None]
 ) -> dict[str, Path | str]:
@@ -549,6 +524,31 @@ def _databases(
         out[key] = urls[key]
         pair.templates[key] = template
     return out
+
+
+def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> None:
+    """Fill the empty PostgreSQL database ``url`` from ``snapshot`` with a service's
+    ``database_load`` command (the pair's own loader: the tool never imports it), or with
+    the snapshot's own schema translated (``harness.db.load``) when it names none."""
+    if load is None:
+        from harness.db.load import load as default_load
+
+        try:
+            default_load(snapshot, url)
+        except Exception as exc:
+            raise HarnessError(
+                f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
+            ) from exc
+        return
+    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
+    argv = render_command(load, values)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise HarnessError(
+            f"database_load failed ({shlex.join(argv)}): "
+            f"{done.stderr.decode(errors='replace')[-800:]}",
+            kind="database",
+        )
 
 
 def _postgres_server(

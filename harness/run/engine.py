@@ -43,7 +43,6 @@ from harness.run.phases import (
     Stateful,
     Stateless,
 )
-from harness.run.sharding import plan_for, plan_partition, shard_info
 from harness.setup.config import ParityConfig, Profile
 from harness.setup.contract import Contract, Operation
 
@@ -119,10 +118,14 @@ class Engine:
         if spec is None:
             return None
         if self._part is None:
+            from harness.run.sharding import plan_for
+
             self._part = plan_for(self, spec).part(spec.index, self.whole())
         return self._part
 
     def partition(self, count: int) -> Partition:
+        from harness.run.sharding import plan_partition
+
         return plan_partition(self, count)
 
     def selected(self) -> list[Operation]:
@@ -294,5 +297,7 @@ class Engine:
         meta.duration_s = time.monotonic() - t0
         results = build_results(meta, self.config, ctx)
         if self.options.shard is not None:
+            from harness.run.sharding import shard_info
+
             results.shard = shard_info(self, ctx)
         return results
