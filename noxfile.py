@@ -118,10 +118,12 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check over backend, harness, tests and noxfile."""
+    """Ruff lint and format check over backend, harness, tests and noxfile; the layers
+    (lint-imports: the contracts in pyproject.toml)."""
     _install(session, "lint", project=False)
     session.run("ruff", "check", "backend", "harness", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "backend", "harness", "tests", "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")

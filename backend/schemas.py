@@ -104,14 +104,23 @@ CASE_PATCH = Obj(
     }
 ).refine(lambda body: len(body) > 0, "At least one field is required")
 CASE_ASSIGN = Obj({"assigneeId": positive_id().nullable()})
-CASE_LIST = Obj(
-    {
+
+
+def case_filters() -> dict[str, Any]:
+    """The case filters of GET /api/cases and of the cases export, defined once."""
+    return {
         "channel": Enum(values=CHANNELS).optional(),
         "status": Enum(values=CASE_STATUSES).optional(),
         "category": Str(min=1, max=64).optional(),
         "businessUnit": business_unit().optional(),
         "assigneeId": Int(positive=True, coerce=True).optional(),
         "sort": Enum(values=CASE_SORTS).default("-createdAt"),
+    }
+
+
+CASE_LIST = Obj(
+    {
+        **case_filters(),
         "page": query_int(1).default(1),
         "pageSize": query_int(1, 100).default(20),
     }
@@ -180,17 +189,6 @@ SHARE_CREATE = Obj(
 )
 CHAT_LIST = Obj({"after": query_int(0).default(0), "limit": query_int(1, 100).default(50)})
 CHAT_CREATE = Obj({"body": Str(min=1, max=2000)})
-
-
-def case_filters() -> dict[str, Any]:
-    return {
-        "channel": Enum(values=CHANNELS).optional(),
-        "status": Enum(values=CASE_STATUSES).optional(),
-        "category": Str(min=1, max=64).optional(),
-        "businessUnit": business_unit().optional(),
-        "assigneeId": Int(positive=True, coerce=True).optional(),
-        "sort": Enum(values=CASE_SORTS).default("-createdAt"),
-    }
 
 
 EXPORT = Obj(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from harness.invariants import InvariantContext, invariant
+from harness import InvariantContext, invariant
 
 TIMESTAMPED = ("users", "cases", "alerts", "feed_items", "uploads")
 FTS = {

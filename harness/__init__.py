@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from harness import _moved
+
 __all__ = [
     "Invariant",
     "InvariantContext",
@@ -18,20 +20,24 @@ __all__ = [
     "load_config",
 ]
 # The results models (the pydantic document reporters read) join this list once
-# harness/results.py lands (the engine refactor); until then results.json is the interface.
+# harness/reporting/results.py lands (the engine refactor); until then results.json is the
+# interface.
 
 _EXPORTS = {
-    "Invariant": "harness.invariants",
-    "InvariantContext": "harness.invariants",
-    "StepInfo": "harness.invariants",
-    "invariant": "harness.invariants",
-    "ParityConfig": "harness.config",
-    "load_config": "harness.config",
+    "Invariant": "harness.db.invariants",
+    "InvariantContext": "harness.db.invariants",
+    "StepInfo": "harness.db.invariants",
+    "invariant": "harness.db.invariants",
+    "ParityConfig": "harness.setup.config",
+    "load_config": "harness.setup.config",
 }
 
+# the flat layout's import paths (harness.config, harness.invariants, ...), for one release
+_moved.install()
+
 if TYPE_CHECKING:
-    from harness.config import ParityConfig, load_config
-    from harness.invariants import Invariant, InvariantContext, StepInfo, invariant
+    from harness.db.invariants import Invariant, InvariantContext, StepInfo, invariant
+    from harness.setup.config import ParityConfig, load_config
 
 
 def __getattr__(name: str) -> Any:

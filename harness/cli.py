@@ -15,8 +15,8 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from harness.engine import Engine
-    from harness.results import Results
+    from harness.reporting.results import Results
+    from harness.run.engine import Engine
 
 __all__ = ["main"]
 
@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--report-dir", type=Path, default=Path("reports"))
     merge.add_argument("-q", "--quiet", action="store_true", help="summary line only")
     sub.add_parser(
-        "bench", help="the legacy and its port under the same load (harness.bench)", add_help=False
+        "bench",
+        help="the legacy and its port under the same load (harness.bench.services)",
+        add_help=False,
     )
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
@@ -90,12 +92,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.config import load_config
-    from harness.contract import load_contract
-    from harness.engine import Engine, RunOptions
     from harness.reporting.console import ConsoleListener
     from harness.reporting.jsonout import render_all, update_latest, write_results
-    from harness.shard import parse_shard
+    from harness.run.engine import Engine, RunOptions
+    from harness.run.partition import parse_shard
+    from harness.setup.config import load_config
+    from harness.setup.contract import load_contract
 
     console = Console(highlight=False)
     try:
@@ -168,7 +170,7 @@ def _finish(results: Results, run_dir: Path, console: Console, *, quiet: bool) -
 
 
 def _run_workers(engine: Engine, args: argparse.Namespace, console: Console) -> int:
-    from harness.workers import run_workers
+    from harness.scale.workers import run_workers
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -181,7 +183,7 @@ def _run_workers(engine: Engine, args: argparse.Namespace, console: Console) -> 
 def _merge(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.merge import merge_dirs
+    from harness.scale.merge import merge_dirs
 
     console = Console(highlight=False)
     results = merge_dirs(args.dirs)
@@ -193,14 +195,23 @@ def _merge(args: argparse.Namespace) -> int:
     return _finish(results, args.report_dir / results.run_id, console, quiet=args.quiet)
 
 
-def _report(args: argparse.Namespace) -> int:
-    from harness.reporting.console import print_summary
-    from harness.reporting.jsonout import load_results, render_all
+def _read_results(path: Path) -> Results | None:
+    """``results.json`` read back, or None after saying why it cannot be."""
+    from harness.reporting.jsonout import load_results
 
     try:
-        results = load_results(args.results)
+        return load_results(path)
     except HarnessError as exc:
         print(f"parity: error: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.reporting.console import print_summary
+    from harness.reporting.jsonout import render_all
+
+    results = _read_results(args.results)
+    if results is None:
         return EXIT_ERROR
     out = args.out or args.results.parent
     out.mkdir(parents=True, exist_ok=True)
@@ -213,12 +224,9 @@ def _report(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     from harness.reporting.coverage import coverage_table
-    from harness.reporting.jsonout import load_results
 
-    try:
-        results = load_results(args.results)
-    except HarnessError as exc:
-        print(f"parity: error: {exc.message}", file=sys.stderr)
+    results = _read_results(args.results)
+    if results is None:
         return EXIT_ERROR
     sys.stdout.write(coverage_table(results, args.operation or None, states=args.states))
     return 0
@@ -227,7 +235,7 @@ def _coverage(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
-        from harness import bench
+        from harness.bench import services as bench
 
         return int(bench.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)

@@ -10,7 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.reporting import as_document
-from harness.results import CaseDone, OperationFinished, OperationStarted, Results, RunStarted
+from harness.reporting.results import (
+    CaseDone,
+    OperationFinished,
+    OperationStarted,
+    Results,
+    RunStarted,
+)
 
 __all__ = ["ConsoleListener", "print_summary"]
 

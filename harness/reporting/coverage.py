@@ -8,8 +8,8 @@ how (generated cases, existing rows, a row created first, sequences, interop).
 
 from __future__ import annotations
 
-from harness.contract import match_operation
-from harness.results import OperationSummary, ResponseReached, Results
+from harness.reporting.results import OperationSummary, ResponseReached, Results
+from harness.setup.contract import match_operation
 
 __all__ = ["coverage_counts", "coverage_table"]
 

@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.reporting import as_document
+from harness.reporting.results import SCHEMA_VERSION, Results
 from harness.reporting.writediff import write_diff
-from harness.results import SCHEMA_VERSION, Results
 
 __all__ = ["find_previous", "render_html", "write_html"]
 
@@ -37,31 +37,28 @@ class Line:
     hit: bool
 
 
+def _block(opening: str, children: list[list[Line]], closing: str, path: str) -> list[Line]:
+    """An object or array: its children between the brackets, each but the last with a comma."""
+    lines = [Line(opening, path, False)]
+    for i, child in enumerate(children):
+        if i < len(children) - 1:
+            last = child[-1]
+            child[-1] = Line(last.text + ",", last.path, False)
+        lines += child
+    lines.append(Line(closing, path, False))
+    return lines
+
+
 def _pretty(value: Any, path: str = "$", indent: int = 0, key: str | None = None) -> list[Line]:
     """Pretty-printed JSON, one record per line with the JSON path it belongs to."""
     pad = "  " * indent
     label = f"{json.dumps(key, ensure_ascii=False)}: " if key is not None else ""
     if isinstance(value, dict) and value:
-        lines = [Line(f"{pad}{label}{{", path, False)]
-        items = list(value.items())
-        for i, (k, v) in enumerate(items):
-            child = _pretty(v, f"{path}.{k}", indent + 1, k)
-            if i < len(items) - 1:
-                last = child[-1]
-                child[-1] = Line(last.text + ",", last.path, False)
-            lines += child
-        lines.append(Line(f"{pad}}}", path, False))
-        return lines
+        members = [_pretty(v, f"{path}.{k}", indent + 1, k) for k, v in value.items()]
+        return _block(f"{pad}{label}{{", members, f"{pad}}}", path)
     if isinstance(value, list) and value:
-        lines = [Line(f"{pad}{label}[", path, False)]
-        for i, v in enumerate(value):
-            child = _pretty(v, f"{path}[{i}]", indent + 1)
-            if i < len(value) - 1:
-                last = child[-1]
-                child[-1] = Line(last.text + ",", last.path, False)
-            lines += child
-        lines.append(Line(f"{pad}]", path, False))
-        return lines
+        items = [_pretty(v, f"{path}[{i}]", indent + 1) for i, v in enumerate(value)]
+        return _block(f"{pad}{label}[", items, f"{pad}]", path)
     return [Line(f"{pad}{label}{json.dumps(value, ensure_ascii=False)}", path, False)]
 
 

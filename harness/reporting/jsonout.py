@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from harness.results import Results, load_results
+from harness.reporting.results import Results, load_results
 
 __all__ = ["load_results", "render_all", "update_latest", "write_results"]
 

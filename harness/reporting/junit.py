@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.reporting import as_document
-from harness.results import Results
+from harness.reporting.results import Results
 
 __all__ = ["junit_tree", "write_junit"]
 

@@ -12,7 +12,7 @@ import re
 import shlex
 from pathlib import Path
 
-from harness.results import Finding, Results
+from harness.reporting.results import Finding, Results
 
 __all__ = ["replay_script", "write_replay"]
 

@@ -1,7 +1,7 @@
 """The write diff a finding shows: per table, the rows and the columns the two sides wrote
 differently, side by side, with the full rows folded away.
 
-Rows pair up as the comparison pairs them (``harness.comparison.compare_writes``): inserted
+Rows pair up as the comparison pairs them (``harness.compare.comparison.compare_writes``): inserted
 rows in order, updated and deleted rows by their key. A cell is *flagged* when the finding
 names it (its diff paths, like ``items[+0].price`` or ``items[rowid=3].price``); a cell whose
 raw values differ but that the rules let through (a tolerance, a mask) is shown, unflagged,

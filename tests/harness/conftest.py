@@ -95,8 +95,8 @@ def assert_no_leftovers(results: dict[str, Any]) -> None:
 def running_pair(config_path: Path, tmp: Path) -> Iterator[tuple[list[Any], Path]]:
     """Both services of a fixture config started on copies of one seeded snapshot, as a
     user's own running pair is (URL mode); yields (services, snapshot) and stops them."""
-    from harness.config import load_config
-    from harness.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.pair.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.setup.config import load_config
 
     config = load_config(config_path)
     assert config.snapshot is not None

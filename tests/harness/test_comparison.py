@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.comparison import compare_bodies, compare_exchange, compare_writes
-from harness.config import CompareConfig, NormalizeRule
+from harness.compare.comparison import compare_bodies, compare_exchange, compare_writes
+from harness.compare.normalization import JsonText, RuleSet
 from harness.models import Response, TableWrites
-from harness.normalization import JsonText, RuleSet
+from harness.setup.config import CompareConfig, NormalizeRule
 
 
 def rs(*specs: dict[str, Any]) -> RuleSet:
@@ -300,7 +300,7 @@ def _iso(epoch: float, digits: int = 3) -> str:
 
 
 def test_a_time_tolerance_applies_only_to_values_stamped_during_the_request() -> None:
-    from harness.comparison import Clock
+    from harness.compare.comparison import Clock
 
     rules = rs({"location": "body:$..*At", "action": "tolerance", "ms": 10000})
     start = 1_790_000_000.0
@@ -346,7 +346,7 @@ def test_a_time_tolerance_applies_only_to_values_stamped_during_the_request() ->
 
 
 def test_an_earlier_request_of_a_sequence_is_a_window_too() -> None:
-    from harness.comparison import Clock
+    from harness.compare.comparison import Clock
 
     rules = rs({"location": "db:*.*_at", "action": "tolerance", "ms": 10000})
     first, later = 1_790_000_000.0, 1_790_000_003.0
@@ -362,7 +362,7 @@ def test_an_earlier_request_of_a_sequence_is_a_window_too() -> None:
 
 
 def test_the_precision_of_a_time_as_written() -> None:
-    from harness.comparison import grain
+    from harness.compare.comparison import grain
 
     assert grain("2026-01-05T10:00:00.123Z") == 0.001
     assert grain("2026-01-05T10:00:00.120Z") == 0.01

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from harness.comparison import compare_exchange
-from harness.conditions import holds
-from harness.config import AcceptRule, CompareConfig, NormalizeRule, RequestCondition
-from harness.findings import Findings
-from harness.generation import build_request
+from harness.cases.generation import build_request
+from harness.compare.comparison import compare_exchange
+from harness.compare.conditions import holds
+from harness.compare.findings import Findings
+from harness.compare.normalization import RuleSet
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response
-from harness.normalization import RuleSet
+from harness.setup.config import AcceptRule, CompareConfig, NormalizeRule, RequestCondition
 
 
 def req(

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import load_config
-from harness.contract import load_contract
-from harness.dbdiff import DbWatcher
+from harness.db.sqlite import DbWatcher
 from harness.errors import HarnessError
+from harness.setup.config import load_config
+from harness.setup.contract import load_contract
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,7 +109,7 @@ def test_operation_selection() -> None:
 
 
 def test_same_seed_same_cases_in_same_order() -> None:
-    from harness.generation import generate_cases
+    from harness.cases.generation import generate_cases
 
     contract = load_contract(ROOT / "tests" / "fixtures" / "pair" / "openapi.yaml")
     op = contract.get("POST /items")

@@ -173,8 +173,8 @@ def test_broken_config_is_an_error(
 def test_external_mode_compares_without_databases(
     run_pair: RunPair, pair_dir: Path, tmp_path: Path
 ) -> None:
-    from harness.config import load_config
-    from harness.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.pair.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.setup.config import load_config
 
     config = load_config(make_config(pair_dir, drift="value"))
     assert config.snapshot is not None

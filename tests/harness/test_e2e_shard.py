@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.results import load_results
+from harness.reporting.results import load_results
 from tests.harness.conftest import RunPair, assert_no_leftovers
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from harness.config import load_config
-from harness.services import ManagedService, build_snapshot, copy_snapshot
+from harness.pair.services import ManagedService, build_snapshot, copy_snapshot
+from harness.setup.config import load_config
 from tests.harness.conftest import RunPair, assert_no_leftovers, make_config
 
 pytestmark = [pytest.mark.e2e]

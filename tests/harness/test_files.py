@@ -6,10 +6,10 @@ import csv
 import io
 from pathlib import Path
 
-from harness.contract import load_contract
-from harness.files import csv_variants, filename_for, grown, is_csv, text_reductions
-from harness.findings import reductions as _reductions
-from harness.generation import contract_examples, generate_cases
+from harness.cases.files import csv_variants, filename_for, grown, is_csv, text_reductions
+from harness.cases.generation import contract_examples, generate_cases
+from harness.compare.findings import reductions as _reductions
+from harness.setup.contract import load_contract
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +146,7 @@ def test_curl_body_word_is_byte_exact_in_bash() -> None:
 
     import pytest
 
-    from harness.transport import shell_bytes
+    from harness.pair.transport import shell_bytes
 
     bash = shutil.which("bash")
     if bash is None:

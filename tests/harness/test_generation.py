@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import hashlib
 from pathlib import Path
-from harness.contract import load_contract
-from harness.generation import generate_cases
+from harness.setup.contract import load_contract
+from harness.cases.generation import generate_cases
 c = load_contract(Path("contracts/openapi.yaml"))
 for op_id in ("POST /api/upload", "POST /api/cases", "GET /api/cases"):
     reqs = generate_cases(c.get(op_id), run_seed=9, positive=15, negative=10,

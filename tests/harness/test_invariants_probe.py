@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.invariants import Invariant, InvariantContext, probe_invariants
+from harness.db.invariants import Invariant, InvariantContext, probe_invariants
 
 
 def _inv(name: str, check: object, **flags: object) -> Invariant:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.invariants import StepInfo, compare_outcomes, load_invariants, run_invariants
+from harness.db.invariants import StepInfo, compare_outcomes, load_invariants, run_invariants
 from tests.servers import ROOT, seed
 
 INVARIANTS = load_invariants(ROOT / "contracts" / "invariants.py")

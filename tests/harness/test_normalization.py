@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import NormalizeRule
-from harness.normalization import RuleSet, generalize, path_regex, shape
+from harness.compare.normalization import RuleSet, generalize, path_regex, shape
+from harness.setup.config import NormalizeRule
 
 
 def rules(*specs: dict[str, object], op: str = "GET /api/cases") -> RuleSet:

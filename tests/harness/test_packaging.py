@@ -100,7 +100,7 @@ def test_the_wheel_runs_without_the_port(tmp_path: Path, results_doc: Path) -> N
         capture_output=True,
         text=True,
     )
-    assert typed.stdout.strip() == "harness.invariants"
+    assert typed.stdout.strip() == "harness.db.invariants"
 
 
 @pytest.fixture

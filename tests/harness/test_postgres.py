@@ -18,18 +18,18 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.database import (
+from harness.compare.normalization import JsonText, RuleSet
+from harness.db.sqlite import DbWatcher
+from harness.db.watcher import (
     Watcher,
     engine_of,
     normalize_cross_engine,
     normalize_pair,
     open_watcher,
 )
-from harness.dbdiff import DbWatcher
 from harness.errors import HarnessError
 from harness.models import TableWrites
-from harness.normalization import JsonText, RuleSet
-from harness.pgserver import PgServer, pg_available, pg_server
+from harness.pair.pgserver import PgServer, pg_available, pg_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -191,7 +191,7 @@ def test_other_restore_strategies_reach_the_same_baseline(pg: PgServer, strategy
 
 @pytest.mark.slow
 def test_invariant_context_on_postgresql(pg: PgServer) -> None:
-    from harness.invariants import Invariant, InvariantContext, run_invariants
+    from harness.db.invariants import Invariant, InvariantContext, run_invariants
 
     url, writer = fresh_db(pg, SCHEMA)
     writer.close()
@@ -265,7 +265,7 @@ def test_normalize_cross_engine_values() -> None:
 
 @pytest.mark.slow
 def test_same_write_on_sqlite_and_postgresql_compares_equal(pg: PgServer, tmp_path: Path) -> None:
-    from harness.comparison import compare_writes
+    from harness.compare.comparison import compare_writes
 
     url, writer = fresh_db(
         pg,
@@ -349,7 +349,7 @@ def test_port_answers_on_postgresql_as_on_sqlite(
     pg: PgServer, seeded_snapshot: Path, tmp_path: Path
 ) -> None:
     from backend.pgload import load
-    from harness.db_postgres import create_database, prepare_targets
+    from harness.db.postgres import create_database, prepare_targets
     from tests.servers import running
 
     cli = pg.url("port_cli")
@@ -449,7 +449,7 @@ def test_port_answers_on_postgresql_as_on_sqlite(
             assert again.json()["id"] == 81, "restored under the running port, pool and all"
             watcher.restore()
             # the contract's invariants run on PostgreSQL too (a SQLAlchemy connection)
-            from harness.invariants import load_invariants, run_invariants
+            from harness.db.invariants import load_invariants, run_invariants
 
             defs = load_invariants(ROOT / "contracts" / "invariants.py")
             results = run_invariants(defs, watcher.live)
@@ -463,11 +463,11 @@ def test_port_answers_on_postgresql_as_on_sqlite(
 
 
 def test_default_loader_translates_the_snapshot_schema(pg: PgServer, tmp_path: Path) -> None:
-    """``harness.pgload``: no loader of the service's own; the SQLite file's schema, translated."""
+    """``harness.db.load``: no loader of the service's own; the SQLite file's schema, translated."""
     import psycopg
 
-    from harness.db_postgres import create_database
-    from harness.pgload import load
+    from harness.db.load import load
+    from harness.db.postgres import create_database
 
     snap = tmp_path / "snap.db"
     conn = sqlite3.connect(snap)

@@ -18,8 +18,8 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.pair import POSTGRES_URL_VARIABLE
-from harness.pgserver import PgServer, pg_available, pg_server
+from harness.pair.pgserver import PgServer, pg_available, pg_server
+from harness.pair.targets import POSTGRES_URL_VARIABLE
 from tests.harness.conftest import FIXTURE, RunPair, make_config
 
 pytestmark = [pytest.mark.e2e]
@@ -160,10 +160,10 @@ def agreeing_pair(
 ) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
     """The agreeing fixture pair up once for the module: the legacy on a SQLite file, the
     candidate on a PostgreSQL database; (its parity.toml, base URLs, database URLs)."""
-    from harness.config import load_config
-    from harness.db_postgres import create_database
-    from harness.pgload import load
-    from harness.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.db.load import load
+    from harness.db.postgres import create_database
+    from harness.pair.services import ManagedService, build_snapshot, copy_snapshot
+    from harness.setup.config import load_config
 
     tmp = tmp_path_factory.mktemp("agreeing")
     pair = tmp / "pair"
@@ -228,10 +228,10 @@ def test_url_mode_on_postgresql_databases_leaves_them_clean(
     write-only drift is caught, and each database is left as found (rows, no parity objects)."""
     import psycopg
 
-    from harness.config import load_config
-    from harness.db_postgres import create_database
-    from harness.pgload import load
-    from harness.services import ManagedService, build_snapshot
+    from harness.db.load import load
+    from harness.db.postgres import create_database
+    from harness.pair.services import ManagedService, build_snapshot
+    from harness.setup.config import load_config
 
     config = load_config(make_config(pair_dir, drift="dbwrite"))
     assert config.snapshot is not None

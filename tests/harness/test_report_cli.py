@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.reporting.jsonout import update_latest, write_results
-from harness.results import Results
+from harness.reporting.results import Results
 
 
 def _results() -> Results:
@@ -152,18 +152,18 @@ def test_results_of_another_schema_version_are_a_clear_error(
 
 
 def test_the_checked_in_json_schema_matches_the_models() -> None:
-    from harness.results import SCHEMA_FILE, json_schema
+    from harness.reporting.results import SCHEMA_FILE, json_schema
 
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema(), (
-        "docs/results.schema.json is stale: run python -m harness.results --write"
+        "docs/results.schema.json is stale: run python -m harness.reporting.results --write"
     )
 
 
 def test_the_config_reference_matches_the_model() -> None:
-    from harness.config import REFERENCE_FILE, reference_markdown
+    from harness.setup.config import REFERENCE_FILE, reference_markdown
 
     assert REFERENCE_FILE.read_text(encoding="utf-8") == reference_markdown(), (
-        "docs/config-reference.md is stale: run python -m harness.config --write"
+        "docs/config-reference.md is stale: run python -m harness.setup.config --write"
     )
 
 

@@ -10,7 +10,7 @@ false positives of the unmutated pair over N seeds.
 A detection is a difference on a mutated operation whose (operation, location, kind) the
 unmutated launcher does not show with the same seed (the same generated cases), so drift
 the real port already has is not counted as catching a mutant. The engine runs in-process
-(``harness.engine.Engine`` with its ``on_exchange`` hook); the minimality check re-sends
+(``harness.run.engine.Engine`` with its ``on_exchange`` hook); the minimality check re-sends
 reductions through the engine before it stops the services.
 """
 
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import load_config
-from harness.context import RunContext
-from harness.contract import load_contract
-from harness.engine import Engine, NullListener, RunOptions
-from harness.findings import Findings, reductions
+from harness.compare.findings import Findings, reductions
 from harness.models import ExchangeResult
+from harness.run.context import RunContext
+from harness.run.engine import Engine, NullListener, RunOptions
+from harness.setup.config import load_config
+from harness.setup.contract import load_contract
 from tests.mutants.catalogue import CATALOGUE, Mutant
 from tests.mutants.runner import FindingKey, all_operations, mutant_config, route_of
 from tests.mutants.verify import seeded_database

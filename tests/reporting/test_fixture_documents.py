@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.results import Results
+from harness.reporting.results import Results
 
 
 def test_the_fixture_documents_are_valid_results(

@@ -15,16 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.cases import CaseSource
-from harness.config import ParityConfig, load_config
-from harness.context import NullListener, RunContext
-from harness.contract import load_contract
-from harness.findings import Findings
-from harness.invariant_log import InvariantLog
+from harness.cases.source import CaseSource
+from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
 from harness.models import TableWrites, Writes
-from harness.noise import NoiseLedger
-from harness.pair import Pair, Timings
-from harness.transport import Target, Transport
+from harness.pair.targets import Pair, Timings
+from harness.pair.transport import Target, Transport
+from harness.run.context import NullListener, RunContext
+from harness.run.invariant_log import InvariantLog
+from harness.setup.config import ParityConfig, load_config
+from harness.setup.contract import load_contract
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "pair"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.bench import TARGETS, BenchRequest, schedule
+from harness.bench.services import TARGETS, BenchRequest, schedule
 
 READ = BenchRequest("GET /api/cases", "GET", "/api/cases")
 HEAD = BenchRequest("HEAD /api/cases", "HEAD", "/api/cases")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.cases import CaseSource, request_from_json, request_to_json
+from harness.cases.source import CaseSource, request_from_json, request_to_json
 from harness.models import NOT_SET, PreparedRequest
 
 

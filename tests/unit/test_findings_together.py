@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from harness.config import AcceptRule
-from harness.findings import Findings
+from harness.compare.findings import Findings
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response
+from harness.setup.config import AcceptRule
 
 
 def _result(op: str, *places: tuple[str, str]) -> ExchangeResult:

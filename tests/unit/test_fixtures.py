@@ -11,12 +11,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from harness.config import FixtureRule, ParityConfig
-from harness.fixtures import _body_paths
-from harness.outcome import RunMeta, build_results
-from harness.phases import Stateless
-from harness.phases.rows import row_states
+from harness.cases.fixtures import _body_paths
 from harness.reporting.coverage import coverage_counts, coverage_table
+from harness.run.outcome import RunMeta, build_results
+from harness.run.phases import Stateless
+from harness.run.phases.rows import row_states
+from harness.setup.config import FixtureRule, ParityConfig
 from tests.unit.conftest import items_service, json_response
 
 REAL = "Real Name"

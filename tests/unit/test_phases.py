@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from harness.config import AcceptRule
-from harness.outcome import RunMeta, build_results
-from harness.phases import Probes, Stateless
+from harness.run.outcome import RunMeta, build_results
+from harness.run.phases import Probes, Stateless
+from harness.setup.config import AcceptRule
 from tests.unit.conftest import items_service, json_response, writes
 
 

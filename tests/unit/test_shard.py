@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Profile
-from harness.contract import Contract, load_contract
+from harness.cases.sequences import StatefulRunner
 from harness.errors import HarnessError
-from harness.shard import (
+from harness.run.partition import (
     Partition,
     Unit,
     load_history,
@@ -19,7 +18,8 @@ from harness.shard import (
     partition,
     plan_units,
 )
-from harness.stateful import StatefulRunner
+from harness.setup.config import Profile
+from harness.setup.contract import Contract, load_contract
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "pair"
 

@@ -1,0 +1,238 @@
+"""Start both services on free loopback ports, each on its own copy of one seeded snapshot.
+
+Each service runs in its own process group so stopping it also stops whatever it spawned
+(``next start`` leaves a ``next-server`` child); logs go to the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from harness.errors import HarnessError, ServiceError
+from harness.setup.config import ServiceConfig, SnapshotConfig
+
+__all__ = ["ManagedService", "build_snapshot", "free_port", "log_tail", "render_command"]
+
+
+def free_port() -> int:
+    """A port the OS just handed out (bind to 0), so concurrent runs never collide."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def render_command(command: list[str] | str, values: dict[str, str]) -> list[str]:
+    parts = shlex.split(command) if isinstance(command, str) else list(command)
+    return [_fill(p, values) for p in parts]
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        data = path.read_bytes()[-20_000:]
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def _base_values() -> dict[str, str]:
+    return {"python": sys.executable}
+
+
+def build_snapshot(config: SnapshotConfig, base_dir: Path, database: Path, log_path: Path) -> Path:
+    """Run the configured seed command once; its output database is the shared snapshot."""
+    values = {**_base_values(), "database": str(database), "seed": str(config.seed)}
+    argv = render_command(config.command, values)
+    env = {**os.environ, **{k: _fill(v, values) for k, v in config.env.items()}}
+    cwd = (base_dir / config.cwd).resolve()
+    with log_path.open("wb") as log:
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=config.timeout_s,
+                check=False,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise ServiceError(f"snapshot command not found: {argv[0]}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ServiceError(
+                f"snapshot command timed out after {config.timeout_s}s: {shlex.join(argv)}",
+                log_tail=log_tail(log_path),
+            ) from exc
+    if proc.returncode != 0:
+        raise ServiceError(
+            f"snapshot command failed (exit {proc.returncode}): {shlex.join(argv)}",
+            log_tail=log_tail(log_path),
+        )
+    if not database.is_file():
+        raise ServiceError(
+            f"snapshot command did not create {database}", log_tail=log_tail(log_path)
+        )
+    # fold any WAL into the main file so plain copies are complete
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return database
+
+
+@dataclass
+class ManagedService:
+    """One target process: ``start()`` then ``wait_healthy()``; ``stop()`` always."""
+
+    target: str  # "legacy" | "candidate"
+    config: ServiceConfig
+    base_dir: Path
+    database: Path | str  # a SQLite file, or a PostgreSQL URL
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    argv: list[str] = field(default_factory=list)
+    _log: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name or self.target
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(self.argv)
+
+    def start(self) -> None:
+        url = isinstance(self.database, str) and "://" in self.database
+        values = {
+            **_base_values(),
+            "port": str(self.port),
+            "database": str(self.database),
+            # one of the two is empty: services pick their engine by which is set
+            "database_path": "" if url else str(self.database),
+            "database_url": str(self.database) if url else "",
+        }
+        self.argv = render_command(self.config.command, values)
+        env = {**os.environ, **{k: _fill(v, values) for k, v in self.config.env.items()}}
+        cwd = (self.base_dir / self.config.cwd).resolve()
+        log = self.log_path.open("ab")
+        self._log = log
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.close()
+            raise ServiceError(f"{self.name}: cannot start {self.command_line}: {exc}") from exc
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def died_error(self, when: str) -> ServiceError:
+        code = self.process.poll() if self.process else None
+        return ServiceError(
+            f"{self.name} ({self.target}) {when} (exit code {code}); log: {self.log_path}",
+            log_tail=log_tail(self.log_path),
+        )
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.config.startup_timeout_s
+        url = self.base_url + self.config.health
+        last = "no answer"
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise self.died_error("exited during startup")
+                try:
+                    resp = client.get(url)
+                    if resp.status_code < 500:
+                        return
+                    last = f"HTTP {resp.status_code}"
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                time.sleep(0.1)
+        raise ServiceError(
+            f"{self.name} ({self.target}) not healthy at {url} after "
+            f"{self.config.startup_timeout_s}s ({last}); log: {self.log_path}",
+            log_tail=log_tail(self.log_path),
+        )
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        proc = self.process
+        if proc is None:
+            return
+        try:
+            descendants = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            descendants = []
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=grace_s)
+        # anything that left the group (setsid children) but is still ours
+        _gone, alive = psutil.wait_procs(descendants, timeout=min(grace_s, 2.0))
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if self._log is not None:
+            with contextlib.suppress(Exception):
+                self._log.close()  # type: ignore[attr-defined]
+        self.process = None
+
+
+def copy_snapshot(snapshot: Path, target: Path) -> Path:
+    shutil.copyfile(snapshot, target)
+    return target
+
+
+def run_reset_command(command: list[str] | str, cwd: Path, timeout_s: float) -> None:
+    argv = render_command(command, _base_values())
+    try:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"reset command failed: {shlex.join(argv)}: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).decode("utf-8", "replace")[-2000:]
+        raise HarnessError(
+            f"reset command exited {proc.returncode}: {shlex.join(argv)}", log_tail=tail
+        )

@@ -1,0 +1,612 @@
+"""The pair under test as the phases see it: two targets, their transport, watchers, restore.
+
+``open_pair`` starts both services on copies of one seeded snapshot (managed mode) or wraps
+two URLs (external mode), logs every role in, and tears everything down on the way out.
+Phases use only the verbs here (send, read writes, restore), never the services themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.cases.generation import build_request
+from harness.compare.comparison import Clock
+from harness.db.sqlite import DbWatcher
+from harness.db.watcher import Watcher, engine_of, open_watcher
+from harness.errors import HarnessError, ServiceError
+from harness.models import PreparedRequest, Response, Writes, walk
+from harness.pair.services import (
+    ManagedService,
+    build_snapshot,
+    copy_snapshot,
+    render_command,
+    run_reset_command,
+)
+from harness.pair.transport import Target, TargetUnreachable, Transport
+from harness.setup.config import Command, ParityConfig, Profile, ServiceConfig
+
+__all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
+
+_T = TypeVar("_T")
+SIDES = ("legacy", "candidate")
+# managed mode's PostgreSQL targets on this server instead of a private one started per run
+POSTGRES_URL_VARIABLE = "PARITY_POSTGRES_URL"
+
+
+@dataclass
+class Timings:
+    """Seconds spent per kind of work over the run (the results' ``stats.timings_s``)."""
+
+    generation: float = 0.0
+    transport: float = 0.0
+    compare: float = 0.0
+    dbdiff: float = 0.0
+    reset: float = 0.0
+    shrink: float = 0.0
+    invariants: float = 0.0
+    login: float = 0.0
+    startup: float = 0.0
+    stateful: float = 0.0
+    interop: float = 0.0
+    realtime: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Pair:
+    """Both targets (plus the A/A twin when calibrating), how to reach and reset them."""
+
+    config: ParityConfig
+    mode: str  # "managed" | "external"
+    run_dir: Path
+    tmp: Path
+    timings: Timings
+    services: dict[str, ManagedService] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+    watchers: dict[str, Watcher] = field(default_factory=dict)
+    snapshot: Path | None = None
+    transport: Transport | None = None
+    engines: dict[str, str] = field(default_factory=dict)  # target -> sqlite | postgresql
+    templates: dict[str, str] = field(default_factory=dict)  # target -> its PostgreSQL template
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    # each request since the state was last restored: target -> (sent, answered), epoch s
+    spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
+    # the harness's own logins (their sessions, and what they stamp, outlive restores)
+    login_spans: list[dict[str, tuple[float, float]]] = field(default_factory=list)
+    # URL mode: a write may have changed the services since the last reset; a sequence
+    # (steps that must see each other's writes) is running; reset commands run
+    dirty: bool = False
+    in_sequence: bool = False
+    # managed mode: sessions logged in again mid-sequence vanish with the next restore, which
+    # brings back the ones they replaced: (target, role) -> the token to put back then
+    reinstate: dict[tuple[str, str], str] = field(default_factory=dict)
+    resets: int = 0
+    # the role key whose tokens were logged out during setup (the logged-out-token probe),
+    # or why there is none
+    logged_out: str | None = None
+    logged_out_note: str | None = None
+    _db_pool: ThreadPoolExecutor | None = None
+
+    # -- sending ------------------------------------------------------------------------------
+    @property
+    def has_twin(self) -> bool:
+        return "legacy_aa" in self.targets
+
+    def send(
+        self, req: PreparedRequest, candidate_req: PreparedRequest | None = None, *, twin: bool
+    ) -> tuple[Response, Response, Response | None]:
+        """The request on both targets at once (and on the A/A twin when asked)."""
+        assert self.transport is not None
+        started = time.perf_counter()
+        try:
+            if twin and self.has_twin:
+                legacy, candidate, aa = self.transport.send_with("legacy_aa", req, candidate_req)
+            else:
+                legacy, candidate = self.transport.send_pair(req, candidate_req)
+                aa = None
+        except TargetUnreachable as exc:
+            raise self.unreachable(exc) from exc
+        self.timings.transport += time.perf_counter() - started
+        answers = (("legacy", legacy), ("candidate", candidate), ("legacy_aa", aa))
+        self.spans.append({k: r.window for k, r in answers if r is not None and r.window})
+        return legacy, candidate, aa
+
+    def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
+        """The request windows of everything since the last restore, for two targets."""
+        return Clock.over(self.login_spans, self.spans, a=a, b=b)
+
+    def send_one(self, key: str, req: PreparedRequest) -> Response:
+        assert self.transport is not None
+        try:
+            return self.transport.send_one(key, req)
+        except TargetUnreachable as exc:
+            raise self.unreachable(exc) from exc
+
+    def unreachable(self, exc: TargetUnreachable) -> HarnessError:
+        service = self.services.get(exc.target)
+        if service is not None:
+            deadline = time.monotonic() + 1.0
+            while service.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not service.alive():
+                return service.died_error("died mid-run")
+            return ServiceError(
+                f"{service.name} ({exc.target}) stopped answering: {exc.detail}", log_tail=None
+            )
+        return HarnessError(f"{exc.target} is unreachable: {exc.detail}", kind="service")
+
+    def check_alive(self) -> None:
+        for service in self.services.values():
+            if not service.alive():
+                raise service.died_error("died mid-run")
+
+    # -- databases ----------------------------------------------------------------------------
+    def each(self, keys: list[str], work: Callable[[str], _T]) -> dict[str, _T]:
+        """``work(key)`` for every target at once: each database is its own file and
+        connection, and sqlite3 releases the GIL, so the two sides overlap."""
+        if len(keys) < 2:
+            return {k: work(k) for k in keys}
+        if self._db_pool is None:
+            self._db_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="parity-db")
+        futures = {k: self._db_pool.submit(work, k) for k in keys}
+        return {k: f.result() for k, f in futures.items()}
+
+    def read_writes(self, keys: list[str]) -> dict[str, tuple[bool, Writes]]:
+        """Per target: whether its database changed since the baseline, and the rows."""
+        started = time.perf_counter()
+        # the cheap check inline (most requests write nothing): threads only for real reads
+        changed = {key: self.watchers[key].changed() for key in keys}
+        rows = self.each([k for k in keys if changed[k]], lambda k: self.watchers[k].writes())
+        self.timings.dbdiff += time.perf_counter() - started
+        return {key: (changed[key], rows.get(key, {})) for key in keys}
+
+    def restore(self, *, wrote: bool = True) -> None:
+        """Every target's database back to its baseline, if anything changed it. In URL
+        mode with ``[external] databases``, ``reset_command`` runs first (the services' own
+        state: caches, files, or the database reset in place; not after a read that changed
+        no database, ``wrote=False``), then each watched database that still differs is
+        restored by its watcher. In URL mode without databases the reset is batched: it
+        runs before the next case that could observe a write (``settle``), so a run of
+        reads pays for none."""
+        self.in_sequence = False
+        if not self.watchers:
+            return
+        for (key, role), token in self.reinstate.items():
+            self.targets[key].tokens[role] = token
+        self.reinstate.clear()
+        if self.mode == "external" and wrote and self.config.external.reset_command:
+            self.reset_external()  # timed on its own
+        started = time.perf_counter()
+        changed = [k for k, w in self.watchers.items() if w.changed()]
+        self.each(changed, lambda key: self.watchers[key].restore())
+        self.spans = []  # a new list: clocks already taken keep theirs
+        self.timings.reset += time.perf_counter() - started
+
+    def note_answers(self, req: PreparedRequest, legacy: Response, candidate: Response) -> None:
+        """URL mode: a write that either side did not reject (a 4xx changes nothing) may
+        have changed state a later case could observe."""
+        if self.watchers or req.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if not (400 <= legacy.status < 500 and 400 <= candidate.status < 500):
+            self.dirty = True
+
+    def settle(self) -> None:
+        """URL mode: reset both services if a write since the last reset may show."""
+        if self.dirty and not self.watchers and self.config.external.reset_command:
+            self.reset_external()
+
+    def reset_external(self) -> None:
+        ext = self.config.external
+        assert ext.reset_command is not None
+        started = time.perf_counter()
+        run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s)
+        self.resets += 1
+        self.dirty = False
+        self.spans = []  # a new list: clocks already taken keep theirs
+        self.timings.reset += time.perf_counter() - started
+
+    @property
+    def restores(self) -> int:
+        return sum(w.restores for w in self.watchers.values())
+
+    # -- extra services (interop) -------------------------------------------------------------
+    def start_service(
+        self, key: str, config: ServiceConfig, database: Path | str
+    ) -> ManagedService:
+        service = ManagedService(
+            target=key,
+            config=config,
+            base_dir=self.config.base_dir,
+            database=database,
+            log_path=self.run_dir / f"{key}.log",
+        )
+        self.services[key] = service
+        service.start()
+        return service
+
+    def stop_service(self, key: str) -> None:
+        service = self.services.pop(key, None)
+        if service is not None:
+            service.stop()
+
+    def new_transport(self, legacy: Target, candidate: Target) -> Transport:
+        auth = self.config.auth
+        return Transport(
+            legacy,
+            candidate,
+            timeout_s=self.config.compare.timeout_s,
+            auth_header=auth.header if auth else "Authorization",
+            auth_prefix=auth.prefix if auth else "Bearer ",
+        )
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if self._db_pool is not None:
+            self._db_pool.shutdown(wait=True)
+            self._db_pool = None
+        for watcher in self.watchers.values():
+            watcher.close()
+        for service in self.services.values():
+            service.stop()
+        self.stack.close()  # a private PostgreSQL server, after its clients are gone
+
+    @property
+    def cross_engine(self) -> bool:
+        return len({self.engines.get(k, "sqlite") for k in SIDES}) > 1
+
+
+def extract(body: Any, path: str) -> Any:
+    """``$.token`` / ``$.data.0.id`` -> the value in ``body``, or None."""
+    return walk(body, [part for part in path.lstrip("$").strip(".").split(".") if part])
+
+
+def login(
+    config: ParityConfig,
+    transport: Transport,
+    targets: dict[str, Target],
+    pair: Pair,
+    *,
+    roles: list[str] | None = None,
+    as_key: Callable[[str], str] = lambda role: role,
+) -> None:
+    """Log every configured role (or ``roles``) in on every target; the token is stored
+    under ``as_key(role)``. A failed login is a harness error."""
+    auth = config.auth
+    if auth is None or not auth.roles:
+        return
+    method, _, path = auth.login.partition(" ")
+    for role, role_cfg in auth.roles.items():
+        if roles is not None and role not in roles:
+            continue
+        req = build_request(
+            operation=auth.login,
+            method=method.upper(),
+            path=path,
+            query=(),
+            headers=(("Content-Type", "application/json"),),
+            role=None,
+            mode="login",
+            json_body=role_cfg.body,
+        )
+        windows: dict[str, tuple[float, float]] = {}
+        for key, target in targets.items():
+            try:
+                resp = transport.send_one(key, req)
+            except TargetUnreachable as exc:
+                raise pair.unreachable(exc) from exc
+            if resp.window is not None:
+                windows[key] = resp.window
+            token = extract(resp.body, auth.token_path)
+            if not (200 <= resp.status < 300) or not isinstance(token, str):
+                hint = (
+                    f"; a 404: the base path ({target.base_url}) or [auth] login does not "
+                    "match the service"
+                    if resp.status == 404
+                    else ""
+                )
+                raise HarnessError(
+                    f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
+                    f"{resp.text[:200]!r} (token path {auth.token_path}){hint}",
+                    kind="auth",
+                )
+            target.tokens[as_key(role)] = token
+        pair.login_spans.append(windows)  # a login may stamp rows (a session, an event)
+
+
+class Sessions:
+    """Role sessions that survive the run: a case that can end its caller's session runs on
+    a session of its own, and a role whose answers turn to 401 is logged in again."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.renewed: list[str] = []  # what was renewed, for the results' notes
+        self._serial = 0
+
+    def _sides(self) -> dict[str, Target]:
+        return {k: t for k, t in self.pair.targets.items() if k in SIDES}
+
+    def renew(self, role: str) -> None:
+        assert self.pair.transport is not None
+        login(self.pair.config, self.pair.transport, self._sides(), self.pair, roles=[role])
+
+    @contextlib.contextmanager
+    def own(self, role: str) -> Iterator[str]:
+        """A fresh session of ``role`` on both sides, under a key of its own; dropped after."""
+        assert self.pair.transport is not None
+        self._serial += 1
+        key = f"{role}#{self._serial}"
+        login(
+            self.pair.config,
+            self.pair.transport,
+            self._sides(),
+            self.pair,
+            roles=[role],
+            as_key=lambda _role: key,
+        )
+        try:
+            yield key
+        finally:
+            for target in self._sides().values():
+                target.tokens.pop(key, None)
+
+
+@contextlib.contextmanager
+def open_pair(
+    config: ParityConfig,
+    profile: Profile,
+    run_dir: Path,
+    *,
+    legacy_url: str | None = None,
+    candidate_url: str | None = None,
+    base_path: str = "",
+    message: Callable[[str], None] = lambda _text: None,
+    logout: str | None = None,
+) -> Iterator[Pair]:
+    """Both targets up, logged in and watched; everything stopped and removed on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
+    external = legacy_url is not None or candidate_url is not None
+    pair = Pair(config, "external" if external else "managed", run_dir, tmp, Timings())
+    try:
+        if external:
+            if not (legacy_url and candidate_url):
+                raise HarnessError(
+                    "external mode needs both --legacy-url and --candidate-url", kind="input"
+                )
+            pair.targets = {
+                "legacy": Target("legacy", legacy_url.rstrip("/")),
+                "candidate": Target("candidate", candidate_url.rstrip("/")),
+            }
+            ext = config.external
+            if ext.setup_command is not None:
+                message("running [external] setup_command")
+                run_reset_command(ext.setup_command, config.resolve(ext.cwd), ext.timeout_s)
+            if ext.reset_command is not None:
+                message("resetting both services before the first scenario")
+                pair.reset_external()
+        else:
+            _start_managed(pair, profile, message)
+        base = base_path.rstrip("/")
+        if base:  # the contract's paths are relative to its servers' path
+            for target in pair.targets.values():
+                if not target.base_url.endswith(base):
+                    target.base_url += base
+        pair.transport = _transport(pair)
+        started = time.perf_counter()
+        login(config, pair.transport, pair.targets, pair)
+        if logout is not None:
+            log_out_a_session(pair, logout)
+        pair.timings.login = time.perf_counter() - started
+        if not external:
+            for key, service in pair.services.items():
+                watcher = open_watcher(service.database, tmp / f"{key}.baseline.db")
+                watcher.open()
+                pair.watchers[key] = watcher
+        else:
+            _watch_external(pair, message)
+        yield pair
+    finally:
+        pair.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def log_out_a_session(pair: Pair, logout: str) -> None:
+    """A fresh session of the first role, logged out again through ``logout`` on both
+    sides, before the baseline is taken: its tokens (``<role>#logged-out``) were valid and
+    are not any more, whatever a restore does later."""
+    auth = pair.config.auth
+    assert pair.transport is not None
+    if auth is None or not auth.roles:
+        return
+    role = next(iter(auth.roles))
+    key = f"{role}#logged-out"
+    sides = {k: t for k, t in pair.targets.items() if k in SIDES}
+    login(pair.config, pair.transport, sides, pair, roles=[role], as_key=lambda _r: key)
+    method, _, path = logout.partition(" ")
+    req = build_request(
+        operation=logout,
+        method=method.upper(),
+        path=path,
+        query=(),
+        headers=(("accept", "*/*"),),
+        role=key,
+        mode="login",
+    )
+    answers = {k: pair.send_one(k, req).status for k in sides}
+    if all(200 <= status < 300 for status in answers.values()):
+        pair.logged_out = key
+        return
+    for target in sides.values():
+        target.tokens.pop(key, None)
+    pair.logged_out_note = (
+        f"the logged-out-token probe was not sent: {logout} answered "
+        + ", ".join(f"{k} {v}" for k, v in answers.items())
+    )
+
+
+def _watch_external(pair: Pair, message: Callable[[str], None]) -> None:
+    """URL mode with ``[external] databases``: each side's database watched from here on
+    (the baseline is the state after the reset command and the logins). A SQLite pair
+    gets a snapshot for interop: the legacy's baseline copy."""
+    databases = pair.config.external_databases()
+    if not databases:
+        return
+    message("watching both services' databases")
+    for key in SIDES:
+        database = databases[key]
+        engine = engine_of(database)
+        if engine == "sqlite" and not Path(database).is_file():
+            raise HarnessError(
+                f"{pair.config.source}: [external] databases.{key}: no SQLite file at {database}",
+                kind="config",
+            )
+        watcher = open_watcher(database, pair.tmp / f"{key}.baseline.db", leave_clean=True)
+        pair.watchers[key] = watcher  # closed with the pair, even if open() fails midway
+        watcher.open()
+        pair.engines[key] = engine
+    legacy = pair.watchers["legacy"]
+    if not pair.cross_engine and isinstance(legacy, DbWatcher):
+        pair.snapshot = legacy.baseline
+
+
+def _transport(pair: Pair) -> Transport:
+    auth = pair.config.auth
+    return Transport(
+        pair.targets["legacy"],
+        pair.targets["candidate"],
+        extra=tuple(t for k, t in pair.targets.items() if k not in SIDES),
+        timeout_s=pair.config.compare.timeout_s,
+        auth_header=auth.header if auth else "Authorization",
+        auth_prefix=auth.prefix if auth else "Bearer ",
+    )
+
+
+def _databases(
+    pair: Pair, profile: Profile, snapshot: Path, message: Callable[[str], None]
+) -> dict[str, Path | str]:
+    """Each side's own copy of the snapshot: a SQLite file, or a PostgreSQL database cloned
+    from a template the service's ``database_load`` command filled from the snapshot."""
+    out: dict[str, Path | str] = {}
+    postgres = [k for k in SIDES if profile.databases.get(k, "sqlite") == "postgresql"]
+    for key in SIDES:
+        pair.engines[key] = "postgresql" if key in postgres else "sqlite"
+        if key not in postgres:
+            out[key] = copy_snapshot(snapshot, pair.tmp / f"{key}.db")
+    if not postgres:
+        return out
+    from harness.db.postgres import drop_database, prepare_targets
+
+    url_for, owned = _postgres_server(pair, message)
+    prefix = "parity" if owned else f"parity_{secrets.token_hex(3)}"
+    for key in postgres:
+        load = pair.config.services[key].database_load
+        cwd = pair.config.resolve(pair.config.services[key].cwd)
+
+        def run_load(snap: Path, url: str, load: Command | None = load, cwd: Path = cwd) -> None:
+            load_database(load, cwd, snap, url)
+
+        message(f"loading the snapshot into PostgreSQL for {key}")
+        template = url_for(f"{prefix}_{key}")
+        if not owned:  # a server parity does not own: the run's databases go at the end,
+            # registered first so that a failed load leaves nothing either
+            for url in (template, url_for(f"{prefix}_{key}_{key}")):
+                pair.stack.callback(drop_database, url)
+        urls = prepare_targets(template, snapshot, [key], run_load)
+        out[key] = urls[key]
+        pair.templates[key] = template
+    return out
+
+
+def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> None:
+    """Fill the empty PostgreSQL database ``url`` from ``snapshot`` with a service's
+    ``database_load`` command (the pair's own loader: the tool never imports it), or with
+    the snapshot's own schema translated (``harness.db.load``) when it names none."""
+    if load is None:
+        from harness.db.load import load as default_load
+
+        try:
+            default_load(snapshot, url)
+        except Exception as exc:
+            raise HarnessError(
+                f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
+            ) from exc
+        return
+    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
+    argv = render_command(load, values)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise HarnessError(
+            f"database_load failed ({shlex.join(argv)}): "
+            f"{done.stderr.decode(errors='replace')[-800:]}",
+            kind="database",
+        )
+
+
+def _postgres_server(
+    pair: Pair, message: Callable[[str], None]
+) -> tuple[Callable[[str], str], bool]:
+    """(``name -> database URL``, whether parity owns the server) for the server the run's
+    PostgreSQL targets live on: the one ``PARITY_POSTGRES_URL`` names (a superuser URL; the
+    run's databases get a random prefix and are dropped at the end), else a private server
+    started for the run."""
+    given = os.environ.get(POSTGRES_URL_VARIABLE)
+    if given:
+        from sqlalchemy.engine import make_url
+
+        message(f"using the PostgreSQL server in ${POSTGRES_URL_VARIABLE}")
+        base = make_url(given)
+
+        def on_given(name: str) -> str:
+            return base.set(database=name).render_as_string(hide_password=False)
+
+        return on_given, False
+    from harness.pair.pgserver import pg_server
+
+    message("starting a private PostgreSQL server")
+    server = pair.stack.enter_context(pg_server(keep_log=pair.run_dir / "postgres.log"))
+    return server.url, True
+
+
+def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None]) -> None:
+    cfg = pair.config
+    for key in SIDES:
+        if key not in cfg.services:
+            raise HarnessError(
+                f"{cfg.source}: [services.{key}] is required in managed mode "
+                "(or pass --legacy-url and --candidate-url)",
+                kind="config",
+            )
+    if cfg.snapshot is None:
+        raise HarnessError(f"{cfg.source}: [snapshot] is required in managed mode", kind="config")
+    started = time.perf_counter()
+    message("building the seeded snapshot")
+    snapshot = build_snapshot(
+        cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
+    )
+    pair.snapshot = snapshot
+    databases = _databases(pair, profile, snapshot, message)
+    for key in SIDES:
+        pair.start_service(key, cfg.services[key], databases[key])
+    if profile.noise == "calibrate":
+        twin_db = copy_snapshot(snapshot, pair.tmp / "legacy_aa.db")
+        pair.start_service("legacy_aa", cfg.services["legacy"], twin_db)
+    message("waiting for the services to be healthy")
+    for service in pair.services.values():
+        service.wait_healthy()
+    pair.targets = {key: Target(key, s.base_url) for key, s in pair.services.items()}
+    pair.timings.startup = time.perf_counter() - started

@@ -1,0 +1,501 @@
+"""The results document (``results.json``) and the events the engine emits, as pydantic models.
+
+Every reporter reads only :class:`Results`; ``docs/results.schema.json`` is generated from
+it (``python -m harness.reporting.results --write``) and a test fails when the two disagree.
+A file of another ``schema_version`` is a clear error, never a half-read report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import HarnessError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AcceptedRule",
+    "CaseDone",
+    "Cause",
+    "Coverage",
+    "DiffEntry",
+    "Example",
+    "Finding",
+    "FindingKind",
+    "FindingLocation",
+    "GenerationError",
+    "InvariantResult",
+    "NoiseEntry",
+    "OperationFinished",
+    "OperationStarted",
+    "OperationSummary",
+    "RequestInfo",
+    "ResponseInfo",
+    "ResponseReached",
+    "Results",
+    "RunConfigInfo",
+    "RunError",
+    "RunStarted",
+    "ShardEvidence",
+    "ShardInfo",
+    "ShardRun",
+    "Step",
+    "TargetInfo",
+    "Unproven",
+    "Verdict",
+    "load_results",
+]
+
+SCHEMA_VERSION = 2
+
+Verdict = Literal["agree", "drift", "incomplete", "error"]
+Phase = Literal["probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime"]
+FindingKind = Literal[
+    "status",
+    "header",
+    "value",
+    "type",
+    "format",
+    "missing",
+    "extra",
+    "ordering",
+    "db_insert",
+    "db_update",
+    "db_delete",
+    "invariant",
+]
+ErrorKind = Literal[
+    "harness",
+    "service",
+    "config",
+    "contract",
+    "input",
+    "auth",
+    "interrupted",
+    "incomplete",
+    "database",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunConfigInfo(_Model):
+    profile: str
+    seed: int
+    mode: Literal["managed", "external"]
+    contract: str
+    config: str
+    operations: list[str] = Field(description="the selected operations, in run order")
+    phases: list[str] = Field(description="the phases this run planned, in order")
+
+
+class TargetInfo(_Model):
+    name: str
+    base_url: str | None
+    command: str | None
+    git_commit: str | None = Field(description="the commit of this service's own source tree")
+    version: str | None = None
+    database: str | None = Field(default=None, description="the engine of its database")
+    restores: int = Field(0, description="times its database was restored to the baseline")
+    restore_s: float = Field(0.0, description="seconds those restores took, all together")
+
+
+class LatencyStats(_Model):
+    p50: float
+    p95: float
+    max: float
+    mean: float | None = Field(
+        default=None, description="what --shard balances on (absent in older results)"
+    )
+
+
+class ResponseReached(_Model):
+    """One status of one operation: documented or not, how often each side answered it."""
+
+    status: str
+    documented: bool = Field(description="the contract documents it (exactly or as 2XX...)")
+    legacy: int = Field(description="exchanges the legacy answered with it, every phase")
+    candidate: int = Field(description="exchanges the candidate answered with it")
+    both: int = Field(description="exchanges both sides answered with it")
+    phases: list[str] = Field(
+        default_factory=list,
+        description="the phases where both sides answered it (rows:created: a row created "
+        "first through a linked operation)",
+    )
+
+
+class OperationSummary(_Model):
+    id: str
+    method: str
+    path: str
+    operation_id: str | None
+    cases: int
+    agreeing: int
+    findings: int
+    accepted: int
+    proven: bool = Field(description="a case got a documented 2xx from both sides")
+    row_states: list[str] = Field(
+        default_factory=list, description="states of existing rows this operation was sent for"
+    )
+    status_codes: dict[str, dict[str, int]]
+    latency_ms: dict[str, LatencyStats]
+    responses: list[ResponseReached] = Field(
+        default_factory=list,
+        description="every documented status and every status seen, with the phases that "
+        "reached it on both sides (absent in older results)",
+    )
+
+
+class RequestInfo(_Model):
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any = None
+    role: str | None
+    mode: str
+
+
+class ResponseInfo(_Model):
+    status: int
+    headers: dict[str, str]
+    body: Any = None
+    elapsed_ms: float
+    error: str | None = None
+
+
+class Step(_Model):
+    request: RequestInfo
+    legacy: ResponseInfo
+    candidate: ResponseInfo
+    curl: dict[str, str]
+    candidate_request: RequestInfo | None = None
+    replay: dict[str, str] = Field(
+        default_factory=dict,
+        description='the curl line with the base URL as "${LEGACY_URL}" / "${CANDIDATE_URL}"',
+    )
+
+
+class DiffEntry(_Model):
+    path: str
+    kind: str
+    location: str
+    legacy: Any = None
+    candidate: Any = None
+    summary: str
+
+
+class Example(_Model):
+    steps: list[Step]
+    diff: list[DiffEntry]
+    other_diffs: list[DiffEntry]
+    db_writes: dict[str, dict[str, Any]]
+
+
+class FindingLocation(_Model):
+    """One place a finding's requests differ (the finding's own location is the first)."""
+
+    location: str
+    kind: FindingKind
+    count: int = Field(description="cases that showed a difference here")
+    summary: str
+    accepted: bool = False
+
+
+class Finding(_Model):
+    id: str
+    phase: Phase
+    operation: str
+    location: str
+    kind: FindingKind
+    summary: str
+    count: int
+    accepted: bool
+    accepted_reason: str | None
+    accepted_expires: str | None
+    example: Example
+    locations: list[FindingLocation] = Field(
+        default_factory=list,
+        description="every place the same requests differ (body, headers, rows, event "
+        "payloads, invariants): one cause per request; the first is the finding's own",
+    )
+    replay: str | None = Field(
+        default=None,
+        description="replay/<id>.sh beside results.json: a bash script that sends the "
+        "example to both services with curl and shows the two answers",
+    )
+
+
+class Cause(_Model):
+    """One difference (location, kind, shape of the two values) and every operation that
+    shows it: the same 404 body on eleven operations is one cause, not eleven."""
+
+    id: str
+    location: str
+    kind: str
+    shape: str = Field(description="the two values' shapes, legacy -> candidate")
+    operations: dict[str, int] = Field(description="operation -> cases showing it")
+    findings: list[str] = Field(description="the ids of the findings it groups")
+    summary: str
+
+
+class AcceptedRule(_Model):
+    operation: str
+    location: str
+    kind: str
+    reason: str
+    expires: str
+    matched: int
+    expired: bool
+
+
+class NoiseEntry(_Model):
+    operation: str
+    location: str
+    kind: str
+    cases: int
+    aa_rate: float | None
+    ab_rate: float | None
+    suppressed: int
+    evidence: str
+    source: str
+
+
+class InvariantResult(_Model):
+    name: str
+    target: Literal["legacy", "candidate", "both"] | None
+    passed: bool
+    message: str
+    skipped: bool = False
+    checks: int | None = None
+    count: int | None = None
+    against: str | None = None
+    operation: str | None = None
+    request: RequestInfo | None = None
+    status: int | None = None
+
+
+class Coverage(_Model):
+    operations_total: int
+    operations_exercised: int
+    operations_proven: int
+    responses_total: int
+    responses_seen: int
+    responses_seen_both: int | None = Field(
+        default=None,
+        description="documented responses both sides gave in one exchange (responses_seen "
+        "counts the legacy's)",
+    )
+
+
+class PhaseProof(_Model):
+    phase: str
+    sent: int = Field(
+        description="requests meant to succeed: positive, as a role that has "
+        "succeeded on the operation before"
+    )
+    succeeded: int = Field(description="those that got a documented 2xx on both sides")
+    reason: str = Field(description="why the phase proved nothing")
+
+
+class Unproven(_Model):
+    operation: str
+    allowed: bool = Field(description="named in [[unproven]] of parity.toml")
+    reason: str = Field(description="why nothing was proven, or the allow-list's reason")
+
+
+class RunError(_Model):
+    kind: ErrorKind
+    message: str
+    log_tail: str | None = None
+
+
+class GenerationError(_Model):
+    operation: str
+    mode: str
+    type: str = Field(description="the exception's type name")
+    message: str
+
+
+class ShardEvidence(_Model):
+    """What one shard's exchanges showed of an operation (a sequence reaches operations of
+    other shards): merged, these decide the gate and the coverage as one run would."""
+
+    proven: bool
+    codes: list[str] = Field(description="the legacy's statuses seen")
+    documented: list[str] = Field(description="the statuses the contract documents")
+
+
+class ShardInfo(_Model):
+    index: int = Field(description="1-based")
+    count: int
+    operations: list[str] = Field(description="this shard's operations (stateless, rows, probes)")
+    sequences: list[int] = Field(default_factory=list, description="stateful sequence numbers")
+    interop: list[str] = Field(default_factory=list, description="interop source operations")
+    selected: list[str] = Field(description="the whole run's selection, in run order")
+    plan: str = Field(description="digest of the partition: the same in every shard of a run")
+    cost: float = Field(description="this shard's expected cost (cases x mean latency)")
+    require_proof: bool = Field(default=True, description="the profile's gate")
+    evidence: dict[str, ShardEvidence] = Field(default_factory=dict)
+
+
+class ShardRun(_Model):
+    """One shard of a merged run, as it ran."""
+
+    index: int
+    run_id: str
+    verdict: Verdict
+    duration_s: float
+    exchanges: int
+    cost: float
+    timings_s: dict[str, float]
+
+
+class Stats(_Model):
+    exchanges: int
+    cases_drawn: int
+    duplicates_dropped: int
+    unencodable_dropped: int
+    generation_errors: list[GenerationError]
+    generation_errors_by_type: dict[str, int]
+    restores: int
+    resets: int = Field(
+        default=0,
+        description="URL mode: reset_command runs (batched: only before a case that could "
+        "observe an earlier write); their time is timings_s.reset",
+    )
+    case_cache_hits: int
+    timings_s: dict[str, float]
+    invariant_findings: bool
+    stateful: dict[str, int]
+    interop: dict[str, int]
+    realtime: dict[str, int] = Field(default_factory=dict)
+    phase_proof: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="per phase: requests meant to succeed (sent) and those that did (succeeded)",
+    )
+    notes: list[str]
+    shards: list[ShardRun] = Field(
+        default_factory=list, description="a merged run: each shard's timings"
+    )
+
+
+class Results(_Model):
+    schema_version: Literal[2] = 2
+    run_id: str
+    verdict: Verdict
+    exit_code: Literal[0, 1, 2]
+    started_at: str
+    finished_at: str
+    duration_s: float
+    interrupted: bool
+    config: RunConfigInfo
+    targets: dict[str, TargetInfo]
+    environment: dict[str, str | None]
+    operations: list[OperationSummary]
+    findings: list[Finding]
+    causes: list[Cause] = Field(description="open findings grouped by root cause")
+    accepted: list[AcceptedRule]
+    noise: list[NoiseEntry]
+    invariants: list[InvariantResult]
+    coverage: Coverage
+    unproven: list[Unproven]
+    unproven_phases: list[PhaseProof] = Field(
+        default_factory=list,
+        description="phases whose requests meant to succeed mostly did not (a lost session, "
+        "no rows): what they compared were error answers, so the verdict is incomplete",
+    )
+    errors: list[RunError]
+    messages: list[str] = Field(description="why the verdict is what it is")
+    warnings: list[str] = Field(
+        description="what this run could not test or compare, and contracts or fixtures that "
+        "look wrong (a legacy that rejects most valid cases)"
+    )
+    stats: Stats
+    shard: ShardInfo | None = Field(
+        default=None, description="a run of one shard (parity run --shard i/n)"
+    )
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+
+def load_results(path: Path) -> Results:
+    """Read and validate a results file; another schema version is an error that says so."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HarnessError(f"{path}: cannot read results: {exc.strerror}", kind="input") from exc
+    except ValueError as exc:
+        raise HarnessError(f"{path}: not valid JSON: {exc}", kind="input") from exc
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: not a parity results file", kind="input")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise HarnessError(
+            f"{path}: results schema_version {version!r}; this parity reads version "
+            f"{SCHEMA_VERSION} (re-run parity, or use the parity that wrote it)",
+            kind="input",
+        )
+    try:
+        return Results.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[:3]
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
+        raise HarnessError(f"{path}: invalid results document: {where}", kind="input") from exc
+
+
+# -- events: what the engine tells its listeners while it runs ---------------------------------
+class RunStarted(_Model):
+    run_id: str
+    profile: str
+    seed: int
+    mode: str
+    operations: list[str]
+    run_dir: str
+
+
+class OperationStarted(_Model):
+    label: str
+    total: int
+
+
+class CaseDone(_Model):
+    label: str
+    agreed: bool
+
+
+class OperationFinished(_Model):
+    summary: OperationSummary
+
+
+def json_schema() -> str:
+    return json.dumps(Results.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "results.schema.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.reporting.results --write`` regenerates docs/results.schema.json."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--write"]:
+        SCHEMA_FILE.write_text(json_schema(), encoding="utf-8")
+        print(f"wrote {SCHEMA_FILE}")
+        return 0
+    sys.stdout.write(json_schema())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

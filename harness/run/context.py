@@ -1,0 +1,462 @@
+"""What every phase gets: the pair, the rules, the findings, the cases, and one verb to
+replay a request on both targets (send, read writes, check invariants, restore, compare).
+
+A phase never reaches back into the orchestrator; everything it may touch is here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from harness.cases.source import CaseSource
+from harness.compare.comparison import compare_exchange
+from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
+from harness.compare.normalization import RuleSet
+from harness.db.watcher import normalize_pair
+from harness.errors import HarnessError
+from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
+from harness.pair.targets import Pair, Sessions
+from harness.reporting.results import CaseDone, OperationFinished, OperationStarted, RunStarted
+from harness.run.invariant_log import InvariantLog
+from harness.run.partition import ShardPart
+from harness.setup.config import ParityConfig, Profile
+from harness.setup.contract import Contract, Operation, match_operation
+
+if TYPE_CHECKING:
+    from harness.cases.fixtures import FixtureValues
+
+__all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_SESSION_WORDS = re.compile(r"log-?out|sign-?out|password|/sessions?(/|$)", re.IGNORECASE)
+_ACCOUNT_PATHS = re.compile(r"/(users?|accounts?|me|profile)(/|$)", re.IGNORECASE)
+
+
+class Listener(Protocol):
+    """Progress out of the engine, as typed events (the console reporter is one)."""
+
+    def run_started(self, event: RunStarted) -> None: ...
+    def message(self, text: str) -> None: ...
+    def operation_started(self, event: OperationStarted) -> None: ...
+    def case_done(self, event: CaseDone) -> None: ...
+    def operation_finished(self, event: OperationFinished) -> None: ...
+
+
+class NullListener:
+    def run_started(self, event: RunStarted) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def operation_started(self, event: OperationStarted) -> None:
+        pass
+
+    def case_done(self, event: CaseDone) -> None:
+        pass
+
+    def operation_finished(self, event: OperationFinished) -> None:
+        pass
+
+
+@dataclass
+class OpStats:
+    op: Operation
+    cases: int = 0
+    agreeing: int = 0
+    statuses: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"legacy": Counter(), "candidate": Counter()}
+    )
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"legacy": [], "candidate": []})
+
+    def add(self, result: ExchangeResult, agreed: bool) -> None:
+        self.cases += 1
+        self.agreeing += int(agreed)
+        for key, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
+            self.statuses[key][str(resp.status)] += 1
+            self.latency[key].append(resp.elapsed_ms)
+
+
+def documented_2xx(op: Operation, status: int) -> bool:
+    if not 200 <= status < 300:
+        return False
+    return str(status) in op.statuses or "2XX" in {s.upper() for s in op.statuses}
+
+
+# the phases whose requests repeat what already succeeded (real rows, links, writes while
+# streams are open); stateless and probes have proof per operation instead
+PROOF_PHASES = ("rows", "stateful", "realtime", "interop")
+PHASE_PROOF_SHARE = 0.5  # a phase is proven when at least this share of them succeeded
+SUCCESSES_KEPT = 4  # successful requests kept per (operation, role)
+
+
+@dataclass
+class RunStats:
+    """Counts of the run: per operation (cases, statuses, latency) and per phase."""
+
+    ops: dict[str, OpStats] = field(default_factory=dict)
+    # every exchange of every phase: (legacy status, candidate status) per operation
+    answers: dict[str, Counter[tuple[int, int]]] = field(default_factory=dict)
+    equivalent: set[tuple[str, int, int]] = field(default_factory=set)
+    exchanges: int = 0
+    stateful: dict[str, int] = field(
+        default_factory=lambda: {"sequences": 0, "steps": 0, "failing": 0, "broken": 0}
+    )
+    interop: dict[str, int] = field(default_factory=lambda: {"writes": 0, "reads": 0, "failing": 0})
+    realtime: dict[str, int] = field(
+        default_factory=lambda: {
+            "writes": 0,
+            "succeeded": 0,
+            "messages": 0,
+            "row_writes_with_events": 0,
+            "failing": 0,
+        }
+    )
+    notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
+    warnings: list[str] = field(default_factory=list)  # what a reader must not miss
+    renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
+    row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
+    # the phases each (legacy status, candidate status) answer came from, per operation
+    phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
+    # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
+    positive: dict[str, Counter[int]] = field(default_factory=dict)
+    # proof per phase: requests meant to succeed ("sent") and those that did ("succeeded")
+    meant: dict[str, Counter[str]] = field(default_factory=dict)
+    # (operation, role) pairs that got a documented success on both sides: that role may call it
+    ok_roles: set[tuple[str, str]] = field(default_factory=set)
+    # a few requests per (operation, role) that succeeded on both sides, for phases that
+    # replay known successes (realtime: writes while the streams are open)
+    successes: dict[tuple[str, str], list[tuple[PreparedRequest, PreparedRequest | None]]] = field(
+        default_factory=dict
+    )
+
+    def succeeded(self, op: Operation, legacy: int, candidate: int) -> bool:
+        """A documented 2xx on both sides (the same, or equal under a ``status`` rule)."""
+        same = legacy == candidate or (op.id, legacy, candidate) in self.equivalent
+        return same and documented_2xx(op, legacy) and 200 <= candidate < 300
+
+    def unproven_phases(self, share: float = PHASE_PROOF_SHARE) -> list[tuple[str, int, int]]:
+        """(phase, sent, succeeded) of each phase whose requests meant to succeed mostly
+        did not: it compared error answers (a lost session, missing rows) and proved nothing."""
+        return [
+            (phase, c["sent"], c["succeeded"])
+            for phase, c in sorted(self.meant.items())
+            if c["sent"] and c["succeeded"] < share * c["sent"]
+        ]
+
+    def op(self, op: Operation) -> OpStats:
+        return self.ops.setdefault(op.id, OpStats(op))
+
+    def answered(
+        self,
+        op_id: str,
+        legacy: Response,
+        candidate: Response,
+        *,
+        same: bool = False,
+        phase: str = "stateless",
+    ) -> None:
+        """``same``: the two statuses differ but a ``status`` rule makes them equal."""
+        key = (legacy.status, candidate.status)
+        self.answers.setdefault(op_id, Counter())[key] += 1
+        self.phases.setdefault(op_id, {}).setdefault(key, set()).add(phase)
+        if same:
+            self.equivalent.add((op_id, legacy.status, candidate.status))
+
+    def proven(self, op: Operation) -> bool:
+        """At least one case got a documented 2xx from both sides (the same status, or two
+        a ``status`` rule declares equal), in any phase."""
+        return any(
+            (lstatus == cstatus or (op.id, lstatus, cstatus) in self.equivalent)
+            and documented_2xx(op, lstatus)
+            and 200 <= cstatus < 300
+            for lstatus, cstatus in self.answers.get(op.id, {})
+        )
+
+    def cases_per_op(self) -> dict[str, int]:
+        return {k: s.cases for k, s in self.ops.items()}
+
+
+@dataclass
+class RunContext:
+    contract: Contract
+    config: ParityConfig
+    profile: Profile
+    seed: int
+    selected: list[Operation]
+    pair: Pair
+    cases: CaseSource
+    findings: Findings
+    invariants: InvariantLog
+    noise: NoiseLedger
+    listener: Listener
+    run_dir: Path
+    stats: RunStats = field(default_factory=RunStats)
+    on_exchange: Callable[[ExchangeResult], None] | None = None
+    shard: ShardPart | None = None  # --shard i/n: ``selected`` is this shard's part
+    phase: str = "stateless"  # the phase running now (the engine sets it): where answers came from
+    _rules: dict[tuple[str, tuple[int, ...]], RuleSet] = field(default_factory=dict)
+    _futile: Counter[str] = field(default_factory=Counter)  # re-logins that changed nothing
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.pair)
+        self._fixtures: FixtureValues | None = None
+        self._sequence: list[PreparedRequest] = []  # requests whose writes are in the state
+
+    @property
+    def fixtures(self) -> FixtureValues:
+        """``[fixtures]``, each resolved on first use (on the legacy's data)."""
+        if self._fixtures is None:
+            from harness.cases.fixtures import FixtureValues
+
+            self._fixtures = FixtureValues(self)
+        return self._fixtures
+
+    @property
+    def everything(self) -> list[Operation]:
+        """The whole run's selection: a shard's ``selected`` is only its part of it, while
+        its sequences and interop cases follow links across all of it."""
+        if self.shard is None:
+            return self.selected
+        return [self.contract.get(op_id) for op_id in self.shard.selected]
+
+    def runs_sequence(self, k: int) -> bool:
+        return self.shard is None or k in self.shard.sequences
+
+    def runs_interop(self, source: str) -> bool:
+        return self.shard is None or source in self.shard.interop
+
+    @property
+    def mode(self) -> str:
+        return self.pair.mode
+
+    def rules(self, op_id: str, req: PreparedRequest | None = None) -> RuleSet:
+        """The normalize rules of ``op_id``; those with a ``when`` only if ``req`` meets it."""
+        from harness.compare.conditions import holds
+
+        every = self.config.normalize
+        met = tuple(i for i, r in enumerate(every) if r.when is not None and holds(r.when, req))
+        hit = self._rules.get((op_id, met))
+        if hit is None:
+            chosen = [r for i, r in enumerate(every) if r.when is None or i in met]
+            hit = self._rules[(op_id, met)] = RuleSet(chosen, op_id)
+        return hit
+
+    def roles(self) -> list[str | None]:
+        """The profile's named roles (anonymous aside); ``[None]`` when there are none."""
+        named = [r for r in self.config.role_names(self.profile) if r is not None]
+        return list(named) or [None]
+
+    def ends_session(self, op_id: str) -> bool:
+        auth = self.config.auth
+        if auth is None:
+            return False
+        if auth.session_ending is not None:
+            return any(match_operation(p, op_id) for p in auth.session_ending)
+        method, _, path = op_id.partition(" ")
+        if method in SAFE_METHODS:
+            return False
+        if _SESSION_WORDS.search(path):
+            return True
+        return method == "DELETE" and bool(_ACCOUNT_PATHS.search(path))
+
+    def exchange(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets (see :meth:`_kept`), tallied for the proof
+        per phase: a positive request, as a role that has succeeded on its operation before,
+        is meant to succeed (a role's 401/403 probes are not)."""
+        result = self._kept(req, candidate_req, restore=restore)
+        try:
+            op = self.contract.get(req.operation)
+        except (KeyError, HarnessError):
+            return result
+        role = (req.role or "anonymous").split("#", 1)[0]
+        phase = self.phase.split(":", 1)[0]
+        ok = self.stats.succeeded(op, result.legacy.status, result.candidate.status)
+        if (
+            phase in PROOF_PHASES
+            and req.mode == "positive"
+            and (op.id, role) in self.stats.ok_roles
+        ):
+            tally = self.stats.meant.setdefault(phase, Counter())
+            tally["sent"] += 1
+            tally["succeeded"] += int(ok)
+        if ok:
+            self.stats.ok_roles.add((op.id, role))
+            if (
+                req.mode == "positive"
+                and phase in ("stateless", "rows")
+                and "#" not in (req.role or "")
+            ):
+                kept = self.stats.successes.setdefault((op.id, role), [])
+                if len(kept) < SUCCESSES_KEPT:
+                    kept.append((req, candidate_req))
+        return result
+
+    def _kept(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets, keeping the roles' sessions alive.
+
+        A case that can end its caller's session runs on a session of its own, unless a
+        restore follows it (managed mode: the restore brings the session back). A role whose
+        request answers 401 on both sides is logged in again and the request sent once more
+        (counted in ``stats.renewals``); a session renewed where a restore will follow is put
+        back by that restore (``Pair.reinstate``), since the restore removes the new one.
+        """
+        if not self.pair.in_sequence:
+            self.pair.settle()  # URL mode: a reset, if an earlier write could show
+        role = req.role
+        # managed mode: a restore right after this case brings an ended session back
+        kept = bool(self.pair.watchers) and restore and not self.pair.in_sequence
+        own_session = (
+            role is not None and "#" not in role and not kept and self.ends_session(req.operation)
+        )
+        if own_session and role is not None:
+            with self.sessions.own(role) as key:
+                own = replace(req, role=key)
+                cand = replace(candidate_req, role=key) if candidate_req else None
+                return self._exchange(own, cand, restore=restore)
+        result = self._exchange(req, candidate_req, restore=restore)
+        if (
+            role is not None
+            and "#" not in role
+            and not kept
+            and result.legacy.status == 401
+            and result.candidate.status == 401
+            and self._futile[req.operation] < 2
+            and self.config.auth is not None
+            and role in self.config.auth.roles
+        ):
+            saved = {key: t.tokens.get(role) for key, t in self.pair.targets.items()}
+            try:
+                self.sessions.renew(role)
+            except HarnessError:  # the role cannot log in again: the 401s stand
+                for key, token in saved.items():
+                    if token is not None:
+                        self.pair.targets[key].tokens[role] = token
+                self._futile[req.operation] += 1
+                return result
+            again = self._exchange(req, candidate_req, restore=restore)
+            if (again.legacy.status, again.candidate.status) != (401, 401):
+                self.stats.renewals[role] += 1
+                if self.pair.watchers:  # the next restore removes the new session
+                    for key, token in saved.items():
+                        if token is not None:
+                            self.pair.reinstate.setdefault((key, role), token)
+                return again
+            # the 401 was the operation's own answer (a login with bad credentials): keep the
+            # old session, which a restore keeps alive, not the new one a restore removes
+            for key, token in saved.items():
+                if token is not None:
+                    self.pair.targets[key].tokens[role] = token
+            self._futile[req.operation] += 1
+        return result
+
+    def _exchange(
+        self,
+        req: PreparedRequest,
+        candidate_req: PreparedRequest | None = None,
+        *,
+        restore: bool = True,
+    ) -> ExchangeResult:
+        """Replay one request on both targets; collect writes; check; restore; compare.
+
+        ``restore=False`` (stateful steps): the databases keep this step's writes and the
+        writes reported are everything since the last restore, so a sequence is compared
+        as a whole; the invariants that need a step's own writes run only per step.
+        """
+        pair = self.pair
+        legacy, candidate, aa = pair.send(req, candidate_req, twin=restore)
+        self.stats.exchanges += 1
+        clock, aa_clock = pair.clock(), pair.clock("legacy", "legacy_aa")
+        pair.note_answers(req, legacy, candidate)
+        if not restore:
+            if not pair.in_sequence:
+                self._sequence = []  # the state was restored since: a new sequence
+            pair.in_sequence = True
+        lw: Writes | None = None
+        cw: Writes | None = None
+        aw: Writes | None = None
+        inv: list[Difference] = []
+        if pair.watchers:
+            keys = ["legacy", "candidate"] + (["legacy_aa"] if aa is not None else [])
+            seen = pair.read_writes(keys)
+            (lch, lw), (cch, cw) = seen["legacy"], seen["candidate"]
+            aw = seen["legacy_aa"][1] if aa is not None else None
+            if (lch or cch) and self.invariants.defs:
+                inv = self.invariants.check(
+                    req,
+                    (legacy.status, candidate.status),
+                    (lw, cw),
+                    per_step=restore,
+                    changed=(lch, cch),
+                )
+            if restore:
+                pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)
+        started = time.perf_counter()
+        rules = self.rules(req.operation, req)
+        if pair.cross_engine:
+            lw, cw = normalize_pair(lw, cw, pair.engines["legacy"], pair.engines["candidate"])
+
+        def accepted(diff: Difference) -> bool:
+            return self.findings.accepted(req.operation, diff, req)
+
+        compare = self.config.compare
+        diffs = compare_exchange(legacy, candidate, lw, cw, rules, compare, clock, accepted)
+        if aa is not None:
+            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, compare, aa_clock, accepted)
+            diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
+        earlier = self._sequence if not restore else []
+        diffs = [self.findings.scoped(req, d, earlier) for d in diffs]
+        inv = [self.findings.scoped(req, d, earlier) for d in inv]
+        if not restore:
+            self._sequence.append(req)
+        pair.timings.compare += time.perf_counter() - started
+        result = ExchangeResult(
+            req, legacy, candidate, lw, cw, diffs + inv, candidate_request=candidate_req
+        )
+        self.stats.answered(
+            req.operation,
+            legacy,
+            candidate,
+            same=legacy.status != candidate.status
+            and rules.same_status(legacy.status, candidate.status),
+            phase=self.phase,
+        )
+        if self.on_exchange is not None:
+            self.on_exchange(result)
+        return result
+
+    def replay_all(
+        self, label: str, op: Operation, cases: list[PreparedRequest], phase: str = "stateless"
+    ) -> None:
+        """The stateless loop over ``cases`` of one operation (or of the probes)."""
+        stats = self.stats.op(op)
+        self.listener.operation_started(OperationStarted(label=label, total=len(cases)))
+        for index, req in enumerate(cases):
+            result = self.exchange(req)
+            agreed = not self.findings.live(result)
+            stats.add(result, agreed)
+            if req.mode == "positive":
+                self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
+            self.findings.record(result, phase)
+            self.listener.case_done(CaseDone(label=label, agreed=agreed))
+            if index % 25 == 24:
+                self.pair.check_alive()

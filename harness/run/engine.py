@@ -1,0 +1,303 @@
+"""The orchestrator: plan the phases, bring the pair up, run the phases in order, build results.
+
+    phases = engine.plan()                     # probes, stateless, stateful, interop, noise
+    with engine.session() as ctx:              # services or URLs, transport, watchers, restore
+        for phase in phases:
+            phase.execute(ctx)                 # adds to ctx.findings, emits typed events
+    results = build_results(meta, config, ctx) # a pydantic model; reporters read only this
+
+Each phase lives in ``harness/run/phases/``; none of them calls back into this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.cases.source import CaseSource
+from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
+from harness.errors import HarnessError
+from harness.models import ExchangeResult
+from harness.pair.targets import open_pair
+from harness.reporting.results import Results, RunStarted
+from harness.run.context import Listener, NullListener, RunContext
+from harness.run.invariant_log import InvariantLog
+from harness.run.outcome import RunMeta, build_results, now
+from harness.run.partition import Partition, ShardPart, ShardSpec
+from harness.run.phases import (
+    Interop,
+    Phase,
+    Probes,
+    Realtime,
+    ReuseNoise,
+    Rows,
+    SaveNoise,
+    Shrink,
+    Stateful,
+    Stateless,
+)
+from harness.setup.config import ParityConfig, Profile
+from harness.setup.contract import Contract, Operation
+
+__all__ = ["Engine", "Listener", "NullListener", "RunOptions", "new_run_id"]
+
+_LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
+
+
+def new_run_id() -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class RunOptions:
+    contract_path: Path
+    config_path: Path
+    profile: str | None = None
+    seed: int | None = None
+    operations: list[str] = field(default_factory=list)
+    report_dir: Path = Path("reports")
+    legacy_url: str | None = None
+    candidate_url: str | None = None
+    cache: bool | None = None  # None: as the profile says
+    shard: ShardSpec | None = None  # --shard i/n: this run's part of the work
+    shard_plan: Path | None = None  # --workers: the partition its parent planned
+    cache_dir: Path | None = None  # None: <report_dir>/.cache/cases
+
+    @property
+    def external(self) -> bool:
+        return self.legacy_url is not None or self.candidate_url is not None
+
+
+class Engine:
+    """One run of parity over one pair: ``Engine(...).run()`` returns the results document."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        config: ParityConfig,
+        options: RunOptions,
+        listener: Listener | None = None,
+        *,
+        on_exchange: Callable[[ExchangeResult], None] | None = None,
+        extra_phases: dict[str, list[Phase]] | None = None,
+    ) -> None:
+        self.contract = contract
+        self.config = config
+        self.options = options
+        self.listener: Listener = listener or NullListener()
+        self.profile_name = options.profile or (
+            "dev" if "dev" in config.profiles else next(iter(config.profiles), "default")
+        )
+        profile: Profile = config.profile(self.profile_name)
+        if options.cache is not None:
+            profile = profile.model_copy(update={"cache": options.cache})
+        self.profile = profile
+        self.seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+        self.run_id = new_run_id()
+        self.run_dir = options.report_dir / self.run_id
+        self.mode = "external" if options.external else "managed"
+        self.on_exchange = on_exchange
+        self.extra_phases = extra_phases or {}  # "after:<phase name>" -> phases to add there
+        self._part: ShardPart | None = None
+
+    def whole(self) -> list[Operation]:
+        """The run's selection (every shard's together)."""
+        return self.contract.select(self.options.operations, self.config.exclude)
+
+    def shard_part(self) -> ShardPart | None:
+        """``--shard i/n``: this run's part of the partition (planned once)."""
+        spec = self.options.shard
+        if spec is None:
+            return None
+        if self._part is None:
+            from harness.run.sharding import plan_for
+
+            self._part = plan_for(self, spec).part(spec.index, self.whole())
+        return self._part
+
+    def partition(self, count: int) -> Partition:
+        from harness.run.sharding import plan_partition
+
+        return plan_partition(self, count)
+
+    def selected(self) -> list[Operation]:
+        """The operations this run sends cases for: the selection, or a shard's part of it."""
+        whole = self.whole()
+        part = self.shard_part()
+        if part is None:
+            return whole
+        mine = set(part.operations)
+        return [op for op in whole if op.id in mine]
+
+    def plan(self) -> list[Phase]:
+        """The phases this profile asks for, in the order they run."""
+        profile = self.profile
+        phases: list[Phase] = []
+        if profile.stateless:
+            if profile.probes:
+                phases.append(Probes())
+            phases.append(Stateless())
+            if profile.rows:
+                phases.append(Rows())
+            phases.append(Shrink())
+        if profile.noise == "reuse":
+            phases.append(ReuseNoise())
+        if profile.stateful_sequences > 0:
+            phases.append(Stateful())
+        if profile.realtime and self.config.realtime is not None:
+            phases.append(Realtime())
+        if profile.interop and self.can_interop():
+            phases.append(Interop())
+        if profile.noise == "calibrate":
+            phases.append(SaveNoise())
+        out: list[Phase] = []
+        for phase in phases:
+            out.append(phase)
+            out.extend(self.extra_phases.get(f"after:{phase.name}", []))
+        return out
+
+    def _checks(self) -> list[str]:
+        """Checks that run inside the phases rather than as one, listed with them."""
+        out = []
+        if self.profile.noise != "off":
+            out.append("noise")
+        if self.watches_databases() and self.profile.invariants and self.config.invariants.file:
+            out.append("invariants")
+        return out
+
+    def logout_operation(self) -> str | None:
+        """The contract's logout, when the probes will use a logged-out token."""
+        auth = self.config.auth
+        if not (self.profile.stateless and self.profile.probes) or auth is None:
+            return None
+        if not auth.roles:
+            return None
+        if auth.logout is not None:
+            return auth.logout
+        for op in self.contract.operations:
+            if op.method in ("POST", "DELETE") and "{" not in op.path and _LOGOUT.search(op.path):
+                return op.id
+        return None
+
+    def watches_databases(self) -> bool:
+        """Managed mode, or URL mode with ``[external] databases``."""
+        return self.mode == "managed" or bool(self.config.external.databases)
+
+    def can_interop(self) -> bool:
+        """Managed mode; or URL mode with both databases SQLite files and ``[services]``
+        saying how to start each side on a shared copy."""
+        if self.mode == "managed":
+            return True
+        from harness.db.watcher import engine_of
+
+        databases = self.config.external_databases()
+        return (
+            bool(databases)
+            and all(engine_of(db) == "sqlite" for db in databases.values())
+            and all(key in self.config.services for key in ("legacy", "candidate"))
+        )
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[RunContext]:
+        """The pair up and logged in, invariants loaded: a context the phases run on."""
+        selected = self.selected()
+        with open_pair(
+            self.config,
+            self.profile,
+            self.run_dir,
+            legacy_url=self.options.legacy_url,
+            candidate_url=self.options.candidate_url,
+            base_path=(
+                self.config.base_path
+                if self.config.base_path is not None
+                else self.contract.base_path
+            ),
+            message=self.listener.message,
+            logout=self.logout_operation(),
+        ) as pair:
+            defs = []
+            rel = self.config.invariants.file
+            if pair.watchers and self.profile.invariants and rel:
+                from harness.db.invariants import load_invariants
+
+                defs = load_invariants(self.config.resolve(rel))
+            invariants = InvariantLog(pair, defs, self.config.invariant_api_role())
+            with contextlib.closing(invariants):
+                yield RunContext(
+                    contract=self.contract,
+                    config=self.config,
+                    profile=self.profile,
+                    seed=self.seed,
+                    selected=selected,
+                    pair=pair,
+                    cases=CaseSource(
+                        self.contract,
+                        self.config,
+                        self.profile,
+                        self.seed,
+                        self.options.cache_dir or self.options.report_dir / ".cache" / "cases",
+                    ),
+                    findings=Findings(self.config.accept_rules(self.profile_name)),
+                    invariants=invariants,
+                    noise=NoiseLedger(margin=self.config.noise.margin),
+                    listener=self.listener,
+                    run_dir=self.run_dir,
+                    on_exchange=self.on_exchange,
+                    shard=self.shard_part(),
+                )
+
+    def run(self) -> Results:
+        """Run everything; never raises HarnessError or KeyboardInterrupt: both become results."""
+        started_at, t0 = now(), time.monotonic()
+        phases = self.plan()
+        meta = RunMeta(
+            run_id=self.run_id,
+            profile=self.profile_name,
+            seed=self.seed,
+            mode=self.mode,
+            contract=str(self.options.contract_path),
+            config=str(self.options.config_path),
+            phases=[p.name for p in phases] + self._checks(),
+            started_at=started_at,
+            duration_s=0.0,
+            require_proof=self.profile.require_proof,
+        )
+        ctx: RunContext | None = None
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=False)
+            self.listener.run_started(
+                RunStarted(
+                    run_id=self.run_id,
+                    profile=self.profile_name,
+                    seed=self.seed,
+                    mode=self.mode,
+                    operations=[op.id for op in self.selected()],
+                    run_dir=str(self.run_dir),
+                )
+            )
+            with self.session() as ctx:
+                for phase in phases:
+                    ctx.phase = phase.name
+                    phase.execute(ctx)
+        except HarnessError as exc:
+            meta.errors.append(exc.to_dict())
+        except KeyboardInterrupt:
+            meta.interrupted = True
+            meta.errors.append(
+                {"kind": "interrupted", "message": "interrupted (Ctrl-C)", "log_tail": None}
+            )
+        meta.duration_s = time.monotonic() - t0
+        results = build_results(meta, self.config, ctx)
+        if self.options.shard is not None:
+            from harness.run.sharding import shard_info
+
+            results.shard = shard_info(self, ctx)
+        return results

@@ -1,0 +1,38 @@
+"""The phases of a run, in the order the orchestrator plans them.
+
+Each phase is a small class with a ``name`` and ``execute(ctx)`` over a
+:class:`harness.run.context.RunContext`; it adds to ``ctx.findings`` and ``ctx.stats`` and emits
+events through ``ctx.listener``. None of them knows the orchestrator.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from harness.run.context import RunContext
+from harness.run.phases.calibration import ReuseNoise, SaveNoise
+from harness.run.phases.interop import Interop
+from harness.run.phases.probes import Probes
+from harness.run.phases.realtime import Realtime
+from harness.run.phases.rows import Rows
+from harness.run.phases.stateful import Stateful
+from harness.run.phases.stateless import Shrink, Stateless
+
+__all__ = [
+    "Interop",
+    "Phase",
+    "Probes",
+    "Realtime",
+    "ReuseNoise",
+    "Rows",
+    "SaveNoise",
+    "Shrink",
+    "Stateful",
+    "Stateless",
+]
+
+
+class Phase(Protocol):
+    name: str
+
+    def execute(self, ctx: RunContext) -> None: ...

@@ -1,0 +1,254 @@
+"""Realtime: both services' event streams, compared while the same writes happen on both.
+
+Each role (and an anonymous client) subscribes to each side's channel (a WebSocket, the
+path from ``[realtime]`` or the AsyncAPI document), then the phase replays every write
+operation as each role that may call it (requests that already succeeded on both sides,
+with real rows' ids for path parameters) on both targets, one at a time, without restoring
+in between (a restore would rewind the events a stream follows). After each write it
+collects what every subscriber received until the stream has been quiet for ``quiet_ms``,
+and compares the two sides' messages per role after the usual normalization: a missing or
+an extra message, another order, another payload. An event the candidate sends to a role
+the legacy does not (a leak to another unit) is an ``extra`` on that role's stream. Each
+finding names the write that caused it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from harness.compare.comparison import compare_bodies
+from harness.compare.normalization import RuleSet
+from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
+from harness.reporting.results import CaseDone, OperationStarted
+from harness.run.context import RunContext
+from harness.setup.contract import match_operation
+
+__all__ = ["Realtime", "Subscriber"]
+
+LABEL = "realtime (event streams)"
+OPERATION = "REALTIME {path}"
+
+
+@dataclass
+class Subscriber:
+    """One client on one side's channel, reading in a thread into ``messages``."""
+
+    url: str
+    headers: dict[str, str]
+    messages: list[Any] = field(default_factory=list)
+    last: float = field(default_factory=time.monotonic)
+    closed: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def running(self) -> Iterator[Subscriber]:
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+        from websockets.sync.client import connect
+
+        try:
+            ws = connect(self.url, additional_headers=self.headers, open_timeout=10)
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            self.closed = f"could not connect: {type(exc).__name__}: {exc}"
+            yield self
+            return
+
+        def read() -> None:
+            try:
+                for raw in ws:
+                    try:
+                        value: Any = json.loads(raw)
+                    except (TypeError, ValueError):
+                        value = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                    with self._lock:
+                        self.messages.append(value)
+                        self.last = time.monotonic()
+            except ConnectionClosed as exc:
+                self.closed = f"closed: {exc.rcvd.code if exc.rcvd else '?'}"
+
+        reader = threading.Thread(target=read, name="parity-realtime", daemon=True)
+        reader.start()
+        try:
+            yield self
+        finally:
+            ws.close()
+            reader.join(timeout=5)
+
+    def take(self) -> list[Any]:
+        with self._lock:
+            out, self.messages = self.messages, []
+        return out
+
+
+def _wait_quiet(subscribers: list[Subscriber], quiet_s: float, limit_s: float) -> None:
+    """Until no subscriber received anything for ``quiet_s`` (at most ``limit_s``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        newest = max((s.last for s in subscribers), default=0.0)
+        if time.monotonic() - newest >= quiet_s and time.monotonic() - started >= quiet_s:
+            return
+        time.sleep(0.02)
+
+
+class Realtime:
+    name = "realtime"
+
+    def execute(self, ctx: RunContext) -> None:
+        cfg = ctx.config.realtime
+        if cfg is None or not cfg.path:
+            return
+        writes = self._writes(ctx)
+        if not writes:
+            ctx.stats.notes.append("realtime: no write case to cause events")
+            return
+        # every configured role subscribes (those that send no cases too: another unit's
+        # users are who a leak would reach), and an anonymous client
+        auth = ctx.config.auth
+        roles: list[str | None] = [*(auth.roles if auth else []), None]
+        rules = ctx.rules(OPERATION.format(path=cfg.path))
+        started = time.perf_counter()
+        ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(writes)))
+        with ExitStack() as stack:
+            subs: dict[tuple[str | None, str], Subscriber] = {}
+            for role in roles:
+                for side in ("legacy", "candidate"):
+                    sub = Subscriber(self._url(ctx, side, cfg.path), self._auth(ctx, side, role))
+                    subs[(role, side)] = stack.enter_context(sub.running())
+            quiet, limit = cfg.quiet_ms / 1000, cfg.timeout_s
+            _wait_quiet(list(subs.values()), quiet, limit)  # the greeting, if any
+            greeting = {key: sub.take() for key, sub in subs.items()}
+            for role in roles:
+                lm, cm = greeting[(role, "legacy")], greeting[(role, "candidate")]
+                self._compare(ctx, rules, role, lm, cm, None, cfg.path)
+            try:
+                for req, cand in writes:
+                    result = ctx.exchange(req, cand, restore=False)
+                    _wait_quiet(list(subs.values()), quiet, limit)
+                    seen = {key: sub.take() for key, sub in subs.items()}
+                    ctx.stats.realtime["writes"] += 1
+                    ctx.stats.realtime["succeeded"] += int(
+                        200 <= result.legacy.status < 300 and 200 <= result.candidate.status < 300
+                    )
+                    if "{" in req.operation and any(seen.values()):
+                        # an event from a write on an existing row (ids from the rows phase)
+                        ctx.stats.realtime["row_writes_with_events"] += 1
+                    agreed = True
+                    for role in roles:
+                        lm, cm = seen[(role, "legacy")], seen[(role, "candidate")]
+                        ctx.stats.realtime["messages"] += len(lm) + len(cm)
+                        agreed &= not self._compare(ctx, rules, role, lm, cm, result, cfg.path)
+                    ctx.listener.case_done(CaseDone(label=LABEL, agreed=agreed))
+            finally:
+                ctx.pair.restore()
+        ctx.pair.timings.realtime += time.perf_counter() - started
+
+    def _writes(self, ctx: RunContext) -> list[tuple[PreparedRequest, PreparedRequest | None]]:
+        """Every write operation, as each role that may call it: a request that already
+        succeeded on both sides for that role (with the ids of real rows, those with path
+        parameters too), at least ``writes_per_operation`` in all; an operation nothing
+        succeeded on is sent from its pool as the first role when its path has no parameter.
+        Deletes and
+        session-ending operations come last (their rows and sessions are gone after)."""
+        first = ctx.roles()[0]
+        per_operation = ctx.config.realtime.writes_per_operation if ctx.config.realtime else 0
+        auth = ctx.config.auth
+        roles = [*(auth.roles if auth else []), "anonymous"]
+        out: list[tuple[int, PreparedRequest, PreparedRequest | None]] = []
+        for op in ctx.selected:
+            if op.method in ("GET", "HEAD", "OPTIONS") or op.api is None:
+                continue
+            if auth is not None and match_operation(auth.login, op.id):
+                continue  # a login writes a session, not an event; the harness's own logins
+            last = int(op.method == "DELETE") + 2 * int(ctx.ends_session(op.id))
+            # one request per role that may call it, then more of the first such role's up
+            # to writes_per_operation (each write waits for the streams to go quiet)
+            kept = [ctx.stats.successes.get((op.id, role), []) for role in roles]
+            known = [k[0] for k in kept if k]
+            more = next((k[1:] for k in kept if k), [])
+            known += more[: max(0, per_operation - len(known))]
+            if known:
+                out += [(last, req, cand) for req, cand in known]
+            elif "{" not in op.path:
+                pool = ctx.cases.pool(op.id)
+                out += [(last, replace(c, role=first), None) for c in pool[:per_operation]]
+        return [(req, cand) for _, req, cand in sorted(out, key=lambda item: item[0])]
+
+    def _url(self, ctx: RunContext, side: str, path: str) -> str:
+        base = ctx.pair.targets[side].base_url
+        origin = base.split("://", 1)[1].split("/", 1)[0]
+        return f"ws://{origin}{path}"
+
+    def _auth(self, ctx: RunContext, side: str, role: str | None) -> dict[str, str]:
+        auth = ctx.config.auth
+        if role is None or auth is None:
+            return {}
+        token = ctx.pair.targets[side].tokens.get(role)
+        return {auth.header: auth.prefix + token} if token else {}
+
+    def _compare(
+        self,
+        ctx: RunContext,
+        rules: RuleSet,
+        role: str | None,
+        legacy: list[Any],
+        candidate: list[Any],
+        cause: ExchangeResult | None,
+        path: str,
+    ) -> bool:
+        """Record the differences of one role's two streams; True when there were any."""
+        who = role or "anonymous"
+        lb, cb = rules.normalize_body(legacy), rules.normalize_body(candidate)
+        diffs = [
+            replace(
+                d,
+                location=f"realtime:{who}:" + d.location.removeprefix("body:"),
+                summary=f"{who}'s stream: {d.summary}",
+            )
+            for d in compare_bodies(
+                lb, cb, rules, clock=ctx.pair.clock() if cause is not None else None
+            )
+        ]
+        op_id = cause.request.operation if cause is not None else OPERATION.format(path=path)
+        if cause is not None:  # an accept rule's ``when`` looks at the write that caused them
+            diffs = [ctx.findings.scoped(cause.request, d) for d in diffs]
+        live = [d for d in diffs if not ctx.findings.accepted(op_id, d)]
+        if not diffs:
+            return False
+        ctx.stats.realtime["failing"] += 1
+        stream = Response(0, (), None, "", 0.0)
+        if cause is None:
+            cause = ExchangeResult(_subscribe(path, role), stream, stream, None, None, [])
+        example = ExchangeResult(
+            cause.request,
+            replace(cause.legacy, body={"response": cause.legacy.body, "stream": legacy}),
+            replace(cause.candidate, body={"response": cause.candidate.body, "stream": candidate}),
+            cause.legacy_writes,
+            cause.candidate_writes,
+            diffs,
+            candidate_request=cause.candidate_request,
+        )
+        # the finding belongs to the write that caused the events (the subscription itself
+        # when the streams differ before any write)
+        ctx.findings.add_realtime(cause.request.operation, example)
+        return bool(live)
+
+
+def _subscribe(path: str, role: str | None) -> PreparedRequest:
+    return PreparedRequest(
+        operation=OPERATION.format(path=path),
+        method="GET",
+        path=path,
+        query=(),
+        headers=(("upgrade", "websocket"),),
+        content=None,
+        body=NOT_SET,
+        media_type=None,
+        role=role,
+        mode="realtime",
+        shrinkable=False,
+    )

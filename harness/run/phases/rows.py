@@ -1,0 +1,374 @@
+"""Existing rows: every operation that names a row by a path parameter, sent for real rows.
+
+Generated ids are random, so nearly every generated case of ``PATCH /cases/{id}`` is a 404.
+This phase draws ids from pools instead: values the config names (``[[pool]] values``), a
+SQL query on the snapshot (``sql``), a ``[fixtures]`` entry of the parameter's name, or, by
+default, the collection's own list operation (``GET /cases`` for ``/cases/{id}``, its page
+size at the contract's maximum) as each role sees it. From a list it picks one row per state
+(the combination of the items' low-cardinality fields: each ``status``, with and without an
+assignee, ...), then rows that show a field value no picked row has, and, for each role,
+rows only other roles can see (the 403/404 paths). Body fields and query parameters a
+``[fixtures]`` entry names take its values in turn, so a real row meets a real assignee.
+Where the list is empty, or no existing row got a success, a row is created first through
+an operation that links to this one (a stateful prefix). Both sides get the same request
+bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from harness.cases.edges import resolve_ref
+from harness.cases.files import grown
+from harness.cases.fixtures import list_items
+from harness.cases.generation import ENCODING_ERRORS, build_request, multipart_request, rebuild
+from harness.cases.sequences import fill, resolve
+from harness.errors import HarnessError
+from harness.models import NOT_SET, ExchangeResult, PreparedRequest
+from harness.reporting.results import CaseDone, OperationStarted
+from harness.run.context import RunContext
+from harness.setup.contract import Link, Operation, match_operation
+
+__all__ = ["Rows", "row_states"]
+
+LABEL_SUFFIX = " · existing rows"
+_PARAM = re.compile(r"\{([^}]+)\}")
+MAX_STATES = 6  # rows per role and parameter, one per distinct state
+MAX_COVER = 4  # more rows per role, each showing a field value no picked row shows
+MAX_HIDDEN = 2  # rows a role cannot see, per role
+LADDER_START = 1 << 20  # bodies grown for a 413: from 1 MiB, doubled
+LADDER_TOP = 32 << 20
+_PAGE_SIZE = re.compile(r"limit|size|per_?page|count|take|first|top", re.IGNORECASE)
+
+_items = list_items
+
+
+def row_states(items: list[dict[str, Any]], key: str) -> list[tuple[Any, str]]:
+    """(id, state) for one row per distinct state, states in first-seen order, then rows
+    that show a field value (or a null/set field) none of those rows shows, most new values
+    first.
+
+    A state is the row's values of its low-cardinality fields (at most 6 distinct values
+    over the list, ids aside) and whether each nullable field is set."""
+    if not items:
+        return []
+    fields: dict[str, set[str]] = {}
+    for item in items:
+        for name, value in item.items():
+            if isinstance(value, dict | list):
+                continue
+            fields.setdefault(name, set()).add(repr(value))
+    low = [
+        name
+        for name, values in fields.items()
+        if name != key and not name.lower().endswith(("id", "at")) and 1 < len(values) <= 6
+    ]
+    nullable = [
+        name
+        for name in fields
+        if name != key
+        and any(item.get(name) is None for item in items)
+        and any(item.get(name) is not None for item in items)
+    ]
+
+    def features(item: dict[str, Any]) -> set[str]:
+        out = {f"{n}={item.get(n)!r}" for n in low}
+        return out | {f"{n} {'set' if item.get(n) is not None else 'null'}" for n in nullable}
+
+    def state(item: dict[str, Any]) -> str:
+        parts = [f"{n}={item.get(n)!r}" for n in low]
+        parts += [f"{n} {'set' if item.get(n) is not None else 'null'}" for n in nullable]
+        return ", ".join(parts) or "any"
+
+    rows = [item for item in items if item.get(key) is not None]
+    seen: dict[str, dict[str, Any]] = {}
+    for item in rows:
+        seen.setdefault(state(item), item)
+    picked = list(seen.values())[:MAX_STATES]
+    covered = set().union(*(features(i) for i in picked)) if picked else set()
+    for _ in range(MAX_COVER):
+        best = max(rows, key=lambda i: len(features(i) - covered), default=None)
+        if best is None or not features(best) - covered:
+            break
+        picked.append(best)
+        covered |= features(best)
+    return [(item[key], state(item)) for item in picked]
+
+
+class Rows:
+    name = "rows"
+
+    def execute(self, ctx: RunContext) -> None:
+        for op in ctx.selected:
+            if "413" in op.statuses:
+                self._too_large(ctx, op)
+            params = _PARAM.findall(op.path)
+            if not params or op.api is None:
+                continue
+            cases = self._cases(ctx, op, params[0])
+            if cases:
+                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows")
+            if not cases or not ctx.stats.proven(op):
+                self._created_first(ctx, op)
+
+    def _too_large(self, ctx: RunContext, op: Operation) -> None:
+        """An operation that documents 413: its first valid request with the body grown
+        (a file part, else its longest string field) to 1 MiB, then doubled, until the
+        legacy answers 413 or the body reaches 32 MiB; each size is compared on both sides.
+        The limit itself is seldom in the contract; this finds its power-of-two bracket."""
+        bases = [c for c in ctx.cases.pool(op.id) if _grown(c, 1) is not None]
+        if not bases:
+            return
+        role = ctx.roles()[0]
+        stats = ctx.stats.op(op)
+        label = op.id + " · payload size"
+        size = LADDER_START
+        while size <= LADDER_TOP:
+            req = _grown(replace(bases[0], role=role), size)
+            if req is None:
+                return
+            ctx.listener.operation_started(OperationStarted(label=label, total=1))
+            result = ctx.exchange(req)
+            agreed = not ctx.findings.live(result)
+            stats.add(result, agreed)
+            ctx.findings.record(result, "rows")
+            ctx.listener.case_done(CaseDone(label=label, agreed=agreed))
+            if result.legacy.status == 413 or result.legacy.status == 0:
+                return
+            size *= 2
+
+    def _created_first(self, ctx: RunContext, op: Operation) -> None:
+        """No existing row to send ``op`` for (the list is empty), or none got a success
+        (none this role may touch): create one through an operation that links here, then
+        send ``op`` for it, each side with the id its own create returned; restored after
+        each pair. Answers count as phase ``rows:created``."""
+        links = [link for link in ctx.contract.links if link.target == op.id and link.parameters]
+        selected = {o.id for o in ctx.selected}
+        stats = ctx.stats.op(op)
+        phase, ctx.phase = ctx.phase, "rows:created"
+        try:
+            for link in links[:2]:
+                if link.source not in selected or not ctx.cases.pool(link.source):
+                    continue
+                source_op = ctx.contract.get(link.source)
+                for index, role in enumerate(ctx.roles()):
+                    source = replace(ctx.cases.pool(link.source)[0], role=role)
+                    source = ctx.fixtures.apply_all(source, source_op, index)
+                    created = ctx.exchange(source, restore=False)
+                    pair = _linked(ctx, op, link, created, role, index)
+                    if pair is not None:
+                        result = ctx.exchange(pair[0], pair[1], restore=False)
+                        stats.add(result, not ctx.findings.live(result))
+                        ctx.findings.record(result, "rows")
+                        ctx.stats.row_states.setdefault(op.id, set()).add(
+                            f"created by {link.source}"
+                        )
+                    ctx.pair.restore()
+                if ctx.stats.proven(op):
+                    return
+        finally:
+            ctx.phase = phase
+
+    def _cases(self, ctx: RunContext, op: Operation, param: str) -> list[PreparedRequest]:
+        bases = ctx.cases.pool(op.id)[:2]
+        if not bases:
+            return []
+        visible = self._visible(ctx, op, param)
+        if not any(visible.values()):
+            return []
+        everyone = {v for ids in visible.values() for v, _ in ids}
+        width = max(
+            (len(values) for slot, values in ctx.fixtures.slots(op) if slot.name != param),
+            default=0,
+        )
+        out: list[PreparedRequest] = []
+        for role, ids in visible.items():
+            seen = [v for v, _ in ids]
+            hidden = sorted(everyone - set(seen), key=str)[:MAX_HIDDEN]
+            for index, value in enumerate(seen + hidden):
+                out.append(self._row_case(op, bases[index % len(bases)], role, param, value))
+            if not width or not seen:
+                continue
+            # again with the body fields and query parameters [fixtures] names: every value
+            # on a row this role sees and every row with some value (a real row meets a real
+            # assignee, of the caller's unit and not), then the hidden rows
+            pairs = [(seen[k % len(seen)], k) for k in range(max(len(seen), width))]
+            pairs += [(v, len(pairs) + k) for k, v in enumerate(hidden)]
+            for value, k in pairs:
+                req = self._row_case(op, bases[k % len(bases)], role, param, value)
+                fixed = ctx.fixtures.apply_all(req, op, k, skip=frozenset({param}))
+                if fixed.signature() != req.signature():
+                    out.append(fixed)
+        ctx.stats.row_states.setdefault(op.id, set()).update(
+            state for ids in visible.values() for _, state in ids
+        )
+        return out
+
+    @staticmethod
+    def _row_case(
+        op: Operation, base: PreparedRequest, role: str | None, param: str, value: Any
+    ) -> PreparedRequest:
+        req = fill(replace(base, role=role, mode="positive"), op.path, {param: value})
+        return replace(req, operation=op.id)
+
+    def _visible(
+        self, ctx: RunContext, op: Operation, param: str
+    ) -> dict[str | None, list[tuple[Any, str]]]:
+        """Per role: (id, state) of the rows it can see."""
+        rule = next(
+            (
+                p
+                for p in ctx.config.pool
+                if p.parameter == param and match_operation(p.operation, op.id)
+            ),
+            None,
+        )
+        roles = ctx.config.role_names(ctx.profile)
+        if rule is not None and rule.values:
+            return {role: [(v, "configured") for v in rule.values] for role in roles}
+        if rule is not None and rule.sql:
+            values = _sql_values(ctx, rule.sql)
+            return {role: [(v, "snapshot") for v in values[:MAX_STATES]] for role in roles}
+        if rule is None:
+            fixed = next(
+                (
+                    values
+                    for slot, values in ctx.fixtures.slots(op)
+                    if slot.location == "path" and slot.name == param
+                ),
+                None,
+            )
+            if fixed:
+                return {role: [(v, f"fixture {param}") for v in fixed] for role in roles}
+        source = rule.source if rule is not None and rule.source else _list_operation(ctx, op)
+        if source is None:
+            return {}
+        field = rule.field if rule is not None and rule.field else None
+        query = _largest_page(ctx, source)
+        out: dict[str | None, list[tuple[Any, str]]] = {}
+        for role in roles:
+            method, _, path = source.partition(" ")
+            req = build_request(
+                operation=source,
+                method=method,
+                path=path,
+                query=query,
+                headers=(("accept", "application/json"),),
+                role=role,
+                mode="pool",
+            )
+            resp = ctx.pair.send_one("legacy", req)
+            if 200 <= resp.status < 300:
+                items = _items(resp.body)
+                # the items' field of the parameter's own name ({topic}), else their id
+                key = field or (param if any(param in i for i in items) else "id")
+                out[role] = row_states(items, key)
+        return out
+
+
+def _grown(req: PreparedRequest, size: int) -> PreparedRequest | None:
+    """``req`` with its body grown to about ``size`` bytes (None: nothing to grow)."""
+    body = req.body
+    try:
+        if isinstance(body, dict) and isinstance(body.get("multipart"), list):
+            parts = body["multipart"]
+            if not all(isinstance(p, dict) and "text" in p for p in parts):
+                return None  # a part too large or not text: not rebuilt from the record
+            index = next(
+                (i for i, p in enumerate(parts) if isinstance(p, dict) and "text" in p), None
+            )
+            if index is None:
+                return None
+            part = parts[index]
+            text = grown(part["text"], size, part.get("contentType"), part.get("filename"))
+            new = [*parts[:index], {**part, "text": text}, *parts[index + 1 :]]
+            out = multipart_request(req, new, body.get("fields"))
+        elif isinstance(body, dict) and body is not NOT_SET:
+            strings = [k for k, v in body.items() if isinstance(v, str)]
+            if not strings:
+                return None
+            longest = max(strings, key=lambda k: len(body[k]))
+            out = rebuild(req, json_body={**body, longest: "a" * size})
+        else:
+            return None
+    except ENCODING_ERRORS:
+        return None
+    return replace(out, mode="positive", path_params=req.path_params)
+
+
+def _largest_page(ctx: RunContext, source: str) -> tuple[tuple[str, str], ...]:
+    """The list operation's page-size parameter (an integer query parameter named like a
+    limit or a page size) at the maximum the contract allows, so the list shows more rows
+    to choose states from."""
+    try:
+        api = ctx.contract.get(source).api
+    except (KeyError, HarnessError):
+        return ()
+    if api is None:
+        return ()
+    out: list[tuple[str, str]] = []
+    for param in api.definition.raw.get("parameters") or []:
+        param = resolve_ref(param, ctx.contract.raw)
+        if not isinstance(param, dict) or param.get("in") != "query":
+            continue
+        schema = resolve_ref(param.get("schema") or {}, ctx.contract.raw)
+        top = schema.get("maximum") if isinstance(schema, dict) else None
+        if (
+            isinstance(top, int)
+            and not isinstance(top, bool)
+            and _PAGE_SIZE.search(str(param.get("name")))
+        ):
+            out.append((str(param["name"]), str(top)))
+    return tuple(out)
+
+
+def _linked(
+    ctx: RunContext,
+    op: Operation,
+    link: Link,
+    created: ExchangeResult,
+    role: str | None,
+    index: int = 0,
+) -> tuple[PreparedRequest, PreparedRequest] | None:
+    lstatus, cstatus = created.legacy.status, created.candidate.status
+    if not (str(lstatus) == str(cstatus) == link.status) and not (
+        link.status in (str(lstatus), str(cstatus))
+        and ctx.rules(created.request.operation).same_status(lstatus, cstatus)
+    ):
+        return None  # a status rule makes the two answers the same: follow it as if equal
+    bases = ctx.cases.pool(op.id)
+    if not bases:
+        return None
+    base = replace(bases[0], role=role, mode="positive")
+    base = ctx.fixtures.apply_all(base, op, index, skip=frozenset(n for n, _ in link.parameters))
+    out: list[PreparedRequest] = []
+    for resp, reference in ((created.legacy, None), (created.candidate, created.legacy)):
+        values = {
+            name: resolve(expr, created.request, resp, reference) for name, expr in link.parameters
+        }
+        if any(v is None for v in values.values()):
+            return None
+        out.append(replace(fill(base, op.path, values), operation=op.id))
+    return out[0], out[1]
+
+
+def _list_operation(ctx: RunContext, op: Operation) -> str | None:
+    """``GET /cases`` for ``/cases/{id}...``: the collection the parameter indexes."""
+    head = op.path.split("{", 1)[0].rstrip("/")
+    candidate = f"GET {head}"
+    ids = {o.id for o in ctx.contract.operations}
+    return candidate if candidate in ids and "{" not in head else None
+
+
+def _sql_values(ctx: RunContext, sql: str) -> list[Any]:
+    snapshot = ctx.pair.snapshot
+    if snapshot is None:
+        return []
+    conn = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()

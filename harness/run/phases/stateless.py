@@ -1,0 +1,39 @@
+"""Stateless: every selected operation's generated cases, each on both targets, restored
+after every write; then the same cases with each ``[fixtures]`` value in the parameters and
+body fields it names. ``Shrink`` then reduces each open finding to a minimal request."""
+
+from __future__ import annotations
+
+from harness.cases.fixtures import fixture_cases
+from harness.reporting.results import OperationFinished
+from harness.run.context import RunContext
+from harness.run.outcome import operation_summary
+
+__all__ = ["Shrink", "Stateless"]
+
+
+class Stateless:
+    name = "stateless"
+
+    def execute(self, ctx: RunContext) -> None:
+        for op, cases in ctx.cases.stream(ctx.selected):
+            cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
+            ctx.replay_all(op.id, op, cases)
+            summary = operation_summary(ctx, ctx.stats.op(op))
+            ctx.listener.operation_finished(OperationFinished(summary=summary))
+
+
+class Shrink:
+    name = "shrink"
+
+    def execute(self, ctx: RunContext) -> None:
+        if ctx.profile.shrink:
+            ctx.pair.timings.shrink += ctx.findings.shrink_all(
+                ctx.exchange,
+                budget=ctx.profile.shrink_budget,
+                may_write=(
+                    ctx.mode == "managed"
+                    or bool(ctx.pair.watchers)
+                    or bool(ctx.config.external.reset_command)
+                ),
+            )
