@@ -217,7 +217,14 @@ class CaseSource:
             futures: dict[int, Future[GenOutput]] = {
                 i: pool.submit(run_job, jobs[i]) for i in missing
             }
+            from harness.reaper import REAPER
+
+            for pid in list(getattr(pool, "_processes", {})):
+                REAPER.process(pid)
+            from harness import signals
+
             for i, op in enumerate(ops):
+                signals.at(operation=op.id)
                 hit = cached[i]
                 if hit is None:
                     try:

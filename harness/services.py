@@ -157,6 +157,9 @@ class ManagedService:
         except OSError as exc:
             log.close()
             raise ServiceError(f"{self.name}: cannot start {self.command_line}: {exc}") from exc
+        from harness.reaper import REAPER
+
+        REAPER.group(self.process.pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -217,6 +220,9 @@ class ManagedService:
         if self._log is not None:
             with contextlib.suppress(Exception):
                 self._log.close()  # type: ignore[attr-defined]
+        from harness.reaper import REAPER
+
+        REAPER.forget(proc.pid)
         self.process = None
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from harness.engine import Engine
 from harness.errors import HarnessError
 from harness.merge import find_results, merge_results
+from harness.reaper import REAPER
 from harness.results import Results, RunError, load_results
 
 __all__ = ["WorkerRun", "run_workers"]
@@ -109,6 +110,7 @@ def run_workers(
                     start_new_session=True,  # the parent decides when a worker stops
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
+            REAPER.group(proc.pid)
             runs.append(WorkerRun(index, proc, report_dir, log, time.monotonic()))
         pending = list(runs)
         while pending:
