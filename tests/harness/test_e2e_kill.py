@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -31,9 +32,9 @@ def _ours(mark: str) -> list[int]:
             stat = Path(f"/proc/{name}/stat").read_bytes()
         except OSError:
             continue
-        if f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0"):
-            if stat.rsplit(b")", 1)[1].split()[0] != b"Z":
-                found.append(int(name))
+        marked = f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0")
+        if marked and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
+            found.append(int(name))
     return found
 
 
@@ -139,10 +140,8 @@ def test_sigkill_leaves_no_process_and_no_temporary_file(
         assert not list(state.glob("run-*.json"))
     finally:
         for pid in _ours(mark):
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 @pytest.mark.e2e
@@ -165,7 +164,8 @@ def test_signal_exits_2_with_partial_results_naming_the_phase(
     results = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
     assert results["interrupted"] is True
     messages = [e["message"] for e in results["errors"] if e["kind"] == "interrupted"]
-    assert messages and "phase " in messages[0], results["errors"]
+    assert messages, results["errors"]
+    assert "phase " in messages[0], messages
     deadline = time.monotonic() + DEADLINE_S
     while _ours(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -199,7 +199,8 @@ def test_stale_state_of_a_killed_run_is_cleaned_at_the_next_start(
         )
         lines: list[str] = []
         assert clean_stale(lines.append) is not None
-        assert len(lines) == 1 and "1 process" in lines[0], lines
+        assert len(lines) == 1, lines
+        assert "1 process" in lines[0], lines
         assert ours.wait(timeout=DEADLINE_S) == -signal.SIGKILL
         assert stranger.poll() is None  # recorded with another start time: not ours, not touched
         assert not leftover.exists()
