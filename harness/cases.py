@@ -200,6 +200,8 @@ class CaseSource:
 
     def stream(self, ops: list[Operation]) -> Iterator[tuple[Operation, list[PreparedRequest]]]:
         """Every operation's cases in order, generated ahead in a spawned worker."""
+        from harness import signals
+
         jobs = [self._case_job(op) for op in ops]
         cached = [self._cache_load(job) for job in jobs]
         missing = [i for i, hit in enumerate(cached) if hit is None]
@@ -221,8 +223,6 @@ class CaseSource:
 
             for pid in list(getattr(pool, "_processes", {})):
                 REAPER.process(pid)
-            from harness import signals
-
             for i, op in enumerate(ops):
                 signals.at(operation=op.id)
                 hit = cached[i]
@@ -245,7 +245,7 @@ class CaseSource:
             for worker in workers:
                 if worker.is_alive():
                     worker.terminate()
-                worker.join(timeout=5)
+                worker.join(timeout=signals.grace(5))
 
     def pool(self, op_id: str) -> list[PreparedRequest]:
         """Positive, role-less cases of ``op_id`` for sequence steps, probes and interop."""

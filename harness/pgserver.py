@@ -188,6 +188,9 @@ class PgServer:
         proc = self.process
         if proc is None:
             return
+        from harness.signals import grace
+
+        grace_s = grace(grace_s)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(proc.pid, signal.SIGINT)
         try:

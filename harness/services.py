@@ -197,6 +197,9 @@ class ManagedService:
         proc = self.process
         if proc is None:
             return
+        from harness.signals import grace
+
+        grace_s = grace(grace_s)
         try:
             descendants = psutil.Process(proc.pid).children(recursive=True)
         except psutil.Error:

@@ -46,6 +46,12 @@ def interrupted_at() -> float | None:
     return _state.get("signalled")
 
 
+def grace(normal_s: float) -> float:
+    """How long a teardown step may wait: short once interrupted, so the whole teardown and
+    the partial results fit in the few seconds before the watchdog."""
+    return min(normal_s, 0.5) if "signalled" in _state else normal_s
+
+
 def _hard_exit() -> None:
     from harness.reaper import REAPER
 
