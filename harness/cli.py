@@ -250,15 +250,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(bench.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
+    from harness import signals
+
     try:
         if args.command == "run":
-            return _run(args)
+            with signals.interruptible():  # from the first moment: loading can take seconds
+                return _run(args)
         if args.command == "merge":
             return _merge(args)
         if args.command == "coverage":
             return _coverage(args)
         return _report(args)
     except KeyboardInterrupt:
+        print(f"parity: interrupted in {signals.where()}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +30,10 @@ _WATCHER = r"""
 import os, shutil, signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork():
+    os._exit(0)  # not parity's child: its process listings and waits never see the watcher
+sys.stdout.write(f"{os.getpid()}\n")
+sys.stdout.close()
 state = sys.argv[1]
 groups, pids, paths = {}, {}, set()
 def started(pid):
@@ -104,7 +109,7 @@ class Reaper:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pipe: IO[str] | None = None
-        self._proc: subprocess.Popen[str] | None = None
+        self._watcher = 0
         self._state: dict[str, Any] = {}
         self._path: Path | None = None
 
@@ -115,21 +120,25 @@ class Reaper:
         folder.mkdir(parents=True, exist_ok=True)
         me = os.getpid()
         self._path = folder / f"run-{me}.json"
-        self._proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _WATCHER, str(self._path)],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
             start_new_session=True,
             close_fds=True,
         )
-        assert self._proc.stdin is not None
-        os.set_inheritable(self._proc.stdin.fileno(), False)
-        self._pipe = self._proc.stdin
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        os.set_inheritable(proc.stdin.fileno(), False)
+        self._watcher = int(proc.stdout.readline().strip() or 0)
+        proc.stdout.close()
+        proc.wait()  # the intermediate process; the watcher itself was reparented
+        self._pipe = proc.stdin
         self._state = {
             "parity": {"pid": me, "start": start_time(me), "argv": sys.argv},
-            "watcher": {"pid": self._proc.pid, "start": start_time(self._proc.pid)},
+            "watcher": {"pid": self._watcher, "start": start_time(self._watcher)},
             "groups": {},
             "pids": {},
             "paths": [],
@@ -196,10 +205,10 @@ class Reaper:
             if self._pipe is not None:
                 with contextlib.suppress(OSError):
                     self._pipe.close()
-            proc = self._proc
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=4.5)
+            watcher, started = self._watcher, self._state.get("watcher", {}).get("start")
+        deadline = time.monotonic() + 4.5
+        while watcher and start_time(watcher) == started and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 REAPER = Reaper()
