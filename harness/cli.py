@@ -4,10 +4,9 @@ to engine to exit code (0/1/2)."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from harness.errors import HarnessError
@@ -85,10 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -138,16 +133,17 @@ def _run(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         console.print(f"[bold magenta]parity: error:[/] {exc.message}", soft_wrap=True)
         return EXIT_ERROR
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        results = engine.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        listener.close()
-    engine.run_dir.mkdir(parents=True, exist_ok=True)
-    write_results(results, engine.run_dir)
-    render_all(results, engine.run_dir)
-    update_latest(engine.run_dir)
+    from harness.proc import signals
+    from harness.proc.reaper import clean_stale
+
+    with signals.interruptible():
+        clean_stale(console.print)
+        try:
+            results = engine.run()
+        finally:
+            listener.close()
+        signals.at("report writing")
+        publish(results, engine.run_dir, write_results, render_all, update_latest)
     from harness.reporting.console import print_summary
 
     print_summary(results, console, tables=not args.quiet)
@@ -155,28 +151,51 @@ def _run(args: argparse.Namespace) -> int:
     return int(results.exit_code)
 
 
+def publish(
+    results: Results,
+    run_dir: Path,
+    write_results: Callable[[Results, Path], Path],
+    render_all: Callable[[Results, Path], list[str]],
+    update_latest: Callable[[Path], Path],
+) -> None:
+    """Write the run folder under a temporary name, then rename it into place and swap
+    ``latest``: a reader never sees half a report, and an interrupted write leaves none."""
+    import shutil
+
+    staging = run_dir.with_name(f".{run_dir.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    if run_dir.exists():
+        run_dir.rename(staging)  # the engine's logs and artefacts move along, no copy
+    else:
+        staging.mkdir(parents=True)
+    write_results(results, staging)
+    render_all(results, staging)
+    staging.rename(run_dir)  # interrupted before this: only ``.<run>.partial`` is left
+    update_latest(run_dir)
+
+
 def _finish(results: Results, run_dir: Path, console: Console, *, quiet: bool) -> int:
     """Write the results and the reports of a merged run, as ``parity run`` does."""
+    from harness.proc import signals
     from harness.reporting.console import print_summary
     from harness.reporting.jsonout import render_all, update_latest, write_results
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_results(results, run_dir)
-    render_all(results, run_dir)
-    update_latest(run_dir)
+    with signals.interruptible():
+        signals.at("report writing")
+        publish(results, run_dir, write_results, render_all, update_latest)
     print_summary(results, console, tables=not quiet)
     console.print(f"results: {run_dir / 'results.json'}")
     return int(results.exit_code)
 
 
 def _run_workers(engine: Engine, args: argparse.Namespace, console: Console) -> int:
+    from harness.proc import signals
+    from harness.proc.reaper import clean_stale
     from harness.scale.workers import run_workers
 
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
+    with signals.interruptible():
+        clean_stale(console.print)
         results, run_dir = run_workers(engine, args.workers, say=console.print)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return _finish(results, run_dir, console, quiet=args.quiet)
 
 
@@ -239,15 +258,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(bench.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
+    from harness.proc import signals
+
     try:
         if args.command == "run":
-            return _run(args)
+            with signals.interruptible():  # from the first moment: loading can take seconds
+                return _run(args)
         if args.command == "merge":
             return _merge(args)
         if args.command == "coverage":
             return _coverage(args)
         return _report(args)
     except KeyboardInterrupt:
+        print(f"parity: interrupted in {signals.where()}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -139,9 +140,7 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         url,
     ]
     try:
-        out = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=seconds + 30, check=False
-        )
+        out = _run_tracked(argv, env, seconds + 30)
     finally:
         os.unlink(script.name)
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
@@ -159,6 +158,31 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         non2xx=raw["non2xx"],
         requests=raw["requests"],
     )
+
+
+def _run_tracked(argv: list[str], env: dict[str, str], timeout: float) -> Any:
+    """``subprocess.run`` in its own group, recorded with the reaper, killed on Ctrl-C."""
+    from harness.proc.reaper import REAPER
+
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    REAPER.group(proc.pid)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        REAPER.forget(proc.pid)
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def _tree_rss(pid: int) -> int:
@@ -221,6 +245,9 @@ def ceiling(seconds: float, connections: int) -> float:
         f"s.end('{{}}')}}).listen({port},'127.0.0.1')"
     )
     proc = subprocess.Popen(["node", "-e", code], start_new_session=True)
+    from harness.proc.reaper import REAPER
+
+    REAPER.group(proc.pid)
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -441,7 +468,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise HarnessError(f"no request named {args.request} in {args.requests}")
         levels = [int(x) for x in args.levels.split(",") if x.strip()]
         run_id = datetime.now(UTC).strftime("bench-%Y%m%dT%H%M%SZ") + f"-{os.getpid() % 10000}"
-        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp:
+        from harness.proc.reaper import REAPER, clean_stale
+        from harness.proc.signals import interruptible
+
+        clean_stale(console.print)
+        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp, interruptible():
+            REAPER.path(Path(tmp))
             result = run_bench(
                 config,
                 requests,

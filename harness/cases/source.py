@@ -200,6 +200,8 @@ class CaseSource:
 
     def stream(self, ops: list[Operation]) -> Iterator[tuple[Operation, list[PreparedRequest]]]:
         """Every operation's cases in order, generated ahead in a spawned worker."""
+        from harness.proc import signals
+
         jobs = [self._case_job(op) for op in ops]
         cached = [self._cache_load(job) for job in jobs]
         missing = [i for i, hit in enumerate(cached) if hit is None]
@@ -217,7 +219,12 @@ class CaseSource:
             futures: dict[int, Future[GenOutput]] = {
                 i: pool.submit(run_job, jobs[i]) for i in missing
             }
+            from harness.proc.reaper import REAPER
+
+            for pid in list(getattr(pool, "_processes", {})):
+                REAPER.process(pid)
             for i, op in enumerate(ops):
+                signals.at(operation=op.id)
                 hit = cached[i]
                 if hit is None:
                     try:
@@ -238,7 +245,7 @@ class CaseSource:
             for worker in workers:
                 if worker.is_alive():
                     worker.terminate()
-                worker.join(timeout=5)
+                worker.join(timeout=signals.grace(5))
 
     def pool(self, op_id: str) -> list[PreparedRequest]:
         """Positive, role-less cases of ``op_id`` for sequence steps, probes and interop."""

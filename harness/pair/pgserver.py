@@ -153,6 +153,9 @@ class PgServer:
             )
         finally:
             log.close()
+        from harness.proc.reaper import REAPER
+
+        REAPER.group(self.process.pid)
         self._wait_ready(timeout_s)
 
     def _wait_ready(self, timeout_s: float) -> None:
@@ -185,6 +188,9 @@ class PgServer:
         proc = self.process
         if proc is None:
             return
+        from harness.proc.signals import grace
+
+        grace_s = grace(grace_s)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(proc.pid, signal.SIGINT)
         try:
@@ -196,6 +202,9 @@ class PgServer:
                 proc.wait(timeout=grace_s)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # any backend that outlived the postmaster
+        from harness.proc.reaper import REAPER
+
+        REAPER.forget(proc.pid)
         self.process = None
 
     def execute(self, sql: str, database: str = "postgres") -> None:
@@ -222,6 +231,10 @@ def pg_server(root: Path | None = None, *, keep_log: Path | None = None) -> Iter
     made = root is None
     base = Path(tempfile.mkdtemp(prefix="parity-pg-")) if root is None else root
     base.mkdir(parents=True, exist_ok=True)
+    if made:
+        from harness.proc.reaper import REAPER
+
+        REAPER.path(base)
     server = PgServer(root=base, port=free_port(), bindir=bindir)
     try:
         server.start()

@@ -157,6 +157,9 @@ class ManagedService:
         except OSError as exc:
             log.close()
             raise ServiceError(f"{self.name}: cannot start {self.command_line}: {exc}") from exc
+        from harness.proc.reaper import REAPER
+
+        REAPER.group(self.process.pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -194,6 +197,9 @@ class ManagedService:
         proc = self.process
         if proc is None:
             return
+        from harness.proc.signals import grace
+
+        grace_s = grace(grace_s)
         try:
             descendants = psutil.Process(proc.pid).children(recursive=True)
         except psutil.Error:
@@ -217,6 +223,9 @@ class ManagedService:
         if self._log is not None:
             with contextlib.suppress(Exception):
                 self._log.close()  # type: ignore[attr-defined]
+        from harness.proc.reaper import REAPER
+
+        REAPER.forget(proc.pid)
         self.process = None
 
 

@@ -380,6 +380,9 @@ def open_pair(
 ) -> Iterator[Pair]:
     """Both targets up, logged in and watched; everything stopped and removed on exit."""
     tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
+    from harness.proc.reaper import REAPER
+
+    REAPER.path(tmp)
     external = legacy_url is not None or candidate_url is not None
     pair = Pair(config, "external" if external else "managed", run_dir, tmp, Timings())
     try:
@@ -423,6 +426,7 @@ def open_pair(
     finally:
         pair.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        REAPER.forget(path=tmp)
 
 
 def log_out_a_session(pair: Pair, logout: str) -> None:

@@ -440,19 +440,28 @@ def load_results(path: Path) -> Results:
         raise HarnessError(f"{path}: not valid JSON: {exc}", kind="input") from exc
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: not a parity results file", kind="input")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    # A document without the key predates it: version 1. Versions only add keys, so an
+    # older document is read when it has what this parity needs; a newer one never is.
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
         raise HarnessError(
             f"{path}: results schema_version {version!r}; this parity reads version "
-            f"{SCHEMA_VERSION} (re-run parity, or use the parity that wrote it)",
+            f"{SCHEMA_VERSION} and older (use the parity that wrote it)",
             kind="input",
         )
     try:
-        return Results.model_validate(data)
+        return Results.model_validate({**data, "schema_version": SCHEMA_VERSION})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[:3]
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in first)
-        raise HarnessError(f"{path}: invalid results document: {where}", kind="input") from exc
+        older = (
+            f" (schema_version {version}, older than {SCHEMA_VERSION})"
+            if version < SCHEMA_VERSION
+            else ""
+        )
+        raise HarnessError(
+            f"{path}: invalid results document{older}: {where}", kind="input"
+        ) from exc
 
 
 # -- events: what the engine tells its listeners while it runs ---------------------------------

@@ -271,6 +271,9 @@ class Engine:
             require_proof=self.profile.require_proof,
         )
         ctx: RunContext | None = None
+        from harness.proc import signals
+
+        signals.at("start-up")
         try:
             self.run_dir.mkdir(parents=True, exist_ok=False)
             self.listener.run_started(
@@ -286,13 +289,19 @@ class Engine:
             with self.session() as ctx:
                 for phase in phases:
                     ctx.phase = phase.name
+                    signals.at(phase.name)
                     phase.execute(ctx)
+                signals.at("teardown")
         except HarnessError as exc:
             meta.errors.append(exc.to_dict())
         except KeyboardInterrupt:
             meta.interrupted = True
             meta.errors.append(
-                {"kind": "interrupted", "message": "interrupted (Ctrl-C)", "log_tail": None}
+                {
+                    "kind": "interrupted",
+                    "message": f"interrupted (Ctrl-C or SIGTERM) in {signals.where()}",
+                    "log_tail": None,
+                }
             )
         meta.duration_s = time.monotonic() - t0
         results = build_results(meta, self.config, ctx)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.proc.reaper import REAPER
 from harness.reporting.results import Results, RunError, load_results
 from harness.run.engine import Engine
 from harness.scale.merge import find_results, merge_results
@@ -109,6 +110,7 @@ def run_workers(
                     start_new_session=True,  # the parent decides when a worker stops
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
+            REAPER.group(proc.pid)
             runs.append(WorkerRun(index, proc, report_dir, log, time.monotonic()))
         pending = list(runs)
         while pending:

@@ -146,9 +146,26 @@ def test_results_of_another_schema_version_are_a_clear_error(
     path = write_results(_results(), tmp_path / "r1")
     data = json.loads(path.read_text())
     data["schema_version"] = 1
+    del data["causes"]  # a key version 2 added: a real version 1 document lacks it
     path.write_text(json.dumps(data))
     assert main(["report", str(path)]) == 2
     assert "schema_version 1" in capsys.readouterr().err
+    data["schema_version"] = 3
+    path.write_text(json.dumps(data))
+    assert main(["report", str(path)]) == 2
+    assert "schema_version 3" in capsys.readouterr().err
+
+
+def test_results_without_a_schema_version_are_read_as_version_1(tmp_path: Path) -> None:
+    """Versions only add keys: an older document that has what parity needs is read."""
+    from harness.reporting.results import SCHEMA_VERSION, load_results
+
+    path = write_results(_results(), tmp_path / "r1")
+    data = json.loads(path.read_text())
+    del data["schema_version"]
+    path.write_text(json.dumps(data))
+    assert load_results(path).schema_version == SCHEMA_VERSION
+    assert main(["coverage", str(path)]) == 0
 
 
 def test_the_checked_in_json_schema_matches_the_models() -> None:

@@ -1,0 +1,91 @@
+"""Ctrl-C and SIGTERM end a run within seconds, wherever it is, and say where it stopped.
+
+The first signal raises KeyboardInterrupt (the engine turns it into partial results) and arms
+a watchdog: if the process has not exited within ``HARD_EXIT_S`` (a teardown stuck on a busy
+machine, a thread join at interpreter exit), the reaper kills every recorded child and the
+process exits 2. A second signal exits at once the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+HARD_EXIT_S = 4.0
+EXIT_INTERRUPTED = 2
+
+_where: dict[str, str] = {"phase": "start-up", "operation": ""}
+_state: dict[str, float] = {}
+
+
+def at(phase: str | None = None, operation: str | None = None) -> None:
+    """Record where the run is (phase, operation) for the interruption message."""
+    if phase is not None:
+        _where["phase"] = phase
+        _where["operation"] = ""
+    if operation is not None:
+        _where["operation"] = operation
+
+
+def where() -> str:
+    """``phase stateless, operation getCase`` — where the run was when it was interrupted."""
+    text = f"phase {_where['phase']}"
+    if _where["operation"]:
+        text += f", operation {_where['operation']}"
+    return text
+
+
+def interrupted_at() -> float | None:
+    """Monotonic time of the first signal, or None."""
+    return _state.get("signalled")
+
+
+def grace(normal_s: float) -> float:
+    """How long a teardown step may wait: short once interrupted, so the whole teardown and
+    the partial results fit in the few seconds before the watchdog."""
+    return min(normal_s, 0.5) if "signalled" in _state else normal_s
+
+
+def _hard_exit() -> None:
+    from harness.proc.reaper import REAPER
+
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"parity: interrupted ({where()}); stopping now\n")
+        sys.stderr.flush()
+    REAPER.kill_all()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _watchdog() -> None:
+    deadline = _state["signalled"] + HARD_EXIT_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    _hard_exit()
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if "signalled" in _state:
+        _hard_exit()
+    _state["signalled"] = time.monotonic()
+    threading.Thread(target=_watchdog, name="parity-interrupt-watchdog", daemon=True).start()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt once, then the watchdog guarantees exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
