@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,8 +16,16 @@ import pytest
 
 from tests.harness.conftest import assert_no_leftovers, make_config
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 ROOT = Path(__file__).resolve().parents[2]
+MID_RUN = 600  # requests served by the two services together, health checks aside
+
+
+def _lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
 
 
 def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_path: Path) -> None:
@@ -24,6 +33,7 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
     text = cfg.read_text().replace("[profiles.ci]\npositive = 40", "[profiles.ci]\npositive = 4000")
     cfg.write_text(text)
     reports = tmp_path / "reports"
+    requests = tmp_path / "requests.log"  # both fixture services append a line per request
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -41,6 +51,7 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "PAIR_REQUEST_LOG": str(requests)},
     )
     services: list[psutil.Process] = []
     try:
@@ -61,7 +72,13 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
             proc.kill()
             out, _ = proc.communicate(timeout=30)
             pytest.fail(f"services never started: {out.decode()[-2000:]}")
-        time.sleep(5.0)  # mid-run: long enough on a loaded 2-core machine to have sent cases
+        # mid-run: past the logins and probes, well into the generated cases (4000 a
+        # operation), however slow the machine is
+        deadline = time.monotonic() + 120
+        while _lines(requests) < MID_RUN and proc.poll() is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the run sent {_lines(requests)} requests in 120 s")
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
