@@ -9,6 +9,9 @@ import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+# the port in-process on a database seeded by the legacy (npx tsx)
+pytestmark = pytest.mark.integration
+
 H = dict[str, dict[str, str]]
 
 
@@ -32,6 +35,7 @@ def test_anonymous_subscriber_is_told_and_closed(client: TestClient) -> None:
         assert closed.value.code == 4401
 
 
+@pytest.mark.timing
 def test_events_in_order_scoped_to_the_unit(client: TestClient, auth: H) -> None:
     def create(unit: str) -> int:
         res = client.post(

@@ -129,6 +129,7 @@ def test_same_seed_same_cases(run_pair: RunPair) -> None:
     ]
 
 
+@pytest.mark.timing
 def test_service_crashing_at_start_is_an_error(run_pair: RunPair) -> None:
     code, results = run_pair(drift="crash_start")
     assert code == 2
@@ -138,6 +139,7 @@ def test_service_crashing_at_start_is_an_error(run_pair: RunPair) -> None:
     assert "refusing to start" in err["log_tail"]
 
 
+@pytest.mark.timing
 def test_service_dying_mid_run_is_an_error(run_pair: RunPair) -> None:
     code, results = run_pair("--seed", "5", crash_after=25)
     assert code == 2
