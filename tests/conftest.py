@@ -3,10 +3,13 @@
 A test marked ``e2e`` (real services) or ``integration`` (a process or database beside the
 test, no pair) keeps that tier; any other test is ``unit`` (no services). The mutant
 catalogue (``mutants``, dozens of full parity runs) is collected only when asked for by
-name: ``-m mutants`` (``nox -s mutants``), so ``pytest`` and ``nox -s tests`` stay short.
+name: ``-m mutants`` (``nox -s mutants``) or ``pytest tests/mutants``, so ``pytest`` and
+``nox -s tests`` stay short.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +17,16 @@ TIERS = ("unit", "integration", "e2e", "mutants")
 
 
 def _asks_for_mutants(config: pytest.Config) -> bool:
+    """``-m mutants`` (or an expression naming it), or ``tests/mutants`` named on the command line."""
     expression = str(config.getoption("markexpr", "") or "")
-    return "mutants" in expression and "not mutants" not in expression
+    if "mutants" in expression and "not mutants" not in expression:
+        return True
+    here = Path(__file__).parent / "mutants"
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::", 1)[0]).resolve()
+        if path == here or here in path.parents:
+            return True
+    return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
