@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -60,7 +62,7 @@ def legacy(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """Run the pytest suite (unit, backend, harness, e2e against the real pair)."""
+    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e)."""
     _install(session, "test")
     _build_legacy(session)
     args = session.posargs or []
@@ -71,15 +73,7 @@ def tests(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """The inner loop: phases, findings, comparison, reports; no services (under a minute)."""
     _install(session, "test")
-    session.run(
-        "pytest",
-        "tests/unit",
-        "tests/harness/test_comparison.py",
-        "tests/harness/test_normalization.py",
-        "tests/harness/test_report_cli.py",
-        "tests/reporting/test_junit_summary.py",
-        *session.posargs,
-    )
+    session.run("pytest", "-m", "unit", *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -109,11 +103,39 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def mutants(session: nox.Session) -> None:
-    """Detection power: the mutant catalogue through parity, then the benchmark table."""
+    """Detection power: every mutant of the catalogue caught, the unmutated port quiet."""
     _install(session, "test")
     _build_legacy(session)
-    session.run("pytest", "tests/mutants", *session.posargs)
-    session.run("python", "-m", "tests.mutants.bench", "--fp-seeds", "10")
+    session.run("pytest", "-m", "mutants", "tests/mutants", *session.posargs)
+
+
+@nox.session(name="mutants-bench", python="3.11")
+def mutants_bench(session: nox.Session) -> None:
+    """The detection benchmark table and false positives over 10 seeds (tests/mutants/bench.py)."""
+    _install(session, "test")
+    _build_legacy(session)
+    session.run("python", "-m", "tests.mutants.bench", "--fp-seeds", "10", *session.posargs)
+
+
+@nox.session(python="3.11")
+def stress(session: nox.Session) -> None:
+    """The suite beside two CPU-bound processes, then the ``timing`` tests 20 times in a row."""
+    _install(session, "test")
+    _build_legacy(session)
+    rounds = int(os.environ.get("PARITY_STRESS_ROUNDS", "20"))
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+        for _ in range(2)
+    ]
+    try:
+        session.run("pytest", "-q", *session.posargs)
+        for round_ in range(1, rounds + 1):
+            session.log(f"timing tests, round {round_} of {rounds}, two CPU burners beside")
+            session.run("pytest", "-q", "-m", "timing", *session.posargs)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 @nox.session(python="3.11")

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+# the port in-process on a database seeded by the legacy (npx tsx)
+pytestmark = pytest.mark.integration
+
 H = dict[str, dict[str, str]]
 CASE = {
     "title": "Printer on fire",

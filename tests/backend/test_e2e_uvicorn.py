@@ -10,7 +10,7 @@ import pytest
 
 from tests.servers import running
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 def test_port_serves_a_real_file(seeded_template: Path, tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ from backend.asof import end_of_day
 from backend.clock import ms_iso, parse_ms, shift_days
 from backend.routers.export import csv_field
 
+# the port in-process on a database seeded by the legacy (npx tsx)
+pytestmark = pytest.mark.integration
+
 H = dict[str, dict[str, str]]
 
 

@@ -27,6 +27,9 @@ from backend import jsbehaviour as js
 from backend import jsonout, schemas, validation
 from tests.servers import ROOT
 
+# the legacy's own code in a Node process
+pytestmark = pytest.mark.integration
+
 LEGACY = ROOT / "legacy"
 SCRIPT = Path(__file__).with_name("js_reference.cjs")
 EXAMPLES = settings(

@@ -11,6 +11,9 @@ from sqlalchemy import Table
 from backend.models import Base
 from tests.servers import apply_migrations
 
+# a database seeded by the legacy (npx tsx)
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:

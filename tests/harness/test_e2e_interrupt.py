@@ -16,10 +16,11 @@ import pytest
 
 from tests.harness.conftest import assert_no_leftovers, make_config
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(900)
 def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_path: Path) -> None:
     """Waits for events, not for time: the services registered with the reaper, then a second
     operation's cases in the case cache (so the first operation's cases were sent). The old

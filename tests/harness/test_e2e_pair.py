@@ -58,7 +58,8 @@ def test_agreeing_pair_exits_zero(run_pair: RunPair, tmp_path: Path) -> None:
 def test_each_kind_of_drift_is_found(
     run_pair: RunPair, drift: str, expected: tuple[str, str, str]
 ) -> None:
-    code, results = run_pair("--seed", "5", drift=drift)
+    # the drifting operation alone: test_agreeing_pair_exits_zero runs the whole profile
+    code, results = run_pair("--seed", "5", "--operation", expected[0], drift=drift)
     assert code == 1, results.get("errors")
     assert results["verdict"] == "drift"
     assert expected in _kinds(results), sorted(_kinds(results))
@@ -129,6 +130,7 @@ def test_same_seed_same_cases(run_pair: RunPair) -> None:
     ]
 
 
+@pytest.mark.timing
 def test_service_crashing_at_start_is_an_error(run_pair: RunPair) -> None:
     code, results = run_pair(drift="crash_start")
     assert code == 2
@@ -138,6 +140,7 @@ def test_service_crashing_at_start_is_an_error(run_pair: RunPair) -> None:
     assert "refusing to start" in err["log_tail"]
 
 
+@pytest.mark.timing
 def test_service_dying_mid_run_is_an_error(run_pair: RunPair) -> None:
     code, results = run_pair("--seed", "5", crash_after=25)
     assert code == 2

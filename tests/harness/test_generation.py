@@ -4,6 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# generation in fresh Python processes
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -11,6 +16,7 @@ import hashlib
 from pathlib import Path
 from harness.setup.contract import load_contract
 from harness.cases.generation import generate_cases
+
 c = load_contract(Path("contracts/openapi.yaml"))
 for op_id in ("POST /api/upload", "POST /api/cases", "GET /api/cases"):
     reqs = generate_cases(c.get(op_id), run_seed=9, positive=15, negative=10,

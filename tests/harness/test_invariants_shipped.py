@@ -13,6 +13,9 @@ import pytest
 from harness.db.invariants import StepInfo, compare_outcomes, load_invariants, run_invariants
 from tests.servers import ROOT, seed
 
+# a database seeded by the legacy's seed (npx tsx)
+pytestmark = pytest.mark.integration
+
 INVARIANTS = load_invariants(ROOT / "contracts" / "invariants.py")
 
 

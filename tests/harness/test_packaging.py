@@ -15,6 +15,9 @@ import pytest
 
 from tests.servers import ROOT
 
+# builds and installs the wheel
+pytestmark = pytest.mark.integration
+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PORT_ONLY = ("fastapi", "sqlalchemy", "uvicorn", "bcrypt", "python-multipart")
 

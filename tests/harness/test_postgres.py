@@ -31,6 +31,9 @@ from harness.errors import HarnessError
 from harness.models import TableWrites
 from harness.pair.pgserver import PgServer, pg_available, pg_server
 
+# a private PostgreSQL server
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -86,6 +89,7 @@ def test_engine_of_and_factory(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_server_stops_and_leaves_nothing() -> None:
     if not pg_available():
         pytest.skip("PostgreSQL binaries not installed")

@@ -29,7 +29,7 @@ from tests.mutants.verify import seeded_database
 from tests.servers import legacy_built
 
 pytestmark = [
-    pytest.mark.e2e,
+    pytest.mark.mutants,
     pytest.mark.slow,
     pytest.mark.skipif(not legacy_built(), reason="legacy not built (npm run build)"),
 ]
