@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "bench", help="the legacy and its port under the same load (harness.bench)", add_help=False
     )
+    sub.add_parser(
+        "traffic", help="import and check captured traffic (harness.traffic)", add_help=False
+    )
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, help="folder for html/junit (default: beside it)")
@@ -230,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness import bench
 
         return int(bench.main(argv[1:]) or 0)
+    if argv[:1] == ["traffic"]:
+        from harness.traffic import cli as traffic_cli
+
+        return traffic_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
