@@ -100,6 +100,8 @@ class IdMap:
         default_factory=lambda: {"legacy": {}, "candidate": {}}
     )
 
+    learned_from: Counter[str] = field(default_factory=Counter)  # key names ids came from
+
     def learn(self, captured: Any, side: str, replayed: Any, key: str = "") -> None:
         if isinstance(captured, dict) and isinstance(replayed, dict):
             for k, v in captured.items():
@@ -117,6 +119,7 @@ class IdMap:
             and captured != replayed
         ):
             self.sides[side][str(captured)] = replayed
+            self.learned_from[key] += 1
 
     def count(self) -> int:
         return sum(len(m) for m in self.sides.values())
@@ -206,9 +209,17 @@ class TrafficPlan:
     snapshot: str | None
     started: datetime | None
 
+    warnings: list[str] = field(default_factory=list)
+
     @property
     def operations(self) -> set[str]:
-        return {s.op.id for s in self.steps}
+        """The operations the replay must prove: those the traffic saw succeed (an operation
+        it only saw refused cannot be proven by replaying it)."""
+        return {
+            s.op.id
+            for s in self.steps
+            if s.exchange.answer is None or 200 <= s.exchange.answer.status < 300
+        }
 
     @classmethod
     def build(
@@ -246,9 +257,19 @@ class TrafficPlan:
                 else:
                     role = default if credentialed else None
                 steps.append(Step(f"{name}#{ex.seq}", ex, op, params, role))
+        warnings = []
+        keys = {c.header.key_id for c in captures if c.header.key_id} - {None}
+        mine = pseudonyms.key_id if pseudonyms is not None else None
+        if any(s.exchange.caller for s in steps) and keys and mine not in keys:
+            warnings.append(
+                f"traffic: the capture's callers were made with pseudonym key "
+                f"{', '.join(sorted(str(k) for k in keys))}, and $PARITY_TRAFFIC_KEY is "
+                f"{'key ' + mine if mine else 'unset'}: no caller matches a role's user, every "
+                f"caller replays as {default!r}"
+            )
         starts = [s.exchange.timings.started for s in steps]
         snapshot = next((c.header.snapshot for c in captures if c.header.snapshot), None)
-        return cls(steps, skipped, snapshot, min(starts) if starts else None)
+        return cls(steps, skipped, snapshot, min(starts) if starts else None, warnings)
 
 
 def _caller_roles(
@@ -356,6 +377,7 @@ class Replay:
         self._base = (
             ctx.config.base_path if ctx.config.base_path is not None else ctx.contract.base_path
         ).rstrip("/")
+        ctx.stats.warnings.extend(plan.warnings)
         for why, n in sorted(plan.skipped.items()):
             ctx.stats.notes.append(f"traffic: {n} captured requests not replayed: {why}")
         if not plan.steps:
@@ -385,8 +407,11 @@ class Replay:
                 result = ctx.exchange(lreq, creq if creq != lreq else None, restore=False)
                 answer = step.exchange.answer
                 captured = _json(answer.body.text) if answer and answer.body else None
-                for side, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
-                    ids.learn(captured, side, resp.body)
+                if lreq.method not in ("GET", "HEAD", "OPTIONS") and answer is not None:
+                    # ids the traffic learned: from what a write created (its answer)
+                    for side, resp in (("legacy", result.legacy), ("candidate", result.candidate)):
+                        if 200 <= answer.status < 300 and 200 <= resp.status < 300:
+                            ids.learn(captured, side, resp.body)
                 if answer is not None:
                     what = self._environment(answer.status, captured, result)
                     if what:
@@ -428,8 +453,9 @@ class Replay:
         }
         ctx.stats.notes.append(
             f"traffic: replayed {total} requests in {elapsed:.1f}s "
-            f"({self.figures['pairs_per_s']} pairs/s), {ids.count()} ids mapped, times moved "
-            f"by {shift.delta}"
+            f"({self.figures['pairs_per_s']} pairs/s), {ids.count()} ids mapped "
+            f"({', '.join(f'{k} x{v}' for k, v in ids.learned_from.most_common(5))}), "
+            f"times moved by {shift.delta}"
         )
         if attributed:
             ctx.stats.notes.append(
@@ -542,7 +568,9 @@ def load_plan(engine: Any) -> TrafficPlan:
         for problem in cap.problems:
             engine.listener.message(f"traffic: skipped {problem}")
         captures.append(cap)
+    # callers map to any configured role; the default is one of the roles cases are sent as
     roles = [r for r in config.role_names(engine.profile) if r is not None]
+    roles += [r for r in (config.auth.roles if config.auth else {}) if r not in roles]
     keyed = "PARITY_TRAFFIC_KEY" in __import__("os").environ
     base = config.base_path if config.base_path is not None else engine.contract.base_path
     return TrafficPlan.build(

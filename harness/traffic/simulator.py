@@ -94,11 +94,14 @@ class Simulator:
         method: str,
         path: str,
         *,
-        params: list[tuple[str, str]] | None = None,
+        params: list[tuple[str, str | int | float | bool | None]] | None = None,
         json_body: Any = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         headers = {"accept": "application/json"}
+        if files:  # a boundary from the script's seed: the same bytes on every run
+            boundary = f"parity-{user.rng.getrandbits(64):016x}"
+            headers["content-type"] = f"multipart/form-data; boundary={boundary}"
         if user.token:
             headers["authorization"] = f"Bearer {user.token}"
         started = datetime.now(UTC)
@@ -199,7 +202,7 @@ class Simulator:
             "channel": r.choice(CHANNELS),
             "category": r.choice(CATEGORIES),
             "priority": r.choice(PRIORITIES),
-            "customerName": f"{r.choice(['Ana', 'Bo', 'Cy', 'Di'])} {r.choice(['Lee', 'Ng', 'Ruiz'])}",
+            "customerName": r.choice(["Ana", "Bo", "Cy"]) + " " + r.choice(["Lee", "Ng", "Ruiz"]),
         }
         if user.unit and r.random() < 0.5:
             body["businessUnit"] = user.unit
