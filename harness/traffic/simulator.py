@@ -94,7 +94,7 @@ class Simulator:
         method: str,
         path: str,
         *,
-        params: list[tuple[str, str | int | float | bool | None]] | None = None,
+        params: Any = None,
         json_body: Any = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
