@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,8 @@ def test_round_trip_redacts_secrets_and_pseudonymizes_personal_fields(tmp_path: 
     assert cap.header.key_id == KEY.key_id
     assert [e.seq for e in cap.exchanges] == [0, 1]
     first = cap.exchanges[0]
-    sent = first.request.body.decoded() if first.request.body else None
+    assert first.request.body is not None
+    sent: Any = first.request.body.decoded()
     assert sent["password"] == "[redacted]"
     assert sent["nested"]["pin"] == "[redacted]"
     assert sent["nested"]["email"] == KEY("a@b.c")  # same HMAC as callers: linkable, not readable

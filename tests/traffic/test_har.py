@@ -143,3 +143,17 @@ def test_not_a_har_file(tmp_path: Path) -> None:
     path.write_text('{"log": {}}')
     with pytest.raises(TrafficError, match="not a HAR file"):
         read_traffic(path, Redactor.build(KEY))
+
+
+def test_parity_run_refuses_a_broken_capture_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = _sample()
+    entries[1] = {"request": {"method": "GET"}}
+    path = tmp_path / "b.har"
+    path.write_text(json.dumps(_har(entries)))
+    reports = tmp_path / "reports"
+    code = main(["run", "--traffic", str(path), "--report-dir", str(reports), "-q"])
+    assert code == 2
+    assert "(entry 1): request.url is missing" in capsys.readouterr().out
+    assert not reports.exists()
