@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("import", "HAR 1.2 or capture files to one capture (JSON Lines)"),
         ("check", "read traffic files and summarize them; exit 2 on a broken entry"),
+        ("gaps", "what the traffic used that the contract leaves out, and an Overlay adding it"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "import":
             cmd.add_argument("--out", type=Path, required=True, help="capture file to write")
+        if name == "gaps":
+            cmd.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
+            cmd.add_argument("--contract", type=Path, help="default: the config's contract")
+            cmd.add_argument("--overlay", type=Path, help="write the suggested Overlay here")
     return parser
 
 
@@ -78,6 +83,8 @@ def main(argv: list[str]) -> int:
     except TrafficError as exc:
         print(f"parity traffic: error: {exc.message}", file=sys.stderr)
         return 2
+    if args.command == "gaps":
+        return _gaps(args, captures)
     if args.command == "check":
         for cap in captures:
             ops = Counter(f"{e.request.method} {e.request.path}" for e in cap.exchanges)
@@ -109,4 +116,30 @@ def main(argv: list[str]) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     merged.write(args.out)
     print(f"wrote {args.out}: {len(merged.exchanges)} exchanges, {len(merged.problems)} skipped")
+    return 0
+
+
+def _gaps(args: argparse.Namespace, captures: list[Capture]) -> int:
+    import yaml
+
+    from harness.config import load_config
+    from harness.contract import load_contract
+    from harness.errors import HarnessError
+    from harness.traffic.gaps import find_gaps
+
+    try:
+        config = load_config(args.config)
+        path = args.contract or (
+            config.resolve(config.contract) if config.contract else Path("contracts/openapi.yaml")
+        )
+        contract = load_contract(path, config.overlay_paths())
+    except HarnessError as exc:
+        print(f"parity traffic: error: {exc.message}", file=sys.stderr)
+        return 2
+    base = config.base_path if config.base_path is not None else contract.base_path
+    gaps = find_gaps(captures, contract, base)
+    sys.stdout.write(gaps.text())
+    if args.overlay is not None:
+        args.overlay.write_text(yaml.safe_dump(gaps.overlay(), sort_keys=False), encoding="utf-8")
+        print(f"wrote {args.overlay}")
     return 0
