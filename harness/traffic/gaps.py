@@ -110,10 +110,8 @@ def _declared_params(
         p = _deref(p, doc)
         if isinstance(p, dict) and p.get("in") == "query":
             names.add(str(p.get("name")))
-            if (
-                p.get("style") == "deepObject"
-                or (p.get("explode")
-                and p.get("schema", {}).get("type") == "object")
+            if p.get("style") == "deepObject" or (
+                p.get("explode") and p.get("schema", {}).get("type") == "object"
             ):
                 names.add("*")
     return names
