@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         ("import", "HAR 1.2 or capture files to one capture (JSON Lines)"),
         ("check", "read traffic files and summarize them; exit 2 on a broken entry"),
         ("gaps", "what the traffic used that the contract leaves out, and an Overlay adding it"),
+        ("reduce", "a representative part, sampled by caller, with its dependency closure"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -53,10 +54,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "import":
             cmd.add_argument("--out", type=Path, required=True, help="capture file to write")
-        if name == "gaps":
+        if name == "reduce":
+            cmd.add_argument("--out", type=Path, required=True, help="capture file to write")
+        if name in ("gaps", "reduce"):
             cmd.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
             cmd.add_argument("--contract", type=Path, help="default: the config's contract")
-            cmd.add_argument("--overlay", type=Path, help="write the suggested Overlay here")
+            if name == "gaps":
+                cmd.add_argument("--overlay", type=Path, help="write the suggested Overlay here")
     return parser
 
 
@@ -83,8 +87,8 @@ def main(argv: list[str]) -> int:
     except TrafficError as exc:
         print(f"parity traffic: error: {exc.message}", file=sys.stderr)
         return 2
-    if args.command == "gaps":
-        return _gaps(args, captures)
+    if args.command in ("gaps", "reduce"):
+        return _with_contract(args, captures)
     if args.command == "check":
         for cap in captures:
             ops = Counter(f"{e.request.method} {e.request.path}" for e in cap.exchanges)
@@ -119,7 +123,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _gaps(args: argparse.Namespace, captures: list[Capture]) -> int:
+def _with_contract(args: argparse.Namespace, captures: list[Capture]) -> int:
     import yaml
 
     from harness.config import load_config
@@ -137,6 +141,17 @@ def _gaps(args: argparse.Namespace, captures: list[Capture]) -> int:
         print(f"parity traffic: error: {exc.message}", file=sys.stderr)
         return 2
     base = config.base_path if config.base_path is not None else contract.base_path
+    if args.command == "reduce":
+        from harness.traffic.reduce import reduce_capture
+
+        if len(captures) != 1:
+            print("parity traffic: error: reduce takes one capture", file=sys.stderr)
+            return 2
+        reduction = reduce_capture(captures[0], contract, base)
+        reduction.capture.write(args.out)
+        print(reduction.summary())
+        print(f"wrote {args.out}")
+        return 0
     gaps = find_gaps(captures, contract, base)
     sys.stdout.write(gaps.text())
     if args.overlay is not None:
