@@ -45,3 +45,32 @@ def test_time_values_move_and_keep_their_format() -> None:
     assert shift.value("2026-01-05") == "2026-01-07"
     assert shift.value("not a time 2026-01-05") == "not a time 2026-01-05"
     assert shift.body({"due": "2026-01-05", "n": 3}) == {"due": "2026-01-07", "n": 3}
+
+
+def test_csv_cells_allowed_by_a_rule_are_not_a_format_difference() -> None:
+    """Traffic exports rows it created: each side stamped their times (within the rules);
+    bytes that differ because of those cells are not "written differently"."""
+    from harness.comparison import compare_exchange
+    from harness.config import CompareConfig, NormalizeRule
+    from harness.models import Response
+    from harness.normalization import RuleSet
+
+    rules = RuleSet(
+        [
+            NormalizeRule.model_validate(
+                {"location": "body:$..createdAt", "action": "ignore", "reason": "clock"}
+            )
+        ],
+        "GET /x",
+    )
+    head = "id,createdAt\r\n"
+
+    def csv(text: str) -> Response:
+        return Response(200, (("content-type", "text/csv"),), text, text, 1.0)
+
+    a = csv(head + "1,2026-01-01T00:00:00.001Z\r\n")
+    b = csv(head + "1,2026-01-01T00:00:00.004Z\r\n")
+    assert compare_exchange(a, b, None, None, rules, CompareConfig()) == []
+    quoted = csv(head + '"1","2026-01-01T00:00:00.001Z"\r\n')
+    found = compare_exchange(a, quoted, None, None, rules, CompareConfig())
+    assert [d.kind for d in found] == ["format"]  # same cells, other bytes: still caught
