@@ -15,6 +15,7 @@ from harness.traffic.capture import (
     CapturedRequest,
     Exchange,
     Header,
+    Timings,
 )
 from harness.traffic.gaps import find_gaps
 
@@ -38,7 +39,7 @@ def _ex(
             headers=[("content-type", "application/json")],
             body=Body(media_type="application/json", text=json.dumps(body)),
         ),
-        timings={"started": T0},  # type: ignore[arg-type]
+        timings=Timings(started=T0),
     )
 
 

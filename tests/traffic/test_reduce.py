@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.contract import load_contract
-from harness.traffic.capture import Body, Capture, CapturedAnswer, CapturedRequest, Exchange, Header
+from harness.traffic.capture import (
+    Body,
+    Capture,
+    CapturedAnswer,
+    CapturedRequest,
+    Exchange,
+    Header,
+    Timings,
+)
 from harness.traffic.reduce import reduce_capture
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
@@ -25,7 +33,7 @@ def _ex(
             status=status,
             body=Body(media_type="application/json", text=json.dumps(body)) if body else None,
         ),
-        timings={"started": T0},  # type: ignore[arg-type]
+        timings=Timings(started=T0),
     )
 
 
