@@ -102,6 +102,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def traffic(session: nox.Session) -> None:
+    """Simulated traffic from a fresh seeded legacy, in the capture format (args pass through)."""
+    _install(session, "test")
+    _build_legacy(session)
+    args = session.posargs or ["--seed", "7", "--requests", "300", "--out", "reports/traffic.jsonl"]
+    session.run("python", "-m", "tests.traffic.simulate", *args)
+
+
+@nox.session(python="3.11")
 def mutants(session: nox.Session) -> None:
     """Detection power: every mutant of the catalogue caught, the unmutated port quiet."""
     _install(session, "test")

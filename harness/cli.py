@@ -57,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N pairs of services on this machine sharing the work; one merged run (default 1)",
     )
+    run.add_argument(
+        "--traffic",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="replay captured traffic (a capture or HAR file; repeatable) instead of "
+        "generated cases",
+    )
+    run.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="--traffic: skip broken entries with a warning (default: exit 2 naming them)",
+    )
     run.add_argument("--shard-plan", type=Path, help=argparse.SUPPRESS)  # from --workers
     run.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)  # from --workers
     merge = sub.add_parser("merge", help="merge the results.json of a run's shards into one run")
@@ -67,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         "bench",
         help="the legacy and its port under the same load (harness.bench.services)",
         add_help=False,
+    )
+    sub.add_parser(
+        "traffic", help="import and check captured traffic (harness.traffic)", add_help=False
     )
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
@@ -125,11 +142,16 @@ def _run(args: argparse.Namespace) -> int:
             shard=shard,
             shard_plan=args.shard_plan,
             cache_dir=args.cache_dir,
+            traffic=args.traffic,
+            keep_going=args.keep_going,
         )
+        if args.traffic and (args.workers > 1 or shard is not None):
+            raise HarnessError("--traffic runs in one process: not with --workers or --shard")
         if args.workers > 1:
             return _run_workers(Engine(contract, config, options), args, console)
         listener = ConsoleListener(console, quiet=args.quiet)
         engine = Engine(contract, config, options, listener)
+        engine.traffic()  # a broken capture is an error before any service starts
     except HarnessError as exc:
         console.print(f"[bold magenta]parity: error:[/] {exc.message}", soft_wrap=True)
         return EXIT_ERROR
@@ -257,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench import services as bench
 
         return int(bench.main(argv[1:]) or 0)
+    if argv[:1] == ["traffic"]:
+        from harness.traffic import cli as traffic_cli
+
+        return traffic_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     from harness.proc import signals
 

@@ -53,7 +53,9 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
-Phase = Literal["probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime"]
+Phase = Literal[
+    "probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime", "traffic"
+]
 FindingKind = Literal[
     "status",
     "header",

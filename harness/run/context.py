@@ -121,6 +121,7 @@ class RunStats:
     )
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
+    incomplete: list[str] = field(default_factory=list)  # why a run proved nothing as a whole
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the phases each (legacy status, candidate status) answer came from, per operation

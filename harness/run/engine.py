@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.cases.source import CaseSource
 from harness.compare.findings import Findings
@@ -70,6 +71,8 @@ class RunOptions:
     shard: ShardSpec | None = None  # --shard i/n: this run's part of the work
     shard_plan: Path | None = None  # --workers: the partition its parent planned
     cache_dir: Path | None = None  # None: <report_dir>/.cache/cases
+    traffic: list[Path] = field(default_factory=list)  # --traffic: replay these captures
+    keep_going: bool = False  # --keep-going: skip broken traffic entries with a warning
 
     @property
     def external(self) -> bool:
@@ -107,6 +110,7 @@ class Engine:
         self.on_exchange = on_exchange
         self.extra_phases = extra_phases or {}  # "after:<phase name>" -> phases to add there
         self._part: ShardPart | None = None
+        self._traffic: Any = None
 
     def whole(self) -> list[Operation]:
         """The run's selection (every shard's together)."""
@@ -128,9 +132,20 @@ class Engine:
 
         return plan_partition(self, count)
 
+    def traffic(self) -> Any:
+        """``--traffic``: the captures read and routed once (a ``TrafficPlan``), else None."""
+        if self.options.traffic and self._traffic is None:
+            from harness.traffic.replay import load_plan
+
+            self._traffic = load_plan(self)
+        return self._traffic
+
     def selected(self) -> list[Operation]:
         """The operations this run sends cases for: the selection, or a shard's part of it."""
         whole = self.whole()
+        if self.options.traffic:  # the operations the traffic holds
+            seen = self.traffic().operations
+            whole = [op for op in whole if op.id in seen]
         part = self.shard_part()
         if part is None:
             return whole
@@ -141,6 +156,10 @@ class Engine:
         """The phases this profile asks for, in the order they run."""
         profile = self.profile
         phases: list[Phase] = []
+        if self.options.traffic:
+            from harness.run.phases.traffic import Replay
+
+            return [Replay(self.traffic(), self.config.traffic)]
         if profile.stateless:
             if profile.probes:
                 phases.append(Probes())

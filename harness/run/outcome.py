@@ -543,11 +543,12 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
     drift = any(not f.accepted for f in findings) or bool(expired)
     missing = [u.operation for u in unproven if not u.allowed] if meta.require_proof else []
     blind = _unproven_phases(ctx) if ctx else []
+    proved_nothing = list(ctx.stats.incomplete) if ctx is not None else []
     if meta.errors or meta.interrupted:
         verdict, code = "error", 2
     elif drift:
         verdict, code = "drift", 1
-    elif missing or blind:
+    elif missing or blind or proved_nothing:
         verdict, code = "incomplete", 2
     else:
         verdict, code = "agree", 0

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from harness.errors import HarnessError
+from harness.setup.traffic import TrafficConfig
 
 __all__ = [
     "AcceptRule",
@@ -458,6 +459,9 @@ class ParityConfig(_Strict):
         default_factory=dict, description="`legacy` and `candidate` (managed mode)"
     )
     auth: AuthConfig | None = Field(None, description="how roles log in and send credentials")
+    traffic: TrafficConfig = Field(
+        default_factory=TrafficConfig, description="`[traffic]`: replaying captured traffic"
+    )
     compare: CompareConfig = Field(default_factory=CompareConfig, description="what is compared")
     normalize: list[NormalizeRule] = Field(
         default_factory=list, description="`[[normalize]]`: noise rules, each with a reason"

@@ -1,0 +1,2 @@
+"""Real traffic as cases: the capture format (``capture``), HAR import (``har``), and the
+tools built on them."""

@@ -1,0 +1,57 @@
+"""Reduction: callers kept whole, every signature covered, ids' creators pulled in."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.setup.contract import load_contract
+from harness.traffic.capture import (
+    Body,
+    Capture,
+    CapturedAnswer,
+    CapturedRequest,
+    Exchange,
+    Header,
+    Timings,
+)
+from harness.traffic.reduce import reduce_capture
+
+CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _ex(
+    seq: int, caller: str, method: str, path: str, status: int, body: object = None
+) -> Exchange:
+    return Exchange(
+        seq=seq,
+        caller=caller,
+        request=CapturedRequest(method=method, path=path),
+        answer=CapturedAnswer(
+            status=status,
+            body=Body(media_type="application/json", text=json.dumps(body)) if body else None,
+        ),
+        timings=Timings(started=T0),
+    )
+
+
+def test_reduce_keeps_whole_callers_covering_everything_and_their_dependencies() -> None:
+    exchanges = [
+        _ex(0, "creator", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(1, "reader", "GET", "/api/cases/900", 200, {"id": 900, "title": "t"}),
+        _ex(2, "reader", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(3, "twin", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(4, "twin", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(5, "broken", "GET", "/api/health", 500, {"error": "x"}),
+        # covers the creator's signature and more: only the closure keeps the creator
+        _ex(6, "writer", "POST", "/api/cases", 201, {"id": 901, "title": "t"}),
+        _ex(7, "writer", "GET", "/api/alerts/count", 200, {"total": 1}),
+    ]
+    red = reduce_capture(Capture(Header(created=T0), exchanges), load_contract(CONTRACT), "")
+    assert red.dropped_callers == ["twin"]
+    assert set(red.kept_callers) == {"creator", "reader", "broken", "writer"}
+    assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 5, 6, 7]
+    assert "kept 6 of 8 exchanges" in red.summary()
+    assert "dropped callers: twin" in red.summary()

@@ -1,0 +1,76 @@
+"""Replay's parts without services: routing, id mapping per side, time shift, attribution."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from harness.setup.contract import load_contract
+from harness.traffic.replay import IdMap, Router, TimeShift
+
+CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
+
+
+def test_router_prefers_literal_paths() -> None:
+    router = Router(load_contract(CONTRACT), "")
+    hit = router.match("GET", "/api/alerts/count")
+    assert hit is not None
+    assert hit[0].id == "GET /api/alerts/count"
+    hit = router.match("get", "/api/cases/12/shares")
+    assert hit is not None
+    assert hit[0].id == "GET /api/cases/{id}/shares"
+    assert hit[1] == (("id", "12"),)
+    assert router.match("GET", "/api/nowhere") is None
+
+
+def test_ids_are_mapped_per_side() -> None:
+    ids = IdMap()
+    ids.learn({"id": 310, "title": "x", "assigneeId": None}, "legacy", {"id": 307, "title": "x"})
+    ids.learn({"id": 310}, "candidate", {"id": 308})
+    assert ids.path("legacy", "/api/cases/310/chat") == "/api/cases/307/chat"
+    assert ids.path("candidate", "/api/cases/310") == "/api/cases/308"
+    assert ids.path("legacy", "/api/cases/31") == "/api/cases/31"
+    assert ids.query("legacy", [("caseId", "310"), ("page", "310")]) == [
+        ("caseId", "307"),
+        ("page", "310"),
+    ]
+    body = {"caseId": 310, "note": "310", "ids": [310, 1]}
+    assert ids.body("candidate", body) == {"caseId": 308, "note": "310", "ids": [308, 1]}
+
+
+def test_time_values_move_and_keep_their_format() -> None:
+    shift = TimeShift(timedelta(days=2, hours=1))
+    assert shift.value("2026-01-05T09:00:00.000Z") == "2026-01-07T10:00:00.000Z"
+    assert shift.value("2026-01-05T09:00:00+00:00") == "2026-01-07T10:00:00+00:00"
+    assert shift.value("2026-01-05") == "2026-01-07"
+    assert shift.value("not a time 2026-01-05") == "not a time 2026-01-05"
+    assert shift.body({"due": "2026-01-05", "n": 3}) == {"due": "2026-01-07", "n": 3}
+
+
+def test_csv_cells_allowed_by_a_rule_are_not_a_format_difference() -> None:
+    """Traffic exports rows it created: each side stamped their times (within the rules);
+    bytes that differ because of those cells are not "written differently"."""
+    from harness.compare.comparison import compare_exchange
+    from harness.compare.normalization import RuleSet
+    from harness.models import Response
+    from harness.setup.config import CompareConfig, NormalizeRule
+
+    rules = RuleSet(
+        [
+            NormalizeRule.model_validate(
+                {"location": "body:$..createdAt", "action": "ignore", "reason": "clock"}
+            )
+        ],
+        "GET /x",
+    )
+    head = "id,createdAt\r\n"
+
+    def csv(text: str) -> Response:
+        return Response(200, (("content-type", "text/csv"),), text, text, 1.0)
+
+    a = csv(head + "1,2026-01-01T00:00:00.001Z\r\n")
+    b = csv(head + "1,2026-01-01T00:00:00.004Z\r\n")
+    assert compare_exchange(a, b, None, None, rules, CompareConfig()) == []
+    quoted = csv(head + '"1","2026-01-01T00:00:00.001Z"\r\n')
+    found = compare_exchange(a, quoted, None, None, rules, CompareConfig())
+    assert [d.kind for d in found] == ["format"]  # same cells, other bytes: still caught
