@@ -1,0 +1,71 @@
+"""``parity init`` then ``parity run`` on a pair parity did not write (issue 28): the
+generated file runs with no edits, finds the planted differences and stays quiet on an
+agreeing pair."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.init import init_config
+from tests.fixtures.notes_pair.running import ALL_DRIFTS, notes_pair
+
+pytestmark = [pytest.mark.e2e]
+
+ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:reader-pw"}
+
+
+def _init_and_run(tmp: Path, drift: str) -> tuple[int, dict[str, Any], str, float]:
+    started = time.monotonic()
+    with notes_pair(tmp, drift) as (legacy, candidate):
+        result = init_config(legacy, candidate, out=tmp / "parity.toml", env=ROLES)
+        assert result.notes == []
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harness", "run", "--config", str(result.config_path),
+                "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
+                "--report-dir", str(tmp / "reports"), "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # fmt: skip
+    results = json.loads((tmp / "reports" / "latest" / "results.json").read_text())
+    return proc.returncode, results, result.text, time.monotonic() - started
+
+
+def _locations(results: dict[str, Any]) -> set[tuple[str, str]]:
+    out = set()
+    for f in results["findings"]:
+        for loc in [f["location"], *(x["location"] for x in f.get("locations", []))]:
+            out.add((f["operation"], loc))
+    return out
+
+
+def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) -> None:
+    code, results, text, wall = _init_and_run(tmp_path, ALL_DRIFTS)
+    print(f"init to report: {wall:.1f} s")
+    assert 'base_path = "/v1"' in text
+    assert 'header = "X-API-Key"' in text
+    assert 'login = "POST /auth/keys"' in text
+    assert "cache-control" in text
+    assert code == 1, results["verdict"]
+    where = _locations(results)
+    assert ("GET /notes/{id}", "status:404 vs 400") in where  # status pair, other bodies
+    assert ("POST /notes", "status:201 vs 200") in where  # the accepted-status candidate
+    assert ("GET /notes/{id}", "body:$.createdAt") in where  # time shift
+    assert ("GET /notes", "header:cache-control") in where  # changed header
+    assert ("GET /notes", "body:$.items") in where  # reordering
+    assert all(loc != "body:$..requestId" for _, loc in where)  # noise stays quiet
+
+
+def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
+    code, results, _, _ = _init_and_run(tmp_path, "")
+    assert results["findings"] == []
+    assert code == 0, results["verdict"]
