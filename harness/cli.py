@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--candidate", required=True, metavar="URL")
     init.add_argument("--contract", metavar="PATH|URL", help="default: the usual places")
     init.add_argument("--out", default="parity.toml")
+    doctor = sub.add_parser("doctor", help="check a config against the running pair")
+    doctor.add_argument("--config", default="parity.toml")
+    doctor.add_argument("--contract", help="default: the config's contract")
+    doctor.add_argument("--legacy-url", required=True, metavar="URL")
+    doctor.add_argument("--candidate-url", required=True, metavar="URL")
     return parser
 
 

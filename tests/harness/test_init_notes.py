@@ -69,3 +69,30 @@ def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
     code, results, _, _ = _init_and_run(tmp_path, "")
     assert results["findings"] == []
     assert code == 0, results["verdict"]
+
+
+def test_doctor_names_each_planted_mistake(tmp_path: Path) -> None:
+    with notes_pair(tmp_path) as (legacy, candidate):
+        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        args = ["doctor", "--config", str(config.config_path)]
+        args += ["--legacy-url", legacy, "--candidate-url", candidate]
+        clean = subprocess.run(
+            [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=120
+        )
+        assert clean.returncode == 0, clean.stdout
+        broken = (
+            config.text.replace('"reader-pw"', '"wrong-pw"')
+            .replace('header = "X-API-Key"', 'header = "Authorization"')
+            .replace("base_path =", 'exclude = ["GET /note"]\nbase_path =', 1)
+        )
+        config.config_path.write_text(broken)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=120
+        )
+    print(proc.stdout)
+    lines = proc.stdout.splitlines()[:-1]
+    assert proc.returncode == 1
+    assert len(lines) == 3, lines
+    assert any("exclude" in line and "GET /note" in line for line in lines)
+    assert any("[auth.roles.reader]" in line for line in lines)
+    assert any("answers 401" in line and "securitySchemes" in line for line in lines)
