@@ -175,6 +175,22 @@ class NormalizeRule(_Strict):
         None, description='status: the candidate\'s status or class that equals it ("201")'
     )
     reason: str = Field("", description="why this is noise (shown in the report)")
+    status: dict[Literal["legacy", "candidate"], int | str] | None = Field(
+        None,
+        description="the plain form of a status rule: `status = { legacy = 200, candidate = "
+        "201 }` (no location or action needed)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("status"), dict):
+            pair = data["status"]
+            data = {"location": "status", "action": "status", **data}
+            for side in ("legacy", "candidate"):
+                if side in pair:
+                    data.setdefault(side, str(pair[side]))
+        return data
 
     @field_validator("location")
     @classmethod
@@ -359,6 +375,11 @@ class ExternalConfig(_Strict):
         "`databases`: after each write, before parity restores the databases",
     )
     cwd: str = Field(".", description="working directory of reset_command")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="URL mode: environment variables added for setup_command and "
+        "reset_command (the services' own scripts); `${VAR}` is taken from the environment",
+    )
     timeout_s: float = Field(60.0, description="seconds before reset_command is an error")
     databases: dict[Literal["legacy", "candidate"], str] = Field(
         default_factory=dict,
@@ -539,8 +560,11 @@ def load_config(path: Path) -> ParityConfig:
     try:
         config = ParityConfig.model_validate(data)
     except ValidationError as exc:
+        from harness.config_schema import explain
+
+        text = raw.decode("utf-8")
         problems = "; ".join(
-            f"{_place(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+            explain(text, dict(err), _place(err["loc"])) for err in exc.errors(include_url=False)
         )
         raise HarnessError(f"{path}: invalid config: {problems}", kind="config") from exc
     for name in config.services:
