@@ -398,6 +398,11 @@ def init_config(
         roles: dict[str, dict[str, Any]] = {}
         tokens: dict[str, str] = {}
         if auth is not None:
+            notes += [
+                f"{e}: parity sends a token in a header only; set [auth] header by hand"
+                for e in auth.evidence
+                if "unsupported" in e
+            ]
             roles = roles_from_env(auth, env)
             if not roles:
                 notes.append(

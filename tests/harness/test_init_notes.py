@@ -96,3 +96,29 @@ def test_doctor_names_each_planted_mistake(tmp_path: Path) -> None:
     assert any("exclude" in line and "GET /note" in line for line in lines)
     assert any("[auth.roles.reader]" in line for line in lines)
     assert any("answers 401" in line and "securitySchemes" in line for line in lines)
+
+
+def test_an_accepted_status_pair_still_shows_its_body_difference(tmp_path: Path) -> None:
+    """With the plain status rule added, 201 vs 200 is equal and the missing field shows."""
+    with notes_pair(tmp_path, "accepted") as (legacy, candidate):
+        result = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        result.config_path.write_text(
+            result.text
+            + '\n[[normalize]]\noperation = "POST /notes"\n'
+            + 'status = { legacy = 201, candidate = 200 }\nreason = "the port answers 200"\n'
+        )
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harness", "run", "--config", str(result.config_path),
+                "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
+                "--report-dir", str(tmp_path / "reports"), "-q", "--operation", "POST /notes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # fmt: skip
+    results = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    where = _locations(results)
+    assert proc.returncode == 1, proc.stdout
+    assert ("POST /notes", "body:$.tags") in where
+    assert not any(loc.startswith("status:") for _, loc in where)
