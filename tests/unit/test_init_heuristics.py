@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,19 @@ def test_rules_from_two_legacy_answers_keep_their_evidence() -> None:
     assert by_loc["body:$..at"].action == "tolerance"
     assert by_loc["body:$.list"].action == "unordered"
     assert by_loc["body:$..n"].action == "ignore"
+
+
+def test_init_and_doctor_on_bad_input_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+    from tests.fixtures.notes_pair.running import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    out = tmp_path / "parity.toml"
+    assert main(["init", "--legacy", url, "--candidate", url, "--out", str(out)]) == 2
+    assert "does not answer" in capsys.readouterr().err
+    assert not out.exists()
+    missing = str(tmp_path / "none.toml")
+    assert main(["doctor", "--config", missing, "--legacy-url", url, "--candidate-url", url]) == 2
+    assert "cannot read config" in capsys.readouterr().err
