@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.init import init_config
@@ -122,3 +123,33 @@ def test_an_accepted_status_pair_still_shows_its_body_difference(tmp_path: Path)
     assert proc.returncode == 1, proc.stdout
     assert ("POST /notes", "body:$.tags") in where
     assert not any(loc.startswith("status:") for _, loc in where)
+
+
+def test_doctor_names_operations_no_route_reaches(tmp_path: Path) -> None:
+    """A GET the services do not serve is named; a secured DELETE is probed anonymously, so it
+    deletes nothing (this service checks the key before routing, so its 401 cannot tell)."""
+    with notes_pair(tmp_path) as (legacy, candidate):
+        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        spec_path = tmp_path / "parity.openapi.json"
+        spec = json.loads(spec_path.read_text())
+        ok = {"200": {"description": "ok"}}
+        spec["paths"]["/archive"] = {"get": {"responses": ok}}
+        spec["paths"]["/notes/{id}"]["delete"] = {
+            "parameters": spec["paths"]["/notes/{id}"]["get"]["parameters"],
+            "responses": ok,
+        }
+        spec_path.write_text(json.dumps(spec))
+        args = ["doctor", "--config", str(config.config_path)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", *args, "--legacy-url", legacy,
+             "--candidate-url", candidate],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        with httpx.Client() as client:  # the anonymous DELETE removed nothing
+            key = client.post(
+                legacy + "/v1/auth/keys", json={"username": "admin", "password": "admin-pw"}
+            ).json()["apiKey"]
+            assert client.get(legacy + "/v1/notes/1", headers={"X-API-Key": key}).is_success
+    lines = proc.stdout.splitlines()[:-1]
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in lines] == ["GET /archive"]
