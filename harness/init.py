@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from harness.comparison import compare_bodies
 from harness.errors import HarnessError
-from harness.normalization import child_path, generalize, parse_time, shape
+from harness.normalization import RuleSet, generalize, parse_time, shape
 
 __all__ = ["CONTRACT_PLACES", "ROLE_ENV_PREFIX", "InitResult", "init_config"]
 
@@ -253,18 +254,16 @@ def _login(
     return token, ""
 
 
-def _diff(a: Any, b: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in dict.fromkeys([*a, *b]):
-            _diff(a.get(key), b.get(key), child_path(path, key), out)
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        if a != b and sorted(map(json.dumps, a)) == sorted(map(json.dumps, b)):
-            out.append((path, "order", None))
-            return
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _diff(x, y, child_path(path, i), out)
-    elif a != b:
-        out.append((path, a, b))
+def _aa(where: str, first: Any, second: Any) -> list[tuple[str, str, Any, Any]]:
+    """Two answers of the legacy compared by the run's own comparison (no rules): what it
+    would report between them is noise. An ordering is ``(where, path, "order", None)``."""
+    out: list[tuple[str, str, Any, Any]] = []
+    for d in compare_bodies(first, second, RuleSet([], where)):
+        if d.kind == "ordering":
+            out.append((where, d.location.removeprefix("body:"), "order", None))
+        else:
+            out.append((where, d.path, d.legacy, d.candidate))
+    return out
 
 
 @dataclass
@@ -436,17 +435,13 @@ def init_config(
                 a, b = first.json(), second.json()
             except ValueError:
                 continue
-            found: list[tuple[str, Any, Any]] = []
-            _diff(a, b, "$", found)
-            samples += [(f"GET {path}", p, x, y) for p, x, y in found]
+            samples += _aa(f"GET {path}", a, b)
         if auth is not None and roles:
             body = next(iter(roles.values()))
             path = auth.login.split(" ", 1)[1]
             try:
                 pair = [client.post(legacy + base + path, json=body) for _ in range(2)]
-                found = []
-                _diff(pair[0].json(), pair[1].json(), "$", found)
-                samples += [(auth.login, p, x, y) for p, x, y in found]
+                samples += _aa(auth.login, pair[0].json(), pair[1].json())
             except (httpx.HTTPError, ValueError):
                 pass
     rules = propose_rules(samples)
