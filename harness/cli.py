@@ -98,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
         "--operation", action="append", default=[], metavar="SPEC", help="only these (globs)"
     )
     coverage.add_argument("--states", action="store_true", help="list each row state")
+    init = sub.add_parser("init", help="write a commented parity.toml for two running services")
+    init.add_argument("--legacy", required=True, metavar="URL")
+    init.add_argument("--candidate", required=True, metavar="URL")
+    init.add_argument("--contract", metavar="PATH|URL", help="default: the usual places")
+    init.add_argument("--out", default="parity.toml")
+    doctor = sub.add_parser("doctor", help="check a config against the running pair")
+    doctor.add_argument("--config", default="parity.toml")
+    doctor.add_argument("--contract", help="default: the config's contract")
+    doctor.add_argument("--legacy-url", required=True, metavar="URL")
+    doctor.add_argument("--candidate-url", required=True, metavar="URL")
     return parser
 
 
@@ -273,6 +283,21 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_command(args: argparse.Namespace) -> int:
+    """``parity init`` and ``parity doctor`` (harness.onboard): input errors exit 2."""
+    try:
+        if args.command == "init":
+            from harness.onboard import init
+
+            return int(init.main(args))
+        from harness.onboard import doctor
+
+        return int(doctor.main(args))
+    except HarnessError as exc:
+        print(f"parity: error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -294,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             return _merge(args)
         if args.command == "coverage":
             return _coverage(args)
+        if args.command in ("init", "doctor"):
+            return _setup_command(args)
         return _report(args)
     except KeyboardInterrupt:
         print(f"parity: interrupted in {signals.where()}", file=sys.stderr)

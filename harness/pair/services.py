@@ -234,10 +234,17 @@ def copy_snapshot(snapshot: Path, target: Path) -> Path:
     return target
 
 
-def run_reset_command(command: list[str] | str, cwd: Path, timeout_s: float) -> None:
+def run_reset_command(
+    command: list[str] | str, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
+) -> None:
     argv = render_command(command, _base_values())
+    full_env = None
+    if env:
+        full_env = {**os.environ, **{k: os.path.expandvars(v) for k, v in env.items()}}
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            argv, cwd=cwd, capture_output=True, timeout=timeout_s, check=False, env=full_env
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise HarnessError(f"reset command failed: {shlex.join(argv)}: {exc}") from exc
     if proc.returncode != 0:

@@ -214,7 +214,7 @@ class Pair:
         ext = self.config.external
         assert ext.reset_command is not None
         started = time.perf_counter()
-        run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s)
+        run_reset_command(ext.reset_command, self.config.resolve(ext.cwd), ext.timeout_s, ext.env)
         self.resets += 1
         self.dirty = False
         self.spans = []  # a new list: clocks already taken keep theirs
@@ -398,7 +398,9 @@ def open_pair(
             ext = config.external
             if ext.setup_command is not None:
                 message("running [external] setup_command")
-                run_reset_command(ext.setup_command, config.resolve(ext.cwd), ext.timeout_s)
+                run_reset_command(
+                    ext.setup_command, config.resolve(ext.cwd), ext.timeout_s, ext.env
+                )
             if ext.reset_command is not None:
                 message("resetting both services before the first scenario")
                 pair.reset_external()

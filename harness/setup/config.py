@@ -214,6 +214,22 @@ class NormalizeRule(_Strict):
     when: RequestCondition | None = Field(
         None, description="only on requests that meet this condition (see [accept.when])"
     )
+    status: dict[Literal["legacy", "candidate"], int | str] | None = Field(
+        None,
+        description="the plain form of a status rule: `status = { legacy = 200, candidate = "
+        "201 }` (no location or action needed)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("status"), dict):
+            pair = data["status"]
+            data = {"location": "status", "action": "status", **data}
+            for side in ("legacy", "candidate"):
+                if side in pair:
+                    data.setdefault(side, str(pair[side]))
+        return data
 
     @field_validator("location")
     @classmethod
@@ -405,6 +421,11 @@ class ExternalConfig(_Strict):
         "`databases`: after each write, before parity restores the databases",
     )
     cwd: str = Field(".", description="working directory of reset_command")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="URL mode: environment variables added for setup_command and "
+        "reset_command (the services' own scripts); `${VAR}` is taken from the environment",
+    )
     timeout_s: float = Field(60.0, description="seconds before reset_command is an error")
     databases: dict[Literal["legacy", "candidate"], str] = Field(
         default_factory=dict,
@@ -588,8 +609,12 @@ def load_config(path: Path) -> ParityConfig:
     try:
         config = ParityConfig.model_validate(data)
     except ValidationError as exc:
+        from harness.setup.schema import explain
+
+        text = raw.decode("utf-8")
         problems = "; ".join(
-            f"{_place(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+            explain(ParityConfig, text, dict(err), _place(err["loc"]))
+            for err in exc.errors(include_url=False)
         )
         raise HarnessError(f"{path}: invalid config: {problems}", kind="config") from exc
     for name in config.services:
@@ -642,14 +667,9 @@ def _section(model: type[BaseModel], title: str, out: list[str]) -> None:
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    candidates = [annotation, *getattr(annotation, "__args__", ())]
-    for item in candidates:
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-        for inner in getattr(item, "__args__", ()):
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                return inner
-    return None
+    from harness.setup.schema import model_of
+
+    return model_of(annotation)
 
 
 def _subtitle(parent: str, name: str, annotation: Any) -> str:
@@ -680,8 +700,12 @@ REFERENCE_FILE = Path(__file__).resolve().parents[2] / "docs" / "config-referenc
 if __name__ == "__main__":
     import sys
 
+    from harness.setup.schema import SCHEMA_FILE, json_schema
+
     if sys.argv[1:] == ["--write"]:
         REFERENCE_FILE.write_text(reference_markdown(), encoding="utf-8")
         print(f"wrote {REFERENCE_FILE}")
+        SCHEMA_FILE.write_text(json_schema(ParityConfig), encoding="utf-8")
+        print(f"wrote {SCHEMA_FILE}")
     else:
         sys.stdout.write(reference_markdown())

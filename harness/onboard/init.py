@@ -1,0 +1,537 @@
+"""``parity init``: from two running services to a commented ``parity.toml`` that runs.
+
+Why: a new user should not read the harness's code to point it at a pair. Every guess is
+checked against the running services and written with its evidence, so a wrong one is
+easy to see and fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+from harness.compare.comparison import compare_bodies
+from harness.compare.normalization import RuleSet, generalize, parse_time, shape
+from harness.errors import HarnessError
+
+__all__ = ["CONTRACT_PLACES", "ROLE_ENV_PREFIX", "InitResult", "init_config"]
+
+CONTRACT_PLACES = ("/openapi.json", "/openapi.yaml", "/docs/openapi.json", "/swagger.json")
+ROLE_ENV_PREFIX = "PARITY_ROLE_"
+"""``PARITY_ROLE_ADMIN="admin:secret"`` (or a JSON login body): the role ``admin``."""
+NOT_COMPARED = frozenset(
+    {"date", "server", "connection", "keep-alive", "transfer-encoding", "content-length"}
+)
+_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_SECRET = re.compile(r"pass(word)?|secret|pin", re.I)
+_LOGIN = re.compile(r"login|sign.?in|session|token|auth|keys?$", re.I)
+_TOKEN = re.compile(r"token|api.?key|jwt|^key$|session", re.I)
+
+
+@dataclass
+class InitResult:
+    config_path: Path
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _get(client: httpx.Client, url: str, **kw: Any) -> httpx.Response | None:
+    try:
+        return client.get(url, **kw)
+    except httpx.HTTPError:
+        return None
+
+
+def _parse_contract(text: str, where: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{where}: not JSON or YAML: {exc}", kind="input") from exc
+    if not isinstance(raw, dict) or "paths" not in raw:
+        raise HarnessError(f"{where}: not an OpenAPI document (no paths)", kind="input")
+    return raw
+
+
+def find_contract(
+    client: httpx.Client, legacy: str, given: str | None
+) -> tuple[dict[str, Any], str, str]:
+    """(document, its text, where it came from): given as a path or URL, else the usual places
+    on the legacy (at the URL's root, then under its path)."""
+    if given and not given.startswith(("http://", "https://")):
+        path = Path(given)
+        if not path.is_file():
+            raise HarnessError(f"--contract {given}: no such file", kind="input")
+        text = path.read_text()
+        return _parse_contract(text, given), text, given
+    urls = [given] if given else []
+    if not given:
+        root = legacy.rstrip("/")
+        parts = urlsplit(root)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        for place in CONTRACT_PLACES:
+            urls.append(origin + place)
+            if parts.path.strip("/"):
+                urls.append(root + place)
+    for url in urls:
+        resp = _get(client, url)
+        if resp is not None and resp.status_code == 200 and resp.text.strip():
+            try:
+                return _parse_contract(resp.text, url), resp.text, url
+            except HarnessError:
+                if given:
+                    raise
+    raise HarnessError(
+        f"no contract found at {', '.join(urls)}: give one with --contract PATH|URL",
+        kind="input",
+    )
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for path, item in (doc.get("paths") or {}).items():
+        for method in _METHODS:
+            if isinstance(item, dict) and isinstance(item.get(method), dict):
+                out.append((method.upper(), path, item[method]))
+    return out
+
+
+def _resolve(doc: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        cur: Any = doc
+        for part in ref[2:].split("/"):
+            cur = cur.get(part, {}) if isinstance(cur, dict) else {}
+        node = cur
+    return node
+
+
+def _json_schema(doc: dict[str, Any], holder: dict[str, Any]) -> dict[str, Any]:
+    content = _resolve(doc, holder).get("content") or {}
+    for media, body in content.items():
+        if "json" in media and isinstance(body, dict):
+            schema = _resolve(doc, body.get("schema") or {})
+            return schema if isinstance(schema, dict) else {}
+    return {}
+
+
+def _simple_gets(doc: dict[str, Any]) -> list[str]:
+    """GET operations that need no path or required parameter: safe reads to calibrate on."""
+    out = []
+    for method, path, op in _operations(doc):
+        params = [_resolve(doc, p) for p in op.get("parameters") or []]
+        if method == "GET" and "{" not in path and not any(p.get("required") for p in params):
+            out.append(path)
+    return out
+
+
+def find_base_path(client: httpx.Client, doc: dict[str, Any], legacy: str) -> tuple[str, str]:
+    """(base path, evidence): the servers path if a parameterless GET answers under it, else
+    the first of "", "/api", "/v1" that does (a 404 everywhere keeps the servers path)."""
+    servers = doc.get("servers") or []
+    declared = urlsplit(str(servers[0].get("url", ""))).path.rstrip("/") if servers else ""
+    probes = _simple_gets(doc)[:3] or ["/"]
+    root = legacy.rstrip("/")
+    for prefix in dict.fromkeys([declared, "", "/api", "/v1"]):
+        for path in probes:
+            resp = _get(client, root + prefix + path)
+            if resp is not None and resp.status_code != 404:
+                return prefix, (
+                    f"GET {prefix}{path} answered {resp.status_code} on the legacy"
+                    + (f"; servers say {declared!r}" if servers else "")
+                )
+    return declared, "no prefix answered; the contract's servers path is kept"
+
+
+@dataclass
+class Auth:
+    login: str
+    token_path: str
+    header: str
+    prefix: str
+    evidence: list[str]
+    identifier: str
+    secret: str
+
+
+def find_auth(doc: dict[str, Any]) -> Auth | None:
+    """The scheme from securitySchemes and the login operation (a POST whose body has a
+    password-like field and whose 2xx answer carries a token-like field)."""
+    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
+    header, prefix, evidence = "Authorization", "Bearer ", []
+    for name, raw in schemes.items():
+        scheme = _resolve(doc, raw)
+        kind = scheme.get("type")
+        if kind == "apiKey" and scheme.get("in") == "header":
+            header, prefix = scheme.get("name", "X-API-Key"), ""
+        elif kind == "http":
+            word = str(scheme.get("scheme", "bearer"))
+            prefix = "Bearer " if word.lower() == "bearer" else f"{word.capitalize()} "
+        elif kind == "oauth2" or kind == "openIdConnect":
+            prefix = "Bearer "
+        else:
+            evidence.append(f"securitySchemes.{name} ({kind} in {scheme.get('in')}) unsupported")
+            continue
+        evidence.append(f"securitySchemes.{name}: {kind}, header {header!r}, prefix {prefix!r}")
+        break
+    best: tuple[int, Auth] | None = None
+    for method, path, op in _operations(doc):
+        if method != "POST":
+            continue
+        body = _json_schema(doc, op.get("requestBody") or {})
+        props = body.get("properties") or {}
+        secrets = [p for p in props if _SECRET.search(p)]
+        if not secrets:
+            continue
+        others = [p for p in props if p not in secrets]
+        for status, resp in (op.get("responses") or {}).items():
+            if not str(status).startswith("2"):
+                continue
+            out = _json_schema(doc, resp)
+            tokens = [p for p in out.get("properties") or {} if _TOKEN.search(p)]
+            if not tokens or not others:
+                continue
+            score = (2 if _LOGIN.search(path) else 0) + (1 if op.get("security") == [] else 0)
+            auth = Auth(
+                login=f"POST {path}",
+                token_path=f"$.{tokens[0]}",
+                header=header,
+                prefix=prefix,
+                evidence=[
+                    *evidence,
+                    f"POST {path}: body has {secrets[0]!r}, its {status} answer has {tokens[0]!r}",
+                ],
+                identifier=next((p for p in others if p in body.get("required", [])), others[0]),
+                secret=secrets[0],
+            )
+            if best is None or score > best[0]:
+                best = (score, auth)
+    return best[1] if best else None
+
+
+def roles_from_env(auth: Auth, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """``PARITY_ROLE_<NAME>``: "user:password" for the login's two fields, or a JSON body."""
+    roles = {}
+    for key, value in sorted(env.items()):
+        if not key.startswith(ROLE_ENV_PREFIX) or not value:
+            continue
+        name = key[len(ROLE_ENV_PREFIX) :].lower()
+        if value.lstrip().startswith("{"):
+            roles[name] = json.loads(value)
+        else:
+            user, _, password = value.partition(":")
+            roles[name] = {auth.identifier: user, auth.secret: password}
+    return roles
+
+
+def _login(
+    client: httpx.Client, base: str, auth: Auth, body: dict[str, Any]
+) -> tuple[str | None, str]:
+    path = auth.login.split(" ", 1)[1]
+    try:
+        resp = client.post(base + path, json=body)
+    except httpx.HTTPError as exc:
+        return None, f"{base}: {exc}"
+    if not resp.is_success:
+        return None, f"{auth.login} answered {resp.status_code}"
+    try:
+        token = resp.json().get(auth.token_path[2:])
+    except (ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str):
+        return None, f"{auth.login}: no token at {auth.token_path}"
+    return token, ""
+
+
+def _aa(where: str, first: Any, second: Any) -> list[tuple[str, str, Any, Any]]:
+    """Two answers of the legacy compared by the run's own comparison (no rules): what it
+    would report between them is noise. An ordering is ``(where, path, "order", None)``."""
+    out: list[tuple[str, str, Any, Any]] = []
+    for d in compare_bodies(first, second, RuleSet([], where)):
+        if d.kind == "ordering":
+            out.append((where, d.location.removeprefix("body:"), "order", None))
+        else:
+            out.append((where, d.path, d.legacy, d.candidate))
+    return out
+
+
+@dataclass
+class Rule:
+    location: str
+    action: str
+    reason: str
+    evidence: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _leaf(path: str) -> str:
+    """``$.items[*].requestId`` -> ``$..requestId``: noise named by its field, at any depth."""
+    match = re.search(r"\.([A-Za-z_][\w-]*)$", path)
+    return f"$..{match.group(1)}" if match else path
+
+
+_RANDOM = (
+    ("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", None),
+    ("[0-9a-f]{%d}", "hex"),
+    ("[0-9A-Za-z_-]{%d}", "token"),
+)
+
+
+def _random_pattern(a: str, b: str) -> str | None:
+    """A full-match pattern both random values fit (a uuid, hex or token of one length)."""
+    if shape(a) == shape(b) and not re.search(r"[A-Za-z0-9]", a):
+        return None
+    for pattern, sized in _RANDOM:
+        full = pattern % len(a) if sized else pattern
+        if len(a) == len(b) and re.fullmatch(full, a) and re.fullmatch(full, b):
+            return full
+    return None
+
+
+def propose_rules(samples: list[tuple[str, str, Any, Any]]) -> list[Rule]:
+    """A rule per place that differed between two legacy answers, with the two values."""
+    rules: dict[str, Rule] = {}
+    for where, path, a, b in samples:
+        if a == "order":
+            loc = f"body:{generalize(path)}"
+            rules.setdefault(
+                loc, Rule(loc, "unordered", "the legacy lists these in varying order", where)
+            )
+            continue
+        loc = f"body:{_leaf(generalize(path))}"
+        if loc in rules:
+            continue
+        ev = f"{where} {path}: {json.dumps(a)[:60]} then {json.dumps(b)[:60]}"
+        if isinstance(a, str) and isinstance(b, str) and parse_time(a) and parse_time(b):
+            rules[loc] = Rule(loc, "tolerance", "stamped from the clock", ev, {"ms": 5000})
+        elif isinstance(a, str) and isinstance(b, str) and (pattern := _random_pattern(a, b)):
+            rules[loc] = Rule(
+                loc,
+                "mask",
+                "random per answer (its format must still agree)",
+                ev,
+                {"pattern": pattern},
+            )
+        else:
+            rules[loc] = Rule(loc, "ignore", "differs between two legacy answers", ev)
+    return list(rules.values())
+
+
+def time_fields(doc: dict[str, Any]) -> list[str]:
+    """Fields the contract types as date-time: each side stamps them from its own clock."""
+    names: set[str] = set()
+
+    def walk(node: Any, depth: int = 0) -> None:
+        node = _resolve(doc, node)
+        if depth > 12:
+            return
+        if isinstance(node, dict):
+            for key, sub in (node.get("properties") or {}).items():
+                sub = _resolve(doc, sub)
+                if isinstance(sub, dict) and sub.get("format") == "date-time":
+                    names.add(key)
+                walk(sub, depth + 1)
+            for key in ("items", "allOf", "anyOf", "oneOf"):
+                value = node.get(key)
+                for sub in value if isinstance(value, list) else [value]:
+                    if sub is not None:
+                        walk(sub, depth + 1)
+
+    for _, _, op in _operations(doc):
+        for resp in (op.get("responses") or {}).values():
+            walk(_json_schema(doc, resp))
+    return sorted(names)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    raise TypeError(value)
+
+
+def init_config(
+    legacy: str,
+    candidate: str,
+    *,
+    contract: str | None = None,
+    out: Path = Path("parity.toml"),
+    env: dict[str, str] | None = None,
+    timeout_s: float = 10.0,
+) -> InitResult:
+    """Find the contract, base path, auth, roles and noise; write ``out`` and its contract."""
+    env = dict(os.environ if env is None else env)
+    notes: list[str] = []
+    legacy, candidate = legacy.rstrip("/"), candidate.rstrip("/")
+    with httpx.Client(timeout=timeout_s) as client:
+        for side, url in (("legacy", legacy), ("candidate", candidate)):
+            try:
+                client.get(url + "/")
+            except httpx.HTTPError as exc:
+                raise HarnessError(f"{side} at {url} does not answer: {exc}", kind="input") from exc
+        doc, text, source = find_contract(client, legacy, contract)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        suffix = ".json" if text.lstrip().startswith("{") else ".yaml"
+        contract_file = out.with_name(out.stem + ".openapi" + suffix)
+        contract_file.write_text(text)
+        base, base_ev = find_base_path(client, doc, legacy)
+        auth = find_auth(doc)
+        roles: dict[str, dict[str, Any]] = {}
+        tokens: dict[str, str] = {}
+        if auth is not None:
+            notes += [
+                f"{e}: parity sends a token in a header only; set [auth] header by hand"
+                for e in auth.evidence
+                if "unsupported" in e
+            ]
+            roles = roles_from_env(auth, env)
+            if not roles:
+                notes.append(
+                    f"no roles: set {ROLE_ENV_PREFIX}<NAME>='user:password' per role and run "
+                    "parity init again"
+                )
+            for name, body in roles.items():
+                for side, url in (("legacy", legacy), ("candidate", candidate)):
+                    token, why = _login(client, url + base, auth, body)
+                    if token is None:
+                        notes.append(f"role {name} does not log in on the {side}: {why}")
+                    elif side == "legacy":
+                        tokens[name] = token
+        samples: list[tuple[str, str, Any, Any]] = []
+        headers_same: set[str] | None = None
+        _role, token = next(iter(tokens.items()), (None, None))
+        auth_headers = {auth.header: auth.prefix + token} if auth and token else {}
+        reads = _simple_gets(doc)
+        for path in reads:
+            first = _get(client, legacy + base + path, headers=auth_headers)
+            second = _get(client, legacy + base + path, headers=auth_headers)
+            if first is None or second is None:
+                continue
+            same = {
+                k.lower()
+                for k, v in first.headers.items()
+                if second.headers.get(k) == v and k.lower() not in NOT_COMPARED
+            }
+            headers_same = same if headers_same is None else headers_same & same
+            try:
+                a, b = first.json(), second.json()
+            except ValueError:
+                continue
+            samples += _aa(f"GET {path}", a, b)
+        if auth is not None and roles:
+            body = next(iter(roles.values()))
+            path = auth.login.split(" ", 1)[1]
+            try:
+                pair = [client.post(legacy + base + path, json=body) for _ in range(2)]
+                samples += _aa(auth.login, pair[0].json(), pair[1].json())
+            except (httpx.HTTPError, ValueError):
+                pass
+    rules = propose_rules(samples)
+    seen = {r.location for r in rules}
+    for name in time_fields(doc):
+        loc = f"body:$..{name}"
+        if loc not in seen:
+            rules.append(
+                Rule(
+                    loc,
+                    "tolerance",
+                    "a time each side stamps from its own clock",
+                    f"the contract types {name!r} as date-time",
+                    {"ms": 5000},
+                )
+            )
+    for rule in rules:
+        if rule.action == "tolerance":
+            # URL mode: rows seeded through each side's API were stamped at other moments
+            # than any request of the run, so the request window cannot hold them.
+            rule.extra["request_window"] = False
+    compared = sorted((headers_same or set()) | {"content-type", "location"})
+    lines = [
+        "#:schema ./parity.schema.json",
+        "# generated by `parity init`",
+        f"# legacy {legacy}, candidate {candidate}; contract from {source}",
+        f"contract = {_toml(contract_file.name)}",
+        f"base_path = {_toml(base)}  # {base_ev}",
+        "",
+    ]
+    if auth is not None:
+        lines += ["[auth]", *(f"# {e}" for e in auth.evidence)]
+        lines += [
+            f"login = {_toml(auth.login)}",
+            f"token_path = {_toml(auth.token_path)}",
+            f"header = {_toml(auth.header)}",
+            f"prefix = {_toml(auth.prefix)}",
+            f"strip_headers = {_toml(sorted({'authorization', auth.header.lower()}))}",
+            "",
+        ]
+        for name, body in roles.items():
+            lines += [
+                f"# from ${ROLE_ENV_PREFIX}{name.upper()}",
+                f"[auth.roles.{name}]",
+                f"body = {_toml(body)}",
+                "",
+            ]
+    lines += [
+        "[compare]",
+        "# every header two legacy answers agreed on, but date, server and transfer headers",
+        f"headers = {_toml(compared)}",
+        "",
+    ]
+    for rule in rules:
+        lines += [
+            f"# evidence: {rule.evidence}",
+            "[[normalize]]",
+            f"location = {_toml(rule.location)}",
+            f"action = {_toml(rule.action)}",
+            *(f"{k} = {_toml(v)}" for k, v in rule.extra.items()),
+            f"reason = {_toml(rule.reason)}",
+            "",
+        ]
+    lines += [
+        "# URL mode: no databases given, so write diffs and invariants are off; add",
+        "# [external] databases = { legacy = ..., candidate = ... } to compare writes.",
+        "[profiles.dev]",
+        "positive = 10",
+        "negative = 5",
+        "shrink = false",
+        "invariants = false",
+        "",
+    ]
+    text_out = "\n".join(lines)
+    out.write_text(text_out)
+    from harness.setup.config import ParityConfig
+    from harness.setup.schema import json_schema
+
+    out.with_name("parity.schema.json").write_text(json_schema(ParityConfig))
+    return InitResult(out, text_out, notes)
+
+
+def main(args: argparse.Namespace) -> int:
+    """The ``parity init`` subcommand: write the file, print what to fix and what to run."""
+    result = init_config(args.legacy, args.candidate, contract=args.contract, out=Path(args.out))
+    for note in result.notes:
+        print(f"parity init: {note}", file=sys.stderr)
+    print(f"wrote {result.config_path}")
+    print(
+        "next: parity run --config "
+        f"{result.config_path} --legacy-url {args.legacy} --candidate-url {args.candidate}"
+    )
+    return 0

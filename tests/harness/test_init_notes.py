@@ -1,0 +1,155 @@
+"""``parity init`` then ``parity run`` on a pair parity did not write (issue 28): the
+generated file runs with no edits, finds the planted differences and stays quiet on an
+agreeing pair."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.onboard.init import init_config
+from tests.fixtures.notes_pair.running import ALL_DRIFTS, notes_pair
+
+pytestmark = [pytest.mark.e2e]
+
+ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:reader-pw"}
+
+
+def _init_and_run(tmp: Path, drift: str) -> tuple[int, dict[str, Any], str, float]:
+    started = time.monotonic()
+    with notes_pair(tmp, drift) as (legacy, candidate):
+        result = init_config(legacy, candidate, out=tmp / "parity.toml", env=ROLES)
+        assert result.notes == []
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harness", "run", "--config", str(result.config_path),
+                "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
+                "--report-dir", str(tmp / "reports"), "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # fmt: skip
+    results = json.loads((tmp / "reports" / "latest" / "results.json").read_text())
+    return proc.returncode, results, result.text, time.monotonic() - started
+
+
+def _locations(results: dict[str, Any]) -> set[tuple[str, str]]:
+    out = set()
+    for f in results["findings"]:
+        for loc in [f["location"], *(x["location"] for x in f.get("locations", []))]:
+            out.add((f["operation"], loc))
+    return out
+
+
+def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) -> None:
+    code, results, text, wall = _init_and_run(tmp_path, ALL_DRIFTS)
+    print(f"init to report: {wall:.1f} s")
+    assert 'base_path = "/v1"' in text
+    assert 'header = "X-API-Key"' in text
+    assert 'login = "POST /auth/keys"' in text
+    assert "cache-control" in text
+    assert code == 1, results["verdict"]
+    where = _locations(results)
+    assert ("GET /notes/{id}", "status:404 vs 400") in where  # status pair, other bodies
+    assert ("POST /notes", "status:201 vs 200") in where  # the accepted-status candidate
+    assert ("GET /notes/{id}", "body:$.createdAt") in where  # time shift
+    assert ("GET /notes", "header:cache-control") in where  # changed header
+    assert ("GET /notes", "body:$.items") in where  # reordering
+    assert all(loc != "body:$..requestId" for _, loc in where)  # noise stays quiet
+
+
+def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
+    code, results, _, _ = _init_and_run(tmp_path, "")
+    assert results["findings"] == []
+    assert code == 0, results["verdict"]
+
+
+def test_doctor_names_each_planted_mistake(tmp_path: Path) -> None:
+    with notes_pair(tmp_path) as (legacy, candidate):
+        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        args = ["doctor", "--config", str(config.config_path)]
+        args += ["--legacy-url", legacy, "--candidate-url", candidate]
+        clean = subprocess.run(
+            [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=120
+        )
+        assert clean.returncode == 0, clean.stdout
+        broken = (
+            config.text.replace('"reader-pw"', '"wrong-pw"')
+            .replace('header = "X-API-Key"', 'header = "Authorization"')
+            .replace("base_path =", 'exclude = ["GET /note"]\nbase_path =', 1)
+        )
+        config.config_path.write_text(broken)
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=120
+        )
+    print(proc.stdout)
+    lines = proc.stdout.splitlines()[:-1]
+    assert proc.returncode == 1
+    assert len(lines) == 3, lines
+    assert any("exclude" in line and "GET /note" in line for line in lines)
+    assert any("[auth.roles.reader]" in line for line in lines)
+    assert any("answers 401" in line and "securitySchemes" in line for line in lines)
+
+
+def test_an_accepted_status_pair_still_shows_its_body_difference(tmp_path: Path) -> None:
+    """With the plain status rule added, 201 vs 200 is equal and the missing field shows."""
+    with notes_pair(tmp_path, "accepted") as (legacy, candidate):
+        result = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        result.config_path.write_text(
+            result.text
+            + '\n[[normalize]]\noperation = "POST /notes"\n'
+            + 'status = { legacy = 201, candidate = 200 }\nreason = "the port answers 200"\n'
+        )
+        proc = subprocess.run(
+            [
+                sys.executable, "-m", "harness", "run", "--config", str(result.config_path),
+                "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
+                "--report-dir", str(tmp_path / "reports"), "-q", "--operation", "POST /notes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # fmt: skip
+    results = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    where = _locations(results)
+    assert proc.returncode == 1, proc.stdout
+    assert ("POST /notes", "body:$.tags") in where
+    assert not any(loc.startswith("status:") for _, loc in where)
+
+
+def test_doctor_names_operations_no_route_reaches(tmp_path: Path) -> None:
+    """A GET the services do not serve is named; a secured DELETE is probed anonymously, so it
+    deletes nothing (this service checks the key before routing, so its 401 cannot tell)."""
+    with notes_pair(tmp_path) as (legacy, candidate):
+        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        spec_path = tmp_path / "parity.openapi.json"
+        spec = json.loads(spec_path.read_text())
+        ok = {"200": {"description": "ok"}}
+        spec["paths"]["/archive"] = {"get": {"responses": ok}}
+        spec["paths"]["/notes/{id}"]["delete"] = {
+            "parameters": spec["paths"]["/notes/{id}"]["get"]["parameters"],
+            "responses": ok,
+        }
+        spec_path.write_text(json.dumps(spec))
+        args = ["doctor", "--config", str(config.config_path)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness", *args, "--legacy-url", legacy,
+             "--candidate-url", candidate],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        with httpx.Client() as client:  # the anonymous DELETE removed nothing
+            key = client.post(
+                legacy + "/v1/auth/keys", json={"username": "admin", "password": "admin-pw"}
+            ).json()["apiKey"]
+            assert client.get(legacy + "/v1/notes/1", headers={"X-API-Key": key}).is_success
+    lines = proc.stdout.splitlines()[:-1]
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in lines] == ["GET /archive"]
