@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.envelope import Envelope, Side
 from harness.errors import HarnessError
 
 __all__ = [
@@ -135,7 +136,7 @@ class CompareConfig(_Strict):
     timeout_s: float = Field(10.0, description="per-request timeout; a timeout is status 0")
 
 
-Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status"]
+Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status", "unwrap"]
 
 
 class NormalizeRule(_Strict):
@@ -143,7 +144,9 @@ class NormalizeRule(_Strict):
         "*", description='glob over "METHOD /route/{template}" (a bare path glob works too)'
     )
     location: str = Field(description='"body:$..createdAt", "header:date", "db:sessions.token"')
-    action: Action = Field(description="ignore, mask, tolerance, unordered or id_map")
+    action: Action = Field(
+        description="ignore, mask, tolerance, unordered, id_map, status or unwrap"
+    )
     pattern: str | None = Field(None, description="mask: a full-match regex")
     replacement: str = Field(
         "<masked>", description='mask: text, or "{shape}" (digits->0, letters->a)'
@@ -174,6 +177,10 @@ class NormalizeRule(_Strict):
     candidate: str | None = Field(
         None, description='status: the candidate\'s status or class that equals it ("201")'
     )
+    side: Side | None = Field(None, description="unwrap: the side whose answers are wrapped")
+    envelope: Envelope = Field(
+        default_factory=Envelope, description="unwrap: where the envelope keeps what"
+    )
     reason: str = Field("", description="why this is noise (shown in the report)")
 
     @field_validator("location")
@@ -187,6 +194,10 @@ class NormalizeRule(_Strict):
     def _status_rule(self) -> NormalizeRule:
         if (self.action == "status") != (self.location == "status"):
             raise ValueError('action "status" goes with location "status" and only with it')
+        if (self.action == "unwrap") != (self.side is not None):
+            raise ValueError('action "unwrap" names the wrapped side (side = "candidate")')
+        if self.action == "unwrap" and self.location != "body:$":
+            raise ValueError('an "unwrap" rule is for the whole body: location = "body:$"')
         if self.action == "status" and not (self.legacy and self.candidate):
             raise ValueError('a "status" rule names both legacy and candidate statuses')
         for value in (self.legacy, self.candidate):
@@ -451,6 +462,11 @@ class ParityConfig(_Strict):
     # set by load_config, not by the file
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
     source: Annotated[Path, Field(exclude=True)] = Path("parity.toml")
+
+    @property
+    def unwrap_rules(self) -> list[NormalizeRule]:
+        """The ``unwrap`` rules: applied to answers as they arrive (``Pair.send``)."""
+        return [r for r in self.normalize if r.action == "unwrap"]
 
     def resolve(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()

@@ -24,8 +24,10 @@ from typing import Any, TypeVar
 
 from harness.comparison import Clock
 from harness.config import Command, ParityConfig, Profile, ServiceConfig
+from harness.contract import match_operation
 from harness.database import Watcher, engine_of, open_watcher
 from harness.dbdiff import DbWatcher
+from harness.envelope import unwrap_response
 from harness.errors import HarnessError, ServiceError
 from harness.generation import build_request
 from harness.models import PreparedRequest, Response, Writes, walk
@@ -121,6 +123,10 @@ class Pair:
         self.timings.transport += time.perf_counter() - started
         answers = (("legacy", legacy), ("candidate", candidate), ("legacy_aa", aa))
         self.spans.append({k: r.window for k, r in answers if r is not None and r.window})
+        legacy = _unwrapped(self.config, "legacy", legacy, req.operation)
+        candidate = _unwrapped(self.config, "candidate", candidate, req.operation)
+        if aa is not None:
+            aa = _unwrapped(self.config, "legacy_aa", aa, req.operation)
         return legacy, candidate, aa
 
     def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
@@ -130,9 +136,10 @@ class Pair:
     def send_one(self, key: str, req: PreparedRequest) -> Response:
         assert self.transport is not None
         try:
-            return self.transport.send_one(key, req)
+            resp = self.transport.send_one(key, req)
         except TargetUnreachable as exc:
             raise self.unreachable(exc) from exc
+        return _unwrapped(self.config, key, resp, req.operation)
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)
@@ -270,6 +277,20 @@ def extract(body: Any, path: str) -> Any:
     return walk(body, [part for part in path.lstrip("$").strip(".").split(".") if part])
 
 
+def _unwrapped(config: ParityConfig, key: str, resp: Response, operation: str) -> Response:
+    """An answer without the envelope its side wraps answers in (``unwrap`` rules): every
+    later step (comparison, links, ids read from bodies, the report) sees it unwrapped."""
+    side = "legacy" if key.startswith("legacy") else "candidate"
+    for rule in config.unwrap_rules:
+        if (
+            rule.action == "unwrap"
+            and rule.side == side
+            and match_operation(rule.operation, operation)
+        ):
+            resp = unwrap_response(resp, rule.envelope)
+    return resp
+
+
 def login(
     config: ParityConfig,
     transport: Transport,
@@ -306,7 +327,7 @@ def login(
                 raise pair.unreachable(exc) from exc
             if resp.window is not None:
                 windows[key] = resp.window
-            token = extract(resp.body, auth.token_path)
+            token = extract(_unwrapped(config, key, resp, auth.login).body, auth.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
                 hint = (
                     f"; a 404: the base path ({target.base_url}) or [auth] login does not "
