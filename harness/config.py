@@ -23,6 +23,7 @@ from pydantic import (
 
 from harness.envelope import Envelope, Side
 from harness.errors import HarnessError
+from harness.signing import SigningConfig
 
 __all__ = [
     "AcceptRule",
@@ -120,6 +121,9 @@ class AuthConfig(_Strict):
     )
     roles: dict[str, RoleConfig] = Field(
         default_factory=dict, description="`[auth.roles.<name>]`: who cases are sent as"
+    )
+    signing: SigningConfig | None = Field(
+        None, description="`[auth.signing]`: HMAC signatures of the signed operations' bodies"
     )
 
 

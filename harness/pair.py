@@ -38,6 +38,7 @@ from harness.services import (
     render_command,
     run_reset_command,
 )
+from harness.signing import Signer
 from harness.transport import Target, TargetUnreachable, Transport
 
 __all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
@@ -253,6 +254,7 @@ class Pair:
             timeout_s=self.config.compare.timeout_s,
             auth_header=auth.header if auth else "Authorization",
             auth_prefix=auth.prefix if auth else "Bearer ",
+            signer=Signer(auth.signing) if auth and auth.signing else None,
         )
 
     def close(self) -> None:
@@ -508,6 +510,7 @@ def _transport(pair: Pair) -> Transport:
         timeout_s=pair.config.compare.timeout_s,
         auth_header=auth.header if auth else "Authorization",
         auth_prefix=auth.prefix if auth else "Bearer ",
+        signer=Signer(auth.signing) if auth and auth.signing else None,
     )
 
 
