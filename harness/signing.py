@@ -18,6 +18,7 @@ signature = "sha256={hex}"          # how the header writes the digest ({hex} or
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hmac
 import os
 import time
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.contract import match_operation
 from harness.errors import HarnessError
+from harness.models import PreparedRequest
 
 __all__ = ["Signer", "SigningConfig"]
 
@@ -51,6 +53,12 @@ class SigningConfig(BaseModel):
     )
     signature: str = Field(
         "{hex}", description='the header value: "{hex}", "sha256={hex}", "{base64}"'
+    )
+
+    window_s: int = Field(
+        300,
+        description="the replay window the services enforce: a stale-timestamp case is "
+        "signed this long ago plus a minute",
     )
 
     @field_validator("message")
@@ -116,3 +124,29 @@ class Signer:
         if self.config.timestamp_header:
             out.append((self.config.timestamp_header, timestamp))
         return out
+
+    def signed(self, req: PreparedRequest, now: float | None = None) -> PreparedRequest:
+        """``req`` with its signature headers fixed now (sent twice, a replay)."""
+        extra = self.headers(req.method, req.path, req.content, now)
+        return dataclasses.replace(req, headers=(*req.headers, *extra))
+
+    def negative_cases(
+        self, req: PreparedRequest, now: float | None = None
+    ) -> list[tuple[str, PreparedRequest]]:
+        """What a signed endpoint must refuse: a signature over other bytes, a correct
+        signature with a timestamp outside the replay window, and (the same request sent
+        twice) a replayed signature; each as a request that carries its own headers."""
+        at = time.time() if now is None else now
+        body = req.content or b""
+        bad = dataclasses.replace(
+            req,
+            headers=(*req.headers, *self.headers(req.method, req.path, body + b" ", at)),
+            mode="negative",
+        )
+        stale_at = at - self.config.window_s - 60
+        stale = dataclasses.replace(self.signed(req, stale_at), mode="negative")
+        return [
+            ("bad signature", bad),
+            ("stale timestamp", stale),
+            ("replayed signature", self.signed(req, at)),
+        ]

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,19 +34,24 @@ CONFIG = SigningConfig(
 RAW = b'{"b": 2,  "a":"caf\\u00e9"}'
 
 
-def _receiver(reserialize: bool) -> type[BaseHTTPRequestHandler]:
+def _receiver(reserialize: bool = False, replays: bool = True) -> type[BaseHTTPRequestHandler]:
+    """A webhook receiver: HMAC over the raw body (or, ``reserialize``, over the body
+    re-serialized), a five-minute window and (``replays``) each signature accepted once."""
+    seen: set[str] = set()
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("content-length", "0")))
             if reserialize:
                 raw = json.dumps(json.loads(raw)).encode()
             stamp = self.headers.get("x-timestamp", "")
-            expected = (
-                "sha256="
-                + hmac.new(SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
-            )
-            ok = hmac.compare_digest(expected, self.headers.get("x-signature", ""))
-            self.send_response(200 if ok else 401)
+            signature = self.headers.get("x-signature", "")
+            mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256)
+            ok = hmac.compare_digest("sha256=" + mac.hexdigest(), signature)
+            fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= 300
+            replayed = replays and signature in seen
+            seen.add(signature)
+            self.send_response(200 if ok and fresh and not replayed else 401)
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -58,6 +64,17 @@ def _receiver(reserialize: bool) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receivers() -> Iterator[tuple[str, str]]:
     servers = [ThreadingHTTPServer(("127.0.0.1", 0), _receiver(r)) for r in (False, True)]
+    yield from _serve(servers)
+
+
+@pytest.fixture
+def replay_blind() -> Iterator[tuple[str, str]]:
+    """A correct receiver and one that accepts a signature any number of times."""
+    handlers = (_receiver(), _receiver(replays=False))
+    yield from _serve([ThreadingHTTPServer(("127.0.0.1", 0), h) for h in handlers])
+
+
+def _serve(servers: list[ThreadingHTTPServer]) -> Iterator[tuple[str, str]]:
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
         t.start()
@@ -122,3 +139,26 @@ def test_a_missing_secret_or_a_template_without_the_body_is_a_clear_error() -> N
         Signer(CONFIG, {})
     with pytest.raises(ValidationError, match="body"):
         SigningConfig(operations=["*"], secret_env="X", message="{timestamp}")
+
+
+def test_negative_cases_are_refused_and_a_missing_replay_check_disagrees(
+    replay_blind: tuple[str, str],
+) -> None:
+    correct, blind = replay_blind
+    signer = Signer(CONFIG, {"HOOK_SECRET": SECRET})
+    transport = Transport(
+        Target("legacy", correct), Target("candidate", blind), timeout_s=10, signer=signer
+    )
+    try:
+        cases = dict(signer.negative_cases(_request("POST /hooks/{name}", "/hooks/alerts")))
+        assert set(cases) == {"bad signature", "stale timestamp", "replayed signature"}
+        for name in ("bad signature", "stale timestamp"):
+            legacy, candidate = transport.send_pair(cases[name])
+            assert (legacy.status, candidate.status) == (401, 401), name
+        replay = cases["replayed signature"]
+        first = transport.send_pair(replay)
+        again = transport.send_pair(replay)
+        assert [r.status for r in first] == [200, 200]
+        assert [r.status for r in again] == [401, 200]  # the blind receiver takes it twice
+    finally:
+        transport.close()
