@@ -1,5 +1,8 @@
 """Normalization rules from ``parity.toml``: ignore, mask, tolerance, unordered, id mapping.
 
+``unwrap`` takes one side's response envelope off as the answer arrives (``Pair.send``,
+see ``harness.setup.envelope``).
+
 Rules select by operation (route-template glob) and location (``body:<jsonpath>``,
 ``header:<name>``, ``db:<table>.<column>`` or ``db:<table>.<column>$<jsonpath>`` for JSON
 text columns). Ignore/mask/unordered/id_map rewrite each side on its own; tolerance needs
@@ -169,7 +172,7 @@ class RuleSet:
 
     def __init__(self, rules: list[NormalizeRule], operation: str) -> None:
         compiled = [compile_rule(r) for r in rules if match_operation(r.operation, operation)]
-        self.body = [r for r in compiled if r.scope == "body"]
+        self.body = [r for r in compiled if r.scope == "body" and r.action != "unwrap"]
         self.headers = [r for r in compiled if r.scope == "header"]
         self.db = [r for r in compiled if r.scope == "db"]
         self.statuses = [r.rule for r in compiled if r.scope == "status"]

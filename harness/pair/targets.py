@@ -37,6 +37,9 @@ from harness.pair.services import (
 )
 from harness.pair.transport import Target, TargetUnreachable, Transport
 from harness.setup.config import Command, ParityConfig, Profile, ServiceConfig
+from harness.setup.contract import match_operation
+from harness.setup.envelope import unwrap_response
+from harness.setup.signing import Signer
 
 __all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
 
@@ -124,6 +127,10 @@ class Pair:
         self.timings.transport += time.perf_counter() - started
         answers = (("legacy", legacy), ("candidate", candidate), ("legacy_aa", aa))
         self.spans.append({k: r.window for k, r in answers if r is not None and r.window})
+        legacy = _unwrapped(self.config, "legacy", legacy, req.operation)
+        candidate = _unwrapped(self.config, "candidate", candidate, req.operation)
+        if aa is not None:
+            aa = _unwrapped(self.config, "legacy_aa", aa, req.operation)
         return legacy, candidate, aa
 
     def clock(self, a: str = "legacy", b: str = "candidate") -> Clock:
@@ -133,9 +140,10 @@ class Pair:
     def send_one(self, key: str, req: PreparedRequest) -> Response:
         assert self.transport is not None
         try:
-            return self.transport.send_one(key, req)
+            resp = self.transport.send_one(key, req)
         except TargetUnreachable as exc:
             raise self.unreachable(exc) from exc
+        return _unwrapped(self.config, key, resp, req.operation)
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)
@@ -252,6 +260,7 @@ class Pair:
             timeout_s=self.config.compare.timeout_s,
             auth_header=auth.header if auth else "Authorization",
             auth_prefix=auth.prefix if auth else "Bearer ",
+            signer=Signer(auth.signing) if auth and auth.signing else None,
         )
 
     def close(self) -> None:
@@ -274,6 +283,20 @@ class Pair:
 def extract(body: Any, path: str) -> Any:
     """``$.token`` / ``$.data.0.id`` -> the value in ``body``, or None."""
     return walk(body, [part for part in path.lstrip("$").strip(".").split(".") if part])
+
+
+def _unwrapped(config: ParityConfig, key: str, resp: Response, operation: str) -> Response:
+    """An answer without the envelope its side wraps answers in (``unwrap`` rules): every
+    later step (comparison, links, ids read from bodies, the report) sees it unwrapped."""
+    side = "legacy" if key.startswith("legacy") else "candidate"
+    for rule in config.unwrap_rules:
+        if (
+            rule.action == "unwrap"
+            and rule.side == side
+            and match_operation(rule.operation, operation)
+        ):
+            resp = unwrap_response(resp, rule.envelope)
+    return resp
 
 
 def login(
@@ -312,7 +335,7 @@ def login(
                 raise pair.unreachable(exc) from exc
             if resp.window is not None:
                 windows[key] = resp.window
-            token = extract(resp.body, auth.token_path)
+            token = extract(_unwrapped(config, key, resp, auth.login).body, auth.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
                 hint = (
                     f"; a 404: the base path ({target.base_url}) or [auth] login does not "
@@ -499,6 +522,7 @@ def _transport(pair: Pair) -> Transport:
         timeout_s=pair.config.compare.timeout_s,
         auth_header=auth.header if auth else "Authorization",
         auth_prefix=auth.prefix if auth else "Bearer ",
+        signer=Signer(auth.signing) if auth and auth.signing else None,
     )
 
 

@@ -14,6 +14,7 @@ import httpx
 import orjson
 
 from harness.models import PreparedRequest, Response
+from harness.setup.signing import Signer
 
 __all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body", "shell_bytes"]
 
@@ -69,7 +70,9 @@ class Transport:
         auth_prefix: str = "Bearer ",
         extra: tuple[Target, ...] = (),
         mounts: dict[str, httpx.BaseTransport] | None = None,
+        signer: Signer | None = None,
     ) -> None:
+        self.signer = signer  # [auth.signing]: signs the bytes as sent
         self.legacy = legacy
         self.candidate = candidate
         self.all = {t.key: t for t in (legacy, candidate, *extra)}
@@ -102,6 +105,10 @@ class Transport:
             token = target.tokens.get(req.role)
             if token is not None:
                 headers.append((self.auth_header, self.auth_prefix + token))
+        if self.signer is not None and self.signer.applies(req.operation):
+            name = self.signer.config.signature_header.lower()
+            if not any(k.lower() == name for k, _ in headers):  # a case may sign on its own
+                headers += self.signer.headers(req.method, req.path, req.content)
         return headers
 
     def send(self, target: Target, req: PreparedRequest) -> Response:

@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 from harness.errors import HarnessError
+from harness.setup.envelope import Envelope, Side
+from harness.setup.signing import SigningConfig
 from harness.setup.traffic import TrafficConfig
 
 __all__ = [
@@ -121,6 +123,9 @@ class AuthConfig(_Strict):
     roles: dict[str, RoleConfig] = Field(
         default_factory=dict, description="`[auth.roles.<name>]`: who cases are sent as"
     )
+    signing: SigningConfig | None = Field(
+        None, description="`[auth.signing]`: HMAC signatures of the signed operations' bodies"
+    )
 
 
 class CompareConfig(_Strict):
@@ -136,7 +141,7 @@ class CompareConfig(_Strict):
     timeout_s: float = Field(10.0, description="per-request timeout; a timeout is status 0")
 
 
-Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status"]
+Action = Literal["ignore", "mask", "tolerance", "unordered", "id_map", "status", "unwrap"]
 
 
 class RequestCondition(_Strict):
@@ -179,7 +184,9 @@ class NormalizeRule(_Strict):
         "*", description='glob over "METHOD /route/{template}" (a bare path glob works too)'
     )
     location: str = Field(description='"body:$..createdAt", "header:date", "db:sessions.token"')
-    action: Action = Field(description="ignore, mask, tolerance, unordered or id_map")
+    action: Action = Field(
+        description="ignore, mask, tolerance, unordered, id_map, status or unwrap"
+    )
     pattern: str | None = Field(None, description="mask: a full-match regex")
     replacement: str = Field(
         "<masked>", description='mask: text, or "{shape}" (digits->0, letters->a)'
@@ -209,6 +216,10 @@ class NormalizeRule(_Strict):
     )
     candidate: str | None = Field(
         None, description='status: the candidate\'s status or class that equals it ("201")'
+    )
+    side: Side | None = Field(None, description="unwrap: the side whose answers are wrapped")
+    envelope: Envelope = Field(
+        default_factory=Envelope, description="unwrap: where the envelope keeps what"
     )
     reason: str = Field("", description="why this is noise (shown in the report)")
     when: RequestCondition | None = Field(
@@ -242,6 +253,10 @@ class NormalizeRule(_Strict):
     def _status_rule(self) -> NormalizeRule:
         if (self.action == "status") != (self.location == "status"):
             raise ValueError('action "status" goes with location "status" and only with it')
+        if (self.action == "unwrap") != (self.side is not None):
+            raise ValueError('action "unwrap" names the wrapped side (side = "candidate")')
+        if self.action == "unwrap" and self.location != "body:$":
+            raise ValueError('an "unwrap" rule is for the whole body: location = "body:$"')
         if self.action == "status" and not (self.legacy and self.candidate):
             raise ValueError('a "status" rule names both legacy and candidate statuses')
         for value in (self.legacy, self.candidate):
@@ -521,6 +536,11 @@ class ParityConfig(_Strict):
     # set by load_config, not by the file
     base_dir: Annotated[Path, Field(exclude=True)] = Path(".")
     source: Annotated[Path, Field(exclude=True)] = Path("parity.toml")
+
+    @property
+    def unwrap_rules(self) -> list[NormalizeRule]:
+        """The ``unwrap`` rules: applied to answers as they arrive (``Pair.send``)."""
+        return [r for r in self.normalize if r.action == "unwrap"]
 
     def resolve(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
