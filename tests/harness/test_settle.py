@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from harness.pair.targets.settle import SettleRule, rule_for, settle
+from harness.pair.settle import SettleRule, rule_for, settle
 
 from harness.models import NOT_SET, PreparedRequest
 from harness.pair.transport import Target, Transport
