@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from harness.cases import CaseSource
 from harness.comparison import compare_exchange
 from harness.config import ParityConfig, Profile
+from harness.content import ContentCoverage
 from harness.contract import Contract, Operation, match_operation
 from harness.database import normalize_pair
 from harness.findings import Findings
@@ -113,6 +114,8 @@ class RunStats:
     phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
+    # list operations: how many successful answers had items to compare (harness.content)
+    content: ContentCoverage = field(default_factory=ContentCoverage)
 
     def op(self, op: Operation) -> OpStats:
         return self.ops.setdefault(op.id, OpStats(op))
@@ -132,6 +135,7 @@ class RunStats:
         self.phases.setdefault(op_id, {}).setdefault(key, set()).add(phase)
         if same:
             self.equivalent.add((op_id, legacy.status, candidate.status))
+        self.content.add(op_id, legacy, candidate)
 
     def proven(self, op: Operation) -> bool:
         """At least one case got a documented 2xx from both sides (the same status, or two
@@ -170,6 +174,7 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.pair)
+        self.stats.content.learn(self.contract)
         self._fixtures: FixtureValues | None = None
 
     @property
