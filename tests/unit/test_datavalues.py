@@ -1,0 +1,59 @@
+"""The value source: stored values, words, prefixes, instants and ids per field name,
+values from a user's data masked, traffic values fed through the same entry point."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from harness.datavalues import ValueSource, time_variants
+
+
+def test_time_variants_keep_and_cut_precision() -> None:
+    got = time_variants("2026-01-02T03:04:05.123Z")
+    assert got[0] == "2026-01-02T03:04:05.123Z"
+    assert "2026-01-02T03:04:05Z" in got
+    assert "2026-01-02T03:04Z" in got
+    assert "2026-01-02T05:04:05.123+02:00" in got
+    assert "2026-01-02T03:04:05.122Z" in got
+    assert "2026-01-02T03:04:05.124Z" in got
+    seconds = time_variants("2026-01-02 03:04:05")
+    assert "2026-01-02T03:04:04Z" in seconds
+    assert "2026-01-02T03:04:06Z" in seconds
+    assert time_variants("not a time") == []
+    assert time_variants("2026") == []
+
+
+def test_learned_from_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE cases (id INTEGER PRIMARY KEY, title TEXT, created_at TEXT)")
+    for i in range(1, 11):
+        con.execute(
+            "INSERT INTO cases VALUES (?, ?, ?)",
+            (i, f"Phishing report {i} from Kyiv", f"2026-01-{i:02d}T10:00:00.000Z"),
+        )
+    con.commit()
+    con.close()
+    src = ValueSource()
+    src.learn_sqlite(db, private=True)
+    titles = [v for v, _ in src.for_field("title")]
+    assert "Phishing report 1 from Kyiv" in titles
+    assert "Phishing report 10 from Kyiv" in titles
+    assert "Kyiv" in titles
+    assert "Phis" in titles
+    ids = [v for v, _ in src.for_field("caseId")]
+    assert 1 in ids
+    assert 10 in ids
+    times = [v for v, _ in src.for_field("createdAt")]
+    assert "2026-01-10T10:00:00Z" in times
+    assert "2026-01-01T09:59:59.999Z" in times
+    value, origin = src.for_field("title")[0]
+    assert src.shown(value, origin) == "<from the data>"
+
+
+def test_traffic_feeds_the_same_source() -> None:
+    src = ValueSource()
+    src.add("q", ["alice", "alice", None, "bob"], "traffic")
+    assert src.for_field("q") == [("alice", "traffic"), ("bob", "traffic")]
+    assert src.shown("alice", "traffic") == "'alice'"
