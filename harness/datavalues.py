@@ -105,6 +105,10 @@ class ValueSource:
                 out += [(v, origin) for v in values]
         return out
 
+    def all(self) -> list[tuple[Any, str]]:
+        """Every (value, origin), for a parameter no column is named after."""
+        return [(v, o) for by in self.values.values() for o, vals in by.items() for v in vals]
+
     def shown(self, value: Any, origin: str) -> str:
         """A value as a report may show it."""
         return "<from the data>" if origin in self.masked else repr(value)

@@ -5,6 +5,7 @@ body fields it names. ``Shrink`` then reduces each open finding to a minimal req
 from __future__ import annotations
 
 from harness.context import RunContext
+from harness.datacases import data_cases
 from harness.fixtures import fixture_cases
 from harness.outcome import operation_summary
 from harness.results import OperationFinished
@@ -18,6 +19,7 @@ class Stateless:
     def execute(self, ctx: RunContext) -> None:
         for op, cases in ctx.cases.stream(ctx.selected):
             cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
+            cases = cases + data_cases(ctx, op, cases)
             ctx.replay_all(op.id, op, cases)
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))

@@ -57,3 +57,45 @@ def test_traffic_feeds_the_same_source() -> None:
     src.add("q", ["alice", "alice", None, "bob"], "traffic")
     assert src.for_field("q") == [("alice", "traffic"), ("bob", "traffic")]
     assert src.shown("alice", "traffic") == "'alice'"
+
+
+def test_slots_and_values_for_an_operation() -> None:
+    from types import SimpleNamespace
+
+    from harness.contract import Operation
+    from harness.datacases import _values, data_slots
+
+    raw = {
+        "parameters": [
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["a", "b"]}},
+        ],
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "properties": {"caseId": {"type": "integer"}, "n": {"type": "integer"}}
+                    }
+                }
+            }
+        },
+    }
+    api = SimpleNamespace(definition=SimpleNamespace(raw=raw))
+    op = Operation("POST /x", "POST", "/x", None, ("200",), api)
+    slots = {(s.name, s.location): kind for s, kind in data_slots(op, {})}
+    assert slots == {
+        ("q", "query"): "text",
+        ("since", "query"): "time",
+        ("caseId", "body"): "integer",
+        ("n", "body"): "integer",
+    }
+    src = ValueSource()
+    src.add("cases.id", [3, 9], "db:cases.id")
+    src.add("title", ["Kyiv"], "db:cases.title:words")
+    src.add("created_at", ["2026-01-01T00:00:00Z"], "db:cases.created_at:time")
+    src.add("n", [5], "db:x.n")
+    assert _values(src, "caseId", "integer") == [3, 9]
+    assert _values(src, "n", "integer") == []  # a count, not an id: no row to select
+    assert _values(src, "q", "text") == ["Kyiv"]  # a search term: words of stored texts
+    assert _values(src, "since", "time") == ["2026-01-01T00:00:00Z"]
