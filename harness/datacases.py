@@ -76,16 +76,38 @@ def data_slots(op: Operation, root: dict[str, Any]) -> list[tuple[Slot, str]]:
     return out
 
 
-def _values(source: ValueSource, name: str, kind: str) -> list[Any]:
+def _ranked(source: ValueSource, suffix: str, path: str) -> list[Any]:
+    """Values of every column whose origin ends with ``suffix``, those of a table the path
+    names (``/api/events`` -> ``events``) first."""
+    segments = {s.lower() for s in re.split(r"[/{}]", path) if s}
+    pairs = [(v, o) for v, o in source.all() if o.endswith(suffix)]
+
+    def named(origin: str) -> bool:
+        table = origin[3:].split(".", 1)[0].lower()
+        return table in segments or table.rstrip("s") in segments
+
+    return [v for v, o in pairs if named(o)] + [v for v, o in pairs if not named(o)]
+
+
+def _required_query(op: Operation, root: dict[str, Any]) -> set[str]:
+    params = [resolve_ref(p, root) for p in op.api.definition.raw.get("parameters") or []]
+    return {
+        p["name"]
+        for p in params
+        if isinstance(p, dict) and p.get("in") == "query" and p.get("required")
+    }
+
+
+def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[Any]:
     found = [v for v, _ in source.for_field(name)]
     if kind == "integer":
         found = [v for v in found if isinstance(v, int) and not isinstance(v, bool)]
         return found if re.search(r"(^id$|Id$|_id$)", name) else []
     found = [v for v in found if isinstance(v, str)]
     if not found and kind == "time":
-        found = [v for v, o in source.all() if o.endswith(":time")]
+        found = _ranked(source, ":time", path)
     if not found and kind == "text" and _TERM.match(name):
-        found = [v for v, o in source.all() if o.endswith(":words")]
+        found = _ranked(source, ":words", path)
     return list(dict.fromkeys(found))
 
 
@@ -104,11 +126,12 @@ def data_cases(
     slots = [
         (slot, vals)
         for slot, kind in data_slots(op, ctx.contract.raw)
-        if slot.name not in configured and (vals := _values(source, slot.name, kind))
+        if slot.name not in configured and (vals := _values(source, slot.name, kind, op.path))
     ]
     if not slots:
         return []
     roles = ctx.roles()
+    required = _required_query(op, ctx.contract.raw)
     known = {c.signature() for c in cases}
     out: list[PreparedRequest] = []
     width = max(len(v) for _, v in slots)
@@ -120,7 +143,15 @@ def data_cases(
         bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
         if not bases:
             continue
-        base = replace(bases[i % len(bases)], role=roles[i % len(roles)])
+        # each slot's first values on the barest case, its optional query parameters left
+        # out (other generated filters would hide the rows a value matches), later ones on
+        # the other cases in turn
+        if i < 2 * len(slots):
+            pick = min(bases, key=lambda c: len(c.query))
+            pick = replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
+        else:
+            pick = bases[i % len(bases)]
+        base = replace(pick, role=roles[i % len(roles)])
         one = apply(base, op, slot, value)
         if one is None or one.signature() in known:
             continue

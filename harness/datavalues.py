@@ -126,25 +126,31 @@ class ValueSource:
             ]
             for table in tables:
                 cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
-                order = "rowid"
                 for col in cols:
                     origin = f"db:{table}.{col}"
                     rows = con.execute(
-                        f'SELECT DISTINCT "{col}" FROM "{table}" ORDER BY {order} LIMIT 200'
+                        f'SELECT DISTINCT "{col}" FROM "{table}" ORDER BY rowid'
                     ).fetchall()
                     vals = [r[0] for r in rows if r[0] is not None]
                     if not vals:
                         continue
-                    picked = vals[:3] + vals[-3:]  # oldest and newest rows
+                    # the newest and oldest rows, alternately (newest first)
+                    ends = vals[-3:][::-1], vals[:3]
+                    picked = list(
+                        dict.fromkeys(v for pair in zip(*ends, strict=False) for v in pair)
+                    )
                     self.add(col, picked, origin, private=private)
                     if col == "id":
                         self.add(f"{table}.id", picked, origin, private=private)
                     texts = [v for v in picked if isinstance(v, str)]
-                    for text in texts:
+                    instants = [t for t in texts if _INSTANT.match(t)]
+                    # each stored instant as stored first, then its cuts, offsets and neighbours
+                    self.add(col, instants, origin + ":time", private=private)
+                    for text in instants:
                         self.add(col, time_variants(text), origin + ":time", private=private)
-                        if not _INSTANT.match(text) and " " in text.strip():
-                            self.add(
-                                col, words_and_prefixes(text), origin + ":words", private=private
-                            )
+                    for text in texts:
+                        if text not in instants and " " in text.strip():
+                            found = words_and_prefixes(text)
+                            self.add(col, found, origin + ":words", private=private)
         finally:
             con.close()
