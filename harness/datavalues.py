@@ -128,9 +128,11 @@ class ValueSource:
                 cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
                 for col in cols:
                     origin = f"db:{table}.{col}"
-                    rows = con.execute(
-                        f'SELECT DISTINCT "{col}" FROM "{table}" ORDER BY rowid'
-                    ).fetchall()
+                    query = f'SELECT DISTINCT "{col}" FROM "{table}"'
+                    try:  # insertion order: the oldest rows first
+                        rows = con.execute(query + " ORDER BY rowid").fetchall()
+                    except sqlite3.OperationalError:  # WITHOUT ROWID
+                        rows = con.execute(query).fetchall()
                     vals = [r[0] for r in rows if r[0] is not None]
                     if not vals:
                         continue

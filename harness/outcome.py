@@ -466,7 +466,7 @@ def _warnings(ctx: RunContext) -> list[str]:
         tally = ctx.stats.content.tallies[op_id]
         out.append(
             f"{op_id}: not really tested: all {tally.successes} successful answers were empty "
-            "lists on both sides (no item was compared); give it rows ([fixtures], a seed) "
+            "lists on both sides (no item was compared); give it rows (fixtures, a seed) "
             "or filters that match"
         )
     if ctx.pair.cross_engine:
