@@ -151,7 +151,8 @@ def data_cases(
             pick = replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
         else:
             pick = bases[i % len(bases)]
-        base = replace(pick, role=roles[i % len(roles)])
+        # a round of values per role, the first role (commonly the widest) first
+        base = replace(pick, role=roles[(i // len(slots)) % len(roles)])
         one = apply(base, op, slot, value)
         if one is None or one.signature() in known:
             continue
