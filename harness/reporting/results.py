@@ -132,6 +132,17 @@ class ResponseReached(_Model):
     )
 
 
+class ContentInfo(_Model):
+    """A list or search operation's successful answers and what was in them."""
+
+    successes: int = Field(description="cases where both sides answered 2xx")
+    with_items: int = Field(description="of those, answers with at least one item on a side")
+    compared: int = Field(description="of those, answers whose items both sides had, compared")
+    hollow: bool = Field(
+        description="every successful answer was empty on both sides: not really tested"
+    )
+
+
 class OperationSummary(_Model):
     id: str
     method: str
@@ -151,6 +162,11 @@ class OperationSummary(_Model):
         default_factory=list,
         description="every documented status and every status seen, with the phases that "
         "reached it on both sides (absent in older results)",
+    )
+    content: ContentInfo | None = Field(
+        default=None,
+        description="list and search operations (a documented 2xx array of objects): how "
+        "many successful answers had items to compare",
     )
 
 
@@ -293,6 +309,10 @@ class Coverage(_Model):
         default=None,
         description="documented responses both sides gave in one exchange (responses_seen "
         "counts the legacy's)",
+    )
+    lists_hollow: list[str] = Field(
+        default_factory=list,
+        description="list operations whose successful answers were all empty on both sides",
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from harness.cases.source import CaseSource
 from harness.compare.comparison import compare_exchange
+from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.compare.normalization import RuleSet
@@ -128,6 +129,8 @@ class RunStats:
     phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
     # the legacy's statuses for the positive (contract-valid) stateless cases, per operation
     positive: dict[str, Counter[int]] = field(default_factory=dict)
+    # list operations: how many successful answers had items to compare (harness.compare.content)
+    content: ContentCoverage = field(default_factory=ContentCoverage)
     # proof per phase: requests meant to succeed ("sent") and those that did ("succeeded")
     meant: dict[str, Counter[str]] = field(default_factory=dict)
     # (operation, role) pairs that got a documented success on both sides: that role may call it
@@ -170,6 +173,7 @@ class RunStats:
         self.phases.setdefault(op_id, {}).setdefault(key, set()).add(phase)
         if same:
             self.equivalent.add((op_id, legacy.status, candidate.status))
+        self.content.add(op_id, legacy, candidate)
 
     def proven(self, op: Operation) -> bool:
         """At least one case got a documented 2xx from both sides (the same status, or two
@@ -208,6 +212,7 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.sessions = Sessions(self.pair)
+        self.stats.content.learn(self.contract)
         self._fixtures: FixtureValues | None = None
         self._sequence: list[PreparedRequest] = []  # requests whose writes are in the state
 

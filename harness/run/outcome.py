@@ -20,6 +20,7 @@ from harness.pair.transport import curl_line
 from harness.reporting.results import (
     AcceptedRule,
     Cause,
+    ContentInfo,
     Coverage,
     DiffEntry,
     Example,
@@ -141,6 +142,19 @@ def operation_summary(ctx: RunContext, stats: OpStats) -> OperationSummary:
         status_codes={k: dict(sorted(v.items())) for k, v in stats.statuses.items()},
         latency_ms={k: _latency(v) for k, v in stats.latency.items()},
         responses=responses_reached(ctx, stats.op),
+        content=_content(ctx, stats.op.id),
+    )
+
+
+def _content(ctx: RunContext, op_id: str) -> ContentInfo | None:
+    tally = ctx.stats.content.tallies.get(op_id)
+    if tally is None:
+        return None
+    return ContentInfo(
+        successes=tally.successes,
+        with_items=tally.with_items,
+        compared=tally.compared,
+        hollow=tally.hollow,
     )
 
 
@@ -392,6 +406,7 @@ def _coverage(ctx: RunContext) -> Coverage:
         responses_total=total,
         responses_seen=seen,
         responses_seen_both=both,
+        lists_hollow=[k for k in ctx.stats.content.hollow() if k in {o.id for o in ctx.selected}],
     )
 
 
@@ -469,6 +484,13 @@ def _warnings(ctx: RunContext) -> list[str]:
                 f"(commonest: {status}, {n} times): the contract, its examples or the fixtures "
                 "are wrong for this service, not the pair"
             )
+    for op_id in ctx.stats.content.hollow():
+        tally = ctx.stats.content.tallies[op_id]
+        out.append(
+            f"{op_id}: not really tested: all {tally.successes} successful answers were empty "
+            "lists on both sides (no item was compared); give it rows (fixtures, a seed) "
+            "or filters that match"
+        )
     if ctx.pair.cross_engine:
         out.append(f"the two databases are different engines: {CROSS_ENGINE_NOTE}")
     if not ctx.pair.watchers:

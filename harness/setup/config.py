@@ -376,6 +376,11 @@ class Profile(_Strict):
         description='A/A noise: "calibrate" runs a second legacy and suppresses, request by '
         'request, what also differs legacy-against-legacy; "reuse" applies a saved calibration',
     )
+    data_values: int = Field(
+        8,
+        description="cases per operation whose string, id and date-time query parameters and "
+        "body fields take values from the snapshot's rows (0: off)",
+    )
     interop: bool = Field(False, description="both services on one shared database file")
     interop_cases: int = Field(4, description="interop: creates per operation and direction")
     cache: bool = Field(

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from harness.pair.settle import SettleRule, rule_for, settle
 
 from harness.models import NOT_SET, PreparedRequest
+from harness.pair.settle import SettleRule, rule_for, settle
 from harness.pair.transport import Target, Transport
 
 

@@ -1216,6 +1216,21 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+@mutant(
+    "events-since-exclusive",
+    "list",
+    "GET /api/events?since= keeps events created after the instant, not at it (`>` for `>=`): "
+    "only a since equal to a stored created_at shows it (values from the data)",
+    "GET /api/events",
+)
+def _events_since_exclusive() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace("events.created_at >= ?", "events.created_at > ?"), params
+
+    on_sql(["GET /api/events"], fn)
+    return []
+
+
 if __name__ == "__main__":
     print(markdown())
 

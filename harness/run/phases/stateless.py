@@ -7,6 +7,7 @@ from __future__ import annotations
 from harness.cases.fixtures import fixture_cases
 from harness.reporting.results import OperationFinished
 from harness.run.context import RunContext
+from harness.run.datacases import data_cases
 from harness.run.outcome import operation_summary
 
 __all__ = ["Shrink", "Stateless"]
@@ -18,6 +19,7 @@ class Stateless:
     def execute(self, ctx: RunContext) -> None:
         for op, cases in ctx.cases.stream(ctx.selected):
             cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
+            cases = cases + data_cases(ctx, op, cases)
             ctx.replay_all(op.id, op, cases)
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))

@@ -1,0 +1,161 @@
+"""Cases with values from the data: the operation's positive generated cases again, with
+string, id and date-time query parameters and top-level body fields set to values the
+snapshot holds (:mod:`harness.cases.datavalues`), so a filter or search matches real rows.
+
+A name ``[fixtures]`` configures is left to it (the override); a search term (``q``,
+``search``...) with no column of its name takes words of stored texts; a date-time with no
+column of its name takes the stored instants. At most ``Profile.data_values`` cases per
+operation, values taken in turn across the slots and roles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from harness.cases.edges import resolve_ref
+from harness.cases.fixtures import Slot, apply
+from harness.cases.datavalues import ValueSource
+
+if TYPE_CHECKING:
+    from harness.models import PreparedRequest
+    from harness.run.context import RunContext
+    from harness.setup.contract import Operation
+
+__all__ = ["data_cases", "data_slots", "value_source"]
+
+_TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
+
+
+def value_source(ctx: RunContext) -> ValueSource | None:
+    """The run's value source, learned once from the seeded snapshot (managed mode)."""
+    cached: object = getattr(ctx, "_data_values", False)
+    if cached is None or isinstance(cached, ValueSource):
+        return cached
+    source: ValueSource | None = None
+    snapshot = ctx.pair.snapshot
+    if snapshot is not None:
+        source = ValueSource()
+        source.learn_sqlite(snapshot)
+    setattr(ctx, "_data_values", source)  # noqa: B010 (once per run, on the run's context)
+    return source
+
+
+def _kind(schema: Any, root: dict[str, Any]) -> str | None:
+    schema = resolve_ref(schema, root)
+    if not isinstance(schema, dict) or "enum" in schema:
+        return None
+    kind = schema.get("type")
+    if kind == "string":
+        return "time" if schema.get("format") in ("date-time", "date") else "text"
+    if kind == "integer":
+        return "integer"
+    return None
+
+
+def data_slots(op: Operation, root: dict[str, Any]) -> list[tuple[Slot, str]]:
+    """Query parameters and top-level JSON body fields that could select or match rows."""
+    if op.api is None:
+        return []
+    definition = op.api.definition.raw
+    out: list[tuple[Slot, str]] = []
+    for param in definition.get("parameters") or []:
+        param = resolve_ref(param, root)
+        if isinstance(param, dict) and param.get("in") == "query":
+            kind = _kind(param.get("schema"), root)
+            if kind is not None:
+                out.append((Slot(param["name"], "query", (param["name"],)), kind))
+    content = ((definition.get("requestBody") or {}).get("content") or {}).get("application/json")
+    if isinstance(content, dict):
+        schema = resolve_ref(content.get("schema"), root)
+        for key, prop in ((schema or {}).get("properties") or {}).items():
+            kind = _kind(prop, root)
+            if kind is not None:
+                out.append((Slot(key, "body", (key,)), kind))
+    return out
+
+
+def _ranked(source: ValueSource, suffix: str, path: str) -> list[Any]:
+    """Values of every column whose origin ends with ``suffix``, those of a table the path
+    names (``/api/events`` -> ``events``) first."""
+    segments = {s.lower() for s in re.split(r"[/{}]", path) if s}
+    pairs = [(v, o) for v, o in source.all() if o.endswith(suffix)]
+
+    def named(origin: str) -> bool:
+        table = origin[3:].split(".", 1)[0].lower()
+        return table in segments or table.rstrip("s") in segments
+
+    return [v for v, o in pairs if named(o)] + [v for v, o in pairs if not named(o)]
+
+
+def _required_query(op: Operation, root: dict[str, Any]) -> set[str]:
+    params = [resolve_ref(p, root) for p in op.api.definition.raw.get("parameters") or []]
+    return {
+        p["name"]
+        for p in params
+        if isinstance(p, dict) and p.get("in") == "query" and p.get("required")
+    }
+
+
+def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[Any]:
+    found = [v for v, _ in source.for_field(name)]
+    if kind == "integer":
+        found = [v for v in found if isinstance(v, int) and not isinstance(v, bool)]
+        return found if re.search(r"(^id$|Id$|_id$)", name) else []
+    found = [v for v in found if isinstance(v, str)]
+    if not found and kind == "time":
+        found = _ranked(source, ":time", path)
+    if not found and kind == "text" and _TERM.match(name):
+        found = _ranked(source, ":words", path)
+    return list(dict.fromkeys(found))
+
+
+def data_cases(
+    ctx: RunContext, op: Operation, cases: list[PreparedRequest]
+) -> list[PreparedRequest]:
+    """The positive cases again with values from the data, within the profile's budget."""
+    budget = ctx.profile.data_values
+    positive = [c for c in cases if c.mode == "positive"]
+    if budget <= 0 or not positive:
+        return []
+    source = value_source(ctx)
+    if source is None:
+        return []
+    configured = set(ctx.config.fixture_rules())
+    slots = [
+        (slot, vals)
+        for slot, kind in data_slots(op, ctx.contract.raw)
+        if slot.name not in configured and (vals := _values(source, slot.name, kind, op.path))
+    ]
+    if not slots:
+        return []
+    roles = ctx.roles()
+    required = _required_query(op, ctx.contract.raw)
+    known = {c.signature() for c in cases}
+    out: list[PreparedRequest] = []
+    width = max(len(v) for _, v in slots)
+    for i in range(width * len(slots)):
+        if len(out) >= budget:
+            break
+        slot, vals = slots[i % len(slots)]
+        value = vals[(i // len(slots)) % len(vals)]
+        bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
+        if not bases:
+            continue
+        # each slot's first values on the barest case, its optional query parameters left
+        # out (other generated filters would hide the rows a value matches), later ones on
+        # the other cases in turn
+        if i < 2 * len(slots):
+            pick = min(bases, key=lambda c: len(c.query))
+            pick = replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
+        else:
+            pick = bases[i % len(bases)]
+        # a round of values per role, the first role (commonly the widest) first
+        base = replace(pick, role=roles[(i // len(slots)) % len(roles)])
+        one = apply(base, op, slot, value)
+        if one is None or one.signature() in known:
+            continue
+        known.add(one.signature())
+        out.append(one)
+    return out

@@ -1,0 +1,101 @@
+"""The value source: stored values, words, prefixes, instants and ids per field name,
+values from a user's data masked, traffic values fed through the same entry point."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from harness.cases.datavalues import ValueSource, time_variants
+
+
+def test_time_variants_keep_and_cut_precision() -> None:
+    got = time_variants("2026-01-02T03:04:05.123Z")
+    assert got[0] == "2026-01-02T03:04:05.123Z"
+    assert "2026-01-02T03:04:05Z" in got
+    assert "2026-01-02T03:04Z" in got
+    assert "2026-01-02T05:04:05.123+02:00" in got
+    assert "2026-01-02T03:04:05.122Z" in got
+    assert "2026-01-02T03:04:05.124Z" in got
+    seconds = time_variants("2026-01-02 03:04:05")
+    assert "2026-01-02T03:04:04Z" in seconds
+    assert "2026-01-02T03:04:06Z" in seconds
+    assert time_variants("not a time") == []
+    assert time_variants("2026") == []
+
+
+def test_learned_from_sqlite(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE cases (id INTEGER PRIMARY KEY, title TEXT, created_at TEXT)")
+    for i in range(1, 11):
+        con.execute(
+            "INSERT INTO cases VALUES (?, ?, ?)",
+            (i, f"Phishing report {i} from Kyiv", f"2026-01-{i:02d}T10:00:00.000Z"),
+        )
+    con.commit()
+    con.close()
+    src = ValueSource()
+    src.learn_sqlite(db, private=True)
+    titles = [v for v, _ in src.for_field("title")]
+    assert "Phishing report 1 from Kyiv" in titles
+    assert "Phishing report 10 from Kyiv" in titles
+    assert "Kyiv" in titles
+    assert "Phis" in titles
+    ids = [v for v, _ in src.for_field("caseId")]
+    assert 1 in ids
+    assert 10 in ids
+    times = [v for v, _ in src.for_field("createdAt")]
+    assert "2026-01-10T10:00:00Z" in times
+    assert "2026-01-01T09:59:59.999Z" in times
+    value, origin = src.for_field("title")[0]
+    assert src.shown(value, origin) == "<from the data>"
+
+
+def test_traffic_feeds_the_same_source() -> None:
+    src = ValueSource()
+    src.add("q", ["alice", "alice", None, "bob"], "traffic")
+    assert src.for_field("q") == [("alice", "traffic"), ("bob", "traffic")]
+    assert src.shown("alice", "traffic") == "'alice'"
+
+
+def test_slots_and_values_for_an_operation() -> None:
+    from types import SimpleNamespace
+
+    from harness.run.datacases import _values, data_slots
+    from harness.setup.contract import Operation
+
+    raw = {
+        "parameters": [
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["a", "b"]}},
+        ],
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "properties": {"caseId": {"type": "integer"}, "n": {"type": "integer"}}
+                    }
+                }
+            }
+        },
+    }
+    api = SimpleNamespace(definition=SimpleNamespace(raw=raw))
+    op = Operation("POST /x", "POST", "/x", None, ("200",), api)
+    slots = {(s.name, s.location): kind for s, kind in data_slots(op, {})}
+    assert slots == {
+        ("q", "query"): "text",
+        ("since", "query"): "time",
+        ("caseId", "body"): "integer",
+        ("n", "body"): "integer",
+    }
+    src = ValueSource()
+    src.add("cases.id", [3, 9], "db:cases.id")
+    src.add("title", ["Kyiv"], "db:cases.title:words")
+    src.add("created_at", ["2026-01-01T00:00:00Z"], "db:cases.created_at:time")
+    src.add("n", [5], "db:x.n")
+    assert _values(src, "caseId", "integer") == [3, 9]
+    assert _values(src, "n", "integer") == []  # a count, not an id: no row to select
+    assert _values(src, "q", "text") == ["Kyiv"]  # a search term: words of stored texts
+    assert _values(src, "since", "time") == ["2026-01-01T00:00:00Z"]
