@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import bindparam, func, select
 
-from backend.db import Statements, columns_of
+from backend.db import Statements, columns_of, where_text
 from backend.deps import CallerDep, SessionDep
 from backend.errors import custom_issue
 from backend.jsonout import JsonResponse
@@ -25,7 +25,13 @@ async def create_share(request: Request, caller: CallerDep, session: SessionDep)
     body = await parse_body(request, SHARE_CREATE)
     shared = find_case(session, caller, body["caseId"])
     recipient = session.scalars(
-        select(User).where(func.lower(User.email) == func.lower(body["sharedWith"]))
+        select(User).where(
+            where_text(
+                session,
+                func.lower(User.email) == func.lower(body["sharedWith"]),
+                body["sharedWith"],
+            )
+        )
     ).first()
     if recipient is None:
         raise custom_issue("sharedWith", "Unknown recipient")
