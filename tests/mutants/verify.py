@@ -88,6 +88,24 @@ def seeded_database(cache: Path, seed: int = 42) -> Path:
     return path
 
 
+# the seed writes no audit rows: both copies get one at a known instant, so a since= equal
+# to it keeps the row (>=) or drops it (>)
+PROBE_EVENT_AT = "2026-01-02T03:04:05.678Z"
+
+
+def _probe_rows(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "INSERT INTO events (kind, subject_type, subject_id, actor_id, payload, created_at, "
+            "business_unit) VALUES ('case.updated', 'case', 1, 1, '{}', ?, NULL)",
+            (PROBE_EVENT_AT,),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def probes(db: Path) -> dict[str, list[Probe]]:
     """Requests per operation, chosen to reach the behaviour each mutant changes."""
     conn = sqlite3.connect(db)
@@ -227,6 +245,7 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             ),
         ],
         "GET /api/search": [Probe("admin", "GET", "/api/search", {"q": word})],
+        "GET /api/events": [Probe("admin", "GET", "/api/events", {"since": PROBE_EVENT_AT})],
         "POST /api/upload": [
             Probe("agent", "POST", "/api/upload", files={"file": ("cases.csv", csv, "text/csv")}),
             *uploads,
@@ -396,6 +415,8 @@ def verify(mutant: Mutant, snapshot: Path, work: Path, ports: tuple[int, int]) -
     plain_db, mutant_db = work / "plain.db", work / "mutant.db"
     shutil.copyfile(snapshot, plain_db)
     shutil.copyfile(snapshot, mutant_db)
+    _probe_rows(plain_db)
+    _probe_rows(mutant_db)
     with (
         launcher(None, plain_db, ports[0], work / "plain.log") as plain_url,
         launcher(mutant.name, mutant_db, ports[1], work / "mutant.log") as mutant_url,
