@@ -31,10 +31,19 @@ from harness.compare.normalization import (
     parse_time,
     shape,
 )
+from harness.compare.tables import pair_tables
 from harness.models import Difference, Response, TableWrites, Writes
 from harness.setup.config import CompareConfig
 
-__all__ = ["Clock", "compare_bodies", "compare_exchange", "compare_writes", "grain", "short"]
+__all__ = [
+    "Clock",
+    "compare_bodies",
+    "compare_exchange",
+    "compare_writes",
+    "grain",
+    "short",
+    "time_shift",
+]
 
 Window = tuple[float, float]
 
@@ -149,6 +158,8 @@ def _value_kind(a: Any, b: Any, masked: bool) -> str:
     if isinstance(a, str) and isinstance(b, str):
         if masked:
             return "format"
+        if time_shift(a, b) is not None:
+            return "time"
         if shape(a) != shape(b) and looks_formatted(a) and looks_formatted(b):
             if _other_number(a, b):
                 return "value"
@@ -157,6 +168,32 @@ def _value_kind(a: Any, b: Any, masked: bool) -> str:
     if type(a) is not type(b):
         return "type"
     return "value"
+
+
+def time_shift(a: Any, b: Any) -> str | None:
+    """Two times naming other moments: the candidate's shift as read (``+42 s``, ``-1 h``),
+    which names the cause (a clock, a zone, an offset) better than the two values; ``None``
+    for anything else (the same moment written two ways is a format)."""
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return None
+    ta, tb = parse_time(a), parse_time(b)
+    if ta is None or tb is None or ta == tb:
+        return None
+    if (len(a) <= 10) != (len(b) <= 10):
+        return None  # a date against a date-time: a format, not a shift
+    seconds = (tb - ta).total_seconds()
+    sign = "+" if seconds > 0 else "-"
+    size = abs(seconds)
+    for unit, width in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if size >= 2 * width or (size >= width and size % width == 0):
+            return f"{sign}{size / width:g} {unit}"
+    return f"{sign}{round(size, 3):g} s"
+
+
+def _shifted(a: Any, b: Any) -> str:
+    """`` (time +42 s)`` for two times, else nothing: said after the two values."""
+    shift = time_shift(a, b)
+    return f" (time {shift})" if shift is not None else ""
 
 
 def _other_number(a: str, b: str) -> bool:
@@ -360,7 +397,7 @@ def compare_bodies(
                 "$",
                 legacy,
                 candidate,
-                f"$: {short(legacy)} vs {short(candidate)}",
+                f"$: {short(legacy)} vs {short(candidate)}" + _shifted(legacy, candidate),
             )
         ]
     out: list[Difference] = []
@@ -421,7 +458,7 @@ def compare_bodies(
                 if any(_within(r, a, b, clock) for r in tolerant):
                     continue
                 kind = _value_kind(a, b, rules.masked_at(path, sub))
-                summary = f"{path}: {short(a)} vs {short(b)}"
+                summary = f"{path}: {short(a)} vs {short(b)}" + _shifted(a, b)
                 if _outside(tolerant, a, b, clock):
                     summary += _OUTSIDE
             else:
@@ -582,7 +619,11 @@ def compare_exchange(
             f"status {legacy.status} vs {candidate.status}",
         )
         if accepted is None or not accepted(status):
-            return [status]
+            # a table both sides wrote under other names is a cause of its own
+            renamed = []
+            if legacy_writes is not None and candidate_writes is not None:
+                renamed = pair_tables(legacy_writes, candidate_writes)[1]
+            return [status, *renamed]
         diffs.append(status)
     diffs += _header_diffs(legacy, candidate, config, rules)
     if not _read_alike(legacy, candidate):
@@ -760,6 +801,7 @@ def _row_diffs(
                 bv,
                 f"{label}.{column}: {short(av)} vs {short(bv)}"
                 + (" (format)" if what == "format" else "")
+                + (_shifted(av, bv) if what == "time" else "")
                 + (_OUTSIDE if _outside(tolerant, av, bv, clock) else ""),
             )
         )
@@ -820,7 +862,8 @@ def _without_counters(writes: Writes, tables: set[str]) -> Writes:
 def compare_writes(
     legacy: Writes, candidate: Writes, rules: RuleSet, clock: Clock | None = None
 ) -> list[Difference]:
-    out: list[Difference] = []
+    # a table only one side wrote, alike another only the other side wrote: one renamed table
+    candidate, out = pair_tables(legacy, candidate)
     empty = TableWrites()
     # A table's AUTOINCREMENT counter follows its inserts: where the numbers of inserted rows
     # already differ, its sqlite_sequence row differing too is the same drift, reported once.

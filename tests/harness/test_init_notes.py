@@ -5,6 +5,7 @@ agreeing pair."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,14 @@ ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:re
 def _init_and_run(tmp: Path, drift: str) -> tuple[int, dict[str, Any], str, float]:
     started = time.monotonic()
     with notes_pair(tmp, drift) as (legacy, candidate):
-        result = init_config(legacy, candidate, out=tmp / "parity.toml", env=ROLES)
+        result = init_config(
+            legacy,
+            candidate,
+            out=tmp / "parity.toml",
+            env=ROLES,
+            legacy_db=str(tmp / "legacy.db"),
+            candidate_db=str(tmp / "candidate.db"),
+        )
         assert result.notes == []
         proc = subprocess.run(
             [
@@ -49,6 +57,15 @@ def _locations(results: dict[str, Any]) -> set[tuple[str, str]]:
     return out
 
 
+def _kinds(results: dict[str, Any]) -> dict[tuple[str, str], str]:
+    out = {}
+    for f in results["findings"]:
+        out[(f["operation"], f["location"])] = f["kind"]
+        for x in f.get("locations", []):
+            out[(f["operation"], x["location"])] = x.get("kind", f["kind"])
+    return out
+
+
 def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) -> None:
     code, results, text, wall = _init_and_run(tmp_path, ALL_DRIFTS)
     print(f"init to report: {wall:.1f} s")
@@ -63,7 +80,20 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert ("GET /notes/{id}", "body:$.createdAt") in where  # time shift
     assert ("GET /notes", "header:cache-control") in where  # changed header
     assert ("GET /notes", "body:$.items") in where  # reordering
+    assert ("POST /notes", "db:notes") in where  # the renamed table, found by its columns
     assert all(loc != "body:$..requestId" for _, loc in where)  # noise stays quiet
+    kinds = _kinds(results)
+    assert kinds[("GET /notes/{id}", "body:$.createdAt")] == "time"
+    assert kinds[("POST /notes", "db:notes")] == "db_table"
+    shifts = [
+        x["summary"]
+        for f in results["findings"]
+        for x in [f, *f.get("locations", [])]
+        if x["kind"] == "time"
+    ]
+    # +42 s planted, plus the seconds between seeding one side and the other
+    found = [float(m) for s in shifts for m in re.findall(r"time \+([\d.]+) s", s)]
+    assert found and all(42 <= x < 60 for x in found), shifts
 
 
 def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
