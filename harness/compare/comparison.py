@@ -182,6 +182,8 @@ def time_shift(a: Any, b: Any) -> str | None:
     if (len(a) <= 10) != (len(b) <= 10):
         return None  # a date against a date-time: a format, not a shift
     seconds = (tb - ta).total_seconds()
+    if shape(a) != shape(b) and abs(seconds) < max(grain(a), grain(b)):
+        return None  # one moment at two precisions (".000Z" vs ".794272+00:00"): a format
     sign = "+" if seconds > 0 else "-"
     size = abs(seconds)
     for unit, width in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
