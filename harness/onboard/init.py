@@ -421,7 +421,9 @@ def database_rules(databases: dict[str, str], names: list[str]) -> tuple[list[Ru
     for table, columns in legacy.items():
         for column, values in columns:
             seen = [v for v in values if v is not None]
-            stamped = bool(seen) and all(isinstance(v, str) and parse_time(v) for v in seen)
+            stamped = bool(seen) and all(
+                isinstance(v, str) and len(v) > 10 and parse_time(v) for v in seen
+            )  # date-times: a date is not stamped from a clock
             if not (stamped or column in wanted):
                 continue
             why = (
