@@ -327,9 +327,7 @@ def test_a_time_tolerance_applies_only_to_values_stamped_during_the_request() ->
     assert "not both stamped during a request" in found[0].summary
     # a value stamped one second after its side's window: no common offset explains it
     assert diff(_iso(start + 0.010), _iso(start + 1.010)) == {("body:$.atAt", "time")}
-    assert diff(_iso(start + week + 0.003), _iso(start + week + 1.003)) == {
-        ("body:$.atAt", "time")
-    }
+    assert diff(_iso(start + week + 0.003), _iso(start + week + 1.003)) == {("body:$.atAt", "time")}
     # a service that truncates to seconds and pads: its precision is the second
     late = Clock((((start + 0.5, start + 0.52), (start + 0.5, start + 0.52)),))
     assert diff(_iso(start), _iso(start + 0.51), late) == set()  # "...:20.000Z"
