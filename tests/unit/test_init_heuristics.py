@@ -137,3 +137,37 @@ def test_time_columns_get_a_tolerance_and_other_tables_are_named(tmp_path: Path)
     assert all(r.action == "tolerance" for r in rules)
     assert len(comments) == 1
     assert "only the legacy has: notes; only the candidate: note" in comments[0]
+
+
+def test_doctor_names_a_database_that_is_not_one_and_a_mapped_table_that_is_not_there(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from harness.onboard.doctor import check_databases
+    from harness.setup.config import load_config
+
+    with sqlite3.connect(tmp_path / "legacy.db") as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER)")
+    (tmp_path / "candidate.db").write_text("not a database")
+    config = tmp_path / "parity.toml"
+    config.write_text(
+        '[external]\ndatabases = { legacy = "legacy.db", candidate = "candidate.db" }\n'
+        '[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n'
+        '[[db.map]]\nlegacy = "articles"\ncandidate = "article"\n'
+    )
+    lines = [p.line() for p in check_databases(load_config(config))]
+    assert len(lines) == 2, lines
+    assert "databases.candidate" in lines[0]
+    assert "not a SQLite database" in lines[0]
+    assert "[[db.map]] #2" in lines[1]
+    assert "no table 'articles'" in lines[1]
+    assert "notes" in lines[1]  # what it could name instead
+    # both good: quiet
+    with sqlite3.connect(tmp_path / "good.db") as conn:
+        conn.execute("CREATE TABLE note (id INTEGER)")
+    config.write_text(
+        '[external]\ndatabases = { legacy = "legacy.db", candidate = "good.db" }\n'
+        '[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n'
+    )
+    assert check_databases(load_config(config)) == []
