@@ -41,6 +41,7 @@ __all__ = [
     "compare_exchange",
     "compare_writes",
     "grain",
+    "other_items",
     "short",
     "time_shift",
 ]
@@ -302,6 +303,46 @@ def _identity(legacy: list[Any], candidate: list[Any]) -> str | None:
             if best is None or key < best:
                 best = key
     return best[2] if best is not None else None
+
+
+_PART = re.compile(r'\.([^.\[]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+def other_items(legacy: Any, candidate: Any, path: str, listed: str) -> bool:
+    """At the list enclosing ``path`` whose generalized place is ``listed`` (``$.items``),
+    the two sides list as many items but other ones (by their identity field): a page drawn
+    by another order, so the fields that differ there are that order's doing, not changes."""
+    parts: list[Any] = []
+    for m in _PART.finditer(path.removeprefix("$")):
+        parts.append(m.group(1) if m.group(1) is not None else None)
+        if m.group(2) is not None:
+            parts[-1] = int(m.group(2))
+        elif m.group(3) is not None:
+            parts[-1] = json.loads(m.group(3))
+        if generalize(_dd_path(parts)) == listed:
+            a, b = _get(legacy, parts), _get(candidate, parts)
+            if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b) or not a:
+                return False
+            key = _named_identity(a, b) or (_identity(a, b) if len(a) >= 3 else None)
+            return key is not None and {x[key] for x in a} != {x[key] for x in b}
+    return False
+
+
+def _named_identity(legacy: list[Any], candidate: list[Any]) -> str | None:
+    """An id-named field (``id`` first) that names each item on both sides: on a short
+    list, a field that merely agrees (an empty ``body``) must not pass for an identity."""
+    if not all(isinstance(x, dict) for x in (*legacy, *candidate)):
+        return None
+    names = sorted((n for n in legacy[0] if _ID_NAME.search(n)), key=lambda n: n != "id")
+    for name in names:
+        sides = [[x.get(name) for x in side] for side in (legacy, candidate)]
+        if all(
+            all(isinstance(v, str | int) and not isinstance(v, bool) for v in got)
+            and len(set(got)) == len(got)
+            for got in sides
+        ):
+            return str(name)
+    return None
 
 
 def _align(

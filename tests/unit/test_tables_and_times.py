@@ -111,3 +111,46 @@ def test_an_accept_rule_written_for_value_still_covers_a_time_difference() -> No
     findings = Findings(accept=[rule])
     assert findings.rule_for("GET /x", "body:$.at", "time") is rule
     assert findings.rule_for("GET /x", "body:$.at", "format") is None
+
+
+def _listing(limit: int, legacy: list[Any], candidate: list[Any]) -> Any:
+    from harness.compare.comparison import compare_bodies as cmp
+    from harness.models import ExchangeResult, PreparedRequest
+
+    req = PreparedRequest(
+        "GET /notes", "GET", "/notes", (("limit", str(limit)),), (), None, None, None, None,
+        "positive",
+    )  # fmt: skip
+    lb, cb = {"items": legacy}, {"items": candidate}
+    diffs = cmp(lb, cb, RuleSet([], "GET /notes"))
+    ok = Response(200, (), lb, "", 1.0)
+    return ExchangeResult(req, ok, Response(200, (), cb, "", 1.0), None, None, diffs)
+
+
+def _note(i: int, title: str | None = None) -> dict[str, Any]:
+    return {"id": i, "title": title or f"n{i}", "body": ""}
+
+
+def test_short_pages_drawn_by_another_order_join_the_ordering_finding() -> None:
+    """limit=3 shows the order (id asc vs desc); limit=1 shows only another item, whose
+    fields differ: the same cause, one finding led by the ordering."""
+    notes = [_note(1), _note(2), _note(3)]
+    findings = Findings(accept=[])
+    findings.record(_listing(3, notes, notes[::-1]))
+    findings.record(_listing(1, notes[:1], notes[2:]))
+    merged = findings.together()
+    assert len(merged) == 1, [[(g.location, g.kind) for g in m] for m in merged]
+    assert (merged[0][0].location, merged[0][0].kind) == ("body:$.items", "ordering")
+    assert {g.location for g in merged[0][1:]} == {"body:$.items[*].id", "body:$.items[*].title"}
+
+
+def test_a_changed_field_of_the_same_items_stays_a_finding_of_its_own() -> None:
+    notes = [_note(1), _note(2), _note(3)]
+    findings = Findings(accept=[])
+    findings.record(_listing(3, notes, notes[::-1]))
+    findings.record(_listing(1, notes[:1], [_note(1, "renamed")]))
+    merged = findings.together()
+    assert sorted((m[0].location, m[0].kind) for m in merged) == [
+        ("body:$.items", "ordering"),
+        ("body:$.items[*].title", "value"),
+    ]
