@@ -105,7 +105,14 @@ def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
 
 def test_doctor_names_each_planted_mistake(tmp_path: Path) -> None:
     with notes_pair(tmp_path) as (legacy, candidate):
-        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        config = init_config(
+            legacy,
+            candidate,
+            out=tmp_path / "parity.toml",
+            env=ROLES,
+            legacy_db=str(tmp_path / "legacy.db"),
+            candidate_db=str(tmp_path / "candidate.db"),
+        )
         args = ["doctor", "--config", str(config.config_path)]
         args += ["--legacy-url", legacy, "--candidate-url", candidate]
         clean = subprocess.run(
