@@ -73,6 +73,7 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert 'header = "X-API-Key"' in text
     assert 'login = "POST /auth/keys"' in text
     assert "cache-control" in text
+    assert "# - x-request-id: GET /notes" in text  # noise, not compared
     assert code == 1, results["verdict"]
     where = _locations(results)
     assert ("GET /notes/{id}", "status:404 vs 400") in where  # status pair, other bodies

@@ -171,3 +171,24 @@ def test_doctor_names_a_database_that_is_not_one_and_a_mapped_table_that_is_not_
         '[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n'
     )
     assert check_databases(load_config(config)) == []
+
+
+def test_every_header_is_compared_but_those_two_answers_disagreed_on() -> None:
+    """A header one endpoint sends and another does not is still compared; a request id
+    that changes per answer is not, and its evidence is kept."""
+    import httpx
+
+    from harness.onboard.init import HeaderNoise
+
+    noise = HeaderNoise()
+    plain = {"content-type": "application/json", "date": "x"}
+    noise.add("GET /health", httpx.Response(200, headers=plain), httpx.Response(200, headers=plain))
+    cached = {**plain, "cache-control": "no-store"}
+    noise.add(
+        "GET /notes",
+        httpx.Response(200, headers={**cached, "x-request-id": "a1"}),
+        httpx.Response(200, headers={**cached, "x-request-id": "b2"}),
+    )
+    assert noise.seen == {"content-type", "cache-control", "x-request-id"}
+    assert set(noise.noisy) == {"x-request-id"}
+    assert '"a1"' in noise.noisy["x-request-id"]
