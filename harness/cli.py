@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--candidate", required=True, metavar="URL")
     init.add_argument("--contract", metavar="PATH|URL", help="default: the usual places")
     init.add_argument("--out", default="parity.toml")
+    for side in ("legacy", "candidate"):
+        init.add_argument(
+            f"--{side}-db",
+            metavar="PATH|URL",
+            help=f"the {side}'s database (SQLite file or postgresql:// URL): compare writes",
+        )
     doctor = sub.add_parser("doctor", help="check a config against the running pair")
     doctor.add_argument("--config", default="parity.toml")
     doctor.add_argument("--contract", help="default: the config's contract")

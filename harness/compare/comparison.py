@@ -31,10 +31,20 @@ from harness.compare.normalization import (
     parse_time,
     shape,
 )
+from harness.compare.tables import pair_tables
 from harness.models import Difference, Response, TableWrites, Writes
 from harness.setup.config import CompareConfig
 
-__all__ = ["Clock", "compare_bodies", "compare_exchange", "compare_writes", "grain", "short"]
+__all__ = [
+    "Clock",
+    "compare_bodies",
+    "compare_exchange",
+    "compare_writes",
+    "grain",
+    "other_items",
+    "short",
+    "time_shift",
+]
 
 Window = tuple[float, float]
 
@@ -149,6 +159,8 @@ def _value_kind(a: Any, b: Any, masked: bool) -> str:
     if isinstance(a, str) and isinstance(b, str):
         if masked:
             return "format"
+        if time_shift(a, b) is not None:
+            return "time"
         if shape(a) != shape(b) and looks_formatted(a) and looks_formatted(b):
             if _other_number(a, b):
                 return "value"
@@ -157,6 +169,34 @@ def _value_kind(a: Any, b: Any, masked: bool) -> str:
     if type(a) is not type(b):
         return "type"
     return "value"
+
+
+def time_shift(a: Any, b: Any) -> str | None:
+    """Two times naming other moments: the candidate's shift as read (``+42 s``, ``-1 h``),
+    which names the cause (a clock, a zone, an offset) better than the two values; ``None``
+    for anything else (the same moment written two ways is a format)."""
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return None
+    ta, tb = parse_time(a), parse_time(b)
+    if ta is None or tb is None or ta == tb:
+        return None
+    if (len(a) <= 10) != (len(b) <= 10):
+        return None  # a date against a date-time: a format, not a shift
+    seconds = (tb - ta).total_seconds()
+    if shape(a) != shape(b) and abs(seconds) < max(grain(a), grain(b)):
+        return None  # one moment at two precisions (".000Z" vs ".794272+00:00"): a format
+    sign = "+" if seconds > 0 else "-"
+    size = abs(seconds)
+    for unit, width in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if size >= 2 * width or (size >= width and size % width == 0):
+            return f"{sign}{size / width:g} {unit}"
+    return f"{sign}{round(size, 3):g} s"
+
+
+def _shifted(a: Any, b: Any) -> str:
+    """`` (time +42 s)`` for two times, else nothing: said after the two values."""
+    shift = time_shift(a, b)
+    return f" (time {shift})" if shift is not None else ""
 
 
 def _other_number(a: str, b: str) -> bool:
@@ -265,6 +305,46 @@ def _identity(legacy: list[Any], candidate: list[Any]) -> str | None:
     return best[2] if best is not None else None
 
 
+_PART = re.compile(r'\.([^.\[]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+def other_items(legacy: Any, candidate: Any, path: str, listed: str) -> bool:
+    """At the list enclosing ``path`` whose generalized place is ``listed`` (``$.items``),
+    the two sides list as many items but other ones (by their identity field): a page drawn
+    by another order, so the fields that differ there are that order's doing, not changes."""
+    parts: list[Any] = []
+    for m in _PART.finditer(path.removeprefix("$")):
+        parts.append(m.group(1) if m.group(1) is not None else None)
+        if m.group(2) is not None:
+            parts[-1] = int(m.group(2))
+        elif m.group(3) is not None:
+            parts[-1] = json.loads(m.group(3))
+        if generalize(_dd_path(parts)) == listed:
+            a, b = _get(legacy, parts), _get(candidate, parts)
+            if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b) or not a:
+                return False
+            key = _named_identity(a, b) or (_identity(a, b) if len(a) >= 3 else None)
+            return key is not None and {x[key] for x in a} != {x[key] for x in b}
+    return False
+
+
+def _named_identity(legacy: list[Any], candidate: list[Any]) -> str | None:
+    """An id-named field (``id`` first) that names each item on both sides: on a short
+    list, a field that merely agrees (an empty ``body``) must not pass for an identity."""
+    if not all(isinstance(x, dict) for x in (*legacy, *candidate)):
+        return None
+    names = sorted((n for n in legacy[0] if _ID_NAME.search(n)), key=lambda n: n != "id")
+    for name in names:
+        sides = [[x.get(name) for x in side] for side in (legacy, candidate)]
+        if all(
+            all(isinstance(v, str | int) and not isinstance(v, bool) for v in got)
+            and len(set(got)) == len(got)
+            for got in sides
+        ):
+            return str(name)
+    return None
+
+
 def _align(
     legacy: Any, candidate: Any, path: str, out: list[Difference], prefix: str
 ) -> tuple[Any, Any]:
@@ -360,7 +440,7 @@ def compare_bodies(
                 "$",
                 legacy,
                 candidate,
-                f"$: {short(legacy)} vs {short(candidate)}",
+                f"$: {short(legacy)} vs {short(candidate)}" + _shifted(legacy, candidate),
             )
         ]
     out: list[Difference] = []
@@ -421,7 +501,7 @@ def compare_bodies(
                 if any(_within(r, a, b, clock) for r in tolerant):
                     continue
                 kind = _value_kind(a, b, rules.masked_at(path, sub))
-                summary = f"{path}: {short(a)} vs {short(b)}"
+                summary = f"{path}: {short(a)} vs {short(b)}" + _shifted(a, b)
                 if _outside(tolerant, a, b, clock):
                     summary += _OUTSIDE
             else:
@@ -582,7 +662,11 @@ def compare_exchange(
             f"status {legacy.status} vs {candidate.status}",
         )
         if accepted is None or not accepted(status):
-            return [status]
+            # a table both sides wrote under other names is a cause of its own
+            renamed = []
+            if legacy_writes is not None and candidate_writes is not None:
+                renamed = pair_tables(legacy_writes, candidate_writes)[1]
+            return [status, *renamed]
         diffs.append(status)
     diffs += _header_diffs(legacy, candidate, config, rules)
     if not _read_alike(legacy, candidate):
@@ -760,6 +844,7 @@ def _row_diffs(
                 bv,
                 f"{label}.{column}: {short(av)} vs {short(bv)}"
                 + (" (format)" if what == "format" else "")
+                + (_shifted(av, bv) if what == "time" else "")
                 + (_OUTSIDE if _outside(tolerant, av, bv, clock) else ""),
             )
         )
@@ -820,7 +905,8 @@ def _without_counters(writes: Writes, tables: set[str]) -> Writes:
 def compare_writes(
     legacy: Writes, candidate: Writes, rules: RuleSet, clock: Clock | None = None
 ) -> list[Difference]:
-    out: list[Difference] = []
+    # a table only one side wrote, alike another only the other side wrote: one renamed table
+    candidate, out = pair_tables(legacy, candidate)
     empty = TableWrites()
     # A table's AUTOINCREMENT counter follows its inserts: where the numbers of inserted rows
     # already differ, its sqlite_sequence row differing too is the same drift, reported once.

@@ -20,13 +20,16 @@ from typing import Any
 
 from harness.cases.files import text_reductions
 from harness.cases.generation import ENCODING_ERRORS, multipart_request, rebuild
+from harness.compare.comparison import other_items
 from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.setup.config import AcceptRule
 from harness.setup.contract import match_operation
 
-__all__ = ["Findings", "Group", "reductions"]
+__all__ = ["ID_KIND", "Findings", "Group", "reductions"]
 
 Key = tuple[str, str, str]
+ID_KIND = {"time": "value"}
+"""A kind split off an older one -> that one: its finding ids and accept rules still hold."""
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Findings:
         return (
             match_operation(rule.operation, op_id)
             and fnmatch.fnmatchcase(location, rule.location)
-            and rule.kind in (kind, "*")
+            and rule.kind in (kind, ID_KIND.get(kind, kind), "*")
             and rule.expires >= self.today
         )
 
@@ -148,15 +151,28 @@ class Findings:
         """Every finding as the groups one request showed together, the primary first:
         a body before headers, rows and invariants; then the most cases."""
         out: dict[tuple[str, Key], list[Group]] = {}
+        group_heads: set[int] = set()
         for space, groups in (
             ("groups", self.groups),
             ("stateful", self.stateful),
             ("interop", self.interop),
             ("realtime", self.realtime),
         ):
+            heads: set[Key] = set()
+            for key, under in _pages(groups).items():
+                heads.add(under)
+                a, b = self._find((space, under)), self._find((space, key))
+                if a != b:
+                    self._parent[b] = a
             for key, group in groups.items():
                 out.setdefault(self._find((space, key)), []).append(group)
-        return [sorted(members, key=_rank) for members in out.values()]
+                if key in heads:
+                    group_heads.add(id(group))
+        # an order that drew other pages leads the fields those pages differ in
+        return [
+            sorted(members, key=lambda g: (id(g) not in group_heads, _rank(g)))
+            for members in out.values()
+        ]
 
     def all_groups(self) -> list[Group]:
         return [
@@ -267,6 +283,36 @@ class Findings:
 
 
 _SCOPES = ("status", "body", "header", "realtime", "db", "invariant")
+_INSIDE = ("value", "time", "missing", "extra", "type", "format")
+
+
+def _pages(groups: dict[Key, Group]) -> dict[Key, Key]:
+    """Groups of field differences inside a list (``body:$.items[*].id``) whose example
+    lists other items than the other side (a short page drawn by another order) -> the
+    ``ordering`` group of that list in the same operation: one cause, one finding."""
+    orders = {
+        (g.operation, g.location.removeprefix("body:")): key
+        for key, g in groups.items()
+        if g.kind == "ordering" and g.accepted_by is None and g.location.startswith("body:")
+    }
+    out: dict[Key, Key] = {}
+    if not orders:
+        return out
+    for key, g in groups.items():
+        if g.kind not in _INSIDE or g.accepted_by is not None or not g.location.startswith("body:"):
+            continue
+        place = g.location.removeprefix("body:")
+        for (op, listed), head in orders.items():
+            if (
+                op == g.operation
+                and place.startswith(listed + "[*]")
+                and other_items(
+                    g.example.legacy.body, g.example.candidate.body, g.difference.path, listed
+                )
+            ):
+                out[key] = head
+                break
+    return out
 
 
 def _rank(group: Group) -> tuple[int, int, str, str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.compare.findings import Findings
+from harness.compare.findings import ID_KIND, Findings
 from harness.errors import HarnessError
 from harness.models import Difference
 
@@ -62,7 +62,8 @@ class NoiseLedger:
                 f"{path}: cannot reuse noise calibration: {exc}", kind="config"
             ) from exc
         for key, group in list(findings.groups.items()):
-            entry = known.get(key)
+            # a calibration saved before a kind was split off (time from value) still holds
+            entry = known.get(key) or known.get((*key[:2], ID_KIND.get(key[2], key[2])))
             total = cases.get(group.operation, 0)
             if entry is None or not total or entry.get("aa_rate") is None:
                 continue

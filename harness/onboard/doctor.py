@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import email.utils
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,7 @@ def diagnose(
                     "fix the glob (METHOD /path as the contract writes it) or drop it",
                 )
             )
+    problems += check_databases(config)
     auth = config.auth
     if auth is not None and not any(op.id == auth.login for op in ops):
         problems.append(
@@ -154,6 +156,52 @@ def diagnose(
                     )
             problems += _token_accepted(client, config, contract, up, tokens, reads)
         problems += _reach(client, config, up, tokens, ops, contract.raw)
+    return problems
+
+
+def _sqlite_tables(path: str) -> set[str] | None:
+    """The tables of a SQLite file, read-only; None when it is not one."""
+    if not Path(path).is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {r[0] for r in rows if not r[0].startswith("sqlite_")}
+    except sqlite3.Error:
+        return None
+
+
+def check_databases(config: ParityConfig) -> list[Problem]:
+    """``[external] databases`` that are not SQLite files, and ``[[db.map]]`` tables that
+    are not in them (PostgreSQL is checked by the run, which connects as a superuser)."""
+    problems: list[Problem] = []
+    where = f"{config.source}: [external] databases"
+    tables: dict[str, set[str]] = {}
+    for side, path in config.external_databases().items():
+        if path.split("://")[0].lower().startswith("postgres"):
+            continue
+        found = _sqlite_tables(path)
+        if found is None:
+            problems.append(
+                Problem(
+                    f"{where}.{side}",
+                    f"{path} is not a SQLite database",
+                    f"give the file the {side} service writes (relative to the config)",
+                )
+            )
+        else:
+            tables[side] = found
+    for n, rule in enumerate(config.db.map):
+        for side in ("legacy", "candidate"):
+            name = getattr(rule, side)
+            if side in tables and name not in tables[side]:
+                problems.append(
+                    Problem(
+                        f"{config.source}: [[db.map]] #{n + 1}",
+                        f"the {side} database has no table {name!r}",
+                        "name one of: " + ", ".join(sorted(tables[side])[:8]),
+                    )
+                )
     return problems
 
 

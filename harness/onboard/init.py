@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +268,24 @@ def _aa(where: str, first: Any, second: Any) -> list[tuple[str, str, Any, Any]]:
 
 
 @dataclass
+class HeaderNoise:
+    """Response headers seen on the legacy, and those two answers to one request disagreed
+    on (with the evidence): every header is compared but those and transfer headers."""
+
+    seen: set[str] = field(default_factory=set)
+    noisy: dict[str, str] = field(default_factory=dict)
+
+    def add(self, where: str, first: httpx.Response, second: httpx.Response) -> None:
+        for name in {k.lower() for k in (*first.headers.keys(), *second.headers.keys())}:
+            if name in NOT_COMPARED:
+                continue
+            self.seen.add(name)
+            a, b = first.headers.get_list(name), second.headers.get_list(name)
+            if a != b and name not in self.noisy:
+                self.noisy[name] = f"{where}: {json.dumps(a)[:40]} then {json.dumps(b)[:40]}"
+
+
+@dataclass
 class Rule:
     location: str
     action: str
@@ -354,6 +373,106 @@ def time_fields(doc: dict[str, Any]) -> list[str]:
     return sorted(names)
 
 
+def _camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def check_databases(legacy_db: str | None, candidate_db: str | None) -> dict[str, str]:
+    """Both databases or neither; a SQLite path must be a SQLite file (PostgreSQL URLs are
+    checked by the run, which connects as it installs its triggers)."""
+    given = {k: v for k, v in (("legacy", legacy_db), ("candidate", candidate_db)) if v}
+    if len(given) == 1:
+        missing = "candidate" if "legacy" in given else "legacy"
+        raise HarnessError(
+            f"--{missing}-db is missing: a write diff needs both sides' databases",
+            kind="input",
+        )
+    out = {}
+    for side, value in given.items():
+        if value.split("://")[0].lower().startswith("postgres"):
+            out[side] = value
+            continue
+        path = Path(value.partition("sqlite:///")[2] or value)
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise HarnessError(
+                f"--{side}-db {value}: not a SQLite database ({exc}); give the file the "
+                f"{side} service writes, or a postgresql:// URL",
+                kind="input",
+            ) from exc
+        out[side] = str(path.resolve())
+    return out
+
+
+def sqlite_tables(path: str) -> dict[str, list[tuple[str, list[Any]]]]:
+    """table -> [(column, a few of its values)] of a SQLite file, read-only."""
+    out: dict[str, list[tuple[str, list[Any]]]] = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        for table in names:
+            cur = conn.execute(f'SELECT * FROM "{table}" LIMIT 20')
+            rows = cur.fetchall()
+            cols = [d[0] for d in cur.description]
+            out[table] = [(c, [r[i] for r in rows]) for i, c in enumerate(cols)]
+    return out
+
+
+def database_rules(databases: dict[str, str], names: list[str]) -> tuple[list[Rule], list[str]]:
+    """Time columns (by their values, or named as a contract date-time field) get a
+    tolerance within the request that wrote them; tables only one side has are named."""
+    rules: list[Rule] = []
+    comments: list[str] = []
+    schemas = {
+        side: sqlite_tables(path)
+        for side, path in databases.items()
+        if not path.split("://")[0].lower().startswith("postgres")
+    }
+    legacy = schemas.get("legacy", {})
+    wanted = {_camel_to_snake(n) for n in names} | set(names)
+    for table, columns in legacy.items():
+        for column, values in columns:
+            seen = [v for v in values if v is not None]
+            stamped = bool(seen) and all(
+                isinstance(v, str) and len(v) > 10 and parse_time(v) for v in seen
+            )  # date-times: a date is not stamped from a clock
+            if not (stamped or column in wanted):
+                continue
+            why = (
+                f"{table}.{column} holds times ({json.dumps(seen[0])[:40]})"
+                if stamped
+                else f"the contract types {column!r} as date-time"
+            )
+            rules.append(
+                Rule(
+                    f"db:{table}.{column}",
+                    "tolerance",
+                    "a time each side stamps from its own clock, during the request",
+                    why,
+                    {"ms": 5000},
+                )
+            )
+    if "candidate" in schemas:
+        ours, theirs = set(legacy), set(schemas["candidate"])
+        if ours != theirs:
+            comments.append(
+                "# tables only the legacy has: "
+                + (", ".join(sorted(ours - theirs)) or "none")
+                + "; only the candidate: "
+                + (", ".join(sorted(theirs - ours)) or "none")
+                + ". parity compares a table only one side writes with an alike one the"
+                " other side writes and reports the rename (db_table); if it is intended, say"
+                ' so: [[db.map]] legacy = "..." candidate = "..."'
+            )
+    return rules, comments
+
+
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -376,9 +495,13 @@ def init_config(
     out: Path = Path("parity.toml"),
     env: dict[str, str] | None = None,
     timeout_s: float = 10.0,
+    legacy_db: str | None = None,
+    candidate_db: str | None = None,
 ) -> InitResult:
-    """Find the contract, base path, auth, roles and noise; write ``out`` and its contract."""
+    """Find the contract, base path, auth, roles and noise; write ``out`` and its contract.
+    With both databases, writes are compared too (their time columns get a tolerance)."""
     env = dict(os.environ if env is None else env)
+    databases = check_databases(legacy_db, candidate_db)
     notes: list[str] = []
     legacy, candidate = legacy.rstrip("/"), candidate.rstrip("/")
     with httpx.Client(timeout=timeout_s) as client:
@@ -416,7 +539,7 @@ def init_config(
                     elif side == "legacy":
                         tokens[name] = token
         samples: list[tuple[str, str, Any, Any]] = []
-        headers_same: set[str] | None = None
+        seen_headers = HeaderNoise()
         _role, token = next(iter(tokens.items()), (None, None))
         auth_headers = {auth.header: auth.prefix + token} if auth and token else {}
         reads = _simple_gets(doc)
@@ -425,12 +548,7 @@ def init_config(
             second = _get(client, legacy + base + path, headers=auth_headers)
             if first is None or second is None:
                 continue
-            same = {
-                k.lower()
-                for k, v in first.headers.items()
-                if second.headers.get(k) == v and k.lower() not in NOT_COMPARED
-            }
-            headers_same = same if headers_same is None else headers_same & same
+            seen_headers.add(f"GET {path}", first, second)
             try:
                 a, b = first.json(), second.json()
             except ValueError:
@@ -441,6 +559,7 @@ def init_config(
             path = auth.login.split(" ", 1)[1]
             try:
                 pair = [client.post(legacy + base + path, json=body) for _ in range(2)]
+                seen_headers.add(auth.login, pair[0], pair[1])
                 samples += _aa(auth.login, pair[0].json(), pair[1].json())
             except (httpx.HTTPError, ValueError):
                 pass
@@ -463,7 +582,11 @@ def init_config(
             # URL mode: rows seeded through each side's API were stamped at other moments
             # than any request of the run, so the request window cannot hold them.
             rule.extra["request_window"] = False
-    compared = sorted((headers_same or set()) | {"content-type", "location"})
+    db_rules, db_comments = database_rules(databases, time_fields(doc)) if databases else ([], [])
+    rules += db_rules
+    # set-cookie is compared by names and attributes, never values: noisy values do not matter
+    always = {"content-type", "location"} | ({"set-cookie"} & seen_headers.seen)
+    compared = sorted((seen_headers.seen - set(seen_headers.noisy)) | always)
     lines = [
         "#:schema ./parity.schema.json",
         "# generated by `parity init`",
@@ -491,7 +614,9 @@ def init_config(
             ]
     lines += [
         "[compare]",
-        "# every header two legacy answers agreed on, but date, server and transfer headers",
+        "# every header the legacy answered with, but date, server, transfer headers and",
+        "# those two answers to one request disagreed on:",
+        *(f"# - {name}: {ev}" for name, ev in sorted(seen_headers.noisy.items())),
         f"headers = {_toml(compared)}",
         "",
     ]
@@ -505,9 +630,22 @@ def init_config(
             f"reason = {_toml(rule.reason)}",
             "",
         ]
+    if databases:
+        lines += [
+            "# URL mode with both databases: parity watches and compares each write, then",
+            "# restores both databases",
+            *db_comments,
+            "[external]",
+            f"databases = {_toml(databases)}",
+            "",
+        ]
+    else:
+        lines += [
+            "# URL mode: no databases given, so write diffs and invariants are off; add",
+            "# [external] databases = { legacy = ..., candidate = ... } (parity init",
+            "# --legacy-db PATH --candidate-db PATH) to compare writes.",
+        ]
     lines += [
-        "# URL mode: no databases given, so write diffs and invariants are off; add",
-        "# [external] databases = { legacy = ..., candidate = ... } to compare writes.",
         "[profiles.dev]",
         "positive = 10",
         "negative = 5",
@@ -526,7 +664,14 @@ def init_config(
 
 def main(args: argparse.Namespace) -> int:
     """The ``parity init`` subcommand: write the file, print what to fix and what to run."""
-    result = init_config(args.legacy, args.candidate, contract=args.contract, out=Path(args.out))
+    result = init_config(
+        args.legacy,
+        args.candidate,
+        contract=args.contract,
+        out=Path(args.out),
+        legacy_db=args.legacy_db,
+        candidate_db=args.candidate_db,
+    )
     for note in result.notes:
         print(f"parity init: {note}", file=sys.stderr)
     print(f"wrote {result.config_path}")

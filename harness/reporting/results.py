@@ -60,6 +60,7 @@ FindingKind = Literal[
     "status",
     "header",
     "value",
+    "time",
     "type",
     "format",
     "missing",
@@ -68,6 +69,7 @@ FindingKind = Literal[
     "db_insert",
     "db_update",
     "db_delete",
+    "db_table",
     "invariant",
 ]
 ErrorKind = Literal[

@@ -20,6 +20,7 @@ from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.compare.normalization import RuleSet
+from harness.compare.tables import map_tables
 from harness.db.watcher import normalize_pair
 from harness.errors import HarnessError
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response, Writes
@@ -420,6 +421,7 @@ class RunContext:
         rules = self.rules(req.operation, req)
         if pair.cross_engine:
             lw, cw = normalize_pair(lw, cw, pair.engines["legacy"], pair.engines["candidate"])
+        cw = map_tables(cw, self.config.db.map)  # [[db.map]]: the legacy's table names
 
         def accepted(diff: Difference) -> bool:
             return self.findings.accepted(req.operation, diff, req)

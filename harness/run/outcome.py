@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.compare.findings import Group
+from harness.compare.findings import ID_KIND, Group
 from harness.compare.normalization import JsonText, shape
 from harness.db.watcher import CROSS_ENGINE_NOTE
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
@@ -235,7 +235,10 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
     group = members[0]
     ex = group.example
     # stateless and rows share one key space (a group found by either is the same finding)
-    parts = group.key if group.phase in ("stateless", "rows") else (group.phase, *group.key)
+    # kinds split off an older one keep its ids, so merge, "since the previous run" and
+    # accepted differences hold across the change (a time shift was a "value")
+    key = (*group.key[:2], ID_KIND.get(group.kind, group.kind))
+    parts = key if group.phase in ("stateless", "rows") else (group.phase, *key)
     digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
     places = {(g.location, g.kind) for g in members}
     same = [d for d in ex.differences if (d.location, d.kind) in places]

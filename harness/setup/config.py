@@ -30,6 +30,7 @@ __all__ = [
     "AcceptRule",
     "AuthConfig",
     "CompareConfig",
+    "DbConfig",
     "ExternalConfig",
     "FixtureRule",
     "NormalizeRule",
@@ -38,6 +39,7 @@ __all__ = [
     "Profile",
     "ServiceConfig",
     "SnapshotConfig",
+    "TableMap",
     "UnprovenRule",
     "load_config",
 ]
@@ -468,6 +470,25 @@ class ExternalConfig(_Strict):
         return value
 
 
+class TableMap(_Strict):
+    """One table the two sides name differently (another engine, schema or naming)."""
+
+    legacy: str = Field(description='the legacy\'s table, e.g. "articles"')
+    candidate: str = Field(description='the candidate\'s table with the same rows, "article"')
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="legacy column -> candidate column, where renamed"
+    )
+
+
+class DbConfig(_Strict):
+    map: list[TableMap] = Field(
+        default_factory=list,
+        description="tables (and columns) compared under the legacy's names: a declared "
+        "rename is compared, not reported; an undeclared one is found by its columns and "
+        "reported as a db_table finding",
+    )
+
+
 class NoiseConfig(_Strict):
     file: str = Field(
         "noise.json", description="where a calibration is saved and reused from (relative)"
@@ -536,6 +557,7 @@ class ParityConfig(_Strict):
         default_factory=InvariantsConfig, description="database invariants"
     )
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="A/A calibration file")
+    db: DbConfig = Field(default_factory=DbConfig, description="database write diffs")
     exclude: list[str] = Field(default_factory=list, description="operation globs never exercised")
 
     # set by load_config, not by the file

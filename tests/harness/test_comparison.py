@@ -57,8 +57,9 @@ def test_date_format_difference_is_format_kind() -> None:
     assert kinds({"t": "2026-01-01T00:00:00.000Z"}, {"t": "2026-01-01T00:00:00+00:00"}) == {
         ("body:$.t", "format")
     }
+    # two moments: a time finding with the candidate's shift (issue 28)
     assert kinds({"t": "2026-01-01T00:00:00.000Z"}, {"t": "2026-01-02T00:00:00.000Z"}) == {
-        ("body:$.t", "value")
+        ("body:$.t", "time")
     }
 
 
@@ -67,7 +68,7 @@ def test_time_tolerance_accepts_clock_skew_but_not_a_format_change() -> None:
     a = {"x": {"createdAt": "2026-01-01T00:00:00.000Z"}}
     assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:00.400Z"}}, rules) == set()
     assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:05.000Z"}}, rules) == {
-        ("body:$.x.createdAt", "value")
+        ("body:$.x.createdAt", "time")
     }
     assert kinds(a, {"x": {"createdAt": "2026-01-01T00:00:00+00:00"}}, rules) == {
         ("body:$.x.createdAt", "format")
@@ -286,9 +287,9 @@ def test_a_tolerance_can_compare_instants_whatever_their_precision() -> None:
     assert kinds(a, b, strict) == {("body:$.at", "format")}
     loose = rs({"location": "body:$.at", "action": "tolerance", "ms": 1000, "any_format": True})
     assert kinds(a, b, loose) == set()
-    # still a value difference past the tolerance
+    # past the tolerance: another moment, a time difference with its shift
     far = {"at": "2026-12-02T10:00:50.000+00:00"}
-    assert kinds(a, far, loose) == {("body:$.at", "format")}
+    assert kinds(a, far, loose) == {("body:$.at", "time")}
 
 
 def _iso(epoch: float, digits: int = 3) -> str:
@@ -322,13 +323,11 @@ def test_a_time_tolerance_applies_only_to_values_stamped_during_the_request() ->
     found = compare_bodies(
         {"atAt": _iso(start - 86400)}, {"atAt": _iso(start - 86400 + 1)}, rules, clock=clock
     )
-    assert [(d.location, d.kind) for d in found] == [("body:$.atAt", "value")]
+    assert [(d.location, d.kind) for d in found] == [("body:$.atAt", "time")]
     assert "not both stamped during a request" in found[0].summary
     # a value stamped one second after its side's window: no common offset explains it
-    assert diff(_iso(start + 0.010), _iso(start + 1.010)) == {("body:$.atAt", "value")}
-    assert diff(_iso(start + week + 0.003), _iso(start + week + 1.003)) == {
-        ("body:$.atAt", "value")
-    }
+    assert diff(_iso(start + 0.010), _iso(start + 1.010)) == {("body:$.atAt", "time")}
+    assert diff(_iso(start + week + 0.003), _iso(start + week + 1.003)) == {("body:$.atAt", "time")}
     # a service that truncates to seconds and pads: its precision is the second
     late = Clock((((start + 0.5, start + 0.52), (start + 0.5, start + 0.52)),))
     assert diff(_iso(start), _iso(start + 0.51), late) == set()  # "...:20.000Z"

@@ -147,8 +147,8 @@ def test_a_stored_time_moved_by_a_second_is_caught_under_the_clock_tolerance(
     )
     assert code == 1, results.get("errors")
     keys = _kinds(results)
-    assert ("GET /items/{id}", "body:$.createdAt", "value") in keys, sorted(keys)
-    assert ("POST /items", "body:$.createdAt", "value") in keys, sorted(keys)
+    assert ("GET /items/{id}", "body:$.createdAt", "time") in keys, sorted(keys)
+    assert ("POST /items", "body:$.createdAt", "time") in keys, sorted(keys)
     code, results = run_pair(
         "--seed", "4", "--operation", "GET /items/{id}", "--operation", "POST /items"
     )

@@ -5,6 +5,7 @@ agreeing pair."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,14 @@ ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:re
 def _init_and_run(tmp: Path, drift: str) -> tuple[int, dict[str, Any], str, float]:
     started = time.monotonic()
     with notes_pair(tmp, drift) as (legacy, candidate):
-        result = init_config(legacy, candidate, out=tmp / "parity.toml", env=ROLES)
+        result = init_config(
+            legacy,
+            candidate,
+            out=tmp / "parity.toml",
+            env=ROLES,
+            legacy_db=str(tmp / "legacy.db"),
+            candidate_db=str(tmp / "candidate.db"),
+        )
         assert result.notes == []
         proc = subprocess.run(
             [
@@ -49,6 +57,15 @@ def _locations(results: dict[str, Any]) -> set[tuple[str, str]]:
     return out
 
 
+def _kinds(results: dict[str, Any]) -> dict[tuple[str, str], str]:
+    out = {}
+    for f in results["findings"]:
+        out[(f["operation"], f["location"])] = f["kind"]
+        for x in f.get("locations", []):
+            out[(f["operation"], x["location"])] = x.get("kind", f["kind"])
+    return out
+
+
 def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) -> None:
     code, results, text, wall = _init_and_run(tmp_path, ALL_DRIFTS)
     print(f"init to report: {wall:.1f} s")
@@ -56,6 +73,7 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert 'header = "X-API-Key"' in text
     assert 'login = "POST /auth/keys"' in text
     assert "cache-control" in text
+    assert "# - x-request-id: GET /notes" in text  # noise, not compared
     assert code == 1, results["verdict"]
     where = _locations(results)
     assert ("GET /notes/{id}", "status:404 vs 400") in where  # status pair, other bodies
@@ -63,7 +81,21 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert ("GET /notes/{id}", "body:$.createdAt") in where  # time shift
     assert ("GET /notes", "header:cache-control") in where  # changed header
     assert ("GET /notes", "body:$.items") in where  # reordering
+    assert ("POST /notes", "db:notes") in where  # the renamed table, found by its columns
     assert all(loc != "body:$..requestId" for _, loc in where)  # noise stays quiet
+    kinds = _kinds(results)
+    assert kinds[("GET /notes/{id}", "body:$.createdAt")] == "time"
+    assert kinds[("POST /notes", "db:notes")] == "db_table"
+    shifts = [
+        x["summary"]
+        for f in results["findings"]
+        for x in [f, *f.get("locations", [])]
+        if x["kind"] == "time"
+    ]
+    # +42 s planted, plus the seconds between seeding one side and the other
+    found = [float(m) for s in shifts for m in re.findall(r"time \+([\d.]+) s", s)]
+    assert found, shifts
+    assert all(42 <= x < 60 for x in found), shifts
 
 
 def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
@@ -74,7 +106,14 @@ def test_init_on_an_agreeing_pair_stays_quiet(tmp_path: Path) -> None:
 
 def test_doctor_names_each_planted_mistake(tmp_path: Path) -> None:
     with notes_pair(tmp_path) as (legacy, candidate):
-        config = init_config(legacy, candidate, out=tmp_path / "parity.toml", env=ROLES)
+        config = init_config(
+            legacy,
+            candidate,
+            out=tmp_path / "parity.toml",
+            env=ROLES,
+            legacy_db=str(tmp_path / "legacy.db"),
+            candidate_db=str(tmp_path / "candidate.db"),
+        )
         args = ["doctor", "--config", str(config.config_path)]
         args += ["--legacy-url", legacy, "--candidate-url", candidate]
         clean = subprocess.run(
@@ -153,3 +192,41 @@ def test_doctor_names_operations_no_route_reaches(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()[:-1]
     assert proc.returncode == 1
     assert [line.split(":")[0] for line in lines] == ["GET /archive"]
+
+
+def _run(config: Path, legacy: str, candidate: str, reports: Path) -> tuple[int, dict[str, Any]]:
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "harness", "run", "--config", str(config),
+            "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
+            "--report-dir", str(reports), "-q", "--operation", "POST /notes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    return proc.returncode, json.loads((reports / "latest" / "results.json").read_text())
+
+
+def test_a_renamed_table_is_one_db_table_finding_and_quiet_once_declared(tmp_path: Path) -> None:
+    """Nothing in the answers shows the rename; the writes do, paired by their columns."""
+    with notes_pair(tmp_path, "table") as (legacy, candidate):
+        result = init_config(
+            legacy,
+            candidate,
+            out=tmp_path / "parity.toml",
+            env=ROLES,
+            legacy_db=str(tmp_path / "legacy.db"),
+            candidate_db=str(tmp_path / "candidate.db"),
+        )
+        assert "only the legacy has: notes; only the candidate: note" in result.text
+        code, found = _run(result.config_path, legacy, candidate, tmp_path / "r1")
+        declared = tmp_path / "declared.toml"
+        declared.write_text(result.text + '\n[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n')
+        quiet_code, quiet = _run(declared, legacy, candidate, tmp_path / "r2")
+    assert code == 1, found["verdict"]
+    assert [(f["operation"], f["location"], f["kind"]) for f in found["findings"]] == [
+        ("POST /notes", "db:notes", "db_table")
+    ]
+    assert quiet["findings"] == []
+    assert quiet_code == 0, quiet["verdict"]

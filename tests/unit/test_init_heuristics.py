@@ -98,3 +98,97 @@ def test_init_and_doctor_on_bad_input_exit_2(
     missing = str(tmp_path / "none.toml")
     assert main(["doctor", "--config", missing, "--legacy-url", url, "--candidate-url", url]) == 2
     assert "cannot read config" in capsys.readouterr().err
+
+
+def test_databases_both_or_neither_and_sqlite_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --*-db is a clear error before any service is asked, exit 2, no file written."""
+    from harness.cli import main
+    from tests.fixtures.notes_pair.running import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    out = tmp_path / "parity.toml"
+    args = ["init", "--legacy", url, "--candidate", url, "--out", str(out)]
+    assert main([*args, "--legacy-db", str(tmp_path / "a.db")]) == 2
+    assert "--candidate-db is missing" in capsys.readouterr().err
+    (tmp_path / "junk.db").write_text("not a database")
+    bad = ["--legacy-db", str(tmp_path / "junk.db"), "--candidate-db", str(tmp_path / "junk.db")]
+    assert main([*args, *bad]) == 2
+    assert "not a SQLite database" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_time_columns_get_a_tolerance_and_other_tables_are_named(tmp_path: Path) -> None:
+    import sqlite3
+
+    from harness.onboard.init import check_databases, database_rules
+
+    for name, table in (("legacy", "notes"), ("candidate", "note")):
+        with sqlite3.connect(tmp_path / f"{name}.db") as conn:
+            conn.execute(f"CREATE TABLE {table} (id INTEGER, title TEXT, stamp TEXT, due TEXT)")
+            conn.execute(
+                f"INSERT INTO {table} VALUES (1, '2026-01-01', '2026-01-01T00:00:00Z', NULL)"
+            )
+    dbs = check_databases(str(tmp_path / "legacy.db"), str(tmp_path / "candidate.db"))
+    rules, comments = database_rules(dbs, ["dueAt", "due"])
+    # stamp holds times, due is named as a date-time field; a title holding a date is no clock
+    assert {r.location for r in rules} == {"db:notes.stamp", "db:notes.due"}
+    assert all(r.action == "tolerance" for r in rules)
+    assert len(comments) == 1
+    assert "only the legacy has: notes; only the candidate: note" in comments[0]
+
+
+def test_doctor_names_a_database_that_is_not_one_and_a_mapped_table_that_is_not_there(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from harness.onboard.doctor import check_databases
+    from harness.setup.config import load_config
+
+    with sqlite3.connect(tmp_path / "legacy.db") as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER)")
+    (tmp_path / "candidate.db").write_text("not a database")
+    config = tmp_path / "parity.toml"
+    config.write_text(
+        '[external]\ndatabases = { legacy = "legacy.db", candidate = "candidate.db" }\n'
+        '[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n'
+        '[[db.map]]\nlegacy = "articles"\ncandidate = "article"\n'
+    )
+    lines = [p.line() for p in check_databases(load_config(config))]
+    assert len(lines) == 2, lines
+    assert "databases.candidate" in lines[0]
+    assert "not a SQLite database" in lines[0]
+    assert "[[db.map]] #2" in lines[1]
+    assert "no table 'articles'" in lines[1]
+    assert "notes" in lines[1]  # what it could name instead
+    # both good: quiet
+    with sqlite3.connect(tmp_path / "good.db") as conn:
+        conn.execute("CREATE TABLE note (id INTEGER)")
+    config.write_text(
+        '[external]\ndatabases = { legacy = "legacy.db", candidate = "good.db" }\n'
+        '[[db.map]]\nlegacy = "notes"\ncandidate = "note"\n'
+    )
+    assert check_databases(load_config(config)) == []
+
+
+def test_every_header_is_compared_but_those_two_answers_disagreed_on() -> None:
+    """A header one endpoint sends and another does not is still compared; a request id
+    that changes per answer is not, and its evidence is kept."""
+    import httpx
+
+    from harness.onboard.init import HeaderNoise
+
+    noise = HeaderNoise()
+    plain = {"content-type": "application/json", "date": "x"}
+    noise.add("GET /health", httpx.Response(200, headers=plain), httpx.Response(200, headers=plain))
+    cached = {**plain, "cache-control": "no-store"}
+    noise.add(
+        "GET /notes",
+        httpx.Response(200, headers={**cached, "x-request-id": "a1"}),
+        httpx.Response(200, headers={**cached, "x-request-id": "b2"}),
+    )
+    assert noise.seen == {"content-type", "cache-control", "x-request-id"}
+    assert set(noise.noisy) == {"x-request-id"}
+    assert '"a1"' in noise.noisy["x-request-id"]
