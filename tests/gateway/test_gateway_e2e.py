@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -167,15 +166,17 @@ def test_agreeing_port_no_finding_and_no_write_mirrored(tmp_path: Path, seeded: 
     ]
     assert any('"GET ' in line for line in port_lines)
     writes = [
-        l for l in port_lines if any(f'"{m} ' in l for m in ("POST", "PUT", "PATCH", "DELETE"))
+        ln for ln in port_lines if any(f'"{m} ' in ln for m in ("POST", "PUT", "PATCH", "DELETE"))
     ]
     assert writes == []
     assert 'outcome="write_not_mirrored"' in out["metrics"]
     # the admin side refuses anyone without the token
-    assert out["metrics_anonymous"] == 401 and out["status_anonymous"] == 401
+    assert out["metrics_anonymous"] == 401
+    assert out["status_anonymous"] == 401
     # no credential anywhere it writes
     for text in (out["gateway_log"], json.dumps(results), out["capture"]):
-        assert "parity-admin" not in text and "parity-agent" not in text
+        assert "parity-admin" not in text
+        assert "parity-agent" not in text
         assert "Bearer ey" not in text
     assert out["capture"].count('"kind":"exchange"') > 50
 
@@ -186,6 +187,7 @@ def test_mutant_on_a_read_is_found_with_the_real_request(tmp_path: Path, seeded:
     hits = [f for f in findings if f["operation"] == "GET /api/cases/{id}"]
     assert hits, [(f["operation"], f["summary"]) for f in findings]
     step = hits[0]["example"]["steps"][0]
-    assert step["request"]["method"] == "GET" and step["request"]["path"].startswith("/api/cases/")
+    assert step["request"]["method"] == "GET"
+    assert step["request"]["path"].startswith("/api/cases/")
     assert "customerName" in json.dumps(hits[0]["example"]["diff"])
     assert out["results"]["verdict"] == "drift"
