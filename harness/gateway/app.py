@@ -369,7 +369,7 @@ class GatewayApp:
             self.metrics.requests.labels(
                 route.key, "candidate", _status_class(resp.status_code)
             ).inc()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:  # the port down or too slow
             candidate = {
                 "status": 0,
                 "headers": [],
