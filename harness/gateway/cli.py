@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate-url", help="the port's base URL (default: [gateway] candidate)")
     p.add_argument("--results", type=Path, help="directory for results.json")
     p.add_argument("--capture", type=Path, help="capture file (default: [gateway] capture)")
+    p.add_argument(
+        "--mode", choices=["legacy", "shadow"], help="every route in this mode (overrides routes)"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return p
 
@@ -64,6 +67,9 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         updates["legacy"] = args.legacy_url
     if args.candidate_url:
         updates["candidate"] = args.candidate_url
+    if args.mode:
+        updates["default_mode"] = args.mode
+        updates["routes"] = {}
     if args.capture:
         updates["capture"] = str(args.capture.resolve())
     gw = gw.model_copy(update=updates)
