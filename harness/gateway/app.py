@@ -231,19 +231,20 @@ class GatewayApp:
         status = answer["status"] if answer else 502
         self.metrics.requests.labels(route.key, "legacy", _status_class(status)).inc()
         elapsed = (time.time() - started) * 1000
-        LOG.info(
-            json.dumps(
-                {
-                    "cid": cid,
-                    "method": method,
-                    "path": path,
-                    "route": route.key,
-                    "mode": mode,
-                    "status": status,
-                    "ms": round(elapsed, 2),
-                }
+        if LOG.isEnabledFor(logging.INFO):  # the line is built only when it is written
+            LOG.info(
+                json.dumps(
+                    {
+                        "cid": cid,
+                        "method": method,
+                        "path": path,
+                        "route": route.key,
+                        "mode": mode,
+                        "status": status,
+                        "ms": round(elapsed, 2),
+                    }
+                )
             )
-        )
         if (
             self.capture
             and answer is not None
