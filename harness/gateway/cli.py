@@ -75,9 +75,8 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     gw = gw.model_copy(update=updates)
     if not gw.legacy:
         raise HarnessError("[gateway] legacy (or --legacy-url) is required", kind="input")
-    if any(r != "legacy" for r in (gw.default_mode, *map(str, gw.routes.values()))) and not (
-        gw.candidate
-    ):
+    modes = [r if isinstance(r, str) else r.mode for r in gw.routes.values()]
+    if any(m != "legacy" for m in (gw.default_mode, *modes)) and not gw.candidate:
         raise HarnessError(
             "shadow routes need [gateway] candidate (or --candidate-url)", kind="input"
         )
