@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from harness.errors import HarnessError
 from harness.gateway.app import GatewayApp
@@ -136,7 +137,10 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
             stop.cancel()
 
     try:
-        asyncio.run(run())
+        # uvicorn's loop="uvloop" applies only in uvicorn.run(); Server.serve() runs on the
+        # loop it is given, so the uvloop loop is made here
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run())
     finally:
         with contextlib.suppress(Exception):
             jobs.put(None, timeout=5)
@@ -171,6 +175,7 @@ def _server(app: Any, host: str, port: int, drain_s: float, lifespan: str = "on"
         http="httptools",
         lifespan=lifespan,  # type: ignore[arg-type]
         access_log=False,
+        proxy_headers=False,  # the gateway adds X-Forwarded-For itself, never trusts one
         log_level="warning",
         timeout_graceful_shutdown=max(int(drain_s), 1),
         ws="websockets-sansio",
