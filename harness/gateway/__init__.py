@@ -1,0 +1,6 @@
+"""``parity gateway``: serves real traffic from the legacy, shadows reads to the port at the
+same moment, compares the answers off the serving loop and captures every exchange.
+
+Enters: a ``ParityConfig`` (its ``[gateway]`` section) and the contract. Leaves: client
+answers, ``results.json`` (a ``Results`` document ``parity report`` renders), a capture,
+``/metrics``. Imports traffic, compare, reporting, setup, proc; nothing above it."""
