@@ -198,7 +198,8 @@ class IdentityResolver:
     async def _ask(self, headers: Mapping[str, str]) -> str | None:
         assert self._fetch_me is not None
         self.lookups += 1
-        only = {k: v for k, v in headers.items() if k.lower() in ("authorization", "cookie")}
+        wanted = ("authorization", "cookie")
+        only = {k.lower(): v for k, v in headers.items() if k.lower() in wanted}
         document = await self._fetch_me(only)
         if document is None:
             return None
