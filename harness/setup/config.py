@@ -24,6 +24,7 @@ from pydantic import (
 from harness.errors import HarnessError
 from harness.setup.envelope import Envelope, Side
 from harness.setup.signing import SigningConfig
+from harness.setup.gateway import GatewayConfig
 from harness.setup.traffic import TrafficConfig
 
 __all__ = [
@@ -500,6 +501,9 @@ class ParityConfig(_Strict):
         default_factory=dict, description="`legacy` and `candidate` (managed mode)"
     )
     auth: AuthConfig | None = Field(None, description="how roles log in and send credentials")
+    gateway: GatewayConfig = Field(
+        default_factory=GatewayConfig, description="`[gateway]`: `parity gateway`"
+    )
     traffic: TrafficConfig = Field(
         default_factory=TrafficConfig, description="`[traffic]`: replaying captured traffic"
     )

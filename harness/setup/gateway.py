@@ -1,0 +1,65 @@
+"""``[gateway]`` in parity.toml: where ``parity gateway`` listens, its two upstreams, and which
+routes it serves from the legacy alone or shadows to the port."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["GatewayConfig", "RouteSettings"]
+
+Mode = Literal["legacy", "shadow"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RouteSettings(_Strict):
+    mode: Mode = Field(description="legacy: pass-through; shadow: also sent to the port, compared")
+
+
+class GatewayConfig(_Strict):
+    listen: str = Field("127.0.0.1:8080", description="host:port the gateway serves clients on")
+    admin_listen: str | None = Field(
+        None,
+        description="host:port for /metrics and /_parity/* (default: the client listener); "
+        "both need the token either way",
+    )
+    legacy: str | None = Field(None, description="the legacy's base URL (answers the clients)")
+    candidate: str | None = Field(None, description="the port's base URL (shadowed to)")
+    default_mode: Mode = Field("legacy", description="the mode of requests no route names")
+    routes: dict[str, Mode | RouteSettings] = Field(
+        default_factory=dict,
+        description='`[gateway.routes]`: a contract operation ("GET /api/cases/{id}", globs '
+        'allowed) or a path glob ("/api/cases/*") to its mode; operations match first',
+    )
+    databases: Literal["shared", "separate"] = Field(
+        "shared",
+        description="shared: the port reads the legacy's database, so writes are never "
+        "mirrored (captured instead); separate: writes are shadowed too",
+    )
+    shadow_in_flight: int = Field(64, ge=1, description="shadow requests in flight at most")
+    shadow_max_body: int = Field(
+        1_048_576, ge=0, description="request bodies larger than this (bytes) are not mirrored"
+    )
+    queue: int = Field(1000, ge=1, description="comparisons waiting for the worker at most")
+    timeout_s: float = Field(30.0, gt=0, description="per upstream request")
+    drain_s: float = Field(10.0, ge=0, description="SIGTERM: seconds in-flight requests get")
+    recheck: bool = Field(
+        True, description="re-read both sides when a write completed during a comparison"
+    )
+    token_env: str = Field(
+        "PARITY_GATEWAY_TOKEN",
+        description="the environment variable holding the admin and metrics token (never "
+        "in the file); unset: those endpoints refuse everyone",
+    )
+    results: str = Field("reports/gateway", description="results.json is written here")
+    capture: str | None = Field(
+        None, description="a capture file (JSON Lines, the traffic format) of every exchange"
+    )
+    capture_max: int = Field(100_000, ge=0, description="exchanges captured at most")
+    capture_per_caller: int = Field(
+        1000, ge=0, description="exchanges captured per caller at most (0: no limit)"
+    )
