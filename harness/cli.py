@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "traffic", help="import and check captured traffic (harness.traffic)", add_help=False
     )
+    sub.add_parser(
+        "gateway", help="serve from the legacy, shadow to the port, compare live", add_help=False
+    )
     report = sub.add_parser("report", help="re-render reporters from a results.json")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, help="folder for html/junit (default: beside it)")
@@ -304,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.bench import services as bench
 
         return int(bench.main(argv[1:]) or 0)
+    if argv[:1] == ["gateway"]:
+        from harness.gateway import cli as gateway_cli
+
+        return gateway_cli.main(argv[1:])
     if argv[:1] == ["traffic"]:
         from harness.traffic import cli as traffic_cli
 

@@ -1,0 +1,482 @@
+"""The gateway's ASGI application: every client is answered by the legacy; in ``shadow`` a
+copy of a read goes to the port at the same moment, and the two answers go to the worker
+process for comparison. Nothing here waits on the port before answering the client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from harness.gateway.metrics import Metrics
+from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
+from harness.gateway.upstream import client_for, response_headers, upstream_headers
+from harness.setup.gateway import GatewayConfig
+
+__all__ = ["GatewayApp", "resolve_mode"]
+
+LOG = logging.getLogger("parity.gateway")
+COLLECT_MAX = 8 * 1024 * 1024  # answers larger than this are served but not compared
+Scope = dict[str, Any]
+
+
+def _status_class(code: int) -> str:
+    return f"{code // 100}xx" if code else "error"
+
+
+class GatewayApp:
+    """One instance per process; ``jobs`` is the worker's bounded queue (``put_nowait``),
+    ``counters`` the shared [writes in flight, writes done] the worker re-checks against."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        table: RouteTable,
+        jobs: Any,
+        counters: Any,
+        *,
+        capture: bool,
+        admin_separate: bool = False,
+    ) -> None:
+        if not config.legacy:
+            raise ValueError("[gateway] legacy is not set")
+        self.gw = config
+        self.table = table
+        self.jobs = jobs
+        self.counters = counters
+        self.capture = capture
+        self.admin_separate = admin_separate
+        self.metrics = Metrics()
+        self.token = os.environ.get(config.token_env) or None
+        self.legacy: httpx.AsyncClient | None = None
+        self.candidate: httpx.AsyncClient | None = None
+        self.shadows_in_flight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.dropped: Counter[str] = Counter()
+        self.served = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def open(self) -> None:
+        gw = self.gw
+        assert gw.legacy is not None
+        self.legacy = client_for(gw.legacy, gw.timeout_s, 256)
+        if gw.candidate:
+            self.candidate = client_for(gw.candidate, gw.timeout_s, gw.shadow_in_flight)
+
+    async def close(self, deadline_s: float) -> None:
+        """Let the shadows in flight finish (up to the deadline), then close the pools."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=max(deadline_s, 0.1))
+        for task in list(self.tasks):
+            task.cancel()
+        for client in (self.legacy, self.candidate):
+            if client is not None:
+                await client.aclose()
+        self._put({"kind": "stats", "dropped": dict(self.dropped)})
+
+    def _put(self, job: dict[str, Any]) -> bool:
+        try:
+            self.jobs.put_nowait(job)
+            return True
+        except Exception:  # queue.Full: the worker is behind
+            return False
+
+    # -- ASGI ----------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif not self.admin_separate and (
+            scope["path"] == "/metrics" or scope["path"].startswith("/_parity/")
+        ):
+            await self.admin(scope, receive, send)
+        else:
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.open()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close(self.gw.drain_s)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def admin(self, scope: Scope, receive: Any, send: Any) -> None:
+        """``/metrics`` and ``/_parity/status``, ``/_parity/flush``: only with the token."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-parity-token") or headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
+        if self.token is None or not hmac.compare_digest(given.encode(), self.token.encode()):
+            await _answer(send, 401, b'{"error":"token required"}')
+            return
+        path = scope["path"]
+        if path == "/metrics":
+            await _answer(send, 200, self.metrics.render(), "text/plain; version=0.0.4")
+        elif path == "/_parity/status":
+            body = {
+                "served": self.served,
+                "shadows_in_flight": self.shadows_in_flight,
+                "dropped": dict(self.dropped),
+                "writes_in_flight": self.counters[0],
+                "writes_done": self.counters[1],
+            }
+            await _answer(send, 200, json.dumps(body).encode())
+        elif path == "/_parity/flush" and scope["method"] == "POST":
+            self._put({"kind": "stats", "dropped": dict(self.dropped)})
+            self.dropped.clear()
+            ok = self._put({"kind": "flush"})
+            await _answer(send, 202 if ok else 503, b"{}")
+        else:
+            await _answer(send, 404, b'{"error":"not found"}')
+
+    def _drop(self, route: Route, reason: str) -> None:
+        self.dropped[reason] += 1
+        self.metrics.shadows.labels(route.key, reason).inc()
+
+    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        assert self.legacy is not None
+        started = time.time()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        raw = scope.get("raw_path") or path.encode()
+        qs: bytes = scope.get("query_string", b"")
+        target = raw.decode("latin-1") + (("?" + qs.decode("latin-1")) if qs else "")
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        cid = next((v for k, v in headers if k == "x-request-id"), None) or uuid.uuid4().hex
+        route = self.table.route(method, path)
+        mode = resolve_mode(route, Request(method, path, tuple(headers)))
+        write = method not in SAFE_METHODS
+        shadow = mode == "shadow" and self.candidate is not None
+        if shadow and write and self.gw.databases == "shared":
+            shadow = False
+            self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
+        need_body = shadow or self.capture
+        body: bytes | None = None
+        stream: Any
+        more = True
+        if need_body:
+            parts: list[bytes] = []
+            size = 0
+            while more and size <= self.gw.shadow_max_body:
+                msg = await receive()
+                chunk = msg.get("body", b"")
+                parts.append(chunk)
+                size += len(chunk)
+                more = bool(msg.get("more_body"))
+            if more:  # too large to mirror: stream what is left, compare nothing
+                if shadow:
+                    self._drop(route, "dropped_body")
+                shadow = False
+                stream = _rest(b"".join(parts), receive)
+            else:
+                body = b"".join(parts)
+                if shadow and len(body) > self.gw.shadow_max_body:
+                    self._drop(route, "dropped_body")
+                    shadow = False
+                stream = body
+        else:
+            stream = _rest(b"", receive)
+        client = scope.get("client")
+        server = next((v for k, v in headers if k == "host"), None)
+        up_headers = upstream_headers(headers, client[0] if client else None, server, cid)
+        before = (self.counters[0], self.counters[1])
+        if write:
+            self.counters[0] += 1
+        legacy_done: asyncio.Future[dict[str, Any] | None] | None = None
+        if shadow:
+            if self.shadows_in_flight >= self.gw.shadow_in_flight:
+                self._drop(route, "dropped_in_flight")
+            else:
+                legacy_done = asyncio.get_running_loop().create_future()
+                task = asyncio.create_task(
+                    self._shadow(route, method, target, up_headers, body, legacy_done, before)
+                )
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+        answer: dict[str, Any] | None = None
+        try:
+            answer = await self._primary(
+                send,
+                method,
+                target,
+                up_headers,
+                stream,
+                cid,
+                collect=legacy_done is not None or self.capture,
+            )
+        finally:
+            if write:
+                self.counters[0] -= 1
+                self.counters[1] += 1
+            if legacy_done is not None and not legacy_done.done():
+                legacy_done.set_result(answer)
+        self.served += 1
+        status = answer["status"] if answer else 502
+        self.metrics.requests.labels(route.key, "legacy", _status_class(status)).inc()
+        elapsed = (time.time() - started) * 1000
+        LOG.info(
+            json.dumps(
+                {
+                    "cid": cid,
+                    "method": method,
+                    "path": path,
+                    "route": route.key,
+                    "mode": mode,
+                    "status": status,
+                    "ms": round(elapsed, 2),
+                }
+            )
+        )
+        if (
+            self.capture
+            and answer is not None
+            and answer.get("body") is not None
+            and legacy_done is None
+        ):
+            job = self._job(route, mode, method, target, headers, body, answer, started)
+            if not self._put(job):
+                self.dropped["capture_queue"] += 1
+
+    def _job(
+        self,
+        route: Route,
+        mode: str,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        answer: dict[str, Any],
+        started: float,
+    ) -> dict[str, Any]:
+        path, _, qs = target.partition("?")
+        identity = next((v for k, v in headers if k in ("authorization", "cookie")), None)
+        return {
+            "kind": "exchange",
+            "route": route.key,
+            "mode": mode,
+            "operation": route.operation,
+            "method": method,
+            "path": path,
+            "query": parse_qsl(qs, keep_blank_values=True),
+            "headers": [(k, v) for k, v in headers if k != "host"],
+            "body": body or b"",
+            "identity": identity,
+            "legacy": answer,
+            "candidate": None,
+            "started": started,
+            "capture": self.capture,
+            "legacy_url": self.gw.legacy,
+            "candidate_url": self.gw.candidate,
+            "raced": False,
+        }
+
+    async def _primary(
+        self,
+        send: Any,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        content: Any,
+        cid: str,
+        *,
+        collect: bool,
+    ) -> dict[str, Any] | None:
+        assert self.legacy is not None
+        t0 = time.time()
+        request = self.legacy.build_request(method, target, headers=headers, content=content)
+        try:
+            resp = await self.legacy.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
+            await _answer(send, 502, b'{"error":"legacy unavailable"}')
+            return None
+        out_headers = response_headers(resp.headers.raw)
+        out_headers.append((b"x-request-id", cid.encode("latin-1")))
+        await send(
+            {"type": "http.response.start", "status": resp.status_code, "headers": out_headers}
+        )
+        parts: list[bytes] | None = [] if collect else None
+        size = 0
+        try:
+            async for chunk in resp.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if parts is not None:
+                    size += len(chunk)
+                    if size > COLLECT_MAX:
+                        parts = None
+                    else:
+                        parts.append(chunk)
+        finally:
+            await resp.aclose()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        t1 = time.time()
+        self.metrics.latency.labels("legacy").observe(t1 - t0)
+        return {
+            "status": resp.status_code,
+            "headers": list(resp.headers.multi_items()),
+            "body": b"".join(parts) if parts is not None else None,
+            "elapsed_ms": (t1 - t0) * 1000,
+            "window": (t0, t1),
+        }
+
+    async def _shadow(
+        self,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        legacy_done: asyncio.Future[dict[str, Any] | None],
+        before: tuple[int, int],
+    ) -> None:
+        """The port's copy, sent now; compared once the legacy's answer is in."""
+        assert self.candidate is not None
+        self.shadows_in_flight += 1
+        self.metrics.in_flight.inc()
+        t0 = time.time()
+        candidate: dict[str, Any]
+        try:
+            resp = await self.candidate.request(method, target, headers=headers, content=body)
+            # raw bytes, as the legacy's are kept: the worker decodes both alike
+            t1 = time.time()
+            candidate = {
+                "status": resp.status_code,
+                "headers": list(resp.headers.multi_items()),
+                "body": resp.content,
+                "elapsed_ms": (t1 - t0) * 1000,
+                "window": (t0, t1),
+                "decoded": True,
+            }
+            self.metrics.latency.labels("candidate").observe(t1 - t0)
+            self.metrics.shadows.labels(route.key, "sent").inc()
+            self.metrics.requests.labels(
+                route.key, "candidate", _status_class(resp.status_code)
+            ).inc()
+        except httpx.HTTPError as exc:
+            candidate = {
+                "status": 0,
+                "headers": [],
+                "body": b"",
+                "elapsed_ms": 0.0,
+                "error": f"{type(exc).__name__}: port unreachable or too slow",
+            }
+            self.metrics.shadows.labels(route.key, "failed").inc()
+        finally:
+            self.shadows_in_flight -= 1
+            self.metrics.in_flight.dec()
+        try:
+            legacy = await asyncio.wait_for(legacy_done, self.gw.timeout_s + 1)
+        except TimeoutError:
+            legacy = None
+        if legacy is None or legacy.get("body") is None:
+            return
+        after = (self.counters[0], self.counters[1])
+        raced = before[0] > 0 or after[0] > 0 or before[1] != after[1]
+        job = self._job(
+            route,
+            "shadow",
+            method,
+            target,
+            [
+                (k, v)
+                for k, v in headers
+                if k not in ("x-forwarded-for", "forwarded", "x-request-id")
+            ],
+            body,
+            legacy,
+            t0,
+        )
+        job["candidate"] = candidate
+        job["raced"] = raced
+        if not self._put(job):
+            self._drop(route, "dropped_queue")
+
+    async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
+        """The realtime channel: passed through to the legacy, message for message."""
+        import websockets
+
+        assert self.gw.legacy is not None
+        await receive()  # websocket.connect
+        qs = scope.get("query_string", b"").decode("latin-1")
+        url = self.gw.legacy.replace("http", "ws", 1).rstrip("/") + scope["path"]
+        url += f"?{qs}" if qs else ""
+        keep = {"authorization", "cookie", "origin"}
+        extra = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() in keep
+        ]
+        try:
+            upstream = await websockets.connect(url, additional_headers=extra, open_timeout=10)
+        except Exception:
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        await send({"type": "websocket.accept"})
+
+        async def up() -> None:
+            while True:
+                msg = await receive()
+                if msg["type"] == "websocket.disconnect":
+                    await upstream.close()
+                    return
+                data = msg.get("text") if msg.get("text") is not None else msg.get("bytes")
+                if data is not None:
+                    await upstream.send(data)
+
+        async def down() -> None:
+            with contextlib.suppress(Exception):
+                async for data in upstream:
+                    key = "text" if isinstance(data, str) else "bytes"
+                    await send({"type": "websocket.send", key: data})
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": 1000})
+
+        tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await upstream.close()
+
+
+async def _rest(prefix: bytes, receive: Any) -> AsyncIterator[bytes]:
+    if prefix:
+        yield prefix
+    more = True
+    while more:
+        msg = await receive()
+        chunk = msg.get("body", b"")
+        if chunk:
+            yield chunk
+        more = bool(msg.get("more_body"))
+
+
+async def _answer(send: Any, status: int, body: bytes, ctype: str = "application/json") -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", ctype.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

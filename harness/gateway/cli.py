@@ -1,0 +1,185 @@
+"""``parity gateway --config parity.toml [--listen HOST:PORT]``: start the compare worker,
+serve with uvicorn (uvloop + httptools) until SIGTERM, drain, write the results, exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from harness.errors import HarnessError
+from harness.gateway.app import GatewayApp
+from harness.gateway.routes import RouteTable
+from harness.gateway.worker import run_worker
+from harness.proc.reaper import REAPER
+from harness.setup.config import ParityConfig, load_config
+from harness.setup.contract import load_contract
+
+__all__ = ["main", "serve"]
+
+
+def _hostport(text: str, what: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise HarnessError(f"{what}: {text!r} is not HOST:PORT", kind="input")
+    return host, int(port)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="parity gateway", description=__doc__)
+    p.add_argument("--config", type=Path, default=Path("parity.toml"))
+    p.add_argument("--listen", help="HOST:PORT (default: [gateway] listen)")
+    p.add_argument("--legacy-url", help="the legacy's base URL (default: [gateway] legacy)")
+    p.add_argument("--candidate-url", help="the port's base URL (default: [gateway] candidate)")
+    p.add_argument("--results", type=Path, help="directory for results.json")
+    p.add_argument("--capture", type=Path, help="capture file (default: [gateway] capture)")
+    p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    return p
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if msg.startswith("{"):
+            return msg
+        return json.dumps({"level": record.levelname.lower(), "message": msg})
+
+
+def serve(config: ParityConfig, args: argparse.Namespace) -> int:
+    gw = config.gateway
+    updates: dict[str, Any] = {}
+    if args.listen:
+        updates["listen"] = args.listen
+    if args.legacy_url:
+        updates["legacy"] = args.legacy_url
+    if args.candidate_url:
+        updates["candidate"] = args.candidate_url
+    if args.capture:
+        updates["capture"] = str(args.capture.resolve())
+    gw = gw.model_copy(update=updates)
+    if not gw.legacy:
+        raise HarnessError("[gateway] legacy (or --legacy-url) is required", kind="input")
+    if any(r != "legacy" for r in (gw.default_mode, *map(str, gw.routes.values()))) and not (
+        gw.candidate
+    ):
+        raise HarnessError(
+            "shadow routes need [gateway] candidate (or --candidate-url)", kind="input"
+        )
+    host, port = _hostport(gw.listen, "--listen")
+    for host_ in (
+        host,
+        *([_hostport(gw.admin_listen, "admin_listen")[0]] if gw.admin_listen else []),
+    ):
+        if host_ not in ("127.0.0.1", "localhost", "::1"):
+            raise HarnessError(f"the gateway binds loopback only here, not {host_}", kind="input")
+    contract = None
+    if config.contract:
+        contract = load_contract(config.resolve(config.contract), config.overlay_paths())
+    table = RouteTable(gw, contract, config.base_path or "")
+    results_dir = args.results or config.resolve(gw.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")
+    jobs: Any = ctx.Queue(maxsize=gw.queue)
+    replies: Any = ctx.Queue(maxsize=10_000)
+    counters: Any = ctx.RawArray("q", 2)
+    worker = ctx.Process(
+        target=run_worker,
+        args=(config.model_copy(update={"gateway": gw}), jobs, replies, counters, str(results_dir)),
+        name="parity-gateway-worker",
+        daemon=True,
+    )
+    worker.start()
+    assert worker.pid is not None
+    REAPER.process(worker.pid)
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, force=True)
+    for h in logging.getLogger().handlers:
+        h.setFormatter(_JsonFormatter())
+    app = GatewayApp(
+        gw, table, jobs, counters, capture=bool(gw.capture), admin_separate=bool(gw.admin_listen)
+    )
+
+    async def run() -> None:
+        servers = [_server(app, host, port, gw.drain_s)]
+        if gw.admin_listen:
+            ahost, aport = _hostport(gw.admin_listen, "admin_listen")
+            servers.append(_server(app.admin, ahost, aport, gw.drain_s, lifespan="off"))
+        stop = asyncio.create_task(_replies(replies, app))
+        try:
+            await asyncio.gather(*(s.serve() for s in servers))
+        finally:
+            stop.cancel()
+
+    try:
+        asyncio.run(run())
+    finally:
+        with contextlib.suppress(Exception):
+            jobs.put(None, timeout=5)
+        worker.join(timeout=max(30.0, gw.drain_s * 3))
+        if worker.is_alive():
+            worker.kill()
+            worker.join(5)
+        REAPER.forget(worker.pid)
+    print(
+        json.dumps({"event": "stopped", "results": str(results_dir / "results.json")}),
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
+
+
+def _server(app: Any, host: str, port: int, drain_s: float, lifespan: str = "on") -> uvicorn.Server:
+    cfg = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan=lifespan,  # type: ignore[arg-type]
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=max(int(drain_s), 1),
+        ws="websockets-sansio",
+    )
+    return uvicorn.Server(cfg)
+
+
+async def _replies(replies: Any, app: GatewayApp) -> None:
+    """Comparison outcomes from the worker into the metrics (read in a thread: mp queues
+    block)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        batch = await loop.run_in_executor(None, _drain, replies)
+        for reply in batch:
+            app.metrics.comparisons.labels(reply["route"], reply["result"].split(":")[0]).inc()
+
+
+def _drain(replies: Any) -> list[dict[str, Any]]:
+    import queue
+
+    out = []
+    try:
+        out.append(replies.get(timeout=0.5))
+        while len(out) < 1000:
+            out.append(replies.get_nowait())
+    except queue.Empty:
+        pass
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return serve(config, args)
+    except HarnessError as exc:
+        print(f"parity gateway: {exc}", file=sys.stderr)
+        return 2

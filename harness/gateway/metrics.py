@@ -1,0 +1,48 @@
+"""Prometheus metrics (prometheus-client) on a private registry, so two gateways in one
+process (tests) never share counters."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "parity_gateway_requests",
+            "requests by route, side and status class",
+            ["route", "side", "status"],
+            registry=r,
+        )
+        self.shadows = Counter(
+            "parity_gateway_shadows",
+            "shadow requests by route and outcome "
+            "(sent, failed, dropped_in_flight, dropped_body, dropped_queue, write_not_mirrored)",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.comparisons = Counter(
+            "parity_gateway_comparisons",
+            "comparisons by route and result "
+            "(agree, differ, accepted, raced_cleared, raced_unresolved, failed)",
+            ["route", "result"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "parity_gateway_upstream_seconds",
+            "upstream answer time per side",
+            ["side"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "parity_gateway_shadow_in_flight", "shadow requests in flight", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,214 @@
+"""The gateway's comparisons as a ``Results`` document: one operation summary per operation
+seen, findings with the real request as their example, and per-route figures in the notes,
+so ``parity report`` renders a gateway like a run."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from harness.models import ExchangeResult
+from harness.reporting.results import (
+    Coverage,
+    DiffEntry,
+    Example,
+    Finding,
+    LatencyStats,
+    OperationSummary,
+    ResponseInfo,
+    Results,
+    RunConfigInfo,
+    Stats,
+    Step,
+    TargetInfo,
+)
+from harness.run.outcome import causes, environment, jsonable, request_info
+
+if TYPE_CHECKING:
+    from harness.gateway.worker import RouteStats, WorkerState
+
+__all__ = ["build_results", "percentiles"]
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {
+        "p50": at(0.50),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": round(ordered[-1], 2),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+def _latency(stats: RouteStats) -> dict[str, LatencyStats]:
+    out = {}
+    for side, values in stats.latency.items():
+        p = percentiles(values)
+        out[side] = LatencyStats(p50=p["p50"], p95=p["p95"], max=p["max"], mean=p["mean"])
+    return out
+
+
+def _step(state: WorkerState, ex: ExchangeResult) -> Step:
+    shown = [*state.config.compare.headers, "content-type"]
+    return Step(
+        request=request_info(ex.request, state.config),
+        legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),
+        candidate=ResponseInfo.model_validate(jsonable(ex.candidate.to_dict(shown))),
+        curl={},
+    )
+
+
+def build_results(state: WorkerState) -> Results:
+    gw = state.gw
+    findings: list[Finding] = []
+    for group in state.findings.all_groups():
+        ex = group.example
+        digest = hashlib.sha1("|".join(("gateway", *group.key)).encode()).hexdigest()[:8]
+        rule = group.accepted_by
+        findings.append(
+            Finding(
+                id=f"f-{digest}",
+                phase="traffic",
+                operation=group.operation,
+                location=group.location,
+                kind=group.kind,
+                summary=group.difference.summary,
+                count=group.count,
+                accepted=rule is not None,
+                accepted_reason=rule.reason if rule else None,
+                accepted_expires=rule.expires.isoformat() if rule else None,
+                example=Example(
+                    steps=[_step(state, ex)],
+                    diff=[DiffEntry(**jsonable(group.difference.to_dict()))],
+                    other_diffs=[
+                        DiffEntry(**jsonable(d.to_dict()))
+                        for d in ex.differences
+                        if d is not group.difference
+                    ][:20],
+                    db_writes={},
+                ),
+            )
+        )
+    operations = []
+    for op_id, s in sorted(state.ops.items()):
+        method, _, path = op_id.partition(" ")
+        operations.append(
+            OperationSummary(
+                id=op_id,
+                method=method,
+                path=path,
+                operation_id=None,
+                cases=s.compared,
+                agreeing=s.agreeing,
+                findings=sum(1 for f in findings if f.operation == op_id and not f.accepted),
+                accepted=sum(1 for f in findings if f.operation == op_id and f.accepted),
+                proven=any(c.startswith("2") for c in s.statuses["candidate"])
+                and any(c.startswith("2") for c in s.statuses["legacy"]),
+                status_codes={k: dict(v) for k, v in s.statuses.items()},
+                latency_ms=_latency(s),
+            )
+        )
+    open_findings = [f for f in findings if not f.accepted]
+    notes = []
+    route_figures: dict[str, Any] = {}
+    for key, s in sorted(state.routes.items()):
+        lat = {side: percentiles(v) for side, v in s.latency.items()}
+        route_figures[key] = {
+            "mode": s.mode,
+            "requests": s.requests,
+            "compared": s.compared,
+            "agreeing": s.agreeing,
+            "raced": s.raced,
+            "raced_cleared": s.raced_cleared,
+            "raced_unresolved": s.raced_unresolved,
+            "shadow_failed": s.shadow_failed,
+        }
+        notes.append(
+            f"route {key} ({s.mode}): {s.requests} requests, {s.compared} compared, "
+            f"{s.agreeing} agreeing, {s.raced} raced ({s.raced_cleared} cleared by the "
+            f"re-read, {s.raced_unresolved} unresolved), {s.shadow_failed} shadows failed; "
+            f"legacy p50/p95/p99 {lat['legacy']['p50']}/{lat['legacy']['p95']}/"
+            f"{lat['legacy']['p99']} ms, port {lat['candidate']['p50']}/"
+            f"{lat['candidate']['p95']}/{lat['candidate']['p99']} ms"
+        )
+    warnings = [f"the port failed {n} shadow requests: {why}" for why, n in state.failures.items()]
+    if state.dropped:
+        warnings.append(
+            "shadows or captures not done: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(state.dropped.items()))
+        )
+    verdict = "drift" if open_findings else ("agree" if operations else "incomplete")
+    now = datetime.now(UTC)
+    messages = [
+        f"{len(open_findings)} open findings on live traffic"
+        if open_findings
+        else "no open finding on live traffic"
+    ]
+    return Results(
+        run_id="gateway-" + state.started.strftime("%Y%m%dT%H%M%S"),
+        verdict=verdict,
+        exit_code=1 if open_findings else 0,
+        started_at=state.started.isoformat(),
+        finished_at=now.isoformat(),
+        duration_s=round((now - state.started).total_seconds(), 3),
+        interrupted=False,
+        config=RunConfigInfo(
+            profile="gateway",
+            seed=0,
+            mode="external",
+            contract=str(state.config.contract or ""),
+            config=str(state.config.source),
+            operations=[o.id for o in operations],
+            phases=["traffic"],
+        ),
+        targets={
+            "legacy": TargetInfo(name="legacy", base_url=gw.legacy, command=None, git_commit=None),
+            "candidate": TargetInfo(
+                name="candidate", base_url=gw.candidate, command=None, git_commit=None
+            ),
+        },
+        environment=environment(),
+        operations=operations,
+        findings=findings,
+        causes=causes(findings),
+        accepted=[],
+        noise=[],
+        invariants=[],
+        coverage=Coverage(
+            operations_total=len(operations),
+            operations_exercised=len(operations),
+            operations_proven=sum(1 for o in operations if o.proven),
+            responses_total=0,
+            responses_seen=0,
+        ),
+        unproven=[],
+        errors=[],
+        messages=messages,
+        warnings=warnings,
+        stats=Stats(
+            exchanges=sum(s.requests for s in state.routes.values()),
+            cases_drawn=0,
+            duplicates_dropped=0,
+            unencodable_dropped=0,
+            generation_errors=[],
+            generation_errors_by_type={},
+            restores=0,
+            case_cache_hits=0,
+            timings_s={},
+            invariant_findings=False,
+            stateful={},
+            interop={},
+            realtime={},
+            phase_proof={"gateway": {"captured": state.captured}},
+            notes=notes,
+        ),
+    )

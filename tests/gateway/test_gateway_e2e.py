@@ -1,0 +1,191 @@
+"""``parity gateway`` in front of the shipped pair (real Next.js, the real port, one shared
+SQLite file), driven by the traffic simulator: an agreeing port stays quiet, a mutant on a
+read is found with the real request, no write reaches the port, the admin side needs the
+token, SIGTERM drains and writes the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import ROOT, free_port, legacy_built, running, seed, stop
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not legacy_built(), reason="legacy not built (npm run build)"),
+]
+
+TOKEN = "gw-test-token-5f1e"
+PORT_SCRIPT = (
+    "import os, uvicorn\n"
+    "from tests.mutants.launcher import build_app\n"
+    "uvicorn.run(build_app(os.environ.get('PARITY_MUTANT') or None), host='127.0.0.1',"
+    " port=int(os.environ['PORT']), log_level='info', access_log=True)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gwseed") / "seed.db"
+    seed(path)
+    return path
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited: {log.read_text()[-2000:]}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not up: {log.read_text()[-2000:]}")
+
+
+def _start_port(db: Path, tmp: Path, mutant: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    log = tmp / f"port-{port}.log"
+    env = {**os.environ, "DATABASE_PATH": str(db), "PORT": str(port), "PARITY_MUTANT": mutant}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PORT_SCRIPT],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait(url + "/api/health", proc, log)
+    return proc, url, log
+
+
+def _config(tmp: Path, legacy: str, candidate: str, listen: str) -> Path:
+    text = (ROOT / "contracts" / "parity.toml").read_text()
+    text = text.replace(
+        'contract = "openapi.yaml"', f'contract = "{ROOT / "contracts" / "openapi.yaml"}"'
+    )
+    text = text.replace(
+        'file = "invariants.py"', f'file = "{ROOT / "contracts" / "invariants.py"}"'
+    )
+    text += (
+        f'\n[gateway]\nlisten = "{listen}"\nlegacy = "{legacy}"\ncandidate = "{candidate}"\n'
+        f'default_mode = "shadow"\nresults = "{tmp / "results"}"\ncapture = "{tmp / "capture.jsonl"}"\n'
+        'token_env = "GW_TEST_TOKEN"\n'
+    )
+    path = tmp / "parity.toml"
+    path.write_text(text)
+    return path
+
+
+def gateway_run(tmp: Path, seeded: Path, mutant: str = "", requests: int = 150) -> dict[str, Any]:
+    """Legacy + port on one copy of the seed, the gateway in front, the simulator through it."""
+    db = tmp / "shared.db"
+    db.write_bytes(seeded.read_bytes())
+    out: dict[str, Any] = {}
+    with running("legacy", db, tmp) as legacy:
+        port_proc, port_url, port_log = _start_port(db, tmp, mutant)
+        gw_port = free_port()
+        listen = f"127.0.0.1:{gw_port}"
+        cfg = _config(tmp, legacy.url, port_url, listen)
+        gw_log = tmp / "gateway.log"
+        env = {**os.environ, "GW_TEST_TOKEN": TOKEN, "PARITY_TRAFFIC_KEY": "k" * 32}
+        with gw_log.open("wb") as logf:
+            gw = subprocess.Popen(
+                [sys.executable, "-m", "harness", "gateway", "--config", str(cfg)],
+                cwd=ROOT,
+                env=env,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            url = f"http://{listen}"
+            _wait(url + "/api/health", gw, gw_log)
+            sim = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "harness.traffic.simulator",
+                    "--url",
+                    url,
+                    "--seed",
+                    "7",
+                    "--requests",
+                    str(requests),
+                    "--out",
+                    str(tmp / "sim.jsonl"),
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert sim.returncode == 0, sim.stderr
+            out["metrics_anonymous"] = httpx.get(url + "/metrics").status_code
+            out["status_anonymous"] = httpx.get(url + "/_parity/status").status_code
+            out["metrics"] = httpx.get(url + "/metrics", headers={"x-parity-token": TOKEN}).text
+            gw.send_signal(signal.SIGTERM)
+            out["exit"] = gw.wait(timeout=120)
+        finally:
+            stop(gw)
+            stop(port_proc)
+        out["port_log"] = port_log.read_text()
+        out["gateway_log"] = gw_log.read_text()
+        out["results"] = json.loads((tmp / "results" / "results.json").read_text())
+        out["capture"] = (tmp / "capture.jsonl").read_text()
+    return out
+
+
+def _open(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in results["findings"] if not f["accepted"]]
+
+
+def test_agreeing_port_no_finding_and_no_write_mirrored(tmp_path: Path, seeded: Path) -> None:
+    out = gateway_run(tmp_path, seeded)
+    results = out["results"]
+    assert out["exit"] == 0, out["gateway_log"][-3000:]
+    compared = sum(o["cases"] for o in results["operations"])
+    assert compared > 50, results["stats"]["notes"]
+    assert _open(results) == [], [(f["operation"], f["summary"]) for f in _open(results)]
+    # the port served the shadowed reads but never a write: shared database
+    port_lines = [
+        line for line in out["port_log"].splitlines() if '"' in line and "HTTP/1.1" in line
+    ]
+    assert any('"GET ' in line for line in port_lines)
+    writes = [
+        l for l in port_lines if any(f'"{m} ' in l for m in ("POST", "PUT", "PATCH", "DELETE"))
+    ]
+    assert writes == []
+    assert 'outcome="write_not_mirrored"' in out["metrics"]
+    # the admin side refuses anyone without the token
+    assert out["metrics_anonymous"] == 401 and out["status_anonymous"] == 401
+    # no credential anywhere it writes
+    for text in (out["gateway_log"], json.dumps(results), out["capture"]):
+        assert "parity-admin" not in text and "parity-agent" not in text
+        assert "Bearer ey" not in text
+    assert out["capture"].count('"kind":"exchange"') > 50
+
+
+def test_mutant_on_a_read_is_found_with_the_real_request(tmp_path: Path, seeded: Path) -> None:
+    out = gateway_run(tmp_path, seeded, mutant="case-field-dropped")
+    findings = _open(out["results"])
+    hits = [f for f in findings if f["operation"] == "GET /api/cases/{id}"]
+    assert hits, [(f["operation"], f["summary"]) for f in findings]
+    step = hits[0]["example"]["steps"][0]
+    assert step["request"]["method"] == "GET" and step["request"]["path"].startswith("/api/cases/")
+    assert "customerName" in json.dumps(hits[0]["example"]["diff"])
+    assert out["results"]["verdict"] == "drift"
