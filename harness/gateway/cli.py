@@ -18,6 +18,7 @@ import uvicorn
 from harness.errors import HarnessError
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import RouteTable
+from harness.gateway.shift import build_shifter
 from harness.gateway.worker import run_worker
 from harness.proc.reaper import REAPER
 from harness.setup.config import ParityConfig, load_config
@@ -104,7 +105,13 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     for h in logging.getLogger().handlers:
         h.setFormatter(_JsonFormatter())
     app = GatewayApp(
-        gw, table, jobs, counters, capture=bool(gw.capture), admin_separate=bool(gw.admin_listen)
+        gw,
+        table,
+        jobs,
+        counters,
+        capture=bool(gw.capture),
+        admin_separate=bool(gw.admin_listen),
+        shifter=build_shifter(gw, config.resolve) if gw.candidate else None,
     )
 
     async def run() -> None:
@@ -160,6 +167,7 @@ async def _replies(replies: Any, app: GatewayApp) -> None:
         batch = await loop.run_in_executor(None, _drain, replies)
         for reply in batch:
             app.metrics.comparisons.labels(reply["route"], reply["result"].split(":")[0]).inc()
+            app.compared(reply["route"], reply["result"])
 
 
 def _drain(replies: Any) -> list[dict[str, Any]]:

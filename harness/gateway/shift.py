@@ -13,11 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from harness.gateway.breaker import Breakers
+import httpx
+
+from harness.gateway.breaker import Breakers, BreakerSettings
 from harness.gateway.fallback import Budget, Counters, SendFn, Served, serve
-from harness.gateway.identity import IdentityResolver
+from harness.gateway.identity import IdentityResolver, IdentitySource, http_me_fetcher
 from harness.gateway.policy import Choice, PolicyError, choose
 from harness.gateway.schedule import (
     EvidenceWindow,
@@ -28,8 +31,12 @@ from harness.gateway.schedule import (
     start,
 )
 from harness.gateway.state import Change, RouteTable
+from harness.setup.gateway import GatewayConfig, RouteSettings
 
-__all__ = ["Shifter"]
+__all__ = ["AGREED", "Shifter", "build_shifter"]
+
+#: comparison results (the worker's) that count as agreement for a schedule
+AGREED = frozenset({"agree", "accepted", "raced_cleared"})
 
 
 class Shifter:
@@ -169,3 +176,52 @@ class Shifter:
             "routes": routes,
             "changes": [c.model_dump(mode="json") for c in self.table.changes(50)],
         }
+
+
+def build_shifter(gw: GatewayConfig, resolve: Callable[[str], Path]) -> Shifter:
+    """A Shifter from ``[gateway]``: routes from ``[gateway.routes]``, the rest from
+    ``[gateway.shift]``; the me lookups go to the legacy with the caller's credential."""
+    cfg = gw.shift
+    defaults: dict[str, tuple[str, float | None]] = {
+        key: (value.mode if isinstance(value, RouteSettings) else value, None)
+        for key, value in gw.routes.items()
+    }
+    table = RouteTable(resolve(cfg.state_file), defaults=defaults, databases=gw.databases)
+    ident = cfg.identity
+    source = IdentitySource(
+        ident.kind, ident.name, ident.path, ident.session_cookie, ttl_s=ident.ttl_s
+    )
+    fetch = None
+    if ident.kind == "me" and gw.legacy:
+        client = httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False)
+        fetch = http_me_fetcher(client, gw.legacy, ident.path)
+    b = cfg.breaker
+    return Shifter(
+        table,
+        identity=IdentityResolver(source, fetch),
+        breakers=Breakers(
+            BreakerSettings(
+                consecutive=b.consecutive,
+                error_rate=b.error_rate,
+                window_s=b.window_s,
+                min_requests=b.min_requests,
+                open_s=b.open_s,
+            )
+        ),
+        budget=Budget(cfg.budget.port_s, cfg.budget.legacy_s, cfg.budget.total_s),
+        schedules={
+            route: ScheduleSettings(
+                steps=tuple(sc.steps),
+                min_comparisons=sc.min_comparisons,
+                min_bake_s=sc.min_bake_s,
+                agreement=sc.agreement,
+                p95_factor=sc.p95_factor,
+                max_error_rate=sc.max_error_rate,
+                max_fallback_rate=sc.max_fallback_rate,
+                max_disagreement_rate=sc.max_disagreement_rate,
+                rollback_min_samples=sc.rollback_min_samples,
+            )
+            for route, sc in cfg.schedules.items()
+        },
+        seed=cfg.seed,
+    )

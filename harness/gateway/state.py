@@ -115,6 +115,9 @@ class RouteTable:
         with self._lock:
             return dict(self._routes)
 
+    def __contains__(self, route: object) -> bool:
+        return route in self._routes
+
     def get(self, route: str) -> RouteSetting:
         with self._lock:
             try:

@@ -23,8 +23,8 @@ from pydantic import (
 
 from harness.errors import HarnessError
 from harness.setup.envelope import Envelope, Side
-from harness.setup.signing import SigningConfig
 from harness.setup.gateway import GatewayConfig
+from harness.setup.signing import SigningConfig
 from harness.setup.traffic import TrafficConfig
 
 __all__ = [
