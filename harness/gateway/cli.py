@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from harness.errors import HarnessError
+from harness.gateway import admin
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import RouteTable
 from harness.gateway.shift import build_shifter
@@ -184,6 +185,8 @@ def _drain(replies: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] in ("shift", "promote", "routes"):
+        return admin.main(argv)
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
