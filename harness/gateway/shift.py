@@ -137,7 +137,9 @@ class Shifter:
                 mode, percent = (
                     ("canary", verdict.percent) if verdict.percent > 0 else ("shadow", None)
                 )
-                if verdict.action == "done" and verdict.percent >= 100:
+                if verdict.action in ("advance", "done") and verdict.percent >= 100:
+                    # all callers on the port: the evidence was the last step's (a canary
+                    # at 100% has nobody left on the legacy to compare against)
                     mode, percent = "port", None
                 self.table.shift(
                     route,

@@ -74,11 +74,20 @@ def test_schedule_runs_to_port(tmp_path: Path) -> None:
     wall = Wall()
     s = _shifter(tmp_path, wall)
     s.promote(ROUTE, "go", "ana")
-    for _ in range(3):
+    for _ in range(2):
         wall.now += 61
         _agree(s, 120)
         s.tick()
+    # 50% agreed: all callers move to the port (nobody is left to compare at 100%)
     assert s.table.get(ROUTE).mode == "port"
+    assert [c.after for c in s.table.changes()] == [
+        ("canary", 10.0),
+        ("canary", 50.0),
+        ("port", 100.0),
+    ]
+    wall.now += 61
+    _agree(s, 120)
+    assert s.tick() == []
     with pytest.raises(PolicyError, match="no schedule"):
         s.promote("GET /other", "x", "y")
 
