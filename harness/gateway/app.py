@@ -254,19 +254,20 @@ class GatewayApp:
         elapsed = (time.time() - started) * 1000
         if shifted and self.shifter is not None:
             self.shifter.legacy_served(route.key, elapsed)
-        LOG.info(
-            json.dumps(
-                {
-                    "cid": cid,
-                    "method": method,
-                    "path": path,
-                    "route": route.key,
-                    "mode": mode,
-                    "status": status,
-                    "ms": round(elapsed, 2),
-                }
+        if LOG.isEnabledFor(logging.INFO):  # the line is built only when it is written
+            LOG.info(
+                json.dumps(
+                    {
+                        "cid": cid,
+                        "method": method,
+                        "path": path,
+                        "route": route.key,
+                        "mode": mode,
+                        "status": status,
+                        "ms": round(elapsed, 2),
+                    }
+                )
             )
-        )
         if (
             self.capture
             and answer is not None
@@ -479,6 +480,8 @@ class GatewayApp:
         self.metrics.requests.labels(route.key, side, _status_class(status)).inc()
         if served is not None and served.fallback:
             self.metrics.fallbacks.labels(route.key, served.fallback.split(":")[0]).inc()
+        if not LOG.isEnabledFor(logging.INFO):
+            return
         LOG.info(
             json.dumps(
                 {
@@ -528,7 +531,7 @@ class GatewayApp:
             self.metrics.requests.labels(
                 route.key, "candidate", _status_class(resp.status_code)
             ).inc()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:  # the port down or too slow
             candidate = {
                 "status": 0,
                 "headers": [],

@@ -9,7 +9,9 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate-url", help="the port's base URL (default: [gateway] candidate)")
     p.add_argument("--results", type=Path, help="directory for results.json")
     p.add_argument("--capture", type=Path, help="capture file (default: [gateway] capture)")
+    p.add_argument(
+        "--mode", choices=["legacy", "shadow"], help="every route in this mode (overrides routes)"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return p
 
@@ -64,6 +69,9 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         updates["legacy"] = args.legacy_url
     if args.candidate_url:
         updates["candidate"] = args.candidate_url
+    if args.mode:
+        updates["default_mode"] = args.mode
+        updates["routes"] = {}
     if args.capture:
         updates["capture"] = str(args.capture.resolve())
     gw = gw.model_copy(update=updates)
@@ -103,6 +111,7 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     REAPER.process(worker.pid)
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry no correlation id
     for h in logging.getLogger().handlers:
         h.setFormatter(_JsonFormatter())
     app = GatewayApp(
@@ -120,6 +129,15 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         if gw.admin_listen:
             ahost, aport = _hostport(gw.admin_listen, "admin_listen")
             servers.append(_server(app.admin, ahost, aport, gw.drain_s, lifespan="off"))
+        loop = asyncio.get_running_loop()
+
+        def ending() -> None:  # first signal: drain; second: stop now
+            for s in servers:
+                s.force_exit = s.should_exit
+                s.should_exit = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, ending)
         stop = asyncio.create_task(_replies(replies, app))
         try:
             await asyncio.gather(*(s.serve() for s in servers))
@@ -144,6 +162,15 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal it caught after shutting down (the process would die
+    before the worker writes the results): the gateway handles SIGTERM itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _server(app: Any, host: str, port: int, drain_s: float, lifespan: str = "on") -> uvicorn.Server:
     cfg = uvicorn.Config(
         app,
@@ -157,7 +184,7 @@ def _server(app: Any, host: str, port: int, drain_s: float, lifespan: str = "on"
         timeout_graceful_shutdown=max(int(drain_s), 1),
         ws="websockets-sansio",
     )
-    return uvicorn.Server(cfg)
+    return _Server(cfg)
 
 
 async def _replies(replies: Any, app: GatewayApp) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from harness.compare.findings import Findings
 from harness.models import ExchangeResult
 from harness.reporting.results import (
     Coverage,
@@ -25,11 +28,42 @@ from harness.reporting.results import (
     TargetInfo,
 )
 from harness.run.outcome import causes, environment, jsonable, request_info
+from harness.setup.config import ParityConfig
+from harness.setup.gateway import GatewayConfig
 
-if TYPE_CHECKING:
-    from harness.gateway.worker import RouteStats, WorkerState
+__all__ = ["GatewayState", "RouteStats", "build_results", "percentiles"]
 
-__all__ = ["build_results", "percentiles"]
+
+@dataclass
+class RouteStats:
+    mode: str
+    requests: int = 0
+    compared: int = 0
+    agreeing: int = 0
+    differing: int = 0
+    raced: int = 0
+    raced_cleared: int = 0
+    raced_unresolved: int = 0
+    shadow_failed: int = 0
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"legacy": [], "candidate": []})
+    statuses: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"legacy": Counter(), "candidate": Counter()}
+    )
+
+
+class GatewayState(Protocol):
+    """What the worker has gathered (``worker.WorkerState``)."""
+
+    config: ParityConfig
+    gw: GatewayConfig
+    findings: Findings
+    routes: dict[str, RouteStats]
+    ops: dict[str, RouteStats]
+    started: datetime
+    failures: Counter[str]
+    errors: Counter[str]
+    dropped: Counter[str]
+    captured: int
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -57,7 +91,7 @@ def _latency(stats: RouteStats) -> dict[str, LatencyStats]:
     return out
 
 
-def _step(state: WorkerState, ex: ExchangeResult) -> Step:
+def _step(state: GatewayState, ex: ExchangeResult) -> Step:
     shown = [*state.config.compare.headers, "content-type"]
     return Step(
         request=request_info(ex.request, state.config),
@@ -67,7 +101,7 @@ def _step(state: WorkerState, ex: ExchangeResult) -> Step:
     )
 
 
-def build_results(state: WorkerState) -> Results:
+def build_results(state: GatewayState) -> Results:
     gw = state.gw
     findings: list[Finding] = []
     for group in state.findings.all_groups():
@@ -141,6 +175,7 @@ def build_results(state: WorkerState) -> Results:
             f"{lat['candidate']['p95']}/{lat['candidate']['p99']} ms"
         )
     warnings = [f"the port failed {n} shadow requests: {why}" for why, n in state.failures.items()]
+    warnings += [f"{n} comparisons failed: {why}" for why, n in state.errors.items()]
     if state.dropped:
         warnings.append(
             "shadows or captures not done: "

@@ -12,7 +12,6 @@ import queue
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from harness.compare.comparison import compare_exchange
 from harness.compare.conditions import holds
 from harness.compare.findings import Findings
 from harness.compare.normalization import RuleSet
+from harness.gateway.results import RouteStats, build_results
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
 from harness.pair.transport import parse_body
 from harness.setup.config import ParityConfig
@@ -38,26 +38,9 @@ from harness.traffic.capture import (
     Timings,
 )
 
-__all__ = ["RouteStats", "WorkerState", "run_worker"]
+__all__ = ["WorkerState", "run_worker"]
 
 RECHECKS = 3
-
-
-@dataclass
-class RouteStats:
-    mode: str
-    requests: int = 0
-    compared: int = 0
-    agreeing: int = 0
-    differing: int = 0
-    raced: int = 0
-    raced_cleared: int = 0
-    raced_unresolved: int = 0
-    shadow_failed: int = 0
-    latency: dict[str, list[float]] = field(default_factory=lambda: {"legacy": [], "candidate": []})
-    statuses: dict[str, Counter[str]] = field(
-        default_factory=lambda: {"legacy": Counter(), "candidate": Counter()}
-    )
 
 
 def decoded(side: dict[str, Any]) -> bytes:
@@ -67,13 +50,13 @@ def decoded(side: dict[str, Any]) -> bytes:
         return raw
     coding = next((v for k, v in side["headers"] if k.lower() == "content-encoding"), "")
     coding = coding.strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        try:
+    try:
+        if coding in ("gzip", "x-gzip"):
+            return zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+        if coding == "deflate":
             return zlib.decompress(raw)
-        except zlib.error:
-            return zlib.decompress(raw, -zlib.MAX_WBITS)
+    except zlib.error:
+        return raw  # labelled but sent plain (or already inflated): compare as is
     if coding == "br":
         import brotli  # type: ignore[import-not-found,unused-ignore]
 
@@ -131,7 +114,8 @@ class WorkerState:
         self.routes: dict[str, RouteStats] = {}
         self.ops: dict[str, RouteStats] = {}
         self.started = datetime.now(UTC)
-        self.failures: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()  # shadows the port did not answer
+        self.errors: Counter[str] = Counter()  # comparisons that failed (parity's own)
         self.dropped: Counter[str] = Counter()
         self.capture: CaptureWriter | None = None
         self.captured = 0
@@ -324,8 +308,6 @@ def run_worker(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the gateway decides when it ends
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from harness.gateway.results import build_results
-
     state = WorkerState(config, counters)
     out = Path(out_dir)
     last = time.monotonic()
@@ -344,7 +326,7 @@ def run_worker(
         try:
             reply = state.handle(job)
         except Exception as exc:  # a comparison that fails must not stop the others
-            state.failures[f"compare error: {type(exc).__name__}: {exc}"[:200]] += 1
+            state.errors[f"{type(exc).__name__}: {exc}"[:200]] += 1
             reply = None
         if reply is not None:
             with contextlib.suppress(Exception):

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,9 @@ def _config(tmp: Path, legacy: str, candidate: str, listen: str) -> Path:
     return path
 
 
-def gateway_run(tmp: Path, seeded: Path, mutant: str = "", requests: int = 150) -> dict[str, Any]:
+def gateway_run(
+    tmp: Path, seeded: Path, mutant: str = "", requests: int = 150, kill_port: bool = False
+) -> dict[str, Any]:
     """Legacy + port on one copy of the seed, the gateway in front, the simulator through it."""
     db = tmp / "shared.db"
     db.write_bytes(seeded.read_bytes())
@@ -115,26 +116,28 @@ def gateway_run(tmp: Path, seeded: Path, mutant: str = "", requests: int = 150) 
         try:
             url = f"http://{listen}"
             _wait(url + "/api/health", gw, gw_log)
-            sim = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "harness.traffic.simulator",
-                    "--url",
-                    url,
-                    "--seed",
-                    "7",
-                    "--requests",
-                    str(requests),
-                    "--out",
-                    str(tmp / "sim.jsonl"),
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            assert sim.returncode == 0, sim.stderr
+            rounds = [("7", requests)]
+            if kill_port:
+                rounds = [("7", requests // 2), ("8", requests // 2)]
+            for i, (seed_, count) in enumerate(rounds):
+                if i == 1:
+                    stop(port_proc)  # the port dies mid-run
+                argv = ["--url", url, "--seed", seed_, "--requests", str(count)]
+                sim = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "harness.traffic.simulator",
+                        *argv,
+                        "--out",
+                        str(tmp / f"sim{i}.jsonl"),
+                    ],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                assert sim.returncode == 0, sim.stderr
             out["metrics_anonymous"] = httpx.get(url + "/metrics").status_code
             out["status_anonymous"] = httpx.get(url + "/_parity/status").status_code
             out["metrics"] = httpx.get(url + "/metrics", headers={"x-parity-token": TOKEN}).text
@@ -167,15 +170,17 @@ def test_agreeing_port_no_finding_and_no_write_mirrored(tmp_path: Path, seeded: 
     ]
     assert any('"GET ' in line for line in port_lines)
     writes = [
-        l for l in port_lines if any(f'"{m} ' in l for m in ("POST", "PUT", "PATCH", "DELETE"))
+        ln for ln in port_lines if any(f'"{m} ' in ln for m in ("POST", "PUT", "PATCH", "DELETE"))
     ]
     assert writes == []
     assert 'outcome="write_not_mirrored"' in out["metrics"]
     # the admin side refuses anyone without the token
-    assert out["metrics_anonymous"] == 401 and out["status_anonymous"] == 401
+    assert out["metrics_anonymous"] == 401
+    assert out["status_anonymous"] == 401
     # no credential anywhere it writes
     for text in (out["gateway_log"], json.dumps(results), out["capture"]):
-        assert "parity-admin" not in text and "parity-agent" not in text
+        assert "parity-admin" not in text
+        assert "parity-agent" not in text
         assert "Bearer ey" not in text
     assert out["capture"].count('"kind":"exchange"') > 50
 
@@ -186,6 +191,19 @@ def test_mutant_on_a_read_is_found_with_the_real_request(tmp_path: Path, seeded:
     hits = [f for f in findings if f["operation"] == "GET /api/cases/{id}"]
     assert hits, [(f["operation"], f["summary"]) for f in findings]
     step = hits[0]["example"]["steps"][0]
-    assert step["request"]["method"] == "GET" and step["request"]["path"].startswith("/api/cases/")
+    assert step["request"]["method"] == "GET"
+    assert step["request"]["path"].startswith("/api/cases/")
     assert "customerName" in json.dumps(hits[0]["example"]["diff"])
     assert out["results"]["verdict"] == "drift"
+
+
+def test_port_killed_mid_run_clients_unaffected(tmp_path: Path, seeded: Path) -> None:
+    out = gateway_run(tmp_path, seeded, kill_port=True, requests=120)
+    assert out["exit"] == 0
+    served = [json.loads(x) for x in out["gateway_log"].splitlines() if x.startswith('{"cid"')]
+    assert len(served) >= 100
+    assert all(s["status"] < 500 for s in served), [s for s in served if s["status"] >= 500]
+    assert 'outcome="failed"' in out["metrics"]
+    results = out["results"]
+    assert any("the port failed" in w for w in results["warnings"]), results["warnings"]
+    assert _open(results) == []

@@ -1,0 +1,161 @@
+"""``python -m harness.bench.gateway``: the gateway's cost, printed, never asserted.
+
+For each mode (``legacy`` pass-through, ``shadow``) a ``parity gateway`` is started in front
+of the running pair and wrk loads one request directly against the legacy and through the
+gateway at each concurrency level, alternately, so a noisy shared machine hits both alike.
+Figures: requests/s, p50 and p99 each way, the p50 the gateway adds, its share of direct
+throughput."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.bench.services import BenchRequest, _tokens, _wrk, load_requests
+from harness.errors import HarnessError
+from harness.pair.services import free_port
+from harness.proc.reaper import REAPER
+from harness.setup.config import load_config
+
+__all__ = ["main"]
+
+
+def _start(config: Path, legacy: str, candidate: str, mode: str, out: Path) -> tuple[Any, str]:
+    port = free_port()
+    listen = f"127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "harness",
+        "gateway",
+        "--config",
+        str(config),
+        "--listen",
+        listen,
+        "--legacy-url",
+        legacy,
+        "--candidate-url",
+        candidate,
+        "--mode",
+        mode,
+        "--results",
+        str(out / mode),
+        "--quiet",
+    ]
+    log = (out / f"gateway-{mode}.log").open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    REAPER.group(proc.pid)
+    url = f"http://{listen}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HarnessError(f"the gateway exited: {(out / f'gateway-{mode}.log').read_text()}")
+        try:
+            httpx.get(url + "/api/health", timeout=2)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise HarnessError("the gateway did not start in 60 s")
+
+
+def _stop(proc: Any) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    REAPER.forget(proc.pid)
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    config = load_config(args.config)
+    requests = {r.name: r for r in load_requests(args.requests)}
+    if args.request not in requests:
+        raise HarnessError(f"no request named {args.request!r} in {args.requests}")
+    request: BenchRequest = requests[args.request]
+    auth = _tokens(config, args.legacy_url).get(request.role or "", "")
+    levels = [int(x) for x in args.levels.split(",")]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="parity-gwbench-") as tmp:
+        for mode in args.modes.split(","):
+            proc, gw_url = _start(args.config, args.legacy_url, args.candidate_url, mode, Path(tmp))
+            try:
+                for level in levels:
+                    _wrk(gw_url + request.path, level, 1, request, auth)  # warm-up
+                    direct, through = [], []
+                    for _ in range(args.rounds):
+                        direct.append(
+                            _wrk(args.legacy_url + request.path, level, args.seconds, request, auth)
+                        )
+                        through.append(
+                            _wrk(gw_url + request.path, level, args.seconds, request, auth)
+                        )
+                    d = min(direct, key=lambda s: s.p50_ms)
+                    g = min(through, key=lambda s: s.p50_ms)
+                    rows.append(
+                        {
+                            "mode": mode,
+                            "connections": level,
+                            "direct_rps": round(max(s.rps for s in direct), 1),
+                            "gateway_rps": round(max(s.rps for s in through), 1),
+                            "direct_p50_ms": d.p50_ms,
+                            "gateway_p50_ms": g.p50_ms,
+                            "direct_p99_ms": min(s.p99_ms for s in direct),
+                            "gateway_p99_ms": min(s.p99_ms for s in through),
+                            "errors": sum(s.errors + s.non2xx for s in through),
+                        }
+                    )
+                    r = rows[-1]
+                    r["added_p50_ms"] = round(r["gateway_p50_ms"] - r["direct_p50_ms"], 3)
+                    r["throughput_share"] = (
+                        round(r["gateway_rps"] / r["direct_rps"], 3) if r["direct_rps"] else 0.0
+                    )
+                    print(json.dumps(r), flush=True)
+            finally:
+                _stop(proc)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.bench.gateway", description=__doc__)
+    p.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
+    p.add_argument("--requests", type=Path, default=Path("contracts/bench.toml"))
+    p.add_argument("--request", default="GET /api/auth/me", help="a request name of the bench file")
+    p.add_argument("--legacy-url", required=True)
+    p.add_argument("--candidate-url", required=True)
+    p.add_argument("--levels", default="1,8,32,64")
+    p.add_argument("--modes", default="legacy,shadow")
+    p.add_argument("--seconds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args(argv)
+    try:
+        rows = run(args)
+    except HarnessError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{'mode':8} {'conns':>5} {'direct rps':>10} {'gw rps':>8} {'share':>6} "
+        f"{'p50 direct':>10} {'p50 gw':>7} {'added':>6} {'p99 direct':>10} {'p99 gw':>7}"
+    )
+    for r in rows:
+        print(
+            f"{r['mode']:8} {r['connections']:>5} {r['direct_rps']:>10} {r['gateway_rps']:>8} "
+            f"{r['throughput_share']:>6} {r['direct_p50_ms']:>10} {r['gateway_p50_ms']:>7} "
+            f"{r['added_p50_ms']:>6} {r['direct_p99_ms']:>10} {r['gateway_p99_ms']:>7}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The gateway's pieces without services: route resolution, forwarded headers, the token."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.gateway.app import GatewayApp
+from harness.gateway.routes import Request, RouteTable, resolve_mode
+from harness.gateway.upstream import response_headers, upstream_headers
+from harness.setup.contract import load_contract
+from harness.setup.gateway import GatewayConfig
+
+CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
+
+
+def test_routes_operation_first_then_path_glob_then_default() -> None:
+    gw = GatewayConfig(
+        routes={"GET /api/cases/{id}": "shadow", "/api/alerts*": {"mode": "shadow"}},
+        default_mode="legacy",
+    )
+    table = RouteTable(gw, load_contract(CONTRACT))
+    one = table.route("GET", "/api/cases/12")
+    assert (one.key, one.mode, one.operation) == ("GET /api/cases/{id}", "shadow", one.operation)
+    assert one.operation == "GET /api/cases/{id}"
+    assert table.route("GET", "/api/alerts").mode == "shadow"
+    assert table.route("GET", "/api/cases").mode == "legacy"
+    assert table.route("GET", "/not/in/contract").operation is None
+    req = Request("GET", "/api/cases/12", ())
+    assert resolve_mode(one, req) == "shadow"
+
+
+def test_hop_by_hop_dropped_forwarded_added_credentials_kept() -> None:
+    headers = [
+        ("host", "gw"),
+        ("connection", "keep-alive, x-private"),
+        ("x-private", "1"),
+        ("keep-alive", "timeout=5"),
+        ("authorization", "Bearer abc"),
+        ("x-forwarded-for", "10.0.0.1"),
+        ("x-request-id", "client-id"),
+    ]
+    out = dict(upstream_headers(headers, "127.0.0.9", "gw", "cid-1"))
+    assert "connection" not in out
+    assert "x-private" not in out
+    assert "keep-alive" not in out
+    assert "host" not in out
+    assert out["authorization"] == "Bearer abc"
+    assert out["x-forwarded-for"] == "10.0.0.1, 127.0.0.9"
+    assert out["forwarded"].startswith("for=127.0.0.9")
+    assert out["x-request-id"] == "cid-1"
+    back = response_headers([(b"Transfer-Encoding", b"chunked"), (b"Content-Type", b"x/y")])
+    assert back == [(b"Content-Type", b"x/y")]
+
+
+def _call(app: GatewayApp, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": headers}
+    asyncio.run(app.admin(scope, receive, send))
+    return sent[0]["status"], sent[1]["body"]
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/_parity/status"])
+def test_admin_and_metrics_need_the_token(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_UNIT_TOKEN", "s3cret")
+    gw = GatewayConfig(legacy="http://127.0.0.1:9", token_env="GW_UNIT_TOKEN")
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), [0, 0], capture=False)
+    assert _call(app, path, [])[0] == 401
+    assert _call(app, path, [(b"x-parity-token", b"wrong")])[0] == 401
+    status, body = _call(app, path, [(b"authorization", b"Bearer s3cret")])
+    assert status == 200
+    assert b"s3cret" not in body
+
+
+def test_no_token_configured_refuses_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GW_UNIT_NONE", raising=False)
+    gw = GatewayConfig(legacy="http://127.0.0.1:9", token_env="GW_UNIT_NONE")
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), [0, 0], capture=False)
+    assert _call(app, "/metrics", [(b"x-parity-token", b"")])[0] == 401
