@@ -180,15 +180,24 @@ class Shifter:
         }
 
 
-def build_shifter(gw: GatewayConfig, resolve: Callable[[str], Path]) -> Shifter:
+def build_shifter(
+    gw: GatewayConfig,
+    resolve: Callable[[str], Path],
+    *,
+    everything: tuple[str, float | None] | None = None,
+) -> Shifter:
     """A Shifter from ``[gateway]``: routes from ``[gateway.routes]``, the rest from
-    ``[gateway.shift]``; the me lookups go to the legacy with the caller's credential."""
+    ``[gateway.shift]``; the me lookups go to the legacy with the caller's credential.
+    ``everything`` (``parity gateway --mode port``): every request in one mode, in memory."""
     cfg = gw.shift
-    defaults: dict[str, tuple[str, float | None]] = {
-        key: (value.mode if isinstance(value, RouteSettings) else value, None)
-        for key, value in gw.routes.items()
-    }
-    table = RouteTable(resolve(cfg.state_file), defaults=defaults, databases=gw.databases)
+    if everything is not None:
+        table = RouteTable(None, defaults={"*": everything}, databases=gw.databases)
+    else:
+        defaults: dict[str, tuple[str, float | None]] = {
+            key: (value.mode if isinstance(value, RouteSettings) else value, None)
+            for key, value in gw.routes.items()
+        }
+        table = RouteTable(resolve(cfg.state_file), defaults=defaults, databases=gw.databases)
     ident = cfg.identity
     source = IdentitySource(
         ident.kind, ident.name, ident.path, ident.session_cookie, ttl_s=ident.ttl_s
