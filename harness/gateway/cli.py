@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from harness.errors import HarnessError
 from harness.gateway import admin
@@ -90,9 +91,8 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     gw = gw.model_copy(update=updates)
     if not gw.legacy:
         raise HarnessError("[gateway] legacy (or --legacy-url) is required", kind="input")
-    if any(r != "legacy" for r in (gw.default_mode, *map(str, gw.routes.values()))) and not (
-        gw.candidate
-    ):
+    modes = [r if isinstance(r, str) else r.mode for r in gw.routes.values()]
+    if any(m != "legacy" for m in (gw.default_mode, *modes)) and not gw.candidate:
         raise HarnessError(
             "shadow routes need [gateway] candidate (or --candidate-url)", kind="input"
         )
@@ -158,7 +158,10 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
             stop.cancel()
 
     try:
-        asyncio.run(run())
+        # uvicorn's loop="uvloop" applies only in uvicorn.run(); Server.serve() runs on the
+        # loop it is given, so the uvloop loop is made here
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run())
     finally:
         with contextlib.suppress(Exception):
             jobs.put(None, timeout=5)
@@ -193,6 +196,7 @@ def _server(app: Any, host: str, port: int, drain_s: float, lifespan: str = "on"
         http="httptools",
         lifespan=lifespan,  # type: ignore[arg-type]
         access_log=False,
+        proxy_headers=False,  # the gateway adds X-Forwarded-For itself, never trusts one
         log_level="warning",
         timeout_graceful_shutdown=max(int(drain_s), 1),
         ws="websockets-sansio",

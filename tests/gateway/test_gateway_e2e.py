@@ -195,6 +195,12 @@ def test_mutant_on_a_read_is_found_with_the_real_request(tmp_path: Path, seeded:
     assert step["request"]["path"].startswith("/api/cases/")
     assert "customerName" in json.dumps(hits[0]["example"]["diff"])
     assert out["results"]["verdict"] == "drift"
+    # parity report renders the gateway's results like a run's
+    from harness.cli import main
+
+    results = tmp_path / "results" / "results.json"
+    assert main(["report", str(results), "--out", str(tmp_path / "html")]) == 1
+    assert "customerName" in (tmp_path / "html" / "parity.html").read_text()
 
 
 def test_port_killed_mid_run_clients_unaffected(tmp_path: Path, seeded: Path) -> None:

@@ -88,3 +88,16 @@ def test_no_token_configured_refuses_everyone(monkeypatch: pytest.MonkeyPatch) -
     gw = GatewayConfig(legacy="http://127.0.0.1:9", token_env="GW_UNIT_NONE")
     app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), [0, 0], capture=False)
     assert _call(app, "/metrics", [(b"x-parity-token", b"")])[0] == 401
+
+
+def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["gateway", "--config", str(tmp_path / "missing.toml")]) == 2
+    cfg = tmp_path / "parity.toml"
+    cfg.write_text('[gateway]\nlisten = "127.0.0.1:1"\n')
+    assert main(["gateway", "--config", str(cfg)]) == 2
+    assert "legacy" in capsys.readouterr().err
+    cfg.write_text('[gateway]\nlegacy = "http://127.0.0.1:9"\ndefault_mode = "shadow"\n')
+    assert main(["gateway", "--config", str(cfg)]) == 2
+    assert "candidate" in capsys.readouterr().err
