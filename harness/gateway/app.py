@@ -20,7 +20,9 @@ from urllib.parse import parse_qsl
 import httpx
 
 from harness.gateway.metrics import Metrics
+from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
+from harness.gateway.shift import AGREED, Shifter
 from harness.gateway.upstream import client_for, response_headers, upstream_headers
 from harness.setup.gateway import GatewayConfig
 
@@ -48,6 +50,7 @@ class GatewayApp:
         *,
         capture: bool,
         admin_separate: bool = False,
+        shifter: Shifter | None = None,
     ) -> None:
         if not config.legacy:
             raise ValueError("[gateway] legacy is not set")
@@ -65,6 +68,8 @@ class GatewayApp:
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
         self.served = 0
+        self.shifter = shifter
+        self.ticker: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -111,8 +116,12 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.open()
+                if self.shifter is not None and self.shifter.schedules:
+                    self.ticker = asyncio.create_task(self._tick())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.ticker is not None:
+                    self.ticker.cancel()
                 await self.close(self.gw.drain_s)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -127,7 +136,11 @@ class GatewayApp:
             await _answer(send, 401, b'{"error":"token required"}')
             return
         path = scope["path"]
-        if path == "/metrics":
+        if path.startswith("/_parity/") and path[9:] in ("routes", "shift", "promote"):
+            await self._admin_shift(path[9:], scope, receive, send)
+        elif path == "/metrics":
+            if self.shifter is not None:
+                self.metrics.shift_state(self.shifter.snapshot()["routes"])
             await _answer(send, 200, self.metrics.render(), "text/plain; version=0.0.4")
         elif path == "/_parity/status":
             body = {
@@ -162,6 +175,14 @@ class GatewayApp:
         cid = next((v for k, v in headers if k == "x-request-id"), None) or uuid.uuid4().hex
         route = self.table.route(method, path)
         mode = resolve_mode(route, Request(method, path, tuple(headers)))
+        shifted = self.shifter is not None and route.key in self.shifter.table
+        if shifted:
+            assert self.shifter is not None
+            choice = await self.shifter.choose(route.key, dict(headers))
+            if choice.side == "port" and self.candidate is not None:
+                await self._via_port(scope, receive, send, route, method, target, headers, cid)
+                return
+            mode = "shadow" if choice.shadow else "legacy"
         write = method not in SAFE_METHODS
         shadow = mode == "shadow" and self.candidate is not None
         if shadow and write and self.gw.databases == "shared":
@@ -231,6 +252,8 @@ class GatewayApp:
         status = answer["status"] if answer else 502
         self.metrics.requests.labels(route.key, "legacy", _status_class(status)).inc()
         elapsed = (time.time() - started) * 1000
+        if shifted and self.shifter is not None:
+            self.shifter.legacy_served(route.key, elapsed)
         if LOG.isEnabledFor(logging.INFO):  # the line is built only when it is written
             LOG.info(
                 json.dumps(
@@ -336,6 +359,144 @@ class GatewayApp:
             "elapsed_ms": (t1 - t0) * 1000,
             "window": (t0, t1),
         }
+
+    # -- shifting (canary, port) ------------------------------------------------------------
+    async def _tick(self) -> None:
+        """Move the schedules once a second (they judge the evidence, not the clock)."""
+        assert self.shifter is not None
+        while True:
+            await asyncio.sleep(1.0)
+            for verdict in self.shifter.tick():
+                LOG.info(json.dumps({"event": "schedule", "reason": verdict.reason}))
+
+    def compared(self, route: str, result: str) -> None:
+        """A comparison the worker finished: evidence for the route's schedule."""
+        if self.shifter is not None and route in self.shifter.table:
+            self.shifter.compared(route, agreed=result.split(":")[0] in AGREED)
+
+    async def _admin_shift(self, verb: str, scope: Scope, receive: Any, send: Any) -> None:
+        """``GET /_parity/routes``; ``POST /_parity/shift`` {route, mode, percent, reason, who};
+        ``POST /_parity/promote`` {route, reason, who}."""
+        if self.shifter is None:
+            await _answer(send, 404, b'{"error":"shifting is off"}')
+            return
+        if verb == "routes":
+            await _answer(send, 200, json.dumps(self.shifter.snapshot()).encode())
+            return
+        if scope["method"] != "POST":
+            await _answer(send, 405, b'{"error":"POST"}')
+            return
+        doc = await _read_json(receive)
+        if not isinstance(doc, dict) or not isinstance(doc.get("route"), str):
+            await _answer(send, 400, b'{"error":"a JSON object with route, reason, who"}')
+            return
+        try:
+            who, why = str(doc.get("who") or ""), str(doc.get("reason") or "")
+            if verb == "shift":
+                pct = doc.get("percent")
+                change = self.shifter.shift(
+                    doc["route"],
+                    str(doc.get("mode")),
+                    None if pct is None else float(pct),
+                    why,
+                    who,
+                )
+            else:
+                change = self.shifter.promote(doc["route"], why, who)
+        except (PolicyError, ValueError, TypeError) as exc:
+            message = exc.message if isinstance(exc, PolicyError) else str(exc)
+            await _answer(send, 400, json.dumps({"error": message}).encode())
+            return
+        LOG.info(json.dumps({"event": "shift", **change.model_dump(mode="json")}))
+        await _answer(send, 200, change.model_dump_json().encode())
+
+    async def _via_port(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        cid: str,
+    ) -> None:
+        """A caller the port serves: breaker, budget and fallback rules (``fallback.serve``)."""
+        assert self.shifter is not None
+        assert self.candidate is not None
+        assert self.legacy is not None
+        started = time.time()
+        body = b"".join([chunk async for chunk in _rest(b"", receive)])
+        client = scope.get("client")
+        host = next((v for k, v in headers if k == "host"), None)
+        up = upstream_headers(headers, client[0] if client else None, host, cid)
+        raw: dict[str, bytes] = {}
+
+        async def to(side: str, upstream: httpx.AsyncClient, timeout: float) -> httpx.Response:
+            request = upstream.build_request(
+                method, target, headers=up, content=body, timeout=timeout
+            )
+            resp = await upstream.send(request, stream=True)
+            try:
+                raw[side] = b"".join([chunk async for chunk in resp.aiter_raw()])
+            finally:
+                await resp.aclose()
+            return resp
+
+        port, legacy = self.candidate, self.legacy
+        write = method not in SAFE_METHODS
+        if write:
+            self.counters[0] += 1
+        served = None
+        try:
+            served = await self.shifter.serve(
+                route.key,
+                method,
+                lambda t: to("port", port, t),
+                lambda t: to("legacy", legacy, t),
+            )
+        except (httpx.HTTPError, TimeoutError) as exc:  # the legacy failed its fallback
+            LOG.warning(json.dumps({"cid": cid, "error": f"fallback: {type(exc).__name__}"}))
+        finally:
+            if write:
+                self.counters[0] -= 1
+                self.counters[1] += 1
+        self.served += 1
+        if served is None or served.response is None or served.side is None:
+            status = served.error.status if served is not None and served.error else 502
+            why = served.error.reason if served is not None and served.error else "unavailable"
+            doc = {"error": why, "correlation_id": cid}
+            await _answer(send, status, json.dumps(doc).encode())
+            side = "error"
+        else:
+            resp, side = served.response, served.side
+            status = resp.status_code
+            out = response_headers(resp.headers.raw)
+            out.append((b"x-request-id", cid.encode("latin-1")))
+            out.append((b"x-parity-side", side.encode()))
+            content = raw.get(side, b"")
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": content, "more_body": False})
+        self.metrics.requests.labels(route.key, side, _status_class(status)).inc()
+        if served is not None and served.fallback:
+            self.metrics.fallbacks.labels(route.key, served.fallback.split(":")[0]).inc()
+        if not LOG.isEnabledFor(logging.INFO):
+            return
+        LOG.info(
+            json.dumps(
+                {
+                    "cid": cid,
+                    "method": method,
+                    "route": route.key,
+                    "mode": "port",
+                    "side": side,
+                    "fallback": served.fallback if served else None,
+                    "port_error": served.port_error if served else None,
+                    "status": status,
+                    "ms": round((time.time() - started) * 1000, 2),
+                }
+            )
+        )
 
     async def _shadow(
         self,
@@ -455,6 +616,14 @@ class GatewayApp:
             t.cancel()
         with contextlib.suppress(Exception):
             await upstream.close()
+
+
+async def _read_json(receive: Any) -> Any:
+    body = b"".join([chunk async for chunk in _rest(b"", receive)])
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return None
 
 
 async def _rest(prefix: bytes, receive: Any) -> AsyncIterator[bytes]:

@@ -19,8 +19,10 @@ import uvicorn
 import uvloop
 
 from harness.errors import HarnessError
+from harness.gateway import admin
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import RouteTable
+from harness.gateway.shift import Shifter, build_shifter
 from harness.gateway.worker import run_worker
 from harness.proc.reaper import REAPER
 from harness.setup.config import ParityConfig, load_config
@@ -45,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, help="directory for results.json")
     p.add_argument("--capture", type=Path, help="capture file (default: [gateway] capture)")
     p.add_argument(
-        "--mode", choices=["legacy", "shadow"], help="every route in this mode (overrides routes)"
+        "--mode",
+        choices=["legacy", "shadow", "canary", "port"],
+        help="every route in this mode (overrides routes; canary: --percent of callers)",
     )
+    p.add_argument("--percent", type=float, default=50.0, help="--mode canary: the share")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return p
 
@@ -59,6 +64,16 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps({"level": record.levelname.lower(), "message": msg})
 
 
+def _shifter(config: ParityConfig, gw: Any, args: argparse.Namespace) -> Shifter | None:
+    """Canary and port routes (``[gateway.shift]``); ``--mode canary|port``: every request."""
+    if not gw.candidate:
+        return None
+    if args.mode in ("canary", "port"):
+        percent = args.percent if args.mode == "canary" else None
+        return build_shifter(gw, config.resolve, everything=(args.mode, percent))
+    return build_shifter(gw, config.resolve)
+
+
 def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     gw = config.gateway
     updates: dict[str, Any] = {}
@@ -69,7 +84,7 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     if args.candidate_url:
         updates["candidate"] = args.candidate_url
     if args.mode:
-        updates["default_mode"] = args.mode
+        updates["default_mode"] = "shadow" if args.mode in ("canary", "port") else args.mode
         updates["routes"] = {}
     if args.capture:
         updates["capture"] = str(args.capture.resolve())
@@ -113,7 +128,13 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     for h in logging.getLogger().handlers:
         h.setFormatter(_JsonFormatter())
     app = GatewayApp(
-        gw, table, jobs, counters, capture=bool(gw.capture), admin_separate=bool(gw.admin_listen)
+        gw,
+        table,
+        jobs,
+        counters,
+        capture=bool(gw.capture),
+        admin_separate=bool(gw.admin_listen),
+        shifter=_shifter(config, gw, args),
     )
 
     async def run() -> None:
@@ -191,6 +212,7 @@ async def _replies(replies: Any, app: GatewayApp) -> None:
         batch = await loop.run_in_executor(None, _drain, replies)
         for reply in batch:
             app.metrics.comparisons.labels(reply["route"], reply["result"].split(":")[0]).inc()
+            app.compared(reply["route"], reply["result"])
 
 
 def _drain(replies: Any) -> list[dict[str, Any]]:
@@ -207,6 +229,8 @@ def _drain(replies: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] in ("shift", "promote", "routes"):
+        return admin.main(argv)
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)

@@ -3,6 +3,8 @@ process (tests) never share counters."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
@@ -43,6 +45,33 @@ class Metrics:
         self.in_flight = Gauge(
             "parity_gateway_shadow_in_flight", "shadow requests in flight", registry=r
         )
+
+        self.fallbacks = Counter(
+            "parity_gateway_fallbacks",
+            "port-served requests the legacy answered, by route and reason",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.breaker = Gauge(
+            "parity_gateway_breaker_open",
+            "the route's breaker: 0 closed, 0.5 half-open, 1 open",
+            ["route"],
+            registry=r,
+        )
+        self.percent = Gauge(
+            "parity_gateway_port_percent",
+            "the share of callers the port serves on the route (canary percent; port 100)",
+            ["route"],
+            registry=r,
+        )
+
+    def shift_state(self, routes: dict[str, Any]) -> None:
+        """Mode, percent and breaker per route, from the shifter's snapshot."""
+        level = {"closed": 0.0, "half-open": 0.5, "open": 1.0}
+        for route, state in routes.items():
+            self.breaker.labels(route).set(level.get(state["breaker"]["state"], 0.0))
+            share = state["percent"] if state["mode"] in ("canary", "port") else 0.0
+            self.percent.labels(route).set(share)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

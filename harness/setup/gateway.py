@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.setup.shift import ShiftConfig
+
 __all__ = ["GatewayConfig", "RouteSettings"]
 
 Mode = Literal["legacy", "shadow"]
@@ -60,6 +62,10 @@ class GatewayConfig(_Strict):
         None, description="a capture file (JSON Lines, the traffic format) of every exchange"
     )
     capture_max: int = Field(100_000, ge=0, description="exchanges captured at most")
+    shift: ShiftConfig = Field(
+        default_factory=ShiftConfig,
+        description="`[gateway.shift]`: canary and port modes, breaker, fallback, schedules",
+    )
     capture_per_caller: int = Field(
         1000, ge=0, description="exchanges captured per caller at most (0: no limit)"
     )
