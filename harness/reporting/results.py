@@ -398,6 +398,11 @@ class Stats(_Model):
     stateful: dict[str, int]
     interop: dict[str, int]
     realtime: dict[str, int] = Field(default_factory=dict)
+    jobs: dict[str, int] = Field(
+        default_factory=dict,
+        description="background jobs followed to their end: settled (pairs compared), polls, "
+        "timed_out",
+    )
     phase_proof: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="per phase: requests meant to succeed (sent) and those that did (succeeded)",

@@ -23,6 +23,7 @@ from pydantic import (
 
 from harness.errors import HarnessError
 from harness.setup.envelope import Envelope, Side
+from harness.setup.settling import SettleRule
 from harness.setup.signing import SigningConfig
 from harness.setup.traffic import TrafficConfig
 
@@ -518,6 +519,11 @@ class ParityConfig(_Strict):
         default_factory=dict,
         description="`[fixtures.<name>]`: values for every parameter or body field of that "
         "name (path, query, JSON body)",
+    )
+    settle: list[SettleRule] = Field(
+        default_factory=list,
+        description="`[[settle]]`: operations that start background jobs, followed to their "
+        "end before answers and writes are compared (any 202 with a Location is followed)",
     )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,
