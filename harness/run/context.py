@@ -122,6 +122,7 @@ class RunStats:
         }
     )
     jobs: Counter[str] = field(default_factory=Counter)  # background jobs settled (issue 27)
+    edges: Counter[str] = field(default_factory=Counter)  # signing/idempotency probes sent
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
     incomplete: list[str] = field(default_factory=list)  # why a run proved nothing as a whole

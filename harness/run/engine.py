@@ -33,6 +33,7 @@ from harness.run.invariant_log import InvariantLog
 from harness.run.outcome import RunMeta, build_results, now
 from harness.run.partition import Partition, ShardPart, ShardSpec
 from harness.run.phases import (
+    Idempotency,
     Interop,
     Phase,
     Probes,
@@ -41,6 +42,7 @@ from harness.run.phases import (
     Rows,
     SaveNoise,
     Shrink,
+    Signing,
     Stateful,
     Stateless,
 )
@@ -166,6 +168,9 @@ class Engine:
             phases.append(Stateless())
             if profile.rows:
                 phases.append(Rows())
+            if self.config.auth is not None and self.config.auth.signing is not None:
+                phases.append(Signing())
+            phases.append(Idempotency())  # probes the operations that take a key, if any
             phases.append(Shrink())
         if profile.noise == "reuse":
             phases.append(ReuseNoise())

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from harness.errors import HarnessError
+from harness.setup.edges import IdempotencyRule
 from harness.setup.envelope import Envelope, Side
 from harness.setup.settling import SettleRule
 from harness.setup.signing import SigningConfig
@@ -524,6 +525,11 @@ class ParityConfig(_Strict):
         default_factory=list,
         description="`[[settle]]`: operations that start background jobs, followed to their "
         "end before answers and writes are compared (any 202 with a Location is followed)",
+    )
+    idempotency: list[IdempotencyRule] = Field(
+        default_factory=list,
+        description="`[[idempotency]]`: operations probed with a repeated idempotency key "
+        "(those declaring an Idempotency-Key header are probed anyway)",
     )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,
