@@ -37,6 +37,7 @@ from harness.run.phases import (
     Interop,
     Phase,
     Probes,
+    RateLimit,
     Realtime,
     ReuseNoise,
     Rows,
@@ -182,6 +183,8 @@ class Engine:
             phases.append(Interop())
         if profile.noise == "calibrate":
             phases.append(SaveNoise())
+        if self.config.rate_limit:
+            phases.append(RateLimit())  # last: the counters it fills starve nothing
         out: list[Phase] = []
         for phase in phases:
             out.append(phase)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from harness.errors import HarnessError
-from harness.setup.edges import IdempotencyRule
+from harness.setup.edges import IdempotencyRule, RateLimitRule
 from harness.setup.envelope import Envelope, Side
 from harness.setup.settling import SettleRule
 from harness.setup.signing import SigningConfig
@@ -530,6 +530,11 @@ class ParityConfig(_Strict):
         default_factory=list,
         description="`[[idempotency]]`: operations probed with a repeated idempotency key "
         "(those declaring an Idempotency-Key header are probed anyway)",
+    )
+    rate_limit: list[RateLimitRule] = Field(
+        default_factory=list,
+        description="`[[rate_limit]]`: operations whose limit is found by a ladder of requests "
+        "(last phase; set the services' limits for the run in their env)",
     )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,

@@ -100,3 +100,37 @@ def test_a_signing_or_idempotency_drift_is_caught_by_its_probe(
     assert code == 1, results.get("errors")
     operations = {f["operation"] for f in results["findings"]}
     assert probe in operations, operations
+
+
+LADDER = """
+[[rate_limit]]
+operation = "POST /hooks/items"
+max_requests = 12
+
+[profiles.ladder]
+stateless = false
+require_proof = false
+invariants = false
+"""
+
+
+@pytest.mark.parametrize("drift", ["", "ratelate"])
+def test_a_rate_limit_one_request_late_is_caught_and_equal_limits_agree(
+    run_pair: RunPair, hooks_pair: Path, monkeypatch: pytest.MonkeyPatch, drift: str
+) -> None:
+    monkeypatch.setenv("PAIR_RATE_LIMIT", "5")  # both services: 5 calls a minute
+    config = make_config(hooks_pair, drift=drift, extra=SIGNING + LADDER)
+    code, results = run_pair(
+        "--seed", "3", "--profile", "ladder", "--operation", "POST /hooks/items", config=config
+    )
+    sent = results["stats"]["edges"]["rate_limit_requests"]
+    if not drift:
+        assert code == 0, results.get("findings")
+        assert sent == 6  # five accepted, the sixth refused on both sides
+        return
+    assert code == 1, results.get("errors")
+    [finding] = results["findings"]
+    assert finding["operation"] == "POST /hooks/items [rate limit]"
+    assert finding["example"]["diff"][0]["legacy"] == "request 6"
+    assert finding["example"]["diff"][0]["candidate"] == "request 7"
+    assert sent == 7

@@ -14,6 +14,7 @@ from harness.run.phases.calibration import ReuseNoise, SaveNoise
 from harness.run.phases.idempotency import Idempotency
 from harness.run.phases.interop import Interop
 from harness.run.phases.probes import Probes
+from harness.run.phases.ratelimit import RateLimit
 from harness.run.phases.realtime import Realtime
 from harness.run.phases.rows import Rows
 from harness.run.phases.signing import Signing
@@ -25,6 +26,7 @@ __all__ = [
     "Interop",
     "Phase",
     "Probes",
+    "RateLimit",
     "Realtime",
     "ReuseNoise",
     "Rows",
