@@ -1,6 +1,7 @@
 """Idempotency keys (issue 27): each probed operation's valid request sent twice with one
-key (the second must answer as the first and write nothing more), and then a key sent with
-one body and again with another (the documented refusal, often 409). Both sides get the
+key (the second must answer as the first and write nothing more), twice at once with one key
+(one write), and a key sent with one body and again with another (the documented refusal,
+often 409). Both sides get the
 same keys and bytes; the answers and the writes of the whole sequence are compared, so a
 port that writes twice, or answers the second body, differs from a legacy that does not."""
 
@@ -17,7 +18,7 @@ from harness.setup.contract import Operation, match_operation
 
 __all__ = ["Idempotency", "key_header"]
 
-LABEL = "idempotency (a key replayed, a key with another body)"
+LABEL = "idempotency (a key replayed, sent twice at once, reused with another body)"
 _DECLARED = re.compile(r"^idempotency[-_]?key$", re.IGNORECASE)
 
 
@@ -47,7 +48,7 @@ class Idempotency:
     name = "idempotency"
 
     def execute(self, ctx: RunContext) -> None:
-        plans: list[list[PreparedRequest]] = []
+        plans: list[tuple[list[PreparedRequest], bool]] = []
         for op in ctx.selected:
             header = key_header(ctx, op)
             if header is None:
@@ -60,7 +61,11 @@ class Idempotency:
             base = replace(pool[0], role=None if role in (None, "anonymous") else role)
             key = f"parity-{ctx.seed}-{len(plans)}"
             again = _keyed(base, header, key, "key replayed")
-            plans.append([again, again])
+            plans.append(([again, again], False))
+            # two at once with one key, then once more: the state shows how many it wrote
+            key = f"parity-{ctx.seed}-{len(plans)}"
+            both = _keyed(base, header, key, "key sent twice at once")
+            plans.append(([both, both], True))
             other = next((c for c in pool[1:] if c.content != base.content), None)
             if other is None:
                 ctx.stats.notes.append(f"idempotency: {op.id} has no second body to conflict")
@@ -68,10 +73,10 @@ class Idempotency:
             key = f"parity-{ctx.seed}-{len(plans)}"
             first = _keyed(base, header, key, "key with another body")
             second = _keyed(replace(other, role=base.role), header, key, "key with another body")
-            plans.append([first, second])
+            plans.append(([first, second], False))
         if not plans:
             return
         started(ctx, LABEL, len(plans))
-        for steps in plans:
-            run_steps(ctx, LABEL, steps)
+        for steps, concurrent in plans:
+            run_steps(ctx, LABEL, steps, concurrent=concurrent)
         ctx.stats.edges["idempotency"] += len(plans)
