@@ -17,35 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from harness.models import NOT_SET, PreparedRequest, Response
 from harness.pair.transport import Transport
 from harness.setup.contract import match_operation
 from harness.setup.envelope import get_path
+from harness.setup.settling import SettleRule
 
-__all__ = ["SettleRule", "Settled", "rule_for", "settle"]
-
-
-class SettleRule(BaseModel):
-    """Which operations start background work and how to tell it has finished."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    operation: str = Field("*", description="operations (glob) to settle; any 202 is settled")
-    poll: str | None = Field(
-        None,
-        description="the path to poll, with {name} filled from the first answer's body "
-        "($.id -> {id}); default: its Location header",
-    )
-    state: str = Field("$.status", description="JSON path of the job's state in a poll answer")
-    terminal: list[str] = Field(
-        default_factory=lambda: ["done", "failed"], description="states that end the job"
-    )
-    timeout_s: float = Field(30.0, description="how long a job may take: longer is a finding")
-    interval_s: float = Field(0.05, description="first pause between polls (doubles to 1 s)")
+__all__ = ["SettleRule", "Settled", "rule_for", "settle", "settle_with", "to_follow"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +37,7 @@ class Settled:
     polls: int
     waited_s: float
     timed_out: bool
+    path: str | None = None  # the path polled
 
 
 def rule_for(rules: list[SettleRule], operation: str, status: int) -> SettleRule | None:
@@ -87,11 +69,12 @@ def settle(
 ) -> Settled:
     """Poll the job ``first`` started on target ``key`` (as the same role) until its state is
     terminal or ``rule.timeout_s`` has passed."""
-    path = poll_path(rule, first)
-    begin = time.monotonic()
-    if path is None:
-        return Settled(None, 0, 0.0, timed_out=True)
-    req = dataclasses.replace(
+    return settle_with(lambda req: transport.send_one(key, req), started, first, rule)
+
+
+def poll_request(started: PreparedRequest, path: str) -> PreparedRequest:
+    """A GET of ``path`` as the role that started the job (its token, no body)."""
+    return dataclasses.replace(
         started,
         operation=f"GET {path}",
         method="GET",
@@ -105,14 +88,45 @@ def settle(
         shrinkable=False,
         path_params=(),
     )
+
+
+def settle_with(
+    send: Callable[[PreparedRequest], Response],
+    started: PreparedRequest,
+    first: Response,
+    rule: SettleRule,
+) -> Settled:
+    """:func:`settle` over any sender (the pair's, which takes envelopes off answers)."""
+    path = poll_path(rule, first)
+    begin = time.monotonic()
+    if path is None:
+        return Settled(None, 0, 0.0, timed_out=True)
+    req = poll_request(started, path)
     pause, polls = rule.interval_s, 0
     while True:
-        resp = transport.send_one(key, req)
+        resp = send(req)
         polls += 1
         state = get_path(resp.body, rule.state)
         if isinstance(state, str) and state in rule.terminal:
-            return Settled(resp, polls, time.monotonic() - begin, timed_out=False)
+            return Settled(resp, polls, time.monotonic() - begin, timed_out=False, path=path)
         if time.monotonic() - begin + pause > rule.timeout_s:
-            return Settled(None, polls, time.monotonic() - begin, timed_out=True)
-        time.sleep(pause)
+            return Settled(None, polls, time.monotonic() - begin, timed_out=True, path=path)
+        time.sleep(pause)  # a job's own pace: nothing to wait on but its next answer
         pause = min(pause * 2, 1.0)
+
+
+def to_follow(
+    rules: list[SettleRule], started: PreparedRequest, answers: dict[str, Response]
+) -> dict[str, SettleRule]:
+    """The answers of ``answers`` that started a job, with the rule that follows it: those
+    a configured rule names (that answered 2xx), and any 202 with a ``Location``."""
+    out: dict[str, SettleRule] = {}
+    for key, resp in answers.items():
+        if not 200 <= resp.status < 300:
+            continue
+        configured = any(match_operation(r.operation, started.operation) for r in rules)
+        rule = rule_for(rules, started.operation, resp.status)
+        if rule is None or (not configured and poll_path(rule, resp) is None):
+            continue
+        out[key] = rule
+    return out

@@ -35,6 +35,7 @@ from harness.pair.services import (
     render_command,
     run_reset_command,
 )
+from harness.pair.settle import Settled, settle_with, to_follow
 from harness.pair.transport import Target, TargetUnreachable, Transport
 from harness.setup.config import Command, ParityConfig, Profile, ServiceConfig
 from harness.setup.contract import match_operation
@@ -144,6 +145,25 @@ class Pair:
         except TargetUnreachable as exc:
             raise self.unreachable(exc) from exc
         return _unwrapped(self.config, key, resp, req.operation)
+
+    def follow(self, req: PreparedRequest, answers: dict[str, Response]) -> dict[str, Settled]:
+        """Each answer that started a background job (``[[settle]]``, or a 202 with a
+        ``Location``) followed to its end on its own target, all at once, so the job's rows
+        are written (and attributed to ``req``) before they are read and restored."""
+        chosen = to_follow(self.config.settle, req, answers)
+        if not chosen:
+            return {}
+        started = time.perf_counter()
+
+        def one(key: str) -> Settled:
+            return settle_with(
+                lambda poll: self.send_one(key, poll), req, answers[key], chosen[key]
+            )
+
+        try:
+            return self.each(list(chosen), one)
+        finally:
+            self.timings.transport += time.perf_counter() - started
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)

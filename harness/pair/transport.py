@@ -105,7 +105,8 @@ class Transport:
             token = target.tokens.get(req.role)
             if token is not None:
                 headers.append((self.auth_header, self.auth_prefix + token))
-        if self.signer is not None and self.signer.applies(req.operation):
+        signs = req.mode != "unsigned"  # a signing probe: the request goes out unsigned
+        if signs and self.signer is not None and self.signer.applies(req.operation):
             name = self.signer.config.signature_header.lower()
             if not any(k.lower() == name for k, _ in headers):  # a case may sign on its own
                 headers += self.signer.headers(req.method, req.path, req.content)

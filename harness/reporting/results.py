@@ -400,6 +400,15 @@ class Stats(_Model):
     stateful: dict[str, int]
     interop: dict[str, int]
     realtime: dict[str, int] = Field(default_factory=dict)
+    jobs: dict[str, int] = Field(
+        default_factory=dict,
+        description="background jobs followed to their end: settled (pairs compared), polls, "
+        "timed_out",
+    )
+    edges: dict[str, int] = Field(
+        default_factory=dict,
+        description="edge probes sent per family: signing (refused signatures), idempotency",
+    )
     phase_proof: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description="per phase: requests meant to succeed (sent) and those that did (succeeded)",

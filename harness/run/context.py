@@ -28,6 +28,7 @@ from harness.pair.targets import Pair, Sessions
 from harness.reporting.results import CaseDone, OperationFinished, OperationStarted, RunStarted
 from harness.run.invariant_log import InvariantLog
 from harness.run.partition import ShardPart
+from harness.run.settled import poll_operation, settled_differences
 from harness.setup.config import ParityConfig, Profile
 from harness.setup.contract import Contract, Operation, match_operation
 
@@ -121,6 +122,8 @@ class RunStats:
             "failing": 0,
         }
     )
+    jobs: Counter[str] = field(default_factory=Counter)  # background jobs settled (issue 27)
+    edges: Counter[str] = field(default_factory=Counter)  # signing/idempotency probes sent
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
     incomplete: list[str] = field(default_factory=list)  # why a run proved nothing as a whole
@@ -391,6 +394,8 @@ class RunContext:
         """
         pair = self.pair
         legacy, candidate, aa = pair.send(req, candidate_req, twin=restore)
+        answers = {"legacy": legacy, "candidate": candidate}
+        settled = pair.follow(req, answers | ({"legacy_aa": aa} if aa is not None else {}))
         self.stats.exchanges += 1
         clock, aa_clock = pair.clock(), pair.clock("legacy", "legacy_aa")
         pair.note_answers(req, legacy, candidate)
@@ -428,8 +433,16 @@ class RunContext:
 
         compare = self.config.compare
         diffs = compare_exchange(legacy, candidate, lw, cw, rules, compare, clock, accepted)
+        if settled:  # background jobs: how they ended, under the poll operation's rules
+            polled = next((s.path for s in settled.values() if s.path), None)
+            poll_op = poll_operation(self.contract, polled) if polled else None
+            job_rules = self.rules(poll_op, req) if poll_op else rules
+            job = (job_rules, compare, clock, accepted)
+            diffs += settled_differences(settled, "legacy", "candidate", *job, self.stats.jobs)
         if aa is not None:
             aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, compare, aa_clock, accepted)
+            if settled:
+                aa_diffs += settled_differences(settled, "legacy", "legacy_aa", *job)
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
         earlier = self._sequence if not restore else []
         diffs = [self.findings.scoped(req, d, earlier) for d in diffs]

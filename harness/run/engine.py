@@ -33,14 +33,17 @@ from harness.run.invariant_log import InvariantLog
 from harness.run.outcome import RunMeta, build_results, now
 from harness.run.partition import Partition, ShardPart, ShardSpec
 from harness.run.phases import (
+    Idempotency,
     Interop,
     Phase,
     Probes,
+    RateLimit,
     Realtime,
     ReuseNoise,
     Rows,
     SaveNoise,
     Shrink,
+    Signing,
     Stateful,
     Stateless,
 )
@@ -166,6 +169,9 @@ class Engine:
             phases.append(Stateless())
             if profile.rows:
                 phases.append(Rows())
+            if self.config.auth is not None and self.config.auth.signing is not None:
+                phases.append(Signing())
+            phases.append(Idempotency())  # probes the operations that take a key, if any
             phases.append(Shrink())
         if profile.noise == "reuse":
             phases.append(ReuseNoise())
@@ -177,6 +183,8 @@ class Engine:
             phases.append(Interop())
         if profile.noise == "calibrate":
             phases.append(SaveNoise())
+        if self.config.rate_limit:
+            phases.append(RateLimit())  # last: the counters it fills starve nothing
         out: list[Phase] = []
         for phase in phases:
             out.append(phase)

@@ -648,6 +648,8 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             stateful=ctx.stats.stateful if ctx else {},
             interop=ctx.stats.interop if ctx else {},
             realtime=ctx.stats.realtime if ctx else {},
+            jobs=dict(ctx.stats.jobs) if ctx else {},
+            edges=dict(ctx.stats.edges) if ctx else {},
             phase_proof={k: dict(v) for k, v in ctx.stats.meant.items()} if ctx else {},
             notes=ctx.stats.notes if ctx else [],
         ),

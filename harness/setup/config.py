@@ -22,8 +22,10 @@ from pydantic import (
 )
 
 from harness.errors import HarnessError
+from harness.setup.edges import IdempotencyRule, RateLimitRule
 from harness.setup.envelope import Envelope, Side
 from harness.setup.gateway import GatewayConfig
+from harness.setup.settling import SettleRule
 from harness.setup.signing import SigningConfig
 from harness.setup.traffic import TrafficConfig
 
@@ -543,6 +545,21 @@ class ParityConfig(_Strict):
         default_factory=dict,
         description="`[fixtures.<name>]`: values for every parameter or body field of that "
         "name (path, query, JSON body)",
+    )
+    settle: list[SettleRule] = Field(
+        default_factory=list,
+        description="`[[settle]]`: operations that start background jobs, followed to their "
+        "end before answers and writes are compared (any 202 with a Location is followed)",
+    )
+    idempotency: list[IdempotencyRule] = Field(
+        default_factory=list,
+        description="`[[idempotency]]`: operations probed with a repeated idempotency key "
+        "(those declaring an Idempotency-Key header are probed anyway)",
+    )
+    rate_limit: list[RateLimitRule] = Field(
+        default_factory=list,
+        description="`[[rate_limit]]`: operations whose limit is found by a ladder of requests "
+        "(last phase; set the services' limits for the run in their env)",
     )
     unproven: list[UnprovenRule] = Field(
         default_factory=list,

@@ -92,7 +92,9 @@ class Signer:
         self._secret = secret.encode()
 
     def applies(self, operation: str) -> bool:
-        return any(match_operation(glob, operation) for glob in self.config.operations)
+        """``operation`` may carry a probe's label ("POST /hooks [key replayed]")."""
+        bare = operation.split(" [", 1)[0]
+        return any(match_operation(glob, bare) for glob in self.config.operations)
 
     def digest(self, message: bytes) -> str:
         mac = hmac.new(self._secret, message, self.config.algorithm).digest()

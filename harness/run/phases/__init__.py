@@ -11,22 +11,28 @@ from typing import Protocol
 
 from harness.run.context import RunContext
 from harness.run.phases.calibration import ReuseNoise, SaveNoise
+from harness.run.phases.idempotency import Idempotency
 from harness.run.phases.interop import Interop
 from harness.run.phases.probes import Probes
+from harness.run.phases.ratelimit import RateLimit
 from harness.run.phases.realtime import Realtime
 from harness.run.phases.rows import Rows
+from harness.run.phases.signing import Signing
 from harness.run.phases.stateful import Stateful
 from harness.run.phases.stateless import Shrink, Stateless
 
 __all__ = [
+    "Idempotency",
     "Interop",
     "Phase",
     "Probes",
+    "RateLimit",
     "Realtime",
     "ReuseNoise",
     "Rows",
     "SaveNoise",
     "Shrink",
+    "Signing",
     "Stateful",
     "Stateless",
 ]

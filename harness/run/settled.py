@@ -1,0 +1,79 @@
+"""Comparing what background jobs ended with (issue 27): the final poll answers of the two
+sides, after :meth:`harness.pair.targets.Pair.follow` settled them, and a job that did not
+end in time on either side as a finding of its own (location ``settle``, kind ``missing``)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+
+from harness.compare.comparison import Clock, compare_exchange
+from harness.compare.normalization import RuleSet
+from harness.models import Difference
+from harness.pair.settle import Settled
+from harness.setup.config import CompareConfig
+from harness.setup.contract import Contract
+
+__all__ = ["poll_operation", "settled_differences"]
+
+
+def poll_operation(contract: Contract, path: str) -> str | None:
+    """The contract's GET operation whose path template matches a concrete poll path (its
+    normalize rules apply to the job's final answer)."""
+    bare = path.split("?", 1)[0]
+    for op in contract.operations:
+        if op.method != "GET":
+            continue
+        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(contract.base_path + op.path))
+        plain = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(op.path))
+        if re.fullmatch(pattern, bare) or re.fullmatch(plain, bare):
+            return op.id
+    return None
+
+
+def _state(done: Settled) -> str:
+    if done.timed_out:
+        return f"no terminal state after {done.waited_s:.1f} s ({done.polls} polls)"
+    return "settled"
+
+
+def settled_differences(
+    settled: dict[str, Settled],
+    a: str,
+    b: str,
+    rules: RuleSet,
+    config: CompareConfig,
+    clock: Clock | None,
+    accepted: Callable[[Difference], bool] | None,
+    tally: Counter[str] | None = None,
+) -> list[Difference]:
+    """How the jobs that targets ``a`` and ``b`` started ended differently. A job only one
+    side started shows in the first answers already."""
+    first, second = settled.get(a), settled.get(b)
+    if first is None or second is None:
+        return []
+    if tally is not None:
+        tally["settled"] += 1
+        tally["polls"] += first.polls + second.polls
+    if first.timed_out or second.timed_out:
+        if tally is not None:
+            tally["timed_out"] += 1
+        return [
+            Difference(
+                location="settle",
+                kind="missing",  # the terminal answer is missing on a side
+                path="settle",
+                legacy=_state(first),
+                candidate=_state(second),
+                summary="a background job did not reach a terminal state in time",
+            )
+        ]
+    assert first.final is not None
+    assert second.final is not None
+    diffs = compare_exchange(first.final, second.final, None, None, rules, config, clock, accepted)
+    return [
+        replace(d, path=f"settled {d.path}", summary=f"after the job settled: {d.summary}")
+        for d in diffs
+    ]
