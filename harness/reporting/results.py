@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 __all__ = [
     "SCHEMA_VERSION",
     "AcceptedRule",
+    "CaptureSource",
     "CaseDone",
     "Cause",
     "Coverage",
@@ -226,6 +227,24 @@ class FindingLocation(_Model):
     accepted: bool = False
 
 
+class CaptureSource(_Model):
+    """The captured request a traffic finding came from, as recorded (already redacted)."""
+
+    entry: str = Field(description='"<file>#<seq>": the capture entry')
+    file: str = Field(description="the capture file as given to --traffic")
+    seq: int
+    caller: str | None = Field(description="the caller's pseudonym in the capture")
+    request: dict[str, Any] = Field(description="the request as captured, before ids were mapped")
+    status: int | None = Field(description="the status the client got when it was captured")
+    chain: str | None = Field(
+        None,
+        description="a capture beside results.json holding this entry and the requests it "
+        "needs (its caller's earlier requests, the creates of the ids it uses): "
+        "`parity run --traffic` on it replays the finding from the snapshot",
+    )
+    chain_length: int = 0
+
+
 class Finding(_Model):
     id: str
     phase: Phase
@@ -247,6 +266,9 @@ class Finding(_Model):
         default=None,
         description="replay/<id>.sh beside results.json: a bash script that sends the "
         "example to both services with curl and shows the two answers",
+    )
+    capture: CaptureSource | None = Field(
+        None, description="traffic findings: the capture entry the example came from"
     )
 
 

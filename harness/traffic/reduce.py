@@ -17,7 +17,7 @@ from harness.setup.contract import Contract
 from harness.traffic.capture import Capture, Exchange
 from harness.traffic.replay import Router, _shape
 
-__all__ = ["Reduction", "reduce_capture"]
+__all__ = ["Reduction", "chain", "reduce_capture"]
 
 _ID_KEY = re.compile(r"(^id$|Id$|_id$)")
 Signature = tuple[str, int, str, tuple[str, ...]]
@@ -127,3 +127,34 @@ def reduce_capture(capture: Capture, contract: Contract, base_path: str) -> Redu
         len(everything),
         len(capture.exchanges),
     )
+
+
+def chain(capture: Capture, seq: int) -> Capture:
+    """The requests one entry needs to be replayed from the snapshot: its caller's requests up
+    to it (a login, the create whose id it uses), then, transitively, every other caller's
+    requests up to the one that created an id those use. Capture order is kept."""
+    exchanges = capture.exchanges
+    target = next((ex for ex in exchanges if ex.seq == seq), None)
+    if target is None:
+        raise KeyError(seq)
+    creator: dict[str, Exchange] = {}
+    for ex in exchanges:
+        for value in _ids_created(ex):
+            creator.setdefault(value, ex)
+    # caller -> the last seq of theirs that is needed (their requests up to it are kept)
+    upto: dict[str | None, int] = {target.caller: target.seq}
+    pending = [target.caller]
+    while pending:
+        caller = pending.pop()
+        for ex in exchanges:
+            if ex.caller != caller or ex.seq > upto[caller]:
+                continue
+            for value in _ids_used(ex):
+                made = creator.get(value)
+                if made is None or made.seq >= ex.seq:
+                    continue
+                if upto.get(made.caller, -1) < made.seq:
+                    upto[made.caller] = made.seq
+                    pending.append(made.caller)
+    kept = [ex for ex in exchanges if ex.caller in upto and ex.seq <= upto[ex.caller]]
+    return Capture(capture.header, kept, [], capture.source)

@@ -206,6 +206,7 @@ class TrafficPlan:
     started: datetime | None
 
     warnings: list[str] = field(default_factory=list)
+    captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
 
     @property
     def operations(self) -> set[str]:
@@ -265,7 +266,14 @@ class TrafficPlan:
             )
         starts = [s.exchange.timings.started for s in steps]
         snapshot = next((c.header.snapshot for c in captures if c.header.snapshot), None)
-        return cls(steps, skipped, snapshot, min(starts) if starts else None, warnings)
+        return cls(
+            steps,
+            skipped,
+            snapshot,
+            min(starts) if starts else None,
+            warnings,
+            {Path(c.source).name: c for c in captures},
+        )
 
 
 def _caller_roles(

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from harness.setup.contract import load_contract
 from harness.traffic.capture import (
     Body,
@@ -16,7 +18,7 @@ from harness.traffic.capture import (
     Header,
     Timings,
 )
-from harness.traffic.reduce import reduce_capture
+from harness.traffic.reduce import chain, reduce_capture
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -55,3 +57,20 @@ def test_reduce_keeps_whole_callers_covering_everything_and_their_dependencies()
     assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 5, 6, 7]
     assert "kept 6 of 8 exchanges" in red.summary()
     assert "dropped callers: twin" in red.summary()
+
+
+def test_an_entry_chain_holds_its_caller_before_it_and_the_creates_it_uses() -> None:
+    exchanges = [
+        _ex(0, "creator", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(1, "other", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(2, "reader", "GET", "/api/alerts/count", 200, {"total": 1}),
+        _ex(3, "creator", "POST", "/api/cases", 201, {"id": 901, "title": "later"}),
+        _ex(4, "reader", "GET", "/api/cases/900", 200, {"id": 900, "title": "t"}),
+        _ex(5, "reader", "GET", "/api/health", 200, {"status": "ok"}),
+    ]
+    cap = Capture(Header(created=T0), exchanges)
+    # the reader's earlier request and the create of 900, not the creator's later write
+    assert [e.seq for e in chain(cap, 4).exchanges] == [0, 2, 4]
+    assert [e.seq for e in chain(cap, 2).exchanges] == [2]
+    with pytest.raises(KeyError):
+        chain(cap, 99)

@@ -77,3 +77,23 @@ def test_a_port_drift_is_caught_by_the_replay(
     example = json.dumps(hits[0]["example"])
     assert "x-parity-capture" in example
     assert "sim.jsonl#" in example
+    # the finding names its capture entry, the request as captured, and a chain to replay
+    source = hits[0]["capture"]
+    assert source["entry"].startswith("sim.jsonl#")
+    assert source["request"]["method"] == "PATCH"
+    assert source["request"]["path"].startswith("/api/cases/")
+    run_dir = tmp_path / "reports" / "latest"
+    chain = run_dir / source["chain"]
+    lines = chain.read_text().splitlines()
+    assert len(lines) == source["chain_length"] + 1  # the header, then the entries
+    assert json.loads(lines[-1])["seq"] == source["seq"]
+    script = (run_dir / hits[0]["replay"]).read_text()
+    assert "--chain" in script
+    assert source["chain"] in script
+    # the chain alone, replayed from the snapshot, shows the same drift
+    again, results2 = _replay(config, chain, tmp_path / "reports2")
+    assert again == 1
+    assert any(
+        f["operation"] == "PATCH /api/cases/{id}" and f["capture"]["seq"] == source["seq"]
+        for f in results2["findings"]
+    ), [f["operation"] for f in results2["findings"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,3 +75,48 @@ def test_csv_cells_allowed_by_a_rule_are_not_a_format_difference() -> None:
     quoted = csv(head + '"1","2026-01-01T00:00:00.001Z"\r\n')
     found = compare_exchange(a, quoted, None, None, rules, CompareConfig())
     assert [d.kind for d in found] == ["format"]  # same cells, other bytes: still caught
+
+
+def test_a_replay_drops_captured_signatures_and_keeps_idempotency_keys() -> None:
+    """The captured signature signs the captured bytes; the replayed body has its ids mapped,
+    so the transport must sign it anew (it signs only when no signature header is there)."""
+    from datetime import UTC, datetime
+
+    from harness.run.phases.traffic import Replay
+    from harness.traffic.capture import Body, CapturedRequest, Exchange, Timings
+    from harness.traffic.replay import Step, TrafficPlan
+
+    contract = load_contract(CONTRACT)
+    hit = Router(contract, "").match("POST", "/api/cases/310/chat")
+    assert hit is not None
+    ex = Exchange(
+        seq=3,
+        request=CapturedRequest(
+            method="POST",
+            path="/api/cases/310/chat",
+            headers=[
+                ("X-Signature", "sha256=captured"),
+                ("X-Signature-Timestamp", "1700000000"),
+                ("Idempotency-Key", "k-1"),
+                ("content-type", "application/json"),
+            ],
+            body=Body(media_type="application/json", text='{"caseId": 310, "text": "hi"}'),
+        ),
+        timings=Timings(started=datetime(2026, 1, 5, tzinfo=UTC)),
+    )
+    step = Step("c.jsonl#3", ex, hit[0], hit[1], None)
+    replay = Replay(TrafficPlan([step], Counter(), None, None))
+    ids = IdMap()
+    ids.learn({"id": 310}, "candidate", {"id": 311})
+    shift = TimeShift(timedelta(0))
+    unsigned = dict(replay._request(step, "candidate", ids, shift).headers)
+    assert unsigned["X-Signature"] == "sha256=captured"  # no [auth.signing]: as captured
+    replay._resign = frozenset({"x-signature", "x-signature-timestamp"})
+    req = replay._request(step, "candidate", ids, shift)
+    headers = dict(req.headers)
+    assert "X-Signature" not in headers
+    assert "X-Signature-Timestamp" not in headers
+    assert headers["Idempotency-Key"] == "k-1"
+    assert headers["x-parity-capture"] == "c.jsonl#3"
+    assert req.path == "/api/cases/311/chat"
+    assert req.body == {"caseId": 311, "text": "hi"}
