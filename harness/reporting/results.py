@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ __all__ = [
     "CaptureSource",
     "CaseDone",
     "Cause",
+    "ContractGap",
     "Coverage",
     "DiffEntry",
     "Example",
@@ -46,8 +48,10 @@ __all__ = [
     "ShardRun",
     "Step",
     "TargetInfo",
+    "TrafficSummary",
     "Unproven",
     "Verdict",
+    "gap_text",
     "load_results",
 ]
 
@@ -430,6 +434,50 @@ class Stats(_Model):
     )
 
 
+class ContractGap(_Model):
+    """What the replayed traffic used on one operation that the contract leaves out."""
+
+    operation: str
+    in_contract: bool = Field(description="false: the contract has no such operation at all")
+    query_parameters: list[str] = Field(default_factory=list)
+    statuses: list[int] = Field(default_factory=list)
+    request_media_types: list[str] = Field(default_factory=list)
+    response_media_types: list[str] = Field(default_factory=list)
+    response_fields: list[str] = Field(default_factory=list)
+
+
+_GAP_PARTS = (
+    ("query_parameters", "query parameters"),
+    ("statuses", "statuses"),
+    ("request_media_types", "request media types"),
+    ("response_media_types", "response media types"),
+    ("response_fields", "response fields"),
+)
+
+
+def gap_text(gap: Mapping[str, Any]) -> str:
+    """One operation's contract gaps in a line (the console and the report say the same)."""
+    parts = [] if gap.get("in_contract", True) else ["not in the contract"]
+    for key, label in _GAP_PARTS:
+        if gap.get(key):
+            parts.append(f"{label}: " + ", ".join(str(v) for v in gap[key]))
+    return "; ".join(parts)
+
+
+class TrafficSummary(_Model):
+    """``--traffic``: the replay's figures and what the contract leaves out."""
+
+    files: list[str]
+    figures: dict[str, float | int] = Field(
+        description="requests, seconds, pairs_per_s, ids_mapped, environment_drift, "
+        "not_found_both, attributed, time_shift_s"
+    )
+    gaps: list[ContractGap] = Field(description="per operation, the contract's gaps")
+    overlay: str | None = Field(
+        None, description="an OpenAPI Overlay beside results.json that would add the gaps"
+    )
+
+
 class Results(_Model):
     schema_version: Literal[2] = 2
     run_id: str
@@ -462,6 +510,9 @@ class Results(_Model):
         "look wrong (a legacy that rejects most valid cases)"
     )
     stats: Stats
+    traffic: TrafficSummary | None = Field(
+        None, description="--traffic: the replay's figures and the contract gaps it saw"
+    )
     shard: ShardInfo | None = Field(
         default=None, description="a run of one shard (parity run --shard i/n)"
     )

@@ -125,6 +125,7 @@ class RunStats:
     incomplete: list[str] = field(default_factory=list)  # why a run proved nothing as a whole
     # traffic: a capture entry ("<file>#<seq>") -> where it came from (results' CaptureSource)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traffic: dict[str, Any] = field(default_factory=dict)  # results' TrafficSummary
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the phases each (legacy status, candidate status) answer came from, per operation

@@ -14,9 +14,9 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from harness.cases.datavalues import ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply
-from harness.cases.datavalues import ValueSource
 
 if TYPE_CHECKING:
     from harness.models import PreparedRequest

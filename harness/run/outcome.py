@@ -41,6 +41,7 @@ from harness.reporting.results import (
     Stats,
     Step,
     TargetInfo,
+    TrafficSummary,
     Unproven,
 )
 from harness.run.context import OpStats, RunContext
@@ -640,6 +641,9 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         errors=[RunError.model_validate(e) for e in meta.errors],
         messages=messages,
         warnings=warnings,
+        traffic=TrafficSummary.model_validate(ctx.stats.traffic)
+        if ctx and ctx.stats.traffic
+        else None,
         stats=Stats(
             exchanges=ctx.stats.exchanges if ctx else 0,
             cases_drawn=gen.drawn if gen else 0,

@@ -20,7 +20,7 @@ from harness.traffic.replay import Router, _shape
 __all__ = ["Reduction", "chain", "reduce_capture"]
 
 _ID_KEY = re.compile(r"(^id$|Id$|_id$)")
-Signature = tuple[str, int, str, tuple[str, ...]]
+Signature = tuple[str, str | None, int, str, tuple[str, ...]]
 
 
 def _ids_created(ex: Exchange) -> set[str]:
@@ -70,13 +70,22 @@ class Reduction:
         return (
             f"kept {kept} of {self.total} exchanges ({ratio:.0%}), "
             f"{len(self.kept_callers)} of {len(self.kept_callers) + len(self.dropped_callers)} "
-            f"callers; {self.signatures} distinct (operation, status, shape, parameters) all "
+            f"callers; {self.signatures} distinct (operation, role, status, shape, parameters) all "
             f"covered, every 5xx kept; dropped callers: "
             + (", ".join(str(c) for c in self.dropped_callers) or "none")
         )
 
 
-def reduce_capture(capture: Capture, contract: Contract, base_path: str) -> Reduction:
+def reduce_capture(
+    capture: Capture,
+    contract: Contract,
+    base_path: str,
+    roles: dict[str, str] | None = None,
+    default_role: str | None = None,
+) -> Reduction:
+    """``roles``: caller pseudonym -> the role it replays as (the replay's own mapping), so a
+    request per (operation, role, ...) is kept: a reader's GET and an admin's are not one."""
+    roles = roles or {}
     router = Router(contract, base_path)
     by_caller: dict[str | None, list[Exchange]] = defaultdict(list)
     sigs: dict[str | None, set[Signature]] = defaultdict(set)
@@ -90,7 +99,9 @@ def reduce_capture(capture: Capture, contract: Contract, base_path: str) -> Redu
         shape = hashlib.sha1(
             json.dumps(sorted(_shape(body)) if body is not None else []).encode()
         ).hexdigest()[:10]
-        sigs[ex.caller].add((op, status, shape, tuple(sorted({k for k, _ in ex.request.query}))))
+        role = roles.get(ex.caller, default_role) if ex.caller is not None else None
+        params = tuple(sorted({k for k, _ in ex.request.query}))
+        sigs[ex.caller].add((op, role, status, shape, params))
         if status >= 500:
             must.add(ex.caller)
     everything = set().union(*sigs.values()) if sigs else set()

@@ -74,3 +74,18 @@ def test_an_entry_chain_holds_its_caller_before_it_and_the_creates_it_uses() -> 
     assert [e.seq for e in chain(cap, 2).exchanges] == [2]
     with pytest.raises(KeyError):
         chain(cap, 99)
+
+
+def test_reduce_keeps_a_request_per_role() -> None:
+    exchanges = [
+        _ex(0, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(1, "bo", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(2, "cy", "GET", "/api/health", 200, {"status": "ok"}),
+    ]
+    cap = Capture(Header(created=T0), exchanges)
+    contract = load_contract(CONTRACT)
+    assert len(reduce_capture(cap, contract, "").kept_callers) == 1  # one role: one caller
+    roles = {"ana": "admin", "bo": "analyst", "cy": "analyst"}
+    red = reduce_capture(cap, contract, "", roles)
+    assert sorted(red.kept_callers, key=str) == ["ana", "bo"]  # the admin's and one analyst
+    assert "(operation, role, status, shape, parameters)" in red.summary()

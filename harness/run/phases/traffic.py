@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+import yaml
+
 from harness.compare.findings import Group, reductions
 from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import REDACTED
+from harness.traffic.gaps import find_gaps
 from harness.traffic.reduce import chain
 from harness.traffic.replay import (
     _ROW_KEY,
@@ -188,6 +191,7 @@ class Replay:
             f"({', '.join(f'{k} x{v}' for k, v in ids.learned_from.most_common(5))}), "
             f"times moved by {shift.delta}"
         )
+        self._gaps(ctx)
         if attributed:
             ctx.stats.notes.append(
                 f"traffic: {attributed} later differences on rows an earlier request wrote "
@@ -210,6 +214,45 @@ class Replay:
             )
             ctx.stats.warnings.append(message)
             ctx.stats.incomplete.append(message)
+
+    def _gaps(self, ctx: RunContext) -> None:
+        """What the traffic used that the contract leaves out, per operation (in the results,
+        the console and the report), and an Overlay beside results.json that adds it."""
+        captures = list(self.plan.captures.values())
+        gaps = find_gaps(captures, ctx.contract, self._base)
+        found = gaps.found()
+        summary: dict[str, Any] = {
+            "files": [c.source for c in captures],
+            "figures": self.figures,
+            "gaps": [
+                {
+                    "operation": g.operation,
+                    "in_contract": g.known,
+                    "query_parameters": sorted(g.params),
+                    "statuses": sorted(g.statuses),
+                    "request_media_types": sorted(g.request_media),
+                    "response_media_types": sorted(g.response_media),
+                    "response_fields": sorted(g.fields),
+                }
+                for g in found
+            ],
+        }
+        if found:
+            relative = "traffic/overlay.yaml"
+            try:
+                (ctx.run_dir / "traffic").mkdir(parents=True, exist_ok=True)
+                (ctx.run_dir / relative).write_text(
+                    yaml.safe_dump(gaps.overlay(), sort_keys=False), encoding="utf-8"
+                )
+            except OSError as exc:
+                ctx.stats.warnings.append(f"traffic: could not write {relative}: {exc}")
+            else:
+                summary["overlay"] = relative
+            ctx.stats.notes.append(
+                f"traffic: the contract leaves out what {len(found)} operation(s) of the "
+                f"traffic used (results: traffic.gaps; suggested Overlay: {relative})"
+            )
+        ctx.stats.traffic = summary
 
     @staticmethod
     def _shrink(
