@@ -89,3 +89,25 @@ def test_reduce_keeps_a_request_per_role() -> None:
     red = reduce_capture(cap, contract, "", roles)
     assert sorted(red.kept_callers, key=str) == ["ana", "bo"]  # the admin's and one analyst
     assert "(operation, role, status, shape, parameters)" in red.summary()
+
+
+def test_reduce_samples_by_session_and_keeps_the_writes_a_kept_session_builds_on() -> None:
+    login = {"token": "t"}
+    exchanges = [
+        _ex(0, "ana", "POST", "/api/auth/login", 200, login),
+        _ex(1, "ana", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(2, "ana", "PATCH", "/api/cases/900", 200, {"id": 900, "status": "in_progress"}),
+        _ex(3, "ana", "POST", "/api/auth/login", 200, login),  # a second session of ana
+        _ex(4, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(5, "ana", "POST", "/api/auth/login", 200, login),  # a third one
+        _ex(6, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(7, "bo", "POST", "/api/auth/login", 200, login),
+        _ex(8, "bo", "GET", "/api/alerts/count", 200, {"total": 1}),
+        _ex(9, "bo", "GET", "/api/cases/900", 200, {"id": 900, "status": "in_progress"}),
+    ]
+    red = reduce_capture(Capture(Header(created=T0), exchanges), load_contract(CONTRACT), "")
+    # ana's third session repeats her second: dropped, though ana is kept; bo's read of 900
+    # pulls in the session that created it and moved it to in_progress
+    assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 3, 4, 7, 8, 9]
+    assert "2 of 3 caller sessions" not in red.summary()
+    assert "3 of 4 caller sessions" in red.summary()
