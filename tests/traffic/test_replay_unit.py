@@ -120,3 +120,54 @@ def test_a_replay_drops_captured_signatures_and_keeps_idempotency_keys() -> None
     assert headers["x-parity-capture"] == "c.jsonl#3"
     assert req.path == "/api/cases/311/chat"
     assert req.body == {"caseId": 311, "text": "hi"}
+
+
+def test_a_read_finding_is_shrunk_on_both_sides_in_lockstep() -> None:
+    """The drift needs only ``status``: the other query parameter is dropped from the example,
+    the entry header stays, each side keeps its own mapped id; a write is never shrunk."""
+    from types import SimpleNamespace
+
+    from harness.compare.findings import Group
+    from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest, Response
+    from harness.run.phases.traffic import Replay
+    from harness.traffic.replay import ENTRY_HEADER
+
+    def req(path: str, method: str = "GET") -> PreparedRequest:
+        return PreparedRequest(
+            operation="GET /api/cases/{id}/chat",
+            method=method,
+            path=path,
+            query=(("status", "open"), ("page", "2")),
+            headers=((ENTRY_HEADER, "c.jsonl#5"), ("accept", "application/json")),
+            content=None,
+            body=NOT_SET,
+            media_type=None,
+            role="agent",
+            mode="positive",
+        )
+
+    sent: list[tuple[PreparedRequest, PreparedRequest | None]] = []
+    ok = Response(200, (), {}, "{}", 1.0)
+
+    def exchange(lreq: PreparedRequest, creq: PreparedRequest | None = None) -> ExchangeResult:
+        sent.append((lreq, creq))
+        drift = [Difference("body:$.n", "value", "$.n", 1, 2, "n differs")]
+        hit = ("status", "open") in lreq.query
+        return ExchangeResult(lreq, ok, ok, None, None, drift if hit else [], creq)
+
+    first = exchange(req("/api/cases/7/chat"), req("/api/cases/8/chat"))
+    group = Group("GET /api/cases/{id}/chat", "body:$.n", "value", 1, first, first.differences[0])
+    ctx = SimpleNamespace(profile=SimpleNamespace(shrink_budget=20), exchange=exchange)
+    Replay._shrink(ctx, [group], req("/api/cases/7/chat"), req("/api/cases/8/chat"))  # type: ignore[arg-type]
+    small = group.example
+    assert small.request.query == (("status", "open"),)
+    assert small.request.path == "/api/cases/7/chat"
+    assert small.candidate_request is not None
+    assert small.candidate_request.path == "/api/cases/8/chat"
+    assert dict(small.request.headers)[ENTRY_HEADER] == "c.jsonl#5"
+    assert all(any(k == ENTRY_HEADER for k, _ in lr.headers) for lr, _ in sent)
+    sent.clear()
+    write = Group("GET /api/cases/{id}/chat", "body:$.n", "value", 1, first, first.differences[0])
+    Replay._shrink(ctx, [write], req("/x", "POST"), req("/y", "POST"))  # type: ignore[arg-type]
+    assert sent == []
+    assert write.example is first
