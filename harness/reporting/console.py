@@ -16,6 +16,7 @@ from harness.reporting.results import (
     OperationStarted,
     Results,
     RunStarted,
+    gap_text,
 )
 
 __all__ = ["ConsoleListener", "print_summary"]
@@ -158,6 +159,16 @@ def _print_footer(results: Any, console: Console) -> None:
         )
     for warning in results.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    traffic = results.get("traffic") or {}
+    for gap in traffic.get("gaps") or []:
+        console.print(
+            f"contract gap {gap['operation']}: {gap_text(gap)}",
+            style="cyan",
+            soft_wrap=True,
+            markup=False,
+        )
+    if traffic.get("overlay"):
+        console.print(f"suggested Overlay adding them: {traffic['overlay']}", soft_wrap=True)
     gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
     if gen:
         console.print(

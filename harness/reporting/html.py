@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.reporting import as_document
-from harness.reporting.results import SCHEMA_VERSION, Results
+from harness.reporting.results import SCHEMA_VERSION, Results, gap_text
 from harness.reporting.writediff import write_diff
 
 __all__ = ["find_previous", "render_html", "write_html"]
@@ -275,6 +275,10 @@ def render_html(
         "messages": results.get("messages") or [],
         "warnings": results.get("warnings") or [],
         "causes": results.get("causes") or [],
+        "traffic": results.get("traffic") or {},
+        "traffic_gaps": [
+            (g["operation"], gap_text(g)) for g in (results.get("traffic") or {}).get("gaps") or []
+        ],
     }
     return _environment().get_template("report.html.j2").render(**context)
 

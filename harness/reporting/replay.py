@@ -38,8 +38,22 @@ def replay_script(results: Results, finding: Finding) -> str:
         base = results.targets[key].base_url if key in results.targets else None
         if base:
             lines.append(f"#   the run's {key}: {base}")
+    lines.append("#   a token: what a login as that role returned on that side ([auth] login)")
+    source = finding.capture
+    if source is not None:
+        lines.append(f"# From captured traffic: {source.entry} (caller {source.caller}).")
+        if source.chain:
+            lines += [
+                f"# With --chain: replays it from the snapshot with the {source.chain_length} "
+                "captured requests it needs (parity run --traffic).",
+                'if [ "${1:-}" = "--chain" ]; then',
+                '  here="$(cd "$(dirname "$0")" && pwd)"',
+                "  exec parity run --config "
+                + shlex.quote(results.config.config)
+                + f' --traffic "$here/../{source.chain}"',
+                "fi",
+            ]
     lines += [
-        "#   a token: what a login as that role returned on that side ([auth] login)",
         "set -u",
         "missing=0",
         "for var in " + " ".join(variables) + "; do",

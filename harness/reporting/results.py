@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,8 +20,10 @@ from harness.errors import HarnessError
 __all__ = [
     "SCHEMA_VERSION",
     "AcceptedRule",
+    "CaptureSource",
     "CaseDone",
     "Cause",
+    "ContractGap",
     "Coverage",
     "DiffEntry",
     "Example",
@@ -45,8 +48,10 @@ __all__ = [
     "ShardRun",
     "Step",
     "TargetInfo",
+    "TrafficSummary",
     "Unproven",
     "Verdict",
+    "gap_text",
     "load_results",
 ]
 
@@ -228,6 +233,24 @@ class FindingLocation(_Model):
     accepted: bool = False
 
 
+class CaptureSource(_Model):
+    """The captured request a traffic finding came from, as recorded (already redacted)."""
+
+    entry: str = Field(description='"<file>#<seq>": the capture entry')
+    file: str = Field(description="the capture file as given to --traffic")
+    seq: int
+    caller: str | None = Field(description="the caller's pseudonym in the capture")
+    request: dict[str, Any] = Field(description="the request as captured, before ids were mapped")
+    status: int | None = Field(description="the status the client got when it was captured")
+    chain: str | None = Field(
+        None,
+        description="a capture beside results.json holding this entry and the requests it "
+        "needs (its caller's earlier requests, the creates of the ids it uses): "
+        "`parity run --traffic` on it replays the finding from the snapshot",
+    )
+    chain_length: int = 0
+
+
 class Finding(_Model):
     id: str
     phase: Phase
@@ -249,6 +272,9 @@ class Finding(_Model):
         default=None,
         description="replay/<id>.sh beside results.json: a bash script that sends the "
         "example to both services with curl and shows the two answers",
+    )
+    capture: CaptureSource | None = Field(
+        None, description="traffic findings: the capture entry the example came from"
     )
 
 
@@ -419,6 +445,50 @@ class Stats(_Model):
     )
 
 
+class ContractGap(_Model):
+    """What the replayed traffic used on one operation that the contract leaves out."""
+
+    operation: str
+    in_contract: bool = Field(description="false: the contract has no such operation at all")
+    query_parameters: list[str] = Field(default_factory=list)
+    statuses: list[int] = Field(default_factory=list)
+    request_media_types: list[str] = Field(default_factory=list)
+    response_media_types: list[str] = Field(default_factory=list)
+    response_fields: list[str] = Field(default_factory=list)
+
+
+_GAP_PARTS = (
+    ("query_parameters", "query parameters"),
+    ("statuses", "statuses"),
+    ("request_media_types", "request media types"),
+    ("response_media_types", "response media types"),
+    ("response_fields", "response fields"),
+)
+
+
+def gap_text(gap: Mapping[str, Any]) -> str:
+    """One operation's contract gaps in a line (the console and the report say the same)."""
+    parts = [] if gap.get("in_contract", True) else ["not in the contract"]
+    for key, label in _GAP_PARTS:
+        if gap.get(key):
+            parts.append(f"{label}: " + ", ".join(str(v) for v in gap[key]))
+    return "; ".join(parts)
+
+
+class TrafficSummary(_Model):
+    """``--traffic``: the replay's figures and what the contract leaves out."""
+
+    files: list[str]
+    figures: dict[str, float | int] = Field(
+        description="requests, seconds, pairs_per_s, ids_mapped, environment_drift, "
+        "not_found_both, attributed, time_shift_s"
+    )
+    gaps: list[ContractGap] = Field(description="per operation, the contract's gaps")
+    overlay: str | None = Field(
+        None, description="an OpenAPI Overlay beside results.json that would add the gaps"
+    )
+
+
 class Results(_Model):
     schema_version: Literal[2] = 2
     run_id: str
@@ -451,6 +521,9 @@ class Results(_Model):
         "look wrong (a legacy that rejects most valid cases)"
     )
     stats: Stats
+    traffic: TrafficSummary | None = Field(
+        None, description="--traffic: the replay's figures and the contract gaps it saw"
+    )
     shard: ShardInfo | None = Field(
         default=None, description="a run of one shard (parity run --shard i/n)"
     )

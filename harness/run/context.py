@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cases.source import CaseSource
 from harness.compare.comparison import compare_exchange
@@ -127,6 +127,9 @@ class RunStats:
     notes: list[str] = field(default_factory=list)  # what a phase could not do, and why
     warnings: list[str] = field(default_factory=list)  # what a reader must not miss
     incomplete: list[str] = field(default_factory=list)  # why a run proved nothing as a whole
+    # traffic: a capture entry ("<file>#<seq>") -> where it came from (results' CaptureSource)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traffic: dict[str, Any] = field(default_factory=dict)  # results' TrafficSummary
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the phases each (legacy status, candidate status) answer came from, per operation

@@ -38,8 +38,37 @@ def value_source(ctx: RunContext) -> ValueSource | None:
     if snapshot is not None:
         source = ValueSource()
         source.learn_sqlite(snapshot)
+    if ctx.config.traffic.values_from:
+        source = source or ValueSource()
+        _learn_traffic(ctx, source)
     setattr(ctx, "_data_values", source)  # noqa: B010 (once per run, on the run's context)
     return source
+
+
+def _learn_traffic(ctx: RunContext, source: ValueSource) -> None:
+    """``[traffic] values_from``: what real callers sent, as values for the same names."""
+    from harness.traffic.capture import Pseudonymizer, Redactor
+    from harness.traffic.har import read_traffic
+    from harness.traffic.values import feed_values
+
+    settings = ctx.config.traffic
+    redactor = Redactor.build(
+        Pseudonymizer.from_env(),
+        headers=settings.redact_headers,
+        fields=settings.redact_fields,
+        personal=settings.pseudonymize,
+    )
+    captures = [
+        read_traffic(ctx.config.resolve(name), redactor, keep_going=True)
+        for name in settings.values_from
+    ]
+    offered = feed_values(source, captures)
+    broken = sum(len(c.problems) for c in captures)
+    ctx.stats.notes.append(
+        f"data values: {offered} values from traffic ({', '.join(c.source for c in captures)}"
+        + (f"; {broken} broken entries skipped" if broken else "")
+        + ")"
+    )
 
 
 def _kind(schema: Any, root: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
 from harness.pair.transport import curl_line
 from harness.reporting.results import (
     AcceptedRule,
+    CaptureSource,
     Cause,
     ContentInfo,
     Coverage,
@@ -40,11 +41,13 @@ from harness.reporting.results import (
     Stats,
     Step,
     TargetInfo,
+    TrafficSummary,
     Unproven,
 )
 from harness.run.context import OpStats, RunContext
 from harness.setup.config import ParityConfig
 from harness.setup.contract import Operation
+from harness.traffic.replay import ENTRY_HEADER
 
 __all__ = ["RunMeta", "build_results", "environment", "operation_summary", "request_info"]
 
@@ -273,6 +276,7 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
             },
         ),
         replay=f"replay/f-{digest}.sh",
+        capture=_capture_source(ctx, ex.request),
         locations=[
             FindingLocation(
                 location=g.location,
@@ -284,6 +288,13 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
             for g in members
         ],
     )
+
+
+def _capture_source(ctx: RunContext, req: PreparedRequest) -> CaptureSource | None:
+    """A traffic example names its capture entry in a header; the phase kept what it was."""
+    entry = next((v for k, v in req.headers if k == ENTRY_HEADER), None)
+    known = ctx.stats.sources.get(entry) if entry else None
+    return CaptureSource.model_validate(known) if known else None
 
 
 def _value_shape(value: Any) -> str:
@@ -633,6 +644,9 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         errors=[RunError.model_validate(e) for e in meta.errors],
         messages=messages,
         warnings=warnings,
+        traffic=TrafficSummary.model_validate(ctx.stats.traffic)
+        if ctx and ctx.stats.traffic
+        else None,
         stats=Stats(
             exchanges=ctx.stats.exchanges if ctx else 0,
             cases_drawn=gen.drawn if gen else 0,

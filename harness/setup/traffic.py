@@ -42,6 +42,11 @@ class TrafficConfig(_Strict):
         default_factory=list,
         description="fields whose values are stored as their keyed HMAC (names, emails)",
     )
+    values_from: list[str] = Field(
+        default_factory=list,
+        description="capture or HAR files whose query values and JSON body fields feed the "
+        "data-driven cases (next to the snapshot's values; relative to parity.toml)",
+    )
     unproven_share: float = Field(
         0.5,
         description="a replay where more than this share of requests answered 404 on both "

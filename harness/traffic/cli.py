@@ -4,6 +4,7 @@ say what is wrong with them (exit 2 naming each broken entry; ``--keep-going`` w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -147,7 +148,18 @@ def _with_contract(args: argparse.Namespace, captures: list[Capture]) -> int:
         if len(captures) != 1:
             print("parity traffic: error: reduce takes one capture", file=sys.stderr)
             return 2
-        reduction = reduce_capture(captures[0], contract, base)
+        from harness.traffic.har import IDENTITY_FIELDS
+        from harness.traffic.replay import caller_roles, role_identities
+
+        names = list(config.auth.roles) if config.auth else []
+        roles = caller_roles(
+            config.traffic,
+            names,
+            role_identities(config, IDENTITY_FIELDS),
+            Pseudonymizer.from_env() if "PARITY_TRAFFIC_KEY" in os.environ else None,
+        )
+        default = config.traffic.role or (names[0] if names else None)
+        reduction = reduce_capture(captures[0], contract, base, roles, default)
         reduction.capture.write(args.out)
         print(reduction.summary())
         print(f"wrote {args.out}")

@@ -1,8 +1,9 @@
-"""``parity traffic reduce``: a representative part of a capture, sampled by caller (a
-caller's requests are kept or dropped together, so id chains and logins stay whole): callers
-are added until every (operation, status, response shape, query-parameter set) the traffic
-shows is covered and every 5xx kept, then the callers whose writes created an id a kept
-request uses (the dependency closure)."""
+"""``parity traffic reduce``: a representative part of a capture, sampled by caller session
+(a caller's requests from one login to the next are kept or dropped together, never one
+request alone, so id chains and logins stay whole): sessions are added until every
+(operation, role, status, response shape, query-parameter set) the traffic shows is covered
+and every 5xx kept, then the sessions whose writes created or changed a row a kept request
+names before it (the dependency closure)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from harness.setup.contract import Contract
 from harness.traffic.capture import Capture, Exchange
 from harness.traffic.replay import Router, _shape
 
-__all__ = ["Reduction", "reduce_capture"]
+__all__ = ["Reduction", "chain", "reduce_capture"]
 
 _ID_KEY = re.compile(r"(^id$|Id$|_id$)")
-Signature = tuple[str, int, str, tuple[str, ...]]
+Signature = tuple[str, str | None, int, str, tuple[str, ...]]
+Unit = tuple[str | None, int]  # (caller, session number)
+_LOGIN = re.compile(r"log-?in|sign-?in|/auth/token$|/sessions?$", re.IGNORECASE)
 
 
 def _ids_created(ex: Exchange) -> set[str]:
@@ -37,8 +40,14 @@ def _ids_created(ex: Exchange) -> set[str]:
     return out
 
 
-def _ids_used(ex: Exchange) -> set[str]:
-    used = {p for p in ex.request.path.split("/") if p}
+def _ids_used(ex: Exchange, router: Router | None = None) -> set[str]:
+    """Ids a request names: its path parameters (the route's literal segments are not ids),
+    id-named query parameters and body fields."""
+    hit = router.match(ex.request.method, ex.request.path) if router is not None else None
+    if hit is not None:
+        used = {value for _, value in hit[1]}
+    else:
+        used = {p for p in ex.request.path.split("/") if p}
     used |= {v for k, v in ex.request.query if _ID_KEY.search(k)}
     body = ex.request.body.decoded() if ex.request.body is not None else None
 
@@ -63,26 +72,56 @@ class Reduction:
     dropped_callers: list[str | None]
     signatures: int
     total: int
+    sessions_kept: int = 0
+    sessions: int = 0
 
     def summary(self) -> str:
         kept = len(self.capture.exchanges)
         ratio = kept / self.total if self.total else 0.0
         return (
             f"kept {kept} of {self.total} exchanges ({ratio:.0%}), "
+            f"{self.sessions_kept} of {self.sessions} caller sessions, "
             f"{len(self.kept_callers)} of {len(self.kept_callers) + len(self.dropped_callers)} "
-            f"callers; {self.signatures} distinct (operation, status, shape, parameters) all "
+            f"callers; {self.signatures} distinct (operation, role, status, shape, parameters) all "
             f"covered, every 5xx kept; dropped callers: "
             + (", ".join(str(c) for c in self.dropped_callers) or "none")
         )
 
 
-def reduce_capture(capture: Capture, contract: Contract, base_path: str) -> Reduction:
-    router = Router(contract, base_path)
-    by_caller: dict[str | None, list[Exchange]] = defaultdict(list)
-    sigs: dict[str | None, set[Signature]] = defaultdict(set)
-    must: set[str | None] = set()
+def _units(capture: Capture) -> list[Unit]:
+    """Each exchange's sampling unit: its caller's session (a login starts a new one), so a
+    capture with few users still reduces while a session's id chain stays whole."""
+    sessions: dict[str | None, int] = defaultdict(int)
+    started: set[str | None] = set()
+    out: list[Unit] = []
     for ex in capture.exchanges:
-        by_caller[ex.caller].append(ex)
+        login = ex.request.method == "POST" and bool(_LOGIN.search(ex.request.path))
+        if login and ex.caller in started:
+            sessions[ex.caller] += 1
+        started.add(ex.caller)
+        out.append((ex.caller, sessions[ex.caller]))
+    return out
+
+
+def reduce_capture(
+    capture: Capture,
+    contract: Contract,
+    base_path: str,
+    roles: dict[str, str] | None = None,
+    default_role: str | None = None,
+) -> Reduction:
+    """``roles``: caller pseudonym -> the role it replays as (the replay's own mapping), so a
+    request per (operation, role, ...) is kept: a reader's GET and an admin's are not one."""
+    roles = roles or {}
+    router = Router(contract, base_path)
+    units = _units(capture)
+    by_unit: dict[Unit, list[Exchange]] = defaultdict(list)
+    sigs: dict[Unit, set[Signature]] = defaultdict(set)
+    must: set[Unit] = set()
+    # an id -> (seq, unit) of every successful write that named or created it
+    writers: dict[str, list[tuple[int, Unit]]] = defaultdict(list)
+    for ex, unit in zip(capture.exchanges, units, strict=True):
+        by_unit[unit].append(ex)
         hit = router.match(ex.request.method, ex.request.path)
         op = hit[0].id if hit else f"{ex.request.method} {ex.request.path}"
         status = ex.answer.status if ex.answer else 0
@@ -90,40 +129,80 @@ def reduce_capture(capture: Capture, contract: Contract, base_path: str) -> Redu
         shape = hashlib.sha1(
             json.dumps(sorted(_shape(body)) if body is not None else []).encode()
         ).hexdigest()[:10]
-        sigs[ex.caller].add((op, status, shape, tuple(sorted({k for k, _ in ex.request.query}))))
+        role = roles.get(ex.caller, default_role) if ex.caller is not None else None
+        params = tuple(sorted({k for k, _ in ex.request.query}))
+        sigs[unit].add((op, role, status, shape, params))
         if status >= 500:
-            must.add(ex.caller)
+            must.add(unit)
+        login = bool(_LOGIN.search(ex.request.path))
+        if (
+            ex.request.method not in ("GET", "HEAD", "OPTIONS")
+            and 200 <= status < 300
+            and not login
+        ):
+            for value in _ids_created(ex) | _ids_used(ex, router):
+                writers[value].append((ex.seq, unit))
     everything = set().union(*sigs.values()) if sigs else set()
-    kept: set[str | None] = set(must)
-    covered: set[Signature] = set().union(*(sigs[c] for c in kept)) if kept else set()
-    while covered != everything:  # greedy set cover, by caller
+    kept: set[Unit] = set(must)
+    covered: set[Signature] = set().union(*(sigs[u] for u in kept)) if kept else set()
+    while covered != everything:  # greedy set cover, by caller session
         best = max(
-            (c for c in by_caller if c not in kept),
-            key=lambda c: (len(sigs[c] - covered), -len(by_caller[c])),
+            (u for u in by_unit if u not in kept),
+            key=lambda u: (len(sigs[u] - covered), -len(by_unit[u])),
         )
         kept.add(best)
         covered |= sigs[best]
-    # dependency closure: the callers whose writes created an id a kept request uses
-    creators: dict[str, str | None] = {}
-    for ex in capture.exchanges:
-        for value in _ids_created(ex):
-            creators.setdefault(value, ex.caller)
-    changed = True
-    while changed:
-        changed = False
-        for caller in list(kept):
-            for ex in by_caller[caller]:
-                for value in _ids_used(ex):
-                    creator = creators.get(value, caller)
-                    if creator not in kept:
-                        kept.add(creator)
-                        changed = True
-    exchanges = [ex for ex in capture.exchanges if ex.caller in kept]
-    order = list(by_caller)
+    # dependency closure: the sessions whose writes created or changed a row a kept request
+    # names before it (the create of its id, the state changes it builds on)
+    pending = list(kept)
+    while pending:
+        unit = pending.pop()
+        for ex in by_unit[unit]:
+            for value in _ids_used(ex, router):
+                for seq, writer in writers.get(value, ()):
+                    if seq < ex.seq and writer not in kept:
+                        kept.add(writer)
+                        pending.append(writer)
+    exchanges = [ex for ex, unit in zip(capture.exchanges, units, strict=True) if unit in kept]
+    callers = list(dict.fromkeys(ex.caller for ex in capture.exchanges))
+    kept_callers = {c for c, _ in kept}
     return Reduction(
         Capture(capture.header, exchanges, [], capture.source),
-        [c for c in order if c in kept],
-        [c for c in order if c not in kept],
+        [c for c in callers if c in kept_callers],
+        [c for c in callers if c not in kept_callers],
         len(everything),
         len(capture.exchanges),
+        len(kept),
+        len(by_unit),
     )
+
+
+def chain(capture: Capture, seq: int) -> Capture:
+    """The requests one entry needs to be replayed from the snapshot: its caller's requests up
+    to it (a login, the create whose id it uses), then, transitively, every other caller's
+    requests up to the one that created an id those use. Capture order is kept."""
+    exchanges = capture.exchanges
+    target = next((ex for ex in exchanges if ex.seq == seq), None)
+    if target is None:
+        raise KeyError(seq)
+    creator: dict[str, Exchange] = {}
+    for ex in exchanges:
+        for value in _ids_created(ex):
+            creator.setdefault(value, ex)
+    # caller -> the last seq of theirs that is needed (their requests up to it are kept)
+    upto: dict[str | None, int] = {target.caller: target.seq}
+    pending = [target.caller]
+    while pending:
+        caller = pending.pop()
+        for ex in exchanges:
+            if ex.caller != caller or ex.seq > upto[caller]:
+                continue
+            for value in _ids_used(ex):
+                made = creator.get(value)
+                if made is None or made.seq >= ex.seq:
+                    continue
+                if upto.get(made.caller, -1) < made.seq:
+                    upto[made.caller] = made.seq
+                    pending.append(made.caller)
+    kept = [ex for ex in exchanges if ex.caller in upto and ex.seq <= upto[ex.caller]]
+    return Capture(capture.header, kept, [], capture.source)

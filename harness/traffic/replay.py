@@ -23,7 +23,7 @@ from harness.setup.contract import Contract, Operation
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import Capture, Exchange, Pseudonymizer
 
-__all__ = ["IdMap", "Router", "TimeShift", "TrafficPlan", "load_plan"]
+__all__ = ["IdMap", "Router", "TimeShift", "TrafficPlan", "caller_roles", "load_plan"]
 
 LABEL = "traffic replay"
 # headers a replay never copies: credentials (the role's session replaces them), framing
@@ -206,6 +206,7 @@ class TrafficPlan:
     started: datetime | None
 
     warnings: list[str] = field(default_factory=list)
+    captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
 
     @property
     def operations(self) -> set[str]:
@@ -230,7 +231,7 @@ class TrafficPlan:
         pseudonyms: Pseudonymizer | None = None,
     ) -> TrafficPlan:
         router = Router(contract, base_path)
-        by_caller = _caller_roles(settings, roles, role_identities, pseudonyms)
+        by_caller = caller_roles(settings, roles, role_identities, pseudonyms)
         default = settings.role or (roles[0] if roles else None)
         steps: list[Step] = []
         skipped: Counter[str] = Counter()
@@ -265,10 +266,17 @@ class TrafficPlan:
             )
         starts = [s.exchange.timings.started for s in steps]
         snapshot = next((c.header.snapshot for c in captures if c.header.snapshot), None)
-        return cls(steps, skipped, snapshot, min(starts) if starts else None, warnings)
+        return cls(
+            steps,
+            skipped,
+            snapshot,
+            min(starts) if starts else None,
+            warnings,
+            {Path(c.source).name: c for c in captures},
+        )
 
 
-def _caller_roles(
+def caller_roles(
     settings: TrafficConfig,
     roles: list[str],
     role_identities: dict[str, str],

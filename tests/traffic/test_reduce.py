@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from harness.setup.contract import load_contract
 from harness.traffic.capture import (
     Body,
@@ -16,7 +18,7 @@ from harness.traffic.capture import (
     Header,
     Timings,
 )
-from harness.traffic.reduce import reduce_capture
+from harness.traffic.reduce import chain, reduce_capture
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -55,3 +57,57 @@ def test_reduce_keeps_whole_callers_covering_everything_and_their_dependencies()
     assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 5, 6, 7]
     assert "kept 6 of 8 exchanges" in red.summary()
     assert "dropped callers: twin" in red.summary()
+
+
+def test_an_entry_chain_holds_its_caller_before_it_and_the_creates_it_uses() -> None:
+    exchanges = [
+        _ex(0, "creator", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(1, "other", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(2, "reader", "GET", "/api/alerts/count", 200, {"total": 1}),
+        _ex(3, "creator", "POST", "/api/cases", 201, {"id": 901, "title": "later"}),
+        _ex(4, "reader", "GET", "/api/cases/900", 200, {"id": 900, "title": "t"}),
+        _ex(5, "reader", "GET", "/api/health", 200, {"status": "ok"}),
+    ]
+    cap = Capture(Header(created=T0), exchanges)
+    # the reader's earlier request and the create of 900, not the creator's later write
+    assert [e.seq for e in chain(cap, 4).exchanges] == [0, 2, 4]
+    assert [e.seq for e in chain(cap, 2).exchanges] == [2]
+    with pytest.raises(KeyError):
+        chain(cap, 99)
+
+
+def test_reduce_keeps_a_request_per_role() -> None:
+    exchanges = [
+        _ex(0, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(1, "bo", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(2, "cy", "GET", "/api/health", 200, {"status": "ok"}),
+    ]
+    cap = Capture(Header(created=T0), exchanges)
+    contract = load_contract(CONTRACT)
+    assert len(reduce_capture(cap, contract, "").kept_callers) == 1  # one role: one caller
+    roles = {"ana": "admin", "bo": "analyst", "cy": "analyst"}
+    red = reduce_capture(cap, contract, "", roles)
+    assert sorted(red.kept_callers, key=str) == ["ana", "bo"]  # the admin's and one analyst
+    assert "(operation, role, status, shape, parameters)" in red.summary()
+
+
+def test_reduce_samples_by_session_and_keeps_the_writes_a_kept_session_builds_on() -> None:
+    login = {"token": "t"}
+    exchanges = [
+        _ex(0, "ana", "POST", "/api/auth/login", 200, login),
+        _ex(1, "ana", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(2, "ana", "PATCH", "/api/cases/900", 200, {"id": 900, "status": "in_progress"}),
+        _ex(3, "ana", "POST", "/api/auth/login", 200, login),  # a second session of ana
+        _ex(4, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(5, "ana", "POST", "/api/auth/login", 200, login),  # a third one
+        _ex(6, "ana", "GET", "/api/health", 200, {"status": "ok"}),
+        _ex(7, "bo", "POST", "/api/auth/login", 200, login),
+        _ex(8, "bo", "GET", "/api/alerts/count", 200, {"total": 1}),
+        _ex(9, "bo", "GET", "/api/cases/900", 200, {"id": 900, "status": "in_progress"}),
+    ]
+    red = reduce_capture(Capture(Header(created=T0), exchanges), load_contract(CONTRACT), "")
+    # ana's third session repeats her second: dropped, though ana is kept; bo's read of 900
+    # pulls in the session that created it and moved it to in_progress
+    assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 3, 4, 7, 8, 9]
+    assert "2 of 3 caller sessions" not in red.summary()
+    assert "3 of 4 caller sessions" in red.summary()

@@ -53,7 +53,19 @@ def test_the_unmutated_port_agrees_on_simulated_traffic(
 ) -> None:
     monkeypatch.setenv("PARITY_TRAFFIC_KEY", "simulated")
     config = mutant_config(tmp_path, None)
-    code, results = _replay(config, traffic, tmp_path / "reports")
+    # a query parameter the contract does not declare, on the traffic's case reads: both
+    # services ignore it (no finding), and the contract-gap list must name it
+    planted = tmp_path / "planted.jsonl"
+    lines = traffic.read_text().splitlines()
+    out = []
+    for line in lines:
+        record = json.loads(line)
+        request = record.get("request") or {}
+        if request.get("method") == "GET" and request.get("path") == "/api/cases":
+            request["query"] = [*request.get("query", []), ["utm_source", "mail"]]
+        out.append(json.dumps(record))
+    planted.write_text("\n".join(out) + "\n")
+    code, results = _replay(config, planted, tmp_path / "reports")
     assert results["findings"] == [], [f["summary"] for f in results["findings"]]
     assert code == 0, results["messages"]
     notes = " ".join(results["stats"]["notes"])
@@ -62,6 +74,17 @@ def test_the_unmutated_port_agrees_on_simulated_traffic(
     assert mapped >= 1, notes  # the cases the traffic created got other ids in the replay
     for warning in results["warnings"]:
         assert "environment drift, not the port's" in warning or "traffic" not in warning
+    summary = results["traffic"]
+    assert summary["figures"]["requests"] >= 200
+    gaps = {g["operation"]: g for g in summary["gaps"]}
+    assert "utm_source" in gaps["GET /api/cases"]["query_parameters"], gaps
+    assert all(
+        "utm_source" not in g["query_parameters"]
+        for op, g in gaps.items()
+        if op != "GET /api/cases"
+    )
+    overlay = (tmp_path / "reports" / "latest" / summary["overlay"]).read_text()
+    assert "utm_source" in overlay
 
 
 def test_a_port_drift_is_caught_by_the_replay(
@@ -77,3 +100,23 @@ def test_a_port_drift_is_caught_by_the_replay(
     example = json.dumps(hits[0]["example"])
     assert "x-parity-capture" in example
     assert "sim.jsonl#" in example
+    # the finding names its capture entry, the request as captured, and a chain to replay
+    source = hits[0]["capture"]
+    assert source["entry"].startswith("sim.jsonl#")
+    assert source["request"]["method"] == "PATCH"
+    assert source["request"]["path"].startswith("/api/cases/")
+    run_dir = tmp_path / "reports" / "latest"
+    chain = run_dir / source["chain"]
+    lines = chain.read_text().splitlines()
+    assert len(lines) == source["chain_length"] + 1  # the header, then the entries
+    assert json.loads(lines[-1])["seq"] == source["seq"]
+    script = (run_dir / hits[0]["replay"]).read_text()
+    assert "--chain" in script
+    assert source["chain"] in script
+    # the chain alone, replayed from the snapshot, shows the same drift
+    again, results2 = _replay(config, chain, tmp_path / "reports2")
+    assert again == 1
+    assert any(
+        f["operation"] == "PATCH /api/cases/{id}" and f["capture"]["seq"] == source["seq"]
+        for f in results2["findings"]
+    ), [f["operation"] for f in results2["findings"]]

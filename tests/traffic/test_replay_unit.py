@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,3 +75,99 @@ def test_csv_cells_allowed_by_a_rule_are_not_a_format_difference() -> None:
     quoted = csv(head + '"1","2026-01-01T00:00:00.001Z"\r\n')
     found = compare_exchange(a, quoted, None, None, rules, CompareConfig())
     assert [d.kind for d in found] == ["format"]  # same cells, other bytes: still caught
+
+
+def test_a_replay_drops_captured_signatures_and_keeps_idempotency_keys() -> None:
+    """The captured signature signs the captured bytes; the replayed body has its ids mapped,
+    so the transport must sign it anew (it signs only when no signature header is there)."""
+    from datetime import UTC, datetime
+
+    from harness.run.phases.traffic import Replay
+    from harness.traffic.capture import Body, CapturedRequest, Exchange, Timings
+    from harness.traffic.replay import Step, TrafficPlan
+
+    contract = load_contract(CONTRACT)
+    hit = Router(contract, "").match("POST", "/api/cases/310/chat")
+    assert hit is not None
+    ex = Exchange(
+        seq=3,
+        request=CapturedRequest(
+            method="POST",
+            path="/api/cases/310/chat",
+            headers=[
+                ("X-Signature", "sha256=captured"),
+                ("X-Signature-Timestamp", "1700000000"),
+                ("Idempotency-Key", "k-1"),
+                ("content-type", "application/json"),
+            ],
+            body=Body(media_type="application/json", text='{"caseId": 310, "text": "hi"}'),
+        ),
+        timings=Timings(started=datetime(2026, 1, 5, tzinfo=UTC)),
+    )
+    step = Step("c.jsonl#3", ex, hit[0], hit[1], None)
+    replay = Replay(TrafficPlan([step], Counter(), None, None))
+    ids = IdMap()
+    ids.learn({"id": 310}, "candidate", {"id": 311})
+    shift = TimeShift(timedelta(0))
+    unsigned = dict(replay._request(step, "candidate", ids, shift).headers)
+    assert unsigned["X-Signature"] == "sha256=captured"  # no [auth.signing]: as captured
+    replay._resign = frozenset({"x-signature", "x-signature-timestamp"})
+    req = replay._request(step, "candidate", ids, shift)
+    headers = dict(req.headers)
+    assert "X-Signature" not in headers
+    assert "X-Signature-Timestamp" not in headers
+    assert headers["Idempotency-Key"] == "k-1"
+    assert headers["x-parity-capture"] == "c.jsonl#3"
+    assert req.path == "/api/cases/311/chat"
+    assert req.body == {"caseId": 311, "text": "hi"}
+
+
+def test_a_read_finding_is_shrunk_on_both_sides_in_lockstep() -> None:
+    """The drift needs only ``status``: the other query parameter is dropped from the example,
+    the entry header stays, each side keeps its own mapped id; a write is never shrunk."""
+    from types import SimpleNamespace
+
+    from harness.compare.findings import Group
+    from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest, Response
+    from harness.run.phases.traffic import Replay
+    from harness.traffic.replay import ENTRY_HEADER
+
+    def req(path: str, method: str = "GET") -> PreparedRequest:
+        return PreparedRequest(
+            operation="GET /api/cases/{id}/chat",
+            method=method,
+            path=path,
+            query=(("status", "open"), ("page", "2")),
+            headers=((ENTRY_HEADER, "c.jsonl#5"), ("accept", "application/json")),
+            content=None,
+            body=NOT_SET,
+            media_type=None,
+            role="agent",
+            mode="positive",
+        )
+
+    sent: list[tuple[PreparedRequest, PreparedRequest | None]] = []
+    ok = Response(200, (), {}, "{}", 1.0)
+
+    def exchange(lreq: PreparedRequest, creq: PreparedRequest | None = None) -> ExchangeResult:
+        sent.append((lreq, creq))
+        drift = [Difference("body:$.n", "value", "$.n", 1, 2, "n differs")]
+        hit = ("status", "open") in lreq.query
+        return ExchangeResult(lreq, ok, ok, None, None, drift if hit else [], creq)
+
+    first = exchange(req("/api/cases/7/chat"), req("/api/cases/8/chat"))
+    group = Group("GET /api/cases/{id}/chat", "body:$.n", "value", 1, first, first.differences[0])
+    ctx = SimpleNamespace(profile=SimpleNamespace(shrink_budget=20), exchange=exchange)
+    Replay._shrink(ctx, [group], req("/api/cases/7/chat"), req("/api/cases/8/chat"))  # type: ignore[arg-type]
+    small = group.example
+    assert small.request.query == (("status", "open"),)
+    assert small.request.path == "/api/cases/7/chat"
+    assert small.candidate_request is not None
+    assert small.candidate_request.path == "/api/cases/8/chat"
+    assert dict(small.request.headers)[ENTRY_HEADER] == "c.jsonl#5"
+    assert all(any(k == ENTRY_HEADER for k, _ in lr.headers) for lr, _ in sent)
+    sent.clear()
+    write = Group("GET /api/cases/{id}/chat", "body:$.n", "value", 1, first, first.differences[0])
+    Replay._shrink(ctx, [write], req("/x", "POST"), req("/y", "POST"))  # type: ignore[arg-type]
+    assert sent == []
+    assert write.example is first

@@ -4,6 +4,7 @@ services in capture order, ids mapped, time shifted (the plan: ``harness.traffic
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,11 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+import yaml
+
+from harness.compare.findings import Group, reductions
 from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import REDACTED
+from harness.traffic.gaps import find_gaps
+from harness.traffic.reduce import chain
 from harness.traffic.replay import (
     _ROW_KEY,
     _SKIP_HEADERS,
@@ -43,13 +49,17 @@ class Replay:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     figures: dict[str, Any] = field(default_factory=dict)
     _base: str = ""
+    _resign: frozenset[str] = frozenset()  # captured signature headers: the transport re-signs
 
     def _request(self, step: Step, side: str, ids: IdMap, shift: TimeShift) -> PreparedRequest:
         req = step.exchange.request
         kept = [
             (k, v)
             for k, v in req.headers
-            if k.lower() not in _SKIP_HEADERS and v != REDACTED and not k.startswith(":")
+            if k.lower() not in _SKIP_HEADERS
+            and k.lower() not in self._resign
+            and v != REDACTED
+            and not k.startswith(":")
         ]
         headers = (*kept, (ENTRY_HEADER, step.entry))
         media = next((v for k, v in req.headers if k.lower() == "content-type"), None)
@@ -80,7 +90,7 @@ class Replay:
             media_type=media.split(";")[0].strip() if media else None,
             role=step.role,
             mode="positive",
-            shrinkable=False,
+            shrinkable=body is not NOT_SET or content is None,
             path_params=params,
         )
 
@@ -89,6 +99,13 @@ class Replay:
         self._base = (
             ctx.config.base_path if ctx.config.base_path is not None else ctx.contract.base_path
         ).rstrip("/")
+        signing = ctx.config.auth.signing if ctx.config.auth else None
+        if signing is not None:
+            # a captured signature signs the captured bytes at the captured time: the replay
+            # sends other bytes (ids mapped, times moved), so the transport signs them anew
+            # (idempotency keys and every other header travel as captured)
+            names = (signing.signature_header, signing.timestamp_header)
+            self._resign = frozenset(n.lower() for n in names if n)
         ctx.stats.warnings.extend(plan.warnings)
         for why, n in sorted(plan.skipped.items()):
             ctx.stats.notes.append(f"traffic: {n} captured requests not replayed: {why}")
@@ -145,13 +162,18 @@ class Replay:
                 )
                 agreed = not ctx.findings.live(result)
                 ctx.stats.op(step.op).add(result, agreed)
+                known = set(ctx.findings.groups)
                 ctx.findings.record(result, "traffic")
+                fresh_groups = [g for k, g in ctx.findings.groups.items() if k not in known]
+                if fresh_groups and ctx.profile.shrink:
+                    self._shrink(ctx, fresh_groups, lreq, creq)
                 ctx.listener.case_done(CaseDone(label=LABEL, agreed=agreed))
                 if n % 25 == 24:
                     ctx.pair.check_alive()
         finally:
             ctx.pair.restore()
         elapsed = time.perf_counter() - started
+        self._sources(ctx)
         total = len(plan.steps)
         self.figures = {
             "requests": total,
@@ -169,6 +191,7 @@ class Replay:
             f"({', '.join(f'{k} x{v}' for k, v in ids.learned_from.most_common(5))}), "
             f"times moved by {shift.delta}"
         )
+        self._gaps(ctx)
         if attributed:
             ctx.stats.notes.append(
                 f"traffic: {attributed} later differences on rows an earlier request wrote "
@@ -191,6 +214,110 @@ class Replay:
             )
             ctx.stats.warnings.append(message)
             ctx.stats.incomplete.append(message)
+
+    def _gaps(self, ctx: RunContext) -> None:
+        """What the traffic used that the contract leaves out, per operation (in the results,
+        the console and the report), and an Overlay beside results.json that adds it."""
+        captures = list(self.plan.captures.values())
+        gaps = find_gaps(captures, ctx.contract, self._base)
+        found = gaps.found()
+        summary: dict[str, Any] = {
+            "files": [c.source for c in captures],
+            "figures": self.figures,
+            "gaps": [
+                {
+                    "operation": g.operation,
+                    "in_contract": g.known,
+                    "query_parameters": sorted(g.params),
+                    "statuses": sorted(g.statuses),
+                    "request_media_types": sorted(g.request_media),
+                    "response_media_types": sorted(g.response_media),
+                    "response_fields": sorted(g.fields),
+                }
+                for g in found
+            ],
+        }
+        if found:
+            relative = "traffic/overlay.yaml"
+            try:
+                (ctx.run_dir / "traffic").mkdir(parents=True, exist_ok=True)
+                (ctx.run_dir / relative).write_text(
+                    yaml.safe_dump(gaps.overlay(), sort_keys=False), encoding="utf-8"
+                )
+            except OSError as exc:
+                ctx.stats.warnings.append(f"traffic: could not write {relative}: {exc}")
+            else:
+                summary["overlay"] = relative
+            ctx.stats.notes.append(
+                f"traffic: the contract leaves out what {len(found)} operation(s) of the "
+                f"traffic used (results: traffic.gaps; suggested Overlay: {relative})"
+            )
+        ctx.stats.traffic = summary
+
+    @staticmethod
+    def _shrink(
+        ctx: RunContext, groups: list[Group], lreq: PreparedRequest, creq: PreparedRequest
+    ) -> None:
+        """A new finding's example made smaller where the shrinker can: a read, shrunk on
+        both sides in lockstep (each side keeps its own mapped ids), each attempt restored so
+        the replay's state stays the one the traffic built. A write is kept as captured: the
+        state after it is not the state before it."""
+        if lreq.method not in ("GET", "HEAD", "OPTIONS"):
+            return
+        budget = ctx.profile.shrink_budget
+        improved = True
+        while improved and budget > 0:
+            improved = False
+            for small_l, small_c in zip(reductions(lreq), reductions(creq), strict=False):
+                if budget <= 0:
+                    break
+                if not any(k == ENTRY_HEADER for k, _ in small_l.headers):
+                    continue  # the entry it came from stays named
+                budget -= 1
+                result = ctx.exchange(small_l, small_c if small_c != small_l else None)
+                places = {(d.location, d.kind): d for d in result.differences}
+                if all((g.location, g.kind) in places for g in groups):
+                    for g in groups:
+                        g.example = result
+                        g.difference = places[(g.location, g.kind)]
+                    lreq, creq = small_l, small_c
+                    improved = True
+                    break
+
+    def _sources(self, ctx: RunContext) -> None:
+        """For each traffic finding's example: the capture entry it came from, and beside
+        results.json a capture of that entry with the requests it needs (its chain), which
+        ``parity run --traffic`` replays from the snapshot."""
+        steps = {s.entry: s for s in self.plan.steps}
+        for group in ctx.findings.all_groups():
+            if group.phase != "traffic":
+                continue
+            entry = next((v for k, v in group.example.request.headers if k == ENTRY_HEADER), "")
+            step = steps.get(entry)
+            if step is None or entry in ctx.stats.sources:
+                continue
+            name, _, seq = entry.rpartition("#")
+            capture = self.plan.captures.get(name)
+            info: dict[str, Any] = {
+                "entry": entry,
+                "file": capture.source if capture else name,
+                "seq": int(seq),
+                "caller": step.exchange.caller,
+                "request": step.exchange.request.model_dump(mode="json"),
+                "status": step.exchange.answer.status if step.exchange.answer else None,
+            }
+            if capture is not None:
+                needed = chain(capture, int(seq))
+                relative = f"traffic/{re.sub(r'[^A-Za-z0-9._-]', '_', entry)}.jsonl"
+                try:
+                    (ctx.run_dir / "traffic").mkdir(parents=True, exist_ok=True)
+                    needed.write(ctx.run_dir / relative)
+                except OSError as exc:
+                    ctx.stats.warnings.append(f"traffic: could not write {relative}: {exc}")
+                else:
+                    info["chain"] = relative
+                    info["chain_length"] = len(needed.exchanges)
+            ctx.stats.sources[entry] = info
 
     @staticmethod
     def _environment(status: int, captured: Any, result: ExchangeResult) -> str | None:
