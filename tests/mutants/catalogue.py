@@ -1391,3 +1391,30 @@ def _share_not_notified() -> list[Wrapper]:
 
     shares.notify = lambda *args, **kwargs: None  # type: ignore[assignment]
     return []
+
+
+# -- reads after writes: only a read that runs after a write, before the restore, sees it ------
+@mutant(
+    "case-item-cached",
+    "compute",
+    "GET /api/cases/{id} caches its answer per caller and id (a response cache that updates "
+    "do not invalidate): right on the seeded rows, stale after the case is changed",
+    "GET /api/cases/{id}",
+    "PATCH /api/cases/{id}",
+    "POST /api/cases/{id}/assign",
+)
+def _case_item_cached() -> list[Wrapper]:
+    cache: dict[tuple[bytes, str], bytes] = {}
+    current: list[tuple[bytes, str]] = []
+
+    def remember(scope: Any) -> bool:
+        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+        current[:] = [(auth, str(scope.get("path", "")))]
+        return True
+
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status != 200 or not current:
+            return status, headers, body
+        return status, headers, cache.setdefault(current[0], body)
+
+    return [rewrite_response(["GET /api/cases/{id}"], fn, when=remember)]
