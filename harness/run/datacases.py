@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.cases.combos import ABSENT, covered_pairs, pairwise, query_dimensions
 from harness.cases.datavalues import Paired, ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["data_cases", "data_slots", "value_source"]
+__all__ = ["combination_cases", "data_cases", "data_slots", "value_source"]
 
 _SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
@@ -179,3 +180,55 @@ def data_cases(
         known.add(one.signature())
         out.append((one, mine))
     return out
+
+
+def combination_cases(
+    ctx: RunContext, op: Operation, cases: list[PreparedRequest]
+) -> list[PreparedRequest]:
+    """Positive cases whose optional query parameters follow a pairwise covering array
+    (:mod:`harness.cases.combos`), within ``Profile.combinations`` per operation; the
+    pairs covered are noted per operation."""
+    budget = ctx.profile.combinations
+    positive = [c for c in cases if c.mode == "positive"]
+    if budget <= 0 or not positive or op.api is None:
+        return []
+    root = ctx.contract.raw
+    source = value_source(ctx)
+    configured = set(ctx.config.fixture_rules())
+    kinds = {s.name: k for s, k in data_slots(op, root) if s.location == "query"}
+
+    def extra(name: str) -> list[Any]:
+        if source is None or name in configured or name not in kinds:
+            return []
+        found = _values(source, name, kinds[name], op.path)
+        return [v for v in found if not isinstance(v, Paired)][:2]
+
+    dims = query_dimensions(op.api.definition.raw.get("parameters") or [], root, extra)
+    rows = pairwise(dims, budget)
+    if not rows:
+        return []
+    covered, total = covered_pairs(dims, rows)
+    ctx.stats.notes.append(f"pairwise {op.id}: {covered} of {total} pairs in {len(rows)} cases")
+    required = _required_query(op, root)
+    base = min(positive, key=lambda c: len(c.query))
+    kept = tuple((k, v) for k, v in base.query if k in required)
+    roles = ctx.roles()
+    known = {c.signature() for c in cases}
+    out: list[PreparedRequest] = []
+    for index, row in enumerate(rows):
+        query = kept + tuple(
+            (name, _text(value))
+            for (name, _), value in zip(dims, row, strict=True)
+            if value is not ABSENT
+        )
+        one = replace(base, query=query, role=roles[index % len(roles)])
+        if one.signature() not in known:
+            known.add(one.signature())
+            out.append(one)
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from harness.cases.fixtures import fixture_cases
 from harness.reporting.results import OperationFinished
 from harness.run.context import RunContext
-from harness.run.datacases import data_cases
+from harness.run.datacases import combination_cases, data_cases
 from harness.run.outcome import operation_summary
 from harness.run.readback import ReadBack
 
@@ -22,6 +22,7 @@ class Stateless:
         for op, cases in ctx.cases.stream(ctx.selected):
             cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
             drawn = data_cases(ctx, op, cases)
+            drawn += [(c, None) for c in combination_cases(ctx, op, cases)]
             own = [None] * len(cases) + [mine for _, mine in drawn]
             ctx.replay_all(
                 op.id, op, cases + [req for req, _ in drawn], candidates=own, after_write=readback
