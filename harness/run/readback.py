@@ -146,7 +146,11 @@ class ReadBack:
             lreq = fill(base, read.path, {**params, "id": ids[0]})
             if ids[1] != ids[0]:
                 creq = fill(base, read.path, {**params, "id": ids[1]})
-        result = ctx.exchange(lreq, creq, restore=False)
+        phase, ctx.phase = ctx.phase, "readback"  # not the phase's proof: its own reads
+        try:
+            result = ctx.exchange(lreq, creq, restore=False)
+        finally:
+            ctx.phase = phase
         self.reads += 1
         # the writes compared are cumulative: the write's own differences are its finding
         mine = {d.location for d in write.differences}
