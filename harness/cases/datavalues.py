@@ -2,8 +2,9 @@
 snapshot's tables (and, later, from captured traffic), for parameters that select or match
 rows. A generated string rarely matches a stored one; a stored word, prefix or instant does.
 
-Not wired into the phases yet: :class:`ValueSource` is the interface a phase (or the traffic
-replay, through :meth:`ValueSource.add`) feeds and reads.
+:class:`ValueSource` is the interface a phase (``harness.run.datacases``; the traffic replay,
+through :meth:`ValueSource.add`) feeds and reads. Instants each side stamped with its own
+clock (rows written after the snapshot) are kept per side (:class:`Paired`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ValueSource", "time_variants", "words_and_prefixes"]
+__all__ = ["Paired", "ValueSource", "time_variants", "words_and_prefixes"]
 
 _WORD = re.compile(r"\w{3,}", re.UNICODE)
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -36,42 +37,107 @@ def words_and_prefixes(text: str) -> list[str]:
     return out
 
 
-def time_variants(text: str) -> list[str]:
-    """A stored instant as stored, cut to seconds and minutes, in Z and with an offset, and
-    the instants one unit (of its own precision) before and after."""
-    if not _INSTANT.match(text):
-        return []
+def _instant(text: Any) -> datetime | None:
+    """A stored instant as an aware UTC datetime (None: not one)."""
+    if not isinstance(text, str) or not _INSTANT.match(text):
+        return None
     try:
         when = datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
     except ValueError:
-        return []
+        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    when = when.astimezone(UTC)
+    return when.astimezone(UTC)
+
+
+def _unit(text: str) -> timedelta:
     match = _INSTANT.match(text)
     assert match is not None
     if match.group(2):
-        unit = timedelta(milliseconds=1)
-    elif match.group(1):
-        unit = timedelta(seconds=1)
-    else:
-        unit = timedelta(minutes=1)
+        return timedelta(milliseconds=1)
+    if match.group(1):
+        return timedelta(seconds=1)
+    return timedelta(minutes=1)
+
+
+def _variants(when: datetime, unit: timedelta) -> list[str]:
+    """The instant at its precision (exact first), cut to seconds and minutes, with an
+    offset, then one unit before and after: always the same length, index by index."""
 
     def z(t: datetime, spec: str) -> str:
         return t.isoformat(timespec=spec).replace("+00:00", "Z")
 
     spec = "milliseconds" if unit < timedelta(seconds=1) else "seconds"
     offset = timezone(timedelta(hours=2))
-    out = [
-        text,
+    return [
         z(when, spec),
-        z(when.replace(microsecond=0), "seconds"),
-        z(when.replace(second=0, microsecond=0), "minutes"),
         when.astimezone(offset).isoformat(timespec=spec),
         z(when - unit, spec),
         z(when + unit, spec),
+        z(when.replace(microsecond=0), "seconds"),
+        z(when.replace(second=0, microsecond=0), "minutes"),
     ]
-    return list(dict.fromkeys(out))
+
+
+def time_variants(text: str) -> list[str]:
+    """A stored instant as stored, cut to seconds and minutes, in Z and with an offset, and
+    the instants one unit (of its own precision) before and after."""
+    when = _instant(text)
+    if when is None:
+        return []
+    return list(dict.fromkeys([text, *_variants(when, _unit(text))]))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """One row's value as each side stored it (an instant each side stamped with its own
+    clock): the legacy's request carries ``legacy``, the candidate's ``candidate``, so a
+    filter at the row's exact instant selects the same row on both sides."""
+
+    legacy: Any
+    candidate: Any
+
+
+def _split(instants: dict[Any, datetime], at: datetime) -> tuple[frozenset[Any], ...]:
+    before = frozenset(k for k, v in instants.items() if v < at)
+    same = frozenset(k for k, v in instants.items() if v == at)
+    return before, same
+
+
+def _stamped_pairs(legacy: dict[Any, Any], candidate: dict[Any, Any], keep: int) -> list[Paired]:
+    """Per-side variants of the rows whose instants differ between the sides (each side's
+    clock stamped them), newest and oldest rows first; a pair is kept only where it splits
+    the column's rows (before, at, after) the same way on both sides, so it selects the
+    same rows on each however close together the two clocks stamped them."""
+    if set(legacy) != set(candidate):
+        return []
+    lt = {k: _instant(v) for k, v in legacy.items()}
+    ct = {k: _instant(v) for k, v in candidate.items()}
+    if any(v is None for v in lt.values()) or any(v is None for v in ct.values()):
+        return []
+    lsure = {k: v for k, v in lt.items() if v is not None}
+    csure = {k: v for k, v in ct.items() if v is not None}
+    stamped = sorted(k for k in lsure if lsure[k] != csure[k])
+    if not stamped:
+        return []
+    ends = stamped[-3:][::-1], stamped[:3]
+    rows = list(dict.fromkeys(k for pair in zip(*ends, strict=False) for k in pair))
+    per_row = [
+        (_variants(lsure[k], _unit(legacy[k])), _variants(csure[k], _unit(legacy[k]))) for k in rows
+    ]
+    out: list[Paired] = []
+    for index in range(len(per_row[0][0])):  # every row's exact instant, then the next cut
+        for lvars, cvars in per_row:
+            lv, cv = lvars[index], cvars[index]
+            la, ca = _instant(lv), _instant(cv)
+            if la is None or ca is None or _split(lsure, la) != _split(csure, ca):
+                continue
+            one = Paired(lv, cv)
+            if one not in out:
+                out.append(one)
+            if len(out) >= keep:
+                return out
+    return out
 
 
 @dataclass
@@ -82,6 +148,9 @@ class ValueSource:
 
     values: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     masked: set[str] = field(default_factory=set)
+    # instants each side stamped itself (rows written after the snapshot, e.g. at login),
+    # per origin ``db:<table>.<column>:time``: one value per side (see :class:`Paired`)
+    paired: dict[str, list[Paired]] = field(default_factory=dict)
 
     def add(self, name: str, values: Iterable[Any], origin: str, *, private: bool = False) -> None:
         """Feed values for a field name (the traffic replay's entry point too)."""
@@ -104,6 +173,11 @@ class ValueSource:
             for origin, values in self.values.get(k, {}).items():
                 out += [(v, origin) for v in values]
         return out
+
+    def paired_for(self, name: str) -> list[Paired]:
+        """The per-side instants of a column of this name (any table)."""
+        key = "." + _snake(name) + ":time"
+        return [v for origin, vals in self.paired.items() if origin.endswith(key) for v in vals]
 
     def all(self) -> list[tuple[Any, str]]:
         """Every (value, origin), for a parameter no column is named after."""
@@ -156,3 +230,37 @@ class ValueSource:
                             self.add(col, found, origin + ":words", private=private)
         finally:
             con.close()
+
+    def learn_paired(self, legacy: Path, candidate: Path, *, private: bool = False) -> None:
+        """The instants of rows both live databases hold (matched by rowid) that each side
+        stamped with its own clock: a value from one side's data would sit a few ms off the
+        other's row, so each side gets its own (time filters at a row's exact instant)."""
+        lcon = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+        ccon = sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)
+        try:
+            tables = [
+                r[0]
+                for r in lcon.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            for table in tables:
+                cols = [r[1] for r in lcon.execute(f'PRAGMA table_info("{table}")')]
+                for col in cols:
+                    query = f'SELECT rowid, "{col}" FROM "{table}" WHERE "{col}" IS NOT NULL'
+                    try:
+                        lrows = dict(lcon.execute(query).fetchall())
+                        crows = dict(ccon.execute(query).fetchall())
+                    except sqlite3.Error:  # WITHOUT ROWID, or the column differs
+                        continue
+                    if not lrows or _instant(next(iter(lrows.values()))) is None:
+                        continue
+                    found = _stamped_pairs(lrows, crows, PER_FIELD)
+                    if found:
+                        origin = f"db:{table}.{col}:time"
+                        self.paired[origin] = found
+                        if private:
+                            self.masked.add(origin)
+        finally:
+            lcon.close()
+            ccon.close()

@@ -237,7 +237,9 @@ class Findings:
                 self.stateful[key].count += 1
         return fresh
 
-    def add_sequence(self, keys: list[Key], steps: list[ExchangeResult]) -> None:
+    def add_sequence(
+        self, keys: list[Key], steps: list[ExchangeResult], phase: str = "stateful"
+    ) -> None:
         last = steps[-1]
         self._join(
             "stateful",
@@ -249,7 +251,7 @@ class Findings:
             diff = next((d for d in last.differences if self.key(op, d) == key), None)
             if diff is not None:
                 self.stateful[key] = Group(
-                    *key, count=1, example=last, difference=diff, phase="stateful", steps=steps
+                    *key, count=1, example=last, difference=diff, phase=phase, steps=steps
                 )
 
     def add_interop(self, op_id: str, steps: list[ExchangeResult]) -> None:
@@ -332,6 +334,8 @@ def shrink(
     req = group.example.request
     if not may_write and req.method not in ("GET", "HEAD", "OPTIONS"):
         return
+    if group.example.candidate_request is not None:
+        return  # each side got its own value: one reduced request cannot stand for both
     improved = True
     while improved and budget > 0:
         improved = False

@@ -35,7 +35,15 @@ from harness.setup.contract import Contract, Operation, match_operation
 if TYPE_CHECKING:
     from harness.cases.fixtures import FixtureValues
 
-__all__ = ["Listener", "NullListener", "OpStats", "RunContext", "RunStats", "documented_2xx"]
+__all__ = [
+    "AfterWrite",
+    "Listener",
+    "NullListener",
+    "OpStats",
+    "RunContext",
+    "RunStats",
+    "documented_2xx",
+]
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _SESSION_WORDS = re.compile(r"log-?out|sign-?out|password|/sessions?(/|$)", re.IGNORECASE)
@@ -50,6 +58,13 @@ class Listener(Protocol):
     def operation_started(self, event: OperationStarted) -> None: ...
     def case_done(self, event: CaseDone) -> None: ...
     def operation_finished(self, event: OperationFinished) -> None: ...
+
+
+class AfterWrite(Protocol):
+    """What follows a write before its restore (``harness.run.readback.ReadBack``)."""
+
+    def wants(self, op: Operation, req: PreparedRequest) -> bool: ...
+    def follow(self, op: Operation, result: ExchangeResult) -> None: ...
 
 
 class NullListener:
@@ -469,18 +484,30 @@ class RunContext:
         return result
 
     def replay_all(
-        self, label: str, op: Operation, cases: list[PreparedRequest], phase: str = "stateless"
+        self,
+        label: str,
+        op: Operation,
+        cases: list[PreparedRequest],
+        phase: str = "stateless",
+        candidates: list[PreparedRequest | None] | None = None,
+        after_write: AfterWrite | None = None,
     ) -> None:
-        """The stateless loop over ``cases`` of one operation (or of the probes)."""
+        """The stateless loop over ``cases`` of one operation (or of the probes);
+        ``candidates[i]``, where set, is what the candidate gets instead of ``cases[i]``;
+        ``after_write`` follows the writes it wants before their restore (reads after writes)."""
         stats = self.stats.op(op)
         self.listener.operation_started(OperationStarted(label=label, total=len(cases)))
         for index, req in enumerate(cases):
-            result = self.exchange(req)
+            own = candidates[index] if candidates and index < len(candidates) else None
+            follow = after_write is not None and after_write.wants(op, req)
+            result = self.exchange(req, own, restore=not follow)
             agreed = not self.findings.live(result)
             stats.add(result, agreed)
             if req.mode == "positive":
                 self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
             self.findings.record(result, phase)
+            if follow and after_write is not None:
+                after_write.follow(op, result)  # restores when done
             self.listener.case_done(CaseDone(label=label, agreed=agreed))
             if index % 25 == 24:
                 self.pair.check_alive()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.cases.datavalues import ValueSource
+from harness.cases.combos import ABSENT, covered_pairs, pairwise, query_dimensions
+from harness.cases.datavalues import Paired, ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply
 
@@ -23,8 +25,9 @@ if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["data_cases", "data_slots", "value_source"]
+__all__ = ["combination_cases", "data_cases", "data_slots", "value_source"]
 
+_SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
 
 
@@ -38,6 +41,10 @@ def value_source(ctx: RunContext) -> ValueSource | None:
     if snapshot is not None:
         source = ValueSource()
         source.learn_sqlite(snapshot)
+        # rows written since the snapshot (logins...): each side's own stamped instants
+        watchers = ctx.pair.watchers
+        if all(k in watchers and watchers[k].engine == "sqlite" for k in _SIDES):
+            source.learn_paired(*(Path(str(watchers[k].live)) for k in _SIDES))
     if ctx.config.traffic.values_from:
         source = source or ValueSource()
         _learn_traffic(ctx, source)
@@ -115,7 +122,14 @@ def _ranked(source: ValueSource, suffix: str, path: str) -> list[Any]:
         table = origin[3:].split(".", 1)[0].lower()
         return table in segments or table.rstrip("s") in segments
 
-    return [v for v, o in pairs if named(o)] + [v for v, o in pairs if not named(o)]
+    paired = [(v, o) for o, vals in source.paired.items() if o.endswith(suffix) for v in vals]
+    # a named table's own stamped instants first (their exact values are the boundaries)
+    return (
+        [v for v, o in paired if named(o)]
+        + [v for v, o in pairs if named(o)]
+        + [v for v, o in pairs if not named(o)]
+        + [v for v, o in paired if not named(o)]
+    )
 
 
 def _required_query(op: Operation, root: dict[str, Any]) -> set[str]:
@@ -133,6 +147,8 @@ def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[A
         found = [v for v in found if isinstance(v, int) and not isinstance(v, bool)]
         return found if re.search(r"(^id$|Id$|_id$)", name) else []
     found = [v for v in found if isinstance(v, str)]
+    if kind == "time":  # a column of the parameter's name: its stamped instants first
+        found = [*source.paired_for(name), *found]
     if not found and kind == "time":
         found = _ranked(source, ":time", path)
     if not found and kind == "text" and _TERM.match(name):
@@ -142,8 +158,9 @@ def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[A
 
 def data_cases(
     ctx: RunContext, op: Operation, cases: list[PreparedRequest]
-) -> list[PreparedRequest]:
-    """The positive cases again with values from the data, within the profile's budget."""
+) -> list[tuple[PreparedRequest, PreparedRequest | None]]:
+    """The positive cases again with values from the data, within the profile's budget:
+    (request, the candidate's own request where its value differs, else None)."""
     budget = ctx.profile.data_values
     positive = [c for c in cases if c.mode == "positive"]
     if budget <= 0 or not positive:
@@ -162,7 +179,7 @@ def data_cases(
     roles = ctx.roles()
     required = _required_query(op, ctx.contract.raw)
     known = {c.signature() for c in cases}
-    out: list[PreparedRequest] = []
+    out: list[tuple[PreparedRequest, PreparedRequest | None]] = []
     width = max(len(v) for _, v in slots)
     for i in range(width * len(slots)):
         if len(out) >= budget:
@@ -182,9 +199,65 @@ def data_cases(
             pick = bases[i % len(bases)]
         # a round of values per role, the first role (commonly the widest) first
         base = replace(pick, role=roles[(i // len(slots)) % len(roles)])
+        mine = None
+        if isinstance(value, Paired):
+            mine = apply(base, op, slot, value.candidate)
+            value = value.legacy
         one = apply(base, op, slot, value)
         if one is None or one.signature() in known:
             continue
         known.add(one.signature())
-        out.append(one)
+        out.append((one, mine))
     return out
+
+
+def combination_cases(
+    ctx: RunContext, op: Operation, cases: list[PreparedRequest]
+) -> list[PreparedRequest]:
+    """Positive cases whose optional query parameters follow a pairwise covering array
+    (:mod:`harness.cases.combos`), within ``Profile.combinations`` per operation; the
+    pairs covered are noted per operation."""
+    budget = ctx.profile.combinations
+    positive = [c for c in cases if c.mode == "positive"]
+    if budget <= 0 or not positive or op.api is None:
+        return []
+    root = ctx.contract.raw
+    source = value_source(ctx)
+    configured = set(ctx.config.fixture_rules())
+    kinds = {s.name: k for s, k in data_slots(op, root) if s.location == "query"}
+
+    def extra(name: str) -> list[Any]:
+        if source is None or name in configured or name not in kinds:
+            return []
+        found = _values(source, name, kinds[name], op.path)
+        return [v for v in found if not isinstance(v, Paired)][:2]
+
+    dims = query_dimensions(op.api.definition.raw.get("parameters") or [], root, extra)
+    rows = pairwise(dims, budget)
+    if not rows:
+        return []
+    covered, total = covered_pairs(dims, rows)
+    ctx.stats.notes.append(f"pairwise {op.id}: {covered} of {total} pairs in {len(rows)} cases")
+    required = _required_query(op, root)
+    base = min(positive, key=lambda c: len(c.query))
+    kept = tuple((k, v) for k, v in base.query if k in required)
+    roles = ctx.roles()
+    known = {c.signature() for c in cases}
+    out: list[PreparedRequest] = []
+    for index, row in enumerate(rows):
+        query = kept + tuple(
+            (name, _text(value))
+            for (name, _), value in zip(dims, row, strict=True)
+            if value is not ABSENT
+        )
+        one = replace(base, query=query, role=roles[index % len(roles)])
+        if one.signature() not in known:
+            known.add(one.signature())
+            out.append(one)
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

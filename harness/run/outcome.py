@@ -228,7 +228,7 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
         curl=curl,
         replay=replay,
     )
-    if ex.candidate_request is not None and ex.candidate_request.path != req.path:
+    if ex.candidate_request is not None and ex.candidate_request.signature() != req.signature():
         step.candidate_request = request_info(ex.candidate_request, ctx.config)
     return step
 

@@ -386,6 +386,18 @@ class Profile(_Strict):
         description="cases per operation whose string, id and date-time query parameters and "
         "body fields take values from the snapshot's rows (0: off)",
     )
+    combinations: int = Field(
+        12,
+        description="positive cases per operation whose optional query parameters follow a "
+        "pairwise covering array (enum values, bounds, examples, values from the data, absent; "
+        "0: off)",
+    )
+    reads_after_writes: int = Field(
+        4,
+        description="per operation and phase (stateless, rows): successful writes followed, "
+        "before the restore, by the reads of what they wrote on both sides (the item by its "
+        "id, the lists and aggregates of the tables the write touched; 0: off)",
+    )
     interop: bool = Field(False, description="both services on one shared database file")
     interop_cases: int = Field(4, description="interop: creates per operation and direction")
     cache: bool = Field(

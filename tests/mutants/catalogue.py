@@ -1391,3 +1391,62 @@ def _share_not_notified() -> list[Wrapper]:
 
     shares.notify = lambda *args, **kwargs: None  # type: ignore[assignment]
     return []
+
+
+# -- reads after writes: only a read that runs after a write, before the restore, sees it ------
+@mutant(
+    "case-item-cached",
+    "compute",
+    "GET /api/cases/{id} caches its answer per caller and id (a response cache that updates "
+    "do not invalidate): right on the seeded rows, stale after the case is changed",
+    "GET /api/cases/{id}",
+    "PATCH /api/cases/{id}",
+    "POST /api/cases/{id}/assign",
+)
+def _case_item_cached() -> list[Wrapper]:
+    cache: dict[tuple[bytes, str], bytes] = {}
+    current: list[tuple[bytes, str]] = []
+
+    def remember(scope: Any) -> bool:
+        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+        current[:] = [(auth, str(scope.get("path", "")))]
+        return True
+
+    def fn(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+        if status != 200 or not current:
+            return status, headers, body
+        return status, headers, cache.setdefault(current[0], body)
+
+    return [rewrite_response(["GET /api/cases/{id}"], fn, when=remember)]
+
+
+# -- combinations: only two inputs together show it ----------------------------------------------
+_STATUSES = ("active", "acknowledged", "resolved")
+
+
+@mutant(
+    "alerts-unit-elif",
+    "list",
+    "GET /api/alerts builds its filters as an if/elif chain: with businessUnit given, the "
+    "status filter is dropped (each filter alone is right; only a real unit with a status "
+    "shows it: combined inputs)",
+    "GET /api/alerts",
+)
+def _alerts_unit_elif() -> list[Wrapper]:
+    from urllib.parse import parse_qsl, urlencode
+
+    from tests.mutants.mechanics import operation_of
+
+    def wrap(app: Any) -> Any:
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            op = operation_of(scope["method"], scope.get("path", ""))
+            if scope["type"] == "http" and op == "GET /api/alerts":
+                pairs = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
+                if any(k == "businessUnit" for k, _ in pairs):  # validated, then not applied
+                    kept = [(k, v) for k, v in pairs if k != "status" or v not in _STATUSES]
+                    scope = {**scope, "query_string": urlencode(kept).encode()}
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return [wrap]

@@ -42,10 +42,7 @@ STRICT = os.environ.get("PARITY_MUTANT_STRICT") == "1"
 # Escapes measured on the harness as of this commit, each with the engine feature that would
 # catch it. strict xfail: the day the engine catches one, its test XPASSes and fails, so the
 # entry must be deleted. PARITY_MUTANT_STRICT=1 turns every entry back into a plain failure.
-KNOWN_ESCAPES: dict[str, str] = {
-    "events-since-exclusive": "values from the data reach GET /api/events?since= with a stored "
-    "instant, but not yet an admin case whose page holds that event (seed 7, ci; issue 26)",
-}
+KNOWN_ESCAPES: dict[str, str] = {}
 
 
 def _param(name: str) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from harness.cases.datavalues import ValueSource, time_variants
+from harness.cases.datavalues import Paired, ValueSource, time_variants
 
 
 def test_time_variants_keep_and_cut_precision() -> None:
@@ -99,3 +99,42 @@ def test_slots_and_values_for_an_operation() -> None:
     assert _values(src, "n", "integer") == []  # a count, not an id: no row to select
     assert _values(src, "q", "text") == ["Kyiv"]  # a search term: words of stored texts
     assert _values(src, "since", "time") == ["2026-01-01T00:00:00Z"]
+
+
+def _stamped(path: Path, stamps: list[str]) -> None:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, kind TEXT, created_at TEXT)")
+    for i, stamp in enumerate(stamps, 1):
+        con.execute("INSERT INTO events VALUES (?, 'auth.login', ?)", (i, stamp))
+    con.commit()
+    con.close()
+
+
+def test_each_side_gets_its_own_stamped_instant(tmp_path: Path) -> None:
+    """Rows each side stamped with its own clock: the exact instants come first, per side,
+    and only values that select the same rows on both sides are kept."""
+    legacy, candidate = tmp_path / "l.db", tmp_path / "c.db"
+    _stamped(legacy, ["2026-01-02T03:04:05.100Z", "2026-01-02T03:04:05.900Z"])
+    # the candidate's clock: the same order, but both rows inside one second and a ms apart
+    _stamped(candidate, ["2026-01-02T03:04:06.001Z", "2026-01-02T03:04:06.002Z"])
+    src = ValueSource()
+    src.learn_paired(legacy, candidate)
+    pairs = src.paired["db:events.created_at:time"]
+    # newest row first, at each side's exact instant
+    assert pairs[0] == Paired("2026-01-02T03:04:05.900Z", "2026-01-02T03:04:06.002Z")
+    assert Paired("2026-01-02T03:04:05.100Z", "2026-01-02T03:04:06.001Z") in pairs
+    assert src.paired_for("createdAt") == pairs
+    # the newest row's instant one ms earlier selects row 2 only on the legacy (row 1 sits at
+    # .001 on the candidate): a value that splits the rows differently is never sent
+    assert Paired("2026-01-02T03:04:05.899Z", "2026-01-02T03:04:06.001Z") not in pairs
+    # cut to the second, both rows come after it on each side: the same split, kept
+    assert Paired("2026-01-02T03:04:05Z", "2026-01-02T03:04:06Z") in pairs
+
+
+def test_rows_the_same_on_both_sides_are_not_paired(tmp_path: Path) -> None:
+    legacy, candidate = tmp_path / "l.db", tmp_path / "c.db"
+    _stamped(legacy, ["2026-01-02T03:04:05.100Z"])
+    _stamped(candidate, ["2026-01-02T03:04:05.100Z"])
+    src = ValueSource()
+    src.learn_paired(legacy, candidate)
+    assert src.paired == {}

@@ -30,6 +30,7 @@ from harness.errors import HarnessError
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
+from harness.run.readback import ReadBack
 from harness.setup.contract import Link, Operation, match_operation
 
 __all__ = ["Rows", "row_states"]
@@ -102,6 +103,7 @@ class Rows:
     name = "rows"
 
     def execute(self, ctx: RunContext) -> None:
+        readback = ReadBack(ctx, ctx.profile.reads_after_writes)
         for op in ctx.selected:
             if "413" in op.statuses:
                 self._too_large(ctx, op)
@@ -110,9 +112,10 @@ class Rows:
                 continue
             cases = self._cases(ctx, op, params[0])
             if cases:
-                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows")
+                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows", after_write=readback)
             if not cases or not ctx.stats.proven(op):
                 self._created_first(ctx, op)
+        readback.note("rows")
 
     def _too_large(self, ctx: RunContext, op: Operation) -> None:
         """An operation that documents 413: its first valid request with the body grown

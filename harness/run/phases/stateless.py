@@ -7,8 +7,9 @@ from __future__ import annotations
 from harness.cases.fixtures import fixture_cases
 from harness.reporting.results import OperationFinished
 from harness.run.context import RunContext
-from harness.run.datacases import data_cases
+from harness.run.datacases import combination_cases, data_cases
 from harness.run.outcome import operation_summary
+from harness.run.readback import ReadBack
 
 __all__ = ["Shrink", "Stateless"]
 
@@ -17,12 +18,18 @@ class Stateless:
     name = "stateless"
 
     def execute(self, ctx: RunContext) -> None:
+        readback = ReadBack(ctx, ctx.profile.reads_after_writes)
         for op, cases in ctx.cases.stream(ctx.selected):
             cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
-            cases = cases + data_cases(ctx, op, cases)
-            ctx.replay_all(op.id, op, cases)
+            drawn = data_cases(ctx, op, cases)
+            drawn += [(c, None) for c in combination_cases(ctx, op, cases)]
+            own = [None] * len(cases) + [mine for _, mine in drawn]
+            ctx.replay_all(
+                op.id, op, cases + [req for req, _ in drawn], candidates=own, after_write=readback
+            )
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))
+        readback.note("stateless")
 
 
 class Shrink:
