@@ -87,10 +87,19 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def conformance(session: nox.Session) -> None:
-    """Check the contract against the running legacy and the port with schemathesis."""
+    """Check the contract against the running legacy and the port with schemathesis, in full:
+    50 examples per operation (the default suite draws 10; PARITY_CONFORMANCE_EXAMPLES)."""
     _install(session, "test")
     _build_legacy(session)
-    session.run("pytest", "-m", "e2e", "tests/e2e/test_conformance.py", *session.posargs)
+    examples = os.environ.get("PARITY_CONFORMANCE_EXAMPLES", "50")
+    session.run(
+        "pytest",
+        "-m",
+        "e2e",
+        "tests/e2e/test_conformance.py",
+        *session.posargs,
+        env={"PARITY_CONFORMANCE_EXAMPLES": examples},
+    )
 
 
 @nox.session(python="3.11")
