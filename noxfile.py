@@ -62,10 +62,12 @@ def legacy(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e)."""
+    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e), one
+    pytest-xdist worker per core (the service tiers wait on start-ups and I/O); arguments
+    replace the defaults (``nox -s tests -- tests/harness -x`` runs in one process)."""
     _install(session, "test")
     _build_legacy(session)
-    args = session.posargs or []
+    args = session.posargs or ["-n", "auto", "--dist", "worksteal", "--durations=25"]
     session.run("pytest", *args)
 
 

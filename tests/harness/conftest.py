@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import urllib.parse
@@ -45,8 +46,14 @@ def case_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One case cache for every fixture-pair run of the session: the cases of an operation
     are drawn once per (contract, seed, profile budget) instead of once per test, about half
     of a run's time. The cache is keyed on all that shapes the cases, so a run reads what it
-    would have drawn; a test about the cache itself passes its own ``--cache-dir``."""
-    return tmp_path_factory.mktemp("case-cache")
+    would have drawn; a test about the cache itself passes its own ``--cache-dir``. Under
+    pytest-xdist the workers share it (an entry is written to a temporary name, then renamed)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # <basetemp>/popen-gwN: the parent is the run's, shared
+    path = base / "case-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture
