@@ -62,10 +62,12 @@ def legacy(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e)."""
+    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e), one
+    pytest-xdist worker per core (the service tiers wait on start-ups and I/O); arguments
+    replace the defaults (``nox -s tests -- tests/harness -x`` runs in one process)."""
     _install(session, "test")
     _build_legacy(session)
-    args = session.posargs or []
+    args = session.posargs or ["-n", "auto", "--dist", "worksteal", "--durations=25"]
     session.run("pytest", *args)
 
 
@@ -87,10 +89,19 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def conformance(session: nox.Session) -> None:
-    """Check the contract against the running legacy and the port with schemathesis."""
+    """Check the contract against the running legacy and the port with schemathesis, in full:
+    50 examples per operation (the default suite draws 10; PARITY_CONFORMANCE_EXAMPLES)."""
     _install(session, "test")
     _build_legacy(session)
-    session.run("pytest", "-m", "e2e", "tests/e2e/test_conformance.py", *session.posargs)
+    examples = os.environ.get("PARITY_CONFORMANCE_EXAMPLES", "50")
+    session.run(
+        "pytest",
+        "-m",
+        "e2e",
+        "tests/e2e/test_conformance.py",
+        *session.posargs,
+        env={"PARITY_CONFORMANCE_EXAMPLES": examples},
+    )
 
 
 @nox.session(python="3.11")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import urllib.parse
@@ -40,8 +41,23 @@ def make_config(pair: Path, *, drift: str = "", crash_after: int = 0, extra: str
 RunPair = Callable[..., tuple[int, dict[str, Any]]]
 
 
+@pytest.fixture(scope="session")
+def case_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One case cache for every fixture-pair run of the session: the cases of an operation
+    are drawn once per (contract, seed, profile budget) instead of once per test, about half
+    of a run's time. The cache is keyed on all that shapes the cases, so a run reads what it
+    would have drawn; a test about the cache itself passes its own ``--cache-dir``. Under
+    pytest-xdist the workers share it (an entry is written to a temporary name, then renamed)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # <basetemp>/popen-gwN: the parent is the run's, shared
+    path = base / "case-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture
-def run_pair(pair_dir: Path, tmp_path: Path) -> RunPair:
+def run_pair(pair_dir: Path, tmp_path: Path, case_cache: Path) -> RunPair:
     """Run ``parity run`` in-process on the fixture pair; return (exit code, results)."""
 
     def run(
@@ -54,7 +70,8 @@ def run_pair(pair_dir: Path, tmp_path: Path) -> RunPair:
     ) -> tuple[int, dict[str, Any]]:
         cfg = config or make_config(pair_dir, drift=drift, crash_after=crash_after, extra=extra)
         reports = tmp_path / "reports"
-        code = main(["run", "--config", str(cfg), "--report-dir", str(reports), "-q", *args])
+        argv = ["run", "--config", str(cfg), "--report-dir", str(reports), "-q"]
+        code = main([*argv, "--cache-dir", str(case_cache), *args])  # a later --cache-dir wins
         latest = reports / "latest" / "results.json"
         results = json.loads(latest.read_text()) if latest.exists() else {}
         if leftovers:

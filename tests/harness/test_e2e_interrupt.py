@@ -28,7 +28,9 @@ def test_ctrl_c_writes_partial_results_and_stops_services(pair_dir: Path, tmp_pa
     graceful stops, a worker join, full HTML) could take longer. Now the teardown is short
     once interrupted and a watchdog exits within seconds whatever hangs."""
     cfg = make_config(pair_dir)
-    text = cfg.read_text().replace("[profiles.ci]\npositive = 40", "[profiles.ci]\npositive = 400")
+    # 120 cases an operation: seven more operations still to draw and send when the second
+    # one lands in the cache, so the signal always falls mid-run (400 only cost time)
+    text = cfg.read_text().replace("[profiles.ci]\npositive = 40", "[profiles.ci]\npositive = 120")
     cfg.write_text(text)
     reports = tmp_path / "reports"
     state = tmp_path / "state"

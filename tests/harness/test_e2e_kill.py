@@ -110,6 +110,7 @@ def _generating(state: Path) -> bool:
 
 
 @pytest.mark.e2e
+@pytest.mark.timing
 @pytest.mark.parametrize("phase", ["start-up", "stateless generation"])
 def test_sigkill_leaves_no_process_and_no_temporary_file(
     pair_dir: Path, tmp_path: Path, phase: str
@@ -145,6 +146,7 @@ def test_sigkill_leaves_no_process_and_no_temporary_file(
 
 
 @pytest.mark.e2e
+@pytest.mark.timing
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_exits_2_with_partial_results_naming_the_phase(
     pair_dir: Path, tmp_path: Path, sig: signal.Signals

@@ -117,9 +117,10 @@ def test_accepted_difference_does_not_fail_but_expired_one_does(run_pair: RunPai
     assert any("expired" in m for m in results["messages"])
 
 
-def test_same_seed_same_cases(run_pair: RunPair) -> None:
-    _, first = run_pair("--seed", "11", drift="order")
-    _, second = run_pair("--seed", "11", drift="order")
+def test_same_seed_same_cases(run_pair: RunPair, tmp_path: Path) -> None:
+    own = ("--cache-dir", str(tmp_path / "own-cache"))  # not the session's shared cache
+    _, first = run_pair("--seed", "11", *own, drift="order")
+    _, second = run_pair("--seed", "11", *own, drift="order")
     # the second run drew nothing: its cases came from the cache, and they are the same
     assert first["stats"]["case_cache_hits"] == 0
     assert second["stats"]["case_cache_hits"] == second["coverage"]["operations_exercised"]

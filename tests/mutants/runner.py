@@ -79,8 +79,14 @@ def mutant_config(
     snapshot: Path | None = None,
     source: Path = CONFIG,
     extra_profiles: dict[str, dict[str, Any]] | None = None,
+    share_cases: bool = False,
 ) -> Path:
-    """Write ``parity.<mutant>.toml`` in ``workdir``; the candidate serves that mutant."""
+    """Write ``parity.<mutant>.toml`` in ``workdir``; the candidate serves that mutant.
+
+    ``share_cases`` turns the case cache on in every profile, so runs given one
+    ``--cache-dir`` draw each operation's cases once (same seed, same cases: the cache is
+    keyed on all that shapes them) instead of once per mutant.
+    """
     data = tomllib.loads(source.read_text())
     base = source.parent.resolve()
     data["contract"] = str((base / data.get("contract", "openapi.yaml")).resolve())
@@ -115,6 +121,9 @@ def mutant_config(
     candidate["env"] = {**candidate.get("env", {}), "PARITY_MUTANT": mutant or ""}
     if extra_profiles:
         data.setdefault("profiles", {}).update(extra_profiles)
+    if share_cases:
+        for settings in data.get("profiles", {}).values():
+            settings["cache"] = True
     out = workdir / f"parity.{mutant or 'unmutated'}.toml"
     out.write_text(dump_toml(data) + "\n")
     return out
@@ -144,12 +153,17 @@ def run_parity(
     seed: int,
     report_dir: Path,
     timeout: float = 300,
+    cache_dir: Path | None = None,
 ) -> Outcome:
-    """``parity run`` as a user types it; its results.json is read back from ``report_dir``."""
+    """``parity run`` as a user types it; its results.json is read back from ``report_dir``.
+
+    ``cache_dir``: the case cache several runs share (with a ``share_cases`` config)."""
     import time
 
     argv = [*PARITY, "run", "--config", str(config), "--profile", profile, "--seed", str(seed)]
     argv += ["--report-dir", str(report_dir), "-q"]
+    if cache_dir is not None:
+        argv += ["--cache-dir", str(cache_dir)]
     for op in operations:
         argv += ["--operation", op]
     started = time.monotonic()

@@ -5,7 +5,9 @@ One run per mutant, aimed at the operations it touches, with the candidate repla
 finding on a mutated operation that the unmutated launcher (same seed, same cases) does not
 show, so drift the real port already has cannot pass for a detection. The harness starts
 the legacy per run (it has no mode that reuses a running legacy while diffing its
-database), so the runs share one seeded snapshot and go two at a time.
+database), so the runs share one seeded snapshot and one case cache (the unmutated run
+draws every operation's cases first; each mutant run, same seed, reads its operations' cases
+from it instead of drawing them again) and go two at a time.
 
 Knobs: PARITY_MUTANT_PROFILE (default ci), PARITY_MUTANT_SEED (default 7),
 PARITY_MUTANT_JOBS (default 2), PARITY_MUTANT_KEEP=1 keeps the configs and reports.
@@ -83,7 +85,7 @@ def mutant_env() -> Iterator[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="parity-mutants-test-"))
     cache = Path(tempfile.gettempdir()) / "parity-mutants"
     snapshot = seeded_database(cache)
-    yield {"work": work, "snapshot": snapshot, "reports": work / "reports"}
+    yield {"work": work, "snapshot": snapshot, "reports": work / "reports", "cases": work / "cases"}
     if os.environ.get("PARITY_MUTANT_KEEP"):
         print(f"mutant runs kept in {work}")
     else:
@@ -92,8 +94,10 @@ def mutant_env() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def baseline(mutant_env: dict[str, Any]) -> Outcome:
-    """The unmutated launcher on every operation any mutant touches."""
-    config = mutant_config(mutant_env["work"], None, snapshot=mutant_env["snapshot"])
+    """The unmutated launcher on every operation any mutant touches; it fills the case cache."""
+    config = mutant_config(
+        mutant_env["work"], None, snapshot=mutant_env["snapshot"], share_cases=True
+    )
     ops = all_operations(list(CATALOGUE.values()))
     return run_parity(
         config,
@@ -102,12 +106,16 @@ def baseline(mutant_env: dict[str, Any]) -> Outcome:
         seed=SEED,
         report_dir=mutant_env["reports"] / "unmutated",
         timeout=400,
+        cache_dir=mutant_env["cases"],
     )
 
 
 @pytest.fixture(scope="session")
-def outcomes(request: pytest.FixtureRequest, mutant_env: dict[str, Any]) -> dict[str, Outcome]:
-    """Every selected mutant's run, two at a time (computed once, asserted per mutant)."""
+def outcomes(
+    request: pytest.FixtureRequest, mutant_env: dict[str, Any], baseline: Outcome
+) -> dict[str, Outcome]:
+    """Every selected mutant's run, two at a time (computed once, asserted per mutant), after
+    the unmutated run (``baseline``) has filled the case cache they read."""
     selected = sorted(
         {
             item.callspec.params["name"]
@@ -117,13 +125,16 @@ def outcomes(request: pytest.FixtureRequest, mutant_env: dict[str, Any]) -> dict
     )
 
     def one(name: str) -> tuple[str, Outcome]:
-        config = mutant_config(mutant_env["work"], name, snapshot=mutant_env["snapshot"])
+        config = mutant_config(
+            mutant_env["work"], name, snapshot=mutant_env["snapshot"], share_cases=True
+        )
         out = run_parity(
             config,
             get(name).operations,
             profile=PROFILE,
             seed=SEED,
             report_dir=mutant_env["reports"] / name,
+            cache_dir=mutant_env["cases"],
         )
         return name, out
 
