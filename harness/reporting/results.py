@@ -444,6 +444,27 @@ class Stats(_Model):
         default_factory=list, description="a merged run: each shard's timings"
     )
 
+    @classmethod
+    def empty(cls, **given: Any) -> Stats:
+        """Stats of a document that ran no generated cases (a failed merge, a gateway's
+        results): every count zero, with the fields ``given``."""
+        zero: dict[str, Any] = {
+            "exchanges": 0,
+            "cases_drawn": 0,
+            "duplicates_dropped": 0,
+            "unencodable_dropped": 0,
+            "generation_errors": [],
+            "generation_errors_by_type": {},
+            "restores": 0,
+            "case_cache_hits": 0,
+            "timings_s": {},
+            "invariant_findings": False,
+            "stateful": {},
+            "interop": {},
+            "notes": [],
+        }
+        return cls(**{**zero, **given})
+
 
 class ContractGap(_Model):
     """What the replayed traffic used on one operation that the contract leaves out."""

@@ -100,21 +100,7 @@ def _empty(run_id: str, errors: list[RunError]) -> Results:
         errors=errors,
         messages=[],
         warnings=[],
-        stats=Stats(
-            exchanges=0,
-            cases_drawn=0,
-            duplicates_dropped=0,
-            unencodable_dropped=0,
-            generation_errors=[],
-            generation_errors_by_type={},
-            restores=0,
-            case_cache_hits=0,
-            timings_s={},
-            invariant_findings=False,
-            stateful={},
-            interop={},
-            notes=[],
-        ),
+        stats=Stats.empty(),
     )
 
 
