@@ -33,8 +33,10 @@ def _uv() -> str:
 
 
 def _install(session: nox.Session, *groups: str, project: bool = True) -> None:
-    """Exactly the versions in uv.lock (``--frozen``): the project and the named groups."""
-    args = ["sync", "--frozen", "--no-default-groups", *(f"--group={g}" for g in groups)]
+    """Exactly the versions in uv.lock (``--frozen``): the project with its extras (the
+    gateway, PostgreSQL) and the named groups."""
+    args = ["sync", "--frozen", "--all-extras", "--no-default-groups"]
+    args += [f"--group={g}" for g in groups]
     if not project:
         args += ["--no-install-project"]
     env = {"UV_PROJECT_ENVIRONMENT": str(session.virtualenv.location)}

@@ -314,7 +314,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(bench.main(argv[1:]) or 0)
     if argv[:1] == ["gateway"]:
-        from harness.gateway import cli as gateway_cli
+        try:
+            from harness.gateway import cli as gateway_cli
+        except ImportError as exc:  # the gateway's server and metrics are an extra
+            print(
+                f"parity gateway needs {exc.name}: pip install 'parity[gateway]'", file=sys.stderr
+            )
+            return 2
 
         return gateway_cli.main(argv[1:])
     if argv[:1] == ["traffic"]:
