@@ -23,6 +23,9 @@ negative = 5
 invariants = true
 stateful_sequences = 8
 max_steps = 3
+# reads after writes record a read's difference only when it is new to the run's findings, so a
+# shard that lacks the stateless finding records it again: known gap (stop 32 note), off here
+reads_after_writes = 0
 """
 
 
