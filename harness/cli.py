@@ -203,15 +203,23 @@ def publish(
     ``latest``: a reader never sees half a report, and an interrupted write leaves none."""
     import shutil
 
+    from harness.proc.reaper import REAPER
+
     staging = run_dir.with_name(f".{run_dir.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
+    REAPER.path(staging)  # killed while writing: the reaper removes the half report
     if run_dir.exists():
         run_dir.rename(staging)  # the engine's logs and artefacts move along, no copy
     else:
         staging.mkdir(parents=True)
-    write_results(results, staging)
-    render_all(results, staging)
-    staging.rename(run_dir)  # interrupted before this: only ``.<run>.partial`` is left
+    try:
+        write_results(results, staging)
+        render_all(results, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # interrupted: no half report either
+        raise
+    staging.rename(run_dir)
+    REAPER.forget(path=staging)
     update_latest(run_dir)
 
 

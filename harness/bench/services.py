@@ -42,6 +42,7 @@ from harness.pair.services import (
     copy_snapshot,
     free_port,
 )
+from harness.proc import signals
 from harness.setup.config import ParityConfig, load_config
 
 __all__ = ["BenchRequest", "main", "run_bench"]
@@ -321,6 +322,7 @@ def run_bench(
     for target in TARGETS:
         if target not in config.services:
             raise HarnessError(f"{config.source}: [services.{target}] is required")
+    signals.at("bench start-up")
     snapshot = build_snapshot(
         config.snapshot, config.base_dir, workdir / "snapshot.db", workdir / "snapshot.log"
     )
@@ -351,9 +353,11 @@ def run_bench(
         for target, service in services.items():
             assert service.process is not None
             watchers[target] = RssWatcher(service.process.pid).__enter__()
+        signals.at("bench load")
         try:
             for step in schedule(requests, levels, rounds):
                 connections = step.connections
+                signals.at(operation=f"{step.request.name} on {step.target} x{connections}")
                 sample = _wrk(
                     services[step.target].base_url + step.request.path,
                     connections,
@@ -469,10 +473,9 @@ def main(argv: list[str] | None = None) -> int:
         levels = [int(x) for x in args.levels.split(",") if x.strip()]
         run_id = datetime.now(UTC).strftime("bench-%Y%m%dT%H%M%SZ") + f"-{os.getpid() % 10000}"
         from harness.proc.reaper import REAPER, clean_stale
-        from harness.proc.signals import interruptible
 
         clean_stale(console.print)
-        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp, interruptible():
+        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp, signals.interruptible():
             REAPER.path(Path(tmp))
             result = run_bench(
                 config,
@@ -487,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]parity bench: {exc}[/]")
         return 2
     except KeyboardInterrupt:
-        console.print("[red]parity bench: interrupted[/]")
+        console.print(f"[red]parity bench: interrupted in {signals.where()}[/]")
         return 2
     out = args.report_dir / run_id
     out.mkdir(parents=True, exist_ok=True)

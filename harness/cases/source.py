@@ -227,6 +227,7 @@ class CaseSource:
                 signals.at(operation=op.id)
                 hit = cached[i]
                 if hit is None:
+                    signals.at(step="generation")  # waiting on the worker drawing the cases
                     try:
                         out = futures[i].result()
                     except HarnessError:
@@ -238,6 +239,7 @@ class CaseSource:
                         ) from exc
                     hit = self._absorb(out)
                     self._cache_save(jobs[i], hit)
+                    signals.at(step="")
                 yield op, self._fixtures(op, hit)
         finally:
             workers = list(getattr(pool, "_processes", {}).values())

@@ -37,6 +37,7 @@ from harness.pair.services import (
 )
 from harness.pair.settle import Settled, settle_with, to_follow
 from harness.pair.transport import Target, TargetUnreachable, Transport
+from harness.proc import signals
 from harness.setup.config import Command, ParityConfig, Profile, ServiceConfig
 from harness.setup.contract import match_operation
 from harness.setup.envelope import unwrap_response
@@ -199,7 +200,12 @@ class Pair:
         started = time.perf_counter()
         # the cheap check inline (most requests write nothing): threads only for real reads
         changed = {key: self.watchers[key].changed() for key in keys}
-        rows = self.each([k for k in keys if changed[k]], lambda k: self.watchers[k].writes())
+        if any(changed.values()):
+            signals.at(step="database diff")  # not reset on an interruption: it says where
+            rows = self.each([k for k in keys if changed[k]], lambda k: self.watchers[k].writes())
+            signals.at(step="")
+        else:
+            rows = {}
         self.timings.dbdiff += time.perf_counter() - started
         return {key: (changed[key], rows.get(key, {})) for key in keys}
 

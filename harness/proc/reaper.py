@@ -111,6 +111,7 @@ class Reaper:
         self._pipe: IO[str] | None = None
         self._watcher = 0
         self._state: dict[str, Any] = {}
+        self._where: dict[str, str] = {}
         self._path: Path | None = None
 
     def _ensure(self) -> IO[str]:
@@ -158,8 +159,15 @@ class Reaper:
             return
         tmp = self._path.with_suffix(".tmp")
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps(self._state), encoding="utf-8")
+            tmp.write_text(json.dumps({**self._state, **self._where}), encoding="utf-8")
             os.replace(tmp, self._path)
+
+    def note(self, phase: str, step: str) -> None:
+        """Record where the run is (``phase``, ``step``) in the state file, once a watcher
+        runs: whoever finds the file (an operator, a test) sees where a killed run was."""
+        with self._lock:
+            self._where = {"phase": phase, "step": step}
+            self._save()
 
     def group(self, pid: int) -> None:
         """Record a process group led by ``pid`` (a ``start_new_session`` child)."""

@@ -17,25 +17,37 @@ import time
 from collections.abc import Iterator
 from types import FrameType
 
+from harness.proc.reaper import REAPER
+
 HARD_EXIT_S = 4.0
 EXIT_INTERRUPTED = 2
 
-_where: dict[str, str] = {"phase": "start-up", "operation": ""}
+_where: dict[str, str] = {"phase": "start-up", "operation": "", "step": ""}
 _state: dict[str, float] = {}
 
 
-def at(phase: str | None = None, operation: str | None = None) -> None:
-    """Record where the run is (phase, operation) for the interruption message."""
+def at(phase: str | None = None, operation: str | None = None, step: str | None = None) -> None:
+    """Record where the run is for the interruption message; a new phase or step also goes
+    to the reaper's state file (phase ``stateless``, step ``generation``, ``database diff``)."""
+    changed = False
     if phase is not None:
-        _where["phase"] = phase
-        _where["operation"] = ""
+        changed = phase != _where["phase"] or bool(_where["step"])
+        _where.update(phase=phase, operation="", step="")
     if operation is not None:
         _where["operation"] = operation
+    if step is not None and step != _where["step"]:
+        _where["step"] = step
+        changed = True
+    if changed:
+        REAPER.note(_where["phase"], _where["step"])
 
 
 def where() -> str:
-    """``phase stateless, operation getCase`` — where the run was when it was interrupted."""
+    """``phase stateless (database diff), operation getCase``: where the run was when it was
+    interrupted."""
     text = f"phase {_where['phase']}"
+    if _where["step"]:
+        text += f" ({_where['step']})"
     if _where["operation"]:
         text += f", operation {_where['operation']}"
     return text
@@ -53,8 +65,6 @@ def grace(normal_s: float) -> float:
 
 
 def _hard_exit() -> None:
-    from harness.proc.reaper import REAPER
-
     with contextlib.suppress(Exception):
         sys.stderr.write(f"parity: interrupted ({where()}); stopping now\n")
         sys.stderr.flush()

@@ -20,20 +20,22 @@ def write_results(results: Results, run_dir: Path) -> Path:
 
 def update_latest(run_dir: Path) -> Path:
     """Replace ``<reports>/latest`` with a copy of this run's folder, atomically enough."""
+    from harness.proc.reaper import REAPER
+
     latest = run_dir.parent / "latest"
     staging = Path(tempfile.mkdtemp(prefix=".latest-", dir=run_dir.parent))
+    REAPER.path(staging)  # killed while copying: the reaper removes the copy
     try:
         target = staging / "latest"
         shutil.copytree(run_dir, target)
-        old = run_dir.parent / f".latest-old-{run_dir.name}"
         if latest.is_symlink() or latest.is_file():
             latest.unlink()
         elif latest.exists():
-            latest.rename(old)
+            latest.rename(staging / "old")  # removed with the staging folder
         target.rename(latest)
-        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        REAPER.forget(path=staging)
     return latest
 
 
