@@ -292,11 +292,15 @@ class Pair:
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+        interrupted = signals.interrupted_at() is not None
         if self._db_pool is not None:
-            self._db_pool.shutdown(wait=True)
+            # interrupted mid-diff: do not wait for a big table's read to end (the services
+            # stop meanwhile); its connection is left to the exit, not closed under it
+            self._db_pool.shutdown(wait=not interrupted, cancel_futures=True)
             self._db_pool = None
-        for watcher in self.watchers.values():
-            watcher.close()
+        if not interrupted:
+            for watcher in self.watchers.values():
+                watcher.close()
         for service in self.services.values():
             service.stop()
         self.stack.close()  # a private PostgreSQL server, after its clients are gone

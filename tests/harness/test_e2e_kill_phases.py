@@ -100,12 +100,14 @@ PHASES: dict[str, Phase] = {
         _base(stateless=False, stateful_sequences=200, max_steps=6),
         says="phase stateful",
     ),
-    # every 200 of GET /api/alerts differs: findings whose shrinking takes its whole budget
+    # a created case without a priority differs (body and row): each shrinking attempt is
+    # a write whose diff reads the big events table, so the shrink lasts seconds
     "shrinking": Phase(
         _at("shrink"),
-        _base(positive=30, negative=0, shrink=True, shrink_budget=400),
-        ("--operation", "GET /api/alerts"),
-        mutant="alert-field-added",
+        _base(positive=20, negative=0, shrink=True, shrink_budget=400),
+        ("--operation", "POST /api/cases"),
+        mutant="case-default-priority",
+        big_events=True,
         says="phase shrink",
     ),
     "database diff": Phase(
