@@ -141,23 +141,63 @@ def mutants_bench(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def stress(session: nox.Session) -> None:
-    """The suite beside two CPU-bound processes, then the ``timing`` tests 20 times in a row."""
+    """The ``timing`` tests (timing, signals, process start-up) 20 rounds in a row beside two
+    CPU-bound processes; ``nox -s stress -- --suite`` first runs the whole (non-mutant) suite
+    once beside them. ``PARITY_STRESS_ROUNDS`` sets the rounds; other arguments go to pytest.
+    Every round runs to its end: the tally at the end says how many rounds passed."""
     _install(session, "test")
     _build_legacy(session)
     rounds = int(os.environ.get("PARITY_STRESS_ROUNDS", "20"))
+    args = [a for a in session.posargs if a != "--suite"]
+    out = Path(session.create_tmp()) / "stress"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     burners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
         for _ in range(2)
     ]
     try:
-        session.run("pytest", "-q", *session.posargs)
+        if "--suite" in session.posargs:
+            session.log("the whole suite once, two CPU burners beside")
+            session.run("pytest", "-q", *args)
         for round_ in range(1, rounds + 1):
             session.log(f"timing tests, round {round_} of {rounds}, two CPU burners beside")
-            session.run("pytest", "-q", "-m", "timing", *session.posargs)
+            junit = out / f"round-{round_}.xml"
+            session.run(
+                "pytest", "-q", "-m", "timing", f"--junitxml={junit}", *args, success_codes=[0, 1]
+            )
     finally:
         for burner in burners:
             burner.kill()
             burner.wait()
+    tally = _stress_tally(sorted(out.glob("round-*.xml")))
+    session.log(tally[0])
+    if tally[1]:
+        session.error(tally[0])
+
+
+def _stress_tally(files: list[Path]) -> tuple[str, int]:
+    """``N of M rounds passed, T tests each; failed: ...`` from the rounds' JUnit files."""
+    import xml.etree.ElementTree as ET
+
+    bad: dict[str, int] = {}
+    clean = 0
+    tests = 0
+    for file in files:
+        failed = []
+        for case in ET.parse(file).getroot().iter("testcase"):
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed.append(f"{case.get('classname')}::{case.get('name')}")
+        suite = ET.parse(file).getroot().find("testsuite")
+        if suite is not None:
+            tests = int(suite.get("tests", "0")) - int(suite.get("skipped", "0"))
+        clean += not failed
+        for name in failed:
+            bad[name] = bad.get(name, 0) + 1
+    line = f"stress: {clean} of {len(files)} rounds passed, {tests} timing tests each"
+    if bad:
+        line += "; failed: " + ", ".join(f"{k} ({v}x)" for k, v in sorted(bad.items()))
+    return line, len(files) - clean
 
 
 @nox.session(python="3.11")

@@ -203,6 +203,7 @@ def test_mutant_on_a_read_is_found_with_the_real_request(tmp_path: Path, seeded:
     assert "customerName" in (tmp_path / "html" / "parity.html").read_text()
 
 
+@pytest.mark.timing  # kills the port mid-run
 def test_port_killed_mid_run_clients_unaffected(tmp_path: Path, seeded: Path) -> None:
     out = gateway_run(tmp_path, seeded, kill_port=True, requests=120)
     assert out["exit"] == 0
