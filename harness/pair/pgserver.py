@@ -188,23 +188,10 @@ class PgServer:
         proc = self.process
         if proc is None:
             return
+        from harness.proc.reaper import stop_group
         from harness.proc.signals import grace
 
-        grace_s = grace(grace_s)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=grace_s)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # any backend that outlived the postmaster
-        from harness.proc.reaper import REAPER
-
-        REAPER.forget(proc.pid)
+        stop_group(proc, signal.SIGINT, grace(grace_s), whole_group=False)
         self.process = None
 
     def execute(self, sql: str, database: str = "postgres") -> None:

@@ -204,28 +204,17 @@ class ManagedService:
             descendants = psutil.Process(proc.pid).children(recursive=True)
         except psutil.Error:
             descendants = []
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=grace_s)
+        from harness.proc.reaper import stop_group
+
+        stop_group(proc, signal.SIGTERM, grace_s)
         # anything that left the group (setsid children) but is still ours
         _gone, alive = psutil.wait_procs(descendants, timeout=min(grace_s, 2.0))
         for child in alive:
             with contextlib.suppress(psutil.Error):
                 child.kill()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
         if self._log is not None:
             with contextlib.suppress(Exception):
                 self._log.close()  # type: ignore[attr-defined]
-        from harness.proc.reaper import REAPER
-
-        REAPER.forget(proc.pid)
         self.process = None
 
 

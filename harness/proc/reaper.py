@@ -222,6 +222,29 @@ class Reaper:
 REAPER = Reaper()
 
 
+def stop_group(
+    proc: subprocess.Popen[Any], first: int, grace_s: float, *, whole_group: bool = True
+) -> None:
+    """Stop a ``start_new_session`` child: ``first`` (to its group, or to the leader alone
+    when the leader stops its own children, as a postmaster does), ``grace_s`` to exit, then
+    SIGKILL to the group, and SIGKILL once more for anything that outlived the leader."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if whole_group:
+            os.killpg(proc.pid, first)
+        else:
+            os.kill(proc.pid, first)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    REAPER.forget(proc.pid)
+
+
 def _alive(entry: dict[str, Any] | None) -> bool:
     if not entry:
         return False

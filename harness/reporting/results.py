@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError
+from harness.setup.schema import schema_main
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -624,13 +625,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "results.schema.jso
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m harness.reporting.results --write`` regenerates docs/results.schema.json."""
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["--write"]:
-        SCHEMA_FILE.write_text(json_schema(), encoding="utf-8")
-        print(f"wrote {SCHEMA_FILE}")
-        return 0
-    sys.stdout.write(json_schema())
-    return 0
+    return schema_main(argv, SCHEMA_FILE, json_schema())
 
 
 if __name__ == "__main__":

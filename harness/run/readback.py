@@ -13,6 +13,7 @@ write's path or answer, each side its own), then the lists, at most ``PER_WRITE`
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from harness.cases.generation import build_request
@@ -160,15 +161,7 @@ class ReadBack:
             if not (d.location.startswith("db:") and d.location in mine)
         ]
         if len(kept) != len(result.differences):
-            result = ExchangeResult(
-                result.request,
-                result.legacy,
-                result.candidate,
-                result.legacy_writes,
-                result.candidate_writes,
-                kept,
-                candidate_request=result.candidate_request,
-            )
+            result = replace(result, differences=kept)
         ctx.stats.op(read).add(result, not ctx.findings.live(result))
         fresh = ctx.findings.fresh_sequence_keys(result)
         if fresh:

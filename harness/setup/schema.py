@@ -15,9 +15,31 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["SCHEMA_FILE", "closest_key", "explain", "json_schema", "key_line", "model_of"]
+__all__ = [
+    "SCHEMA_FILE",
+    "closest_key",
+    "explain",
+    "json_schema",
+    "key_line",
+    "model_of",
+    "schema_main",
+]
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "parity.schema.json"
+
+
+def schema_main(argv: list[str] | None, path: Path, schema: str) -> int:
+    """A generated schema's ``python -m`` entry: ``--write`` regenerates ``path`` (the file a
+    test compares with the model), no argument prints the schema."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--write"]:
+        path.write_text(schema, encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
+    sys.stdout.write(schema)
+    return 0
 
 
 def json_schema(root: type[BaseModel]) -> str:

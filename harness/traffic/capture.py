@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import HarnessError
+from harness.setup.schema import schema_main
 
 __all__ = [
     "FORMAT",
@@ -521,13 +522,7 @@ def read_capture(path: Path, *, keep_going: bool = True) -> Capture:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m harness.traffic.capture --write`` regenerates docs/capture.schema.json."""
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["--write"]:
-        SCHEMA_FILE.write_text(json_schema(), encoding="utf-8")
-        print(f"wrote {SCHEMA_FILE}")
-        return 0
-    sys.stdout.write(json_schema())
-    return 0
+    return schema_main(argv, SCHEMA_FILE, json_schema())
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -151,15 +151,7 @@ class Replay:
                     not_found += 1
                 fresh = self._attribute(step, result, seen_at, tainted)
                 attributed += len(result.differences) - len(fresh)
-                result = ExchangeResult(
-                    result.request,
-                    result.legacy,
-                    result.candidate,
-                    result.legacy_writes,
-                    result.candidate_writes,
-                    fresh,
-                    candidate_request=result.candidate_request,
-                )
+                result = replace(result, differences=fresh)
                 agreed = not ctx.findings.live(result)
                 ctx.stats.op(step.op).add(result, agreed)
                 known = set(ctx.findings.groups)
