@@ -1,14 +1,6 @@
 """``[[settle]]``: which operations start background work and how to follow it to its end
 (issue 27). The model lives in setup so ``parity.toml`` can name it; following a job is
-:mod:`harness.pair.settle`.
-
-```toml
-[[settle]]
-operation = "POST /api/cases/{id}/summary"
-state = "$.status"                  # where the job's state is in the poll answer
-terminal = ["done", "failed"]
-timeout_s = 30
-```
+:mod:`harness.pair.settle` (an example ``[[settle]]`` table is in its docstring).
 """
 
 from __future__ import annotations
