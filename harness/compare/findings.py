@@ -106,6 +106,19 @@ class Findings:
             return self.accept[diff.accepted_when]
         return self.rule_for(op_id, diff.location, diff.kind)
 
+    def _first(
+        self, key: Key, op_id: str, example: ExchangeResult, diff: Difference, phase: str
+    ) -> Group:
+        """A new group from its first difference, with the accept rule that covers it."""
+        return Group(
+            *key,
+            count=1,
+            example=example,
+            difference=diff,
+            accepted_by=self.rule_of(op_id, diff),
+            phase=phase,
+        )
+
     def key(self, op_id: str, diff: Difference) -> Key:
         """Where a difference is grouped: one a conditional rule accepts is grouped apart
         (its location names the condition), so the same place on another request stays open."""
@@ -189,14 +202,7 @@ class Findings:
             key = self.key(op_id, d)
             group = self.realtime.get(key)
             if group is None:
-                self.realtime[key] = Group(
-                    *key,
-                    count=1,
-                    example=example,
-                    difference=d,
-                    accepted_by=self.rule_of(op_id, d),
-                    phase="realtime",
-                )
+                self.realtime[key] = self._first(key, op_id, example, d, "realtime")
             else:
                 group.count += 1
 
@@ -212,14 +218,7 @@ class Findings:
             seen.add(key)
             group = self.groups.get(key)
             if group is None:
-                self.groups[key] = Group(
-                    *key,
-                    count=1,
-                    example=result,
-                    difference=diff,
-                    accepted_by=self.rule_of(result.request.operation, diff),
-                    phase=phase,
-                )
+                self.groups[key] = self._first(key, result.request.operation, result, diff, phase)
             else:
                 group.count += 1
                 if result.request.size < group.example.request.size:
