@@ -121,7 +121,10 @@ def load_requests(path: Path) -> list[BenchRequest]:
 
 
 def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth: str) -> Sample:
+    from harness.proc.reaper import REAPER
+
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        REAPER.path(Path(script.name))  # killed mid-run: the reaper removes it
         script.write(WRK_SCRIPT)
     env = {
         **os.environ,
@@ -144,6 +147,7 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         out = _run_tracked(argv, env, seconds + 30)
     finally:
         os.unlink(script.name)
+        REAPER.forget(path=Path(script.name))
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
         raise HarnessError(f"wrk failed: {out.stderr.strip() or out.stdout.strip()}")
