@@ -64,13 +64,23 @@ def legacy(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The pytest suite, every tier but the mutant catalogue (unit, integration, e2e), one
-    pytest-xdist worker per core (the service tiers wait on start-ups and I/O); arguments
-    replace the defaults (``nox -s tests -- tests/harness -x`` runs in one process)."""
+    """The README's test command: unit, integration and the fast e2e (not ``slow``, not the
+    mutant catalogue), one pytest-xdist worker per core; arguments replace the defaults
+    (``nox -s tests -- tests/harness -x`` runs in one process, every tier)."""
     _install(session, "test")
     _build_legacy(session)
-    args = session.posargs or ["-n", "auto", "--dist", "worksteal", "--durations=25"]
-    session.run("pytest", *args)
+    default = ["-m", "not slow", "-n", "auto", "--dist", "worksteal", "--durations=25"]
+    session.run("pytest", *(session.posargs or default))
+
+
+@nox.session(python="3.11")
+def slow(session: nox.Session) -> None:
+    """The ``slow`` tests (30 s or more each: the shipped pair under full profiles, PostgreSQL
+    pairs, seeds kept as regressions, traffic replay, the gateway e2e); CI runs them."""
+    _install(session, "test")
+    _build_legacy(session)
+    default = ["-m", "slow", "-n", "auto", "--dist", "worksteal", "--durations=25"]
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session(python="3.11")

@@ -303,6 +303,7 @@ def test_interop_on_a_shared_database(run_pair: RunPair) -> None:
     assert len(finding["example"]["steps"]) == 2
 
 
+@pytest.mark.slow
 def test_noise_calibration_suppresses_only_what_varies_on_its_own(
     run_pair: RunPair, pair_dir: Path
 ) -> None:

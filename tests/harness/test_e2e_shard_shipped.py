@@ -23,6 +23,7 @@ from tests.servers import legacy_built
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,
     pytest.mark.skipif(not legacy_built(), reason="legacy not built (npm run build)"),
 ]
 

@@ -88,6 +88,7 @@ def _run(
     return code, results, len(counter.read_text()) if counter.exists() else 0, restored
 
 
+@pytest.mark.slow
 def test_url_mode_with_databases_catches_a_write_only_drift(
     run_pair: RunPair, pair_dir: Path, tmp_path: Path
 ) -> None:
@@ -106,6 +107,7 @@ def test_url_mode_with_databases_catches_a_write_only_drift(
     assert resets >= 1 + writes
 
 
+@pytest.mark.slow
 def test_url_mode_with_databases_is_quiet_on_an_agreeing_pair(
     run_pair: RunPair, pair_dir: Path, tmp_path: Path
 ) -> None:

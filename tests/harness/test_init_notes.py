@@ -208,6 +208,7 @@ def _run(config: Path, legacy: str, candidate: str, reports: Path) -> tuple[int,
     return proc.returncode, json.loads((reports / "latest" / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_renamed_table_is_one_db_table_finding_and_quiet_once_declared(tmp_path: Path) -> None:
     """Nothing in the answers shows the rename; the writes do, paired by their columns."""
     with notes_pair(tmp_path, "table") as (legacy, candidate):

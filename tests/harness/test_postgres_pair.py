@@ -133,6 +133,7 @@ def test_write_only_drift_on_postgresql_is_a_db_finding(
     assert writes["legacy"]["events"] != writes["candidate"].get("events")
 
 
+@pytest.mark.slow
 def test_agreeing_pair_managed_on_postgresql_is_quiet(run_pair: RunPair, pg: PgServer) -> None:
     """Managed mode, both sides on PostgreSQL (template, clones, restores under them), and
     interop on one clone of the legacy's template shared by both services."""
@@ -198,6 +199,7 @@ def agreeing_pair(
             svc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_agreeing_pair_on_postgresql_is_quiet_over_seeds(
     run_pair: RunPair, agreeing_pair: tuple[Path, dict[str, str], dict[str, str]], seed: int
