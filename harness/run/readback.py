@@ -170,9 +170,7 @@ class ReadBack:
                 candidate_request=result.candidate_request,
             )
         ctx.stats.op(read).add(result, not ctx.findings.live(result))
-        fresh = ctx.findings.fresh_sequence_keys(result)
-        if fresh:
-            ctx.findings.add_sequence(fresh, [write, result])  # a two-step sequence
+        ctx.findings.add_readback(write, result)  # a two-step sequence of its own phase
 
     def note(self, phase: str) -> None:
         """How many reads followed how many writes, in the run's notes."""
