@@ -98,7 +98,7 @@ class ReadBack:
         return (
             self.budget > 0
             and req.method.upper() not in ("GET", "HEAD", "OPTIONS")
-            and req.mode == "positive"
+            and req.mode in ("positive", "combined")
             and bool(ctx.pair.watchers)
             and not ctx.pair.has_twin
             and not ctx.ends_session(op.id)

@@ -1450,3 +1450,39 @@ def _alerts_unit_elif() -> list[Wrapper]:
         return wrapped
 
     return [wrap]
+
+
+# -- row states x write bodies: only a row in one state meeting a body value shows it -------------
+@mutant(
+    "case-reopen-with-edits",
+    "state",
+    "PATCH /api/cases/{id} lets a closed case be edited whenever the body reopens it (the "
+    "legacy's 'status: open and nothing else' check lost its 'nothing else'): only a closed "
+    "row meeting status=open and another field shows it (row states x bodies)",
+    "PATCH /api/cases/{id}",
+)
+def _case_reopen_with_edits() -> list[Wrapper]:
+    import backend.routers.cases as cases
+
+    original_find, original_parse = cases.find_case, cases.parse_body
+    bodies: list[Any] = [None]
+
+    async def parse_body(request: Any, schema: Any) -> Any:
+        body = await original_parse(request, schema)
+        bodies[0] = body
+        return body
+
+    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+        row = original_find(session, caller, case_id)
+        body = bodies[0]
+        if (
+            CURRENT_OP.get() == "PATCH /api/cases/{id}"
+            and isinstance(body, dict)
+            and body.get("status") == "open"
+        ):
+            _mask_status(row, "closed", {"closed": False})
+        return row
+
+    cases.parse_body, cases.find_case = parse_body, find_case
+    return []
+
