@@ -1486,3 +1486,21 @@ def _case_reopen_with_edits() -> list[Wrapper]:
     cases.parse_body, cases.find_case = parse_body, find_case
     return []
 
+
+# -- paging: only a walk to the next pages shows it ------------------------------------------------
+@mutant(
+    "feed-cursor-repeats-boundary",
+    "list",
+    "GET /api/feed's keyset condition says `created_at <= c` for `<`: every page after the "
+    "first starts with the previous page's last item again (only following nextCursor shows "
+    "it: lists walked to their last page)",
+    "GET /api/feed",
+)
+def _feed_cursor_repeats_boundary() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace(
+            "feed_items.created_at < ? OR", "feed_items.created_at <= ? OR"
+        ), params
+
+    on_sql(["GET /api/feed"], fn)
+    return []
