@@ -57,7 +57,7 @@ def test_the_cursor_an_answer_hands_on() -> None:
 def test_page_sizes_put_the_end_exactly_full_then_one_short_then_one_over() -> None:
     paging = Paging("offset", "offset", "limit", 1, 50)
     sizes = page_sizes(60, paging, pages=8)
-    assert sizes[0] == 10 and 60 % sizes[0] == 0  # the last page exactly full, 7 requests
+    assert sizes[0] == 10  # divides 60: the last page exactly full, 7 requests
     assert sizes[1:] == [11, 9]
     assert page_sizes(0, paging) == []
     assert page_sizes(3, paging) == [1, 2]  # no size 0
