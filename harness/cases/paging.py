@@ -70,6 +70,8 @@ def paging_of(parameters: list[Any], root: dict[str, Any]) -> Paging | None:
             break
     for name, param in params.items():
         schema = _int_schema(param.get("schema"), root)
+        if size_name is None:
+            break  # an offset or page walk needs to know the page size to find the end
         if schema is not None and _OFFSET.match(name):
             return Paging("offset", name, size_name, low, high)
         if schema is not None and _PAGE.match(name) and name != size_name:

@@ -34,6 +34,7 @@ def test_paging_is_read_from_the_parameters_names_and_types() -> None:
         "cursor", "cursor", "limit", 1, 50
     )
     assert paging_of([_q("status", "string"), ref], ROOT) is None  # a size alone: one page
+    assert paging_of([_q("offset")], ROOT) is None  # no page size: the end cannot be told
 
 
 def test_the_next_page_query_keeps_the_filters_and_moves_the_page() -> None:
