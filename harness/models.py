@@ -45,7 +45,7 @@ class PreparedRequest:
     body: Any  # the decoded body for reports and shrinking: JSON value, form dict or NOT_SET
     media_type: str | None
     role: str | None
-    mode: str  # "positive" | "negative"
+    mode: str  # "positive" | "negative" | "combined" (inputs crossed on purpose) | "probe" ...
     shrinkable: bool = True  # JSON bodies and query strings can be reduced; multipart cannot
     path_params: tuple[tuple[str, str], ...] = ()  # raw values, for re-filling the template
 

@@ -61,6 +61,7 @@ class Findings:
     stateful: dict[Key, Group] = field(default_factory=dict)
     interop: dict[Key, Group] = field(default_factory=dict)
     realtime: dict[Key, Group] = field(default_factory=dict)
+    readback: dict[Key, Group] = field(default_factory=dict)  # reads after writes
     # union-find over (phase dict, key): groups one request showed together
     _parent: dict[tuple[str, Key], tuple[str, Key]] = field(default_factory=dict)
 
@@ -170,6 +171,7 @@ class Findings:
             ("stateful", self.stateful),
             ("interop", self.interop),
             ("realtime", self.realtime),
+            ("readback", self._readback_only()),
         ):
             heads: set[Key] = set()
             for key, under in _pages(groups).items():
@@ -193,7 +195,40 @@ class Findings:
             *self.stateful.values(),
             *self.interop.values(),
             *self.realtime.values(),
+            *self._readback_only().values(),
         ]
+
+    def _readback_only(self) -> dict[Key, Group]:
+        """The reads after writes that show a place the single requests did not: a read
+        that differs on the snapshot too is that finding. Only the single requests' groups
+        count (each is found in its operation's own shard, so ``scale.merge`` applies the
+        same rule); a sequence's findings depend on timing and on what ran before."""
+        return {k: g for k, g in self.readback.items() if k not in self.groups}
+
+    def add_readback(self, write: ExchangeResult, read: ExchangeResult) -> None:
+        """A read after a write, as a two-step sequence of its own phase: every read counts,
+        whatever the run found before (so shards and one run record the same). Each place
+        is its own finding (not joined): a shard's merge drops the places other phases
+        showed one by one (``READBACK_PHASE`` in ``scale.merge``)."""
+        op_id = read.request.operation
+        seen: set[Key] = set()
+        for d in read.differences:
+            key = self.key(op_id, d)
+            if key in seen or self.accepted(op_id, d):
+                continue
+            seen.add(key)
+            group = self.readback.get(key)
+            if group is None:
+                self.readback[key] = Group(
+                    *key,
+                    count=1,
+                    example=read,
+                    difference=d,
+                    phase="readback",
+                    steps=[write, read],
+                )
+            else:
+                group.count += 1
 
     def add_realtime(self, op_id: str, example: ExchangeResult) -> None:
         """One write's stream differences (the example carries the write and both streams)."""

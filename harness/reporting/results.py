@@ -60,7 +60,15 @@ SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
 Phase = Literal[
-    "probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime", "traffic"
+    "probes",
+    "stateless",
+    "rows",
+    "stateful",
+    "interop",
+    "invariants",
+    "realtime",
+    "traffic",
+    "readback",
 ]
 FindingKind = Literal[
     "status",

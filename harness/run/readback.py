@@ -99,7 +99,7 @@ class ReadBack:
         return (
             self.budget > 0
             and req.method.upper() not in ("GET", "HEAD", "OPTIONS")
-            and req.mode == "positive"
+            and req.mode in ("positive", "combined")
             and bool(ctx.pair.watchers)
             and not ctx.pair.has_twin
             and not ctx.ends_session(op.id)
@@ -163,9 +163,7 @@ class ReadBack:
         if len(kept) != len(result.differences):
             result = replace(result, differences=kept)
         ctx.stats.op(read).add(result, not ctx.findings.live(result))
-        fresh = ctx.findings.fresh_sequence_keys(result)
-        if fresh:
-            ctx.findings.add_sequence(fresh, [write, result])  # a two-step sequence
+        ctx.findings.add_readback(write, result)  # a two-step sequence of its own phase
 
     def note(self, phase: str) -> None:
         """How many reads followed how many writes, in the run's notes."""

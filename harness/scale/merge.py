@@ -37,6 +37,10 @@ from harness.run.outcome import causes, now
 
 __all__ = ["find_results", "merge_dirs", "merge_results"]
 
+READBACK_PHASE = "readback"
+SEQUENCE_PHASES = frozenset({"stateful", "interop", "realtime", "invariants", READBACK_PHASE})
+"""Findings not from the single requests' groups (``Findings.groups``)."""
+
 
 def find_results(paths: Iterable[Path]) -> list[Path]:
     """Each ``results.json`` under the given files or folders (a downloaded artifact holds
@@ -177,7 +181,20 @@ def _merge_findings(shards: list[Results]) -> list[Finding]:
                         hit.locations.append(place.model_copy())
                     else:
                         known.count += place.count
-    return sorted(merged.values(), key=lambda f: (f.accepted, f.operation, f.location, f.kind))
+    # a read after a write that a single request showed too is that finding, as in one run
+    # (harness.compare.findings.Findings.add_readback): a shard without it kept it
+    elsewhere = {
+        (f.operation, place.location, place.kind)
+        for f in merged.values()
+        if f.phase not in SEQUENCE_PHASES
+        for place in f.locations
+    }
+    kept = [
+        f
+        for f in merged.values()
+        if f.phase != READBACK_PHASE or (f.operation, f.location, f.kind) not in elsewhere
+    ]
+    return sorted(kept, key=lambda f: (f.accepted, f.operation, f.location, f.kind))
 
 
 def _latency(parts: list[tuple[int, LatencyStats]]) -> LatencyStats:

@@ -392,6 +392,19 @@ class Profile(_Strict):
         "pairwise covering array (enum values, bounds, examples, values from the data, absent; "
         "0: off)",
     )
+    state_bodies: int = Field(
+        24,
+        description="rows phase, per operation that names a row: cases whose row (each state "
+        "the rows phase found, as each role sees it) and body fields (enum values, null, "
+        "absent, fixture values, bounds) follow a pairwise covering array (0: off)",
+    )
+    page_walks: int = Field(
+        3,
+        description="per list operation that pages (a cursor, offset or page parameter): walks "
+        "to the last page on both sides, every page compared, from the barest query and from "
+        "filters drawn from the data, page sizes putting the end exactly full, one short, one "
+        "over (0: off)",
+    )
     reads_after_writes: int = Field(
         4,
         description="per operation and phase (stateless, rows): successful writes followed, "

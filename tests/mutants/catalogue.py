@@ -1450,3 +1450,57 @@ def _alerts_unit_elif() -> list[Wrapper]:
         return wrapped
 
     return [wrap]
+
+
+# -- row states x write bodies: only a row in one state meeting a body value shows it -------------
+@mutant(
+    "case-reopen-with-edits",
+    "state",
+    "PATCH /api/cases/{id} lets a closed case be edited whenever the body reopens it (the "
+    "legacy's 'status: open and nothing else' check lost its 'nothing else'): only a closed "
+    "row meeting status=open and another field shows it (row states x bodies)",
+    "PATCH /api/cases/{id}",
+)
+def _case_reopen_with_edits() -> list[Wrapper]:
+    import backend.routers.cases as cases
+
+    original_find, original_parse = cases.find_case, cases.parse_body
+    bodies: list[Any] = [None]
+
+    async def parse_body(request: Any, schema: Any) -> Any:
+        body = await original_parse(request, schema)
+        bodies[0] = body
+        return body
+
+    def find_case(session: Any, caller: Any, case_id: int) -> Any:
+        row = original_find(session, caller, case_id)
+        body = bodies[0]
+        if (
+            CURRENT_OP.get() == "PATCH /api/cases/{id}"
+            and isinstance(body, dict)
+            and body.get("status") == "open"
+        ):
+            _mask_status(row, "closed", {"closed": False})
+        return row
+
+    cases.parse_body, cases.find_case = parse_body, find_case
+    return []
+
+
+# -- paging: only a walk to the next pages shows it ------------------------------------------------
+@mutant(
+    "feed-cursor-repeats-boundary",
+    "list",
+    "GET /api/feed's keyset condition says `created_at <= c` for `<`: every page after the "
+    "first starts with the previous page's last item again (only following nextCursor shows "
+    "it: lists walked to their last page)",
+    "GET /api/feed",
+)
+def _feed_cursor_repeats_boundary() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace(
+            "feed_items.created_at < ? OR", "feed_items.created_at <= ? OR"
+        ), params
+
+    on_sql(["GET /api/feed"], fn)
+    return []

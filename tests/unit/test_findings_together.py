@@ -51,3 +51,23 @@ def test_a_status_pair_and_an_accepted_location_never_travel_with_open_ones() ->
         ["db:events.payload", "db:items.price"],
         ["status:201 vs 500"],
     ]
+
+
+def test_reads_after_writes_count_every_read_and_yield_to_a_single_requests_finding() -> None:
+    """A read after a write is recorded whatever the run found before (so a shard records
+    what one run records); a place a single request showed too is that finding only."""
+    write = _result("PATCH /items/{id}")
+    stale = ("body:$.updatedAt", "time")
+    findings = Findings(accept=[])
+    findings.add_readback(write, _result("GET /items/{id}", stale, BODY))
+    findings.add_readback(write, _result("GET /items/{id}", stale))
+    assert {(g.phase, g.location): g.count for g in findings.all_groups()} == {
+        ("readback", "body:$.updatedAt"): 2,
+        ("readback", "body:$.price"): 1,
+    }
+    findings.record(_result("GET /items/{id}", BODY))  # the snapshot shows the price too
+    assert {(g.phase, g.location) for m in findings.together() for g in m} == {
+        ("readback", "body:$.updatedAt"),
+        ("stateless", "body:$.price"),
+    }
+    assert all(g.steps == [write, g.example] for g in findings.readback.values())

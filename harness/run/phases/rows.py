@@ -21,11 +21,13 @@ import sqlite3
 from dataclasses import replace
 from typing import Any
 
+from harness.cases.combos import covered_pairs
 from harness.cases.edges import resolve_ref
 from harness.cases.files import grown
 from harness.cases.fixtures import list_items
 from harness.cases.generation import ENCODING_ERRORS, build_request, multipart_request, rebuild
 from harness.cases.sequences import fill, resolve
+from harness.cases.statebodies import RowState, body_dimensions, body_for, state_body_rows
 from harness.errors import HarnessError
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
@@ -36,6 +38,7 @@ from harness.setup.contract import Link, Operation, match_operation
 __all__ = ["Rows", "row_states"]
 
 LABEL_SUFFIX = " · existing rows"
+COMBINED = "combined"  # a request mode: inputs crossed on purpose, refusals expected
 _PARAM = re.compile(r"\{([^}]+)\}")
 MAX_STATES = 6  # rows per role and parameter, one per distinct state
 MAX_COVER = 4  # more rows per role, each showing a field value no picked row shows
@@ -208,6 +211,57 @@ class Rows:
         ctx.stats.row_states.setdefault(op.id, set()).update(
             state for ids in visible.values() for _, state in ids
         )
+        return out + self._state_bodies(ctx, op, param, visible, bases)
+
+    def _state_bodies(
+        self,
+        ctx: RunContext,
+        op: Operation,
+        param: str,
+        visible: dict[str | None, list[tuple[Any, str]]],
+        bases: list[PreparedRequest],
+    ) -> list[PreparedRequest]:
+        """Each row state crossed with the body fields' interesting values, pairwise
+        (:mod:`harness.cases.statebodies`), within ``Profile.state_bodies`` per operation;
+        the pairs covered are noted per operation."""
+        budget = ctx.profile.state_bodies
+        json_bases = [b for b in bases if isinstance(b.body, dict) and "multipart" not in b.body]
+        if budget <= 0 or not json_bases or op.api is None:
+            return []
+        content = (op.api.definition.raw.get("requestBody") or {}).get("content") or {}
+        schema = (content.get("application/json") or {}).get("schema")
+        if schema is None:
+            return []
+        fixed = {
+            slot.keys[0]: values
+            for slot, values in ctx.fixtures.slots(op)
+            if slot.location == "body" and len(slot.keys) == 1
+        }
+        dims = body_dimensions(schema, ctx.contract.raw, lambda name: fixed.get(name, []))
+        # each state once, as the first role that sees it (commonly the widest): the roles
+        # themselves are crossed with every row by the cases above
+        states: dict[str, RowState] = {}
+        for role, ids in visible.items():
+            for value, state in ids:
+                states.setdefault(state, RowState(role, value, state))
+        every, rows = state_body_rows(list(states.values()), dims, budget)
+        if not rows:
+            return []
+        covered, total = covered_pairs(every, rows)
+        ctx.stats.notes.append(
+            f"row states x bodies {op.id}: {covered} of {total} pairs in {len(rows)} cases"
+        )
+        out: list[PreparedRequest] = []
+        for index, (state, *values) in enumerate(rows):
+            base = json_bases[index % len(json_bases)]
+            try:
+                req = rebuild(base, json_body=body_for(base.body, dims, values))
+            except ENCODING_ERRORS:
+                continue
+            req = replace(req, path_params=base.path_params)
+            one = self._row_case(op, req, state.role, param, state.value)
+            # meant to meet each state with each value, refusals included: not the phase's proof
+            out.append(replace(one, mode=COMBINED))
         return out
 
     @staticmethod

@@ -1,6 +1,7 @@
 """Stateless: every selected operation's generated cases, each on both targets, restored
 after every write; then the same cases with each ``[fixtures]`` value in the parameters and
-body fields it names. ``Shrink`` then reduces each open finding to a minimal request."""
+body fields it names; each list walked to its last page (``run.pagewalk``). ``Shrink`` then
+reduces each open finding to a minimal request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from harness.reporting.results import OperationFinished
 from harness.run.context import RunContext
 from harness.run.datacases import combination_cases, data_cases
 from harness.run.outcome import operation_summary
+from harness.run.pagewalk import walk_pages
 from harness.run.readback import ReadBack
 
 __all__ = ["Shrink", "Stateless"]
@@ -27,6 +29,7 @@ class Stateless:
             ctx.replay_all(
                 op.id, op, cases + [req for req, _ in drawn], candidates=own, after_write=readback
             )
+            walk_pages(ctx, op, cases + [req for req, _ in drawn])
             summary = operation_summary(ctx, ctx.stats.op(op))
             ctx.listener.operation_finished(OperationFinished(summary=summary))
         readback.note("stateless")

@@ -1,0 +1,105 @@
+"""Lists walked to their last page on both sides, every page compared
+(:mod:`harness.cases.paging`): the barest query, then queries whose filters and sort came
+from the data and the covering array, each with page sizes that make the last page exactly
+full, one short and one over. A cursor list follows each side's own cursor; an offset or
+page-number list stops after the short or empty page past the end. Within
+``Profile.page_walks`` walks per operation, ``MAX_PAGES`` pages each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from harness.cases.paging import MAX_PAGES, Paging, items_of, next_cursor, page_query, page_sizes
+from harness.cases.paging import paging_of as _paging_of
+from harness.models import PreparedRequest
+from harness.reporting.results import CaseDone, OperationStarted
+
+if TYPE_CHECKING:
+    from harness.run.context import RunContext
+    from harness.setup.contract import Operation
+
+__all__ = ["walk_pages"]
+
+
+def _starts(paging: Paging, cases: list[PreparedRequest], budget: int) -> list[PreparedRequest]:
+    """The queries to walk: the barest positive case first, then the others whose filters
+    differ (their paging parameters dropped), each query once."""
+    positive = [c for c in cases if c.mode == "positive" and c.method.upper() == "GET"]
+    if not positive:
+        return []
+    bare = min(positive, key=lambda c: len(c.query))
+    out: dict[tuple[tuple[str, str], ...], PreparedRequest] = {}
+    for case in [bare, *reversed(positive)]:  # the drawn combinations sit at the end
+        query = tuple(sorted((k, v) for k, v in case.query if k not in paging.names))
+        if query not in out and (case is bare or query):
+            out[query] = replace(case, query=query)
+        if len(out) >= budget:
+            break
+    return list(out.values())
+
+
+def walk_pages(ctx: RunContext, op: Operation, cases: list[PreparedRequest]) -> None:
+    """Walk ``op``'s list from the starting queries drawn from ``cases``."""
+    budget = ctx.profile.page_walks
+    if budget <= 0 or op.api is None or op.method.upper() != "GET" or "{" in op.path:
+        return
+    paging = _paging_of(op.api.definition.raw.get("parameters") or [], ctx.contract.raw)
+    if paging is None:
+        return
+    walks = pages = ends = 0
+    for index, start in enumerate(_starts(paging, cases, budget)):
+        total = _total(ctx, paging, start)
+        sizes = page_sizes(total, paging) if total is not None else []
+        if not sizes:
+            continue
+        size = sizes[index % len(sizes)]
+        sent, ended = _walk(ctx, op, paging, start, size)
+        walks, pages, ends = walks + 1, pages + sent, ends + int(ended)
+    if walks:
+        ctx.stats.notes.append(
+            f"pages {op.id}: {walks} walk(s), {pages} page(s), {ends} to the last page"
+        )
+
+
+def _total(ctx: RunContext, paging: Paging, start: PreparedRequest) -> int | None:
+    """Rows the query lists, counted on the legacy with the largest page (at most that
+    page's size; None on an error)."""
+    size = paging.high or 100
+    req = replace(start, query=page_query(paging, start.query, size, 0))
+    resp = ctx.pair.send_one("legacy", req)
+    if not 200 <= resp.status < 300:
+        return None
+    return len(items_of(resp.body))
+
+
+def _walk(
+    ctx: RunContext, op: Operation, paging: Paging, start: PreparedRequest, size: int
+) -> tuple[int, bool]:
+    """(pages sent, whether the walk reached the end) of one walk."""
+    label = f"{op.id} · pages of {size}"
+    ctx.listener.operation_started(OperationStarted(label=label, total=MAX_PAGES))
+    stats = ctx.stats.op(op)
+    cursors: tuple[str | None, str | None] = (None, None)
+    for index in range(MAX_PAGES):
+        lreq = replace(start, query=page_query(paging, start.query, size, index, cursors[0]))
+        creq = None
+        if paging.kind == "cursor" and cursors[1] not in (None, cursors[0]):
+            creq = replace(start, query=page_query(paging, start.query, size, index, cursors[1]))
+        result = ctx.exchange(lreq, creq)
+        agreed = not ctx.findings.live(result)
+        stats.add(result, agreed)
+        ctx.findings.record(result, "stateless")
+        ctx.listener.case_done(CaseDone(label=label, agreed=agreed))
+        legacy, candidate = result.legacy, result.candidate
+        if not 200 <= legacy.status < 300:
+            return index + 1, False
+        rows = len(items_of(legacy.body))
+        if paging.kind == "cursor":
+            cursors = (next_cursor(legacy.body), next_cursor(candidate.body))
+            if cursors[0] is None or rows == 0:
+                return index + 1, True
+        elif rows < size:
+            return index + 1, True
+    return MAX_PAGES, False
