@@ -351,6 +351,8 @@ class RunContext:
         if not self.pair.in_sequence:
             self.pair.settle()  # URL mode: a reset, if an earlier write could show
         role = req.role
+        if self.sessions.renew_due(role) and role is not None:  # its token's life is ending
+            self.stats.renewals[role] += 1
         # managed mode: a restore right after this case brings an ended session back
         kept = bool(self.pair.watchers) and restore and not self.pair.in_sequence
         own_session = (
@@ -366,8 +368,9 @@ class RunContext:
             role is not None
             and "#" not in role
             and not kept
-            and result.legacy.status == 401
-            and result.candidate.status == 401
+            and 401 in (result.legacy.status, result.candidate.status)
+            # one side's token ended first: only a read may be sent again
+            and (result.legacy.status == result.candidate.status or req.method in ("GET", "HEAD"))
             and self._futile[req.operation] < 2
             and self.config.auth is not None
             and role in self.config.auth.roles
@@ -382,7 +385,10 @@ class RunContext:
                 self._futile[req.operation] += 1
                 return result
             again = self._exchange(req, candidate_req, restore=restore)
-            if (again.legacy.status, again.candidate.status) != (401, 401):
+            if (again.legacy.status, again.candidate.status) != (401, 401) and (
+                result.legacy.status == result.candidate.status
+                or 401 not in (again.legacy.status, again.candidate.status)
+            ):
                 self.stats.renewals[role] += 1
                 if self.pair.watchers:  # the next restore removes the new session
                     for key, token in saved.items():

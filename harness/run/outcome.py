@@ -483,8 +483,8 @@ def _warnings(ctx: RunContext) -> list[str]:
     out: list[str] = list(ctx.stats.warnings)
     for role, count in sorted(ctx.stats.renewals.items()):
         out.append(
-            f"the {role} session ended mid-run {count} time(s) (401 on both sides); parity "
-            "logged in again each time and re-sent the request"
+            f"the {role} session ended mid-run {count} time(s) (its announced life ran out, "
+            "or a 401); parity logged in again each time (a 401 request re-sent)"
         )
     for op_id, statuses in sorted(ctx.stats.positive.items()):
         if ctx.stats.proven(ctx.contract.get(op_id)):
