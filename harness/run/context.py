@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cases.source import CaseSource
+from harness.cases.violations import violations
 from harness.compare.comparison import compare_exchange
 from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
@@ -146,6 +147,9 @@ class RunStats:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[str, Any] = field(default_factory=dict)  # results' TrafficSummary
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
+    # negative cases both sides answered 2xx: input the contract forbids and both accept,
+    # per operation: [cases, the smallest example]
+    accepted_inputs: dict[str, list[Any]] = field(default_factory=dict)
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the phases each (legacy status, candidate status) answer came from, per operation
     phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
@@ -489,6 +493,18 @@ class RunContext:
             self.on_exchange(result)
         return result
 
+    def _accepted_input(self, op: Operation, result: ExchangeResult) -> None:
+        """A negative case both sides accepted: listed when the request as sent really
+        breaks the contract (not only in the credentials parity replaced)."""
+        if op.api is None:
+            return
+        broken = violations(op.api.definition.raw, self.contract.raw, result.request)
+        if broken:
+            seen = self.stats.accepted_inputs.setdefault(op.id, [0, result, broken])
+            seen[0] += 1
+            if result.request.size < seen[1].request.size:
+                seen[1:] = [result, broken]
+
     def replay_all(
         self,
         label: str,
@@ -511,6 +527,10 @@ class RunContext:
             stats.add(result, agreed)
             if req.mode == "positive":
                 self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
+            if req.mode == "negative" and all(
+                200 <= r.status < 300 for r in (result.legacy, result.candidate)
+            ):
+                self._accepted_input(op, result)
             self.findings.record(result, phase)
             if follow and after_write is not None:
                 after_write.follow(op, result)  # restores when done

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.reporting.results import (
+    AcceptedInput,
     AcceptedRule,
     Coverage,
     Finding,
@@ -455,11 +456,26 @@ def merge_results(
         coverage=coverage,
         unproven=unproven,
         unproven_phases=blind,
+        accepted_inputs=_merge_accepted_inputs(ordered),
         errors=errors,
         messages=messages,
         warnings=_unique(w for r in ordered for w in r.warnings),
         stats=stats,
     )
+
+
+def _merge_accepted_inputs(shards: list[Results]) -> list[AcceptedInput]:
+    """Per operation: the shards' counts added, the first shard's example."""
+    out: dict[str, AcceptedInput] = {}
+    for r in shards:
+        for a in r.accepted_inputs:
+            had = out.get(a.operation)
+            out[a.operation] = (
+                a.model_copy()
+                if had is None
+                else had.model_copy(update={"count": had.count + a.count})
+            )
+    return [out[k] for k in sorted(out)]
 
 
 def _merge_stats(shards: list[Results]) -> Stats:
