@@ -332,7 +332,11 @@ class Findings:
         started = time.perf_counter()
         for members in self.together():
             group = members[0]
-            if group.accepted_by is None and self.groups.get(group.key) is group:
+            if (
+                group.accepted_by is None
+                and self.groups.get(group.key) is group
+                and group.example.request.mode != "contract"  # nothing to send
+            ):
                 shrink(group, exchange, budget=budget, may_write=may_write)
         return time.perf_counter() - started
 

@@ -24,6 +24,7 @@ import yaml
 from harness.compare.comparison import compare_bodies
 from harness.compare.normalization import RuleSet, generalize, parse_time, shape
 from harness.errors import HarnessError
+from harness.setup.contract_diff import diff_contracts
 
 __all__ = ["CONTRACT_PLACES", "ROLE_ENV_PREFIX", "InitResult", "init_config"]
 
@@ -138,6 +139,24 @@ def _simple_gets(doc: dict[str, Any]) -> list[str]:
         if method == "GET" and "{" not in path and not any(p.get("required") for p in params):
             out.append(path)
     return out
+
+
+def candidate_contract(
+    client: httpx.Client, candidate: str, legacy_doc: dict[str, Any]
+) -> tuple[str, int] | None:
+    """Where the candidate publishes its own OpenAPI (the usual places), and how many
+    changes from the legacy's parity's static check sees now; None if it publishes none."""
+    for place in CONTRACT_PLACES:
+        resp = _get(client, candidate + place)
+        if resp is None or not resp.is_success:
+            continue
+        try:
+            doc = _parse_contract(resp.text, candidate + place)
+        except HarnessError:
+            continue
+        if isinstance(doc.get("paths"), dict):
+            return place, len(diff_contracts(legacy_doc, doc))
+    return None
 
 
 def find_base_path(client: httpx.Client, doc: dict[str, Any], legacy: str) -> tuple[str, str]:
@@ -578,6 +597,7 @@ def init_config(
         contract_file = out.with_name(out.stem + ".openapi" + suffix)
         contract_file.write_text(text)
         base, base_ev = find_base_path(client, doc, legacy)
+        published = candidate_contract(client, candidate, doc)
         auth = find_auth(doc)
         roles: dict[str, dict[str, Any]] = {}
         tokens: dict[str, tuple[str, dict[str, str]]] = {}
@@ -661,6 +681,15 @@ def init_config(
         f"# legacy {legacy}, candidate {candidate}; contract from {source}",
         f"contract = {_toml(contract_file.name)}",
         f"base_path = {_toml(base)}  # {base_ev}",
+    ]
+    if published is not None:
+        place, changes = published
+        lines += [
+            "# the candidate publishes its own contract: compared with the legacy's before any",
+            f"# request (static contract drift; {changes} change(s) when this file was written)",
+            f"candidate_contract = {_toml(place)}",
+        ]
+    lines += [
         "",
     ]
     if auth is not None:

@@ -59,7 +59,15 @@ SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
 Phase = Literal[
-    "probes", "stateless", "rows", "stateful", "interop", "invariants", "realtime", "traffic"
+    "contract",
+    "probes",
+    "stateless",
+    "rows",
+    "stateful",
+    "interop",
+    "invariants",
+    "realtime",
+    "traffic",
 ]
 FindingKind = Literal[
     "status",
@@ -76,6 +84,7 @@ FindingKind = Literal[
     "db_delete",
     "db_table",
     "invariant",
+    "contract",
 ]
 ErrorKind = Literal[
     "harness",

@@ -555,6 +555,12 @@ class ParityConfig(_Strict):
         description="prefix of every operation's path on both services (default: the path "
         'of the contract\'s first `servers` URL, e.g. "/api")',
     )
+    candidate_contract: str | None = Field(
+        None,
+        description='the candidate\'s own OpenAPI: a path on its origin ("/openapi.json"), a '
+        "URL or a file relative to this file; compared with `contract` before any request "
+        "(static contract drift, findings of kind `contract`)",
+    )
     snapshot: SnapshotConfig | None = Field(None, description="the seeded database (managed)")
     services: dict[str, ServiceConfig] = Field(
         default_factory=dict, description="`legacy` and `candidate` (managed mode)"

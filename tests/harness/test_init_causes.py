@@ -62,6 +62,9 @@ def test_input_both_sides_accept_against_the_contract_is_listed_not_drift(
 ) -> None:
     """Both sides take ``limit`` past its maximum and titles past maxLength: not drift."""
     code, results = _run(tmp_path, "", {"NOTES_LAX": "1"} if lax else None)
+    # the candidate publishes the same contract: the static check ran and found nothing
+    assert 'candidate_contract = "/openapi.json"' in (tmp_path / "parity.toml").read_text()
+    assert "contract" in results["config"]["phases"]
     assert results["findings"] == []
     assert code == 0, results["verdict"]
     listed = {a["operation"]: a for a in results["accepted_inputs"]}
@@ -74,3 +77,16 @@ def test_input_both_sides_accept_against_the_contract_is_listed_not_drift(
     reports = tmp_path / "reports" / "latest"
     assert "Accepted input" in (reports / "summary.md").read_text()
     assert 'id="accepted-inputs"' in (reports / "parity.html").read_text()
+
+
+def test_static_contract_drift_is_found_before_any_request(tmp_path: Path) -> None:
+    """The candidate answers alike but publishes another contract: three changes, each a
+    ``contract`` finding, and nothing else."""
+    code, results = _run(tmp_path, "contract")
+    assert code == 1, results["verdict"]
+    found = {(f["operation"], f["location"], f["kind"], f["phase"]) for f in results["findings"]}
+    assert found == {
+        ("GET /notes", "contract:query.limit", "contract", "contract"),
+        ("GET /notes/{id}", "contract:response.404", "contract", "contract"),
+        ("GET /notes/{id}", "contract:response.200$.tags", "contract", "contract"),
+    }
