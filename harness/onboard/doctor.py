@@ -236,7 +236,10 @@ def _token_accepted(
     assert config.auth is not None
     declared = find_auth(contract.raw)
     fix = "set header and prefix to the contract's securitySchemes"
-    if declared is not None:
+    if declared is not None and declared.token_in != "header":
+        fix = "set how the token goes to the contract's securitySchemes"
+        fix += f" (token_in = {declared.token_in!r}, name = {declared.name!r})"
+    elif declared is not None:
         fix += f" (header = {declared.header!r}, prefix = {declared.prefix!r})"
     for side, root in up.items():
         for role, token in tokens[side].items():
@@ -247,7 +250,11 @@ def _token_accepted(
                         Problem(
                             f"{config.source}: [auth]",
                             f"{side}: {op.id} answers 401 to role {role}'s token sent as "
-                            f"{config.auth.header}: {config.auth.prefix!r}+token",
+                            + (
+                                f"{config.auth.header}: {config.auth.prefix!r}+token"
+                                if config.auth.token_in == "header"
+                                else f"{config.auth.token_in} {config.auth.name}"
+                            ),
                             fix,
                         )
                     ]
