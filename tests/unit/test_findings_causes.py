@@ -63,3 +63,44 @@ def test_a_status_pair_counts_its_body_shapes() -> None:
         "{error} -> {code,message}": 2,
         "{error} -> {detail}": 1,
     }
+
+
+def test_shards_fold_what_one_run_folds() -> None:
+    """A stateful finding beside the stateless one of another shard, and a probe route's
+    status pair with the same body shapes, fold into one finding when merged."""
+    from harness.reporting.results import Finding
+    from harness.scale.merge import fold_causes
+
+    def finding(phase: str, op: str, legacy: Any, candidate: Any) -> Finding:
+        step = {
+            "request": {"method": "GET", "path": "/", "query": {}, "headers": {}, "role": None,
+                        "mode": "probe" if phase == "probes" else "positive"},
+            "legacy": {"status": 404, "headers": {}, "body": legacy, "elapsed_ms": 1.0},
+            "candidate": {"status": 400, "headers": {}, "body": candidate, "elapsed_ms": 1.0},
+            "curl": {},
+        }  # fmt: skip
+        return Finding.model_validate(
+            {
+                "id": f"f-{phase}{op}", "phase": phase, "operation": op,
+                "location": "status:404 vs 400", "kind": "status", "summary": "s", "count": 2,
+                "accepted": False, "accepted_reason": None, "accepted_expires": None,
+                "example": {"steps": [step], "diff": [], "other_diffs": [], "db_writes": {}},
+                "locations": [{"location": "status:404 vs 400", "kind": "status", "count": 2,
+                               "summary": "s"}],
+            }
+        )  # fmt: skip
+
+    folded = fold_causes(
+        [
+            finding("stateful", "GET /n/{id}", NOT_FOUND, BAD),
+            finding("probes", "GET /n/", NOT_FOUND, BAD),
+            finding("stateless", "GET /n/{id}", NOT_FOUND, BAD),
+            finding("probes", "GET /m/", NOT_FOUND, {"detail": "x"}),
+        ]
+    )
+    assert [(f.phase, f.operation) for f in folded] == [
+        ("stateless", "GET /n/{id}"),
+        ("probes", "GET /m/"),
+    ]
+    assert folded[0].phases == ["probes", "stateful", "stateless"]
+    assert {loc.operation for loc in folded[0].locations} == {None, "GET /n/"}
