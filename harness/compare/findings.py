@@ -25,7 +25,7 @@ from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.setup.config import AcceptRule
 from harness.setup.contract import match_operation
 
-__all__ = ["ID_KIND", "Findings", "Group", "reductions"]
+__all__ = ["ID_KIND", "Findings", "Group", "answer_shapes", "body_shape", "reductions"]
 
 Key = tuple[str, str, str]
 ID_KIND = {"time": "value"}
@@ -45,6 +45,9 @@ class Group:
     accepted_by: AcceptRule | None = None
     phase: str = "stateless"
     steps: list[ExchangeResult] | None = None  # stateful: the whole (shrunk) sequence
+    # status groups: the two answers' body shapes -> [cases, the first example]; more than
+    # one shape under one status pair may be more than one cause, and the finding says so
+    shapes: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def key(self) -> Key:
@@ -166,13 +169,17 @@ class Findings:
         a body before headers, rows and invariants; then the most cases."""
         out: dict[tuple[str, Key], list[Group]] = {}
         group_heads: set[int] = set()
-        for space, groups in (
+        spaces = (
             ("groups", self.groups),
             ("stateful", self.stateful),
             ("interop", self.interop),
             ("realtime", self.realtime),
             ("readback", self._readback_only()),
-        ):
+        )
+        self._join_causes(spaces)
+        order: dict[int, int] = {}
+        for index, (space, groups) in enumerate(spaces):
+            order.update((id(g), index) for g in groups.values())
             heads: set[Key] = set()
             for key, under in _pages(groups).items():
                 heads.add(under)
@@ -184,10 +191,53 @@ class Findings:
                 if key in heads:
                     group_heads.add(id(group))
         # an order that drew other pages leads the fields those pages differ in
+        # a real case before a probe that showed the same; the first phase that saw it
         return [
-            sorted(members, key=lambda g: (id(g) not in group_heads, _rank(g)))
+            sorted(
+                members,
+                key=lambda g: (
+                    id(g) not in group_heads,
+                    g.example.request.mode == "probe",
+                    _rank(g)[0],
+                    order[id(g)],
+                    _rank(g)[1:],
+                ),
+            )
             for members in out.values()
         ]
+
+    def _join_causes(self, spaces: Sequence[tuple[str, dict[Key, Group]]]) -> None:
+        """One cause, one finding: a group another phase found at the same (operation,
+        location, kind) joins the first phase's; a probe (a trailing slash, another method,
+        a varied credential) that shows what a real case showed joins that case's finding
+        (a status pair with the same body shapes, on any route; another place on the route
+        it varies)."""
+        first: dict[Key, tuple[str, Key]] = {}
+        for space, groups in spaces:
+            for key in groups:
+                if key in first:
+                    self._union(first[key], (space, key))
+                else:
+                    first[key] = (space, key)
+        groups = self.groups
+        real: dict[tuple[str, str, str], Key] = {}
+        for key, g in groups.items():
+            if g.example.request.mode != "probe" and g.accepted_by is None:
+                real.setdefault((g.location, g.kind, _signature(g)), key)
+        for key, g in groups.items():
+            if g.example.request.mode != "probe" or g.accepted_by is not None:
+                continue
+            same = real.get((g.location, g.kind, _signature(g)))
+            varies = g.operation in (same[0] + "/", same[0]) if same else False
+            if same is not None and (
+                g.kind == "status" or varies or g.operation.startswith(same[0] + " [")
+            ):
+                self._union(("groups", same), ("groups", key))
+
+    def _union(self, a: tuple[str, Key], b: tuple[str, Key]) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self._parent[rb] = ra
 
     def all_groups(self) -> list[Group]:
         return [
@@ -253,12 +303,17 @@ class Findings:
             seen.add(key)
             group = self.groups.get(key)
             if group is None:
-                self.groups[key] = self._first(key, result.request.operation, result, diff, phase)
+                group = self.groups[key] = self._first(
+                    key, result.request.operation, result, diff, phase
+                )
             else:
                 group.count += 1
                 if result.request.size < group.example.request.size:
                     group.example = result
                     group.difference = diff
+            if diff.kind == "status":
+                seen_shape = group.shapes.setdefault(answer_shapes(result), [0, result])
+                seen_shape[0] += 1
 
     def fresh_sequence_keys(self, last: ExchangeResult) -> list[Key]:
         """Keys of the live differences of a sequence's last step not yet grouped (the
@@ -313,13 +368,38 @@ class Findings:
         started = time.perf_counter()
         for members in self.together():
             group = members[0]
-            if group.accepted_by is None and self.groups.get(group.key) is group:
+            if (
+                group.accepted_by is None
+                and self.groups.get(group.key) is group
+                and group.example.request.mode != "contract"  # nothing to send
+            ):
                 shrink(group, exchange, budget=budget, may_write=may_write)
         return time.perf_counter() - started
 
 
 _SCOPES = ("status", "body", "header", "realtime", "db", "invariant")
 _INSIDE = ("value", "time", "missing", "extra", "type", "format")
+
+
+def body_shape(value: Any) -> str:
+    """What tells two answers apart at a glance: an object's keys, a list's first item,
+    a scalar's type (``{code,message}``, ``[{id,title}]``, ``str``)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + (body_shape(value[0]) if value else "") + "]"
+    return "empty" if value is None else type(value).__name__
+
+
+def answer_shapes(result: ExchangeResult) -> str:
+    """``{error} -> {code,message}``: the legacy's body shape, then the candidate's."""
+    return f"{body_shape(result.legacy.body)} -> {body_shape(result.candidate.body)}"
+
+
+def _signature(group: Group) -> str:
+    if group.kind == "status":
+        return answer_shapes(group.example)
+    return f"{type(group.difference.legacy).__name__}/{type(group.difference.candidate).__name__}"
 
 
 def _pages(groups: dict[Key, Group]) -> dict[Key, Key]:

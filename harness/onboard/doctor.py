@@ -139,7 +139,11 @@ def diagnose(
                 failed = []
                 for side, root in up.items():
                     resp = _send(client, "POST", root + path, json=rc.body)
+                    client.cookies.clear()  # credentials go only where [auth] says
                     token = _token(resp, auth.token_path) if resp is not None else None
+                    if resp is not None and auth.token_in == "cookie":
+                        jar = {c.name: c.value or "" for c in resp.cookies.jar}
+                        token = "; ".join(f"{k}={v}" for k, v in jar.items()) or None
                     if resp is None or not resp.is_success:
                         failed.append(f"{side} {resp.status_code if resp else 'no answer'}")
                     elif token is None:
@@ -205,10 +209,17 @@ def check_databases(config: ParityConfig) -> list[Problem]:
     return problems
 
 
-def _headers(config: ParityConfig, token: str | None) -> dict[str, str]:
-    if config.auth is None or token is None:
+def _credentials(config: ParityConfig, token: str | None) -> dict[str, Any]:
+    """httpx arguments that send a role's token where [auth] puts it (a cookie session's
+    token is its Cookie line)."""
+    auth = config.auth
+    if auth is None or token is None:
         return {}
-    return {config.auth.header: config.auth.prefix + token}
+    if auth.token_in == "query":
+        return {"params": {auth.name or "api_key": token}}
+    if auth.token_in == "cookie":
+        return {"headers": {"Cookie": token}}
+    return {"headers": {auth.header: auth.prefix + token}}
 
 
 def _token_accepted(
@@ -225,18 +236,25 @@ def _token_accepted(
     assert config.auth is not None
     declared = find_auth(contract.raw)
     fix = "set header and prefix to the contract's securitySchemes"
-    if declared is not None:
+    if declared is not None and declared.token_in != "header":
+        fix = "set how the token goes to the contract's securitySchemes"
+        fix += f" (token_in = {declared.token_in!r}, name = {declared.name!r})"
+    elif declared is not None:
         fix += f" (header = {declared.header!r}, prefix = {declared.prefix!r})"
     for side, root in up.items():
         for role, token in tokens[side].items():
             for op in reads[:3]:
-                resp = _send(client, "GET", root + op.path, headers=_headers(config, token))
+                resp = _send(client, "GET", root + op.path, **_credentials(config, token))
                 if resp is not None and resp.status_code == 401:
                     return [
                         Problem(
                             f"{config.source}: [auth]",
                             f"{side}: {op.id} answers 401 to role {role}'s token sent as "
-                            f"{config.auth.header}: {config.auth.prefix!r}+token",
+                            + (
+                                f"{config.auth.header}: {config.auth.prefix!r}+token"
+                                if config.auth.token_in == "header"
+                                else f"{config.auth.token_in} {config.auth.name}"
+                            ),
                             fix,
                         )
                     ]
@@ -266,7 +284,7 @@ def _reach(
         missed = []
         for side, root in up.items():
             token = next(iter(tokens[side].values()), None) if safe else None
-            kw: dict[str, Any] = {"headers": _headers(config, token)}
+            kw: dict[str, Any] = _credentials(config, token)
             if op.method in ("POST", "PUT", "PATCH"):
                 kw["json"] = {}
             resp = _send(client, op.method, root + path, **kw)

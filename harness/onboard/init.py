@@ -24,6 +24,7 @@ import yaml
 from harness.compare.comparison import compare_bodies
 from harness.compare.normalization import RuleSet, generalize, parse_time, shape
 from harness.errors import HarnessError
+from harness.setup.contract_diff import diff_contracts
 
 __all__ = ["CONTRACT_PLACES", "ROLE_ENV_PREFIX", "InitResult", "init_config"]
 
@@ -37,6 +38,9 @@ _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 _SECRET = re.compile(r"pass(word)?|secret|pin", re.I)
 _LOGIN = re.compile(r"login|sign.?in|session|token|auth|keys?$", re.I)
 _TOKEN = re.compile(r"token|api.?key|jwt|^key$|session", re.I)
+_CSRF = re.compile(r"csrf|xsrf", re.I)
+_EXPIRES = re.compile(r"expires?.?in|ttl|lifetime", re.I)
+_NUMBERS = ("integer", "number")
 
 
 @dataclass
@@ -137,6 +141,24 @@ def _simple_gets(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def candidate_contract(
+    client: httpx.Client, candidate: str, legacy_doc: dict[str, Any]
+) -> tuple[str, int] | None:
+    """Where the candidate publishes its own OpenAPI (the usual places), and how many
+    changes from the legacy's parity's static check sees now; None if it publishes none."""
+    for place in CONTRACT_PLACES:
+        resp = _get(client, candidate + place)
+        if resp is None or not resp.is_success:
+            continue
+        try:
+            doc = _parse_contract(resp.text, candidate + place)
+        except HarnessError:
+            continue
+        if isinstance(doc.get("paths"), dict):
+            return place, len(diff_contracts(legacy_doc, doc))
+    return None
+
+
 def find_base_path(client: httpx.Client, doc: dict[str, Any], legacy: str) -> tuple[str, str]:
     """(base path, evidence): the servers path if a parameterless GET answers under it, else
     the first of "", "/api", "/v1" that does (a 404 everywhere keeps the servers path)."""
@@ -164,6 +186,21 @@ class Auth:
     evidence: list[str]
     identifier: str
     secret: str
+    token_in: str = "header"  # "header" | "query" | "cookie"
+    name: str | None = None  # the query parameter or session cookie
+    csrf_header: str | None = None
+    csrf_from: str | None = None  # learnt from a real login answer
+    expires_path: str | None = None
+
+    def place(self, token: str | None, cookies: dict[str, str]) -> dict[str, Any]:
+        """httpx arguments that send a logged-in role's credentials."""
+        if token is None:
+            return {}
+        if self.token_in == "query":
+            return {"params": {self.name or "api_key": token}}
+        if self.token_in == "cookie":
+            return {"headers": {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}}
+        return {"headers": {self.header: self.prefix + token}}
 
 
 def find_auth(doc: dict[str, Any]) -> Auth | None:
@@ -171,11 +208,25 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
     password-like field and whose 2xx answer carries a token-like field)."""
     schemes = (doc.get("components") or {}).get("securitySchemes") or {}
     header, prefix, evidence = "Authorization", "Bearer ", []
+    token_in, token_name, csrf_header = "header", None, None
+    for name, raw in schemes.items():
+        scheme = _resolve(doc, raw)
+        named = str(scheme.get("name", ""))
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "header" and _CSRF.search(named):
+            csrf_header = named
+            evidence.append(f"securitySchemes.{name}: CSRF token in header {csrf_header!r}")
     for name, raw in schemes.items():
         scheme = _resolve(doc, raw)
         kind = scheme.get("type")
-        if kind == "apiKey" and scheme.get("in") == "header":
+        where = scheme.get("in")
+        if kind == "apiKey" and _CSRF.search(str(scheme.get("name", ""))):
+            continue
+        if kind == "apiKey" and where == "header":
             header, prefix = scheme.get("name", "X-API-Key"), ""
+        elif kind == "apiKey" and where in ("query", "cookie"):
+            token_in, token_name, prefix = str(where), str(scheme.get("name", "")), ""
+            evidence.append(f"securitySchemes.{name}: apiKey in {where} {token_name!r}")
+            break
         elif kind == "http":
             word = str(scheme.get("scheme", "bearer"))
             prefix = "Bearer " if word.lower() == "bearer" else f"{word.capitalize()} "
@@ -200,21 +251,33 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
             if not str(status).startswith("2"):
                 continue
             out = _json_schema(doc, resp)
-            tokens = [p for p in out.get("properties") or {} if _TOKEN.search(p)]
+            fields = out.get("properties") or {}
+            tokens = [p for p in fields if _TOKEN.search(p)]
+            if token_in == "cookie":  # the session is the cookie the login sets
+                sets = any(h.lower() == "set-cookie" for h in (resp.get("headers") or {}))
+                tokens = [f"Set-Cookie {token_name}"] if sets or _LOGIN.search(path) else []
             if not tokens or not others:
                 continue
+            expires = [
+                p for p in fields if _EXPIRES.search(p) and fields[p].get("type") in _NUMBERS
+            ]
             score = (2 if _LOGIN.search(path) else 0) + (1 if op.get("security") == [] else 0)
             auth = Auth(
                 login=f"POST {path}",
-                token_path=f"$.{tokens[0]}",
+                token_path="$.token" if token_in == "cookie" else f"$.{tokens[0]}",
                 header=header,
                 prefix=prefix,
                 evidence=[
                     *evidence,
-                    f"POST {path}: body has {secrets[0]!r}, its {status} answer has {tokens[0]!r}",
+                    f"POST {path}: body has {secrets[0]!r}, its {status} answer has {tokens[0]!r}"
+                    + (f" and {expires[0]!r} (seconds the token lives)" if expires else ""),
                 ],
                 identifier=next((p for p in others if p in body.get("required", [])), others[0]),
                 secret=secrets[0],
+                token_in=token_in,
+                name=token_name,
+                csrf_header=csrf_header,
+                expires_path=f"$.{expires[0]}" if expires else None,
             )
             if best is None or score > best[0]:
                 best = (score, auth)
@@ -238,21 +301,39 @@ def roles_from_env(auth: Auth, env: dict[str, str]) -> dict[str, dict[str, Any]]
 
 def _login(
     client: httpx.Client, base: str, auth: Auth, body: dict[str, Any]
-) -> tuple[str | None, str]:
+) -> tuple[str | None, dict[str, str], str]:
+    """(token, the cookies the login set, why not). A cookie session's CSRF token is found
+    here, in a real answer: a cookie, a header or a body field named like one."""
     path = auth.login.split(" ", 1)[1]
     try:
         resp = client.post(base + path, json=body)
     except httpx.HTTPError as exc:
-        return None, f"{base}: {exc}"
+        return None, {}, f"{base}: {exc}"
+    client.cookies.clear()  # credentials go only where [auth] says
     if not resp.is_success:
-        return None, f"{auth.login} answered {resp.status_code}"
+        return None, {}, f"{auth.login} answered {resp.status_code}"
+    cookies = {c.name: c.value or "" for c in resp.cookies.jar}
     try:
-        token = resp.json().get(auth.token_path[2:])
-    except (ValueError, AttributeError):
-        token = None
+        answer = resp.json()
+    except ValueError:
+        answer = None
+    answer = answer if isinstance(answer, dict) else {}
+    if auth.csrf_header and auth.csrf_from is None:
+        found = [
+            *(f"cookie:{k}" for k in cookies if _CSRF.search(k)),
+            *(f"header:{k}" for k in resp.headers if _CSRF.search(k)),
+            *(f"$.{k}" for k in answer if _CSRF.search(k)),
+        ]
+        auth.csrf_from = found[0] if found else None
+    if auth.token_in == "cookie":
+        token = cookies.get(auth.name or "")
+        if token is None:
+            return None, cookies, f"{auth.login}: no cookie {auth.name!r} set"
+        return token, cookies, ""
+    token = answer.get(auth.token_path[2:])
     if not isinstance(token, str):
-        return None, f"{auth.login}: no token at {auth.token_path}"
-    return token, ""
+        return None, cookies, f"{auth.login}: no token at {auth.token_path}"
+    return token, cookies, ""
 
 
 def _aa(where: str, first: Any, second: Any) -> list[tuple[str, str, Any, Any]]:
@@ -516,12 +597,13 @@ def init_config(
         contract_file = out.with_name(out.stem + ".openapi" + suffix)
         contract_file.write_text(text)
         base, base_ev = find_base_path(client, doc, legacy)
+        published = candidate_contract(client, candidate, doc)
         auth = find_auth(doc)
         roles: dict[str, dict[str, Any]] = {}
-        tokens: dict[str, str] = {}
+        tokens: dict[str, tuple[str, dict[str, str]]] = {}
         if auth is not None:
             notes += [
-                f"{e}: parity sends a token in a header only; set [auth] header by hand"
+                f"{e}: set [auth] token_in and header or name by hand"
                 for e in auth.evidence
                 if "unsupported" in e
             ]
@@ -533,19 +615,24 @@ def init_config(
                 )
             for name, body in roles.items():
                 for side, url in (("legacy", legacy), ("candidate", candidate)):
-                    token, why = _login(client, url + base, auth, body)
+                    token, cookies, why = _login(client, url + base, auth, body)
                     if token is None:
                         notes.append(f"role {name} does not log in on the {side}: {why}")
                     elif side == "legacy":
-                        tokens[name] = token
+                        tokens[name] = (token, cookies)
+            if auth.csrf_header and roles and auth.csrf_from is None:
+                notes.append(
+                    f"no CSRF token ({auth.csrf_header}) in the login answer: set [auth] "
+                    "csrf_from by hand"
+                )
         samples: list[tuple[str, str, Any, Any]] = []
         seen_headers = HeaderNoise()
-        _role, token = next(iter(tokens.items()), (None, None))
-        auth_headers = {auth.header: auth.prefix + token} if auth and token else {}
+        token, cookies = next(iter(tokens.values()), (None, {}))
+        placed = auth.place(token, cookies) if auth else {}
         reads = _simple_gets(doc)
         for path in reads:
-            first = _get(client, legacy + base + path, headers=auth_headers)
-            second = _get(client, legacy + base + path, headers=auth_headers)
+            first = _get(client, legacy + base + path, **placed)
+            second = _get(client, legacy + base + path, **placed)
             if first is None or second is None:
                 continue
             seen_headers.add(f"GET {path}", first, second)
@@ -559,6 +646,7 @@ def init_config(
             path = auth.login.split(" ", 1)[1]
             try:
                 pair = [client.post(legacy + base + path, json=body) for _ in range(2)]
+                client.cookies.clear()
                 seen_headers.add(auth.login, pair[0], pair[1])
                 samples += _aa(auth.login, pair[0].json(), pair[1].json())
             except (httpx.HTTPError, ValueError):
@@ -593,6 +681,15 @@ def init_config(
         f"# legacy {legacy}, candidate {candidate}; contract from {source}",
         f"contract = {_toml(contract_file.name)}",
         f"base_path = {_toml(base)}  # {base_ev}",
+    ]
+    if published is not None:
+        place, changes = published
+        lines += [
+            "# the candidate publishes its own contract: compared with the legacy's before any",
+            f"# request (static contract drift; {changes} change(s) when this file was written)",
+            f"candidate_contract = {_toml(place)}",
+        ]
+    lines += [
         "",
     ]
     if auth is not None:
@@ -602,9 +699,18 @@ def init_config(
             f"token_path = {_toml(auth.token_path)}",
             f"header = {_toml(auth.header)}",
             f"prefix = {_toml(auth.prefix)}",
-            f"strip_headers = {_toml(sorted({'authorization', auth.header.lower()}))}",
-            "",
         ]
+        strip = {"authorization", auth.header.lower()}
+        if auth.token_in != "header":
+            lines += [f"token_in = {_toml(auth.token_in)}", f"name = {_toml(auth.name)}"]
+        if auth.csrf_header:
+            strip.add(auth.csrf_header.lower())
+            lines.append(f"csrf_header = {_toml(auth.csrf_header)}")
+        if auth.csrf_from:
+            lines.append(f"csrf_from = {_toml(auth.csrf_from)}")
+        if auth.expires_path:
+            lines.append(f"expires_path = {_toml(auth.expires_path)}")
+        lines += [f"strip_headers = {_toml(sorted(strip))}", ""]
         for name, body in roles.items():
             lines += [
                 f"# from ${ROLE_ENV_PREFIX}{name.upper()}",

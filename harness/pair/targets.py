@@ -279,14 +279,11 @@ class Pair:
             service.stop()
 
     def new_transport(self, legacy: Target, candidate: Target) -> Transport:
-        auth = self.config.auth
         return Transport(
             legacy,
             candidate,
             timeout_s=self.config.compare.timeout_s,
-            auth_header=auth.header if auth else "Authorization",
-            auth_prefix=auth.prefix if auth else "Bearer ",
-            signer=Signer(auth.signing) if auth and auth.signing else None,
+            **auth_placement(self.config),
         )
 
     def close(self) -> None:
@@ -329,6 +326,26 @@ def _unwrapped(config: ParityConfig, key: str, resp: Response, operation: str) -
     return resp
 
 
+def set_cookies(resp: Response) -> dict[str, str]:
+    """The cookies an answer sets, name -> value (attributes dropped)."""
+    out: dict[str, str] = {}
+    for key, value in resp.headers:
+        if key == "set-cookie":
+            name, _, rest = value.partition("=")
+            out[name.strip()] = rest.split(";", 1)[0].strip()
+    return out
+
+
+def credential_at(where: str, resp: Response, body: Any, cookies: dict[str, str]) -> Any:
+    """``cookie:NAME``, ``header:NAME`` or a body path ``$.csrf``: a value in a login answer."""
+    kind, _, name = where.partition(":")
+    if kind == "cookie":
+        return cookies.get(name)
+    if kind == "header":
+        return next((v for k, v in resp.headers if k == name.lower()), None)
+    return extract(body, where)
+
+
 def login(
     config: ParityConfig,
     transport: Transport,
@@ -365,8 +382,14 @@ def login(
                 raise pair.unreachable(exc) from exc
             if resp.window is not None:
                 windows[key] = resp.window
-            token = extract(_unwrapped(config, key, resp, auth.login).body, auth.token_path)
+            body = _unwrapped(config, key, resp, auth.login).body
+            cookies = set_cookies(resp)
+            if auth.token_in == "cookie":
+                token = cookies.get(auth.name or "", next(iter(cookies.values()), None))
+            else:
+                token = extract(body, auth.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
+                where = f"cookie {auth.name}" if auth.token_in == "cookie" else auth.token_path
                 hint = (
                     f"; a 404: the base path ({target.base_url}) or [auth] login does not "
                     "match the service"
@@ -375,10 +398,20 @@ def login(
                 )
                 raise HarnessError(
                     f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
-                    f"{resp.text[:200]!r} (token path {auth.token_path}){hint}",
+                    f"{resp.text[:200]!r} (token {where}){hint}",
                     kind="auth",
                 )
             target.tokens[as_key(role)] = token
+            if auth.token_in == "cookie":
+                target.cookies[as_key(role)] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+            if auth.csrf_from:
+                csrf = credential_at(auth.csrf_from, resp, body, cookies)
+                if isinstance(csrf, str):
+                    target.csrf[as_key(role)] = csrf
+            ttl = extract(body, auth.expires_path) if auth.expires_path else None
+            ttl = ttl if isinstance(ttl, int | float) else auth.token_ttl_s
+            if ttl:  # renewed at 60% of its life: a request in flight never meets the end
+                target.expires[as_key(role)] = time.monotonic() + 0.6 * float(ttl)
         pair.login_spans.append(windows)  # a login may stamp rows (a session, an event)
 
 
@@ -398,6 +431,17 @@ class Sessions:
         assert self.pair.transport is not None
         login(self.pair.config, self.pair.transport, self._sides(), self.pair, roles=[role])
 
+    def renew_due(self, role: str | None) -> bool:
+        """Log ``role`` in again when its token is near the end of the life its login
+        announced (``[auth] expires_path`` / ``token_ttl_s``): an expiry is not drift."""
+        if role is None or "#" in role:
+            return False
+        now = time.monotonic()
+        if not any(t.expires.get(role, now + 1) <= now for t in self._sides().values()):
+            return False
+        self.renew(role)
+        return True
+
     @contextlib.contextmanager
     def own(self, role: str) -> Iterator[str]:
         """A fresh session of ``role`` on both sides, under a key of its own; dropped after."""
@@ -416,7 +460,8 @@ class Sessions:
             yield key
         finally:
             for target in self._sides().values():
-                target.tokens.pop(key, None)
+                for store in (target.tokens, target.cookies, target.csrf, target.expires):
+                    store.pop(key, None)
 
 
 @contextlib.contextmanager
@@ -543,16 +588,28 @@ def _watch_external(pair: Pair, message: Callable[[str], None]) -> None:
         pair.snapshot = legacy.baseline
 
 
+def auth_placement(config: ParityConfig) -> dict[str, Any]:
+    """The transport's arguments for where a role's credentials go ([auth])."""
+    auth = config.auth
+    if auth is None:
+        return {}
+    return {
+        "auth_header": auth.header,
+        "auth_prefix": auth.prefix,
+        "token_in": auth.token_in,
+        "token_name": auth.name,
+        "csrf_header": auth.csrf_header,
+        "signer": Signer(auth.signing) if auth.signing else None,
+    }
+
+
 def _transport(pair: Pair) -> Transport:
-    auth = pair.config.auth
     return Transport(
         pair.targets["legacy"],
         pair.targets["candidate"],
         extra=tuple(t for k, t in pair.targets.items() if k not in SIDES),
         timeout_s=pair.config.compare.timeout_s,
-        auth_header=auth.header if auth else "Authorization",
-        auth_prefix=auth.prefix if auth else "Bearer ",
-        signer=Signer(auth.signing) if auth and auth.signing else None,
+        **auth_placement(pair.config),
     )
 
 

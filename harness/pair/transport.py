@@ -27,6 +27,9 @@ _CONNECTION_ERRORS = (
 )
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
 class TargetUnreachable(Exception):
     def __init__(self, target: str, detail: str):
         super().__init__(f"{target}: {detail}")
@@ -41,6 +44,9 @@ class Target:
     key: str  # "legacy" | "candidate"
     base_url: str
     tokens: dict[str, str] = field(default_factory=dict)  # role -> token
+    cookies: dict[str, str] = field(default_factory=dict)  # role -> its session's Cookie line
+    csrf: dict[str, str] = field(default_factory=dict)  # role -> CSRF token for unsafe requests
+    expires: dict[str, float] = field(default_factory=dict)  # role -> monotonic renew-by time
 
 
 def parse_body(content: bytes, content_type: str | None) -> tuple[Any, str]:
@@ -68,6 +74,9 @@ class Transport:
         timeout_s: float,
         auth_header: str = "Authorization",
         auth_prefix: str = "Bearer ",
+        token_in: str = "header",
+        token_name: str | None = None,
+        csrf_header: str | None = None,
         extra: tuple[Target, ...] = (),
         mounts: dict[str, httpx.BaseTransport] | None = None,
         signer: Signer | None = None,
@@ -78,6 +87,9 @@ class Transport:
         self.all = {t.key: t for t in (legacy, candidate, *extra)}
         self.auth_header = auth_header
         self.auth_prefix = auth_prefix
+        self.token_in = token_in  # "header" | "query" | "cookie"
+        self.token_name = token_name  # the query parameter (token_in = query)
+        self.csrf_header = csrf_header
         self.timeout_s = timeout_s
         self.retries = 0  # requests re-sent on a fresh connection after a dropped one
         self.mounts = mounts or {}  # target key -> an httpx transport (tests: MockTransport)
@@ -103,8 +115,18 @@ class Transport:
         headers = list(req.headers)
         if req.role is not None:
             token = target.tokens.get(req.role)
-            if token is not None:
+            if token is not None and self.token_in == "header":
                 headers.append((self.auth_header, self.auth_prefix + token))
+            cookie = target.cookies.get(req.role)
+            if cookie is not None and self.token_in == "cookie":
+                headers = [(k, v) for k, v in headers if k.lower() != "cookie"] + [
+                    ("Cookie", cookie)
+                ]
+            csrf = target.csrf.get(req.role)
+            if csrf is not None and self.csrf_header and req.method not in _SAFE_METHODS:
+                name = self.csrf_header.lower()
+                headers = [(k, v) for k, v in headers if k.lower() != name]
+                headers.append((self.csrf_header, csrf))
         signs = req.mode != "unsigned"  # a signing probe: the request goes out unsigned
         if signs and self.signer is not None and self.signer.applies(req.operation):
             name = self.signer.config.signature_header.lower()
@@ -119,8 +141,14 @@ class Transport:
         client.cookies.clear()
         started = time.perf_counter()
         sent_at = time.time()  # the request window on the wall clock the services stamp with
+        query = list(req.query)
+        if self.token_in == "query" and self.token_name and req.role is not None:
+            token = target.tokens.get(req.role)
+            if token is not None:
+                query = [(k, v) for k, v in query if k != self.token_name]
+                query.append((self.token_name, token))
         kwargs: dict[str, Any] = {
-            "params": list(req.query) if req.query else None,
+            "params": query or None,
             "headers": self.headers_for(target, req),
             "content": req.content,
         }

@@ -272,6 +272,7 @@ def render_html(
         "phases": (results.get("config") or {}).get("phases") or [],
         "unproven": results.get("unproven") or [],
         "unproven_phases": results.get("unproven_phases") or [],
+        "accepted_inputs": results.get("accepted_inputs") or [],
         "messages": results.get("messages") or [],
         "warnings": results.get("warnings") or [],
         "causes": results.get("causes") or [],

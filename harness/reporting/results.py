@@ -60,6 +60,7 @@ SCHEMA_VERSION = 2
 
 Verdict = Literal["agree", "drift", "incomplete", "error"]
 Phase = Literal[
+    "contract",
     "probes",
     "stateless",
     "rows",
@@ -85,6 +86,7 @@ FindingKind = Literal[
     "db_delete",
     "db_table",
     "invariant",
+    "contract",
 ]
 ErrorKind = Literal[
     "harness",
@@ -240,6 +242,14 @@ class FindingLocation(_Model):
     count: int = Field(description="cases that showed a difference here")
     summary: str
     accepted: bool = False
+    operation: str | None = Field(
+        None,
+        description="where the same difference was also seen, when not the finding's own "
+        "operation (a probe route: a trailing slash, another method, a varied credential)",
+    )
+    phase: Phase | None = Field(
+        None, description="the phase that saw it here, when not the finding's own"
+    )
 
 
 class CaptureSource(_Model):
@@ -285,6 +295,22 @@ class Finding(_Model):
     capture: CaptureSource | None = Field(
         None, description="traffic findings: the capture entry the example came from"
     )
+    phases: list[Phase] = Field(
+        default_factory=list,
+        description="every phase that saw this difference (one cause, one finding), when "
+        "more than the finding's own",
+    )
+
+
+class AcceptedInput(_Model):
+    """Input the contract forbids (a negative case) that both sides accepted with a 2xx:
+    not drift, since they agree, but a gap a client may already rely on."""
+
+    operation: str
+    count: int = Field(description="negative cases both sides answered 2xx")
+    statuses: str = Field(description='"legacy vs candidate" status of the example')
+    breaks: list[str] = Field(description="what the example breaks in the contract")
+    request: RequestInfo = Field(description="the smallest such case")
 
 
 class Cause(_Model):
@@ -543,6 +569,11 @@ class Results(_Model):
         default_factory=list,
         description="phases whose requests meant to succeed mostly did not (a lost session, "
         "no rows): what they compared were error answers, so the verdict is incomplete",
+    )
+    accepted_inputs: list[AcceptedInput] = Field(
+        default_factory=list,
+        description="negative cases (input the contract forbids) both sides accepted: "
+        "not drift, listed so the contract or both services can be fixed",
     )
     errors: list[RunError]
     messages: list[str] = Field(description="why the verdict is what it is")

@@ -57,6 +57,15 @@ def render_summary(document: Results | Mapping[str, Any]) -> str:
         lines += ["### Nothing was proven for", ""]
         lines += [f"- `{_cell(u.get('operation'))}`: {_cell(u.get('reason'))}" for u in unproven]
         lines.append("")
+    lax = results.get("accepted_inputs") or []
+    if lax:
+        lines += ["### Accepted input (the contract forbids it, both sides accept it)", ""]
+        lines += [
+            f"- `{_cell(a.get('operation'))}` x{a.get('count')} ({_cell(a.get('statuses'))}): "
+            f"{_cell('; '.join(a.get('breaks') or []))}"
+            for a in lax
+        ]
+        lines.append("")
     blind = results.get("unproven_phases") or []
     if blind:
         lines += ["### Phases that proved nothing", ""]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cases.source import CaseSource
+from harness.cases.violations import violations
 from harness.compare.comparison import compare_exchange
 from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
@@ -146,6 +147,9 @@ class RunStats:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[str, Any] = field(default_factory=dict)  # results' TrafficSummary
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
+    # negative cases both sides answered 2xx: input the contract forbids and both accept,
+    # per operation: [cases, the smallest example]
+    accepted_inputs: dict[str, list[Any]] = field(default_factory=dict)
     row_states: dict[str, set[str]] = field(default_factory=dict)  # states reached per op
     # the phases each (legacy status, candidate status) answer came from, per operation
     phases: dict[str, dict[tuple[int, int], set[str]]] = field(default_factory=dict)
@@ -351,6 +355,8 @@ class RunContext:
         if not self.pair.in_sequence:
             self.pair.settle()  # URL mode: a reset, if an earlier write could show
         role = req.role
+        if self.sessions.renew_due(role) and role is not None:  # its token's life is ending
+            self.stats.renewals[role] += 1
         # managed mode: a restore right after this case brings an ended session back
         kept = bool(self.pair.watchers) and restore and not self.pair.in_sequence
         own_session = (
@@ -366,8 +372,9 @@ class RunContext:
             role is not None
             and "#" not in role
             and not kept
-            and result.legacy.status == 401
-            and result.candidate.status == 401
+            and 401 in (result.legacy.status, result.candidate.status)
+            # one side's token ended first: only a read may be sent again
+            and (result.legacy.status == result.candidate.status or req.method in ("GET", "HEAD"))
             and self._futile[req.operation] < 2
             and self.config.auth is not None
             and role in self.config.auth.roles
@@ -382,7 +389,10 @@ class RunContext:
                 self._futile[req.operation] += 1
                 return result
             again = self._exchange(req, candidate_req, restore=restore)
-            if (again.legacy.status, again.candidate.status) != (401, 401):
+            if (again.legacy.status, again.candidate.status) != (401, 401) and (
+                result.legacy.status == result.candidate.status
+                or 401 not in (again.legacy.status, again.candidate.status)
+            ):
                 self.stats.renewals[role] += 1
                 if self.pair.watchers:  # the next restore removes the new session
                     for key, token in saved.items():
@@ -483,6 +493,18 @@ class RunContext:
             self.on_exchange(result)
         return result
 
+    def _accepted_input(self, op: Operation, result: ExchangeResult) -> None:
+        """A negative case both sides accepted: listed when the request as sent really
+        breaks the contract (not only in the credentials parity replaced)."""
+        if op.api is None:
+            return
+        broken = violations(op.api.definition.raw, self.contract.raw, result.request)
+        if broken:
+            seen = self.stats.accepted_inputs.setdefault(op.id, [0, result, broken])
+            seen[0] += 1
+            if result.request.size < seen[1].request.size:
+                seen[1:] = [result, broken]
+
     def replay_all(
         self,
         label: str,
@@ -505,6 +527,10 @@ class RunContext:
             stats.add(result, agreed)
             if req.mode == "positive":
                 self.stats.positive.setdefault(op.id, Counter())[result.legacy.status] += 1
+            if req.mode == "negative" and all(
+                200 <= r.status < 300 for r in (result.legacy, result.candidate)
+            ):
+                self._accepted_input(op, result)
             self.findings.record(result, phase)
             if follow and after_write is not None:
                 after_write.follow(op, result)  # restores when done

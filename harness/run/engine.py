@@ -46,6 +46,7 @@ from harness.run.phases import (
     Signing,
     Stateful,
     Stateless,
+    StaticContract,
 )
 from harness.setup.config import ParityConfig, Profile
 from harness.setup.contract import Contract, Operation
@@ -163,6 +164,8 @@ class Engine:
             from harness.run.phases.traffic import Replay
 
             return [Replay(self.traffic(), self.config.traffic)]
+        if self.config.candidate_contract is not None:
+            phases.append(StaticContract())  # before any request
         if profile.stateless:
             if profile.probes:
                 phases.append(Probes())

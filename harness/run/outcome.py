@@ -10,7 +10,7 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.compare.findings import ID_KIND, Group
 from harness.compare.normalization import JsonText, shape
@@ -18,6 +18,7 @@ from harness.db.watcher import CROSS_ENGINE_NOTE
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
 from harness.pair.transport import curl_line
 from harness.reporting.results import (
+    AcceptedInput,
     AcceptedRule,
     CaptureSource,
     Cause,
@@ -31,6 +32,7 @@ from harness.reporting.results import (
     InvariantResult,
     NoiseEntry,
     OperationSummary,
+    Phase,
     PhaseProof,
     RequestInfo,
     ResponseInfo,
@@ -248,11 +250,26 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
     same.sort(key=lambda d: (d.location, d.kind) != (group.location, group.kind))
     rule = group.accepted_by
     summary = group.difference.summary
-    if len(members) > 1:
-        others = ", ".join(g.location for g in members[1:4])
-        more = f" +{len(members) - 4}" if len(members) > 4 else ""
-        summary += f" (and {others}{more}: the same requests)"
     phase = "probes" if ex.request.mode == "probe" else group.phase
+    # the groups of the primary's own requests; then the same cause seen elsewhere
+    own = [g for g in members if g.operation == group.operation and _phase(g) == phase]
+    own = [g for i, g in enumerate(own) if g.key not in {o.key for o in own[:i]}]
+    elsewhere = [g for g in members if not any(g is o for o in own)]
+    if len(own) > 1:
+        others = ", ".join(g.location for g in own[1:4])
+        more = f" +{len(own) - 4}" if len(own) > 4 else ""
+        summary += f" (and {others}{more}: the same requests)"
+    if len(group.shapes) > 1:
+        summary += f"; the answers have {len(group.shapes)} body shapes: " + ", ".join(
+            f"{shape} ({n[0]})" for shape, n in group.shapes.items()
+        )
+    phases = sorted({phase, *(_phase(g) for g in members)})
+    if elsewhere:
+        routes = sorted({g.operation for g in elsewhere if g.operation != group.operation})
+        seen_in = sorted({_phase(g) for g in elsewhere if _phase(g) != phase})
+        also = [f"on {', '.join(routes)}"] if routes else []
+        also += [f"in {', '.join(seen_in)}"] if seen_in else []
+        summary += "; also " + "; ".join(also)
     return Finding(
         id=f"f-{digest}",
         phase=phase,
@@ -278,16 +295,53 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
         replay=f"replay/f-{digest}.sh",
         capture=_capture_source(ctx, ex.request),
         locations=[
-            FindingLocation(
-                location=g.location,
-                kind=g.kind,
-                count=g.count,
-                summary=g.difference.summary,
-                accepted=g.accepted_by is not None,
-            )
-            for g in members
+            *(
+                FindingLocation(
+                    location=g.location,
+                    kind=g.kind,
+                    count=g.count,
+                    summary=g.difference.summary,
+                    accepted=g.accepted_by is not None,
+                )
+                for g in own
+            ),
+            *(
+                FindingLocation(
+                    location=group.location,
+                    kind=group.kind,
+                    count=n[0],
+                    summary=f"{group.difference.summary}, bodies {shape}, e.g. {_brief(n[1])}",
+                )
+                for shape, n in list(group.shapes.items())[1:]
+            ),
+            *(
+                FindingLocation(
+                    location=g.location,
+                    kind=g.kind,
+                    count=g.count,
+                    summary=g.difference.summary,
+                    accepted=g.accepted_by is not None,
+                    operation=g.operation if g.operation != group.operation else None,
+                    phase=_phase(g) if _phase(g) != phase else None,
+                )
+                for g in elsewhere
+            ),
         ],
+        phases=phases if len(phases) > 1 else [],
     )
+
+
+def _brief(result: ExchangeResult) -> str:
+    """A request in a line: its method, path, query and the start of its body."""
+    req = result.request
+    query = "?" + "&".join(f"{k}={v}" for k, v in req.query) if req.query else ""
+    body = (req.content or b"")[:80].decode("utf-8", "replace")
+    return f"{req.method} {req.path}{query} {body}".strip()
+
+
+def _phase(group: Group) -> Phase:
+    """The phase a group is reported under (a probe's, whatever phase sent it)."""
+    return cast(Phase, "probes" if group.example.request.mode == "probe" else group.phase)
 
 
 def _capture_source(ctx: RunContext, req: PreparedRequest) -> CaptureSource | None:
@@ -483,8 +537,8 @@ def _warnings(ctx: RunContext) -> list[str]:
     out: list[str] = list(ctx.stats.warnings)
     for role, count in sorted(ctx.stats.renewals.items()):
         out.append(
-            f"the {role} session ended mid-run {count} time(s) (401 on both sides); parity "
-            "logged in again each time and re-sent the request"
+            f"the {role} session ended mid-run {count} time(s) (its announced life ran out, "
+            "or a 401); parity logged in again each time (a 401 request re-sent)"
         )
     for op_id, statuses in sorted(ctx.stats.positive.items()):
         if ctx.stats.proven(ctx.contract.get(op_id)):
@@ -641,6 +695,18 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         ),
         unproven=unproven,
         unproven_phases=blind,
+        accepted_inputs=[
+            AcceptedInput(
+                operation=op_id,
+                count=count,
+                statuses=f"{example.legacy.status} vs {example.candidate.status}",
+                breaks=broken,
+                request=request_info(example.request, ctx.config),
+            )
+            for op_id, (count, example, broken) in sorted(ctx.stats.accepted_inputs.items())
+        ]
+        if ctx
+        else [],
         errors=[RunError.model_validate(e) for e in meta.errors],
         messages=messages,
         warnings=warnings,

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.compare.findings import body_shape
 from harness.errors import HarnessError
 from harness.reporting.results import (
+    AcceptedInput,
     AcceptedRule,
     Coverage,
     Finding,
@@ -194,7 +196,60 @@ def _merge_findings(shards: list[Results]) -> list[Finding]:
         for f in merged.values()
         if f.phase != READBACK_PHASE or (f.operation, f.location, f.kind) not in elsewhere
     ]
-    return sorted(kept, key=lambda f: (f.accepted, f.operation, f.location, f.kind))
+    folded = fold_causes(kept)
+    return sorted(folded, key=lambda f: (f.accepted, f.operation, f.location, f.kind))
+
+
+_PHASE_RANK = {
+    "contract": 0,
+    "stateful": 2,
+    "interop": 3,
+    "realtime": 4,
+    READBACK_PHASE: 5,
+    "traffic": 6,
+}
+
+
+def _shapes(f: Finding) -> str:
+    step = f.example.steps[-1] if f.example.steps else None
+    if step is None:
+        return ""
+    return f"{body_shape(step.legacy.body)} -> {body_shape(step.candidate.body)}"
+
+
+def fold_causes(findings: list[Finding]) -> list[Finding]:
+    """What one run folds into one finding, folded again across shards: the same
+    (operation, location, kind) from several phases, and a probe route's status pair with
+    the body shapes of a real case's (``Findings.together`` in one run)."""
+    out: list[Finding] = []
+    by_place: dict[tuple[str, str, str], Finding] = {}
+    real: dict[tuple[str, str, str], Finding] = {}
+    ranked = sorted(findings, key=lambda f: (_PHASE_RANK.get(f.phase, 1), f.phase == "probes"))
+    for f in ranked:
+        place = (f.operation, f.location, f.kind)
+        head = None if f.accepted else by_place.get(place)
+        if head is None and not f.accepted and f.phase == "probes" and f.kind == "status":
+            head = real.get((f.location, f.kind, _shapes(f)))
+        if head is None:
+            out.append(f)
+            if not f.accepted:
+                by_place.setdefault(place, f)
+                if f.phase != "probes":
+                    real.setdefault((f.location, f.kind, _shapes(f)), f)
+            continue
+        head.count = max(head.count, f.count)
+        head.phases = sorted({head.phase, *head.phases, f.phase, *f.phases})
+        for loc in f.locations:
+            head.locations.append(
+                loc.model_copy(
+                    update={
+                        "operation": loc.operation
+                        or (f.operation if f.operation != head.operation else None),
+                        "phase": loc.phase or (f.phase if f.phase != head.phase else None),
+                    }
+                )
+            )
+    return out
 
 
 def _latency(parts: list[tuple[int, LatencyStats]]) -> LatencyStats:
@@ -472,11 +527,26 @@ def merge_results(
         coverage=coverage,
         unproven=unproven,
         unproven_phases=blind,
+        accepted_inputs=_merge_accepted_inputs(ordered),
         errors=errors,
         messages=messages,
         warnings=_unique(w for r in ordered for w in r.warnings),
         stats=stats,
     )
+
+
+def _merge_accepted_inputs(shards: list[Results]) -> list[AcceptedInput]:
+    """Per operation: the shards' counts added, the first shard's example."""
+    out: dict[str, AcceptedInput] = {}
+    for r in shards:
+        for a in r.accepted_inputs:
+            had = out.get(a.operation)
+            out[a.operation] = (
+                a.model_copy()
+                if had is None
+                else had.model_copy(update={"count": had.count + a.count})
+            )
+    return [out[k] for k in sorted(out)]
 
 
 def _merge_stats(shards: list[Results]) -> Stats:

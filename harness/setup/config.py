@@ -107,6 +107,30 @@ class AuthConfig(_Strict):
     token_path: str = Field("$.token", description="where the token is in the login response")
     header: str = Field("Authorization", description="the header that carries the token")
     prefix: str = Field("Bearer ", description="text before the token in that header")
+    token_in: Literal["header", "query", "cookie"] = Field(
+        "header",
+        description='where the token goes: "header" (`header`, `prefix`), "query" (the query '
+        'parameter `name`) or "cookie" (the cookies the login set; the token is cookie `name`)',
+    )
+    name: str | None = Field(
+        None, description="the query parameter (token_in = query) or session cookie (cookie)"
+    )
+    csrf_header: str | None = Field(
+        None, description="header that carries the CSRF token on unsafe requests (POST, ...)"
+    )
+    csrf_from: str | None = Field(
+        None,
+        description='where the login answer has the CSRF token: "cookie:NAME", "header:NAME" '
+        'or a body path "$.csrf"',
+    )
+    expires_path: str | None = Field(
+        None,
+        description='where the login answer says how many seconds the token lives ("$.expiresIn"); '
+        "a token is renewed by logging in again before it expires",
+    )
+    token_ttl_s: float | None = Field(
+        None, description="seconds a token lives when the login answer does not say"
+    )
     anonymous: bool = Field(True, description="also send cases without credentials")
     strip_headers: list[str] = Field(
         default_factory=lambda: ["authorization"],
@@ -543,6 +567,12 @@ class ParityConfig(_Strict):
         None,
         description="prefix of every operation's path on both services (default: the path "
         'of the contract\'s first `servers` URL, e.g. "/api")',
+    )
+    candidate_contract: str | None = Field(
+        None,
+        description='the candidate\'s own OpenAPI: a path on its origin ("/openapi.json"), a '
+        "URL or a file relative to this file; compared with `contract` before any request "
+        "(static contract drift, findings of kind `contract`)",
     )
     snapshot: SnapshotConfig | None = Field(None, description="the seeded database (managed)")
     services: dict[str, ServiceConfig] = Field(

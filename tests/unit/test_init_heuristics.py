@@ -57,9 +57,38 @@ def test_the_scheme_and_login_operation_come_from_the_contract(
 
 
 def test_a_scheme_parity_cannot_send_is_named() -> None:
-    auth = find_auth(_doc({"type": "apiKey", "in": "cookie", "name": "sid"}, token="session"))
+    auth = find_auth(_doc({"type": "mutualTLS"}, token="session"))
     assert auth is not None
     assert any("unsupported" in e for e in auth.evidence)
+
+
+def test_an_api_key_in_a_query_parameter_is_found() -> None:
+    auth = find_auth(_doc({"type": "apiKey", "in": "query", "name": "key"}, token="apiKey"))
+    assert auth is not None
+    assert (auth.token_in, auth.name, auth.token_path) == ("query", "key", "$.apiKey")
+    assert auth.place("k1", {}) == {"params": {"key": "k1"}}
+
+
+def test_a_cookie_session_and_its_csrf_header_are_found() -> None:
+    """The login answer need not carry a token: the session is the cookie it sets."""
+    doc = _doc({"type": "apiKey", "in": "cookie", "name": "sid"}, token="user")
+    doc["components"]["securitySchemes"]["x"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-XSRF-TOKEN",
+    }
+    auth = find_auth(doc)
+    assert auth is not None
+    assert (auth.token_in, auth.name, auth.csrf_header) == ("cookie", "sid", "X-XSRF-TOKEN")
+    assert auth.place("s1", {"sid": "s1", "xsrf": "c"}) == {"headers": {"Cookie": "sid=s1; xsrf=c"}}
+
+
+def test_a_login_answer_that_says_how_long_the_token_lives() -> None:
+    doc = _doc({"type": "http", "scheme": "bearer"})
+    doc["components"]["schemas"]["S"]["properties"]["expires_in"] = {"type": "integer"}
+    auth = find_auth(doc)
+    assert auth is not None
+    assert auth.expires_path == "$.expires_in"
 
 
 def test_time_fields_are_found_through_refs() -> None:

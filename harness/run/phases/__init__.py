@@ -11,6 +11,7 @@ from typing import Protocol
 
 from harness.run.context import RunContext
 from harness.run.phases.calibration import ReuseNoise, SaveNoise
+from harness.run.phases.contract import StaticContract
 from harness.run.phases.idempotency import Idempotency
 from harness.run.phases.interop import Interop
 from harness.run.phases.probes import Probes
@@ -35,6 +36,7 @@ __all__ = [
     "Signing",
     "Stateful",
     "Stateless",
+    "StaticContract",
 ]
 
 

@@ -1,0 +1,106 @@
+"""One cause, one finding (issue 28): the same difference seen by several phases, or by a
+probe route as well as a real case, is one finding; a status pair whose answers have
+other body shapes says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.compare.findings import Findings
+from harness.models import Difference, ExchangeResult, PreparedRequest, Response
+
+
+def _status(
+    op: str, path: str, legacy: Any, candidate: Any, mode: str = "positive"
+) -> ExchangeResult:
+    req = PreparedRequest(op, "GET", path, (), (), None, None, None, None, mode)
+    diff = Difference("status:404 vs 400", "status", "status", 404, 400, "status 404 vs 400")
+    return ExchangeResult(
+        req, Response(404, (), legacy, "", 1.0), Response(400, (), candidate, "", 1.0), None,
+        None, [diff],
+    )  # fmt: skip
+
+
+NOT_FOUND, BAD = {"error": "no"}, {"message": "bad", "code": "E"}
+
+
+def test_a_probe_route_showing_a_real_cases_difference_joins_its_finding() -> None:
+    findings = Findings(accept=[])
+    findings.record(_status("GET /n/{id}", "/n/9", NOT_FOUND, BAD))
+    findings.record(_status("GET /n/{id}/", "/n/9/", NOT_FOUND, BAD, "probe"), "probes")
+    findings.record(_status("GET /n/", "/n/", NOT_FOUND, BAD, "probe"), "probes")
+    merged = findings.together()
+    assert len(merged) == 1
+    assert merged[0][0].operation == "GET /n/{id}"  # the real case leads
+
+
+def test_a_probe_with_other_bodies_stays_its_own_finding() -> None:
+    findings = Findings(accept=[])
+    findings.record(_status("GET /n/{id}", "/n/9", NOT_FOUND, BAD))
+    findings.record(_status("GET /n/", "/n/", NOT_FOUND, {"detail": "x"}, "probe"), "probes")
+    assert len(findings.together()) == 2
+
+
+def test_the_same_difference_in_two_phases_is_one_finding() -> None:
+    findings = Findings(accept=[])
+    first = _status("GET /n/{id}", "/n/9", NOT_FOUND, BAD)
+    findings.record(first)
+    key = findings.key("GET /n/{id}", first.differences[0])
+    findings.add_sequence([key], [first, first])
+    findings.add_interop("GET /n/{id}", [first])
+    merged = findings.together()
+    assert len(merged) == 1
+    assert [g.phase for g in merged[0]] == ["stateless", "stateful", "interop"]
+
+
+def test_a_status_pair_counts_its_body_shapes() -> None:
+    findings = Findings(accept=[])
+    findings.record(_status("GET /n/{id}", "/n/9", NOT_FOUND, BAD))
+    findings.record(_status("GET /n/{id}", "/n/8", NOT_FOUND, BAD))
+    findings.record(_status("GET /n/{id}", "/n/x", NOT_FOUND, {"detail": "x"}))
+    (group,) = findings.groups.values()
+    assert {k: v[0] for k, v in group.shapes.items()} == {
+        "{error} -> {code,message}": 2,
+        "{error} -> {detail}": 1,
+    }
+
+
+def test_shards_fold_what_one_run_folds() -> None:
+    """A stateful finding beside the stateless one of another shard, and a probe route's
+    status pair with the same body shapes, fold into one finding when merged."""
+    from harness.reporting.results import Finding
+    from harness.scale.merge import fold_causes
+
+    def finding(phase: str, op: str, legacy: Any, candidate: Any) -> Finding:
+        step = {
+            "request": {"method": "GET", "path": "/", "query": {}, "headers": {}, "role": None,
+                        "mode": "probe" if phase == "probes" else "positive"},
+            "legacy": {"status": 404, "headers": {}, "body": legacy, "elapsed_ms": 1.0},
+            "candidate": {"status": 400, "headers": {}, "body": candidate, "elapsed_ms": 1.0},
+            "curl": {},
+        }  # fmt: skip
+        return Finding.model_validate(
+            {
+                "id": f"f-{phase}{op}", "phase": phase, "operation": op,
+                "location": "status:404 vs 400", "kind": "status", "summary": "s", "count": 2,
+                "accepted": False, "accepted_reason": None, "accepted_expires": None,
+                "example": {"steps": [step], "diff": [], "other_diffs": [], "db_writes": {}},
+                "locations": [{"location": "status:404 vs 400", "kind": "status", "count": 2,
+                               "summary": "s"}],
+            }
+        )  # fmt: skip
+
+    folded = fold_causes(
+        [
+            finding("stateful", "GET /n/{id}", NOT_FOUND, BAD),
+            finding("probes", "GET /n/", NOT_FOUND, BAD),
+            finding("stateless", "GET /n/{id}", NOT_FOUND, BAD),
+            finding("probes", "GET /m/", NOT_FOUND, {"detail": "x"}),
+        ]
+    )
+    assert [(f.phase, f.operation) for f in folded] == [
+        ("stateless", "GET /n/{id}"),
+        ("probes", "GET /m/"),
+    ]
+    assert folded[0].phases == ["probes", "stateful", "stateless"]
+    assert {loc.operation for loc in folded[0].locations} == {None, "GET /n/"}
