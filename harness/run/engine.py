@@ -236,8 +236,15 @@ class Engine:
     def session(self) -> Iterator[RunContext]:
         """The pair up and logged in, invariants loaded: a context the phases run on."""
         selected = self.selected()
+        config, snapshot_file = self.config, None
+        start = self.traffic().start if self.options.traffic else None
+        if start is not None and start.file is not None:
+            snapshot_file = start.file  # the capture's snapshot: both sides start from it
+        elif start is not None and config.snapshot is not None:
+            snapshot = config.snapshot.model_copy(update={"seed": start.seed})
+            config = config.model_copy(update={"snapshot": snapshot})
         with open_pair(
-            self.config,
+            config,
             self.profile,
             self.run_dir,
             legacy_url=self.options.legacy_url,
@@ -249,6 +256,7 @@ class Engine:
             ),
             message=self.listener.message,
             logout=self.logout_operation(),
+            snapshot_file=snapshot_file,
         ) as pair:
             defs = []
             rel = self.config.invariants.file

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 from harness.setup.contract import Contract, Operation
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import Capture, Exchange, Pseudonymizer
+from harness.traffic.snapshot import CaptureSnapshot, resolve_snapshot
 
 __all__ = ["IdMap", "Router", "TimeShift", "TrafficPlan", "caller_roles", "load_plan"]
 
@@ -207,6 +208,7 @@ class TrafficPlan:
 
     warnings: list[str] = field(default_factory=list)
     captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
+    start: CaptureSnapshot | None = None  # managed mode: where both sides start (resolved)
 
     @property
     def operations(self) -> set[str]:
@@ -375,7 +377,7 @@ def load_plan(engine: Any) -> TrafficPlan:
     roles += [r for r in (config.auth.roles if config.auth else {}) if r not in roles]
     keyed = "PARITY_TRAFFIC_KEY" in __import__("os").environ
     base = config.base_path if config.base_path is not None else engine.contract.base_path
-    return TrafficPlan.build(
+    plan = TrafficPlan.build(
         captures,
         engine.contract,
         base,
@@ -385,3 +387,6 @@ def load_plan(engine: Any) -> TrafficPlan:
         lambda op_id: session_operation(config, op_id),
         pseudonyms if keyed else None,
     )
+    if engine.mode == "managed":  # a snapshot that resolves to nothing: exit 2, nothing started
+        plan.start = resolve_snapshot(captures, config)
+    return plan

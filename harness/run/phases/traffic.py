@@ -113,10 +113,14 @@ class Replay:
             ctx.stats.warnings.append("traffic: no captured request matched the contract")
             ctx.stats.incomplete.append("the traffic replayed no request")
             return
-        if plan.snapshot:
+        if plan.start is not None:
             ctx.stats.notes.append(
-                f"traffic: the capture names snapshot {plan.snapshot!r}; both sides replayed "
-                "from the configured snapshot"
+                f"traffic: both sides started from the capture's snapshot {plan.start.describe()}"
+            )
+        elif plan.snapshot:
+            ctx.stats.notes.append(
+                f"traffic: the capture names snapshot {plan.snapshot!r}; URL mode replays on "
+                "the services' own state"
             )
         ctx.pair.restore()  # both sides from the snapshot, then never restored until the end
         started = time.perf_counter()
