@@ -241,7 +241,10 @@ class Simulator:
     def share(self, user: User) -> None:
         if not user.cases:
             return None
-        case = user.rng.choice(user.cases)
+        # an escalation is mostly of a case the user is working on, so a case gets shared
+        # with a second colleague too
+        pool = user.mine if user.mine and user.rng.random() < 0.5 else user.cases
+        case = user.rng.choice(pool)
         to = user.rng.choice([u.email for u in self.users if u is not user])
         self.send(
             user, "POST", "/api/shares", json_body={"caseId": case, "sharedWith": to, "note": "fyi"}
@@ -328,6 +331,10 @@ class Simulator:
         else:
             self.send(user, "POST", "/api/feed/cleanup")
 
+    def analytics(self, user: User) -> None:
+        """An admin's look at what people search for, and what finds nothing."""
+        self.send(user, "GET", "/api/search/analytics", params=[("days", "7")])
+
     def actions(self, user: User) -> list[tuple[float, Callable[[User], None]]]:
         reads: list[tuple[float, Callable[[User], None]]] = [
             (5, self.list_cases),
@@ -343,6 +350,7 @@ class Simulator:
         work = [(3, self.work_case), (1.5, self.create_case), (1, self.share), (1, self.upload)]
         if user.role == "admin":
             work.append((0.8, self.admin_only))
+            work.append((0.8, self.analytics))
         return reads + work
 
     def run(self, requests: int) -> int:
