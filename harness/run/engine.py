@@ -114,6 +114,7 @@ class Engine:
         self.extra_phases = extra_phases or {}  # "after:<phase name>" -> phases to add there
         self._part: ShardPart | None = None
         self._traffic: Any = None
+        self._traffic_part: Any = None  # --traffic --shard: the part of the replay it runs
 
     def whole(self) -> list[Operation]:
         """The run's selection (every shard's together)."""
@@ -125,9 +126,13 @@ class Engine:
         if spec is None:
             return None
         if self._part is None:
-            from harness.run.sharding import plan_for
+            from harness.run.sharding import plan_for, traffic_part
 
-            self._part = plan_for(self, spec).part(spec.index, self.whole())
+            plan = plan_for(self, spec)
+            if self.options.traffic:  # whole caller sessions, not operations
+                self._part, self._traffic_part = traffic_part(self, plan, spec)
+            else:
+                self._part = plan.part(spec.index, self.whole())
         return self._part
 
     def partition(self, count: int) -> Partition:
@@ -162,7 +167,8 @@ class Engine:
         if self.options.traffic:
             from harness.run.phases.traffic import Replay
 
-            return [Replay(self.traffic(), self.config.traffic)]
+            mine = self._traffic_part if self.shard_part() is not None else self.traffic()
+            return [Replay(mine, self.config.traffic)]
         if profile.stateless:
             if profile.probes:
                 phases.append(Probes())

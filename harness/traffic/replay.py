@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,10 @@ class TrafficPlan:
     warnings: list[str] = field(default_factory=list)
     captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
     start: CaptureSnapshot | None = None  # managed mode: where both sides start (resolved)
+
+    def only(self, entries: set[str]) -> TrafficPlan:
+        """The part of the replay a shard runs: these capture entries, in capture order."""
+        return replace(self, steps=[s for s in self.steps if s.entry in entries])
 
     @property
     def operations(self) -> set[str]:

@@ -35,7 +35,7 @@ from harness.traffic.capture import (
     Timings,
 )
 
-__all__ = ["USERS", "Simulator", "main"]
+__all__ = ["ALL_USERS", "USERS", "Simulator", "main"]
 
 # the shipped seed's users (legacy/scripts/seed.ts) and what each role does
 USERS: list[tuple[str, str, str]] = [
@@ -43,6 +43,13 @@ USERS: list[tuple[str, str, str]] = [
     ("agent.retail@example.test", "parity-agent", "agent"),
     ("viewer.retail@example.test", "parity-viewer", "viewer"),
     ("agent.smb@example.test", "parity-agent", "agent"),
+]
+# every account of the shipped seed: three units' agents and viewers (``--users 7``)
+ALL_USERS: list[tuple[str, str, str]] = [
+    *USERS,
+    ("agent.enterprise@example.test", "parity-agent", "agent"),
+    ("viewer.enterprise@example.test", "parity-viewer", "viewer"),
+    ("viewer.smb@example.test", "parity-viewer", "viewer"),
 ]
 CHANNELS = ["email", "chat", "phone", "social", "web"]
 STATUSES = ["open", "in_progress", "resolved", "closed"]
@@ -79,6 +86,7 @@ class Simulator:
         pseudonyms: Pseudonymizer,
         seed: int,
         users: list[tuple[str, str, str]] = USERS,
+        session_requests: int = 100,
     ) -> None:
         self.client = httpx.Client(base_url=url.rstrip("/"), timeout=30)
         self.writer = writer
@@ -86,6 +94,7 @@ class Simulator:
         self.rng = random.Random(seed)
         self.users = [User(e, p, r, random.Random(f"{seed}:{e}")) for e, p, r in users]
         self.sent = 0
+        self.logout_chance = 1 / max(session_requests, 1)  # a session's mean length
 
     # -- sending and recording ---------------------------------------------------------------
     def send(
@@ -362,7 +371,7 @@ class Simulator:
             acts = self.actions(user)
             act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
             act(user)
-            if user.rng.random() < 0.01:
+            if user.rng.random() < self.logout_chance:
                 self.send(user, "POST", "/api/auth/logout")
                 user.token = None
         return self.sent
@@ -377,6 +386,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--snapshot", default="seed 42", help="what the legacy's database is")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=len(USERS),
+        help=f"how many of the seed's {len(ALL_USERS)} accounts act (default {len(USERS)})",
+    )
+    parser.add_argument(
+        "--session-requests",
+        type=int,
+        default=100,
+        help="a session's mean length in actions before its user logs out (default 100)",
+    )
     args = parser.parse_args(argv)
     pseudonyms = Pseudonymizer.from_env()
     header = Header(
@@ -388,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         args.out.unlink()
     with CaptureWriter(args.out, header, Redactor.build(pseudonyms), retention_default()) as writer:
-        sim = Simulator(args.url, writer, pseudonyms, args.seed)
+        users = ALL_USERS[: max(1, min(args.users, len(ALL_USERS)))]
+        sim = Simulator(args.url, writer, pseudonyms, args.seed, users, args.session_requests)
         try:
             sent = sim.run(args.requests)
         except httpx.HTTPError as exc:
