@@ -95,6 +95,8 @@ class Simulator:
         self.users = [User(e, p, r, random.Random(f"{seed}:{e}")) for e, p, r in users]
         self.sent = 0
         self.logout_chance = 1 / max(session_requests, 1)  # a session's mean length
+        # a load driver's hook: (method, path, milliseconds, response) per exchange
+        self.observe: Callable[[str, str, float, httpx.Response], None] | None = None
 
     # -- sending and recording ---------------------------------------------------------------
     def send(
@@ -143,6 +145,8 @@ class Simulator:
             )
         )
         self.sent += 1
+        if self.observe is not None:
+            self.observe(method, path, elapsed, resp)
         return resp
 
     @staticmethod
@@ -362,18 +366,22 @@ class Simulator:
             work.append((0.8, self.analytics))
         return reads + work
 
+    def step(self, user: User) -> None:
+        """One thing ``user`` does next: log in, or one of its role's actions (then, now and
+        then, log out). A load driver (Locust) calls it per user; ``run`` interleaves."""
+        if user.token is None:
+            self.login(user)
+            return
+        acts = self.actions(user)
+        act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
+        act(user)
+        if user.rng.random() < self.logout_chance:
+            self.send(user, "POST", "/api/auth/logout")
+            user.token = None
+
     def run(self, requests: int) -> int:
         while self.sent < requests:
-            user = self.rng.choice(self.users)
-            if user.token is None:
-                self.login(user)
-                continue
-            acts = self.actions(user)
-            act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
-            act(user)
-            if user.rng.random() < self.logout_chance:
-                self.send(user, "POST", "/api/auth/logout")
-                user.token = None
+            self.step(self.rng.choice(self.users))
         return self.sent
 
 
