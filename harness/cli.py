@@ -164,8 +164,6 @@ def _run(args: argparse.Namespace) -> int:
             traffic=args.traffic,
             keep_going=args.keep_going,
         )
-        if args.traffic and (args.workers > 1 or shard is not None):
-            raise HarnessError("--traffic runs in one process: not with --workers or --shard")
         if args.workers > 1:
             return _run_workers(Engine(contract, config, options), args, console)
         listener = ConsoleListener(console, quiet=args.quiet)

@@ -475,8 +475,11 @@ def open_pair(
     base_path: str = "",
     message: Callable[[str], None] = lambda _text: None,
     logout: str | None = None,
+    snapshot_file: Path | None = None,
 ) -> Iterator[Pair]:
-    """Both targets up, logged in and watched; everything stopped and removed on exit."""
+    """Both targets up, logged in and watched; everything stopped and removed on exit.
+    ``snapshot_file``: a SQLite file both sides start from instead of the seeded snapshot
+    (a replay starting where its capture started); it is copied, never written."""
     tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
     from harness.proc.reaper import REAPER
 
@@ -503,7 +506,7 @@ def open_pair(
                 message("resetting both services before the first scenario")
                 pair.reset_external()
         else:
-            _start_managed(pair, profile, message)
+            _start_managed(pair, profile, message, snapshot_file)
         base = base_path.rstrip("/")
         if base:  # the contract's paths are relative to its servers' path
             for target in pair.targets.values():
@@ -603,6 +606,26 @@ def auth_placement(config: ParityConfig) -> dict[str, Any]:
     }
 
 
+def _copy_sqlite(source: Path, target: Path) -> Path:
+    """A consistent copy of a user's SQLite file (its WAL included) through the backup API,
+    opened read-only: the file itself is never written."""
+    import sqlite3
+
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as exc:
+        raise HarnessError(f"cannot copy the snapshot {source}: {exc}", kind="input") from exc
+    return target
+
+
 def _transport(pair: Pair) -> Transport:
     return Transport(
         pair.targets["legacy"],
@@ -699,7 +722,12 @@ def _postgres_server(
     return server.url, True
 
 
-def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None]) -> None:
+def _start_managed(
+    pair: Pair,
+    profile: Profile,
+    message: Callable[[str], None],
+    snapshot_file: Path | None = None,
+) -> None:
     cfg = pair.config
     for key in SIDES:
         if key not in cfg.services:
@@ -708,13 +736,19 @@ def _start_managed(pair: Pair, profile: Profile, message: Callable[[str], None])
                 "(or pass --legacy-url and --candidate-url)",
                 kind="config",
             )
-    if cfg.snapshot is None:
-        raise HarnessError(f"{cfg.source}: [snapshot] is required in managed mode", kind="config")
     started = time.perf_counter()
-    message("building the seeded snapshot")
-    snapshot = build_snapshot(
-        cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
-    )
+    if snapshot_file is not None:
+        message(f"copying the snapshot {snapshot_file}")
+        snapshot = _copy_sqlite(snapshot_file, pair.tmp / "snapshot.db")
+    else:
+        if cfg.snapshot is None:
+            raise HarnessError(
+                f"{cfg.source}: [snapshot] is required in managed mode", kind="config"
+            )
+        message("building the seeded snapshot")
+        snapshot = build_snapshot(
+            cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
+        )
     pair.snapshot = snapshot
     databases = _databases(pair, profile, snapshot, message)
     for key in SIDES:

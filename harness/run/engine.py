@@ -115,6 +115,7 @@ class Engine:
         self.extra_phases = extra_phases or {}  # "after:<phase name>" -> phases to add there
         self._part: ShardPart | None = None
         self._traffic: Any = None
+        self._traffic_part: Any = None  # --traffic --shard: the part of the replay it runs
 
     def whole(self) -> list[Operation]:
         """The run's selection (every shard's together)."""
@@ -126,9 +127,13 @@ class Engine:
         if spec is None:
             return None
         if self._part is None:
-            from harness.run.sharding import plan_for
+            from harness.run.sharding import plan_for, traffic_part
 
-            self._part = plan_for(self, spec).part(spec.index, self.whole())
+            plan = plan_for(self, spec)
+            if self.options.traffic:  # whole caller sessions, not operations
+                self._part, self._traffic_part = traffic_part(self, plan, spec)
+            else:
+                self._part = plan.part(spec.index, self.whole())
         return self._part
 
     def partition(self, count: int) -> Partition:
@@ -163,7 +168,8 @@ class Engine:
         if self.options.traffic:
             from harness.run.phases.traffic import Replay
 
-            return [Replay(self.traffic(), self.config.traffic)]
+            mine = self._traffic_part if self.shard_part() is not None else self.traffic()
+            return [Replay(mine, self.config.traffic)]
         if self.config.candidate_contract is not None:
             phases.append(StaticContract())  # before any request
         if profile.stateless:
@@ -239,8 +245,15 @@ class Engine:
     def session(self) -> Iterator[RunContext]:
         """The pair up and logged in, invariants loaded: a context the phases run on."""
         selected = self.selected()
+        config, snapshot_file = self.config, None
+        start = self.traffic().start if self.options.traffic else None
+        if start is not None and start.file is not None:
+            snapshot_file = start.file  # the capture's snapshot: both sides start from it
+        elif start is not None and config.snapshot is not None:
+            snapshot = config.snapshot.model_copy(update={"seed": start.seed})
+            config = config.model_copy(update={"snapshot": snapshot})
         with open_pair(
-            self.config,
+            config,
             self.profile,
             self.run_dir,
             legacy_url=self.options.legacy_url,
@@ -252,6 +265,7 @@ class Engine:
             ),
             message=self.listener.message,
             logout=self.logout_operation(),
+            snapshot_file=snapshot_file,
         ) as pair:
             defs = []
             rel = self.config.invariants.file

@@ -47,7 +47,7 @@ HISTORY_RUNS = 10  # newest earlier runs read for measured latencies
 PROBES = "probes"  # the probes' pseudo-operation in results.json
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
-UnitKind = Literal["path", "sequence", "interop"]
+UnitKind = Literal["path", "sequence", "interop", "traffic"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Unit:
     kind: UnitKind
     key: str  # the path, "seq:<k>", or the interop source operation
     cost: float
-    operations: tuple[str, ...] = ()  # a path unit's operations, in run order
+    operations: tuple[str, ...] = ()  # a path unit's operations / a traffic unit's entries
 
     @property
     def name(self) -> str:

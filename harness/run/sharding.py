@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.errors import HarnessError
 from harness.reporting.results import ShardEvidence, ShardInfo
@@ -16,6 +16,7 @@ from harness.run.partition import (
     Partition,
     ShardPart,
     ShardSpec,
+    Unit,
     load_history,
     partition,
     plan_units,
@@ -25,6 +26,8 @@ from harness.setup.contract import Contract, Operation
 
 
 class _Options(Protocol):
+    @property
+    def traffic(self) -> list[Path]: ...
     @property
     def shard(self) -> ShardSpec | None: ...
     @property
@@ -48,13 +51,16 @@ class ShardedRun(Protocol):
     def whole(self) -> list[Operation]: ...
     def can_interop(self) -> bool: ...
     def shard_part(self) -> ShardPart | None: ...
+    def traffic(self) -> Any: ...
 
 
-__all__ = ["plan_for", "plan_partition", "shard_info"]
+__all__ = ["plan_for", "plan_partition", "shard_info", "traffic_part"]
 
 
 def plan_partition(engine: ShardedRun, count: int) -> Partition:
     """The partition of this engine's run into ``count`` shards (history from its reports)."""
+    if engine.options.traffic:
+        return _traffic_partition(engine, count)
     profile = engine.profile
     if profile.noise == "calibrate":
         raise HarnessError(
@@ -70,6 +76,39 @@ def plan_partition(engine: ShardedRun, count: int) -> Partition:
         history=load_history(engine.options.report_dir),
     )
     return partition(units, count)
+
+
+def _traffic_partition(engine: ShardedRun, count: int) -> Partition:
+    """``--traffic``: whole caller sessions (and those an id chain links) per shard; a unit's
+    ``operations`` are its capture entries, so a plan file says exactly what each replays."""
+    from harness.traffic.shard import shard_plan
+
+    shards = shard_plan(engine.traffic(), count)
+    return Partition(
+        count,
+        [[Unit("traffic", c.key, float(c.cost), c.entries) for c in comps] for comps in shards],
+    )
+
+
+def traffic_part(engine: ShardedRun, plan: Partition, spec: ShardSpec) -> tuple[ShardPart, Any]:
+    """Shard ``spec`` of a traffic plan: its ``ShardPart`` (the operations its requests saw
+    succeed, the whole replay's as the selection) and the ``TrafficPlan`` it replays."""
+    whole_plan = engine.traffic()
+    entries = {e for u in plan.shards[spec.index - 1] for e in u.operations}
+    mine = whole_plan.only(entries)
+    seen, ops = whole_plan.operations, mine.operations
+    whole = [op for op in engine.whole() if op.id in seen]
+    part = ShardPart(
+        index=spec.index,
+        count=spec.count,
+        operations=tuple(op.id for op in whole if op.id in ops),
+        sequences=(),
+        interop=(),
+        selected=tuple(op.id for op in whole),
+        digest=plan.digest,
+        cost=float(len(mine.steps)),
+    )
+    return part, mine
 
 
 def plan_for(engine: ShardedRun, spec: ShardSpec) -> Partition:

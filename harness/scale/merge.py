@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from harness.compare.findings import body_shape
 from harness.errors import HarnessError
 from harness.reporting.results import (
     AcceptedInput,
     AcceptedRule,
+    ContractGap,
     Coverage,
     Finding,
     InvariantResult,
@@ -31,6 +33,7 @@ from harness.reporting.results import (
     RunError,
     ShardRun,
     Stats,
+    TrafficSummary,
     Unproven,
     load_results,
 )
@@ -532,6 +535,39 @@ def merge_results(
         messages=messages,
         warnings=_unique(w for r in ordered for w in r.warnings),
         stats=stats,
+        traffic=_merge_traffic(ordered),
+    )
+
+
+def _merge_traffic(shards: list[Results]) -> TrafficSummary | None:
+    """``--traffic`` shards: the figures added (rates recomputed), the contract gaps joined
+    per operation (each shard saw part of the traffic)."""
+    parts = [r.traffic for r in shards if r.traffic is not None]
+    if not parts:
+        return None
+    figures: dict[str, float | int] = {}
+    for part in parts:
+        for key, value in part.figures.items():
+            if key == "time_shift_s":
+                figures[key] = value
+            elif key != "pairs_per_s":
+                figures[key] = figures.get(key, 0) + value
+    seconds = max((float(p.figures.get("seconds", 0)) for p in parts), default=0.0)
+    figures["seconds"] = round(seconds, 3)  # the shards ran side by side
+    figures["pairs_per_s"] = round(figures.get("requests", 0) / seconds, 1) if seconds else 0.0
+    gaps: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for gap in part.gaps:
+            had = gaps.setdefault(gap.operation, {"operation": gap.operation})
+            had["in_contract"] = had.get("in_contract", True) and gap.in_contract
+            for key, value in gap.model_dump().items():
+                if isinstance(value, list):
+                    had[key] = sorted({*had.get(key, []), *value})
+    return TrafficSummary(
+        files=_unique(f for p in parts for f in p.files),
+        figures=figures,
+        gaps=[ContractGap.model_validate(g) for g in gaps.values()],
+        overlay=next((p.overlay for p in parts if p.overlay), None),
     )
 
 

@@ -67,6 +67,10 @@ def _command(engine: Engine, index: int, count: int, plan: Path, report_dir: Pat
     ]
     for spec in opts.operations:
         cmd += ["--operation", spec]
+    for path in opts.traffic:  # each worker replays its part: whole caller sessions
+        cmd += ["--traffic", str(path)]
+    if opts.keep_going:
+        cmd.append("--keep-going")
     return cmd
 
 

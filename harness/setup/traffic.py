@@ -47,6 +47,13 @@ class TrafficConfig(_Strict):
         description="capture or HAR files whose query values and JSON body fields feed the "
         "data-driven cases (next to the snapshot's values; relative to parity.toml)",
     )
+    snapshots: dict[str, str] = Field(
+        default_factory=dict,
+        description="`[traffic.snapshots]`: a snapshot name a capture's header may give -> the "
+        "SQLite file it is (relative to parity.toml); both sides start from a copy of it. A "
+        "header may also give `seed N` (the configured [snapshot] command, seed N) or a "
+        "SQLite file's path",
+    )
     unproven_share: float = Field(
         0.5,
         description="a replay where more than this share of requests answered 404 on both "

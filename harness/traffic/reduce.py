@@ -1,9 +1,8 @@
-"""``parity traffic reduce``: a representative part of a capture, sampled by caller session
-(a caller's requests from one login to the next are kept or dropped together, never one
-request alone, so id chains and logins stay whole): sessions are added until every
-(operation, role, status, response shape, query-parameter set) the traffic shows is covered
-and every 5xx kept, then the sessions whose writes created or changed a row a kept request
-names before it (the dependency closure)."""
+"""``parity traffic reduce``: a representative part of a capture. A request is kept when it
+adds coverage (operation x role x status x response shape x parameters) or answered 5xx,
+then every earlier write that created or changed a row a kept request names (the dependency
+closure: id chains stay whole) and the login that opened each kept request's session; the
+rest repeats what is kept."""
 
 from __future__ import annotations
 
@@ -103,6 +102,30 @@ def _units(capture: Capture) -> list[Unit]:
     return out
 
 
+def _shape_signature(body: Any) -> str:
+    """An answer's shape, coarse enough that items differing in an optional field or in a
+    free-form JSON column do not each count as new: key paths two levels deep."""
+    paths = sorted(p for p in _shape(body) if p.count(".") <= 2)
+    return hashlib.sha1(json.dumps(paths).encode()).hexdigest()[:10]
+
+
+def _signature(
+    ex: Exchange, router: Router, roles: dict[str, str], default_role: str | None
+) -> Signature:
+    """Operation x role x status x response shape x parameters (the query's names and a
+    JSON body's top-level fields): what one request adds to what a replay covers."""
+    hit = router.match(ex.request.method, ex.request.path)
+    op = hit[0].id if hit else f"{ex.request.method} {ex.request.path}"
+    status = ex.answer.status if ex.answer else 0
+    body = ex.answer.body.decoded() if ex.answer and ex.answer.body else None
+    shape = _shape_signature(body) if body is not None else ""
+    role = roles.get(ex.caller, default_role) if ex.caller is not None else None
+    sent = ex.request.body.decoded() if ex.request.body is not None else None
+    fields = [f"body.{k}" for k in sent] if isinstance(sent, dict) else []
+    params = tuple(sorted({k for k, _ in ex.request.query} | set(fields)))
+    return (op, role, status, shape, params)
+
+
 def reduce_capture(
     capture: Capture,
     contract: Contract,
@@ -110,70 +133,55 @@ def reduce_capture(
     roles: dict[str, str] | None = None,
     default_role: str | None = None,
 ) -> Reduction:
-    """``roles``: caller pseudonym -> the role it replays as (the replay's own mapping), so a
-    request per (operation, role, ...) is kept: a reader's GET and an admin's are not one."""
+    """A request is kept when it adds a signature (``_signature``; ``roles``: caller
+    pseudonym -> the role it replays as, so a reader's GET and an admin's are not one) or
+    answered 5xx; then, transitively, every earlier successful write that created or changed
+    a row a kept request names (its id chain), and the login that opened each kept
+    request's session. Everything else repeats what is kept."""
     roles = roles or {}
     router = Router(contract, base_path)
     units = _units(capture)
-    by_unit: dict[Unit, list[Exchange]] = defaultdict(list)
-    sigs: dict[Unit, set[Signature]] = defaultdict(set)
-    must: set[Unit] = set()
-    # an id -> (seq, unit) of every successful write that named or created it
-    writers: dict[str, list[tuple[int, Unit]]] = defaultdict(list)
-    for ex, unit in zip(capture.exchanges, units, strict=True):
-        by_unit[unit].append(ex)
-        hit = router.match(ex.request.method, ex.request.path)
-        op = hit[0].id if hit else f"{ex.request.method} {ex.request.path}"
-        status = ex.answer.status if ex.answer else 0
-        body = ex.answer.body.decoded() if ex.answer and ex.answer.body else None
-        shape = hashlib.sha1(
-            json.dumps(sorted(_shape(body)) if body is not None else []).encode()
-        ).hexdigest()[:10]
-        role = roles.get(ex.caller, default_role) if ex.caller is not None else None
-        params = tuple(sorted({k for k, _ in ex.request.query}))
-        sigs[unit].add((op, role, status, shape, params))
-        if status >= 500:
-            must.add(unit)
-        login = bool(_LOGIN.search(ex.request.path))
-        if (
-            ex.request.method not in ("GET", "HEAD", "OPTIONS")
-            and 200 <= status < 300
-            and not login
-        ):
+    exchanges = capture.exchanges
+    keep: set[int] = set()
+    seen: set[Signature] = set()
+    writers: dict[str, list[int]] = defaultdict(list)  # an id -> the writes naming it
+    opened: dict[Unit, int] = {}  # a session -> the login that opened it
+    for i, (ex, unit) in enumerate(zip(exchanges, units, strict=True)):
+        sig = _signature(ex, router, roles, default_role)
+        status = sig[2]
+        login = bool(_LOGIN.search(ex.request.path)) and ex.request.method == "POST"
+        if login:
+            opened.setdefault(unit, i)
+        if sig not in seen or status >= 500:
+            keep.add(i)
+            seen.add(sig)
+        write = ex.request.method not in ("GET", "HEAD", "OPTIONS")
+        if write and 200 <= status < 300 and not login:
             for value in _ids_created(ex) | _ids_used(ex, router):
-                writers[value].append((ex.seq, unit))
-    everything = set().union(*sigs.values()) if sigs else set()
-    kept: set[Unit] = set(must)
-    covered: set[Signature] = set().union(*(sigs[u] for u in kept)) if kept else set()
-    while covered != everything:  # greedy set cover, by caller session
-        best = max(
-            (u for u in by_unit if u not in kept),
-            key=lambda u: (len(sigs[u] - covered), -len(by_unit[u])),
-        )
-        kept.add(best)
-        covered |= sigs[best]
-    # dependency closure: the sessions whose writes created or changed a row a kept request
-    # names before it (the create of its id, the state changes it builds on)
-    pending = list(kept)
-    while pending:
-        unit = pending.pop()
-        for ex in by_unit[unit]:
-            for value in _ids_used(ex, router):
-                for seq, writer in writers.get(value, ()):
-                    if seq < ex.seq and writer not in kept:
-                        kept.add(writer)
-                        pending.append(writer)
-    exchanges = [ex for ex, unit in zip(capture.exchanges, units, strict=True) if unit in kept]
-    callers = list(dict.fromkeys(ex.caller for ex in capture.exchanges))
-    kept_callers = {c for c, _ in kept}
+                writers[value].append(i)
+    pending = sorted(keep)
+    while pending:  # the id chains the kept requests stand on
+        i = pending.pop()
+        for value in _ids_used(exchanges[i], router):
+            for w in writers.get(value, ()):
+                if w < i and w not in keep:
+                    keep.add(w)
+                    pending.append(w)
+    for i in list(keep):
+        first = opened.get(units[i])
+        if first is not None:
+            keep.add(first)
+    kept_units = {units[i] for i in keep}
+    callers = list(dict.fromkeys(ex.caller for ex in exchanges))
+    kept_callers = {c for c, _ in kept_units}
     return Reduction(
-        Capture(capture.header, exchanges, [], capture.source),
+        Capture(capture.header, [exchanges[i] for i in sorted(keep)], [], capture.source),
         [c for c in callers if c in kept_callers],
         [c for c in callers if c not in kept_callers],
-        len(everything),
-        len(capture.exchanges),
-        len(kept),
-        len(by_unit),
+        len(seen),
+        len(exchanges),
+        len(kept_units),
+        len(set(units)),
     )
 
 

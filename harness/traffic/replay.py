@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 from harness.setup.contract import Contract, Operation
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import Capture, Exchange, Pseudonymizer
+from harness.traffic.snapshot import CaptureSnapshot, resolve_snapshot
 
 __all__ = ["IdMap", "Router", "TimeShift", "TrafficPlan", "caller_roles", "load_plan"]
 
@@ -207,6 +208,11 @@ class TrafficPlan:
 
     warnings: list[str] = field(default_factory=list)
     captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
+    start: CaptureSnapshot | None = None  # managed mode: where both sides start (resolved)
+
+    def only(self, entries: set[str]) -> TrafficPlan:
+        """The part of the replay a shard runs: these capture entries, in capture order."""
+        return replace(self, steps=[s for s in self.steps if s.entry in entries])
 
     @property
     def operations(self) -> set[str]:
@@ -375,7 +381,7 @@ def load_plan(engine: Any) -> TrafficPlan:
     roles += [r for r in (config.auth.roles if config.auth else {}) if r not in roles]
     keyed = "PARITY_TRAFFIC_KEY" in __import__("os").environ
     base = config.base_path if config.base_path is not None else engine.contract.base_path
-    return TrafficPlan.build(
+    plan = TrafficPlan.build(
         captures,
         engine.contract,
         base,
@@ -385,3 +391,6 @@ def load_plan(engine: Any) -> TrafficPlan:
         lambda op_id: session_operation(config, op_id),
         pseudonyms if keyed else None,
     )
+    if engine.mode == "managed":  # a snapshot that resolves to nothing: exit 2, nothing started
+        plan.start = resolve_snapshot(captures, config)
+    return plan

@@ -35,7 +35,7 @@ from harness.traffic.capture import (
     Timings,
 )
 
-__all__ = ["USERS", "Simulator", "main"]
+__all__ = ["ALL_USERS", "USERS", "Simulator", "main"]
 
 # the shipped seed's users (legacy/scripts/seed.ts) and what each role does
 USERS: list[tuple[str, str, str]] = [
@@ -43,6 +43,13 @@ USERS: list[tuple[str, str, str]] = [
     ("agent.retail@example.test", "parity-agent", "agent"),
     ("viewer.retail@example.test", "parity-viewer", "viewer"),
     ("agent.smb@example.test", "parity-agent", "agent"),
+]
+# every account of the shipped seed: three units' agents and viewers (``--users 7``)
+ALL_USERS: list[tuple[str, str, str]] = [
+    *USERS,
+    ("agent.enterprise@example.test", "parity-agent", "agent"),
+    ("viewer.enterprise@example.test", "parity-viewer", "viewer"),
+    ("viewer.smb@example.test", "parity-viewer", "viewer"),
 ]
 CHANNELS = ["email", "chat", "phone", "social", "web"]
 STATUSES = ["open", "in_progress", "resolved", "closed"]
@@ -79,6 +86,7 @@ class Simulator:
         pseudonyms: Pseudonymizer,
         seed: int,
         users: list[tuple[str, str, str]] = USERS,
+        session_requests: int = 100,
     ) -> None:
         self.client = httpx.Client(base_url=url.rstrip("/"), timeout=30)
         self.writer = writer
@@ -86,6 +94,9 @@ class Simulator:
         self.rng = random.Random(seed)
         self.users = [User(e, p, r, random.Random(f"{seed}:{e}")) for e, p, r in users]
         self.sent = 0
+        self.logout_chance = 1 / max(session_requests, 1)  # a session's mean length
+        # a load driver's hook: (method, path, milliseconds, response) per exchange
+        self.observe: Callable[[str, str, float, httpx.Response], None] | None = None
 
     # -- sending and recording ---------------------------------------------------------------
     def send(
@@ -134,6 +145,8 @@ class Simulator:
             )
         )
         self.sent += 1
+        if self.observe is not None:
+            self.observe(method, path, elapsed, resp)
         return resp
 
     @staticmethod
@@ -241,7 +254,10 @@ class Simulator:
     def share(self, user: User) -> None:
         if not user.cases:
             return None
-        case = user.rng.choice(user.cases)
+        # an escalation is mostly of a case the user is working on, so a case gets shared
+        # with a second colleague too
+        pool = user.mine if user.mine and user.rng.random() < 0.5 else user.cases
+        case = user.rng.choice(pool)
         to = user.rng.choice([u.email for u in self.users if u is not user])
         self.send(
             user, "POST", "/api/shares", json_body={"caseId": case, "sharedWith": to, "note": "fyi"}
@@ -328,6 +344,10 @@ class Simulator:
         else:
             self.send(user, "POST", "/api/feed/cleanup")
 
+    def analytics(self, user: User) -> None:
+        """An admin's look at what people search for, and what finds nothing."""
+        self.send(user, "GET", "/api/search/analytics", params=[("days", "7")])
+
     def actions(self, user: User) -> list[tuple[float, Callable[[User], None]]]:
         reads: list[tuple[float, Callable[[User], None]]] = [
             (5, self.list_cases),
@@ -343,20 +363,25 @@ class Simulator:
         work = [(3, self.work_case), (1.5, self.create_case), (1, self.share), (1, self.upload)]
         if user.role == "admin":
             work.append((0.8, self.admin_only))
+            work.append((0.8, self.analytics))
         return reads + work
+
+    def step(self, user: User) -> None:
+        """One thing ``user`` does next: log in, or one of its role's actions (then, now and
+        then, log out). A load driver (Locust) calls it per user; ``run`` interleaves."""
+        if user.token is None:
+            self.login(user)
+            return
+        acts = self.actions(user)
+        act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
+        act(user)
+        if user.rng.random() < self.logout_chance:
+            self.send(user, "POST", "/api/auth/logout")
+            user.token = None
 
     def run(self, requests: int) -> int:
         while self.sent < requests:
-            user = self.rng.choice(self.users)
-            if user.token is None:
-                self.login(user)
-                continue
-            acts = self.actions(user)
-            act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
-            act(user)
-            if user.rng.random() < 0.01:
-                self.send(user, "POST", "/api/auth/logout")
-                user.token = None
+            self.step(self.rng.choice(self.users))
         return self.sent
 
 
@@ -369,6 +394,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--snapshot", default="seed 42", help="what the legacy's database is")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=len(USERS),
+        help=f"how many of the seed's {len(ALL_USERS)} accounts act (default {len(USERS)})",
+    )
+    parser.add_argument(
+        "--session-requests",
+        type=int,
+        default=100,
+        help="a session's mean length in actions before its user logs out (default 100)",
+    )
     args = parser.parse_args(argv)
     pseudonyms = Pseudonymizer.from_env()
     header = Header(
@@ -380,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         args.out.unlink()
     with CaptureWriter(args.out, header, Redactor.build(pseudonyms), retention_default()) as writer:
-        sim = Simulator(args.url, writer, pseudonyms, args.seed)
+        users = ALL_USERS[: max(1, min(args.users, len(ALL_USERS)))]
+        sim = Simulator(args.url, writer, pseudonyms, args.seed, users, args.session_requests)
         try:
             sent = sim.run(args.requests)
         except httpx.HTTPError as exc:

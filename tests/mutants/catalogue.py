@@ -69,11 +69,18 @@ def mutant(name: str, family: str, description: str, *operations: str) -> Callab
     return register
 
 
+# Mutants only replayed traffic is meant to catch (issue 29): data- and sequence-dependent
+# drift that generated cases on a restored snapshot do not reach. Kept out of CATALOGUE (the
+# generated run's catalogue, tests/mutants/test_mutants.py); tests/traffic/test_mutants_replay.py
+# runs them under ``--traffic`` and measures the generated run beside it.
+REPLAY_ONLY: dict[str, Mutant] = {}
+
+
 def get(name: str) -> Mutant:
     try:
-        return CATALOGUE[name]
+        return CATALOGUE.get(name) or REPLAY_ONLY[name]
     except KeyError:
-        known = ", ".join(sorted(CATALOGUE))
+        known = ", ".join(sorted([*CATALOGUE, *REPLAY_ONLY]))
         raise KeyError(f"unknown mutant {name!r} (known: {known})") from None
 
 
@@ -1503,4 +1510,128 @@ def _feed_cursor_repeats_boundary() -> list[Wrapper]:
         ), params
 
     on_sql(["GET /api/feed"], fn)
+    return []
+
+
+# -- replay only: drift that needs the data real traffic leaves behind ------------------------
+def replay_mutant(name: str, family: str, description: str, *operations: str) -> Callable[..., Any]:
+    """Registers in REPLAY_ONLY: caught by ``parity run --traffic``, not by generated cases."""
+    assert family in FAMILIES, family
+
+    def register(fn: Callable[[], list[Wrapper]]) -> Callable[[], list[Wrapper]]:
+        assert name not in CATALOGUE, name
+        assert name not in REPLAY_ONLY, name
+        REPLAY_ONLY[name] = Mutant(name, family, description, tuple(operations), fn)
+        return fn
+
+    return register
+
+
+def _startup_max_case_id() -> int:
+    """The newest case id in the port's database when it started (SQLite; 0 elsewhere)."""
+    import os
+    import sqlite3
+
+    path = os.environ.get("DATABASE_PATH", "")
+    if not path:
+        return 0
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@replay_mutant(
+    "search-misses-new-cases",
+    "search",
+    "GET /api/search serves case hits from an index the port warmed at startup and never "
+    "updates: words only in cases created since are not found (seeded rows: right)",
+    "GET /api/search",
+)
+def _search_misses_new_cases() -> list[Wrapper]:
+    known = _startup_max_case_id()
+
+    def fn(status: int, data: Any) -> Any:
+        results = _each(data, "results")
+        if isinstance(data, dict) and isinstance(data.get("results"), list):
+            kept = [h for h in results if h.get("type") != "case" or int(h["id"]) <= known]
+            data["total"] = int(data.get("total", 0)) - (len(results) - len(kept))
+            data["results"] = kept
+        return data
+
+    return [rewrite_response(["GET /api/search"], json_body(fn, statuses=[200]))]
+
+
+@replay_mutant(
+    "search-empty-snippet-null",
+    "shape",
+    "GET /api/search writes `snippet: null` for a hit whose snippet is empty (`snippet or "
+    "None`): only cases stored without a description, which the seed has none of",
+    "GET /api/search",
+)
+def _search_empty_snippet_null() -> list[Wrapper]:
+    def fn(status: int, data: Any) -> Any:
+        for hit in _each(data, "results"):
+            if hit.get("snippet") == "":
+                hit["snippet"] = None
+        return data
+
+    return [rewrite_response(["GET /api/search"], json_body(fn, statuses=[200]))]
+
+
+@replay_mutant(
+    "search-analytics-distinct-users",
+    "compute",
+    "GET /api/search/analytics counts a popular query's searchers (count(DISTINCT user_id)) "
+    "instead of its searches: only a query searched again by the same user shows it",
+    "GET /api/search/analytics",
+)
+def _search_analytics_distinct_users() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.lstrip().startswith("SELECT query, count(*) AS count"):
+            statement = statement.replace("count(*) AS count", "count(DISTINCT user_id) AS count")
+        return statement, params
+
+    on_sql(["GET /api/search/analytics"], fn)
+    return []
+
+
+@replay_mutant(
+    "uploads-oldest-first",
+    "list",
+    "GET /api/uploads lists uploads oldest first (the ORDER BY lost its DESC): only a unit "
+    "with two uploads shows it, and the seed has none",
+    "GET /api/uploads",
+)
+def _uploads_oldest_first() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return (
+            statement.replace(
+                "ORDER BY uploads.created_at DESC, uploads.id DESC",
+                "ORDER BY uploads.created_at ASC, uploads.id ASC",
+            ),
+            params,
+        )
+
+    on_sql(["GET /api/uploads"], fn)
+    return []
+
+
+@replay_mutant(
+    "case-shares-newest-first",
+    "list",
+    "GET /api/cases/{id}/shares lists a case's shares newest first (ORDER BY id DESC): only a "
+    "case shared twice shows it, and no seeded case is",
+    "GET /api/cases/{id}/shares",
+)
+def _case_shares_newest_first() -> list[Wrapper]:
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        if statement.startswith("SELECT shares.id") and statement.rstrip().endswith(
+            "ORDER BY shares.id"
+        ):
+            statement = statement.rstrip() + " DESC"
+        return statement, params
+
+    on_sql(["GET /api/cases/{id}/shares"], fn)
     return []

@@ -16,7 +16,9 @@ from harness.traffic.simulator import main as simulate
 from tests.servers import running, seed
 
 
-def capture(out: Path, *, seed_n: int, requests: int, before: int = 0) -> int:
+def capture(
+    out: Path, *, seed_n: int, requests: int, before: int = 0, extra: tuple[str, ...] = ()
+) -> int:
     with tempfile.TemporaryDirectory(prefix="parity-sim-") as tmp:
         db = Path(tmp) / "legacy.db"
         seed(db, "--seed", "42")
@@ -35,7 +37,7 @@ def capture(out: Path, *, seed_n: int, requests: int, before: int = 0) -> int:
                         headers={"authorization": f"Bearer {token}"},
                     ).raise_for_status()
             argv = ["--url", legacy.url, "--seed", str(seed_n), "--requests", str(requests)]
-            return simulate([*argv, "--out", str(out)])
+            return simulate([*argv, *extra, "--out", str(out)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--before", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    return capture(args.out, seed_n=args.seed, requests=args.requests, before=args.before)
+    args, extra = parser.parse_known_args(argv)  # the rest: the simulator's own options
+    return capture(
+        args.out, seed_n=args.seed, requests=args.requests, before=args.before, extra=tuple(extra)
+    )
 
 
 if __name__ == "__main__":

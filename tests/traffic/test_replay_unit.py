@@ -149,7 +149,10 @@ def test_a_read_finding_is_shrunk_on_both_sides_in_lockstep() -> None:
     sent: list[tuple[PreparedRequest, PreparedRequest | None]] = []
     ok = Response(200, (), {}, "{}", 1.0)
 
-    def exchange(lreq: PreparedRequest, creq: PreparedRequest | None = None) -> ExchangeResult:
+    def exchange(
+        lreq: PreparedRequest, creq: PreparedRequest | None = None, restore: bool = False
+    ) -> ExchangeResult:
+        assert not restore  # a restore would lose the rows the replay built
         sent.append((lreq, creq))
         drift = [Difference("body:$.n", "value", "$.n", 1, 2, "n differs")]
         hit = ("status", "open") in lreq.query

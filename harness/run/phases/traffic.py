@@ -113,10 +113,14 @@ class Replay:
             ctx.stats.warnings.append("traffic: no captured request matched the contract")
             ctx.stats.incomplete.append("the traffic replayed no request")
             return
-        if plan.snapshot:
+        if plan.start is not None:
             ctx.stats.notes.append(
-                f"traffic: the capture names snapshot {plan.snapshot!r}; both sides replayed "
-                "from the configured snapshot"
+                f"traffic: both sides started from the capture's snapshot {plan.start.describe()}"
+            )
+        elif plan.snapshot:
+            ctx.stats.notes.append(
+                f"traffic: the capture names snapshot {plan.snapshot!r}; URL mode replays on "
+                "the services' own state"
             )
         ctx.pair.restore()  # both sides from the snapshot, then never restored until the end
         started = time.perf_counter()
@@ -251,9 +255,9 @@ class Replay:
         ctx: RunContext, groups: list[Group], lreq: PreparedRequest, creq: PreparedRequest
     ) -> None:
         """A new finding's example made smaller where the shrinker can: a read, shrunk on
-        both sides in lockstep (each side keeps its own mapped ids), each attempt restored so
-        the replay's state stays the one the traffic built. A write is kept as captured: the
-        state after it is not the state before it."""
+        both sides in lockstep (each side keeps its own mapped ids), never restored (a restore
+        would go back to the snapshot and lose the rows the traffic built). A write is kept as
+        captured: the state after it is not the state before it."""
         if lreq.method not in ("GET", "HEAD", "OPTIONS"):
             return
         budget = ctx.profile.shrink_budget
@@ -266,7 +270,10 @@ class Replay:
                 if not any(k == ENTRY_HEADER for k, _ in small_l.headers):
                     continue  # the entry it came from stays named
                 budget -= 1
-                result = ctx.exchange(small_l, small_c if small_c != small_l else None)
+                # not restored: a restore goes back to the snapshot, wiping the rows the
+                # traffic built so far; a read sent to both sides keeps them in step
+                other = small_c if small_c != small_l else None
+                result = ctx.exchange(small_l, other, restore=False)
                 places = {(d.location, d.kind): d for d in result.differences}
                 if all((g.location, g.kind) in places for g in groups):
                     for g in groups:
@@ -338,6 +345,10 @@ class Replay:
         fresh: list[Difference] = []
         named = {unquote(p) for p in step.exchange.request.path.split("/") if p}
         named |= {v for _, v in step.exchange.request.query}
+        for sent in (result.request, result.candidate_request):  # ids as mapped per side:
+            if sent is not None:  # a row key in a write difference is a side's own id
+                named |= {unquote(p) for p in sent.path.split("/") if p}
+                named |= {v for _, v in sent.query}
         for diff in result.differences:
             db = diff.location.startswith("db:")
             if db:
