@@ -29,6 +29,7 @@ from harness.setup.gateway import GatewayConfig
 __all__ = ["GatewayApp", "resolve_mode"]
 
 LOG = logging.getLogger("parity.gateway")
+STATS_EVERY_S = 5.0
 COLLECT_MAX = 8 * 1024 * 1024  # answers larger than this are served but not compared
 Scope = dict[str, Any]
 
@@ -67,9 +68,11 @@ class GatewayApp:
         self.shadows_in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
+        self.route_dropped: Counter[tuple[str, str]] = Counter()
         self.served = 0
         self.shifter = shifter
         self.ticker: asyncio.Task[None] | None = None
+        self.reporter: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -88,7 +91,26 @@ class GatewayApp:
         for client in (self.legacy, self.candidate):
             if client is not None:
                 await client.aclose()
-        self._put({"kind": "stats", "dropped": dict(self.dropped)})
+        self._put(self.stats_job())
+
+    def stats_job(self) -> dict[str, Any]:
+        """What only the serving process knows, as totals (the worker keeps the last): drops
+        per route and reason, and each shifted route's mode, breaker and changes."""
+        per_route: dict[str, dict[str, int]] = {}
+        for (route, reason), n in self.route_dropped.items():
+            per_route.setdefault(route, {})[reason] = n
+        return {
+            "kind": "stats",
+            "dropped": dict(self.dropped),
+            "route_dropped": per_route,
+            "shift": self.shifter.snapshot() if self.shifter is not None else None,
+        }
+
+    async def _report(self) -> None:
+        """Totals to the worker every few seconds, so results.json written meanwhile has them."""
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            self._put(self.stats_job())
 
     def _put(self, job: dict[str, Any]) -> bool:
         try:
@@ -118,10 +140,12 @@ class GatewayApp:
                 self.open()
                 if self.shifter is not None and self.shifter.schedules:
                     self.ticker = asyncio.create_task(self._tick())
+                self.reporter = asyncio.create_task(self._report())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.ticker is not None:
-                    self.ticker.cancel()
+                for task in (self.ticker, self.reporter):
+                    if task is not None:
+                        task.cancel()
                 await self.close(self.gw.drain_s)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -152,8 +176,7 @@ class GatewayApp:
             }
             await _answer(send, 200, json.dumps(body).encode())
         elif path == "/_parity/flush" and scope["method"] == "POST":
-            self._put({"kind": "stats", "dropped": dict(self.dropped)})
-            self.dropped.clear()
+            self._put(self.stats_job())
             ok = self._put({"kind": "flush"})
             await _answer(send, 202 if ok else 503, b"{}")
         else:
@@ -161,6 +184,7 @@ class GatewayApp:
 
     def _drop(self, route: Route, reason: str) -> None:
         self.dropped[reason] += 1
+        self.route_dropped[(route.key, reason)] += 1
         self.metrics.shadows.labels(route.key, reason).inc()
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:

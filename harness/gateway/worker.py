@@ -117,6 +117,9 @@ class WorkerState:
         self.failures: Counter[str] = Counter()  # shadows the port did not answer
         self.errors: Counter[str] = Counter()  # comparisons that failed (parity's own)
         self.dropped: Counter[str] = Counter()
+        self.served_dropped: Counter[str] = Counter()  # the serving process's last totals
+        self.route_dropped: dict[str, dict[str, int]] = {}
+        self.shift: dict[str, Any] | None = None
         self.capture: CaptureWriter | None = None
         self.captured = 0
         self.per_caller: Counter[str] = Counter()
@@ -145,7 +148,12 @@ class WorkerState:
 
     def handle(self, job: dict[str, Any]) -> dict[str, Any] | None:
         if job["kind"] == "stats":
-            self.dropped.update(job["dropped"])
+            totals = Counter(job["dropped"])
+            self.dropped.update(totals)
+            self.dropped.subtract(self.served_dropped)
+            self.served_dropped = totals
+            self.route_dropped = job.get("route_dropped") or {}
+            self.shift = job.get("shift")
             return None
         if job.get("capture"):
             self.write_capture(job)
