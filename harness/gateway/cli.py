@@ -119,7 +119,14 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         name="parity-gateway-worker",
         daemon=True,
     )
-    worker.start()
+    # ignored before the spawn: a SIGTERM to the group while the worker still imports would
+    # kill it before it can ignore the signal itself (an exec keeps SIG_IGN)
+    saved = [signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)]
+    try:
+        worker.start()
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
     assert worker.pid is not None
     REAPER.process(worker.pid)
 

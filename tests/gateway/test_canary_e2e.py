@@ -200,4 +200,3 @@ def test_canary_split_stickiness_and_port_death(tmp_path: Path) -> None:
     assert [c["after"] for c in panel["changes"]] == ["canary 10%"]
     assert panel["compared"] > 0
     assert set(panel["latency_ms"]) == {"legacy", "candidate"}
-
