@@ -198,6 +198,9 @@ class GatewayApp:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         cid = next((v for k, v in headers if k == "x-request-id"), None) or uuid.uuid4().hex
         route = self.table.route(method, path)
+        if self.gw.compare_only:
+            await self._mirrored(scope, receive, send, route, method, target, headers, cid)
+            return
         mode = resolve_mode(route, Request(method, path, tuple(headers)))
         shifted = self.shifter is not None and route.key in self.shifter.table
         if shifted:
@@ -310,7 +313,7 @@ class GatewayApp:
         target: str,
         headers: list[tuple[str, str]],
         body: bytes | None,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | None,
         started: float,
     ) -> dict[str, Any]:
         path, _, qs = target.partition("?")
@@ -383,6 +386,81 @@ class GatewayApp:
             "elapsed_ms": (t1 - t0) * 1000,
             "window": (t0, t1),
         }
+
+    # -- compare-only: a sink for another proxy's mirrored copies ----------------------------
+    async def _mirrored(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        cid: str,
+    ) -> None:
+        """A mirrored copy: the mirror is answered at once (it discards the answer); a safe
+        request is then read from both sides at the same moment and compared; a write (the
+        legacy already has the original) is only captured and marks reads around it raced."""
+        started = time.time()
+        body = b"".join([chunk async for chunk in _rest(b"", receive)])
+        await _answer(send, 202, b"")
+        self.served += 1
+        self.metrics.requests.labels(route.key, "mirror", "2xx").inc()
+        client = scope.get("client")
+        host = next((v for k, v in headers if k == "host"), None)
+        up = upstream_headers(headers, client[0] if client else None, host, cid)
+        if method not in SAFE_METHODS:
+            self.counters[1] += 1  # the legacy applies the original about now
+            self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
+            if self.capture:
+                job = self._job(route, "mirror", method, target, headers, body, None, started)
+                if not self._put(job):
+                    self.dropped["capture_queue"] += 1
+            return
+        if self.candidate is None:
+            return
+        if len(body) > self.gw.shadow_max_body:
+            self._drop(route, "dropped_body")
+            return
+        if self.shadows_in_flight >= self.gw.shadow_in_flight:
+            self._drop(route, "dropped_in_flight")
+            return
+        task = asyncio.create_task(self._both(route, method, target, up, body))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _both(
+        self, route: Route, method: str, target: str, up: list[tuple[str, str]], body: bytes
+    ) -> None:
+        assert self.legacy is not None
+        before = (self.counters[0], self.counters[1])
+        legacy_done: asyncio.Future[dict[str, Any] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        shadow = asyncio.create_task(
+            self._shadow(route, method, target, up, body, legacy_done, before)
+        )
+        t0 = time.time()
+        answer: dict[str, Any] | None = None
+        try:
+            resp = await self.legacy.request(method, target, headers=up, content=body)
+            t1 = time.time()
+            answer = {
+                "status": resp.status_code,
+                "headers": list(resp.headers.multi_items()),
+                "body": resp.content,
+                "elapsed_ms": (t1 - t0) * 1000,
+                "window": (t0, t1),
+                "decoded": True,
+            }
+            self.metrics.latency.labels("legacy").observe(t1 - t0)
+            self.metrics.requests.labels(route.key, "legacy", _status_class(resp.status_code)).inc()
+        except httpx.HTTPError as exc:
+            LOG.warning(json.dumps({"error": f"legacy: {type(exc).__name__}"}))
+        finally:
+            legacy_done.set_result(answer)
+        await shadow
 
     # -- shifting (canary, port) ------------------------------------------------------------
     async def _tick(self) -> None:
@@ -577,7 +655,7 @@ class GatewayApp:
         raced = before[0] > 0 or after[0] > 0 or before[1] != after[1]
         job = self._job(
             route,
-            "shadow",
+            "compare-only" if self.gw.compare_only else "shadow",
             method,
             target,
             [

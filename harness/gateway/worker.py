@@ -265,8 +265,12 @@ class WorkerState:
             return
         self.per_caller[caller or ""] += 1
         ctype = next((v for k, v in job["headers"] if k == "content-type"), None)
-        answer = job["legacy"]
-        actype = next((v for k, v in answer["headers"] if k.lower() == "content-type"), None)
+        answer = job["legacy"]  # None: a mirrored write (its answer went to the real client)
+        actype = (
+            next((v for k, v in answer["headers"] if k.lower() == "content-type"), None)
+            if answer
+            else None
+        )
         self.capture.write(
             Exchange(
                 seq=self.capture.seq,
@@ -278,7 +282,9 @@ class WorkerState:
                     headers=list(job["headers"]),
                     body=Body.of(job["body"] or None, ctype),
                 ),
-                answer=CapturedAnswer(
+                answer=None
+                if answer is None
+                else CapturedAnswer(
                     status=answer["status"],
                     headers=[
                         (k.lower(), v)
@@ -290,7 +296,7 @@ class WorkerState:
                 ),
                 timings=Timings(
                     started=datetime.fromtimestamp(job["started"], UTC),
-                    duration_ms=answer["elapsed_ms"],
+                    duration_ms=answer["elapsed_ms"] if answer else None,
                 ),
             )
         )

@@ -42,6 +42,12 @@ class GatewayConfig(_Strict):
         description="shared: the port reads the legacy's database, so writes are never "
         "mirrored (captured instead); separate: writes are shadowed too",
     )
+    compare_only: bool = Field(
+        False,
+        description="a sink for requests another proxy mirrors (Envoy request_mirror_policies, "
+        "NGINX mirror): the mirror gets 202 and nothing else; a safe request is fetched from "
+        "the legacy and the port and compared; a write is captured, never sent to either",
+    )
     shadow_in_flight: int = Field(64, ge=1, description="shadow requests in flight at most")
     shadow_max_body: int = Field(
         1_048_576, ge=0, description="request bodies larger than this (bytes) are not mirrored"
