@@ -65,6 +65,7 @@ class GatewayApp:
         self.token = os.environ.get(config.token_env) or None
         self.legacy: httpx.AsyncClient | None = None
         self.candidate: httpx.AsyncClient | None = None
+        self.secondary: httpx.AsyncClient | None = None
         self.shadows_in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
@@ -81,6 +82,8 @@ class GatewayApp:
         self.legacy = client_for(gw.legacy, gw.timeout_s, 256)
         if gw.candidate:
             self.candidate = client_for(gw.candidate, gw.timeout_s, gw.shadow_in_flight)
+        if gw.legacy_secondary:
+            self.secondary = client_for(gw.legacy_secondary, gw.timeout_s, gw.shadow_in_flight)
 
     async def close(self, deadline_s: float) -> None:
         """Let the shadows in flight finish (up to the deadline), then close the pools."""
@@ -88,7 +91,7 @@ class GatewayApp:
             await asyncio.wait(set(self.tasks), timeout=max(deadline_s, 0.1))
         for task in list(self.tasks):
             task.cancel()
-        for client in (self.legacy, self.candidate):
+        for client in (self.legacy, self.candidate, self.secondary):
             if client is not None:
                 await client.aclose()
         self._put(self.stats_job())
@@ -615,6 +618,9 @@ class GatewayApp:
         self.shadows_in_flight += 1
         self.metrics.in_flight.inc()
         t0 = time.time()
+        secondary = None
+        if self.secondary is not None and method in SAFE_METHODS:  # A/A: the noise baseline
+            secondary = asyncio.create_task(_fetch(self.secondary, method, target, headers, body))
         candidate: dict[str, Any]
         try:
             resp = await self.candidate.request(method, target, headers=headers, content=body)
@@ -669,6 +675,8 @@ class GatewayApp:
         )
         job["candidate"] = candidate
         job["raced"] = raced
+        if secondary is not None:
+            job["secondary"] = await secondary
         if not self._put(job):
             self._drop(route, "dropped_queue")
 
@@ -718,6 +726,30 @@ class GatewayApp:
             t.cancel()
         with contextlib.suppress(Exception):
             await upstream.close()
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> dict[str, Any] | None:
+    """One whole answer as the worker reads it; None when that side failed."""
+    t0 = time.time()
+    try:
+        resp = await client.request(method, target, headers=headers, content=body)
+    except httpx.HTTPError:
+        return None
+    t1 = time.time()
+    return {
+        "status": resp.status_code,
+        "headers": list(resp.headers.multi_items()),
+        "body": resp.content,
+        "elapsed_ms": (t1 - t0) * 1000,
+        "window": (t0, t1),
+        "decoded": True,
+    }
 
 
 async def _read_json(receive: Any) -> Any:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
 from harness.models import ExchangeResult
 from harness.reporting.results import (
     BreakerTransitionInfo,
@@ -22,6 +23,7 @@ from harness.reporting.results import (
     GatewayRoute,
     GatewaySummary,
     LatencyStats,
+    NoiseEntry,
     OperationSummary,
     ResponseInfo,
     Results,
@@ -61,6 +63,7 @@ class GatewayState(Protocol):
     config: ParityConfig
     gw: GatewayConfig
     findings: Findings
+    noise: NoiseLedger
     routes: dict[str, RouteStats]
     ops: dict[str, RouteStats]
     started: datetime
@@ -263,7 +266,10 @@ def build_results(state: GatewayState) -> Results:
         findings=findings,
         causes=causes(findings),
         accepted=[],
-        noise=[],
+        noise=[
+            NoiseEntry(**e)
+            for e in state.noise.results({op: s.compared for op, s in state.ops.items()})
+        ],
         invariants=[],
         coverage=Coverage(
             operations_total=len(operations),

@@ -21,6 +21,7 @@ import httpx
 from harness.compare.comparison import compare_exchange
 from harness.compare.conditions import holds
 from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
 from harness.compare.normalization import RuleSet
 from harness.gateway.results import RouteStats, build_results
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
@@ -124,6 +125,7 @@ class WorkerState:
         self.captured = 0
         self.per_caller: Counter[str] = Counter()
         self._rules: dict[str, RuleSet] = {}
+        self.noise = NoiseLedger()  # A/A: places where two legacies differ on one request
         self.http: httpx.Client | None = None
         if self.gw.capture:
             keys = Pseudonymizer.from_env()
@@ -187,12 +189,23 @@ class WorkerState:
         diffs = compare_exchange(
             legacy, candidate, None, None, rules, self.config.compare, accepted=accepted
         )
+        noise: list[Any] = []
+        if job.get("secondary"):
+            noise = compare_exchange(
+                legacy, response_of(job["secondary"]), None, None, rules, self.config.compare
+            )
+            diffs = self.noise.suppress(req.operation, diffs, noise)
         result = "agree"
         if job["raced"]:
             for s in (route, op):
                 s.raced += 1
         if diffs and job["raced"] and self.gw.recheck:
             diffs, result = self.recheck(job, req, rules)
+            if noise:  # the re-read has no A/A pair: this request's noisy places still hold
+                noisy = {(d.location, d.kind) for d in noise}
+                diffs = [d for d in diffs if (d.location, d.kind) not in noisy]
+                if not diffs and result == "differ":
+                    result = "raced_cleared"
             for s in (route, op):
                 if result == "raced_unresolved":
                     s.raced_unresolved += 1

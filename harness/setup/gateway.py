@@ -31,6 +31,12 @@ class GatewayConfig(_Strict):
     )
     legacy: str | None = Field(None, description="the legacy's base URL (answers the clients)")
     candidate: str | None = Field(None, description="the port's base URL (shadowed to)")
+    legacy_secondary: str | None = Field(
+        None,
+        description="a second legacy instance (A/A, as Diffy's secondary): each shadowed read "
+        "also goes to it, and a place where the two legacies' answers differ on that request "
+        "is noise, never a finding against the port",
+    )
     default_mode: Mode = Field("legacy", description="the mode of requests no route names")
     routes: dict[str, Mode | RouteSettings] = Field(
         default_factory=dict,
