@@ -12,7 +12,7 @@ import queue
 import time
 import zlib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from harness.traffic.capture import (
     Header,
     Pseudonymizer,
     Redactor,
+    Retention,
     Timings,
 )
 
@@ -136,7 +137,13 @@ class WorkerState:
             header = Header(created=self.started, key_id=keys.key_id, source="gateway", redacted=[])
             header = header.model_copy(update={"redacted": redactor.names})
             self.pseudonyms = keys
-            self.capture = CaptureWriter(config.resolve(self.gw.capture), header, redactor)
+            retention = Retention(
+                max_age=timedelta(days=t.retention_days) if t.retention_days else None,
+                max_bytes=t.retention_bytes,
+            )
+            self.capture = CaptureWriter(
+                config.resolve(self.gw.capture), header, redactor, retention
+            )
         else:
             self.pseudonyms = Pseudonymizer.from_env()
 

@@ -47,6 +47,18 @@ class TrafficConfig(_Strict):
         description="capture or HAR files whose query values and JSON body fields feed the "
         "data-driven cases (next to the snapshot's values; relative to parity.toml)",
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="captures written by parity (the gateway's) drop exchanges older than "
+        "this many days (unset: kept)",
+    )
+    retention_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="captures written by parity drop their oldest exchanges past this size "
+        "(unset: no limit)",
+    )
     unproven_share: float = Field(
         0.5,
         description="a replay where more than this share of requests answered 404 on both "
