@@ -17,13 +17,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from harness.gateway.metrics import Metrics
 from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
 from harness.gateway.shift import AGREED, Shifter
-from harness.gateway.upstream import client_for, response_headers, upstream_headers
+from harness.gateway.upstream import (
+    client_for,
+    passthrough_client,
+    response_headers,
+    upstream_headers,
+)
 from harness.setup.gateway import GatewayConfig
 
 __all__ = ["GatewayApp", "resolve_mode"]
@@ -64,6 +71,8 @@ class GatewayApp:
         self.metrics = Metrics()
         self.token = os.environ.get(config.token_env) or None
         self.legacy: httpx.AsyncClient | None = None
+        self.passthrough: aiohttp.ClientSession | None = None  # the client's own answers
+        self.legacy_base = config.legacy.rstrip("/")
         self.candidate: httpx.AsyncClient | None = None
         self.secondary: httpx.AsyncClient | None = None
         self.shadows_in_flight = 0
@@ -80,6 +89,7 @@ class GatewayApp:
         gw = self.gw
         assert gw.legacy is not None
         self.legacy = client_for(gw.legacy, gw.timeout_s, 256)
+        self.passthrough = passthrough_client(gw.timeout_s, 256)
         if gw.candidate:
             self.candidate = client_for(gw.candidate, gw.timeout_s, gw.shadow_in_flight)
         if gw.legacy_secondary:
@@ -94,6 +104,8 @@ class GatewayApp:
         for client in (self.legacy, self.candidate, self.secondary):
             if client is not None:
                 await client.aclose()
+        if self.passthrough is not None:
+            await self.passthrough.close()
         self._put(self.stats_job())
 
     def stats_job(self) -> dict[str, Any]:
@@ -352,39 +364,46 @@ class GatewayApp:
         *,
         collect: bool,
     ) -> dict[str, Any] | None:
-        assert self.legacy is not None
+        assert self.passthrough is not None
         t0 = time.time()
-        request = self.legacy.build_request(method, target, headers=headers, content=content)
-        try:
-            resp = await self.legacy.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
-            await _answer(send, 502, b'{"error":"legacy unavailable"}')
-            return None
-        out_headers = response_headers(resp.headers.raw)
-        out_headers.append((b"x-request-id", cid.encode("latin-1")))
-        await send(
-            {"type": "http.response.start", "status": resp.status_code, "headers": out_headers}
-        )
         parts: list[bytes] | None = [] if collect else None
         size = 0
+        started = False
+        # the target as the client wrote it: yarl would re-quote it otherwise
+        url = URL(self.legacy_base + target, encoded=True)
         try:
-            async for chunk in resp.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if parts is not None:
-                    size += len(chunk)
-                    if size > COLLECT_MAX:
-                        parts = None
-                    else:
-                        parts.append(chunk)
-        finally:
-            await resp.aclose()
+            async with self.passthrough.request(
+                method, url, headers=headers, data=content, allow_redirects=False
+            ) as resp:
+                out_headers = response_headers(list(resp.raw_headers))
+                out_headers.append((b"x-request-id", cid.encode("latin-1")))
+                await send(
+                    {"type": "http.response.start", "status": resp.status, "headers": out_headers}
+                )
+                started = True
+                async for chunk in resp.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if parts is not None:
+                        size += len(chunk)
+                        if size > COLLECT_MAX:
+                            parts = None
+                        else:
+                            parts.append(chunk)
+                status = resp.status
+                answer_headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
+                ]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
+            if not started:  # else the answer is cut short: the client sees a broken body
+                await _answer(send, 502, b'{"error":"legacy unavailable"}')
+            return None
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         t1 = time.time()
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
-            "status": resp.status_code,
-            "headers": list(resp.headers.multi_items()),
+            "status": status,
+            "headers": answer_headers,
             "body": b"".join(parts) if parts is not None else None,
             "elapsed_ms": (t1 - t0) * 1000,
             "window": (t0, t1),
