@@ -256,9 +256,16 @@ class GatewayApp:
                 stream = body
         else:
             stream = _rest(b"", receive)
+        length = next((v for k, v in headers if k == "content-length"), None)
+        if length is None and not any(k == "transfer-encoding" for k, _ in headers):
+            stream = b""  # no body: none sent on (not an empty chunked one)
         client = scope.get("client")
         server = next((v for k, v in headers if k == "host"), None)
         up_headers = upstream_headers(headers, client[0] if client else None, server, cid)
+        primary_headers = up_headers
+        if length is not None and not isinstance(stream, bytes):
+            # streamed on with the client's length, so the legacy reads it as sent (not chunked)
+            primary_headers = [*up_headers, ("content-length", length)]
         before = (self.counters[0], self.counters[1])
         if write:
             self.counters[0] += 1
@@ -279,7 +286,7 @@ class GatewayApp:
                 send,
                 method,
                 target,
-                up_headers,
+                primary_headers,
                 stream,
                 cid,
                 collect=legacy_done is not None or self.capture,
@@ -373,7 +380,7 @@ class GatewayApp:
         url = URL(self.legacy_base + target, encoded=True)
         try:
             async with self.passthrough.request(
-                method, url, headers=headers, data=content, allow_redirects=False
+                method, url, headers=headers, data=content or None, allow_redirects=False
             ) as resp:
                 out_headers = response_headers(list(resp.raw_headers))
                 out_headers.append((b"x-request-id", cid.encode("latin-1")))

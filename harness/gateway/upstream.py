@@ -78,5 +78,6 @@ def passthrough_client(timeout_s: float, connections: int) -> aiohttp.ClientSess
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
-        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+        # only what the client sent: no default agent, encodings or body type added
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
     )
