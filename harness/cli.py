@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("-q", "--quiet", action="store_true", help="summary line only")
     sub.add_parser(
         "bench",
-        help="the legacy and its port under the same load (harness.bench.services)",
+        help="the legacy and its port under the same load (harness.bench.services); "
+        "`bench gateway` / `bench gateway-stack`: the gateway's cost (harness.bench.gateway)",
         add_help=False,
     )
     sub.add_parser(
@@ -315,6 +316,13 @@ def _setup_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"] and argv[1:2] in (["gateway"], ["gateway-stack"]):
+        # the gateway's cost (pass-through, shadow, canary, port) and its server/client choice
+        from harness.bench import gateway as gateway_bench
+        from harness.bench import gateway_stack
+
+        chosen = gateway_bench if argv[1] == "gateway" else gateway_stack
+        return int(chosen.main(argv[2:]) or 0)
     if argv[:1] == ["bench"]:
         from harness.bench import services as bench
 

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.bench.gateway", description=__doc__)
+    p = argparse.ArgumentParser(prog="parity bench gateway", description=__doc__)
     p.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
     p.add_argument("--requests", type=Path, default=Path("contracts/bench.toml"))
     p.add_argument("--request", default="GET /api/auth/me", help="a request name of the bench file")

@@ -17,18 +17,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from harness.gateway.metrics import Metrics
 from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
 from harness.gateway.shift import AGREED, Shifter
-from harness.gateway.upstream import client_for, response_headers, upstream_headers
+from harness.gateway.upstream import (
+    client_for,
+    passthrough_client,
+    response_headers,
+    upstream_headers,
+)
 from harness.setup.gateway import GatewayConfig
 
 __all__ = ["GatewayApp", "resolve_mode"]
 
 LOG = logging.getLogger("parity.gateway")
+STATS_EVERY_S = 5.0
 COLLECT_MAX = 8 * 1024 * 1024  # answers larger than this are served but not compared
 Scope = dict[str, Any]
 
@@ -63,21 +71,29 @@ class GatewayApp:
         self.metrics = Metrics()
         self.token = os.environ.get(config.token_env) or None
         self.legacy: httpx.AsyncClient | None = None
+        self.passthrough: aiohttp.ClientSession | None = None  # the client's own answers
+        self.legacy_base = config.legacy.rstrip("/")
         self.candidate: httpx.AsyncClient | None = None
+        self.secondary: httpx.AsyncClient | None = None
         self.shadows_in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
+        self.route_dropped: Counter[tuple[str, str]] = Counter()
         self.served = 0
         self.shifter = shifter
         self.ticker: asyncio.Task[None] | None = None
+        self.reporter: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
         gw = self.gw
         assert gw.legacy is not None
         self.legacy = client_for(gw.legacy, gw.timeout_s, 256)
+        self.passthrough = passthrough_client(gw.timeout_s, 256)
         if gw.candidate:
             self.candidate = client_for(gw.candidate, gw.timeout_s, gw.shadow_in_flight)
+        if gw.legacy_secondary:
+            self.secondary = client_for(gw.legacy_secondary, gw.timeout_s, gw.shadow_in_flight)
 
     async def close(self, deadline_s: float) -> None:
         """Let the shadows in flight finish (up to the deadline), then close the pools."""
@@ -85,10 +101,31 @@ class GatewayApp:
             await asyncio.wait(set(self.tasks), timeout=max(deadline_s, 0.1))
         for task in list(self.tasks):
             task.cancel()
-        for client in (self.legacy, self.candidate):
+        for client in (self.legacy, self.candidate, self.secondary):
             if client is not None:
                 await client.aclose()
-        self._put({"kind": "stats", "dropped": dict(self.dropped)})
+        if self.passthrough is not None:
+            await self.passthrough.close()
+        self._put(self.stats_job())
+
+    def stats_job(self) -> dict[str, Any]:
+        """What only the serving process knows, as totals (the worker keeps the last): drops
+        per route and reason, and each shifted route's mode, breaker and changes."""
+        per_route: dict[str, dict[str, int]] = {}
+        for (route, reason), n in self.route_dropped.items():
+            per_route.setdefault(route, {})[reason] = n
+        return {
+            "kind": "stats",
+            "dropped": dict(self.dropped),
+            "route_dropped": per_route,
+            "shift": self.shifter.snapshot() if self.shifter is not None else None,
+        }
+
+    async def _report(self) -> None:
+        """Totals to the worker every few seconds, so results.json written meanwhile has them."""
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            self._put(self.stats_job())
 
     def _put(self, job: dict[str, Any]) -> bool:
         try:
@@ -118,10 +155,12 @@ class GatewayApp:
                 self.open()
                 if self.shifter is not None and self.shifter.schedules:
                     self.ticker = asyncio.create_task(self._tick())
+                self.reporter = asyncio.create_task(self._report())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.ticker is not None:
-                    self.ticker.cancel()
+                for task in (self.ticker, self.reporter):
+                    if task is not None:
+                        task.cancel()
                 await self.close(self.gw.drain_s)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -152,8 +191,7 @@ class GatewayApp:
             }
             await _answer(send, 200, json.dumps(body).encode())
         elif path == "/_parity/flush" and scope["method"] == "POST":
-            self._put({"kind": "stats", "dropped": dict(self.dropped)})
-            self.dropped.clear()
+            self._put(self.stats_job())
             ok = self._put({"kind": "flush"})
             await _answer(send, 202 if ok else 503, b"{}")
         else:
@@ -161,6 +199,7 @@ class GatewayApp:
 
     def _drop(self, route: Route, reason: str) -> None:
         self.dropped[reason] += 1
+        self.route_dropped[(route.key, reason)] += 1
         self.metrics.shadows.labels(route.key, reason).inc()
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -174,6 +213,9 @@ class GatewayApp:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         cid = next((v for k, v in headers if k == "x-request-id"), None) or uuid.uuid4().hex
         route = self.table.route(method, path)
+        if self.gw.compare_only:
+            await self._mirrored(scope, receive, send, route, method, target, headers, cid)
+            return
         mode = resolve_mode(route, Request(method, path, tuple(headers)))
         shifted = self.shifter is not None and route.key in self.shifter.table
         if shifted:
@@ -214,9 +256,16 @@ class GatewayApp:
                 stream = body
         else:
             stream = _rest(b"", receive)
+        length = next((v for k, v in headers if k == "content-length"), None)
+        if length is None and not any(k == "transfer-encoding" for k, _ in headers):
+            stream = b""  # no body: none sent on (not an empty chunked one)
         client = scope.get("client")
         server = next((v for k, v in headers if k == "host"), None)
         up_headers = upstream_headers(headers, client[0] if client else None, server, cid)
+        primary_headers = up_headers
+        if length is not None and not isinstance(stream, bytes):
+            # streamed on with the client's length, so the legacy reads it as sent (not chunked)
+            primary_headers = [*up_headers, ("content-length", length)]
         before = (self.counters[0], self.counters[1])
         if write:
             self.counters[0] += 1
@@ -237,7 +286,7 @@ class GatewayApp:
                 send,
                 method,
                 target,
-                up_headers,
+                primary_headers,
                 stream,
                 cid,
                 collect=legacy_done is not None or self.capture,
@@ -286,7 +335,7 @@ class GatewayApp:
         target: str,
         headers: list[tuple[str, str]],
         body: bytes | None,
-        answer: dict[str, Any],
+        answer: dict[str, Any] | None,
         started: float,
     ) -> dict[str, Any]:
         path, _, qs = target.partition("?")
@@ -322,43 +371,125 @@ class GatewayApp:
         *,
         collect: bool,
     ) -> dict[str, Any] | None:
-        assert self.legacy is not None
+        assert self.passthrough is not None
         t0 = time.time()
-        request = self.legacy.build_request(method, target, headers=headers, content=content)
-        try:
-            resp = await self.legacy.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
-            await _answer(send, 502, b'{"error":"legacy unavailable"}')
-            return None
-        out_headers = response_headers(resp.headers.raw)
-        out_headers.append((b"x-request-id", cid.encode("latin-1")))
-        await send(
-            {"type": "http.response.start", "status": resp.status_code, "headers": out_headers}
-        )
         parts: list[bytes] | None = [] if collect else None
         size = 0
+        started = False
+        # the target as the client wrote it: yarl would re-quote it otherwise
+        url = URL(self.legacy_base + target, encoded=True)
         try:
-            async for chunk in resp.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if parts is not None:
-                    size += len(chunk)
-                    if size > COLLECT_MAX:
-                        parts = None
-                    else:
-                        parts.append(chunk)
-        finally:
-            await resp.aclose()
+            async with self.passthrough.request(
+                method, url, headers=headers, data=content or None, allow_redirects=False
+            ) as resp:
+                out_headers = response_headers(list(resp.raw_headers))
+                out_headers.append((b"x-request-id", cid.encode("latin-1")))
+                await send(
+                    {"type": "http.response.start", "status": resp.status, "headers": out_headers}
+                )
+                started = True
+                async for chunk in resp.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if parts is not None:
+                        size += len(chunk)
+                        if size > COLLECT_MAX:
+                            parts = None
+                        else:
+                            parts.append(chunk)
+                status = resp.status
+                answer_headers = [
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
+                ]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
+            if not started:  # else the answer is cut short: the client sees a broken body
+                await _answer(send, 502, b'{"error":"legacy unavailable"}')
+            return None
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         t1 = time.time()
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
-            "status": resp.status_code,
-            "headers": list(resp.headers.multi_items()),
+            "status": status,
+            "headers": answer_headers,
             "body": b"".join(parts) if parts is not None else None,
             "elapsed_ms": (t1 - t0) * 1000,
             "window": (t0, t1),
         }
+
+    # -- compare-only: a sink for another proxy's mirrored copies ----------------------------
+    async def _mirrored(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        route: Route,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        cid: str,
+    ) -> None:
+        """A mirrored copy: the mirror is answered at once (it discards the answer); a safe
+        request is then read from both sides at the same moment and compared; a write (the
+        legacy already has the original) is only captured and marks reads around it raced."""
+        started = time.time()
+        body = b"".join([chunk async for chunk in _rest(b"", receive)])
+        await _answer(send, 202, b"")
+        self.served += 1
+        self.metrics.requests.labels(route.key, "mirror", "2xx").inc()
+        client = scope.get("client")
+        host = next((v for k, v in headers if k == "host"), None)
+        up = upstream_headers(headers, client[0] if client else None, host, cid)
+        if method not in SAFE_METHODS:
+            self.counters[1] += 1  # the legacy applies the original about now
+            self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
+            if self.capture:
+                job = self._job(route, "mirror", method, target, headers, body, None, started)
+                if not self._put(job):
+                    self.dropped["capture_queue"] += 1
+            return
+        if self.candidate is None:
+            return
+        if len(body) > self.gw.shadow_max_body:
+            self._drop(route, "dropped_body")
+            return
+        if self.shadows_in_flight >= self.gw.shadow_in_flight:
+            self._drop(route, "dropped_in_flight")
+            return
+        task = asyncio.create_task(self._both(route, method, target, up, body))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _both(
+        self, route: Route, method: str, target: str, up: list[tuple[str, str]], body: bytes
+    ) -> None:
+        assert self.legacy is not None
+        before = (self.counters[0], self.counters[1])
+        legacy_done: asyncio.Future[dict[str, Any] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        shadow = asyncio.create_task(
+            self._shadow(route, method, target, up, body, legacy_done, before)
+        )
+        t0 = time.time()
+        answer: dict[str, Any] | None = None
+        try:
+            resp = await self.legacy.request(method, target, headers=up, content=body)
+            t1 = time.time()
+            answer = {
+                "status": resp.status_code,
+                "headers": list(resp.headers.multi_items()),
+                "body": resp.content,
+                "elapsed_ms": (t1 - t0) * 1000,
+                "window": (t0, t1),
+                "decoded": True,
+            }
+            self.metrics.latency.labels("legacy").observe(t1 - t0)
+            self.metrics.requests.labels(route.key, "legacy", _status_class(resp.status_code)).inc()
+        except httpx.HTTPError as exc:
+            LOG.warning(json.dumps({"error": f"legacy: {type(exc).__name__}"}))
+        finally:
+            legacy_done.set_result(answer)
+        await shadow
 
     # -- shifting (canary, port) ------------------------------------------------------------
     async def _tick(self) -> None:
@@ -513,6 +644,9 @@ class GatewayApp:
         self.shadows_in_flight += 1
         self.metrics.in_flight.inc()
         t0 = time.time()
+        secondary = None
+        if self.secondary is not None and method in SAFE_METHODS:  # A/A: the noise baseline
+            secondary = asyncio.create_task(_fetch(self.secondary, method, target, headers, body))
         candidate: dict[str, Any]
         try:
             resp = await self.candidate.request(method, target, headers=headers, content=body)
@@ -553,7 +687,7 @@ class GatewayApp:
         raced = before[0] > 0 or after[0] > 0 or before[1] != after[1]
         job = self._job(
             route,
-            "shadow",
+            "compare-only" if self.gw.compare_only else "shadow",
             method,
             target,
             [
@@ -567,6 +701,8 @@ class GatewayApp:
         )
         job["candidate"] = candidate
         job["raced"] = raced
+        if secondary is not None:
+            job["secondary"] = await secondary
         if not self._put(job):
             self._drop(route, "dropped_queue")
 
@@ -616,6 +752,30 @@ class GatewayApp:
             t.cancel()
         with contextlib.suppress(Exception):
             await upstream.close()
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> dict[str, Any] | None:
+    """One whole answer as the worker reads it; None when that side failed."""
+    t0 = time.time()
+    try:
+        resp = await client.request(method, target, headers=headers, content=body)
+    except httpx.HTTPError:
+        return None
+    t1 = time.time()
+    return {
+        "status": resp.status_code,
+        "headers": list(resp.headers.multi_items()),
+        "body": resp.content,
+        "elapsed_ms": (t1 - t0) * 1000,
+        "window": (t0, t1),
+        "decoded": True,
+    }
 
 
 async def _read_json(receive: Any) -> Any:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from harness.errors import HarnessError
@@ -25,6 +26,7 @@ from harness.errors import HarnessError
 __all__ = ["Breaker", "BreakerSettings", "BreakerState", "Breakers", "Transition"]
 
 BreakerState = Literal["closed", "open", "half-open"]
+HISTORY = 20  # transitions kept in a snapshot (the report shows them)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ class Breaker:
 
     def snapshot(self) -> dict[str, Any]:
         """The exported state (metrics, admin API, report)."""
-        self._trim(self.clock())
+        now = self.clock()
+        self._trim(now)
         total = len(self._window)
         failed = sum(1 for _, ok in self._window if not ok)
         return {
@@ -134,6 +137,16 @@ class Breaker:
             "window_failures": failed,
             "transitions": len(self.transitions),
             "last_reason": self.transitions[-1].reason if self.transitions else None,
+            "history": [
+                {
+                    # the clock may be monotonic: placed on the wall clock for the report
+                    "at": datetime.fromtimestamp(time.time() - (now - t.at), UTC).isoformat(),
+                    "before": t.before,
+                    "after": t.after,
+                    "reason": t.reason,
+                }
+                for t in self.transitions[-HISTORY:]
+            ],
         }
 
     def _record(self, now: float, *, ok: bool) -> None:

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=["legacy", "shadow", "canary", "port"],
         help="every route in this mode (overrides routes; canary: --percent of callers)",
     )
+    p.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="a sink for another proxy's mirrored requests: compare, capture, serve nobody",
+    )
     p.add_argument("--percent", type=float, default=50.0, help="--mode canary: the share")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     return p
@@ -66,8 +71,8 @@ class _JsonFormatter(logging.Formatter):
 
 def _shifter(config: ParityConfig, gw: Any, args: argparse.Namespace) -> Shifter | None:
     """Canary and port routes (``[gateway.shift]``); ``--mode canary|port``: every request."""
-    if not gw.candidate:
-        return None
+    if not gw.candidate or gw.compare_only:
+        return None  # compare-only serves nobody: no route is shifted
     if args.mode in ("canary", "port"):
         percent = args.percent if args.mode == "canary" else None
         return build_shifter(gw, config.resolve, everything=(args.mode, percent))
@@ -86,6 +91,8 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     if args.mode:
         updates["default_mode"] = "shadow" if args.mode in ("canary", "port") else args.mode
         updates["routes"] = {}
+    if args.compare_only:
+        updates["compare_only"] = True
     if args.capture:
         updates["capture"] = str(args.capture.resolve())
     gw = gw.model_copy(update=updates)
@@ -95,6 +102,17 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     if any(m != "legacy" for m in (gw.default_mode, *modes)) and not gw.candidate:
         raise HarnessError(
             "shadow routes need [gateway] candidate (or --candidate-url)", kind="input"
+        )
+    if gw.compare_only and not gw.candidate:
+        raise HarnessError(
+            "compare-only needs [gateway] candidate (or --candidate-url): it compares the "
+            "legacy's answers with the port's",
+            kind="input",
+        )
+    if gw.compare_only and args.mode in ("canary", "port"):
+        raise HarnessError(
+            f"--mode {args.mode} serves clients from the port; --compare-only serves nobody",
+            kind="input",
         )
     host, port = _hostport(gw.listen, "--listen")
     for host_ in (
@@ -119,7 +137,14 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         name="parity-gateway-worker",
         daemon=True,
     )
-    worker.start()
+    # ignored before the spawn: a SIGTERM to the group while the worker still imports would
+    # kill it before it can ignore the signal itself (an exec keeps SIG_IGN)
+    saved = [signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)]
+    try:
+        worker.start()
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
     assert worker.pid is not None
     REAPER.process(worker.pid)
 

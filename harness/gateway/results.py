@@ -1,6 +1,6 @@
 """The gateway's comparisons as a ``Results`` document: one operation summary per operation
-seen, findings with the real request as their example, and per-route figures in the notes,
-so ``parity report`` renders a gateway like a run."""
+seen, findings with the real request as their example, and a panel per route
+(``Results.gateway``), so ``parity report`` renders a gateway like a run."""
 
 from __future__ import annotations
 
@@ -12,16 +12,22 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
 from harness.models import ExchangeResult
 from harness.reporting.results import (
+    BreakerTransitionInfo,
     Coverage,
     DiffEntry,
     Example,
     Finding,
+    GatewayRoute,
+    GatewaySummary,
     LatencyStats,
+    NoiseEntry,
     OperationSummary,
     ResponseInfo,
     Results,
+    RouteChangeInfo,
     RunConfigInfo,
     Stats,
     Step,
@@ -31,7 +37,7 @@ from harness.run.outcome import causes, environment, jsonable, request_info
 from harness.setup.config import ParityConfig
 from harness.setup.gateway import GatewayConfig
 
-__all__ = ["GatewayState", "RouteStats", "build_results", "percentiles"]
+__all__ = ["GatewayState", "RouteStats", "build_results", "percentiles", "route_panels"]
 
 
 @dataclass
@@ -57,12 +63,15 @@ class GatewayState(Protocol):
     config: ParityConfig
     gw: GatewayConfig
     findings: Findings
+    noise: NoiseLedger
     routes: dict[str, RouteStats]
     ops: dict[str, RouteStats]
     started: datetime
     failures: Counter[str]
     errors: Counter[str]
     dropped: Counter[str]
+    route_dropped: dict[str, dict[str, int]]
+    shift: dict[str, Any] | None
     captured: int
 
 
@@ -83,12 +92,75 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def _latency(stats: RouteStats) -> dict[str, LatencyStats]:
+def _latency(stats: RouteStats, *, p99: bool = False) -> dict[str, LatencyStats]:
     out = {}
     for side, values in stats.latency.items():
         p = percentiles(values)
-        out[side] = LatencyStats(p50=p["p50"], p95=p["p95"], max=p["max"], mean=p["mean"])
+        out[side] = LatencyStats(
+            p50=p["p50"], p95=p["p95"], max=p["max"], mean=p["mean"], p99=p["p99"] if p99 else None
+        )
     return out
+
+
+def _mode(mode: str, percent: float | None) -> str:
+    return f"canary {percent:g}%" if mode == "canary" and percent is not None else mode
+
+
+def route_panels(state: GatewayState) -> GatewaySummary:
+    """A panel per route: the worker's comparisons, the serving process's drops, and for a
+    shifted route its mode, share, breaker (with its transitions) and changes."""
+    shift = state.shift or {}
+    shifted: dict[str, Any] = shift.get("routes") or {}
+    changes: dict[str, list[RouteChangeInfo]] = {}
+    for c in shift.get("changes") or []:
+        changes.setdefault(c["route"], []).append(
+            RouteChangeInfo(
+                at=str(c["at"]),
+                who=c["who"],
+                why=c["why"],
+                kind=c["kind"],
+                before=_mode(*c["before"]),
+                after=_mode(*c["after"]),
+            )
+        )
+    keys = sorted({*state.routes, *state.route_dropped, *shifted})
+    panels = []
+    for key in keys:
+        s = state.routes.get(key) or RouteStats(mode="legacy")
+        sh = shifted.get(key) or {}
+        breaker = sh.get("breaker") or {}
+        panels.append(
+            GatewayRoute(
+                route=key,
+                mode=sh.get("mode") or s.mode,
+                percent=sh.get("percent") if sh.get("mode") == "canary" else None,
+                requests=s.requests,
+                compared=s.compared,
+                agreeing=s.agreeing,
+                differing=s.differing,
+                raced=s.raced,
+                raced_cleared=s.raced_cleared,
+                raced_unresolved=s.raced_unresolved,
+                shadow_failed=s.shadow_failed,
+                shadows_dropped=dict(sorted(state.route_dropped.get(key, {}).items())),
+                served_port=int(sh.get("served_port", 0)),
+                served_legacy=int(sh.get("served_legacy", 0)),
+                fallbacks=int(sh.get("fallbacks", 0)),
+                ambiguous_errors=int(sh.get("ambiguous_errors", 0)),
+                breaker=breaker.get("state") if sh else None,
+                breaker_transitions=[
+                    BreakerTransitionInfo(**t) for t in breaker.get("history") or []
+                ],
+                changes=changes.get(key, [])[-20:],
+                schedule=sh.get("schedule"),
+                latency_ms=_latency(s, p99=True) if s.requests else {},
+            )
+        )
+    return GatewaySummary(
+        routes=panels,
+        captured=state.captured,
+        dropped={k: v for k, v in sorted(state.dropped.items()) if v > 0},
+    )
 
 
 def _step(state: GatewayState, ex: ExchangeResult) -> Step:
@@ -152,34 +224,12 @@ def build_results(state: GatewayState) -> Results:
             )
         )
     open_findings = [f for f in findings if not f.accepted]
-    notes = []
-    route_figures: dict[str, Any] = {}
-    for key, s in sorted(state.routes.items()):
-        lat = {side: percentiles(v) for side, v in s.latency.items()}
-        route_figures[key] = {
-            "mode": s.mode,
-            "requests": s.requests,
-            "compared": s.compared,
-            "agreeing": s.agreeing,
-            "raced": s.raced,
-            "raced_cleared": s.raced_cleared,
-            "raced_unresolved": s.raced_unresolved,
-            "shadow_failed": s.shadow_failed,
-        }
-        notes.append(
-            f"route {key} ({s.mode}): {s.requests} requests, {s.compared} compared, "
-            f"{s.agreeing} agreeing, {s.raced} raced ({s.raced_cleared} cleared by the "
-            f"re-read, {s.raced_unresolved} unresolved), {s.shadow_failed} shadows failed; "
-            f"legacy p50/p95/p99 {lat['legacy']['p50']}/{lat['legacy']['p95']}/"
-            f"{lat['legacy']['p99']} ms, port {lat['candidate']['p50']}/"
-            f"{lat['candidate']['p95']}/{lat['candidate']['p99']} ms"
-        )
     warnings = [f"the port failed {n} shadow requests: {why}" for why, n in state.failures.items()]
     warnings += [f"{n} comparisons failed: {why}" for why, n in state.errors.items()]
-    if state.dropped:
+    if +state.dropped:
         warnings.append(
             "shadows or captures not done: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(state.dropped.items()))
+            + ", ".join(f"{k} {v}" for k, v in sorted((+state.dropped).items()))
         )
     verdict = "drift" if open_findings else ("agree" if operations else "incomplete")
     now = datetime.now(UTC)
@@ -216,7 +266,10 @@ def build_results(state: GatewayState) -> Results:
         findings=findings,
         causes=causes(findings),
         accepted=[],
-        noise=[],
+        noise=[
+            NoiseEntry(**e)
+            for e in state.noise.results({op: s.compared for op, s in state.ops.items()})
+        ],
         invariants=[],
         coverage=Coverage(
             operations_total=len(operations),
@@ -232,6 +285,6 @@ def build_results(state: GatewayState) -> Results:
         stats=Stats.empty(
             exchanges=sum(s.requests for s in state.routes.values()),
             phase_proof={"gateway": {"captured": state.captured}},
-            notes=notes,
         ),
+        gateway=route_panels(state),
     )

@@ -12,7 +12,7 @@ import queue
 import time
 import zlib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import httpx
 from harness.compare.comparison import compare_exchange
 from harness.compare.conditions import holds
 from harness.compare.findings import Findings
+from harness.compare.noise import NoiseLedger
 from harness.compare.normalization import RuleSet
 from harness.gateway.results import RouteStats, build_results
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
@@ -35,6 +36,7 @@ from harness.traffic.capture import (
     Header,
     Pseudonymizer,
     Redactor,
+    Retention,
     Timings,
 )
 
@@ -117,10 +119,14 @@ class WorkerState:
         self.failures: Counter[str] = Counter()  # shadows the port did not answer
         self.errors: Counter[str] = Counter()  # comparisons that failed (parity's own)
         self.dropped: Counter[str] = Counter()
+        self.served_dropped: Counter[str] = Counter()  # the serving process's last totals
+        self.route_dropped: dict[str, dict[str, int]] = {}
+        self.shift: dict[str, Any] | None = None
         self.capture: CaptureWriter | None = None
         self.captured = 0
         self.per_caller: Counter[str] = Counter()
         self._rules: dict[str, RuleSet] = {}
+        self.noise = NoiseLedger()  # A/A: places where two legacies differ on one request
         self.http: httpx.Client | None = None
         if self.gw.capture:
             keys = Pseudonymizer.from_env()
@@ -131,7 +137,13 @@ class WorkerState:
             header = Header(created=self.started, key_id=keys.key_id, source="gateway", redacted=[])
             header = header.model_copy(update={"redacted": redactor.names})
             self.pseudonyms = keys
-            self.capture = CaptureWriter(config.resolve(self.gw.capture), header, redactor)
+            retention = Retention(
+                max_age=timedelta(days=t.retention_days) if t.retention_days else None,
+                max_bytes=t.retention_bytes,
+            )
+            self.capture = CaptureWriter(
+                config.resolve(self.gw.capture), header, redactor, retention
+            )
         else:
             self.pseudonyms = Pseudonymizer.from_env()
 
@@ -145,7 +157,12 @@ class WorkerState:
 
     def handle(self, job: dict[str, Any]) -> dict[str, Any] | None:
         if job["kind"] == "stats":
-            self.dropped.update(job["dropped"])
+            totals = Counter(job["dropped"])
+            self.dropped.update(totals)
+            self.dropped.subtract(self.served_dropped)
+            self.served_dropped = totals
+            self.route_dropped = job.get("route_dropped") or {}
+            self.shift = job.get("shift")
             return None
         if job.get("capture"):
             self.write_capture(job)
@@ -179,12 +196,23 @@ class WorkerState:
         diffs = compare_exchange(
             legacy, candidate, None, None, rules, self.config.compare, accepted=accepted
         )
+        noise: list[Any] = []
+        if job.get("secondary"):
+            noise = compare_exchange(
+                legacy, response_of(job["secondary"]), None, None, rules, self.config.compare
+            )
+            diffs = self.noise.suppress(req.operation, diffs, noise)
         result = "agree"
         if job["raced"]:
             for s in (route, op):
                 s.raced += 1
         if diffs and job["raced"] and self.gw.recheck:
             diffs, result = self.recheck(job, req, rules)
+            if noise:  # the re-read has no A/A pair: this request's noisy places still hold
+                noisy = {(d.location, d.kind) for d in noise}
+                diffs = [d for d in diffs if (d.location, d.kind) not in noisy]
+                if not diffs and result == "differ":
+                    result = "raced_cleared"
             for s in (route, op):
                 if result == "raced_unresolved":
                     s.raced_unresolved += 1
@@ -257,8 +285,12 @@ class WorkerState:
             return
         self.per_caller[caller or ""] += 1
         ctype = next((v for k, v in job["headers"] if k == "content-type"), None)
-        answer = job["legacy"]
-        actype = next((v for k, v in answer["headers"] if k.lower() == "content-type"), None)
+        answer = job["legacy"]  # None: a mirrored write (its answer went to the real client)
+        actype = (
+            next((v for k, v in answer["headers"] if k.lower() == "content-type"), None)
+            if answer
+            else None
+        )
         self.capture.write(
             Exchange(
                 seq=self.capture.seq,
@@ -270,7 +302,9 @@ class WorkerState:
                     headers=list(job["headers"]),
                     body=Body.of(job["body"] or None, ctype),
                 ),
-                answer=CapturedAnswer(
+                answer=None
+                if answer is None
+                else CapturedAnswer(
                     status=answer["status"],
                     headers=[
                         (k.lower(), v)
@@ -282,7 +316,7 @@ class WorkerState:
                 ),
                 timings=Timings(
                     started=datetime.fromtimestamp(job["started"], UTC),
-                    duration_ms=answer["elapsed_ms"],
+                    duration_ms=answer["elapsed_ms"] if answer else None,
                 ),
             )
         )

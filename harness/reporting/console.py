@@ -19,7 +19,7 @@ from harness.reporting.results import (
     gap_text,
 )
 
-__all__ = ["ConsoleListener", "print_summary"]
+__all__ = ["ConsoleListener", "print_summary", "route_lines"]
 
 _VERDICT_STYLE = {
     "agree": "bold green",
@@ -169,6 +169,8 @@ def _print_footer(results: Any, console: Console) -> None:
         )
     if traffic.get("overlay"):
         console.print(f"suggested Overlay adding them: {traffic['overlay']}", soft_wrap=True)
+    for line in route_lines(results):
+        console.print(line, soft_wrap=True, markup=False)
     gen = (results.get("stats") or {}).get("generation_errors_by_type") or {}
     if gen:
         console.print(
@@ -194,3 +196,25 @@ def _print_footer(results: Any, console: Console) -> None:
         f"  {cases} case(s), {drift} finding(s), {accepted} accepted, "
         f"{results.get('duration_s', 0)}s  seed={results.get('config', {}).get('seed')}"
     )
+
+
+def route_lines(results: Mapping[str, Any]) -> list[str]:
+    """A line per gateway route: mode, agreement, drops, fallbacks, breaker, latency."""
+    lines = []
+    for r in (results.get("gateway") or {}).get("routes") or []:
+        mode = r["mode"] + (f" {r['percent']:g}%" if r.get("percent") is not None else "")
+        dropped = ", ".join(f"{k} {v}" for k, v in r.get("shadows_dropped", {}).items()) or "0"
+        lat = r.get("latency_ms") or {}
+        times = "; ".join(
+            f"{side} p50/p95 {v['p50']}/{v['p95']} ms" for side, v in lat.items() if v is not None
+        )
+        breaker = r.get("breaker")
+        flips = len(r.get("breaker_transitions") or [])
+        lines.append(
+            f"route {r['route']} ({mode}): {r['compared']} compared, {r['agreeing']} agree, "
+            f"{r['differing']} disagree, {r['raced']} raced ({r['raced_cleared']} cleared); "
+            f"shadows dropped {dropped}; {r.get('fallbacks', 0)} fallbacks"
+            + (f"; breaker {breaker} ({flips} transitions)" if breaker else "")
+            + (f"; {times}" if times else "")
+        )
+    return lines

@@ -277,6 +277,7 @@ def render_html(
         "warnings": results.get("warnings") or [],
         "causes": results.get("causes") or [],
         "traffic": results.get("traffic") or {},
+        "gateway_routes": (results.get("gateway") or {}).get("routes") or [],
         "traffic_gaps": [
             (g["operation"], gap_text(g)) for g in (results.get("traffic") or {}).get("gaps") or []
         ],

@@ -21,6 +21,7 @@ from harness.setup.schema import schema_main
 __all__ = [
     "SCHEMA_VERSION",
     "AcceptedRule",
+    "BreakerTransitionInfo",
     "CaptureSource",
     "CaseDone",
     "Cause",
@@ -31,6 +32,8 @@ __all__ = [
     "Finding",
     "FindingKind",
     "FindingLocation",
+    "GatewayRoute",
+    "GatewaySummary",
     "GenerationError",
     "InvariantResult",
     "NoiseEntry",
@@ -41,6 +44,7 @@ __all__ = [
     "ResponseInfo",
     "ResponseReached",
     "Results",
+    "RouteChangeInfo",
     "RunConfigInfo",
     "RunError",
     "RunStarted",
@@ -133,6 +137,7 @@ class LatencyStats(_Model):
     mean: float | None = Field(
         default=None, description="what --shard balances on (absent in older results)"
     )
+    p99: float | None = Field(default=None, description="the gateway's routes give it")
 
 
 class ResponseReached(_Model):
@@ -545,6 +550,66 @@ class TrafficSummary(_Model):
     )
 
 
+class BreakerTransitionInfo(_Model):
+    """One change of a route's circuit breaker (closed, open, half-open)."""
+
+    at: str
+    before: str
+    after: str
+    reason: str
+
+
+class RouteChangeInfo(_Model):
+    """One change of a route's mode or share: by a person (``shift``) or by its schedule."""
+
+    at: str
+    who: str
+    why: str
+    kind: str
+    before: str
+    after: str
+
+
+class GatewayRoute(_Model):
+    """One route of a gateway: how it was served, how the port compared, what went wrong."""
+
+    route: str
+    mode: str
+    percent: float | None = Field(None, description="canary: the share of callers on the port")
+    requests: int = Field(description="requests the worker saw on this route (compared or not)")
+    compared: int
+    agreeing: int
+    differing: int
+    raced: int = Field(0, description="comparisons that overlapped a write")
+    raced_cleared: int = Field(0, description="raced differences gone on re-reading")
+    raced_unresolved: int = 0
+    shadow_failed: int = Field(0, description="shadows the port did not answer")
+    shadows_dropped: dict[str, int] = Field(
+        default_factory=dict, description="shadows not sent, by reason (in flight, body, queue)"
+    )
+    served_port: int = 0
+    served_legacy: int = 0
+    fallbacks: int = Field(0, description="requests meant for the port answered by the legacy")
+    ambiguous_errors: int = Field(
+        0, description="unsafe requests that failed after reaching the port: 502, never retried"
+    )
+    breaker: str | None = Field(None, description="closed, open or half-open (shifted routes)")
+    breaker_transitions: list[BreakerTransitionInfo] = Field(default_factory=list)
+    changes: list[RouteChangeInfo] = Field(default_factory=list)
+    schedule: str | None = Field(None, description="the schedule's last verdict")
+    latency_ms: dict[str, LatencyStats] = Field(
+        default_factory=dict, description="per side (legacy, candidate) over compared requests"
+    )
+
+
+class GatewaySummary(_Model):
+    """``parity gateway``: a panel per route."""
+
+    routes: list[GatewayRoute]
+    captured: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)
+
+
 class Results(_Model):
     schema_version: Literal[2] = 2
     run_id: str
@@ -587,6 +652,9 @@ class Results(_Model):
     )
     shard: ShardInfo | None = Field(
         default=None, description="a run of one shard (parity run --shard i/n)"
+    )
+    gateway: GatewaySummary | None = Field(
+        default=None, description="parity gateway: per route mode, breaker, agreement, latency"
     )
 
     def write(self, path: Path) -> Path:

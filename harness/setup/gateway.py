@@ -31,6 +31,12 @@ class GatewayConfig(_Strict):
     )
     legacy: str | None = Field(None, description="the legacy's base URL (answers the clients)")
     candidate: str | None = Field(None, description="the port's base URL (shadowed to)")
+    legacy_secondary: str | None = Field(
+        None,
+        description="a second legacy instance (A/A, as Diffy's secondary): each shadowed read "
+        "also goes to it, and a place where the two legacies' answers differ on that request "
+        "is noise, never a finding against the port",
+    )
     default_mode: Mode = Field("legacy", description="the mode of requests no route names")
     routes: dict[str, Mode | RouteSettings] = Field(
         default_factory=dict,
@@ -41,6 +47,12 @@ class GatewayConfig(_Strict):
         "shared",
         description="shared: the port reads the legacy's database, so writes are never "
         "mirrored (captured instead); separate: writes are shadowed too",
+    )
+    compare_only: bool = Field(
+        False,
+        description="a sink for requests another proxy mirrors (Envoy request_mirror_policies, "
+        "NGINX mirror): the mirror gets 202 and nothing else; a safe request is fetched from "
+        "the legacy and the port and compared; a write is captured, never sent to either",
     )
     shadow_in_flight: int = Field(64, ge=1, description="shadow requests in flight at most")
     shadow_max_body: int = Field(

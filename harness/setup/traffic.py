@@ -54,6 +54,18 @@ class TrafficConfig(_Strict):
         "header may also give `seed N` (the configured [snapshot] command, seed N) or a "
         "SQLite file's path",
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="captures written by parity (the gateway's) drop exchanges older than "
+        "this many days (unset: kept)",
+    )
+    retention_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="captures written by parity drop their oldest exchanges past this size "
+        "(unset: no limit)",
+    )
     unproven_share: float = Field(
         0.5,
         description="a replay where more than this share of requests answered 404 on both "

@@ -45,7 +45,7 @@ def _port(db: Path, tmp: Path, number: int) -> subprocess.Popen[bytes]:
 
 
 def _side(response: httpx.Response) -> str:
-    return response.headers.get("x-parity-side", "legacy")
+    return str(response.headers.get("x-parity-side", "legacy"))
 
 
 def test_canary_split_stickiness_and_port_death(tmp_path: Path) -> None:
@@ -166,6 +166,8 @@ def test_canary_split_stickiness_and_port_death(tmp_path: Path) -> None:
         finally:
             stop(gw)
             stop(port)
+        results = json.loads((tmp_path / "results" / "results.json").read_text())
+        out["panel"] = next(r for r in results["gateway"]["routes"] if r["route"] == ROUTE)
     print(
         "\ncanary e2e:",
         json.dumps({k: v for k, v in out.items() if "metrics" not in k}, default=str)[:3000],
@@ -187,3 +189,14 @@ def test_canary_split_stickiness_and_port_death(tmp_path: Path) -> None:
     assert [(c["who"], c["why"], c["after"]) for c in changes] == [
         ("tester", "e2e: first step", ["canary", 10.0])
     ]
+    # the report's route panel: mode, share, breaker with its transitions, the change
+    panel = out["panel"]
+    assert (panel["mode"], panel["percent"]) == ("canary", 10.0)
+    assert panel["fallbacks"] >= 40
+    assert panel["breaker"] == "closed"
+    moves = [(t["before"], t["after"]) for t in panel["breaker_transitions"]]
+    assert ("closed", "open") in moves
+    assert moves[-1] == ("half-open", "closed")
+    assert [c["after"] for c in panel["changes"]] == ["canary 10%"]
+    assert panel["compared"] > 0
+    assert set(panel["latency_ms"]) == {"legacy", "candidate"}
