@@ -220,7 +220,9 @@ async def _job_worker(_app: FastAPI) -> AsyncIterator[None]:
     if os.environ.get("JOBS_WORKER") == "0":
         yield
         return
-    worker = subprocess.Popen([sys.executable, "-m", "backend.worker"], stdin=subprocess.DEVNULL)
+    # JOBS_WORKER_MODULE: another module serving as the worker (the mutant catalogue's)
+    module = os.environ.get("JOBS_WORKER_MODULE") or "backend.worker"
+    worker = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.DEVNULL)
     try:
         yield
     finally:
