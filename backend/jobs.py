@@ -88,9 +88,18 @@ def case_summary(session: Session, case_id: int) -> dict[str, Any] | None:
     }
 
 
+_ANY = text(f"SELECT 1 FROM jobs WHERE {_CLAIMABLE} LIMIT 1")
+
+
 def claim(session: Session) -> Any:
-    """The oldest claimable job, now ``running`` (committed), or None."""
+    """The oldest claimable job, now ``running`` (committed), or None. An idle poll only
+    reads: the write lock is taken only when there is a job to claim, so the worker never
+    stands in the way of a request's write on SQLite."""
     moment = now()
+    idle = session.execute(_ANY, {"stale": iso(moment - LEASE)}).first() is None
+    session.commit()
+    if idle:
+        return None
     row = session.execute(_CLAIM, {"now": iso(moment), "stale": iso(moment - LEASE)}).first()
     session.commit()
     return row

@@ -18,13 +18,20 @@ WINDOW_S = 300
 _STAMP = re.compile(r"[0-9]{1,12}")
 
 
+def header(request: Request, name: str) -> str | None:
+    """A header as the legacy reads it (fetch ``Headers.get``): repeated values joined with
+    ``", "``, so a request carrying two signature headers is judged alike on both sides."""
+    values = request.headers.getlist(name)
+    return ", ".join(values) if values else None
+
+
 def verify_signature(request: Request, raw: bytes, now_s: float | None = None) -> None:
     """The signature over the bytes as received (never re-serialized JSON), then the window."""
     secret = os.environ.get("WEBHOOK_SECRET", "")
     if not secret:
         raise ApiError("invalid_signature", "Webhook signing is not configured")
-    signature = request.headers.get("x-signature")
-    stamp = request.headers.get("x-signature-timestamp")
+    signature = header(request, "x-signature")
+    stamp = header(request, "x-signature-timestamp")
     if not signature or not stamp:
         raise ApiError("invalid_signature", "Missing signature")
     if not _STAMP.fullmatch(stamp):
@@ -40,7 +47,7 @@ def verify_signature(request: Request, raw: bytes, now_s: float | None = None) -
 
 def idempotency_key(request: Request) -> str | None:
     """The Idempotency-Key header (None: none), 1 to 200 characters."""
-    key = request.headers.get("idempotency-key")
+    key = header(request, "idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 200:

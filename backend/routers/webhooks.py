@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -57,39 +57,53 @@ async def receive_alert(request: Request, session: SessionDep) -> Response:
             return _replay(kept, body_sha256)
     body = validate(BODY, await read_json(request))
     check_case_exists(session, body.get("caseId"))
+    for _attempt in range(_ATTEMPTS):
+        try:
+            return _deliver(session, body, key, body_sha256)
+        except IntegrityError:  # the same key stored by a delivery at the same moment
+            session.rollback()
+            if key is None:
+                raise
+        except OperationalError as error:  # SQLite: another process's write came first
+            session.rollback()
+            if "locked" not in str(error):
+                raise
+        if key is not None and (kept := _kept(session, key)) is not None:
+            return _replay(kept, body_sha256)
+    raise ApiError("internal_error", "Internal server error")
+
+
+_ATTEMPTS = 5
+
+
+def _deliver(session: Session, body: dict[str, Any], key: str | None, body_sha256: str) -> Response:
+    """The alert, its event and (with a key) the kept answer, in one transaction."""
     metadata = body.get("metadata")
-    try:
-        row = insert_returning(
+    row = insert_returning(
+        session,
+        Alert,
+        title=body["title"],
+        message=body["message"],
+        severity=body["severity"],
+        business_unit=body["businessUnit"],
+        case_id=body.get("caseId"),
+        metadata=None if metadata is None else stringify(metadata),
+    )
+    json = alert_json(row)
+    record_event(session, "alert.created", "alert", row.id, None, json, row.business_unit)
+    text = stringify(json)
+    if key is not None:
+        # the unique key, not the lookup before, decides between two deliveries at once
+        insert_row(
             session,
-            Alert,
-            title=body["title"],
-            message=body["message"],
-            severity=body["severity"],
-            business_unit=body["businessUnit"],
-            case_id=body.get("caseId"),
-            metadata=None if metadata is None else stringify(metadata),
+            WebhookDelivery,
+            idempotency_key=key,
+            body_sha256=body_sha256,
+            status=201,
+            answer=text,
+            alert_id=row.id,
         )
-        json = alert_json(row)
-        record_event(session, "alert.created", "alert", row.id, None, json, row.business_unit)
-        text = stringify(json)
-        if key is not None:
-            # the unique key, not the lookup above, decides between two deliveries at once
-            insert_row(
-                session,
-                WebhookDelivery,
-                idempotency_key=key,
-                body_sha256=body_sha256,
-                status=201,
-                answer=text,
-                alert_id=row.id,
-            )
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        kept = _kept(session, key) if key is not None else None
-        if kept is None:
-            raise
-        return _replay(kept, body_sha256)
+    session.commit()
     return _answer(201, text)
 
 

@@ -78,6 +78,8 @@ export function caseSummary(sqlite: Database.Database, caseId: number): Record<s
 export function claimJob(sqlite: Database.Database, now: Date = new Date()): JobRow | null {
   const stale = new Date(now.getTime() - LEASE_MS).toISOString();
   const claimable = "(status = 'queued' OR (status = 'running' AND updated_at < @stale))";
+  // an idle poll only reads: the write lock is taken only when there is a job to claim
+  if (!sqlite.prepare(`SELECT 1 FROM jobs WHERE ${claimable} LIMIT 1`).get({ stale })) return null;
   const raw = sqlite
     .prepare(
       `UPDATE jobs SET status = 'running', updated_at = @now
