@@ -96,7 +96,9 @@ def parity(session: nox.Session) -> None:
     _install(session, "port")
     _build_legacy(session)
     args = session.posargs or ["--profile", "dev"]
-    session.run("parity", "run", *args)
+    # the shipped webhook's secret: parity signs with it, both services inherit it
+    secret = os.environ.get("WEBHOOK_SECRET") or "parity-dev-webhook-secret"
+    session.run("parity", "run", *args, env={"WEBHOOK_SECRET": secret})
 
 
 @nox.session(python="3.11")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -29,11 +34,13 @@ from backend.routers import (
     health,
     inbox,
     insights,
+    jobs,
     realtime,
     search,
     shares,
     trending,
     uploads,
+    webhooks,
 )
 
 log = logging.getLogger("backend")
@@ -53,6 +60,8 @@ RESOURCES = (
     trending,
     insights,
     realtime,
+    jobs,
+    webhooks,
 )
 ROUTES: list[APIRoute] = [r for m in RESOURCES for r in m.router.routes if isinstance(r, APIRoute)]
 CATCH_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -204,8 +213,30 @@ def _method_not_allowed() -> Response:
     return Response(status_code=405)
 
 
+@asynccontextmanager
+async def _job_worker(_app: FastAPI) -> AsyncIterator[None]:
+    """Starts the job worker process (``backend.worker``) with the app and stops it with it;
+    ``JOBS_WORKER=0`` leaves jobs queued (a restart test)."""
+    if os.environ.get("JOBS_WORKER") == "0":
+        yield
+        return
+    # JOBS_WORKER_MODULE: another module serving as the worker (the mutant catalogue's)
+    module = os.environ.get("JOBS_WORKER_MODULE") or "backend.worker"
+    worker = subprocess.Popen([sys.executable, "-m", module], stdin=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
 def create_app() -> ASGIApp:
     app = FastAPI(
+        lifespan=_job_worker,
         title="Ops dashboard API (FastAPI port)",
         docs_url="/_port/docs",
         redoc_url=None,

@@ -14,6 +14,8 @@ STATUS: Final = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "invalid_signature": 401,
+    "idempotency_conflict": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "internal_error": 500,

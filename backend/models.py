@@ -259,6 +259,45 @@ class ChatMessage(Base):
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
 
+class Job(Base):
+    """Background work (a case summary), claimed by ``backend.worker`` with one UPDATE."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("jobs_status_idx", "status", "id"),
+        Index("jobs_case_id_idx", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int] = mapped_column(INT64, ForeignKey("cases.id", ondelete="CASCADE"))
+    requested_by: Mapped[int | None] = mapped_column(
+        INT64, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(Text, server_default=text("'queued'"))
+    result: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+    updated_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+
+
+class WebhookDelivery(Base):
+    """The first answer per Idempotency-Key; the unique key settles concurrent deliveries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("webhook_deliveries_key_unique", "idempotency_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(INT64)
+    answer: Mapped[str] = mapped_column(Text)
+    alert_id: Mapped[int | None] = mapped_column(
+        INT64, ForeignKey("alerts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
+
+
 __all__ = [
     "Alert",
     "Base",
@@ -266,6 +305,7 @@ __all__ = [
     "ChatMessage",
     "Event",
     "FeedItem",
+    "Job",
     "Notification",
     "SearchAnalytic",
     "SessionRow",
@@ -273,4 +313,5 @@ __all__ = [
     "TrendingTopic",
     "Upload",
     "User",
+    "WebhookDelivery",
 ]

@@ -166,6 +166,7 @@ SUBJECT_TYPES = (
     "notification",
     "chat_message",
     "trending",
+    "job",
 )
 EVENT_LIST = Obj(
     {
@@ -221,3 +222,8 @@ PREDICTIONS = Obj(
         "businessUnit": business_unit().optional(),
     }
 )
+
+
+def webhook_alert_body() -> Obj:
+    """An alert from an external monitor: an alert's fields, its business unit required."""
+    return Obj({**alert_body().fields, "businessUnit": business_unit()})

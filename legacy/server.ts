@@ -12,6 +12,7 @@ import next from "next";
 import { WebSocketServer, type WebSocket } from "ws";
 import { authenticate } from "./lib/auth";
 import { getSqlite } from "./lib/db";
+import { startWorker } from "./lib/jobs";
 import { ApiError } from "./lib/http";
 import { latestEventId, pendingMessages } from "./lib/realtime";
 
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
     }
   });
   server.listen(port, "127.0.0.1", () => console.log(`ready on http://127.0.0.1:${port}`));
+  // the job worker loop (lib/jobs.ts): claims queued jobs from the database, this process
+  startWorker();
   // stop at once on a signal: open sockets and poll timers would otherwise keep the process up
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));
 }

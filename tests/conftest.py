@@ -9,9 +9,14 @@ name: ``-m mutants`` (``nox -s mutants``) or ``pytest tests/mutants``, so ``pyte
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The shipped pair's signed webhook: parity signs with $WEBHOOK_SECRET and both services
+# inherit it (contracts/parity.toml [auth.signing]); a CI or user value wins.
+os.environ.setdefault("WEBHOOK_SECRET", "parity-test-webhook-secret")
 
 TIERS = ("unit", "integration", "e2e", "mutants")
 

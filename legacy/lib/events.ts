@@ -11,6 +11,7 @@ export const SUBJECT_TYPES = [
   "notification",
   "chat_message",
   "trending",
+  "job",
 ] as const;
 
 export type SubjectType = (typeof SUBJECT_TYPES)[number];

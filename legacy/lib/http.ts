@@ -8,6 +8,8 @@ export type ErrorCode =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "invalid_signature"
+  | "idempotency_conflict"
   | "payload_too_large"
   | "unsupported_media_type"
   | "internal_error";
@@ -20,6 +22,8 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  invalid_signature: 401,
+  idempotency_conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal_error: 500,

@@ -222,6 +222,46 @@ export const chatMessages = sqliteTable(
   (t) => [index("chat_messages_case_id_idx").on(t.caseId), index("chat_messages_user_id_idx").on(t.userId)],
 );
 
+/**
+ * Background work (POST /api/cases/{id}/summary): a row per job, claimed by the worker loop
+ * (lib/jobs.ts) with one conditional UPDATE, so a job queued before a restart still runs.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    kind: text("kind", { enum: ["case_summary"] }).notNull(),
+    caseId: integer("case_id")
+      .notNull()
+      .references(() => cases.id, { onDelete: "cascade" }),
+    requestedBy: integer("requested_by").references(() => users.id, { onDelete: "set null" }),
+    status: text("status", { enum: ["queued", "running", "done", "failed"] }).notNull().default("queued"),
+    result: text("result"),
+    error: text("error"),
+    createdAt: text("created_at").notNull().default(nowIso),
+    updatedAt: text("updated_at").notNull().default(nowIso),
+  },
+  (t) => [index("jobs_status_idx").on(t.status, t.id), index("jobs_case_id_idx").on(t.caseId)],
+);
+
+/**
+ * Signed webhook deliveries by Idempotency-Key: the unique key makes two concurrent
+ * deliveries with one key insert one row (the loser answers the winner's answer).
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    idempotencyKey: text("idempotency_key").notNull(),
+    bodySha256: text("body_sha256").notNull(),
+    status: integer("status").notNull(),
+    answer: text("answer").notNull(),
+    alertId: integer("alert_id").references(() => alerts.id, { onDelete: "set null" }),
+    createdAt: text("created_at").notNull().default(nowIso),
+  },
+  (t) => [uniqueIndex("webhook_deliveries_key_unique").on(t.idempotencyKey)],
+);
+
 export type User = typeof users.$inferSelect;
 export type CaseRow = typeof cases.$inferSelect;
 export type AlertRow = typeof alerts.$inferSelect;
@@ -232,3 +272,4 @@ export type EventRow = typeof events.$inferSelect;
 export type NotificationRow = typeof notifications.$inferSelect;
 export type ChatMessageRow = typeof chatMessages.$inferSelect;
 export type TrendingRow = typeof trendingTopics.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;

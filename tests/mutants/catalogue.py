@@ -1634,4 +1634,121 @@ def _case_shares_newest_first() -> list[Wrapper]:
         return statement, params
 
     on_sql(["GET /api/cases/{id}/shares"], fn)
+
+
+# -- issue 27: background jobs, the signed webhook, idempotency ----------------------------------
+def _mutate_worker() -> None:
+    """Job mutants patch the worker process: the port starts tests.mutants.worker instead."""
+    import os
+
+    os.environ["JOBS_WORKER_MODULE"] = "tests.mutants.worker"
+
+
+@mutant(
+    "job-summary-all-rows",
+    "compute",
+    "the case-summary job counts the alerts of every case (the WHERE case_id filter lost in a "
+    "refactor): the job settles `done` on both sides with different results",
+    "POST /api/cases/{id}/summary",
+)
+def _job_summary_all_rows() -> list[Wrapper]:
+    import backend.jobs as jobs
+
+    _mutate_worker()
+    original = jobs.raw_rows
+
+    def raw_rows(session: Any, sql: str, params: Any) -> Any:
+        if "FROM alerts WHERE case_id = ?" in sql:
+            return original(session, sql.replace(" WHERE case_id = ?", ""), [])
+        return original(session, sql, params)
+
+    jobs.raw_rows = raw_rows  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "webhook-signature-reserialized",
+    "security",
+    "POST /api/webhooks/alerts checks the HMAC over json.dumps(await request.json()) instead of "
+    "the raw body bytes: a correctly signed delivery is refused 401",
+    "POST /api/webhooks/alerts",
+)
+def _webhook_signature_reserialized() -> list[Wrapper]:
+    import contextlib
+    import json
+
+    import backend.routers.webhooks as webhooks
+
+    original = webhooks.verify_signature
+
+    def verify(request: Any, raw: bytes, now_s: float | None = None) -> None:
+        with contextlib.suppress(ValueError):
+            raw = json.dumps(json.loads(raw)).encode()
+        original(request, raw, now_s)
+
+    webhooks.verify_signature = verify  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "webhook-key-per-unit",
+    "db",
+    "POST /api/webhooks/alerts scopes the Idempotency-Key per business unit (the caller's "
+    "tenant) where the legacy keeps it global: the key reused with another unit's body "
+    "creates a second alert instead of 409",
+    "POST /api/webhooks/alerts",
+)
+def _webhook_key_per_unit() -> list[Wrapper]:
+    import json
+
+    import backend.routers.webhooks as webhooks
+
+    original = webhooks.idempotency_key
+
+    def scoped(request: Any) -> str | None:
+        key = original(request)
+        if key is None:
+            return None
+        try:
+            unit = json.loads(request._body).get("businessUnit")
+        except (ValueError, AttributeError):
+            unit = None
+        return f"{unit}/{key}"
+
+    webhooks.idempotency_key = scoped  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "webhook-duplicate-inserted",
+    "db",
+    "POST /api/webhooks/alerts checks the key, then inserts (a slow validation step between), "
+    "and ignores the unique key's refusal: two deliveries at once with one key create two alerts",
+    "POST /api/webhooks/alerts",
+)
+def _webhook_duplicate_inserted() -> list[Wrapper]:
+    import asyncio
+
+    from sqlalchemy.exc import IntegrityError
+
+    import backend.routers.webhooks as webhooks
+
+    read_json, insert_row = webhooks.read_json, webhooks.insert_row
+
+    async def slow_read_json(request: Any) -> Any:
+        await asyncio.sleep(0.3)  # the window a real check-then-insert has under load
+        return await read_json(request)
+
+    def lenient_insert(session: Any, model: Any, **values: Any) -> None:
+        if model is not webhooks.WebhookDelivery:
+            insert_row(session, model, **values)
+            return
+        try:
+            with session.begin_nested():
+                insert_row(session, model, **values)
+        except IntegrityError:
+            pass  # "already recorded": the alert stays
+
+    webhooks.read_json = slow_read_json  # type: ignore[assignment]
+    webhooks.insert_row = lenient_insert  # type: ignore[assignment]
     return []
