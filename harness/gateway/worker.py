@@ -60,7 +60,7 @@ def decoded(side: dict[str, Any]) -> bytes:
     except zlib.error:
         return raw  # labelled but sent plain (or already inflated): compare as is
     if coding == "br":
-        import brotli  # type: ignore[import-not-found,unused-ignore]
+        import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         return bytes(brotli.decompress(raw))
     return raw
