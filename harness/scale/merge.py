@@ -229,16 +229,23 @@ def fold_causes(findings: list[Finding]) -> list[Finding]:
     real: dict[tuple[str, str, str], Finding] = {}
     ranked = sorted(findings, key=lambda f: (_PHASE_RANK.get(f.phase, 1), f.phase == "probes"))
     for f in ranked:
-        place = (f.operation, f.location, f.kind)
-        head = None if f.accepted else by_place.get(place)
+        # every place a finding holds, not only its head: one run joins a group to the
+        # finding whose request showed the same place beside another (its head elsewhere)
+        places = [(f.operation, f.location, f.kind)] + [
+            (loc.operation or f.operation, loc.location, loc.kind) for loc in f.locations
+        ]
+        head = None
+        if not f.accepted:
+            head = next((by_place[p] for p in places if p in by_place), None)
         if head is None and not f.accepted and f.phase == "probes" and f.kind == "status":
             head = real.get((f.location, f.kind, _shapes(f)))
+        if not f.accepted:
+            for p in places:
+                by_place.setdefault(p, head or f)
         if head is None:
             out.append(f)
-            if not f.accepted:
-                by_place.setdefault(place, f)
-                if f.phase != "probes":
-                    real.setdefault((f.location, f.kind, _shapes(f)), f)
+            if not f.accepted and f.phase != "probes":
+                real.setdefault((f.location, f.kind, _shapes(f)), f)
             continue
         head.count = max(head.count, f.count)
         head.phases = sorted({head.phase, *head.phases, f.phase, *f.phases})

@@ -34,9 +34,14 @@ def _cases(results: dict[str, Any]) -> dict[str, int]:
 
 
 def _findings(results: dict[str, Any]) -> dict[tuple[str, str, str, str], int]:
+    """Every finding but a sequence's time found on its own: two stamps a few ms apart in
+    a sequence are explained by a request's window or not as the machine's timing goes
+    (``Clock.stamped``), so such a finding may head its own entry in one run and join
+    another finding in the next; everything else must be the same."""
     return {
         (f["phase"], f["operation"], f["location"], f["kind"]): f["count"]
         for f in results["findings"]
+        if not (f["kind"] == "time" and f["phase"] in ("stateful", "readback"))
     }
 
 
@@ -71,7 +76,9 @@ def test_shards_merged_equal_one_run(run_pair: RunPair, tmp_path: Path) -> None:
     assert merged["verdict"] == whole["verdict"] == "drift"
     assert _cases(merged) == _cases(whole)
     assert _findings(merged) == _findings(whole)
-    assert any(f["phase"] == "readback" for f in whole["findings"]), "reads after writes ran"
+    assert any("readback" in (f["phase"], *f["phases"]) for f in whole["findings"]), (
+        "reads after writes ran"
+    )
     assert merged["coverage"] == whole["coverage"]
     assert merged["unproven"] == whole["unproven"]
     assert merged["stats"]["stateful"]["sequences"] == 8

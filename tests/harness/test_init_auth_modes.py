@@ -23,11 +23,17 @@ ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:re
 
 
 def _init_and_run(
-    tmp: Path, drift: str, auth: str, key_ttl: float = 0
+    tmp: Path, drift: str, auth: str, key_ttl: float = 0, positive: int = 0
 ) -> tuple[int, dict[str, Any], str]:
     with notes_pair(tmp, drift, auth=auth, key_ttl=key_ttl) as (legacy, candidate):
         result = init_config(legacy, candidate, out=tmp / "parity.toml", env=ROLES)
         assert result.notes == []
+        if positive:  # a run that outlasts the keys on any machine: more cases, not a wait
+            text = result.config_path.read_text()
+            assert "\npositive = 10\n" in text
+            result.config_path.write_text(
+                text.replace("\npositive = 10\n", f"\npositive = {positive}\nstateful_sequences = {positive}\n")
+            )
         proc = subprocess.run(
             [
                 sys.executable, "-m", "harness", "run", "--config", str(result.config_path),
@@ -61,9 +67,11 @@ def test_an_api_key_in_a_query_parameter(tmp_path: Path, drift: str) -> None:
 
 @pytest.mark.parametrize("drift", ["accepted", ""])
 def test_a_cookie_session_with_csrf_and_keys_that_expire(tmp_path: Path, drift: str) -> None:
-    """Keys live 4 s, the run much longer: each role is logged in again before its key
-    ends. A create proven (or its 201 vs 200 caught) shows the CSRF token was sent."""
-    code, results, text = _init_and_run(tmp_path, drift, "cookie", key_ttl=4)
+    """Keys live 2 s, the run longer (four times the cases init writes): each role is
+    logged in again before its key ends. A create proven (or its 201 vs 200 caught) shows
+    the CSRF token was sent."""
+    code, results, text = _init_and_run(tmp_path, drift, "cookie", key_ttl=2, positive=40)
+    assert results["duration_s"] > 2, "the run must outlast a key for this test to mean much"
     assert 'token_in = "cookie"' in text
     assert 'name = "sid"' in text
     assert 'csrf_header = "X-CSRF-Token"' in text

@@ -104,3 +104,41 @@ def test_shards_fold_what_one_run_folds() -> None:
     ]
     assert folded[0].phases == ["probes", "stateful", "stateless"]
     assert {loc.operation for loc in folded[0].locations} == {None, "GET /n/"}
+
+
+def test_a_place_beside_another_finding_s_head_folds_into_that_finding() -> None:
+    """A read after a write at a place a stateful request showed beside its head (the
+    stateful group joined the stateless finding): one run joins them, so the merge does."""
+    from harness.reporting.results import Finding
+    from harness.scale.merge import fold_causes
+
+    def finding(phase: str, head: str, *more: tuple[str, str | None]) -> Finding:
+        step = {
+            "request": {"method": "GET", "path": "/i/1", "query": {}, "headers": {},
+                        "role": None, "mode": "positive"},
+            "legacy": {"status": 200, "headers": {}, "body": {}, "elapsed_ms": 1.0},
+            "candidate": {"status": 200, "headers": {}, "body": {}, "elapsed_ms": 1.0},
+            "curl": {},
+        }  # fmt: skip
+        places = [(head, None), *more]
+        return Finding.model_validate(
+            {
+                "id": f"f-{phase}{head}", "phase": phase, "operation": "GET /i/{id}",
+                "location": head, "kind": "time" if "At" in head else "value", "summary": "s",
+                "count": 3, "accepted": False, "accepted_reason": None,
+                "accepted_expires": None,
+                "example": {"steps": [step], "diff": [], "other_diffs": [], "db_writes": {}},
+                "locations": [{"location": loc, "kind": "time" if "At" in loc else "value",
+                               "count": 1, "summary": "s", "phase": ph} for loc, ph in places],
+            }
+        )  # fmt: skip
+
+    stateless = finding("stateless", "body:$.name", ("body:$.updatedAt", "stateful"))
+    readback = finding("readback", "body:$.updatedAt")
+    other = finding("readback", "body:$.price")
+    folded = fold_causes([readback, other, stateless])
+    assert [(f.phase, f.location) for f in folded] == [
+        ("stateless", "body:$.name"),
+        ("readback", "body:$.price"),
+    ]
+    assert "readback" in folded[0].phases
