@@ -20,6 +20,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.compat import ENCODED_SLASH
+from backend.compression import NodeCompression
 from backend.errors import ApiError
 from backend.jsbehaviour import querystring_reserialize as _node_querystring
 from backend.jsonout import JsonResponse
@@ -72,13 +73,15 @@ class NextCompat:
     """What Next.js does before or around a route handler, which FastAPI does differently.
 
     - ``/x/`` answers 308 to ``/x`` (``trailingSlash: false``), query kept, the location as body;
-    - ``HEAD`` runs the ``GET`` handler and drops the body;
+    - ``HEAD`` runs the ``GET`` handler and drops the body (uncompressed);
+    - a handler's JSON or text answer is compressed as Node's ``compression`` does it;
     - ``OPTIONS`` answers 204 with an ``allow`` header naming the route's methods;
     - methods undici refuses (``TRACE``, ...) fail with a bare 500 before any handler runs.
     """
 
     def __init__(self, app: FastAPI) -> None:
-        self.app = app
+        self.plain = app  # HEAD: never compressed
+        self.app = NodeCompression(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,7 +117,7 @@ class NextCompat:
             # method: DELETE /api/alerts/count is 405, never /api/alerts/{id} with id "count"
             response = _method_not_allowed()
         elif method == "HEAD":
-            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+            await self.plain({**scope, "method": "GET"}, receive, _without_body(send))
             return
         else:
             await self.app(scope, receive, send)
@@ -126,13 +129,10 @@ class NextCompat:
         return methods is None or method in methods  # None: the JSON 404 catch-all answers
 
     def _allow(self, scope: Scope) -> str:
-        path = scope.get("path", "")
-        methods: set[str] = set()
-        for route in ROUTES:
-            if route.path_regex.match(path):
-                methods |= route.methods or set()
-        if not methods:
-            methods = set(CATCH_ALL_METHODS)
+        # the methods of the one route file Next.js picks (a static segment beats a dynamic
+        # one: /api/alerts/count is GET only, never /api/alerts/{id}'s methods too)
+        picked = _route_file_methods(scope.get("path", ""))
+        methods = set(picked) if picked is not None else set(CATCH_ALL_METHODS)
         if "GET" in methods:
             methods.add("HEAD")
         methods.add("OPTIONS")
