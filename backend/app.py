@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -73,15 +73,23 @@ class NextCompat:
     """What Next.js does before or around a route handler, which FastAPI does differently.
 
     - ``/x/`` answers 308 to ``/x`` (``trailingSlash: false``), query kept, the location as body;
-    - ``HEAD`` runs the ``GET`` handler and drops the body (uncompressed);
-    - a handler's JSON or text answer is compressed as Node's ``compression`` does it;
+    - ``HEAD`` runs the ``GET`` handler and drops the body;
     - ``OPTIONS`` answers 204 with an ``allow`` header naming the route's methods;
     - methods undici refuses (``TRACE``, ...) fail with a bare 500 before any handler runs.
     """
 
     def __init__(self, app: FastAPI) -> None:
-        self.plain = app  # HEAD: never compressed
-        self.app = NodeCompression(app)
+        self.app = app
+
+    @staticmethod
+    def answers_itself(scope: Scope) -> bool:
+        """Next.js fails these before any handler runs, with a short text it does not
+        compress (its length is known and under Node's threshold): an unknown method, a path
+        that does not decode."""
+        if scope["method"] not in KNOWN_METHODS:
+            return True
+        raw = _raw_segments(scope)
+        return raw is not None and _decode_segments(raw) is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,12 +102,12 @@ class NextCompat:
             decoded = _decode_segments(raw)
             if decoded is None:
                 # Next.js: decodeURIComponent throws on the path -> a bare 500
-                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
+                await _next_500(no_store=True)(scope, receive, send)
                 return
             path = decoded
             scope = {**scope, "path": path}
         if method not in KNOWN_METHODS:
-            response: Response = PlainTextResponse("Internal Server Error", 500)
+            response: Response = _next_500(no_store=False)
         elif len(path) > 1 and path.endswith("/"):
             target = ("/".join(raw) if raw is not None else path).rstrip("/") or "/"
             query = _node_querystring(scope.get("query_string", b"").decode("latin-1"))
@@ -117,7 +125,7 @@ class NextCompat:
             # method: DELETE /api/alerts/count is 405, never /api/alerts/{id} with id "count"
             response = _method_not_allowed()
         elif method == "HEAD":
-            await self.plain({**scope, "method": "GET"}, receive, _without_body(send))
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
         else:
             await self.app(scope, receive, send)
@@ -199,6 +207,15 @@ def _specificity(template: str) -> tuple[int, ...]:
     return tuple(1 if segment.startswith("{") else 0 for segment in template.split("/"))
 
 
+def _next_500(*, no_store: bool) -> Response:
+    """Next.js's own bare 500: its ETag (of the constant text), Vary, and on a path that
+    does not decode its no-store Cache-Control."""
+    headers = {"etag": '"66fci67lppl"', "vary": "Accept-Encoding"}
+    if no_store:
+        headers["cache-control"] = "private, no-cache, no-store, max-age=0, must-revalidate"
+    return PlainTextResponse("Internal Server Error", 500, headers=headers)
+
+
 def _without_body(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.body":
@@ -234,7 +251,9 @@ async def _job_worker(_app: FastAPI) -> AsyncIterator[None]:
             worker.wait()
 
 
-def create_app() -> ASGIApp:
+def create_app(wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> ASGIApp:
+    """The port; ``wrap`` (the mutant catalogue's hooks) goes around the Next.js emulation,
+    inside the compression, so it sees and rewrites answers as they are before encoding."""
     app = FastAPI(
         lifespan=_job_worker,
         title="Ops dashboard API (FastAPI port)",
@@ -276,7 +295,10 @@ def create_app() -> ASGIApp:
             return _method_not_allowed()
         return JsonResponse({"error": "not_found", "message": "Not found"}, 404)
 
-    return NextCompat(app)
+    compat: ASGIApp = NextCompat(app)
+    if wrap is not None:
+        compat = wrap(compat)
+    return NodeCompression(compat, skip=NextCompat.answers_itself)
 
 
 app = create_app()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,11 +58,19 @@ def compressible(content_type: str) -> bool:
 
 
 class NodeCompression:
-    def __init__(self, app: ASGIApp) -> None:
+    """Outermost: ``skip(scope)`` names the requests answered as they are (Next.js's own
+    short answers, before any handler)."""
+
+    def __init__(self, app: ASGIApp, skip: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
+        self.skip = skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "HEAD":
+        if (
+            scope["type"] != "http"
+            or scope["method"] == "HEAD"
+            or (self.skip is not None and self.skip(scope))
+        ):
             await self.app(scope, receive, send)
             return
         coding = coding_for(Headers(scope=scope).get("accept-encoding", ""))

@@ -410,3 +410,17 @@ def test_answers_are_compressed_as_nextjs_compresses_them(client: TestClient, au
     assert "vary" not in empty.headers
     slash = client.get("/api/cases/", headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in slash.headers  # Next.js's own redirect
+
+
+def test_nextjs_own_500_is_answered_as_nextjs_answers_it(client: TestClient) -> None:
+    bad = client.get("/api/cases/%E0", headers={"accept-encoding": "gzip"})
+    assert (bad.status_code, bad.text) == (500, "Internal Server Error")
+    assert "content-encoding" not in bad.headers  # short, its length known: not compressed
+    assert bad.headers["cache-control"] == "private, no-cache, no-store, max-age=0, must-revalidate"
+    assert bad.headers["etag"] == '"66fci67lppl"'
+    assert bad.headers["vary"] == "Accept-Encoding"
+    trace = client.request("TRACE", "/api/cases", headers={"accept-encoding": "gzip"})
+    assert trace.status_code == 500
+    assert "content-encoding" not in trace.headers
+    assert "cache-control" not in trace.headers
+    assert trace.headers["etag"] == '"66fci67lppl"'
