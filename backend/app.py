@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -213,7 +213,9 @@ def _next_500(*, no_store: bool) -> Response:
     headers = {"etag": '"66fci67lppl"', "vary": "Accept-Encoding"}
     if no_store:
         headers["cache-control"] = "private, no-cache, no-store, max-age=0, must-revalidate"
-    return PlainTextResponse("Internal Server Error", 500, headers=headers)
+    # "text/plain" as Next.js sends it, without the charset Starlette would add
+    headers["content-type"] = "text/plain"
+    return Response(b"Internal Server Error", 500, headers=headers, media_type=None)
 
 
 def _without_body(send: Send) -> Send:

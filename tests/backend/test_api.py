@@ -415,6 +415,7 @@ def test_answers_are_compressed_as_nextjs_compresses_them(client: TestClient, au
 def test_nextjs_own_500_is_answered_as_nextjs_answers_it(client: TestClient) -> None:
     bad = client.get("/api/cases/%E0", headers={"accept-encoding": "gzip"})
     assert (bad.status_code, bad.text) == (500, "Internal Server Error")
+    assert bad.headers["content-type"] == "text/plain"
     assert "content-encoding" not in bad.headers  # short, its length known: not compressed
     assert bad.headers["cache-control"] == "private, no-cache, no-store, max-age=0, must-revalidate"
     assert bad.headers["etag"] == '"66fci67lppl"'
