@@ -162,9 +162,19 @@ class Pair:
             )
 
         try:
-            return self.each(list(chosen), one)
+            settled = self.each(list(chosen), one)
         finally:
             self.timings.transport += time.perf_counter() - started
+        # the job's rows were stamped between the request and the poll that saw it end: one
+        # window per side from the request's start to that poll's answer (no offset needed)
+        span = {
+            key: (first.window[0], done.final.window[1])
+            for key, done in settled.items()
+            if (first := answers[key]).window and done.final is not None and done.final.window
+        }
+        if span:
+            self.spans.append(span)
+        return settled
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)
