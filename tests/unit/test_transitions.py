@@ -270,3 +270,21 @@ def replace_params(req: PreparedRequest, template: str) -> PreparedRequest:
     from dataclasses import replace
 
     return replace(req, path_params=(("ticketId", "7"),) if "{ticketId}" in template else ())
+
+
+def test_the_budget_its_switch_and_the_shard_units(tickets: Contract) -> None:
+    from harness.run.partition import plan_units
+    from harness.setup.config import Profile
+
+    on = Profile(stateful_sequences=2, transition_sequences=3)
+    assert on.transition_budget == 3
+    assert on.sequence_count == 5
+    off = Profile(stateful_sequences=2, transition_sequences=3, transitions=False)
+    assert off.transition_budget == 0
+    assert off.sequence_count == 2
+    # the transition sequences number on after the random ones: a shard runs its share
+    units = plan_units(tickets, tickets.operations, on, interop=False, history={})
+    assert [u.key for u in units if u.kind == "sequence"] == ["0", "1", "2", "3", "4"]
+    only = Profile(stateful_sequences=0, transition_sequences=2)
+    units = plan_units(tickets, tickets.operations, only, interop=False, history={})
+    assert [u.key for u in units if u.kind == "sequence"] == ["0", "1"]
