@@ -1752,3 +1752,46 @@ def _webhook_duplicate_inserted() -> list[Wrapper]:
     webhooks.read_json = slow_read_json  # type: ignore[assignment]
     webhooks.insert_row = lenient_insert  # type: ignore[assignment]
     return []
+
+
+# -- issue 26: only a sequence that crosses states shows it ----------------------------------------
+def _startup_alert_statuses() -> dict[int, str]:
+    """Each alert's status in the port's database when it started (SQLite; none elsewhere)."""
+    import os
+    import sqlite3
+
+    path = os.environ.get("DATABASE_PATH", "")
+    if not path:
+        return {}
+    conn = sqlite3.connect(path)
+    try:
+        return {int(i): str(s) for i, s in conn.execute("SELECT id, status FROM alerts")}
+    finally:
+        conn.close()
+
+
+@mutant(
+    "alerts-status-filter-stale",
+    "state",
+    "GET /api/alerts?status= filters on an id->status index the port warmed at startup and "
+    "fills on create, but acknowledge/resolve never move the row in it: an alert moved since "
+    "is listed under its old state (right on the snapshot and on every single write; only a "
+    "transition then a read filtered on the state shows it)",
+    "GET /api/alerts",
+)
+def _alerts_status_filter_stale() -> list[Wrapper]:
+    index = _startup_alert_statuses()
+    known = max(index, default=0)
+    # the index as SQL: a row created since the start is in it as created ('active')
+    lookup = " ".join(f"WHEN {i} THEN '{s}'" for i, s in sorted(index.items()))
+    indexed = (
+        f"(CASE WHEN alerts.id > {known} THEN 'active' ELSE CASE alerts.id {lookup} END END)"
+        if lookup
+        else "'active'"
+    )
+
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace("alerts.status = ?", f"{indexed} = ?"), params
+
+    on_sql(["GET /api/alerts"], fn)
+    return []
