@@ -283,6 +283,30 @@ class Pair:
         service.start()
         return service
 
+    def restart_services(self, env: dict[str, str], keys: tuple[str, ...] = SIDES) -> None:
+        """Managed mode: these services stopped and started again on their own databases and
+        ports, with ``env`` over their configured env (``{}``: as configured). Their state
+        (sessions included) is in the databases, which a restart keeps."""
+        for key in keys:
+            old = self.services[key]
+            old.stop()
+            config = self.config.services[key]
+            if env:
+                config = config.model_copy(update={"env": {**config.env, **env}})
+            self.services[key] = ManagedService(
+                target=key,
+                config=config,
+                base_dir=old.base_dir,
+                database=old.database,
+                log_path=old.log_path,
+                port=old.port,
+            )
+            self.services[key].start()
+        for key in keys:
+            self.services[key].wait_healthy()
+        if self.transport is not None:
+            self.transport.reconnect(list(keys))
+
     def stop_service(self, key: str) -> None:
         service = self.services.pop(key, None)
         if service is not None:
