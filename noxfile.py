@@ -75,8 +75,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def slow(session: nox.Session) -> None:
-    """The ``slow`` tests (30 s or more each: the shipped pair under full profiles, PostgreSQL
-    pairs, seeds kept as regressions, traffic replay, the gateway e2e); CI runs them."""
+    """The ``slow`` tests (more than a few seconds each, listed in tests/conftest.py ``SLOW``
+    with what each took: the shipped pair under full profiles and killed in every phase,
+    PostgreSQL pairs, `parity init` runs, seeds kept as regressions, traffic replay, most of
+    the gateway e2e); CI runs them."""
     _install(session, "test")
     _build_legacy(session)
     default = ["-m", "slow", "-n", "auto", "--dist", "worksteal", "--durations=25"]
