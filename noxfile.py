@@ -75,8 +75,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def slow(session: nox.Session) -> None:
-    """The ``slow`` tests (30 s or more each: the shipped pair under full profiles, PostgreSQL
-    pairs, seeds kept as regressions, traffic replay, the gateway e2e); CI runs them."""
+    """The ``slow`` tests (more than a few seconds each, listed in tests/conftest.py ``SLOW``
+    with what each took: the shipped pair under full profiles and killed in every phase,
+    PostgreSQL pairs, `parity init` runs, seeds kept as regressions, traffic replay, most of
+    the gateway e2e); CI runs them."""
     _install(session, "test")
     _build_legacy(session)
     default = ["-m", "slow", "-n", "auto", "--dist", "worksteal", "--durations=25"]
@@ -175,9 +177,9 @@ def stress(session: nox.Session) -> None:
         for round_ in range(1, rounds + 1):
             session.log(f"timing tests, round {round_} of {rounds}, two CPU burners beside")
             junit = out / f"round-{round_}.xml"
-            session.run(
-                "pytest", "-q", "-m", "timing", f"--junitxml={junit}", *args, success_codes=[0, 1]
-            )
+            # xunit1: the family that keeps each test's recorded properties (measured times)
+            report = [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+            session.run("pytest", "-q", "-m", "timing", *report, *args, success_codes=[0, 1])
     finally:
         for burner in burners:
             burner.kill()
@@ -189,17 +191,26 @@ def stress(session: nox.Session) -> None:
 
 
 def _stress_tally(files: list[Path]) -> tuple[str, int]:
-    """``N of M rounds passed, T tests each; failed: ...`` from the rounds' JUnit files."""
+    """``N of M rounds passed, T tests each; failed: ...`` from the rounds' JUnit files, and
+    the largest of each measured time a test records (``record_property("exit_s", ...)``:
+    the kill tests' signal-to-exit and kill-to-nothing-left, which they print but assert
+    only against a generous deadline)."""
     import xml.etree.ElementTree as ET
 
     bad: dict[str, int] = {}
     clean = 0
     tests = 0
+    worst: dict[str, tuple[float, str]] = {}
     for file in files:
         failed = []
         for case in ET.parse(file).getroot().iter("testcase"):
             if case.find("failure") is not None or case.find("error") is not None:
                 failed.append(f"{case.get('classname')}::{case.get('name')}")
+            for prop in case.iter("property"):
+                name, value = prop.get("name", ""), prop.get("value", "")
+                measured = name.endswith("_s") and value.replace(".", "", 1).isdigit()
+                if measured and float(value) > worst.get(name, (-1.0, ""))[0]:
+                    worst[name] = (float(value), str(case.get("name")))
         suite = ET.parse(file).getroot().find("testsuite")
         if suite is not None:
             tests = int(suite.get("tests", "0")) - int(suite.get("skipped", "0"))
@@ -209,6 +220,8 @@ def _stress_tally(files: list[Path]) -> tuple[str, int]:
     line = f"stress: {clean} of {len(files)} rounds passed, {tests} timing tests each"
     if bad:
         line += "; failed: " + ", ".join(f"{k} ({v}x)" for k, v in sorted(bad.items()))
+    for measure, (seconds, where) in sorted(worst.items()):
+        line += f"; largest {measure} {seconds:.2f} s ({where})"
     return line, len(files) - clean
 
 

@@ -266,7 +266,7 @@ def create_app(wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> ASGIApp:
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
-        return JsonResponse(exc.body(), exc.status)
+        return JsonResponse(exc.body(), exc.status, exc.headers)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> Response:

@@ -18,16 +18,24 @@ STATUS: Final = {
     "idempotency_conflict": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "rate_limited": 429,
     "internal_error": 500,
 }
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str, issues: list[Issue] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        issues: list[Issue] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.issues = issues
+        self.headers = headers
 
     @property
     def status(self) -> int:

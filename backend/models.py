@@ -298,6 +298,16 @@ class WebhookDelivery(Base):
     created_at: Mapped[str] = mapped_column(Text, server_default=NOW_ISO)
 
 
+class RateLimit(Base):
+    """Requests per key in one clock-aligned window (backend/ratelimit.py)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[int] = mapped_column(INT64, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(INT64)
+
+
 __all__ = [
     "Alert",
     "Base",
@@ -307,6 +317,7 @@ __all__ = [
     "FeedItem",
     "Job",
     "Notification",
+    "RateLimit",
     "SearchAnalytic",
     "SessionRow",
     "Share",

@@ -14,6 +14,7 @@ from backend.deps import SESSION_COOKIE, CallerDep, SessionDep
 from backend.errors import ApiError
 from backend.jsonout import JsonResponse
 from backend.models import SessionRow, User
+from backend.ratelimit import hit, login_key, login_limit
 from backend.routers._common import parse_body, record_event
 from backend.schemas import LOGIN
 from backend.serialize import user_json
@@ -33,6 +34,7 @@ def _check_password(password: str, hashed: str) -> bool:
 async def login(request: Request, session: SessionDep) -> JsonResponse:
     body = await parse_body(request, LOGIN)
     email = body["email"]
+    hit(session, login_key(email), login_limit())  # per account, every attempt counts
     user = session.scalars(
         select(User).where(where_text(session, func.lower(User.email) == func.lower(email), email))
     ).first()

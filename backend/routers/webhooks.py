@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from backend.deps import SessionDep
 from backend.errors import ApiError
 from backend.jsonout import stringify
 from backend.models import Alert, WebhookDelivery
+from backend.ratelimit import hit, webhook_key, webhook_limit
 from backend.routers._common import read_json, record_event, validate
 from backend.routers.alerts import check_case_exists
 from backend.schemas import webhook_alert_body
@@ -49,6 +51,7 @@ def _kept(session: Session, key: str) -> Any:
 async def receive_alert(request: Request, session: SessionDep) -> Response:
     raw = await request.body()
     verify_signature(request, raw)
+    hit(session, webhook_key(os.environ.get("WEBHOOK_SECRET", "")), webhook_limit())
     key = idempotency_key(request)
     body_sha256 = sha256_hex(raw)
     if key is not None:

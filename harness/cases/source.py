@@ -124,6 +124,12 @@ class CaseSource:
         self, op: Operation, *, seed: int, positive: int, negative: int, roles: list[str | None]
     ) -> GenJob:
         auth = self.config.auth
+        strip = list(auth.strip_headers if auth else ["authorization"])
+        signing = auth.signing if auth else None
+        if signing is not None:
+            # a signed operation's generated signature and timestamp are made up: the
+            # transport signs the bytes it sends (the signing phase sends the bad ones)
+            strip += [h for h in (signing.signature_header, signing.timestamp_header) if h]
         return GenJob(
             contract_path=str(self.contract.path),
             overlays=tuple(str(o) for o in self.contract.overlays),
@@ -132,7 +138,7 @@ class CaseSource:
             positive=positive,
             negative=negative,
             roles=tuple(roles),
-            strip_headers=tuple(auth.strip_headers if auth else ["authorization"]),
+            strip_headers=tuple(strip),
             strip_cookies=auth.strip_cookies if auth else True,
         )
 

@@ -162,9 +162,19 @@ class Pair:
             )
 
         try:
-            return self.each(list(chosen), one)
+            settled = self.each(list(chosen), one)
         finally:
             self.timings.transport += time.perf_counter() - started
+        # the job's rows were stamped between the request and the poll that saw it end: one
+        # window per side from the request's start to that poll's answer (no offset needed)
+        span = {
+            key: (first.window[0], done.final.window[1])
+            for key, done in settled.items()
+            if (first := answers[key]).window and done.final is not None and done.final.window
+        }
+        if span:
+            self.spans.append(span)
+        return settled
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)
@@ -272,6 +282,30 @@ class Pair:
         self.services[key] = service
         service.start()
         return service
+
+    def restart_services(self, env: dict[str, str], keys: tuple[str, ...] = SIDES) -> None:
+        """Managed mode: these services stopped and started again on their own databases and
+        ports, with ``env`` over their configured env (``{}``: as configured). Their state
+        (sessions included) is in the databases, which a restart keeps."""
+        for key in keys:
+            old = self.services[key]
+            old.stop()
+            config = self.config.services[key]
+            if env:
+                config = config.model_copy(update={"env": {**config.env, **env}})
+            self.services[key] = ManagedService(
+                target=key,
+                config=config,
+                base_dir=old.base_dir,
+                database=old.database,
+                log_path=old.log_path,
+                port=old.port,
+            )
+            self.services[key].start()
+        for key in keys:
+            self.services[key].wait_healthy()
+        if self.transport is not None:
+            self.transport.reconnect(list(keys))
 
     def stop_service(self, key: str) -> None:
         service = self.services.pop(key, None)

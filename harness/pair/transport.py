@@ -93,8 +93,8 @@ class Transport:
         self.timeout_s = timeout_s
         self.retries = 0  # requests re-sent on a fresh connection after a dropped one
         self.mounts = mounts or {}  # target key -> an httpx transport (tests: MockTransport)
-        limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
-        self._clients = {t.key: self._client(t, limits) for t in self.all.values()}
+        self._limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
+        self._clients = {t.key: self._client(t, self._limits) for t in self.all.values()}
         self._pool = ThreadPoolExecutor(max_workers=len(self.all), thread_name_prefix="parity-send")
 
     def _client(self, target: Target, limits: httpx.Limits) -> httpx.Client:
@@ -105,6 +105,13 @@ class Transport:
             follow_redirects=False,
             transport=self.mounts.get(target.key),
         )
+
+    def reconnect(self, keys: list[str]) -> None:
+        """Fresh connections to these targets (their processes were restarted)."""
+        for key in keys:
+            old = self._clients[key]
+            self._clients[key] = self._client(self.all[key], self._limits)
+            old.close()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

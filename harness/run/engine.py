@@ -184,7 +184,7 @@ class Engine:
             phases.append(Shrink())
         if profile.noise == "reuse":
             phases.append(ReuseNoise())
-        if profile.stateful_sequences > 0:
+        if profile.sequence_count > 0:
             phases.append(Stateful())
         if profile.realtime and self.config.realtime is not None:
             phases.append(Realtime())

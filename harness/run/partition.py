@@ -272,10 +272,10 @@ def plan_units(
         for op in selection:
             units.append(Unit("path", op.path + "#" + op.method, 0.0, (op.id,)))
     ids = {op.id for op in selection}
-    if profile.stateful_sequences > 0:
+    if profile.sequence_count > 0:
         linked = [link.target for link in contract.links if link.source in ids]
         step_ms = statistics.mean(ms(t) for t in linked) if linked else default_ms
-        for k in range(profile.stateful_sequences):
+        for k in range(profile.sequence_count):  # the transition sequences number on
             units.append(Unit("sequence", str(k), round(profile.max_steps * step_ms, 3)))
     if interop and profile.interop:
         links = interop_links(contract, ids)

@@ -439,6 +439,16 @@ class Profile(_Strict):
     stateless: bool = Field(True, description="run the probes and the generated cases")
     stateful_sequences: int = Field(0, description="lockstep sequences along the contract's links")
     max_steps: int = Field(5, description="steps per sequence at most")
+    transition_sequences: int = Field(
+        0,
+        description="lockstep sequences that cross states: a create, the writes that change the "
+        "created row's state (a status PATCH, POST /{id}/resolve, ...), then the row's item "
+        "and the lists filtered on its new state and its old one, learned from the contract "
+        "(see `transitions`)",
+    )
+    transitions: bool = Field(
+        True, description="send the `transition_sequences` (false: off, whatever the budget)"
+    )
     pool: int = Field(12, description="positive cases drawn per operation for sequence steps")
     noise: Literal["off", "calibrate", "reuse"] = Field(
         "off",
@@ -503,6 +513,16 @@ class Profile(_Strict):
         description="send each operation that names a row by a path parameter for real rows "
         "in each state (see [[pool]])",
     )
+
+    @property
+    def transition_budget(self) -> int:
+        """Transition sequences this profile sends (0 when ``transitions`` is off)."""
+        return self.transition_sequences if self.transitions else 0
+
+    @property
+    def sequence_count(self) -> int:
+        """Sequence numbers of a run: the random ones, then the transition ones."""
+        return self.stateful_sequences + self.transition_budget
 
 
 class RealtimeConfig(_Strict):

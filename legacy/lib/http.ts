@@ -12,6 +12,7 @@ export type ErrorCode =
   | "idempotency_conflict"
   | "payload_too_large"
   | "unsupported_media_type"
+  | "rate_limited"
   | "internal_error";
 
 const STATUS: Record<ErrorCode, number> = {
@@ -26,6 +27,7 @@ const STATUS: Record<ErrorCode, number> = {
   idempotency_conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   internal_error: 500,
 };
 
@@ -41,6 +43,7 @@ export class ApiError extends Error {
     public readonly code: ErrorCode,
     message: string,
     public readonly issues?: Issue[],
+    public readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -101,7 +104,7 @@ export async function parseId(params: Promise<{ id: string }>): Promise<number> 
 export function errorResponse(error: ApiError): Response {
   const body: Record<string, unknown> = { error: error.code, message: error.message };
   if (error.issues) body.issues = error.issues;
-  return Response.json(body, { status: error.status });
+  return Response.json(body, { status: error.status, headers: error.headers });
 }
 
 type Handler<C> = (request: Request, context: C) => Promise<Response>;

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** ISO-8601 with milliseconds and Z, exactly what `Date.prototype.toISOString()` prints. */
 const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
@@ -260,6 +260,17 @@ export const webhookDeliveries = sqliteTable(
     createdAt: text("created_at").notNull().default(nowIso),
   },
   (t) => [uniqueIndex("webhook_deliveries_key_unique").on(t.idempotencyKey)],
+);
+
+/** Rate-limit counters (lib/ratelimit.ts): requests per key in one clock-aligned window. */
+export const rateLimits = sqliteTable(
+  "rate_limits",
+  {
+    key: text("key").notNull(),
+    windowStart: integer("window_start").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.key, t.windowStart] })],
 );
 
 export type User = typeof users.$inferSelect;

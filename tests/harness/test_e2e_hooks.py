@@ -112,6 +112,7 @@ LADDER = """
 [[rate_limit]]
 operation = "POST /hooks/items"
 max_requests = 12
+window_s = 60  # the fixture's windows are clock-aligned minutes: never climb across a boundary
 
 [profiles.ladder]
 stateless = false

@@ -32,10 +32,7 @@ def _init_and_run(
             text = result.config_path.read_text()
             assert "\npositive = 10\n" in text
             result.config_path.write_text(
-                text.replace(
-                    "\npositive = 10\n",
-                    f"\npositive = {positive}\nstateful_sequences = {positive}\n",
-                )
+                text.replace("\npositive = 10\n", f"\npositive = {positive}\n")
             )
         proc = subprocess.run(
             [

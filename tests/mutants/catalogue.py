@@ -1752,3 +1752,109 @@ def _webhook_duplicate_inserted() -> list[Wrapper]:
     webhooks.read_json = slow_read_json  # type: ignore[assignment]
     webhooks.insert_row = lenient_insert  # type: ignore[assignment]
     return []
+
+
+# -- issue 26: only a sequence that crosses states shows it ----------------------------------------
+def _startup_alert_statuses() -> dict[int, str]:
+    """Each alert's status in the port's database when it started (SQLite; none elsewhere)."""
+    import os
+    import sqlite3
+
+    path = os.environ.get("DATABASE_PATH", "")
+    if not path:
+        return {}
+    conn = sqlite3.connect(path)
+    try:
+        return {int(i): str(s) for i, s in conn.execute("SELECT id, status FROM alerts")}
+    finally:
+        conn.close()
+
+
+@mutant(
+    "alerts-status-filter-stale",
+    "state",
+    "GET /api/alerts?status= filters on an id->status index the port warmed at startup and "
+    "fills on create, but acknowledge/resolve never move the row in it: an alert moved since "
+    "is listed under its old state (right on the snapshot and on every single write; only a "
+    "transition then a read filtered on the state shows it)",
+    "GET /api/alerts",
+)
+def _alerts_status_filter_stale() -> list[Wrapper]:
+    index = _startup_alert_statuses()
+    known = max(index, default=0)
+    # the index as SQL: a row created since the start is in it as created ('active')
+    lookup = " ".join(f"WHEN {i} THEN '{s}'" for i, s in sorted(index.items()))
+    indexed = (
+        f"(CASE WHEN alerts.id > {known} THEN 'active' ELSE CASE alerts.id {lookup} END END)"
+        if lookup
+        else "'active'"
+    )
+
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        return statement.replace("alerts.status = ?", f"{indexed} = ?"), params
+
+    on_sql(["GET /api/alerts"], fn)
+    return []
+
+
+# -- rate limits (issue 27): caught by the ratelimit phase's ladder ---------------------------
+@mutant(
+    "login-rate-limit-one-late",
+    "edge",
+    "POST /api/auth/login refuses one request late: the limit is checked with > limit + 1",
+    "POST /api/auth/login",
+)
+def _login_rate_limit_one_late() -> list[Wrapper]:
+    import backend.routers.auth as auth
+    from backend.ratelimit import Limit
+
+    limit_of = auth.login_limit
+
+    def late() -> Limit:
+        limit = limit_of()
+        return Limit(limit.limit + 1, limit.window_s) if limit.limit > 0 else limit
+
+    auth.login_limit = late  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "webhook-rate-window-at-first-request",
+    "edge",
+    "POST /api/webhooks/alerts starts a key's window at its first request instead of the "
+    "clock boundary (floor(now / window) * window): Retry-After counts a whole window from then",
+    "POST /api/webhooks/alerts",
+)
+def _webhook_rate_window_at_first_request() -> list[Wrapper]:
+    import math
+    import time
+
+    from sqlalchemy import text
+
+    import backend.ratelimit as ratelimit
+    import backend.routers.webhooks as webhooks
+    from backend.errors import ApiError
+
+    def hit(session: Any, key: str, limit: Any, now_ms: float | None = None) -> None:
+        if limit.limit <= 0:
+            return
+        moment = time.time() * 1000 if now_ms is None else now_ms
+        latest = session.execute(
+            text('SELECT max(window_start) FROM rate_limits WHERE "key" = :key'), {"key": key}
+        ).scalar()
+        start = math.floor(moment / 1000)  # a new window opens at this request
+        if latest is not None and (latest + limit.window_s) * 1000 > moment:
+            start = int(latest)
+        session.execute(ratelimit._DELETE, {"key": key, "start": start})
+        count = int(session.execute(ratelimit._UPSERT, {"key": key, "start": start}).scalar_one())
+        session.commit()
+        if count > limit.limit:
+            retry = max(1, math.ceil(((start + limit.window_s) * 1000 - moment) / 1000))
+            raise ApiError(
+                "rate_limited",
+                "Too many requests, retry later",
+                headers={"retry-after": str(retry)},
+            )
+
+    webhooks.hit = hit  # type: ignore[assignment]
+    return []

@@ -178,8 +178,9 @@ def run_parity(
 
 
 def route_of(operation: str) -> str:
-    """The route an operation (or a probe of it) is on: "PUT /api/cases/" -> "/api/cases"."""
-    path = operation.split(" ", 1)[-1]
+    """The route an operation (or a probe of it) is on: "PUT /api/cases/" -> "/api/cases",
+    "POST /api/auth/login [rate limit]" -> "/api/auth/login"."""
+    path = operation.split(" ", 1)[-1].split(" [", 1)[0]
     return path.rstrip("/") or "/"
 
 

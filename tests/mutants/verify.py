@@ -178,6 +178,9 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             Probe("agent", "GET", "/api/alerts", {"limit": "50"}),
             Probe("admin", "GET", "/api/alerts", {"limit": "abc"}),
             Probe("admin", "GET", "/api/alerts", {"limit": "101"}),
+            # a transition, then the list filtered on the old state (last: it writes)
+            Probe("admin", "POST", f"/api/alerts/{active_alert}/acknowledge"),
+            Probe("admin", "GET", "/api/alerts", {"status": "active", "limit": "100"}),
         ],
         "GET /api/alerts/count": [Probe("agent", "GET", "/api/alerts/count")],
         "GET /api/alerts/{id}": [

@@ -2,17 +2,23 @@
 and again to both sides at once until both refuse (``429``) or the ladder ends; the step at
 which each side first refused and the ``Retry-After`` each gave are compared (the latter
 within ``tolerance_s``, since the two clocks tick apart). It runs last, so the counters it
-fills starve no other phase; the services' limits for the run come from their own settings."""
+fills starve no other phase. The ladder keeps the state between its steps (the counters may
+live in the database) and restores it after. In managed mode a rule's ``restart_env`` restarts
+both services with those variables (production limits) for its ladder, while the rest of the
+run keeps the configured env (limits off); they are restarted as configured after the phase. A
+rule's ``window_s`` (clock-aligned windows) makes a ladder that would start near a window's end
+wait for the next window."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
-from harness.models import Difference, ExchangeResult, Response
+from harness.models import Difference, ExchangeResult, PreparedRequest, Response
 from harness.reporting.results import CaseDone
 from harness.run.context import RunContext
 from harness.run.steps import started
-from harness.setup.contract import match_operation
+from harness.setup.contract import Operation, match_operation
 from harness.setup.edges import RateLimitRule
 
 __all__ = ["RateLimit", "ladder_differences"]
@@ -87,26 +93,80 @@ class RateLimit:
         if not chosen:
             return
         started(ctx, LABEL, len(chosen))
-        for op, rule in chosen:
-            base = next(iter(ctx.cases.pool(op.id)[:1]), None)
-            if base is None:
-                ctx.stats.notes.append(f"rate limit: no valid request of {op.id} to repeat")
-                continue
-            role = next((r for o, r in sorted(ctx.stats.ok_roles) if o == op.id), None)
-            req = replace(
-                base,
-                role=None if role in (None, "anonymous") else role,
-                operation=f"{op.id} [rate limit]",
+        managed = ctx.pair.mode == "managed"
+        if not managed and any(rule.restart_env for _op, rule in chosen):
+            ctx.stats.notes.append(
+                "rate limit: restart_env applies in managed mode only; "
+                "the services' own limits were climbed"
             )
-            steps: list[tuple[Response, Response]] = []
-            last: ExchangeResult | None = None
-            for _ in range(rule.max_requests):
-                last = ctx.exchange(req)
-                steps.append((last.legacy, last.candidate))
-                if last.legacy.status == rule.status and last.candidate.status == rule.status:
-                    break
-            ctx.stats.edges["rate_limit_requests"] += len(steps)
-            assert last is not None
-            diffs = ladder_differences(rule, steps)
-            ctx.findings.record(replace(last, differences=diffs), "probes")
-            ctx.listener.case_done(CaseDone(label=LABEL, agreed=not diffs))
+        # rules with one restart_env share one restart (the plain env first: none needed)
+        chosen.sort(key=lambda pair: sorted(pair[1].restart_env.items()))
+        env: dict[str, str] = {}
+        try:
+            for op, rule in chosen:
+                if managed and rule.restart_env != env:
+                    ctx.pair.restart_services(rule.restart_env)
+                    env = rule.restart_env
+                self._climb(ctx, op, rule)
+        finally:
+            if env:
+                ctx.pair.restart_services({})  # as configured again
+
+    def _climb(self, ctx: RunContext, op: Operation, rule: RateLimitRule) -> None:
+        base, role = _valid_request(ctx, op)
+        if base is None:
+            ctx.stats.notes.append(f"rate limit: no valid request of {op.id} to repeat")
+            return
+        req = replace(
+            _unsigned(ctx, base),
+            role=None if role in (None, "anonymous") else role,
+            operation=f"{op.id} [rate limit]",
+        )
+        if rule.window_s is not None:
+            _wait_for_room(rule.window_s, rule.window_margin_s, rule.tolerance_s + 1)
+        steps: list[tuple[Response, Response]] = []
+        last: ExchangeResult | None = None
+        for _ in range(rule.max_requests):
+            last = ctx.exchange(req, restore=False)  # the counters stay between steps
+            steps.append((last.legacy, last.candidate))
+            if last.legacy.status == rule.status and last.candidate.status == rule.status:
+                break
+        ctx.pair.restore()
+        ctx.stats.edges["rate_limit_requests"] += len(steps)
+        assert last is not None
+        diffs = ladder_differences(rule, steps)
+        ctx.findings.record(replace(last, differences=diffs), "probes")
+        ctx.listener.case_done(CaseDone(label=LABEL, agreed=not diffs))
+
+
+def _valid_request(ctx: RunContext, op: Operation) -> tuple[PreparedRequest | None, str | None]:
+    """A request of ``op`` that succeeded on both sides earlier in the run, as its role; else
+    the first of the operation's positive pool, as a role it succeeded for."""
+    for (op_id, succeeded_as), kept in sorted(ctx.stats.successes.items(), key=lambda kv: kv[0]):
+        if op_id == op.id and kept:
+            return kept[0][0], succeeded_as
+    role = next((r for o, r in sorted(ctx.stats.ok_roles) if o == op.id), None)
+    return next(iter(ctx.cases.pool(op.id)[:1]), None), role
+
+
+def _unsigned(ctx: RunContext, req: PreparedRequest) -> PreparedRequest:
+    """Without the signature headers the case was generated with (the contract declares them,
+    so a generated case carries made-up values): ``[auth.signing]`` signs each step as sent."""
+    signer = ctx.pair.transport.signer if ctx.pair.transport is not None else None
+    if signer is None or not signer.applies(req.operation):
+        return req
+    names = {signer.config.signature_header.lower(), (signer.config.timestamp_header or "").lower()}
+    return replace(req, headers=tuple((k, v) for k, v in req.headers if k.lower() not in names))
+
+
+def _wait_for_room(window_s: float, margin_s: float, into_s: float) -> None:
+    """Until the clock-aligned window holding now has ``margin_s`` left and ``into_s`` gone: a
+    ladder started later could see both sides' counters restart at the boundary mid-climb, and
+    one started at a boundary could not tell a clock-aligned window from a window opened by
+    the ladder's first request (both would end a whole window later); ``into_s`` past it, the
+    two ``Retry-After`` differ by more than the tolerance."""
+    into = time.time() % window_s
+    if window_s - into < margin_s:  # too close to the end: the next window, ``into_s`` in
+        time.sleep(window_s - into + into_s)  # times on the clock, not guesses
+    elif into < into_s:
+        time.sleep(into_s - into)

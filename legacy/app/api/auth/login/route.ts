@@ -7,6 +7,7 @@ import { publicUser, SESSION_COOKIE, SESSION_DAYS } from "@/lib/auth";
 import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
 import { ApiError, parseWith, readJson, route } from "@/lib/http";
+import { hit, loginKey, loginLimit } from "@/lib/ratelimit";
 import { sessions, users } from "@/lib/schema";
 import { daysFromNow } from "@/lib/time";
 
@@ -18,6 +19,7 @@ const LoginBody = z.object({
 export const POST = route(async (request: Request) => {
   const body = parseWith(LoginBody, await readJson(request));
   const db = getDb();
+  hit(db, loginKey(body.email), loginLimit()); // per account, every attempt counts
   const user = db
     .select()
     .from(users)

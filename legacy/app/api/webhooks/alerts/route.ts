@@ -4,6 +4,7 @@ import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
 import { ApiError, parseWith, route } from "@/lib/http";
 import { alerts, webhookDeliveries } from "@/lib/schema";
+import { hit, webhookKey, webhookLimit } from "@/lib/ratelimit";
 import { alertJson } from "@/lib/serialize";
 import { idempotencyKey, sha256Hex, verifySignature, WebhookAlertBody } from "@/lib/webhooks";
 
@@ -28,9 +29,10 @@ function replay(kept: Delivery, bodySha256: string): Response {
 export const POST = route(async (request: Request) => {
   const raw = Buffer.from(await request.arrayBuffer());
   verifySignature(request, raw);
+  const db = getDb();
+  hit(db, webhookKey(process.env.WEBHOOK_SECRET ?? ""), webhookLimit()); // per signing key
   const key = idempotencyKey(request);
   const bodySha256 = sha256Hex(raw);
-  const db = getDb();
   const lookup = (k: string) =>
     db.select().from(webhookDeliveries).where(eq(webhookDeliveries.idempotencyKey, k)).get();
   if (key !== null) {
