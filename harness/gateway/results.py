@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from harness.compare.comparison import shown_headers
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.models import ExchangeResult
@@ -165,7 +164,7 @@ def route_panels(state: GatewayState) -> GatewaySummary:
 
 
 def _step(state: GatewayState, ex: ExchangeResult) -> Step:
-    shown = shown_headers(state.config.compare)
+    shown = [*state.config.compare.headers, "content-type"]
     return Step(
         request=request_info(ex.request, state.config),
         legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),
