@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.cases.edges import resolve_ref
-from harness.cases.generation import build_request
+from harness.cases.generation import build_request, rebuild
 from harness.cases.sequences import (
     START_ATTEMPTS,
     SequenceOutcome,
@@ -296,17 +296,7 @@ def with_field(req: PreparedRequest, name: str, value: Any) -> PreparedRequest:
         return req  # not a JSON object: sent as drawn
     body = dict(req.body) if isinstance(req.body, dict) else {}
     body[name] = value
-    out = build_request(
-        operation=req.operation,
-        method=req.method,
-        path=req.path,
-        query=req.query,
-        headers=req.headers,
-        role=req.role,
-        mode=req.mode,
-        json_body=body,
-    )
-    return replace(out, path_params=req.path_params)
+    return replace(rebuild(req, json_body=body), path_params=req.path_params)
 
 
 class TransitionRunner:
