@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -121,7 +120,7 @@ def load_requests(path: Path) -> list[BenchRequest]:
 
 
 def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth: str) -> Sample:
-    from harness.proc.reaper import REAPER
+    from harness.proc.reaper import REAPER, run_tracked
 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         REAPER.path(Path(script.name))  # killed mid-run: the reaper removes it
@@ -144,9 +143,10 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         url,
     ]
     try:
-        out = _run_tracked(argv, env, seconds + 30)
-    finally:
-        os.unlink(script.name)
+        out = run_tracked(argv, env=env, timeout=seconds + 30)
+    finally:  # the watcher may have removed it already (a kill mid-run)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(script.name)
         REAPER.forget(path=Path(script.name))
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
@@ -163,31 +163,6 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         non2xx=raw["non2xx"],
         requests=raw["requests"],
     )
-
-
-def _run_tracked(argv: list[str], env: dict[str, str], timeout: float) -> Any:
-    """``subprocess.run`` in its own group, recorded with the reaper, killed on Ctrl-C."""
-    from harness.proc.reaper import REAPER
-
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    REAPER.group(proc.pid)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
-    finally:
-        REAPER.forget(proc.pid)
-    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def _tree_rss(pid: int) -> int:

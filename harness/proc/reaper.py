@@ -311,3 +311,35 @@ def clean_stale(say: Any = None) -> str | None:
     if say is not None:
         say(line)
     return line
+
+
+def run_tracked(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` (text, output captured) in its own process group, recorded with the
+    reaper: when the caller is killed, even with SIGKILL, the watcher kills the group; on any
+    exception in the caller (a timeout, Ctrl-C) the group is killed before it propagates."""
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    REAPER.group(proc.pid)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        REAPER.forget(proc.pid)
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)

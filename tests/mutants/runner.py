@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.proc.reaper import run_tracked
 from tests.mutants.catalogue import Mutant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +167,8 @@ def run_parity(
     for op in operations:
         argv += ["--operation", op]
     started = time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    # its own group, recorded with the reaper: a SIGTERM or SIGKILL of pytest stops it too
+    proc = run_tracked(argv, cwd=ROOT, timeout=timeout)
     seconds = time.monotonic() - started
     output = proc.stdout + proc.stderr
     results = None
