@@ -128,7 +128,34 @@ def _edge_variants(header: list[str], data: list[list[str]], newline: str) -> li
     out.append(_write([header, *with_cell("Zoë Ünïcødé — 日本語 ✓")], newline))
     large = (data * (LARGE_ROWS // len(data) + 1))[:LARGE_ROWS]
     out.append(_write([header, *large], newline))
+    out.append(combined(header, data))
     return out
+
+
+def combined(header: list[str], data: list[list[str]]) -> str:
+    """The corners above in one file, each between two rejected rows: a BOM, CRLF line ends,
+    a quoted cell with a comma, quotes and a line break, a blank line, non-ASCII text and no
+    final newline. An import's error report numbers rows, lines or records; each corner
+    shifts one count and not the others only when a rejected row follows it, which none of
+    the single-corner variants has."""
+    text_col = next((i for i, v in enumerate(data[0]) if v and not v.replace(".", "").isdigit()), 0)
+
+    def good(value: str | None = None) -> list[str]:
+        row = list(data[0])
+        if value is not None and text_col < len(row):
+            row[text_col] = value
+        return row
+
+    bad = [("" if i == 0 else v) for i, v in enumerate(data[0])]  # what grown() rejects too
+    newline = "\r\n"
+    lines = [
+        _write([header], newline),
+        _write([bad, good('quoted, "comma"\nand a line break'), bad], newline),
+        newline,  # a blank line between records
+        _write([bad, good("Zoë Ünïcødé — 日本語 ✓"), bad, *data[1:2]], newline),
+        _write([bad], newline).rstrip("\r\n"),  # no final newline
+    ]
+    return "\ufeff" + "".join(lines)
 
 
 def grown(text: str, size: int, content_type: str | None, filename: str | None) -> str:

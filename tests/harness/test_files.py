@@ -173,3 +173,24 @@ def test_a_grown_csv_passes_the_size_with_rows_every_import_rejects() -> None:
     assert rows[0] == _rows(CSV)[0]
     assert all(r[0] == "" and r[1:] == _rows(CSV)[1][1:] for r in rows[1:])
     assert len(grown("plain", 1000, "text/plain", "a.txt")) == 1000
+
+
+def test_one_variant_combines_the_corners_each_between_rejected_rows() -> None:
+    """Record numbers, physical lines and the reader's line count part only where a corner
+    (quoted line break, blank line) is followed by a rejected row: the combined file has
+    that for each corner, with a BOM, CRLF and no final newline on top."""
+    combined = [v for v in csv_variants(CSV) if v.startswith("\ufeff") and "\r\n\r\n" in v]
+    assert len(combined) == 1
+    text = combined[0]
+    assert not text.endswith("\n")
+    rows = _rows(text)
+    assert rows[0] == _rows(CSV)[0]
+    rejected = [i for i, row in enumerate(rows) if not row[0]]
+    corners = [i for i, row in enumerate(rows) if "\n" in row[0] or "日本語" in row[0]]
+    assert len(corners) == 2
+    for corner in corners:
+        assert corner - 1 in rejected and corner + 1 in rejected, (corner, rejected)
+    # a rejected row after the line break sits on a physical line past its record number
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    lines = [reader.line_num for row in reader if row]
+    assert any(line != number for number, line in enumerate(lines, start=1))

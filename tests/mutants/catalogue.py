@@ -694,8 +694,8 @@ def _upload_half_imported() -> list[Wrapper]:
 
     original = uploads.parse_cases_csv
 
-    def parse(text: str, user: Any) -> Any:
-        result = original(text, user)
+    def parse(text: str, user: Any, **kw: Any) -> Any:
+        result = original(text, user, **kw)
         if result.errors and not result.failure:
             first_bad = int(result.errors[0]["row"])
             result.rows = result.rows[: max(first_bad - 2, 0)]
@@ -1131,10 +1131,10 @@ def _upload_bom_kept() -> list[Wrapper]:
 
     original = uploads.parse_cases_csv
 
-    def parse(text: str, user: Any) -> Any:
+    def parse(text: str, user: Any, **kw: Any) -> Any:
         if text.startswith("\ufeff"):
             text = "\ufeff" + text  # the port's own strip removes one of the two
-        return original(text, user)
+        return original(text, user, **kw)
 
     uploads.parse_cases_csv = parse  # type: ignore[assignment]
     return []
@@ -1153,8 +1153,8 @@ def _upload_unknown_column() -> list[Wrapper]:
     original = uploads.parse_cases_csv
     known = set(csv_import.REQUIRED) | set(csv_import.OPTIONAL)
 
-    def parse(text: str, user: Any) -> Any:
-        result = original(text, user)
+    def parse(text: str, user: Any, **kw: Any) -> Any:
+        result = original(text, user, **kw)
         if result.failure:
             return result
         body = text[1:] if text.startswith("\ufeff") else text
@@ -1202,9 +1202,43 @@ def _upload_row_cap() -> list[Wrapper]:
 
     original = uploads.parse_cases_csv
 
-    def parse(text: str, user: Any) -> Any:
-        result = original(text, user)
+    def parse(text: str, user: Any, **kw: Any) -> Any:
+        result = original(text, user, **kw)
         result.rows = result.rows[:1000]
+        return result
+
+    uploads.parse_cases_csv = parse  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "upload-error-row-is-reader-line",
+    "import",
+    "POST /api/upload names each row error by the CSV reader's line number (physical lines "
+    "read so far: blank lines and quoted line breaks counted), not by the record's number",
+    "POST /api/upload",
+)
+def _upload_error_row_is_reader_line() -> list[Wrapper]:
+    import csv
+    import io
+
+    import backend.routers.uploads as uploads
+
+    original = uploads.parse_cases_csv
+
+    def parse(text: str, user: Any, **kw: Any) -> Any:
+        result = original(text, user, **kw)
+        body = text[1:] if text.startswith("\ufeff") else text
+        reader = csv.reader(io.StringIO(body, newline=""))
+        line_of: dict[int, int] = {}  # record number (the header is 1) -> reader.line_num
+        try:
+            for record in reader:
+                if record and record != [""]:
+                    line_of[len(line_of) + 1] = reader.line_num
+        except csv.Error:
+            return result
+        for error in result.errors:
+            error["row"] = line_of.get(int(error["row"]), error["row"])
         return result
 
     uploads.parse_cases_csv = parse  # type: ignore[assignment]
