@@ -189,7 +189,8 @@ def test_one_variant_combines_the_corners_each_between_rejected_rows() -> None:
     corners = [i for i, row in enumerate(rows) if "\n" in row[0] or "日本語" in row[0]]
     assert len(corners) == 2
     for corner in corners:
-        assert corner - 1 in rejected and corner + 1 in rejected, (corner, rejected)
+        assert corner - 1 in rejected, (corner, rejected)
+        assert corner + 1 in rejected, (corner, rejected)
     # a rejected row after the line break sits on a physical line past its record number
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     lines = [reader.line_num for row in reader if row]

@@ -72,6 +72,11 @@ def dump_toml(data: dict[str, Any], prefix: str = "") -> str:
 
 
 # -- the config copy ---------------------------------------------------------------------------
+def mechanics_errors(workdir: Path, mutant: str | None) -> Path:
+    """Where the launcher writes exceptions raised by the mutant's own code (launcher.py)."""
+    return workdir / f"mechanics-errors.{mutant or 'unmutated'}.log"
+
+
 def mutant_config(
     workdir: Path,
     mutant: str | None,
@@ -118,7 +123,11 @@ def mutant_config(
     candidate["name"] = f"port+{mutant}" if mutant else "port (launcher, unmutated)"
     candidate["command"] = ["{python}", "-m", "tests.mutants.launcher"]
     candidate["cwd"] = str(ROOT)
-    candidate["env"] = {**candidate.get("env", {}), "PARITY_MUTANT": mutant or ""}
+    candidate["env"] = {
+        **candidate.get("env", {}),
+        "PARITY_MUTANT": mutant or "",
+        "PARITY_MUTANT_ERRORS": str(mechanics_errors(workdir, mutant)),
+    }
     if extra_profiles:
         data.setdefault("profiles", {}).update(extra_profiles)
     if share_cases:

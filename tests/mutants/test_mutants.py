@@ -26,7 +26,14 @@ from typing import Any
 import pytest
 
 from tests.mutants.catalogue import CATALOGUE, FAMILIES, get
-from tests.mutants.runner import Outcome, all_operations, detections, mutant_config, run_parity
+from tests.mutants.runner import (
+    Outcome,
+    all_operations,
+    detections,
+    mechanics_errors,
+    mutant_config,
+    run_parity,
+)
 from tests.mutants.verify import seeded_database
 from tests.servers import legacy_built
 
@@ -143,8 +150,10 @@ def outcomes(
 
 
 @pytest.mark.timeout(900)
-def test_unmutated_port_agrees(baseline: Outcome) -> None:
+def test_unmutated_port_agrees(baseline: Outcome, mutant_env: dict[str, Any]) -> None:
     assert baseline.exit_code != 2, baseline.output[-3000:]
+    crashed = mechanics_errors(mutant_env["work"], None)
+    assert not crashed.exists(), f"the unmutated port raised:\n{crashed.read_text()}"
     shown = [
         f"{f['operation']} {f['location']} {f['kind']}: {f['summary']}" for f in baseline.findings
     ]
@@ -154,10 +163,14 @@ def test_unmutated_port_agrees(baseline: Outcome) -> None:
 
 @pytest.mark.timeout(3600)  # the first one waits for every run (a loaded machine: 40 min)
 @pytest.mark.parametrize("name", NAMES)
-def test_mutant_detected(name: str, outcomes: dict[str, Outcome], baseline: Outcome) -> None:
+def test_mutant_detected(
+    name: str, outcomes: dict[str, Outcome], baseline: Outcome, mutant_env: dict[str, Any]
+) -> None:
     mutant = get(name)
     outcome = outcomes[name]
     assert outcome.exit_code != 2, f"{name}: parity errored:\n{outcome.output[-3000:]}"
+    crashed = mechanics_errors(mutant_env["work"], name)
+    assert not crashed.exists(), f"{name}: the mutant's own code raised:\n{crashed.read_text()}"
     found = detections(outcome, mutant, baseline.keys())
     others = [f"{f['operation']} {f['location']} {f['kind']}" for f in outcome.findings]
     assert found, (
