@@ -231,3 +231,11 @@ def test_instance_names_and_paths() -> None:
         GatewayConfig(instance="../escape")
     with pytest.raises(HarnessError):
         check_name("a/b")
+
+
+def test_the_report_names_the_merged_instances(two: tuple[Path, Path], tmp_path: Path) -> None:
+    from harness.reporting.html import render_html
+
+    merged, _ = merge_gateway_dirs(list(two), tmp_path / "m")
+    page = render_html(merged)
+    assert "Gateway instances: a, b" in page
