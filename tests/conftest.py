@@ -117,6 +117,9 @@ SLOW: dict[str, str] = {
     "tests/backend/test_js_differential.py::test_zod_issues[UPLOAD_LIST]": "19 s *",
     # both services restarted around a queued job (CI 10 s)
     "tests/e2e/test_job_restart.py": "18 s a side",
+    # a real NGINX mirroring to compare-only gateways (2026-12-06, load 3-5: 55 s with two
+    # instances and their merge, 30 s agreeing); test_compare_only_e2e.py keeps the path
+    "tests/gateway/test_nginx_mirror_e2e.py": "55 s, 30 s",
 }
 
 

@@ -21,6 +21,8 @@ import uvloop
 from harness.errors import HarnessError
 from harness.gateway import admin
 from harness.gateway.app import GatewayApp
+from harness.gateway.instance import capture_path, check_name, instance_name
+from harness.gateway.instance import results_dir as instance_results
 from harness.gateway.routes import RouteTable
 from harness.gateway.shift import Shifter, build_shifter
 from harness.gateway.worker import run_worker
@@ -46,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate-url", help="the port's base URL (default: [gateway] candidate)")
     p.add_argument("--results", type=Path, help="directory for results.json")
     p.add_argument("--capture", type=Path, help="capture file (default: [gateway] capture)")
+    p.add_argument(
+        "--instance",
+        help='this gateway\'s name among several ([gateway] instance; "auto": host-pid): '
+        "it goes into the results directory and the capture file's name",
+    )
     p.add_argument(
         "--mode",
         choices=["legacy", "shadow", "canary", "port"],
@@ -95,7 +102,14 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
         updates["compare_only"] = True
     if args.capture:
         updates["capture"] = str(args.capture.resolve())
+    if args.instance:
+        updates["instance"] = check_name(args.instance)
     gw = gw.model_copy(update=updates)
+    name = instance_name(gw)
+    if gw.capture:  # each instance its own capture file, beside the configured one
+        capture = capture_path(config.resolve(gw.capture), name)
+        gw = gw.model_copy(update={"capture": str(capture)})
+    gw = gw.model_copy(update={"instance": name})
     if not gw.legacy:
         raise HarnessError("[gateway] legacy (or --legacy-url) is required", kind="input")
     modes = [r if isinstance(r, str) else r.mode for r in gw.routes.values()]
@@ -125,7 +139,7 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     if config.contract:
         contract = load_contract(config.resolve(config.contract), config.overlay_paths())
     table = RouteTable(gw, contract, config.base_path or "")
-    results_dir = args.results or config.resolve(gw.results)
+    results_dir = instance_results(args.results or config.resolve(gw.results), name)
     results_dir.mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("spawn")
     jobs: Any = ctx.Queue(maxsize=gw.queue)
@@ -256,6 +270,10 @@ def _drain(replies: Any) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("shift", "promote", "routes"):
         return admin.main(argv)
+    if argv and argv[0] == "merge":
+        from harness.gateway.merge import main as merge_main
+
+        return merge_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)

@@ -160,6 +160,8 @@ def route_panels(state: GatewayState) -> GatewaySummary:
         routes=panels,
         captured=state.captured,
         dropped={k: v for k, v in sorted(state.dropped.items()) if v > 0},
+        instances=[state.gw.instance] if state.gw.instance else [],
+        captures=[state.gw.capture] if state.gw.capture else [],
     )
 
 
@@ -239,7 +241,9 @@ def build_results(state: GatewayState) -> Results:
         else "no open finding on live traffic"
     ]
     return Results(
-        run_id="gateway-" + state.started.strftime("%Y%m%dT%H%M%S"),
+        run_id="gateway-"
+        + (f"{gw.instance}-" if gw.instance else "")
+        + state.started.strftime("%Y%m%dT%H%M%S"),
         verdict=verdict,
         exit_code=1 if open_findings else 0,
         started_at=state.started.isoformat(),

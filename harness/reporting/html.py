@@ -278,6 +278,7 @@ def render_html(
         "causes": results.get("causes") or [],
         "traffic": results.get("traffic") or {},
         "gateway_routes": (results.get("gateway") or {}).get("routes") or [],
+        "gateway_instances": (results.get("gateway") or {}).get("instances") or [],
         "traffic_gaps": [
             (g["operation"], gap_text(g)) for g in (results.get("traffic") or {}).get("gaps") or []
         ],

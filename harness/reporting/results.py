@@ -608,6 +608,15 @@ class GatewaySummary(_Model):
     routes: list[GatewayRoute]
     captured: int = 0
     dropped: dict[str, int] = Field(default_factory=dict)
+    instances: list[str] = Field(
+        default_factory=list,
+        description="the gateway instances ([gateway] instance) these results come from; "
+        "several after `parity gateway merge`, none for an unnamed single gateway",
+    )
+    captures: list[str] = Field(
+        default_factory=list,
+        description="the capture files written (the merged capture after a merge)",
+    )
 
 
 class Results(_Model):

@@ -40,7 +40,16 @@ from harness.reporting.results import (
 from harness.run.engine import new_run_id
 from harness.run.outcome import causes, now
 
-__all__ = ["find_results", "merge_dirs", "merge_results"]
+__all__ = [
+    "find_results",
+    "fold_causes",
+    "merge_dirs",
+    "merge_findings",
+    "merge_latency",
+    "merge_operations",
+    "merge_results",
+    "sum_dicts",
+]
 
 READBACK_PHASE = "readback"
 SEQUENCE_PHASES = frozenset({"stateful", "interop", "realtime", "invariants", READBACK_PHASE})
@@ -170,7 +179,7 @@ def _check(shards: list[Results]) -> tuple[list[Results], list[RunError]]:
     return [by_index[i] for i in sorted(by_index)], errors
 
 
-def _merge_findings(shards: list[Results]) -> list[Finding]:
+def merge_findings(shards: list[Results]) -> list[Finding]:
     merged: dict[str, Finding] = {}
     for r in shards:
         for f in r.findings:
@@ -262,7 +271,7 @@ def fold_causes(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _latency(parts: list[tuple[int, LatencyStats]]) -> LatencyStats:
+def merge_latency(parts: list[tuple[int, LatencyStats]]) -> LatencyStats:
     """Percentiles cannot be merged exactly: weighted by cases (exact when one shard ran the
     operation, as for every operation but the probes); max and mean are exact."""
     total = sum(n for n, _ in parts) or 1
@@ -277,7 +286,7 @@ def _latency(parts: list[tuple[int, LatencyStats]]) -> LatencyStats:
     )
 
 
-def _merge_operations(
+def merge_operations(
     shards: list[Results], order: list[str], findings: list[Finding], proven: dict[str, bool]
 ) -> list[OperationSummary]:
     parts: dict[str, list[OperationSummary]] = {}
@@ -294,7 +303,9 @@ def _merge_operations(
             for side, counts in op.status_codes.items():
                 codes.setdefault(side, Counter()).update(counts)
         latency = {
-            side: _latency([(op.cases, op.latency_ms[side]) for op in ops if side in op.latency_ms])
+            side: merge_latency(
+                [(op.cases, op.latency_ms[side]) for op in ops if side in op.latency_ms]
+            )
             for side in first.latency_ms
         }
         mine = [f for f in findings if f.operation == op_id]
@@ -388,7 +399,7 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _sum_dicts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
+def sum_dicts(dicts: Iterable[dict[str, int]]) -> dict[str, int]:
     total: Counter[str] = Counter()
     keys: list[str] = []
     for d in dicts:
@@ -431,8 +442,8 @@ def merge_results(
         for op_id, ev in r.shard.evidence.items():
             evidence.setdefault(op_id, []).append((ev.proven, ev.codes, ev.documented))
     proven = {op_id: any(p for p, _, _ in evs) for op_id, evs in evidence.items()}
-    findings = _merge_findings(ordered)
-    operations = _merge_operations(ordered, selected, findings, proven)
+    findings = merge_findings(ordered)
+    operations = merge_operations(ordered, selected, findings, proven)
 
     # the gate, over the whole run: unproven unless some shard proved it
     unproven: list[Unproven] = []
@@ -617,17 +628,17 @@ def _merge_stats(shards: list[Results]) -> Stats:
         duplicates_dropped=sum(r.stats.duplicates_dropped for r in shards),
         unencodable_dropped=sum(r.stats.unencodable_dropped for r in shards),
         generation_errors=gen_errors[:50],
-        generation_errors_by_type=_sum_dicts(r.stats.generation_errors_by_type for r in shards),
+        generation_errors_by_type=sum_dicts(r.stats.generation_errors_by_type for r in shards),
         restores=sum(r.stats.restores for r in shards),
         resets=sum(r.stats.resets for r in shards),
         case_cache_hits=sum(r.stats.case_cache_hits for r in shards),
         timings_s={k: round(v, 3) for k, v in timings.items()},
         invariant_findings=any(r.stats.invariant_findings for r in shards),
-        stateful=_sum_dicts(r.stats.stateful for r in shards),
-        interop=_sum_dicts(r.stats.interop for r in shards),
-        realtime=_sum_dicts(r.stats.realtime for r in shards),
+        stateful=sum_dicts(r.stats.stateful for r in shards),
+        interop=sum_dicts(r.stats.interop for r in shards),
+        realtime=sum_dicts(r.stats.realtime for r in shards),
         phase_proof={
-            phase: _sum_dicts(r.stats.phase_proof.get(phase, {}) for r in shards)
+            phase: sum_dicts(r.stats.phase_proof.get(phase, {}) for r in shards)
             for phase in sorted({p for r in shards for p in r.stats.phase_proof})
         },
         notes=_unique(n for r in shards for n in r.stats.notes),

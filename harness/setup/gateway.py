@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.setup.shift import ShiftConfig
 
-__all__ = ["GatewayConfig", "RouteSettings"]
+__all__ = ["INSTANCE_PATTERN", "GatewayConfig", "RouteSettings"]
 
 Mode = Literal["legacy", "shadow"]
+INSTANCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class _Strict(BaseModel):
@@ -72,6 +73,14 @@ class GatewayConfig(_Strict):
     results: str = Field("reports/gateway", description="results.json is written here")
     capture: str | None = Field(
         None, description="a capture file (JSON Lines, the traffic format) of every exchange"
+    )
+    instance: str | None = Field(
+        None,
+        pattern=INSTANCE_PATTERN,
+        description="this gateway's name when several write results and captures side by side: "
+        "results go to `<results>/<instance>/results.json` and the capture to "
+        '`<capture stem>-<instance><suffix>`; "auto": `<host>-<pid>` (a new name each start); '
+        "unset (default): one instance, the paths as given. `parity gateway merge` joins them",
     )
     capture_max: int = Field(100_000, ge=0, description="exchanges captured at most")
     shift: ShiftConfig = Field(

@@ -37,6 +37,7 @@ __all__ = [
     "Redactor",
     "Retention",
     "TrafficError",
+    "merge_captures",
     "read_capture",
 ]
 
@@ -518,6 +519,49 @@ def read_capture(path: Path, *, keep_going: bool = True) -> Capture:
         raise TrafficError(f"{source}: empty: no capture header")
     capture = Capture(header, exchanges, problems, source)
     return capture.check(keep_going)
+
+
+def merge_captures(captures: list[Capture], source: str = "") -> Capture:
+    """Several captures as one, every exchange in the order it started (ties keep the files'
+    order), renumbered from 0. The header stays true of every record: the oldest ``created``,
+    the one pseudonym key (different keys are an error: the same caller would be two), the
+    one snapshot (different snapshots are an error: the traffic starts from one database),
+    the names every file redacted, the writers' ``source`` joined."""
+    if not captures:
+        raise TrafficError("no capture to merge")
+    keys = {c.header.key_id for c in captures if c.header.key_id}
+    if len(keys) > 1:
+        raise TrafficError(
+            f"the files use different pseudonym keys ({', '.join(sorted(keys))}): their "
+            "callers cannot be merged (write every capture with the same $PARITY_TRAFFIC_KEY)"
+        )
+    snapshots = {c.header.snapshot for c in captures if c.header.snapshot}
+    if len(snapshots) > 1:
+        raise TrafficError(
+            f"the files start from different snapshots ({', '.join(sorted(snapshots))}): "
+            "one capture replays from one database"
+        )
+    redacted = set(captures[0].header.redacted)
+    for c in captures[1:]:
+        redacted &= set(c.header.redacted)
+    sources = list(dict.fromkeys(c.header.source for c in captures if c.header.source))
+    header = Header(
+        created=min(c.header.created for c in captures),
+        snapshot=next(iter(snapshots), None),
+        key_id=next(iter(keys), None),
+        source="+".join(sources) or None,
+        redacted=sorted(redacted),
+    )
+    everything = sorted(
+        ((ex, i, n) for i, c in enumerate(captures) for n, ex in enumerate(c.exchanges)),
+        key=lambda t: (t[0].timings.started, t[1], t[2]),
+    )
+    return Capture(
+        header,
+        [ex.model_copy(update={"seq": n}) for n, (ex, _, _) in enumerate(everything)],
+        [p for c in captures for p in c.problems],
+        source or ", ".join(c.source for c in captures),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness.traffic.capture import Capture, Pseudonymizer, Redactor, TrafficError
+from harness.traffic.capture import (
+    Capture,
+    Pseudonymizer,
+    Redactor,
+    TrafficError,
+    merge_captures,
+)
 from harness.traffic.har import read_traffic
 
 __all__ = ["main"]
@@ -101,23 +107,11 @@ def main(argv: list[str]) -> int:
         return 0
     merged = captures[0]
     if len(captures) > 1:
-        keys = {c.header.key_id for c in captures}
-        if len(keys) > 1:
-            print(
-                "parity traffic: error: the files use different pseudonym keys "
-                f"({', '.join(sorted(str(k) for k in keys))}): their callers cannot be merged",
-                file=sys.stderr,
-            )
+        try:
+            merged = merge_captures(captures, merged.source)
+        except TrafficError as exc:
+            print(f"parity traffic: error: {exc.message}", file=sys.stderr)
             return 2
-        everything = sorted(
-            (ex for c in captures for ex in c.exchanges), key=lambda e: e.timings.started
-        )
-        merged = Capture(
-            merged.header,
-            [e.model_copy(update={"seq": n}) for n, e in enumerate(everything)],
-            [p for c in captures for p in c.problems],
-            merged.source,
-        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     merged.write(args.out)
     print(f"wrote {args.out}: {len(merged.exchanges)} exchanges, {len(merged.problems)} skipped")

@@ -1,8 +1,8 @@
 """``parity gateway --compare-only`` behind a mirroring proxy, in front of the shipped pair
 (real Next.js, the real port, one shared SQLite file), driven by the traffic simulator.
 
-Envoy and NGINX are not installed here, so the mirror is a small proxy in this test doing
-what NGINX's ``mirror`` directive does: the client is answered by the legacy; a copy of every
+The mirror is a small proxy in this test doing what NGINX's ``mirror`` directive does (a
+real NGINX does it in test_nginx_mirror_e2e.py): the client is answered by the legacy; a copy of every
 request goes to the gateway, whose answer is thrown away. The gateway compares the reads
 (an agreeing port: no finding; a drift from the mutant catalogue: found with the real
 request) and sends no write anywhere (the port's log has none)."""
