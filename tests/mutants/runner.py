@@ -227,3 +227,37 @@ __all__ = [
     "route_of",
     "run_parity",
 ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.mutants.runner NAME [--seed N] [--profile P]``: one mutant's run aimed
+    at its operations (no baseline), its exit code and findings printed."""
+    import argparse
+    import tempfile
+
+    from tests.mutants.catalogue import get
+    from tests.mutants.verify import seeded_database
+
+    parser = argparse.ArgumentParser(prog="python -m tests.mutants.runner")
+    parser.add_argument("name", help="a catalogue name, or '' for the unmutated port")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", default="ci")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="parity-mutant-"))
+    snapshot = seeded_database(Path(tempfile.gettempdir()) / "parity-mutants")
+    config = mutant_config(work, args.name or None, snapshot=snapshot)
+    operations = get(args.name).operations if args.name else ()
+    out = run_parity(
+        config, operations, profile=args.profile, seed=args.seed, report_dir=work / "reports"
+    )
+    print(
+        f"{args.name or 'unmutated'} seed {args.seed}: exit {out.exit_code} in {out.seconds:.0f} s"
+    )
+    for f in out.findings:
+        print(f"  {f['operation']} {f['location']} {f['kind']}: {f['summary']}")
+    print(f"reports: {work / 'reports'}")
+    return out.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
