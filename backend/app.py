@@ -8,18 +8,19 @@ import re
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute, APIWebSocketRoute
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.compat import ENCODED_SLASH
+from backend.compression import NodeCompression
 from backend.errors import ApiError
 from backend.jsbehaviour import querystring_reserialize as _node_querystring
 from backend.jsonout import JsonResponse
@@ -80,6 +81,16 @@ class NextCompat:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
 
+    @staticmethod
+    def answers_itself(scope: Scope) -> bool:
+        """Next.js fails these before any handler runs, with a short text it does not
+        compress (its length is known and under Node's threshold): an unknown method, a path
+        that does not decode."""
+        if scope["method"] not in KNOWN_METHODS:
+            return True
+        raw = _raw_segments(scope)
+        return raw is not None and _decode_segments(raw) is None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -91,12 +102,12 @@ class NextCompat:
             decoded = _decode_segments(raw)
             if decoded is None:
                 # Next.js: decodeURIComponent throws on the path -> a bare 500
-                await PlainTextResponse("Internal Server Error", 500)(scope, receive, send)
+                await _next_500(no_store=True)(scope, receive, send)
                 return
             path = decoded
             scope = {**scope, "path": path}
         if method not in KNOWN_METHODS:
-            response: Response = PlainTextResponse("Internal Server Error", 500)
+            response: Response = _next_500(no_store=False)
         elif len(path) > 1 and path.endswith("/"):
             target = ("/".join(raw) if raw is not None else path).rstrip("/") or "/"
             query = _node_querystring(scope.get("query_string", b"").decode("latin-1"))
@@ -126,13 +137,10 @@ class NextCompat:
         return methods is None or method in methods  # None: the JSON 404 catch-all answers
 
     def _allow(self, scope: Scope) -> str:
-        path = scope.get("path", "")
-        methods: set[str] = set()
-        for route in ROUTES:
-            if route.path_regex.match(path):
-                methods |= route.methods or set()
-        if not methods:
-            methods = set(CATCH_ALL_METHODS)
+        # the methods of the one route file Next.js picks (a static segment beats a dynamic
+        # one: /api/alerts/count is GET only, never /api/alerts/{id}'s methods too)
+        picked = _route_file_methods(scope.get("path", ""))
+        methods = set(picked) if picked is not None else set(CATCH_ALL_METHODS)
         if "GET" in methods:
             methods.add("HEAD")
         methods.add("OPTIONS")
@@ -199,6 +207,17 @@ def _specificity(template: str) -> tuple[int, ...]:
     return tuple(1 if segment.startswith("{") else 0 for segment in template.split("/"))
 
 
+def _next_500(*, no_store: bool) -> Response:
+    """Next.js's own bare 500: its ETag (of the constant text), Vary, and on a path that
+    does not decode its no-store Cache-Control."""
+    headers = {"etag": '"66fci67lppl"', "vary": "Accept-Encoding"}
+    if no_store:
+        headers["cache-control"] = "private, no-cache, no-store, max-age=0, must-revalidate"
+    # "text/plain" as Next.js sends it, without the charset Starlette would add
+    headers["content-type"] = "text/plain"
+    return Response(b"Internal Server Error", 500, headers=headers, media_type=None)
+
+
 def _without_body(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.body":
@@ -234,7 +253,9 @@ async def _job_worker(_app: FastAPI) -> AsyncIterator[None]:
             worker.wait()
 
 
-def create_app() -> ASGIApp:
+def create_app(wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> ASGIApp:
+    """The port; ``wrap`` (the mutant catalogue's hooks) goes around the Next.js emulation,
+    inside the compression, so it sees and rewrites answers as they are before encoding."""
     app = FastAPI(
         lifespan=_job_worker,
         title="Ops dashboard API (FastAPI port)",
@@ -276,7 +297,10 @@ def create_app() -> ASGIApp:
             return _method_not_allowed()
         return JsonResponse({"error": "not_found", "message": "Not found"}, 404)
 
-    return NextCompat(app)
+    compat: ASGIApp = NextCompat(app)
+    if wrap is not None:
+        compat = wrap(compat)
+    return NodeCompression(compat, skip=NextCompat.answers_itself)
 
 
 app = create_app()

@@ -11,9 +11,10 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -40,9 +41,13 @@ __all__ = [
     "compare_bodies",
     "compare_exchange",
     "compare_writes",
+    "compared_headers",
+    "differing_headers",
     "grain",
     "other_items",
     "short",
+    "shown_headers",
+    "skipped_header",
     "time_shift",
 ]
 
@@ -599,11 +604,61 @@ def _cookies(values: list[str], keep_values: set[str]) -> dict[str, dict[str, st
 _ = SimpleCookie  # documented alternative; the manual parser keeps attribute order and names
 
 
+def skipped_header(config: CompareConfig, name: str) -> bool:
+    """``[compare] skip_headers`` names (or globs) ``name``."""
+    return any(fnmatchcase(name, pattern.lower()) for pattern in config.skip_headers)
+
+
+def compared_headers(
+    config: CompareConfig,
+    legacy: Response,
+    candidate: Response,
+    learned: Collection[str] = (),
+) -> list[str]:
+    """The header names one exchange compares: an explicit list as it is; with ``"*"``
+    every name either side answered with but the skipped and the learned (noise) ones, and
+    the names listed beside ``"*"`` whatever the skip list says."""
+    explicit = [h.lower() for h in config.headers if h != "*"]
+    if "*" not in config.headers:
+        return explicit
+    seen = {k for k, _ in legacy.headers} | {k for k, _ in candidate.headers}
+    rest = sorted(n for n in seen if n not in learned and not skipped_header(config, n))
+    return list(dict.fromkeys([*explicit, *rest]))
+
+
+def shown_headers(config: CompareConfig) -> list[str] | None:
+    """The headers a report shows of an answer: the compared ones and content-type; every
+    one (None) with ``"*"``."""
+    return None if "*" in config.headers else [*config.headers, "content-type"]
+
+
+def differing_headers(config: CompareConfig, first: Response, second: Response) -> dict[str, str]:
+    """Header names ``"*"`` would compare whose values differ between two answers (of the
+    legacy to one request: noise), with the evidence."""
+    out: dict[str, str] = {}
+    for name in compared_headers(config, first, second):
+        if name in (h.lower() for h in config.headers):
+            continue  # named explicitly: always compared
+        a, b = first.header_values(name), second.header_values(name)
+        if name == "set-cookie":
+            keep = set(config.cookie_attribute_values)
+            if _cookies(a, keep) == _cookies(b, keep):
+                continue
+        elif a == b:
+            continue
+        out[name] = f"{name}: {short(a)} then {short(b)}"
+    return out
+
+
 def _header_diffs(
-    legacy: Response, candidate: Response, config: CompareConfig, rules: RuleSet
+    legacy: Response,
+    candidate: Response,
+    config: CompareConfig,
+    rules: RuleSet,
+    learned: Collection[str] = (),
 ) -> list[Difference]:
     out: list[Difference] = []
-    for name in (h.lower() for h in config.headers):
+    for name in compared_headers(config, legacy, candidate, learned):
         hrules = rules.header_rules(name)
         if any(r.action == "ignore" for r in hrules):
             continue
@@ -650,8 +705,10 @@ def compare_exchange(
     config: CompareConfig,
     clock: Clock | None = None,
     accepted: Callable[[Difference], bool] | None = None,
+    learned: Collection[str] = (),
 ) -> list[Difference]:
-    """Every difference of one exchange; a status mismatch alone is reported (root cause),
+    """Every difference of one exchange (``learned``: header names the run learned are
+    noise, left out of ``"*"``); a status mismatch alone is reported (root cause),
     unless a ``status`` rule declares the two statuses equivalent or ``accepted`` (an accept
     rule) covers it: a known status difference must not hide the body, headers and writes.
     ``clock``: the request windows a time tolerance is limited to (None: any two times
@@ -673,7 +730,7 @@ def compare_exchange(
                 renamed = pair_tables(legacy_writes, candidate_writes)[1]
             return [status, *renamed]
         diffs.append(status)
-    diffs += _header_diffs(legacy, candidate, config, rules)
+    diffs += _header_diffs(legacy, candidate, config, rules, learned)
     if not _read_alike(legacy, candidate):
         diffs += _body_diffs(legacy, candidate, rules, clock)
     if legacy_writes is not None and candidate_writes is not None:

@@ -26,6 +26,18 @@ Key = tuple[str, str, str]
 class NoiseLedger:
     margin: float = 0.05
     entries: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    # ``[compare] learn_headers``: header name -> why it is noise (two answers of the legacy
+    # to one request disagreed on it); ``"*"`` leaves these out for the rest of the run
+    headers: dict[str, str] = field(default_factory=dict)
+    # operations whose first safe case asked the legacy twice already
+    header_probed: set[str] = field(default_factory=set)
+
+    def learn_headers(self, where: str, differing: dict[str, str]) -> list[str]:
+        """Record the headers two answers of the legacy disagreed on; the new names."""
+        new = [name for name in differing if name not in self.headers]
+        for name in new:
+            self.headers[name] = f"{where}: {differing[name]}"
+        return new
 
     def _entry(self, op_id: str, d: Difference) -> dict[str, Any]:
         return self.entries.setdefault(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from harness.compare.comparison import shown_headers
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.models import ExchangeResult
@@ -166,7 +167,7 @@ def route_panels(state: GatewayState) -> GatewaySummary:
 
 
 def _step(state: GatewayState, ex: ExchangeResult) -> Step:
-    shown = [*state.config.compare.headers, "content-type"]
+    shown = shown_headers(state.config.compare)
     return Step(
         request=request_info(ex.request, state.config),
         legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from harness.compare.comparison import compare_exchange
+from harness.compare.comparison import compare_exchange, differing_headers
 from harness.compare.conditions import holds
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
@@ -193,13 +193,20 @@ class WorkerState:
         rules = self.rules(req)
         legacy, candidate = response_of(job["legacy"]), response_of(job["candidate"])
         accepted = lambda d: self.findings.accepted(req.operation, d, req)  # noqa: E731
+        compare, secondary = self.config.compare, job.get("secondary")
+        if secondary and compare.learn_headers:  # the A/A twin: its header noise is learned
+            where = f"{req.method} {req.path}"
+            self.noise.learn_headers(
+                where, differing_headers(compare, legacy, response_of(secondary))
+            )
+        learned = self.noise.headers
         diffs = compare_exchange(
-            legacy, candidate, None, None, rules, self.config.compare, accepted=accepted
+            legacy, candidate, None, None, rules, compare, accepted=accepted, learned=learned
         )
         noise: list[Any] = []
-        if job.get("secondary"):
+        if secondary:
             noise = compare_exchange(
-                legacy, response_of(job["secondary"]), None, None, rules, self.config.compare
+                legacy, response_of(secondary), None, None, rules, compare, learned=learned
             )
             diffs = self.noise.suppress(req.operation, diffs, noise)
         result = "agree"

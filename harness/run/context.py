@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cases.source import CaseSource
 from harness.cases.violations import violations
-from harness.compare.comparison import compare_exchange
+from harness.compare.comparison import compare_exchange, differing_headers
 from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
@@ -421,6 +421,8 @@ class RunContext:
         as a whole; the invariants that need a step's own writes run only per step.
         """
         pair = self.pair
+        if not self.noise.header_probed:
+            self._learn_from_health()  # before the first comparison, whatever its method
         legacy, candidate, aa = pair.send(req, candidate_req, twin=restore)
         answers = {"legacy": legacy, "candidate": candidate}
         settled = pair.follow(req, answers | ({"legacy_aa": aa} if aa is not None else {}))
@@ -449,7 +451,10 @@ class RunContext:
                     changed=(lch, cch),
                 )
             if restore:
-                pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS)
+                asked = self._learn_headers(req, legacy)  # its writes go with the restore
+                pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS or asked)
+        elif restore:
+            self._learn_headers(req, legacy)
         started = time.perf_counter()
         rules = self.rules(req.operation, req)
         if pair.cross_engine:
@@ -460,17 +465,28 @@ class RunContext:
             return self.findings.accepted(req.operation, diff, req)
 
         compare = self.config.compare
-        diffs = compare_exchange(legacy, candidate, lw, cw, rules, compare, clock, accepted)
+        if aa is not None:  # the A/A twin: the headers it disagrees on are noise from now on
+            self._learned(f"{req.method} {req.path}", differing_headers(compare, legacy, aa))
+        learned = self.noise.headers
+        diffs = compare_exchange(
+            legacy, candidate, lw, cw, rules, compare, clock, accepted, learned=learned
+        )
         if settled:  # background jobs: how they ended, under the poll operation's rules
             polled = next((s.path for s in settled.values() if s.path), None)
             poll_op = poll_operation(self.contract, polled) if polled else None
             job_rules = self.rules(poll_op, req) if poll_op else rules
             job = (job_rules, compare, clock, accepted)
-            diffs += settled_differences(settled, "legacy", "candidate", *job, self.stats.jobs)
+            diffs += settled_differences(
+                settled, "legacy", "candidate", *job, self.stats.jobs, learned=learned
+            )
         if aa is not None:
-            aa_diffs = compare_exchange(legacy, aa, lw, aw, rules, compare, aa_clock, accepted)
+            aa_diffs = compare_exchange(
+                legacy, aa, lw, aw, rules, compare, aa_clock, accepted, learned=learned
+            )
             if settled:
-                aa_diffs += settled_differences(settled, "legacy", "legacy_aa", *job)
+                aa_diffs += settled_differences(
+                    settled, "legacy", "legacy_aa", *job, learned=learned
+                )
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
         earlier = self._sequence if not restore else []
         diffs = [self.findings.scoped(req, d, earlier) for d in diffs]
@@ -492,6 +508,72 @@ class RunContext:
         if self.on_exchange is not None:
             self.on_exchange(result)
         return result
+
+    def _learn_headers(self, req: PreparedRequest, legacy: Response) -> bool:
+        """``[compare] learn_headers``: the first GET case of each operation is asked of the
+        legacy a second time; the headers its two answers disagree on are noise (``"*"``
+        leaves them out from now on). Not with the A/A twin, which shows them on every
+        request. True when the legacy was asked again."""
+        compare = self.config.compare
+        if (
+            not compare.learn_headers
+            or "*" not in compare.headers
+            or req.method != "GET"
+            or legacy.status == 0
+            or self.pair.has_twin
+            or req.operation in self.noise.header_probed
+        ):
+            return False
+        self.noise.header_probed.add(req.operation)
+        again = self.pair.send_one("legacy", req)
+        if again.status == legacy.status:
+            self._learned(f"{req.method} {req.path}", differing_headers(compare, legacy, again))
+        return True
+
+    def _learn_from_health(self) -> None:
+        """The legacy's health check asked twice before anything is compared: headers that
+        vary on every answer (a request id, a timing) are learned before the first
+        comparison, even one of a POST (whose cases are never asked twice)."""
+        compare = self.config.compare
+        self.noise.header_probed.add("")  # once per run
+        service = self.config.services.get("legacy")
+        if (
+            not compare.learn_headers
+            or "*" not in compare.headers
+            or self.pair.has_twin
+            or service is None
+            or not service.health
+        ):
+            return
+        path = service.health
+        probe = PreparedRequest(
+            operation=f"GET {path}",
+            method="GET",
+            path=path,
+            query=(),
+            headers=(),
+            content=None,
+            body=None,
+            media_type=None,
+            role=None,
+            mode="probe",
+        )
+        try:
+            first = self.pair.send_one("legacy", probe)
+            again = self.pair.send_one("legacy", probe)
+        except HarnessError:
+            return  # the first exchange reports an unreachable legacy itself
+        if first.status == again.status and first.status:
+            self._learned(f"GET {path}", differing_headers(compare, first, again))
+
+    def _learned(self, where: str, differing: dict[str, str]) -> None:
+        if not self.config.compare.learn_headers or not differing:
+            return
+        for name in self.noise.learn_headers(where, differing):
+            self.stats.notes.append(
+                f"header {name} not compared (learned noise: two answers of the legacy to one "
+                f"request differed; {self.noise.headers[name]})"
+            )
 
     def _accepted_input(self, op: Operation, result: ExchangeResult) -> None:
         """A negative case both sides accepted: listed when the request as sent really

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from harness.compare.comparison import shown_headers
 from harness.compare.findings import ID_KIND, Group
 from harness.compare.normalization import JsonText, shape
 from harness.db.watcher import CROSS_ENGINE_NOTE
@@ -198,7 +199,7 @@ def _int(code: str) -> int:
 
 def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
     req = ex.request
-    shown = [*ctx.config.compare.headers, "content-type"]
+    shown = shown_headers(ctx.config.compare)
     auth = ctx.config.auth
     header, prefix = (auth.header, auth.prefix) if auth else ("Authorization", "Bearer ")
     curl = {

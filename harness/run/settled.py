@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 from harness.compare.comparison import Clock, compare_exchange
@@ -48,9 +48,10 @@ def settled_differences(
     clock: Clock | None,
     accepted: Callable[[Difference], bool] | None,
     tally: Counter[str] | None = None,
+    learned: Collection[str] = (),
 ) -> list[Difference]:
     """How the jobs that targets ``a`` and ``b`` started ended differently. A job only one
-    side started shows in the first answers already."""
+    side started shows in the first answers already (``learned``: header noise)."""
     first, second = settled.get(a), settled.get(b)
     if first is None or second is None:
         return []
@@ -72,7 +73,9 @@ def settled_differences(
         ]
     assert first.final is not None
     assert second.final is not None
-    diffs = compare_exchange(first.final, second.final, None, None, rules, config, clock, accepted)
+    diffs = compare_exchange(
+        first.final, second.final, None, None, rules, config, clock, accepted, learned=learned
+    )
     return [
         replace(d, path=f"settled {d.path}", summary=f"after the job settled: {d.summary}")
         for d in diffs

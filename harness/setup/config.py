@@ -157,10 +157,50 @@ class AuthConfig(_Strict):
     )
 
 
+# Headers `headers = ["*"]` leaves out, and why (each one documented in docs/config.md):
+# - date: each side's clock; server, x-powered-by: the framework's banner, not the API;
+# - connection, keep-alive, proxy-connection, te, trailer, upgrade, transfer-encoding:
+#   hop-by-hop framing of one connection (RFC 9110 7.6.1), not the answer;
+# - content-length: the bodies are always compared, and one framed as chunked has none.
+# vary, cache-control, etag, content-encoding, content-disposition, retry-after, ... are
+# compared: a client or a cache acts on them.
+DEFAULT_SKIP_HEADERS = (
+    "date",
+    "server",
+    "x-powered-by",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "transfer-encoding",
+    "content-length",
+)
+
+
 class CompareConfig(_Strict):
     headers: list[str] = Field(
-        default_factory=lambda: ["content-type", "location", "set-cookie"],
-        description="response headers compared (bodies and statuses always are)",
+        default_factory=lambda: ["*"],
+        description="response headers compared (bodies and statuses always are); default "
+        '["*"]: every header either side answered with, but `skip_headers` and those the run '
+        "learns are noise (`learn_headers`); names listed beside it are compared whatever the "
+        'skip list says; a list without "*" compares exactly the headers it names',
+    )
+    skip_headers: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SKIP_HEADERS),
+        description='with "*": headers (names or globs, "x-nextjs-*") not compared; the '
+        "default: date, server, x-powered-by, the hop-by-hop headers (connection, keep-alive, "
+        "proxy-connection, te, trailer, upgrade, transfer-encoding) and content-length (the "
+        "bodies are compared); setting it replaces the default, so list those too",
+    )
+    learn_headers: bool = Field(
+        True,
+        description='with "*": a header whose value differs between two answers of the legacy '
+        "to one request is noise: not compared for the rest of the run, and said in the "
+        "results' `stats.notes`; the run asks the legacy's health check twice before the first "
+        "comparison and the first case of each GET operation twice (and learns from the A/A "
+        'twin when calibrating, `noise = "calibrate"`)',
     )
     cookie_attribute_values: list[str] = Field(
         default_factory=lambda: ["path", "samesite", "max-age", "domain"],

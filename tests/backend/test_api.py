@@ -380,3 +380,48 @@ def test_redirect_reserializes_the_query_like_node(client: TestClient) -> None:
     # found by parity (contract example q="refund delayed" on the trailing-slash probe)
     res = client.get("/api/search/?q=refund+delayed&k&v=a=b&bad=%zz")
     assert res.headers["location"] == "/api/search?q=refund%20delayed&k=&v=a%3Db&bad=%25zz"
+
+
+def test_options_allow_names_the_route_file_nextjs_picks(client: TestClient) -> None:
+    # a static segment's route file, not the dynamic one's methods as well
+    assert client.options("/api/alerts/count").headers["allow"] == "GET, HEAD, OPTIONS"
+    assert client.options("/api/trending/compute").headers["allow"] == "OPTIONS, POST"
+    allow = client.options("/api/alerts/7").headers["allow"]
+    assert "GET" in allow.split(", ")
+    assert "PATCH" not in client.options("/api/alerts/count").headers["allow"]
+
+
+def test_answers_are_compressed_as_nextjs_compresses_them(client: TestClient, auth: H) -> None:
+    gzipped = client.get("/api/cases", headers={**auth["admin"], "accept-encoding": "gzip, br"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert gzipped.headers["vary"] == "Accept-Encoding"
+    assert gzipped.json() == client.get("/api/cases", headers=auth["admin"]).json()  # decoded
+    deflated = client.get("/api/health", headers={"accept-encoding": "deflate"})
+    assert deflated.headers["content-encoding"] == "deflate"
+    plain = client.get("/api/health", headers={"accept-encoding": "br"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    head = client.head("/api/health", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in head.headers
+    # no body type (an empty 405): neither compressed nor Vary
+    empty = client.delete("/api/alerts/count", headers={"accept-encoding": "gzip"})
+    assert empty.status_code == 405
+    assert "content-encoding" not in empty.headers
+    assert "vary" not in empty.headers
+    slash = client.get("/api/cases/", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in slash.headers  # Next.js's own redirect
+
+
+def test_nextjs_own_500_is_answered_as_nextjs_answers_it(client: TestClient) -> None:
+    bad = client.get("/api/cases/%E0", headers={"accept-encoding": "gzip"})
+    assert (bad.status_code, bad.text) == (500, "Internal Server Error")
+    assert bad.headers["content-type"] == "text/plain"
+    assert "content-encoding" not in bad.headers  # short, its length known: not compressed
+    assert bad.headers["cache-control"] == "private, no-cache, no-store, max-age=0, must-revalidate"
+    assert bad.headers["etag"] == '"66fci67lppl"'
+    assert bad.headers["vary"] == "Accept-Encoding"
+    trace = client.request("TRACE", "/api/cases", headers={"accept-encoding": "gzip"})
+    assert trace.status_code == 500
+    assert "content-encoding" not in trace.headers
+    assert "cache-control" not in trace.headers
+    assert trace.headers["etag"] == '"66fci67lppl"'

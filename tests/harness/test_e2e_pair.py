@@ -410,3 +410,29 @@ def test_probes_catch_framework_behaviour_the_contract_does_not_list(run_pair: R
     assert slashed[0]["example"]["steps"][0]["request"]["path"].endswith("/")
     probes = next(op for op in results["operations"] if op["id"] == "probes")
     assert "405" in probes["status_codes"]["legacy"]  # undeclared methods were sent
+
+
+def test_headers_are_compared_by_default_and_noise_is_learned(
+    run_pair: RunPair, pair_dir: Path
+) -> None:
+    """No ``[compare] headers``: a changed Cache-Control is found; an x-request-id that
+    varies on every answer of the legacy is learned (the health check asked twice) and is
+    not reported, not even on a POST compared before any GET."""
+    cfg = make_config(pair_dir, drift="cachecontrol,headernoise")
+    head, tail = cfg.read_text().split("[services.candidate]", 1)
+    head = head.replace('PAIR_DRIFT = ""', 'PAIR_DRIFT = "headernoise"')
+    tail = tail.replace('headers = ["content-type", "location"]\n', "")
+    cfg.write_text(head + "[services.candidate]" + tail)
+    code, results = run_pair(
+        "--seed", "3", "--operation", "POST /items", "--operation", "GET /items/{id}", config=cfg
+    )
+    assert code == 1, results["errors"]
+    kinds = _kinds(results)
+    assert ("GET /items/{id}", "header:cache-control", "header") in kinds
+    assert not any(loc == "header:x-request-id" for _, loc, _ in kinds), sorted(kinds)
+    notes = [n for n in results["stats"]["notes"] if "x-request-id" in n]
+    assert notes, results["stats"]["notes"]
+    assert "learned noise" in notes[0]
+    finding = next(f for f in results["findings"] if f["location"] == "header:cache-control")
+    assert "private, max-age=60" in finding["summary"]
+    assert "no-store" in finding["summary"]

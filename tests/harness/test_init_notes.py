@@ -72,8 +72,11 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert 'base_path = "/v1"' in text
     assert 'header = "X-API-Key"' in text
     assert 'login = "POST /auth/keys"' in text
-    assert "cache-control" in text
+    assert 'headers = ["*"]' in text  # every header, cache-control among them
     assert "# - x-request-id: GET /notes" in text  # noise, not compared
+    skip = next(line for line in text.splitlines() if line.startswith("skip_headers = "))
+    assert '"x-request-id"' in skip
+    assert '"date"' in skip  # the default list kept
     assert code == 1, results["verdict"]
     where = _locations(results)
     assert ("GET /notes/{id}", "status:404 vs 400") in where  # status pair, other bodies

@@ -29,11 +29,11 @@ def build_app(name: str | None) -> ASGIApp:
     """The port's ASGI app with mutant ``name`` applied (process-wide hooks included)."""
     from backend.app import create_app
 
-    app = create_app()
     if not name:
-        return app
+        return create_app()
     wrappers = get(name).build()
-    return OperationContext(compose(app, wrappers))
+    # inside the port's compression: a mutant rewrites answers before they are encoded
+    return create_app(wrap=lambda app: OperationContext(compose(app, wrappers)))
 
 
 class MechanicsErrors:

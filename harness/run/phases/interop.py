@@ -139,6 +139,7 @@ def _case(
                         if a is not None and b is not None
                     )
                 ),
+                learned=ctx.noise.headers,
             )
             if not ctx.findings.accepted(link.target, d)
         ]
