@@ -43,7 +43,15 @@ from harness.setup.contract import match_operation
 from harness.setup.envelope import unwrap_response
 from harness.setup.signing import Signer
 
-__all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
+__all__ = [
+    "Pair",
+    "Sessions",
+    "Timings",
+    "check_fixed_tokens",
+    "extract",
+    "login",
+    "open_pair",
+]
 
 _T = TypeVar("_T")
 SIDES = ("legacy", "candidate")
@@ -105,6 +113,11 @@ class Pair:
     # or why there is none
     logged_out: str | None = None
     logged_out_note: str | None = None
+    # requests re-sent on a fresh connection after a dropped one, per target (every
+    # transport of the run counts here)
+    retries: dict[str, int] = field(default_factory=dict)
+    # roles sent with a fixed token (never logged in nor renewed) -> where it comes from
+    fixed: dict[str, str] = field(default_factory=dict)
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -317,6 +330,7 @@ class Pair:
             legacy,
             candidate,
             timeout_s=self.config.compare.timeout_s,
+            retries=self.retries,
             **auth_placement(self.config),
         )
 
@@ -394,10 +408,20 @@ def login(
     auth = config.auth
     if auth is None or not auth.roles:
         return
-    method, _, path = auth.login.partition(" ")
     for role, role_cfg in auth.roles.items():
         if roles is not None and role not in roles:
             continue
+        fixed = auth.fixed_token(role)
+        if fixed is not None:  # sent as is, never renewed (no expiry)
+            pair.fixed[role] = auth.token_source(role)
+            for target in targets.values():
+                target.tokens[as_key(role)] = fixed
+                if auth.token_in == "cookie":
+                    target.cookies[as_key(role)] = f"{auth.name}={fixed}" if auth.name else fixed
+            continue
+        assert auth.login is not None
+        assert role_cfg.body is not None
+        method, _, path = auth.login.partition(" ")
         req = build_request(
             operation=auth.login,
             method=method.upper(),
@@ -566,6 +590,39 @@ def open_pair(
         REAPER.forget(path=tmp)
 
 
+def check_fixed_tokens(pair: Pair, reads: list[str]) -> None:
+    """Each fixed-token role's token tried on a few reads (``"GET /path"`` operations without
+    path parameters) on each side before anything else is sent: a side that answers every
+    one with 401 refuses the token, and no request of that role can be authenticated, so
+    the run stops (exit 2) saying which variable to fix, instead of a report full of 401s."""
+    if not pair.fixed or not reads:
+        return
+    sides = [k for k in SIDES if k in pair.targets]
+    for role, source in pair.fixed.items():
+        for key in sides:
+            statuses = []
+            for op_id in reads[:3]:
+                method, _, path = op_id.partition(" ")
+                req = build_request(
+                    operation=op_id,
+                    method=method,
+                    path=path,
+                    query=(),
+                    headers=(("accept", "*/*"),),
+                    role=role,
+                    mode="login",
+                )
+                statuses.append(pair.send_one(key, req).status)
+            if all(status == 401 for status in statuses):
+                raise HarnessError(
+                    f"role {role}'s fixed token ({source}) is refused by the {key}: "
+                    + ", ".join(reads[:3])
+                    + " answer 401 (expired or invalid; a fixed token is never renewed): set "
+                    "a fresh one",
+                    kind="auth",
+                )
+
+
 def log_out_a_session(pair: Pair, logout: str) -> None:
     """A fresh session of the first role, logged out again through ``logout`` on both
     sides, before the baseline is taken: its tokens (``<role>#logged-out``) were valid and
@@ -574,7 +631,12 @@ def log_out_a_session(pair: Pair, logout: str) -> None:
     assert pair.transport is not None
     if auth is None or not auth.roles:
         return
-    role = next(iter(auth.roles))
+    role = next((r for r in auth.roles if r not in pair.fixed), None)
+    if role is None:  # logging a fixed token out would end it for the rest of the run
+        pair.logged_out_note = (
+            "the logged-out-token probe was not sent: every role has a fixed token"
+        )
+        return
     key = f"{role}#logged-out"
     sides = {k: t for k, t in pair.targets.items() if k in SIDES}
     login(pair.config, pair.transport, sides, pair, roles=[role], as_key=lambda _r: key)
@@ -666,6 +728,7 @@ def _transport(pair: Pair) -> Transport:
         pair.targets["candidate"],
         extra=tuple(t for k, t in pair.targets.items() if k not in SIDES),
         timeout_s=pair.config.compare.timeout_s,
+        retries=pair.retries,
         **auth_placement(pair.config),
     )
 
