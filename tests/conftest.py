@@ -120,6 +120,9 @@ SLOW: dict[str, str] = {
     "test_probe_kinds_switched_off_send_nothing_and_are_listed": "26 s",
     "tests/harness/test_init_fixed_tokens.py::"
     "test_doctor_names_a_missing_and_a_refused_fixed_token": "6 s",
+    # the fixture pair's legacy started for the hook, then both services (13 s)
+    "tests/harness/test_after_start.py::"
+    "test_rows_made_after_start_are_in_the_snapshot_both_sides_start_from": "13 s",
     # the Node differential: the three list schemas draw longest (CI 9-11 s); the others stay
     "tests/backend/test_js_differential.py::test_zod_issues[CASE_LIST]": "19 s",
     "tests/backend/test_js_differential.py::test_zod_issues[FEED_LIST]": "16 s",

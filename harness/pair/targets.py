@@ -564,7 +564,7 @@ def open_pair(
                 message("resetting both services before the first scenario")
                 pair.reset_external()
         else:
-            _start_managed(pair, profile, message, snapshot_file)
+            _start_managed(pair, profile, message, snapshot_file, base_path.rstrip("/"))
         base = base_path.rstrip("/")
         if base:  # the contract's paths are relative to its servers' path
             for target in pair.targets.values():
@@ -819,11 +819,123 @@ def _postgres_server(
     return server.url, True
 
 
+def _after_start(pair: Pair, snapshot: Path, base_path: str) -> Path:
+    """``[[snapshot.after_start]]``: the legacy started on a copy of the seeded snapshot, each
+    step run on it in order (a command, or a contract request as a role, logged in as the
+    run logs in), the legacy stopped; its database, copied whole (WAL included), is the
+    snapshot both sides start from. A failing step is a harness error naming it."""
+    cfg = pair.config
+    assert cfg.snapshot is not None
+    work = copy_snapshot(snapshot, pair.tmp / "after_start.db")
+    service = ManagedService(
+        target="legacy",
+        config=cfg.services["legacy"],
+        base_dir=cfg.base_dir,
+        database=work,
+        log_path=pair.run_dir / "after_start.log",
+    )
+    spans = len(pair.login_spans)
+    try:
+        service.start()
+        service.wait_healthy()
+        target = Target("legacy", service.base_url + base_path)
+        transport = Transport(
+            target, target, timeout_s=cfg.compare.timeout_s, **auth_placement(cfg)
+        )
+        try:
+            roles = sorted({s.role for s in cfg.snapshot.after_start if s.role is not None})
+            unknown = [r for r in roles if cfg.auth is None or r not in cfg.auth.roles]
+            if unknown:
+                raise HarnessError(
+                    f"{cfg.source}: [[snapshot.after_start]] role {unknown[0]!r} is not an "
+                    "[auth.roles] role",
+                    kind="config",
+                )
+            if roles:
+                login(cfg, transport, {"legacy": target}, pair, roles=roles)
+            for n, step in enumerate(cfg.snapshot.after_start, 1):
+                where = f"[[snapshot.after_start]] #{n}"
+                if step.command is not None:
+                    _after_start_command(cfg, step.command, step.cwd, service, target, work, where)
+                    continue
+                assert step.method is not None
+                assert step.path is not None
+                method = step.method.upper()
+                req = build_request(
+                    operation=f"{method} {step.path}",
+                    method=method,
+                    path=step.path,
+                    query=(),
+                    headers=(("accept", "*/*"),),
+                    role=step.role,
+                    mode="login",
+                    **({} if step.body is None else {"json_body": step.body}),
+                )
+                try:
+                    resp = transport.send_one("legacy", req)
+                except TargetUnreachable as exc:
+                    raise HarnessError(f"{where}: the legacy stopped answering: {exc}") from exc
+                if not 200 <= resp.status < 300:
+                    raise HarnessError(
+                        f"{where}: {method} {step.path} as {step.role or 'anonymous'} "
+                        f"answered {resp.status} {resp.text[:200]!r}",
+                        kind="config",
+                    )
+        finally:
+            transport.close()
+    finally:
+        service.stop()
+        del pair.login_spans[spans:]  # the hook's logins are in the snapshot, not the run
+    return _copy_sqlite(work, pair.tmp / "snapshot.after_start.db")
+
+
+def _after_start_command(
+    cfg: ParityConfig,
+    command: Command,
+    cwd: str | None,
+    service: ManagedService,
+    target: Target,
+    database: Path,
+    where: str,
+) -> None:
+    assert cfg.snapshot is not None
+    values = {
+        "python": sys.executable,
+        "url": target.base_url,
+        "port": str(service.port),
+        "database": str(database),
+    }
+    argv = render_command(command, values)
+    env = {**os.environ, **cfg.snapshot.env}
+    for key, value in env.items():
+        for name, filled in values.items():
+            value = value.replace("{" + name + "}", filled)
+        env[key] = value
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cfg.resolve(cwd or cfg.snapshot.cwd),
+            env=env,
+            capture_output=True,
+            timeout=cfg.snapshot.timeout_s,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"{where}: {shlex.join(argv)}: {exc}", kind="config") from exc
+    if proc.returncode != 0:
+        raise HarnessError(
+            f"{where}: {shlex.join(argv)} exited with {proc.returncode}",
+            kind="config",
+            log_tail=(proc.stdout + proc.stderr).decode("utf-8", "replace")[-2000:],
+        )
+
+
 def _start_managed(
     pair: Pair,
     profile: Profile,
     message: Callable[[str], None],
     snapshot_file: Path | None = None,
+    base_path: str = "",
 ) -> None:
     cfg = pair.config
     for key in SIDES:
@@ -846,6 +958,9 @@ def _start_managed(
         snapshot = build_snapshot(
             cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
         )
+        if cfg.snapshot.after_start:
+            message("running [[snapshot.after_start]] on the legacy")
+            snapshot = _after_start(pair, snapshot, base_path)
     pair.snapshot = snapshot
     databases = _databases(pair, profile, snapshot, message)
     for key in SIDES:

@@ -33,6 +33,7 @@ from harness.setup.traffic import TrafficConfig
 
 __all__ = [
     "AcceptRule",
+    "AfterStartStep",
     "AuthConfig",
     "CompareConfig",
     "DbConfig",
@@ -59,6 +60,39 @@ class _Strict(BaseModel):
 Command = list[str] | str
 
 
+class AfterStartStep(_Strict):
+    """One step of ``[[snapshot.after_start]]``: a command, or a request to the contract."""
+
+    command: Command | None = Field(
+        None,
+        description="argv list (or a shell-free string); `{url}` (the service's origin and "
+        "base path), `{port}`, `{database}` and `{python}` are filled in",
+    )
+    cwd: str | None = Field(
+        None,
+        description="command: working directory, relative to parity.toml (default: [snapshot] cwd)",
+    )
+    method: str | None = Field(None, description='request: the method, e.g. "POST"')
+    path: str | None = Field(
+        None, description='request: the path relative to the base path, e.g. "/api/items"'
+    )
+    body: Any = Field(None, description="request: the JSON body (none: no body)")
+    role: str | None = Field(
+        None, description="request: the [auth.roles] role it is sent as (default: anonymous)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AfterStartStep:
+        request = self.method is not None or self.path is not None
+        if (self.command is None) == (not request):
+            raise ValueError("an after_start step is a command, or a request (method and path)")
+        if request and not (self.method and self.path and self.path.startswith("/")):
+            raise ValueError("a request step has a method and a path starting with /")
+        if self.command is None and self.cwd is not None:
+            raise ValueError("cwd goes with command")
+        return self
+
+
 class SnapshotConfig(_Strict):
     """How to build the one seeded database both targets start from."""
 
@@ -69,6 +103,14 @@ class SnapshotConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
     seed: int = Field(42, description="the seed passed to the seeding command as `{seed}`")
     timeout_s: float = Field(180.0, description="seconds before the snapshot build is an error")
+    after_start: list[AfterStartStep] = Field(
+        default_factory=list,
+        description="`[[snapshot.after_start]]`, managed mode: steps run once, in order, on "
+        "the legacy started on the seeded snapshot (commands, or contract requests as a role: "
+        "registering users, creating rows through the API); the legacy is then stopped and "
+        "its database becomes the snapshot both sides start from. A step that fails (exit "
+        "status, a non-2xx answer) stops the run",
+    )
 
 
 class ServiceConfig(_Strict):
