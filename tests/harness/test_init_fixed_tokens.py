@@ -168,3 +168,26 @@ def test_probe_kinds_switched_off_send_nothing_and_are_listed(tmp_path: Path) ->
     keys = {key for _, _, key in sent}
     assert not keys & {"Bearer parity-probe-token", "Token parity-probe-token", "not.a.valid.token"}
     assert "" not in keys, "the empty-credentials probe went out"
+
+
+def test_fixed_token_config_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from harness.errors import HarnessError
+    from harness.setup.config import AuthConfig
+
+    with pytest.raises(ValidationError, match="no login operation"):
+        AuthConfig.model_validate({"roles": {"admin": {"body": {"u": "a"}}}})
+    auth = AuthConfig.model_validate(
+        {
+            "login": "POST /login",
+            "roles": {"admin": {"body": {"u": "a"}}, "bot": {"token_env": "BOT_KEY"}},
+        }
+    )
+    env = {"PARITY_TOKEN_ADMIN": "fixed-admin"}
+    assert auth.fixed_token("admin", env) == "fixed-admin"  # the variable wins over the login
+    assert auth.fixed_token("admin", {}) is None  # else the role logs in
+    with pytest.raises(HarnessError, match=r"set \$BOT_KEY") as err:
+        auth.fixed_token("bot", {"PARITY_TOKEN_BOT": "ignored: token_env names the variable"})
+    assert err.value.kind == "auth"
+    assert auth.fixed_token("bot", {"BOT_KEY": "k"}) == "k"
