@@ -109,6 +109,20 @@ SLOW: dict[str, str] = {
     "tests/harness/test_init_auth_modes.py::"
     "test_a_cookie_session_with_csrf_and_keys_that_expire": "16-20 s each",
     "tests/harness/test_init_auth_modes.py::test_an_api_key_in_a_query_parameter": ("15-19 s each"),
+    # the notes pair with fixed keys and no login: init, a run and two refused starts;
+    # a key revoked mid-run; probe kinds switched off (2026-12-06, 2 cores, other jobs)
+    "tests/harness/test_init_fixed_tokens.py::"
+    "test_a_pair_without_a_login_runs_on_fixed_tokens": "52 s",
+    "tests/harness/test_init_fixed_tokens.py::test_a_fixed_token_revoked_mid_run_is_reported": (
+        "22 s"
+    ),
+    "tests/harness/test_init_fixed_tokens.py::"
+    "test_probe_kinds_switched_off_send_nothing_and_are_listed": "26 s",
+    "tests/harness/test_init_fixed_tokens.py::"
+    "test_doctor_names_a_missing_and_a_refused_fixed_token": "6 s",
+    # the fixture pair's legacy started for the hook, then both services (13 s)
+    "tests/harness/test_after_start.py::"
+    "test_rows_made_after_start_are_in_the_snapshot_both_sides_start_from": "13 s",
     # the Node differential: the three list schemas draw longest (CI 9-11 s); the others stay
     "tests/backend/test_js_differential.py::test_zod_issues[CASE_LIST]": "19 s",
     "tests/backend/test_js_differential.py::test_zod_issues[FEED_LIST]": "16 s",

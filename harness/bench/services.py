@@ -204,9 +204,13 @@ class RssWatcher:
 def _tokens(config: ParityConfig, url: str) -> dict[str, str]:
     if config.auth is None:
         return {}
-    method, _, path = config.auth.login.partition(" ")
+    method, _, path = (config.auth.login or "").partition(" ")
     tokens: dict[str, str] = {}
     for role, spec in config.auth.roles.items():
+        fixed = config.auth.fixed_token(role)
+        if fixed is not None:
+            tokens[role] = f"{config.auth.prefix}{fixed}"
+            continue
         res = httpx.request(method, url + path, json=spec.body, timeout=30)
         if res.status_code >= 400:
             raise HarnessError(f"bench login as {role} failed: {res.status_code} {res.text[:200]}")

@@ -156,7 +156,7 @@ class CaseSource:
         generated cases, then every stated bound of the operation at and past its limit."""
         cases = cases + self._edges(op, cases)
         auth = self.config.auth
-        if auth is None or auth.login != op.id or not auth.roles:
+        if auth is None or auth.login is None or auth.login != op.id or not auth.roles:
             return cases
         method, _, path = auth.login.partition(" ")
         logins = [
@@ -171,6 +171,7 @@ class CaseSource:
                 json_body=role.body,
             )
             for role in auth.roles.values()
+            if role.body is not None
         ]
         known = {c.signature() for c in cases}
         return [c for c in logins if c.signature() not in known] + cases

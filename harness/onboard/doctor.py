@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from harness.errors import HarnessError
 from harness.setup.config import ParityConfig, load_config
 from harness.setup.contract import Contract, load_contract, match_operation
 
@@ -86,7 +87,7 @@ def diagnose(
             )
     problems += check_databases(config)
     auth = config.auth
-    if auth is not None and not any(op.id == auth.login for op in ops):
+    if auth is not None and auth.login is not None and not any(op.id == auth.login for op in ops):
         problems.append(
             Problem(
                 f"{config.source}: [auth] login",
@@ -133,9 +134,18 @@ def diagnose(
                     )
                 )
         tokens: dict[str, dict[str, str]] = {side: {} for side in up}
-        if auth is not None and any(op.id == auth.login for op in ops):
+        fixed: dict[str, str] = {}
+        if auth is not None:
+            fixed, missing = _fixed_tokens(config)
+            problems += missing
+            problems += _fixed_refused(client, config, up, fixed, reads)
+            for side in up:
+                tokens[side].update(fixed)
+        if auth is not None and auth.login and any(op.id == auth.login for op in ops):
             path = auth.login.split(" ", 1)[1]
             for role, rc in auth.roles.items():
+                if role in fixed or rc.body is None:
+                    continue
                 failed = []
                 for side, root in up.items():
                     resp = _send(client, "POST", root + path, json=rc.body)
@@ -158,8 +168,71 @@ def diagnose(
                             "fix its body (credentials) or [auth] token_path",
                         )
                     )
-            problems += _token_accepted(client, config, contract, up, tokens, reads)
+            logged_in = {
+                side: {r: t for r, t in got.items() if r not in fixed}
+                for side, got in tokens.items()
+            }
+            problems += _token_accepted(client, config, contract, up, logged_in, reads)
         problems += _reach(client, config, up, tokens, ops, contract.raw)
+    return problems
+
+
+def _fixed_tokens(config: ParityConfig) -> tuple[dict[str, str], list[Problem]]:
+    """Each fixed-token role's credential as ``_credentials`` sends it (a cookie session's
+    is its Cookie line), and a problem per role whose token is missing."""
+    auth = config.auth
+    assert auth is not None
+    out: dict[str, str] = {}
+    problems = []
+    for role in auth.roles:
+        try:
+            token = auth.fixed_token(role)
+        except HarnessError:
+            variable = auth.token_source(role)
+            problems.append(
+                Problem(
+                    f"{config.source}: [auth.roles.{role}]",
+                    f"no fixed token: {variable} is not set",
+                    f"export {variable[1:]}=<the role's token>"
+                    + ("" if auth.login is None else ", or give the role a login body"),
+                )
+            )
+            continue
+        if token is not None:
+            cookie = auth.token_in == "cookie" and auth.name
+            out[role] = f"{auth.name}={token}" if cookie else token
+    return out, problems
+
+
+def _fixed_refused(
+    client: httpx.Client,
+    config: ParityConfig,
+    up: dict[str, str],
+    fixed: dict[str, str],
+    reads: list[Any],
+) -> list[Problem]:
+    """A fixed token every read answers 401 to, per role and side: expired, revoked or sent
+    the wrong way (the run stops on it)."""
+    assert config.auth is not None
+    problems = []
+    for role, token in fixed.items():
+        refused = []
+        for side, root in up.items():
+            answers = [
+                _send(client, "GET", root + op.path, **_credentials(config, token))
+                for op in reads[:3]
+            ]
+            if answers and all(a is not None and a.status_code == 401 for a in answers):
+                refused.append(f"{side} 401 to {reads[0].id}")
+        if refused:
+            problems.append(
+                Problem(
+                    f"{config.source}: [auth.roles.{role}]",
+                    f"its fixed token ({config.auth.token_source(role)}) is refused "
+                    f"({'; '.join(refused)})",
+                    "set a fresh token, or fix how [auth] sends it (header, prefix, token_in)",
+                )
+            )
     return problems
 
 

@@ -24,7 +24,7 @@ import yaml
 from harness.compare.comparison import compare_bodies
 from harness.compare.normalization import RuleSet, generalize, parse_time, shape
 from harness.errors import HarnessError
-from harness.setup.config import DEFAULT_SKIP_HEADERS
+from harness.setup.config import DEFAULT_SKIP_HEADERS, TOKEN_ENV_PREFIX, token_variable
 from harness.setup.contract_diff import diff_contracts
 
 __all__ = ["CONTRACT_PLACES", "ROLE_ENV_PREFIX", "InitResult", "init_config"]
@@ -178,7 +178,7 @@ def find_base_path(client: httpx.Client, doc: dict[str, Any], legacy: str) -> tu
 
 @dataclass
 class Auth:
-    login: str
+    login: str | None  # None: no login operation, each role sends a fixed token
     token_path: str
     header: str
     prefix: str
@@ -208,6 +208,7 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
     schemes = (doc.get("components") or {}).get("securitySchemes") or {}
     header, prefix, evidence = "Authorization", "Bearer ", []
     token_in, token_name, csrf_header = "header", None, None
+    scheme_found = False
     for name, raw in schemes.items():
         scheme = _resolve(doc, raw)
         named = str(scheme.get("name", ""))
@@ -225,6 +226,7 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
         elif kind == "apiKey" and where in ("query", "cookie"):
             token_in, token_name, prefix = str(where), str(scheme.get("name", "")), ""
             evidence.append(f"securitySchemes.{name}: apiKey in {where} {token_name!r}")
+            scheme_found = True
             break
         elif kind == "http":
             word = str(scheme.get("scheme", "bearer"))
@@ -235,6 +237,7 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
             evidence.append(f"securitySchemes.{name} ({kind} in {scheme.get('in')}) unsupported")
             continue
         evidence.append(f"securitySchemes.{name}: {kind}, header {header!r}, prefix {prefix!r}")
+        scheme_found = True
         break
     best: tuple[int, Auth] | None = None
     for method, path, op in _operations(doc):
@@ -280,7 +283,33 @@ def find_auth(doc: dict[str, Any]) -> Auth | None:
             )
             if best is None or score > best[0]:
                 best = (score, auth)
+    if best is None and scheme_found:  # a scheme but nothing to log in with: fixed tokens
+        return Auth(
+            login=None,
+            token_path="$.token",
+            header=header,
+            prefix=prefix,
+            evidence=[
+                *evidence,
+                "no login operation (a POST taking a password and answering a "
+                "token): each role sends a fixed token from the environment",
+            ],
+            identifier="",
+            secret="",
+            token_in=token_in,
+            name=token_name,
+            csrf_header=csrf_header,
+        )
     return best[1] if best else None
+
+
+def fixed_roles_from_env(env: dict[str, str]) -> dict[str, str]:
+    """``PARITY_TOKEN_<NAME>``: the role ``name``'s fixed token (roles named in lower case)."""
+    return {
+        key[len(TOKEN_ENV_PREFIX) :].lower(): value
+        for key, value in sorted(env.items())
+        if key.startswith(TOKEN_ENV_PREFIX) and value and len(key) > len(TOKEN_ENV_PREFIX)
+    }
 
 
 def roles_from_env(auth: Auth, env: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -303,6 +332,8 @@ def _login(
 ) -> tuple[str | None, dict[str, str], str]:
     """(token, the cookies the login set, why not). A cookie session's CSRF token is found
     here, in a real answer: a cookie, a header or a body field named like one."""
+    if auth.login is None:
+        return None, {}, "no login operation"
     path = auth.login.split(" ", 1)[1]
     try:
         resp = client.post(base + path, json=body)
@@ -599,6 +630,7 @@ def init_config(
         published = candidate_contract(client, candidate, doc)
         auth = find_auth(doc)
         roles: dict[str, dict[str, Any]] = {}
+        fixed_names: list[str] = []  # no login operation: roles with a fixed token
         tokens: dict[str, tuple[str, dict[str, str]]] = {}
         if auth is not None:
             notes += [
@@ -606,8 +638,23 @@ def init_config(
                 for e in auth.evidence
                 if "unsupported" in e
             ]
-            roles = roles_from_env(auth, env)
-            if not roles:
+            if auth.login is None:
+                fixed = fixed_roles_from_env(env)
+                if not fixed:
+                    notes.append(
+                        "no login operation and no fixed tokens: set "
+                        f"{TOKEN_ENV_PREFIX}<NAME>=<token> per role before parity run (the "
+                        "file names a role `user` reading $PARITY_TOKEN_USER)"
+                    )
+                    fixed_names = ["user"]
+                else:
+                    fixed_names = list(fixed)
+                for name, value in fixed.items():
+                    cookie = {auth.name: value} if auth.token_in == "cookie" and auth.name else {}
+                    tokens[name] = (value, cookie)
+            else:
+                roles = roles_from_env(auth, env)
+            if auth.login is not None and not roles:
                 notes.append(
                     f"no roles: set {ROLE_ENV_PREFIX}<NAME>='user:password' per role and run "
                     "parity init again"
@@ -640,7 +687,7 @@ def init_config(
             except ValueError:
                 continue
             samples += _aa(f"GET {path}", a, b)
-        if auth is not None and roles:
+        if auth is not None and auth.login is not None and roles:
             body = next(iter(roles.values()))
             path = auth.login.split(" ", 1)[1]
             try:
@@ -692,9 +739,12 @@ def init_config(
     ]
     if auth is not None:
         lines += ["[auth]", *(f"# {e}" for e in auth.evidence)]
+        if auth.login is not None:
+            lines += [
+                f"login = {_toml(auth.login)}",
+                f"token_path = {_toml(auth.token_path)}",
+            ]
         lines += [
-            f"login = {_toml(auth.login)}",
-            f"token_path = {_toml(auth.token_path)}",
             f"header = {_toml(auth.header)}",
             f"prefix = {_toml(auth.prefix)}",
         ]
@@ -714,6 +764,15 @@ def init_config(
                 f"# from ${ROLE_ENV_PREFIX}{name.upper()}",
                 f"[auth.roles.{name}]",
                 f"body = {_toml(body)}",
+                "",
+            ]
+        for name in fixed_names:
+            variable = token_variable(name)
+            lines += [
+                f"# a fixed token, sent as is and never renewed: export {variable}=<token>",
+                "# before `parity run` (parity doctor says when it is missing or refused)",
+                f"[auth.roles.{name}]",
+                f"token_env = {_toml(variable)}",
                 "",
             ]
     lines += [

@@ -43,7 +43,15 @@ from harness.setup.contract import match_operation
 from harness.setup.envelope import unwrap_response
 from harness.setup.signing import Signer
 
-__all__ = ["Pair", "Sessions", "Timings", "extract", "login", "open_pair"]
+__all__ = [
+    "Pair",
+    "Sessions",
+    "Timings",
+    "check_fixed_tokens",
+    "extract",
+    "login",
+    "open_pair",
+]
 
 _T = TypeVar("_T")
 SIDES = ("legacy", "candidate")
@@ -105,6 +113,11 @@ class Pair:
     # or why there is none
     logged_out: str | None = None
     logged_out_note: str | None = None
+    # requests re-sent on a fresh connection after a dropped one, per target (every
+    # transport of the run counts here)
+    retries: dict[str, int] = field(default_factory=dict)
+    # roles sent with a fixed token (never logged in nor renewed) -> where it comes from
+    fixed: dict[str, str] = field(default_factory=dict)
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -317,6 +330,7 @@ class Pair:
             legacy,
             candidate,
             timeout_s=self.config.compare.timeout_s,
+            retries=self.retries,
             **auth_placement(self.config),
         )
 
@@ -394,10 +408,20 @@ def login(
     auth = config.auth
     if auth is None or not auth.roles:
         return
-    method, _, path = auth.login.partition(" ")
     for role, role_cfg in auth.roles.items():
         if roles is not None and role not in roles:
             continue
+        fixed = auth.fixed_token(role)
+        if fixed is not None:  # sent as is, never renewed (no expiry)
+            pair.fixed[role] = auth.token_source(role)
+            for target in targets.values():
+                target.tokens[as_key(role)] = fixed
+                if auth.token_in == "cookie":
+                    target.cookies[as_key(role)] = f"{auth.name}={fixed}" if auth.name else fixed
+            continue
+        assert auth.login is not None
+        assert role_cfg.body is not None
+        method, _, path = auth.login.partition(" ")
         req = build_request(
             operation=auth.login,
             method=method.upper(),
@@ -540,7 +564,7 @@ def open_pair(
                 message("resetting both services before the first scenario")
                 pair.reset_external()
         else:
-            _start_managed(pair, profile, message, snapshot_file)
+            _start_managed(pair, profile, message, snapshot_file, base_path.rstrip("/"))
         base = base_path.rstrip("/")
         if base:  # the contract's paths are relative to its servers' path
             for target in pair.targets.values():
@@ -566,6 +590,39 @@ def open_pair(
         REAPER.forget(path=tmp)
 
 
+def check_fixed_tokens(pair: Pair, reads: list[str]) -> None:
+    """Each fixed-token role's token tried on a few reads (``"GET /path"`` operations without
+    path parameters) on each side before anything else is sent: a side that answers every
+    one with 401 refuses the token, and no request of that role can be authenticated, so
+    the run stops (exit 2) saying which variable to fix, instead of a report full of 401s."""
+    if not pair.fixed or not reads:
+        return
+    sides = [k for k in SIDES if k in pair.targets]
+    for role, source in pair.fixed.items():
+        for key in sides:
+            statuses = []
+            for op_id in reads[:3]:
+                method, _, path = op_id.partition(" ")
+                req = build_request(
+                    operation=op_id,
+                    method=method,
+                    path=path,
+                    query=(),
+                    headers=(("accept", "*/*"),),
+                    role=role,
+                    mode="login",
+                )
+                statuses.append(pair.send_one(key, req).status)
+            if all(status == 401 for status in statuses):
+                raise HarnessError(
+                    f"role {role}'s fixed token ({source}) is refused by the {key}: "
+                    + ", ".join(reads[:3])
+                    + " answer 401 (expired or invalid; a fixed token is never renewed): set "
+                    "a fresh one",
+                    kind="auth",
+                )
+
+
 def log_out_a_session(pair: Pair, logout: str) -> None:
     """A fresh session of the first role, logged out again through ``logout`` on both
     sides, before the baseline is taken: its tokens (``<role>#logged-out``) were valid and
@@ -574,7 +631,12 @@ def log_out_a_session(pair: Pair, logout: str) -> None:
     assert pair.transport is not None
     if auth is None or not auth.roles:
         return
-    role = next(iter(auth.roles))
+    role = next((r for r in auth.roles if r not in pair.fixed), None)
+    if role is None:  # logging a fixed token out would end it for the rest of the run
+        pair.logged_out_note = (
+            "the logged-out-token probe was not sent: every role has a fixed token"
+        )
+        return
     key = f"{role}#logged-out"
     sides = {k: t for k, t in pair.targets.items() if k in SIDES}
     login(pair.config, pair.transport, sides, pair, roles=[role], as_key=lambda _r: key)
@@ -666,6 +728,7 @@ def _transport(pair: Pair) -> Transport:
         pair.targets["candidate"],
         extra=tuple(t for k, t in pair.targets.items() if k not in SIDES),
         timeout_s=pair.config.compare.timeout_s,
+        retries=pair.retries,
         **auth_placement(pair.config),
     )
 
@@ -756,11 +819,123 @@ def _postgres_server(
     return server.url, True
 
 
+def _after_start(pair: Pair, snapshot: Path, base_path: str) -> Path:
+    """``[[snapshot.after_start]]``: the legacy started on a copy of the seeded snapshot, each
+    step run on it in order (a command, or a contract request as a role, logged in as the
+    run logs in), the legacy stopped; its database, copied whole (WAL included), is the
+    snapshot both sides start from. A failing step is a harness error naming it."""
+    cfg = pair.config
+    assert cfg.snapshot is not None
+    work = copy_snapshot(snapshot, pair.tmp / "after_start.db")
+    service = ManagedService(
+        target="legacy",
+        config=cfg.services["legacy"],
+        base_dir=cfg.base_dir,
+        database=work,
+        log_path=pair.run_dir / "after_start.log",
+    )
+    spans = len(pair.login_spans)
+    try:
+        service.start()
+        service.wait_healthy()
+        target = Target("legacy", service.base_url + base_path)
+        transport = Transport(
+            target, target, timeout_s=cfg.compare.timeout_s, **auth_placement(cfg)
+        )
+        try:
+            roles = sorted({s.role for s in cfg.snapshot.after_start if s.role is not None})
+            unknown = [r for r in roles if cfg.auth is None or r not in cfg.auth.roles]
+            if unknown:
+                raise HarnessError(
+                    f"{cfg.source}: [[snapshot.after_start]] role {unknown[0]!r} is not an "
+                    "[auth.roles] role",
+                    kind="config",
+                )
+            if roles:
+                login(cfg, transport, {"legacy": target}, pair, roles=roles)
+            for n, step in enumerate(cfg.snapshot.after_start, 1):
+                where = f"[[snapshot.after_start]] #{n}"
+                if step.command is not None:
+                    _after_start_command(cfg, step.command, step.cwd, service, target, work, where)
+                    continue
+                assert step.method is not None
+                assert step.path is not None
+                method = step.method.upper()
+                req = build_request(
+                    operation=f"{method} {step.path}",
+                    method=method,
+                    path=step.path,
+                    query=(),
+                    headers=(("accept", "*/*"),),
+                    role=step.role,
+                    mode="login",
+                    **({} if step.body is None else {"json_body": step.body}),
+                )
+                try:
+                    resp = transport.send_one("legacy", req)
+                except TargetUnreachable as exc:
+                    raise HarnessError(f"{where}: the legacy stopped answering: {exc}") from exc
+                if not 200 <= resp.status < 300:
+                    raise HarnessError(
+                        f"{where}: {method} {step.path} as {step.role or 'anonymous'} "
+                        f"answered {resp.status} {resp.text[:200]!r}",
+                        kind="config",
+                    )
+        finally:
+            transport.close()
+    finally:
+        service.stop()
+        del pair.login_spans[spans:]  # the hook's logins are in the snapshot, not the run
+    return _copy_sqlite(work, pair.tmp / "snapshot.after_start.db")
+
+
+def _after_start_command(
+    cfg: ParityConfig,
+    command: Command,
+    cwd: str | None,
+    service: ManagedService,
+    target: Target,
+    database: Path,
+    where: str,
+) -> None:
+    assert cfg.snapshot is not None
+    values = {
+        "python": sys.executable,
+        "url": target.base_url,
+        "port": str(service.port),
+        "database": str(database),
+    }
+    argv = render_command(command, values)
+    env = {**os.environ, **cfg.snapshot.env}
+    for key, value in env.items():
+        for name, filled in values.items():
+            value = value.replace("{" + name + "}", filled)
+        env[key] = value
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cfg.resolve(cwd or cfg.snapshot.cwd),
+            env=env,
+            capture_output=True,
+            timeout=cfg.snapshot.timeout_s,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"{where}: {shlex.join(argv)}: {exc}", kind="config") from exc
+    if proc.returncode != 0:
+        raise HarnessError(
+            f"{where}: {shlex.join(argv)} exited with {proc.returncode}",
+            kind="config",
+            log_tail=(proc.stdout + proc.stderr).decode("utf-8", "replace")[-2000:],
+        )
+
+
 def _start_managed(
     pair: Pair,
     profile: Profile,
     message: Callable[[str], None],
     snapshot_file: Path | None = None,
+    base_path: str = "",
 ) -> None:
     cfg = pair.config
     for key in SIDES:
@@ -783,6 +958,9 @@ def _start_managed(
         snapshot = build_snapshot(
             cfg.snapshot, cfg.base_dir, pair.tmp / "snapshot.db", pair.run_dir / "snapshot.log"
         )
+        if cfg.snapshot.after_start:
+            message("running [[snapshot.after_start]] on the legacy")
+            snapshot = _after_start(pair, snapshot, base_path)
     pair.snapshot = snapshot
     databases = _databases(pair, profile, snapshot, message)
     for key in SIDES:

@@ -80,6 +80,7 @@ class Transport:
         extra: tuple[Target, ...] = (),
         mounts: dict[str, httpx.BaseTransport] | None = None,
         signer: Signer | None = None,
+        retries: dict[str, int] | None = None,
     ) -> None:
         self.signer = signer  # [auth.signing]: signs the bytes as sent
         self.legacy = legacy
@@ -91,7 +92,9 @@ class Transport:
         self.token_name = token_name  # the query parameter (token_in = query)
         self.csrf_header = csrf_header
         self.timeout_s = timeout_s
-        self.retries = 0  # requests re-sent on a fresh connection after a dropped one
+        # requests re-sent on a fresh connection after a dropped one, per target key (a
+        # dict shared with the pair: every transport of a run counts into it)
+        self.retries: dict[str, int] = {} if retries is None else retries
         self.mounts = mounts or {}  # target key -> an httpx transport (tests: MockTransport)
         self._limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
         self._clients = {t.key: self._client(t, self._limits) for t in self.all.values()}
@@ -165,7 +168,7 @@ class Transport:
             except _CONNECTION_ERRORS:
                 # a server may close its keep-alive connection after an error (uvicorn does
                 # after a 500, without "Connection: close"): retry once on a fresh connection
-                self.retries += 1
+                self.retries[target.key] = self.retries.get(target.key, 0) + 1
                 started = time.perf_counter()
                 with self._client(target, httpx.Limits(max_keepalive_connections=0)) as fresh:
                     resp = fresh.request(req.method, req.path, **kwargs)

@@ -186,6 +186,19 @@ def _print_footer(results: Any, console: Console) -> None:
             "case that could observe an earlier write)",
             soft_wrap=True,
         )
+    skipped = (results.get("config") or {}).get("probes_skipped") or []
+    if skipped:
+        console.print(
+            "probes skipped ([probes]): " + ", ".join(skipped), soft_wrap=True, markup=False
+        )
+    retried = {key: t.get("retries") or 0 for key, t in (results.get("targets") or {}).items()}
+    if any(retried.values()):
+        console.print(
+            "retries: "
+            + ", ".join(f"{key} {n}" for key, n in retried.items() if n)
+            + " request(s) re-sent on a fresh connection after a dropped one",
+            soft_wrap=True,
+        )
     verdict = results.get("verdict", "error")
     drift = sum(1 for f in findings if not f["accepted"])
     accepted = sum(1 for f in findings if f["accepted"])

@@ -117,6 +117,11 @@ class RunConfigInfo(_Model):
     config: str
     operations: list[str] = Field(description="the selected operations, in run order")
     phases: list[str] = Field(description="the phases this run planned, in order")
+    probes_skipped: list[str] = Field(
+        default_factory=list,
+        description="probe kinds switched off in [probes] (methods, slash, head, options, "
+        "auth, idempotency, rate_limit): none of their requests was sent",
+    )
 
 
 class TargetInfo(_Model):
@@ -128,6 +133,11 @@ class TargetInfo(_Model):
     database: str | None = Field(default=None, description="the engine of its database")
     restores: int = Field(0, description="times its database was restored to the baseline")
     restore_s: float = Field(0.0, description="seconds those restores took, all together")
+    retries: int = Field(
+        0,
+        description="requests re-sent to it on a fresh connection after it dropped one (a "
+        "server closing a keep-alive connection after an error); each is still one answer",
+    )
 
 
 class LatencyStats(_Model):

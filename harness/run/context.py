@@ -147,6 +147,8 @@ class RunStats:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     traffic: dict[str, Any] = field(default_factory=dict)  # results' TrafficSummary
     renewals: Counter[str] = field(default_factory=Counter)  # re-logins that helped, per role
+    # a fixed token's positive requests answered 401, per role and side (never renewed)
+    fixed_refused: dict[str, Counter[str]] = field(default_factory=dict)
     # negative cases both sides answered 2xx: input the contract forbids and both accept,
     # per operation: [cases, the smallest example]
     accepted_inputs: dict[str, list[Any]] = field(default_factory=dict)
@@ -368,6 +370,15 @@ class RunContext:
                 cand = replace(candidate_req, role=key) if candidate_req else None
                 return self._exchange(own, cand, restore=restore)
         result = self._exchange(req, candidate_req, restore=restore)
+        if role is not None and role in self.pair.fixed:
+            if req.mode == "positive":  # a fixed token is not renewed: its 401s are reported
+                refused = self.stats.fixed_refused.setdefault(role, Counter())
+                for side, status in (
+                    ("legacy", result.legacy.status),
+                    ("candidate", result.candidate.status),
+                ):
+                    refused[side] += status == 401
+            return result
         if (
             role is not None
             and "#" not in role

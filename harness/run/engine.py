@@ -26,7 +26,7 @@ from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.errors import HarnessError
 from harness.models import ExchangeResult
-from harness.pair.targets import open_pair
+from harness.pair.targets import check_fixed_tokens, open_pair
 from harness.reporting.results import Results, RunStarted
 from harness.run.context import Listener, NullListener, RunContext
 from harness.run.invariant_log import InvariantLog
@@ -180,7 +180,8 @@ class Engine:
                 phases.append(Rows())
             if self.config.auth is not None and self.config.auth.signing is not None:
                 phases.append(Signing())
-            phases.append(Idempotency())  # probes the operations that take a key, if any
+            if self.config.probes.idempotency:
+                phases.append(Idempotency())  # probes the operations that take a key, if any
             phases.append(Shrink())
         if profile.noise == "reuse":
             phases.append(ReuseNoise())
@@ -192,7 +193,7 @@ class Engine:
             phases.append(Interop())
         if profile.noise == "calibrate":
             phases.append(SaveNoise())
-        if self.config.rate_limit:
+        if self.config.rate_limit and self.config.probes.rate_limit:
             phases.append(RateLimit())  # last: the counters it fills starve nothing
         out: list[Phase] = []
         for phase in phases:
@@ -213,6 +214,8 @@ class Engine:
         """The contract's logout, when the probes will use a logged-out token."""
         auth = self.config.auth
         if not (self.profile.stateless and self.profile.probes) or auth is None:
+            return None
+        if not self.config.probes.auth:  # no logged-out-token probe to prepare
             return None
         if not auth.roles:
             return None
@@ -267,6 +270,15 @@ class Engine:
             logout=self.logout_operation(),
             snapshot_file=snapshot_file,
         ) as pair:
+            login_op = config.auth.login if config.auth is not None else None
+            check_fixed_tokens(
+                pair,
+                [
+                    op.id
+                    for op in self.contract.operations
+                    if op.method == "GET" and "{" not in op.path and op.id != login_op
+                ],
+            )
             defs = []
             rel = self.config.invariants.file
             if pair.watchers and self.profile.invariants and rel:
@@ -310,6 +322,7 @@ class Engine:
             contract=str(self.options.contract_path),
             config=str(self.options.config_path),
             phases=[p.name for p in phases] + self._checks(),
+            probes_skipped=self.config.probes.off(),
             started_at=started_at,
             duration_s=0.0,
             require_proof=self.profile.require_proof,

@@ -71,6 +71,7 @@ class RunMeta:
     interrupted: bool = False
     errors: list[dict[str, Any]] = field(default_factory=list)
     require_proof: bool = True
+    probes_skipped: list[str] = field(default_factory=list)  # [probes] kinds switched off
 
 
 def now() -> str:
@@ -530,6 +531,7 @@ def _targets(ctx: RunContext | None, config: ParityConfig, mode: str) -> dict[st
             database=ctx.pair.engines.get(key) if ctx and key in ctx.pair.watchers else None,
             restores=watcher.restores if watcher else 0,
             restore_s=round(watcher.restore_s, 4) if watcher else 0.0,
+            retries=ctx.pair.retries.get(key, 0) if ctx else 0,
         )
     return out
 
@@ -541,6 +543,14 @@ def _warnings(ctx: RunContext) -> list[str]:
             f"the {role} session ended mid-run {count} time(s) (its announced life ran out, "
             "or a 401); parity logged in again each time (a 401 request re-sent)"
         )
+    for role, refused in sorted(ctx.stats.fixed_refused.items()):
+        if sum(refused.values()):
+            sides = ", ".join(f"{side} {n}" for side, n in sorted(refused.items()) if n)
+            out.append(
+                f"role {role}'s fixed token ({ctx.pair.fixed.get(role, 'fixed')}) was refused "
+                f"with 401 mid-run ({sides} valid request(s)): it expired or is invalid, and "
+                "a fixed token is never renewed; set a fresh one (or give the role a login body)"
+            )
     for op_id, statuses in sorted(ctx.stats.positive.items()):
         if ctx.stats.proven(ctx.contract.get(op_id)):
             continue  # some valid case succeeded: the contract and fixtures can reach it
@@ -548,6 +558,8 @@ def _warnings(ctx: RunContext) -> list[str]:
         rejected = Counter({s: n for s, n in statuses.items() if 400 <= s < 500})
         if total >= 5 and sum(rejected.values()) > 0.9 * total:
             status, n = rejected.most_common(1)[0]
+            if status == 401 and any(sum(c.values()) for c in ctx.stats.fixed_refused.values()):
+                continue  # a refused fixed token, reported above
             out.append(
                 f"{op_id}: the legacy rejected {sum(rejected.values())} of {total} valid cases "
                 f"(commonest: {status}, {n} times): the contract, its examples or the fixtures "
@@ -676,6 +688,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
             config=meta.config,
             operations=[op.id for op in ctx.selected] if ctx else [],
             phases=meta.phases,
+            probes_skipped=meta.probes_skipped,
         ),
         targets=_targets(ctx, config, meta.mode),
         environment=environment(),

@@ -7,8 +7,10 @@ fails the run with the file and the place, instead of silently weakening the com
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +33,7 @@ from harness.setup.traffic import TrafficConfig
 
 __all__ = [
     "AcceptRule",
+    "AfterStartStep",
     "AuthConfig",
     "CompareConfig",
     "DbConfig",
@@ -39,12 +42,14 @@ __all__ = [
     "NormalizeRule",
     "ParityConfig",
     "PoolRule",
+    "ProbesConfig",
     "Profile",
     "ServiceConfig",
     "SnapshotConfig",
     "TableMap",
     "UnprovenRule",
     "load_config",
+    "token_variable",
 ]
 
 
@@ -53,6 +58,39 @@ class _Strict(BaseModel):
 
 
 Command = list[str] | str
+
+
+class AfterStartStep(_Strict):
+    """One step of ``[[snapshot.after_start]]``: a command, or a request to the contract."""
+
+    command: Command | None = Field(
+        None,
+        description="argv list (or a shell-free string); `{url}` (the service's origin and "
+        "base path), `{port}`, `{database}` and `{python}` are filled in",
+    )
+    cwd: str | None = Field(
+        None,
+        description="command: working directory, relative to parity.toml (default: [snapshot] cwd)",
+    )
+    method: str | None = Field(None, description='request: the method, e.g. "POST"')
+    path: str | None = Field(
+        None, description='request: the path relative to the base path, e.g. "/api/items"'
+    )
+    body: Any = Field(None, description="request: the JSON body (none: no body)")
+    role: str | None = Field(
+        None, description="request: the [auth.roles] role it is sent as (default: anonymous)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AfterStartStep:
+        request = self.method is not None or self.path is not None
+        if (self.command is None) == (not request):
+            raise ValueError("an after_start step is a command, or a request (method and path)")
+        if request and not (self.method and self.path and self.path.startswith("/")):
+            raise ValueError("a request step has a method and a path starting with /")
+        if self.command is None and self.cwd is not None:
+            raise ValueError("cwd goes with command")
+        return self
 
 
 class SnapshotConfig(_Strict):
@@ -65,6 +103,14 @@ class SnapshotConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
     seed: int = Field(42, description="the seed passed to the seeding command as `{seed}`")
     timeout_s: float = Field(180.0, description="seconds before the snapshot build is an error")
+    after_start: list[AfterStartStep] = Field(
+        default_factory=list,
+        description="`[[snapshot.after_start]]`, managed mode: steps run once, in order, on "
+        "the legacy started on the seeded snapshot (commands, or contract requests as a role: "
+        "registering users, creating rows through the API); the legacy is then stopped and "
+        "its database becomes the snapshot both sides start from. A step that fails (exit "
+        "status, a non-2xx answer) stops the run",
+    )
 
 
 class ServiceConfig(_Strict):
@@ -93,8 +139,28 @@ class ServiceConfig(_Strict):
     startup_timeout_s: float = Field(60.0, description="seconds to wait for the health check")
 
 
+TOKEN_ENV_PREFIX = "PARITY_TOKEN_"
+"""``PARITY_TOKEN_<ROLE>``: a role's fixed token, sent as is instead of logging in."""
+
+
+def token_variable(role: str) -> str:
+    """The environment variable that may hold ``role``'s fixed token: ``PARITY_TOKEN_`` and
+    the role's name upper-cased, every character but letters and digits as ``_``."""
+    return TOKEN_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", role).upper()
+
+
 class RoleConfig(_Strict):
-    body: dict[str, Any] = Field(description="the JSON body of this role's login request")
+    body: dict[str, Any] | None = Field(
+        None,
+        description="the JSON body of this role's login request (none: the role has a fixed "
+        "token, `token_env` or `$PARITY_TOKEN_<ROLE>`)",
+    )
+    token_env: str | None = Field(
+        None,
+        description="the environment variable holding this role's fixed token, sent as is "
+        "(where [auth] puts a token) instead of logging in, never renewed; default: "
+        "`PARITY_TOKEN_<ROLE>` (the role upper-cased, other characters as `_`) when it is set",
+    )
     cases: bool = Field(
         True,
         description="send cases as this role by default; false: it only logs in (a realtime "
@@ -103,7 +169,11 @@ class RoleConfig(_Strict):
 
 
 class AuthConfig(_Strict):
-    login: str = Field(description='the login operation, e.g. "POST /api/auth/login"')
+    login: str | None = Field(
+        None,
+        description='the login operation, e.g. "POST /api/auth/login"; none: every role has '
+        "a fixed token (`token_env`, `$PARITY_TOKEN_<ROLE>`)",
+    )
     token_path: str = Field("$.token", description="where the token is in the login response")
     header: str = Field("Authorization", description="the header that carries the token")
     prefix: str = Field("Bearer ", description="text before the token in that header")
@@ -155,6 +225,39 @@ class AuthConfig(_Strict):
     signing: SigningConfig | None = Field(
         None, description="`[auth.signing]`: HMAC signatures of the signed operations' bodies"
     )
+
+    @model_validator(mode="after")
+    def _logins(self) -> AuthConfig:
+        if self.login is None:
+            bodies = [name for name, role in self.roles.items() if role.body is not None]
+            if bodies:
+                raise ValueError(
+                    f"roles {', '.join(bodies)} have a login body but [auth] names no login "
+                    "operation: set login, or give them token_env instead"
+                )
+        return self
+
+    def fixed_token(self, role: str, env: Mapping[str, str] | None = None) -> str | None:
+        """``role``'s fixed token from its ``token_env`` or ``$PARITY_TOKEN_<ROLE>``; None
+        when the role logs in. A role with neither a token nor a way to log in, or whose
+        ``token_env`` is unset, is an error (exit 2: no request of it can be authenticated)."""
+        env = os.environ if env is None else env
+        cfg = self.roles[role]
+        variable = cfg.token_env or token_variable(role)
+        value = env.get(variable)
+        if value:
+            return value
+        if cfg.token_env is not None or cfg.body is None or self.login is None:
+            raise HarnessError(
+                f"[auth.roles.{role}]: no token: set ${variable} to the role's fixed token"
+                + ("" if cfg.token_env or self.login is None else ", or give it a login body"),
+                kind="auth",
+            )
+        return None
+
+    def token_source(self, role: str) -> str:
+        """Where ``role``'s fixed token comes from, for messages: ``$VARIABLE``."""
+        return "$" + (self.roles[role].token_env or token_variable(role))
 
 
 # Headers `headers = ["*"]` leaves out, and why (each one documented in docs/config.md):
@@ -601,6 +704,29 @@ class DbConfig(_Strict):
     )
 
 
+class ProbesConfig(_Strict):
+    """Each kind of probe switched on or off (all on by default); a kind switched off sends
+    none of its requests and is listed as skipped in the results and the report."""
+
+    methods: bool = Field(True, description="undeclared methods on each path (405 against 404)")
+    slash: bool = Field(True, description="each operation's path with a trailing slash")
+    head: bool = Field(True, description="HEAD on each path that has a GET")
+    options: bool = Field(True, description="an OPTIONS CORS preflight on each path")
+    auth: bool = Field(
+        True,
+        description="the auth scheme varied (another prefix, a malformed token, none) and a "
+        "logged-out token (a session logged out during setup)",
+    )
+    idempotency: bool = Field(
+        True, description="the idempotency-key phase ([[idempotency]] and declared keys)"
+    )
+    rate_limit: bool = Field(True, description="the rate-limit ladder ([[rate_limit]])")
+
+    def off(self) -> list[str]:
+        """The kinds switched off, in declaration order."""
+        return [name for name in type(self).model_fields if not getattr(self, name)]
+
+
 class NoiseConfig(_Strict):
     file: str = Field(
         "noise.json", description="where a calibration is saved and reused from (relative)"
@@ -693,6 +819,11 @@ class ParityConfig(_Strict):
         default_factory=InvariantsConfig, description="database invariants"
     )
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="A/A calibration file")
+    probes: ProbesConfig = Field(
+        default_factory=ProbesConfig,
+        description="`[probes]`: each kind of probe on or off (a profile's `probes = false` "
+        "turns the probes phase off whole)",
+    )
     db: DbConfig = Field(default_factory=DbConfig, description="database write diffs")
     exclude: list[str] = Field(default_factory=list, description="operation globs never exercised")
 

@@ -347,7 +347,7 @@ def role_identities(config: Any, fields: tuple[str, ...]) -> dict[str, str]:
     if config.auth is None:
         return out
     for role, rc in config.auth.roles.items():
-        norm = {k.lower().replace("_", ""): v for k, v in rc.body.items()}
+        norm = {k.lower().replace("_", ""): v for k, v in (rc.body or {}).items()}
         for f in fields:
             if isinstance(norm.get(f), str):
                 out[role] = norm[f]

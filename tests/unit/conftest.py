@@ -129,6 +129,7 @@ def build(contract: Any, config: ParityConfig, tmp_path: Path) -> Iterator[Calla
         }
         for target in targets.values():
             target.tokens = {"admin": "tok-admin", "viewer": "tok-viewer"}
+        retries: dict[str, int] = {}  # the pair's tally, as open_pair shares it
         transport = Transport(
             targets["legacy"],
             targets["candidate"],
@@ -137,6 +138,7 @@ def build(contract: Any, config: ParityConfig, tmp_path: Path) -> Iterator[Calla
                 "legacy": httpx.MockTransport(legacy),
                 "candidate": httpx.MockTransport(candidate),
             },
+            retries=retries,
         )
         transports.append(transport)
         pair = Pair(
@@ -147,6 +149,7 @@ def build(contract: Any, config: ParityConfig, tmp_path: Path) -> Iterator[Calla
             Timings(),
             targets=targets,
             transport=transport,
+            retries=retries,
         )
         watchers = {"legacy": FakeWatcher(), "candidate": FakeWatcher()} if watched else {}
         pair.watchers = watchers  # type: ignore[assignment]

@@ -150,7 +150,9 @@ def test_probes_catch_framework_drift_the_contract_does_not_list(build: Any) -> 
     assert sum(sent.values()) >= 5  # methods, HEAD, OPTIONS, slash, auth schemes
 
 
-def test_a_connection_dropped_after_a_500_is_retried_on_a_fresh_connection(build: Any) -> None:
+def test_a_connection_dropped_after_a_500_is_retried_on_a_fresh_connection(
+    build: Any, tmp_path: Path
+) -> None:
     state = {"drops": 1}
 
     def dropping(request: httpx.Request) -> httpx.Response:
@@ -162,7 +164,9 @@ def test_a_connection_dropped_after_a_500_is_retried_on_a_fresh_connection(build
     built = build(items_service(), dropping, operations=["GET /items"])
     Stateless().execute(built.ctx)
     assert built.ctx.pair.transport is not None
-    assert built.ctx.pair.transport.retries == 1
+    assert built.ctx.pair.transport.retries == {"candidate": 1}
+    targets = build_results(_meta(tmp_path), built.ctx.config, built.ctx).targets
+    assert (targets["legacy"].retries, targets["candidate"].retries) == (0, 1)
     assert not built.ctx.findings.all_groups()
 
 

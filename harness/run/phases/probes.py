@@ -4,7 +4,8 @@ Undeclared methods (405 against 404), a trailing slash (redirect or not), ``HEAD
 ``OPTIONS`` CORS preflight, and the auth scheme varied: another common prefix, a malformed
 token, no credentials at all, and a token that was valid and is now logged out (a session
 logged in and out through the contract's logout during setup). They run first, so
-framework drift shows in the first requests of a run, not after the long phase.
+framework drift shows in the first requests of a run, not after the long phase. Each kind
+can be switched off in ``[probes]`` (listed as skipped in the results).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
     for op in ctx.selected:
         by_path.setdefault(op.path, []).append(op)
     probes: list[PreparedRequest] = []
-    logged_out = ctx.pair.logged_out
+    kinds = ctx.config.probes  # [probes]: each kind on or off
+    logged_out = ctx.pair.logged_out if kinds.auth else None
     for path, ops in by_path.items():
         sample = next((c for op in ops for c in ctx.cases.pool(op.id)[:1]), None)
         if sample is None:
@@ -63,6 +65,8 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
         for method in (*METHODS, "HEAD"):
             if method in declared or (method == "HEAD" and "GET" not in declared):
                 continue
+            if not (kinds.head if method == "HEAD" else kinds.methods):
+                continue
             probes.append(
                 build_request(
                     operation=f"{method} {path}",
@@ -74,7 +78,7 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
                     mode="probe",
                 )
             )
-        if "OPTIONS" not in declared:
+        if "OPTIONS" not in declared and kinds.options:
             preflight = (
                 ("accept", "*/*"),
                 ("Origin", "http://parity.example"),
@@ -96,10 +100,13 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
             base = next(iter(ctx.cases.pool(op.id)[:1]), None)
             if base is None:
                 continue
-            probes.append(
-                replace(base, path=base.path + "/", role=role, mode="probe", operation=f"{op.id}/")
-            )
-            if auth is not None and auth.roles:
+            if kinds.slash:
+                probes.append(
+                    replace(
+                        base, path=base.path + "/", role=role, mode="probe", operation=f"{op.id}/"
+                    )
+                )
+            if auth is not None and auth.roles and kinds.auth:
                 header = auth.header
                 for label, value in _auth_variants(auth.prefix):
                     probes.append(

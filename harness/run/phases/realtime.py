@@ -162,7 +162,7 @@ class Realtime:
         for op in ctx.selected:
             if op.method in ("GET", "HEAD", "OPTIONS") or op.api is None:
                 continue
-            if auth is not None and match_operation(auth.login, op.id):
+            if auth is not None and auth.login and match_operation(auth.login, op.id):
                 continue  # a login writes a session, not an event; the harness's own logins
             last = int(op.method == "DELETE") + 2 * int(ctx.ends_session(op.id))
             # one request per role that may call it, then more of the first such role's up
