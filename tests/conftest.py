@@ -117,6 +117,9 @@ SLOW: dict[str, str] = {
     "tests/backend/test_js_differential.py::test_zod_issues[UPLOAD_LIST]": "19 s *",
     # both services restarted around a queued job (CI 10 s)
     "tests/e2e/test_job_restart.py": "18 s a side",
+    # a seeded legacy and 300 simulated requests (06:25 UTC); tests/traffic/test_gaps.py
+    # keeps the gap list's parameters, headers and statuses in the default set
+    "tests/traffic/test_gaps_e2e.py": "22 s",
 }
 
 
