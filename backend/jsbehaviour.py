@@ -321,6 +321,12 @@ def js_key_order(obj: Mapping[str, Any]) -> list[str]:
     return sorted(index, key=int) + [k for k in obj if k not in seen]
 
 
+def trim(text: str) -> str:
+    """``String.prototype.trim``: JavaScript's whitespace, not Python's (``str.strip`` also
+    strips the information separators U+001C..U+001F and U+0085)."""
+    return text.strip(_JS_SPACE)
+
+
 def to_lower_case(text: str) -> str:
     """``String.prototype.toLowerCase``: Python's ``str.lower`` (both apply Unicode's full
     mappings, final sigma included) plus the capitals Node's newer Unicode (16) knows and

@@ -121,6 +121,8 @@ def case_filters() -> dict[str, Any]:
 CASE_LIST = Obj(
     {
         **case_filters(),
+        # not in the contract: a filter only the list takes
+        "priority": Enum(values=PRIORITIES).optional(),
         "page": query_int(1).default(1),
         "pageSize": query_int(1, 100).default(20),
     }

@@ -134,6 +134,9 @@ SLOW: dict[str, str] = {
     # a real NGINX mirroring to compare-only gateways (2026-12-06, load 3-5: 55 s with two
     # instances and their merge, 30 s agreeing); test_compare_only_e2e.py keeps the path
     "tests/gateway/test_nginx_mirror_e2e.py": "55 s, 30 s",
+    # a seeded legacy and 300 simulated requests (06:25 UTC); tests/traffic/test_gaps.py
+    # keeps the gap list's parameters, headers and statuses in the default set
+    "tests/traffic/test_gaps_e2e.py": "22 s",
 }
 
 

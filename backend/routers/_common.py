@@ -5,26 +5,57 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
+from starlette.responses import Response
 
 from backend.errors import ApiError, custom_issue, validation_error
 from backend.events import record_event
 from backend.jsbehaviour import base64url_decode as _node_base64url
+from backend.jsbehaviour import to_lower_case, trim
 from backend.validation import ID_PARAM_SCHEMA, Obj, ValidationFailed
 
 __all__ = [
     "decode_json_cursor",
     "encode_json_cursor",
+    "minimal",
     "parse_body",
     "parse_id",
     "parse_query",
+    "prefers_minimal",
     "read_json",
     "record_event",
     "tally",
 ]
+
+
+_QUOTED = re.compile(r'"(.*)"')
+
+
+def prefers_minimal(request: Request) -> bool:
+    """RFC 7240: whether the request carries the preference ``return=minimal``, read as the
+    legacy's ``prefersMinimal`` reads it (``Headers.get`` joins repeated fields with ", ")."""
+    header = ", ".join(request.headers.getlist("prefer"))
+    for preference in header.split(","):
+        token = preference.split(";")[0]
+        name, eq, value = token.partition("=")
+        if not eq:
+            continue
+        value = trim(value)
+        quoted = _QUOTED.fullmatch(value)
+        if quoted is not None:
+            value = quoted.group(1)
+        if to_lower_case(trim(name)) == "return" and to_lower_case(value) == "minimal":
+            return True
+    return False
+
+
+def minimal() -> Response:
+    """The answer to a write whose client asked for ``Prefer: return=minimal``: 204, no body."""
+    return Response(status_code=204, headers={"Preference-Applied": "return=minimal"})
 
 
 def _reject_constant(name: str) -> Any:

@@ -23,7 +23,14 @@ from backend.errors import conflict, custom_issue, forbidden
 from backend.jsonout import JsonResponse, stringify
 from backend.models import Case, User
 from backend.notifications import notify
-from backend.routers._common import parse_body, parse_id, parse_query, record_event
+from backend.routers._common import (
+    minimal,
+    parse_body,
+    parse_id,
+    parse_query,
+    prefers_minimal,
+    record_event,
+)
 from backend.schemas import CASE_ASSIGN, CASE_CREATE, CASE_LIST, CASE_PATCH
 from backend.serialize import case_json
 
@@ -92,6 +99,8 @@ CASE_FILTERS = (
     Filter("category", lambda v: func.lower(Case.category) == func.lower(v), text=True),
     Filter("businessUnit", lambda v: Case.business_unit == v, text=True),
     Filter("assigneeId", lambda v: Case.assignee_id == v),
+    # only the list's query has it (the export's schema does not take it)
+    Filter("priority", lambda v: Case.priority == v),
 )
 CaseScope = tuple[bool, tuple[int, ...]]
 
@@ -155,7 +164,7 @@ async def list_cases(request: Request, caller: CallerDep, session: SessionDep) -
 
 
 @router.post("/api/cases")
-async def create_case(request: Request, caller: CallerDep, session: SessionDep) -> JsonResponse:
+async def create_case(request: Request, caller: CallerDep, session: SessionDep) -> Response:
     caller.require("agent")
     body = await parse_body(request, CASE_CREATE)
     unit = body.get("businessUnit") or caller.user.business_unit
@@ -180,6 +189,8 @@ async def create_case(request: Request, caller: CallerDep, session: SessionDep) 
     payload = case_json(row)
     record_event(session, "case.created", "case", row.id, caller.user.id, payload, unit)
     session.commit()
+    if prefers_minimal(request):
+        return minimal()
     return JsonResponse(payload, 201, floats=True)
 
 
@@ -191,7 +202,7 @@ async def get_case(id: str, caller: CallerDep, session: SessionDep) -> JsonRespo
 @router.patch("/api/cases/{id}")
 async def update_case(
     id: str, request: Request, caller: CallerDep, session: SessionDep
-) -> JsonResponse:
+) -> Response:
     caller.require("agent")
     case_id = parse_id(id)
     body = await parse_body(request, CASE_PATCH)
@@ -215,6 +226,8 @@ async def update_case(
         session, "case.updated", "case", case_id, caller.user.id, case_json(row), row.business_unit
     )
     session.commit()
+    if prefers_minimal(request):
+        return minimal()
     return JsonResponse(case_json(row), floats=True)
 
 

@@ -522,6 +522,11 @@ class ContractGap(_Model):
     operation: str
     in_contract: bool = Field(description="false: the contract has no such operation at all")
     query_parameters: list[str] = Field(default_factory=list)
+    request_headers: list[str] = Field(
+        default_factory=list,
+        description="request headers (lower-case) the operation does not declare, "
+        "standard and transport ones excluded",
+    )
     statuses: list[int] = Field(default_factory=list)
     request_media_types: list[str] = Field(default_factory=list)
     response_media_types: list[str] = Field(default_factory=list)
@@ -530,6 +535,7 @@ class ContractGap(_Model):
 
 _GAP_PARTS = (
     ("query_parameters", "query parameters"),
+    ("request_headers", "request headers"),
     ("statuses", "statuses"),
     ("request_media_types", "request media types"),
     ("response_media_types", "response media types"),

@@ -1,6 +1,6 @@
-"""What the contract leaves out: operations, query parameters, statuses, media types and
-response fields seen in traffic but absent from the contract, per operation, with a
-suggested OpenAPI Overlay 1.0 that adds them (response schemas inferred with genson)."""
+"""What the contract leaves out: operations, query parameters, request headers, statuses,
+media types and response fields seen in traffic but absent from the contract, per operation,
+with a suggested OpenAPI Overlay 1.0 that adds them (response schemas inferred with genson)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,54 @@ from harness.setup.contract import Contract
 from harness.traffic.capture import Capture
 from harness.traffic.replay import Router
 
-__all__ = ["Gaps", "find_gaps"]
+__all__ = ["STANDARD_HEADERS", "STANDARD_HEADER_PREFIXES", "Gaps", "find_gaps", "undeclared_header"]
+
+# request headers every client, browser or proxy sends on its own (content negotiation,
+# framing, credentials, caching, tracing, fetch metadata): never a gap, since no contract
+# declares them as parameters (OpenAPI even ignores Accept, Content-Type and Authorization)
+STANDARD_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "cookie",
+        "dnt",
+        "expect",
+        "forwarded",
+        "host",
+        "if-modified-since",
+        "if-none-match",
+        "keep-alive",
+        "origin",
+        "pragma",
+        "priority",
+        "proxy-authorization",
+        "proxy-connection",
+        "referer",
+        "te",
+        "traceparent",
+        "tracestate",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "via",
+        "x-real-ip",
+        "x-request-id",
+        "x-requested-with",
+    }
+)
+# and the families of them: proxies' x-forwarded-*, browsers' sec-fetch-* and client hints,
+# HTTP/2 pseudo-headers as some HAR exporters write them
+STANDARD_HEADER_PREFIXES = ("x-forwarded-", "sec-", ":")
 
 _NUMERIC = re.compile(r"^\d+$|^[0-9a-f]{8}-[0-9a-f-]{27}$", re.IGNORECASE)
 
@@ -24,6 +71,7 @@ class OpGaps:
     operation: str
     known: bool = True  # False: the contract has no such operation
     params: dict[str, int] = field(default_factory=dict)  # undeclared query parameter -> seen
+    headers: dict[str, int] = field(default_factory=dict)  # undeclared request header -> seen
     statuses: dict[int, int] = field(default_factory=dict)  # undocumented status -> seen
     request_media: set[str] = field(default_factory=set)
     response_media: set[str] = field(default_factory=set)
@@ -32,13 +80,20 @@ class OpGaps:
 
     def empty(self) -> bool:
         return self.known and not (
-            self.params or self.statuses or self.request_media or self.response_media or self.fields
+            self.params
+            or self.headers
+            or self.statuses
+            or self.request_media
+            or self.response_media
+            or self.fields
         )
 
     def lines(self) -> list[str]:
         out = [] if self.known else ["not in the contract"]
         if self.params:
             out.append("query parameters: " + ", ".join(sorted(self.params)))
+        if self.headers:
+            out.append("request headers: " + ", ".join(sorted(self.headers)))
         if self.statuses:
             out.append("statuses: " + ", ".join(str(s) for s in sorted(self.statuses)))
         if self.request_media:
@@ -74,11 +129,15 @@ class Gaps:
             method, _, path = g.operation.partition(" ")
             target = f"$.paths['{path}']"
             op: dict[str, Any] = {}
-            if g.params:
-                op["parameters"] = [
-                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in sorted(g.params)
-                ]
+            parameters = [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in sorted(g.params)
+            ] + [
+                {"name": n, "in": "header", "required": False, "schema": {"type": "string"}}
+                for n in sorted(g.headers)
+            ]
+            if parameters:
+                op["parameters"] = parameters
             responses: dict[str, Any] = {}
             for status in sorted(set(g.statuses) | ({200} if g.fields else set())):
                 builder = g.samples.get(status)
@@ -103,18 +162,41 @@ class Gaps:
 
 
 def _declared_params(
-    raw_op: dict[str, Any], raw_path: dict[str, Any], doc: dict[str, Any]
+    raw_op: dict[str, Any], raw_path: dict[str, Any], doc: dict[str, Any], where: str = "query"
 ) -> set[str]:
+    """The names of the operation's ``where`` parameters (``header``: lower-cased, with the
+    header API keys of the contract's security schemes); ``*``: any query name is declared."""
     names = set()
     for p in [*raw_path.get("parameters", []), *raw_op.get("parameters", [])]:
         p = _deref(p, doc)
-        if isinstance(p, dict) and p.get("in") == "query":
+        if isinstance(p, dict) and p.get("in") == where and where == "header":
+            names.add(str(p.get("name")).lower())
+        elif isinstance(p, dict) and p.get("in") == where:
             names.add(str(p.get("name")))
             if p.get("style") == "deepObject" or (
                 p.get("explode") and p.get("schema", {}).get("type") == "object"
             ):
                 names.add("*")
+    if where == "header":
+        schemes = doc.get("components", {}).get("securitySchemes", {})
+        for scheme in schemes.values() if isinstance(schemes, dict) else ():
+            scheme = _deref(scheme, doc)
+            if isinstance(scheme, dict) and (scheme.get("type"), scheme.get("in")) == (
+                "apiKey",
+                "header",
+            ):
+                names.add(str(scheme.get("name")).lower())
     return names
+
+
+def undeclared_header(name: str, declared: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether a request header says something of its own to the API: not one every client or
+    proxy sends (``STANDARD_HEADERS``, ``STANDARD_HEADER_PREFIXES``) nor one ``declared``
+    (lower-case names) as a header parameter."""
+    low = name.lower()
+    return not (
+        low in STANDARD_HEADERS or low.startswith(STANDARD_HEADER_PREFIXES) or low in declared
+    )
 
 
 def _deref(node: Any, doc: dict[str, Any], depth: int = 0) -> Any:
@@ -175,6 +257,10 @@ def find_gaps(captures: list[Capture], contract: Contract, base_path: str) -> Ga
                 path = req.path[len(base) :] if base and req.path.startswith(base) else req.path
                 key = f"{req.method.upper()} {_template(path)}"
                 g = ops.setdefault(key, OpGaps(key, known=False))
+                keys = _declared_params({}, {}, doc, "header")
+                for name in {k.lower() for k, _ in req.headers}:
+                    if undeclared_header(name, keys):
+                        g.headers[name] = g.headers.get(name, 0) + 1
                 if answer is not None:
                     g.statuses[answer.status] = g.statuses.get(answer.status, 0) + 1
                 if answer is not None and answer.body is not None:
@@ -191,6 +277,10 @@ def find_gaps(captures: list[Capture], contract: Contract, base_path: str) -> Ga
                 for name, _ in req.query:
                     if name not in declared:
                         g.params[name] = g.params.get(name, 0) + 1
+            declared_headers = _declared_params(raw_op, raw_path, doc, "header")
+            for name in {k.lower() for k, _ in req.headers}:
+                if undeclared_header(name, declared_headers):
+                    g.headers[name] = g.headers.get(name, 0) + 1
             media = next((v for k, v in req.headers if k.lower() == "content-type"), None)
             body_types = set(_deref(raw_op.get("requestBody", {}), doc).get("content", {}))
             if media and req.body is not None:

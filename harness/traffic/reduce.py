@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.setup.contract import Contract
 from harness.traffic.capture import Capture, Exchange
+from harness.traffic.gaps import undeclared_header
 from harness.traffic.replay import Router, _shape
 
 __all__ = ["Reduction", "chain", "reduce_capture"]
@@ -112,8 +113,11 @@ def _shape_signature(body: Any) -> str:
 def _signature(
     ex: Exchange, router: Router, roles: dict[str, str], default_role: str | None
 ) -> Signature:
-    """Operation x role x status x response shape x parameters (the query's names and a
-    JSON body's top-level fields): what one request adds to what a replay covers."""
+    """Operation x role x status x response shape x parameters (the query's names, a JSON
+    body's top-level fields and the names of the request headers that are not standard or
+    transport ones, such as ``Prefer``, which can change the answer): what one request adds
+    to what a replay covers. Header values are left out (an idempotency key is new on every
+    request)."""
     hit = router.match(ex.request.method, ex.request.path)
     op = hit[0].id if hit else f"{ex.request.method} {ex.request.path}"
     status = ex.answer.status if ex.answer else 0
@@ -122,7 +126,8 @@ def _signature(
     role = roles.get(ex.caller, default_role) if ex.caller is not None else None
     sent = ex.request.body.decoded() if ex.request.body is not None else None
     fields = [f"body.{k}" for k in sent] if isinstance(sent, dict) else []
-    params = tuple(sorted({k for k, _ in ex.request.query} | set(fields)))
+    headers = {f"header.{k.lower()}" for k, _ in ex.request.headers if undeclared_header(k)}
+    params = tuple(sorted({k for k, _ in ex.request.query} | set(fields) | headers))
     return (op, role, status, shape, params)
 
 

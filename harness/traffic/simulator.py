@@ -55,6 +55,9 @@ CHANNELS = ["email", "chat", "phone", "social", "web"]
 STATUSES = ["open", "in_progress", "resolved", "closed"]
 CATEGORIES = ["billing", "shipping", "technical", "account", "returns", "onboarding"]
 PRIORITIES = ["low", "medium", "high", "urgent"]
+# how often a request uses what the contract does not document (the undocumented `priority`
+# filter on the case list, `Prefer: return=minimal` on a case's create or update)
+PLANTED_RATE = 0.1
 NEXT_STATUS = {"open": "in_progress", "in_progress": "resolved", "resolved": "closed"}
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
@@ -73,6 +76,20 @@ class User:
     inbox: list[int] = field(default_factory=list)
     uploads: list[int] = field(default_factory=list)
     words: list[str] = field(default_factory=list)  # words seen in the data, for search
+    # the client's habits that the contract does not document (the undocumented `priority`
+    # filter, `Prefer: return=minimal`), drawn apart from ``rng`` so that a seed's requests
+    # stay what they were apart from them (by default seeded from ``rng``'s state, which
+    # it does not advance)
+    habits: random.Random | None = None
+
+    def __post_init__(self) -> None:
+        if self.habits is None:
+            self.habits = random.Random(repr(self.rng.getstate()))
+
+    @property
+    def habit(self) -> random.Random:
+        assert self.habits is not None
+        return self.habits
 
 
 class Simulator:
@@ -92,7 +109,10 @@ class Simulator:
         self.writer = writer
         self.pseudonyms = pseudonyms
         self.rng = random.Random(seed)
-        self.users = [User(e, p, r, random.Random(f"{seed}:{e}")) for e, p, r in users]
+        self.users = [
+            User(e, p, r, random.Random(f"{seed}:{e}"), habits=random.Random(f"{seed}:{e}:habits"))
+            for e, p, r in users
+        ]
         self.sent = 0
         self.logout_chance = 1 / max(session_requests, 1)  # a session's mean length
         # a load driver's hook: (method, path, milliseconds, response) per exchange
@@ -108,8 +128,9 @@ class Simulator:
         params: Any = None,
         json_body: Any = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {"accept": "application/json"}
+        headers = {"accept": "application/json", **(extra_headers or {})}
         if files:  # a boundary from the script's seed: the same bytes on every run
             boundary = f"parity-{user.rng.getrandbits(64):016x}"
             headers["content-type"] = f"multipart/form-data; boundary={boundary}"
@@ -150,6 +171,12 @@ class Simulator:
         return resp
 
     @staticmethod
+    def _prefer(user: User) -> dict[str, str]:
+        """Now and then a client that does not need the written case back asks for none
+        (RFC 7240; the contract does not document it): the answer is a 204."""
+        return {"prefer": "return=minimal"} if user.habit.random() < PLANTED_RATE else {}
+
+    @staticmethod
     def _json(resp: httpx.Response) -> Any:
         try:
             return resp.json()
@@ -182,6 +209,8 @@ class Simulator:
         params.append(("pageSize", str(r.choice([10, 20, 50]))))
         if r.random() < 0.2:
             params.append(("page", "2"))
+        if user.habit.random() < PLANTED_RATE:  # a filter the contract does not document
+            params.append(("priority", user.habit.choice(PRIORITIES)))
         body = self._json(self.send(user, "GET", "/api/cases", params=params))
         if isinstance(body, dict):
             for item in body.get("data") or []:
@@ -221,7 +250,9 @@ class Simulator:
             body["businessUnit"] = user.unit
         if r.random() < 0.1:
             del body["title"]  # a realistic mistake: 400
-        created = self._json(self.send(user, "POST", "/api/cases", json_body=body))
+        created = self._json(
+            self.send(user, "POST", "/api/cases", json_body=body, extra_headers=self._prefer(user))
+        )
         if isinstance(created, dict) and isinstance(created.get("id"), int):
             user.mine.append(created["id"])
             user.cases.append(created["id"])
@@ -237,7 +268,13 @@ class Simulator:
         choice = user.rng.random()
         if choice < 0.5:
             status = NEXT_STATUS.get(str(current["status"]), "open")
-            self.send(user, "PATCH", f"/api/cases/{case}", json_body={"status": status})
+            self.send(
+                user,
+                "PATCH",
+                f"/api/cases/{case}",
+                json_body={"status": status},
+                extra_headers=self._prefer(user),
+            )
         elif choice < 0.75:
             self.send(
                 user,

@@ -92,7 +92,11 @@ const SORT_COLUMN = {
   title: cases.title,
 } as const;
 
-export function caseWhere(user: User, query: Omit<CaseFilters, "sort">): SQL | undefined {
+/** `priority`: a filter only the list takes (the contract does not document it). */
+export function caseWhere(
+  user: User,
+  query: Omit<CaseFilters, "sort"> & { priority?: (typeof PRIORITIES)[number] },
+): SQL | undefined {
   const filters: SQL[] = [];
   if (!isAdmin(user)) filters.push(eq(cases.businessUnit, user.businessUnit));
   if (query.channel) filters.push(eq(cases.channel, query.channel));
@@ -100,6 +104,7 @@ export function caseWhere(user: User, query: Omit<CaseFilters, "sort">): SQL | u
   if (query.category) filters.push(sql`lower(${cases.category}) = lower(${query.category})`);
   if (query.businessUnit) filters.push(eq(cases.businessUnit, query.businessUnit));
   if (query.assigneeId) filters.push(eq(cases.assigneeId, query.assigneeId));
+  if (query.priority) filters.push(eq(cases.priority, query.priority));
   return and(...filters);
 }
 

@@ -122,4 +122,23 @@ export function route<C>(handler: Handler<C>): Handler<C> {
   };
 }
 
-export const noContent = () => new Response(null, { status: 204 });
+export const noContent = (headers?: Record<string, string>) => new Response(null, { status: 204, headers });
+
+/** RFC 7240: whether the request carries the preference `return=minimal` (`Prefer` may hold
+ * several comma-separated preferences, each with `;` parameters; a preference's name is
+ * case-insensitive and its value may be quoted). */
+export function prefersMinimal(request: Request): boolean {
+  const header = request.headers.get("prefer");
+  if (!header) return false;
+  return header.split(",").some((preference) => {
+    const token = preference.split(";")[0] ?? "";
+    const eq = token.indexOf("=");
+    if (eq < 0) return false;
+    const name = token.slice(0, eq).trim().toLowerCase();
+    const value = token.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    return name === "return" && value.toLowerCase() === "minimal";
+  });
+}
+
+/** The answer to a write whose client asked for `Prefer: return=minimal`: 204, no body. */
+export const minimal = () => noContent({ "Preference-Applied": "return=minimal" });

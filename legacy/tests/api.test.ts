@@ -212,6 +212,44 @@ describe("cases", () => {
     assert.equal((await server.call("PATCH", `/api/cases/${id}`, { token: tokens.agentRetail, json: { status: "open" } })).status, 200);
   });
 
+  test("an undocumented priority filter narrows the list; an unknown priority is a 400", async () => {
+    const all = await server.call("GET", "/api/cases?pageSize=100", { token: tokens.admin });
+    const urgent = await server.call("GET", "/api/cases?priority=urgent&pageSize=100", { token: tokens.admin });
+    assert.equal(urgent.status, 200);
+    const expected = all.body.data.filter((c: { priority: string }) => c.priority === "urgent").length;
+    assert.ok(expected > 0);
+    assert.equal(urgent.body.pagination.total, all.body.data.filter((c: { priority: string }) => c.priority === "urgent").length);
+    assert.ok(urgent.body.data.every((c: { priority: string }) => c.priority === "urgent"));
+    const bad = await server.call("GET", "/api/cases?priority=asap&status=nope", { token: tokens.admin });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, "validation_error");
+    assert.deepEqual(bad.body.issues.map((i: { path: string }) => i.path), ["status", "priority"]);
+  });
+
+  test("Prefer: return=minimal answers 204 with no body on create and update, and writes the same rows", async () => {
+    const before = eventsCount();
+    const prefer = { prefer: 'handling=lenient, return="minimal"' };
+    const created = await server.call("POST", "/api/cases", { token: tokens.agentRetail, json: { ...caseInput, title: "Minimal" }, headers: prefer });
+    assert.equal(created.status, 204);
+    assert.equal(created.body, null);
+    assert.equal(created.headers.get("preference-applied"), "return=minimal");
+    assert.equal(eventsCount(), before + 1);
+    const conn = db();
+    const row = conn.prepare("SELECT id, title, status FROM cases WHERE title = 'Minimal'").get() as { id: number; title: string; status: string };
+    conn.close();
+    assert.equal(row.status, "open");
+    const patched = await server.call("PATCH", `/api/cases/${row.id}`, { token: tokens.agentRetail, json: { title: "Minimal too" }, headers: { prefer: "return=minimal" } });
+    assert.equal(patched.status, 204);
+    assert.equal(patched.headers.get("preference-applied"), "return=minimal");
+    assert.equal((await server.call("GET", `/api/cases/${row.id}`, { token: tokens.agentRetail })).body.title, "Minimal too");
+    const full = await server.call("PATCH", `/api/cases/${row.id}`, { token: tokens.agentRetail, json: { title: "Full" }, headers: { prefer: "return=representation" } });
+    assert.equal(full.status, 200);
+    assert.equal(full.body.title, "Full");
+    assert.equal(full.headers.get("preference-applied"), null);
+    const invalid = await server.call("PATCH", `/api/cases/${row.id}`, { token: tokens.agentRetail, json: {}, headers: { prefer: "return=minimal" } });
+    assert.equal(invalid.status, 400);
+  });
+
   test("path ids coerce like Number(): 1.0 is 1, abc is a 400", async () => {
     assert.equal((await server.call("GET", "/api/cases/1.0", { token: tokens.admin })).body.id, 1);
     const bad = await server.call("GET", "/api/cases/abc", { token: tokens.admin });

@@ -96,3 +96,56 @@ def test_sessions_cross_stacks(pair: tuple[Service, Service]) -> None:
     )
     assert out.status_code == 200
     assert _get(legacy, "/api/auth/me", from_legacy).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "prefer",
+    ["return=minimal", 'respond-async, RETURN = "minimal" ;p=1', "return=representation", None],
+)
+def test_undocumented_priority_filter_and_prefer_minimal_agree(
+    pair: tuple[Service, Service], prefer: str | None
+) -> None:
+    """What the contract leaves out (issue 29's planted gaps) is ported identically too."""
+    answers = []
+    for service in pair:
+        token = service.login("agent")
+        h = {"Authorization": f"Bearer {token}"}
+        listed = [
+            _get(service, f"/api/cases?priority={p}&pageSize=100", token)
+            for p in ("urgent", "low", "asap", "")
+        ]
+        if prefer is not None:
+            h["Prefer"] = prefer
+        made = httpx.post(
+            service.url + "/api/cases",
+            headers=h,
+            json={
+                "title": f"Prefer {service.name}",
+                "channel": "web",
+                "category": "x",
+                "customerName": "Z",
+            },
+        )
+        newest = _get(service, "/api/cases?sort=-createdAt&pageSize=1", token).json()["data"][0]
+        assert newest["title"] == f"Prefer {service.name}"
+        patched = httpx.patch(
+            service.url + f"/api/cases/{newest['id']}", headers=h, json={"priority": "high"}
+        )
+        assert _get(service, f"/api/cases/{newest['id']}", token).json()["priority"] == "high"
+        answers.append(
+            (
+                [(r.status_code, r.json()) for r in listed[2:]],
+                [r.json()["pagination"]["total"] for r in listed[:2]],
+                [
+                    (r.status_code, r.content == b"", r.headers.get("preference-applied"))
+                    for r in (made, patched)
+                ],
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][0][0][0] == 400
+    minimal = prefer is not None and "minimal" in prefer
+    assert answers[0][2] == [
+        (204 if minimal else 201, minimal, "return=minimal" if minimal else None),
+        (204 if minimal else 200, minimal, "return=minimal" if minimal else None),
+    ]

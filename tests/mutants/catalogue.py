@@ -1668,6 +1668,7 @@ def _case_shares_newest_first() -> list[Wrapper]:
         return statement, params
 
     on_sql(["GET /api/cases/{id}/shares"], fn)
+    return []
 
 
 # -- issue 27: background jobs, the signed webhook, idempotency ----------------------------------

@@ -111,3 +111,22 @@ def test_reduce_samples_by_session_and_keeps_the_writes_a_kept_session_builds_on
     assert [e.seq for e in red.capture.exchanges] == [0, 1, 2, 3, 4, 7, 8, 9]
     assert "2 of 3 caller sessions" not in red.summary()
     assert "3 of 4 caller sessions" in red.summary()
+
+
+def test_a_request_differing_only_by_a_non_standard_header_is_kept() -> None:
+    def create(seq: int, headers: list[tuple[str, str]], status: int = 201) -> Exchange:
+        ex = _ex(seq, "ana", "POST", "/api/cases", status, {"id": 900 + seq})
+        sent = [("content-type", "application/json"), *headers]
+        return ex.model_copy(update={"request": ex.request.model_copy(update={"headers": sent})})
+
+    exchanges = [
+        create(0, [("user-agent", "a"), ("accept", "application/json")]),
+        # transport and standard headers alone do not make a request new
+        create(1, [("user-agent", "b"), ("x-forwarded-for", "10.0.0.1"), ("connection", "close")]),
+        # a preference can change the answer: new, kept (even with the same status and shape)
+        create(2, [("Prefer", "return=representation")]),
+        create(3, [("prefer", "return=minimal")]),  # the same header name again: dropped
+    ]
+    red = reduce_capture(Capture(Header(created=T0), exchanges), load_contract(CONTRACT), "")
+    assert [e.seq for e in red.capture.exchanges] == [0, 2]
+    assert red.signatures == 2

@@ -43,6 +43,13 @@ def _keys(results: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
 
 
+def _named(keys: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """The findings on requests that name their rows: a read of a whole collection (a list,
+    an export, a count, a search: a GET without a path parameter) sees only its own shard's
+    writes (README, Shards), so a drift it shows in one run can be out of a shard's sight."""
+    return {k for k in keys if not (k[0].startswith("GET ") and "{" not in k[0])}
+
+
 @pytest.mark.parametrize("mutant", [None, "updated-at-not-bumped"])
 def test_two_workers_replay_what_one_run_replays(
     mutant: str | None, traffic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -53,7 +60,8 @@ def test_two_workers_replay_what_one_run_replays(
     one_code, one = _run(config, traffic, tmp_path / "one")
     two_code, two = _run(config, traffic, tmp_path / "two", "--workers", "2")
     assert (one_code, two_code) == ((1, 1) if mutant else (0, 0)), (one["errors"], two["errors"])
-    assert _keys(two) == _keys(one)
+    assert _named(_keys(two)) == _named(_keys(one))
+    assert _keys(two) <= _keys(one)  # a shard sees fewer of the other sessions' writes
     if mutant:
         assert ("PATCH /api/cases/{id}", "db:cases.updated_at", "db_update") in _keys(two)
     else:

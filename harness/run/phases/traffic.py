@@ -225,6 +225,7 @@ class Replay:
                     "operation": g.operation,
                     "in_contract": g.known,
                     "query_parameters": sorted(g.params),
+                    "request_headers": sorted(g.headers),
                     "statuses": sorted(g.statuses),
                     "request_media_types": sorted(g.request_media),
                     "response_media_types": sorted(g.response_media),

@@ -4,12 +4,14 @@ import { authenticate, isAdmin, requireRole } from "@/lib/auth";
 import { caseFilters, caseOrder, caseWhere, checkAssignee, CreateCase } from "@/lib/cases";
 import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
-import { forbidden, parseQuery, parseWith, readJson, route } from "@/lib/http";
+import { forbidden, minimal, parseQuery, parseWith, prefersMinimal, readJson, route } from "@/lib/http";
 import { cases } from "@/lib/schema";
+import { PRIORITIES } from "@/lib/validation";
 import { caseJson } from "@/lib/serialize";
 
 const ListQuery = z.object({
   ...caseFilters,
+  priority: z.enum(PRIORITIES).optional(), // not in the contract: a filter the list also takes
   page: z.coerce.number().int().min(1).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(20),
 });
@@ -66,5 +68,6 @@ export const POST = route(async (request: Request) => {
     recordEvent(tx, "case.created", "case", row.id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
+  if (prefersMinimal(request)) return minimal();
   return Response.json(caseJson(created), { status: 201 });
 });

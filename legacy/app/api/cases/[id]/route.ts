@@ -3,7 +3,7 @@ import { authenticate, isAdmin, requireRole } from "@/lib/auth";
 import { checkAssignee, findCase, UpdateCase } from "@/lib/cases";
 import { getDb } from "@/lib/db";
 import { recordEvent } from "@/lib/events";
-import { conflict, forbidden, noContent, parseId, parseWith, readJson, route } from "@/lib/http";
+import { conflict, forbidden, minimal, noContent, parseId, parseWith, prefersMinimal, readJson, route } from "@/lib/http";
 import { cases } from "@/lib/schema";
 import { caseJson } from "@/lib/serialize";
 import { nowIso } from "@/lib/time";
@@ -40,6 +40,7 @@ export const PATCH = route(async (request: Request, { params }: Ctx) => {
     recordEvent(tx, "case.updated", "case", id, user.id, caseJson(row), row.businessUnit);
     return row;
   });
+  if (prefersMinimal(request)) return minimal();
   return Response.json(caseJson(updated));
 });
 
