@@ -18,6 +18,7 @@ from harness.gateway.results import RouteStats, route_panels
 from harness.reporting.console import print_summary
 from harness.reporting.html import render_html, write_html
 from harness.reporting.results import Results
+from harness.setup.gateway import GatewayConfig
 from tests.reporting.test_html_browser import browser, open_page
 
 __all__ = ["browser"]
@@ -39,6 +40,7 @@ class _State:
         self.dropped = Counter({"dropped_in_flight": 3, "dropped_body": 1})
         self.route_dropped = {"GET /api/cases": {"dropped_in_flight": 3, "dropped_body": 1}}
         self.captured = 12
+        self.gw = GatewayConfig(instance="gw1")  # one of several instances
         at = "2026-12-05T18:00:00+00:00"
         self.shift: dict[str, Any] = {
             "routes": {
@@ -79,6 +81,7 @@ class _State:
 
 def _doc(agreeing: dict[str, Any]) -> dict[str, Any]:
     panel = route_panels(_State())  # type: ignore[arg-type]
+    assert panel.instances == ["gw1"]  # the instance whose results these are
     doc = {**agreeing, "gateway": panel.model_dump(mode="json")}
     Results.model_validate(doc)
     return doc
