@@ -115,10 +115,11 @@ def _app() -> Any:
         return Proxy(legacy, client)
     from harness.gateway.app import GatewayApp
     from harness.gateway.routes import RouteTable
+    from harness.gateway.writes import WriteCounters
     from harness.setup.gateway import GatewayConfig
 
     gw = GatewayConfig(legacy=legacy)
-    return GatewayApp(gw, RouteTable(gw, None), queue.Queue(1000), [0, 0], capture=False)
+    return GatewayApp(gw, RouteTable(gw, None), queue.Queue(1000), WriteCounters(), capture=False)
 
 
 app = _app()

@@ -31,6 +31,7 @@ from harness.gateway.upstream import (
     response_headers,
     upstream_headers,
 )
+from harness.gateway.writes import Snapshot, WriteCounters
 from harness.setup.gateway import GatewayConfig
 
 __all__ = ["GatewayApp", "resolve_mode"]
@@ -47,14 +48,14 @@ def _status_class(code: int) -> str:
 
 class GatewayApp:
     """One instance per process; ``jobs`` is the worker's bounded queue (``put_nowait``),
-    ``counters`` the shared [writes in flight, writes done] the worker re-checks against."""
+    ``counters`` the writes it knows of (``writes.WriteCounters``), shared with the worker."""
 
     def __init__(
         self,
         config: GatewayConfig,
         table: RouteTable,
         jobs: Any,
-        counters: Any,
+        counters: WriteCounters,
         *,
         capture: bool,
         admin_separate: bool = False,
@@ -186,8 +187,8 @@ class GatewayApp:
                 "served": self.served,
                 "shadows_in_flight": self.shadows_in_flight,
                 "dropped": dict(self.dropped),
-                "writes_in_flight": self.counters[0],
-                "writes_done": self.counters[1],
+                "writes_in_flight": self.counters.snapshot()[0],
+                "writes_done": self.counters.snapshot()[1],
             }
             await _answer(send, 200, json.dumps(body).encode())
         elif path == "/_parity/flush" and scope["method"] == "POST":
@@ -266,9 +267,9 @@ class GatewayApp:
         if length is not None and not isinstance(stream, bytes):
             # streamed on with the client's length, so the legacy reads it as sent (not chunked)
             primary_headers = [*up_headers, ("content-length", length)]
-        before = (self.counters[0], self.counters[1])
+        before = self.counters.snapshot()
         if write:
-            self.counters[0] += 1
+            self.counters.started()
         legacy_done: asyncio.Future[dict[str, Any] | None] | None = None
         if shadow:
             if self.shadows_in_flight >= self.gw.shadow_in_flight:
@@ -293,8 +294,7 @@ class GatewayApp:
             )
         finally:
             if write:
-                self.counters[0] -= 1
-                self.counters[1] += 1
+                self.counters.done()
             if legacy_done is not None and not legacy_done.done():
                 legacy_done.set_result(answer)
         self.served += 1
@@ -440,7 +440,7 @@ class GatewayApp:
         host = next((v for k, v in headers if k == "host"), None)
         up = upstream_headers(headers, client[0] if client else None, host, cid)
         if method not in SAFE_METHODS:
-            self.counters[1] += 1  # the legacy applies the original about now
+            self.counters.applied()  # the legacy applies the original about now
             self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
             if self.capture:
                 job = self._job(route, "mirror", method, target, headers, body, None, started)
@@ -463,7 +463,7 @@ class GatewayApp:
         self, route: Route, method: str, target: str, up: list[tuple[str, str]], body: bytes
     ) -> None:
         assert self.legacy is not None
-        before = (self.counters[0], self.counters[1])
+        before = self.counters.snapshot()
         legacy_done: asyncio.Future[dict[str, Any] | None] = (
             asyncio.get_running_loop().create_future()
         )
@@ -577,7 +577,7 @@ class GatewayApp:
         port, legacy = self.candidate, self.legacy
         write = method not in SAFE_METHODS
         if write:
-            self.counters[0] += 1
+            self.counters.started()
         served = None
         try:
             served = await self.shifter.serve(
@@ -590,8 +590,7 @@ class GatewayApp:
             LOG.warning(json.dumps({"cid": cid, "error": f"fallback: {type(exc).__name__}"}))
         finally:
             if write:
-                self.counters[0] -= 1
-                self.counters[1] += 1
+                self.counters.done()
         self.served += 1
         if served is None or served.response is None or served.side is None:
             status = served.error.status if served is not None and served.error else 502
@@ -637,7 +636,7 @@ class GatewayApp:
         headers: list[tuple[str, str]],
         body: bytes | None,
         legacy_done: asyncio.Future[dict[str, Any] | None],
-        before: tuple[int, int],
+        before: Snapshot,
     ) -> None:
         """The port's copy, sent now; compared once the legacy's answer is in."""
         assert self.candidate is not None
@@ -683,8 +682,7 @@ class GatewayApp:
             legacy = None
         if legacy is None or legacy.get("body") is None:
             return
-        after = (self.counters[0], self.counters[1])
-        raced = before[0] > 0 or after[0] > 0 or before[1] != after[1]
+        raced = WriteCounters.raced(before, self.counters.snapshot())
         job = self._job(
             route,
             "compare-only" if self.gw.compare_only else "shadow",

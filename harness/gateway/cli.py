@@ -26,6 +26,7 @@ from harness.gateway.instance import results_dir as instance_results
 from harness.gateway.routes import RouteTable
 from harness.gateway.shift import Shifter, build_shifter
 from harness.gateway.worker import run_worker
+from harness.gateway.writes import WriteCounters
 from harness.proc.reaper import REAPER
 from harness.setup.config import ParityConfig, load_config
 from harness.setup.contract import load_contract
@@ -144,7 +145,8 @@ def serve(config: ParityConfig, args: argparse.Namespace) -> int:
     ctx = multiprocessing.get_context("spawn")
     jobs: Any = ctx.Queue(maxsize=gw.queue)
     replies: Any = ctx.Queue(maxsize=10_000)
-    counters: Any = ctx.RawArray("q", 2)
+    shared = config.resolve(gw.shared_writes) if gw.shared_writes else None
+    counters = WriteCounters(shared)
     worker = ctx.Process(
         target=run_worker,
         args=(config.model_copy(update={"gateway": gw}), jobs, replies, counters, str(results_dir)),

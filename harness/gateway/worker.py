@@ -24,6 +24,7 @@ from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.compare.normalization import RuleSet
 from harness.gateway.results import RouteStats, build_results
+from harness.gateway.writes import WriteCounters
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
 from harness.pair.transport import parse_body
 from harness.setup.config import ParityConfig
@@ -111,7 +112,7 @@ class WorkerState:
     def __init__(self, config: ParityConfig, counters: Any | None) -> None:
         self.config = config
         self.gw = config.gateway
-        self.counters = counters  # shared [writes_in_flight, writes_done]
+        self.counters = counters  # the serving process's WriteCounters
         self.findings = Findings(list(config.accept))
         self.routes: dict[str, RouteStats] = {}
         self.ops: dict[str, RouteStats] = {}
@@ -246,7 +247,7 @@ class WorkerState:
             self.http = httpx.Client(timeout=self.gw.timeout_s, trust_env=False)
         headers = [(k, v) for k, v in job["headers"]]
         for _ in range(RECHECKS):
-            before = (self.counters[0], self.counters[1]) if self.counters is not None else None
+            before = self.counters.snapshot() if self.counters is not None else None
             sides = []
             for base in (job["legacy_url"], job["candidate_url"]):
                 t0 = time.time()
@@ -265,8 +266,8 @@ class WorkerState:
                         "window": (t0, time.time()),
                     }
                 )
-            after = (self.counters[0], self.counters[1]) if self.counters is not None else None
-            if before is not None and (before != after or before[0] > 0):
+            after = self.counters.snapshot() if self.counters is not None else None
+            if before is not None and after is not None and WriteCounters.raced(before, after):
                 continue  # this re-read raced too
             diffs = compare_exchange(
                 response_of(sides[0]),

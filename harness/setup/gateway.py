@@ -82,6 +82,13 @@ class GatewayConfig(_Strict):
         '`<capture stem>-<instance><suffix>`; "auto": `<host>-<pid>` (a new name each start); '
         "unset (default): one instance, the paths as given. `parity gateway merge` joins them",
     )
+    shared_writes: str | None = Field(
+        None,
+        description="a file every gateway instance on this machine maps to count the writes "
+        "each sees, so a read on one instance that straddles a write through another is "
+        "marked raced and read again (several instances behind one proxy); unset: each "
+        "instance knows only its own writes",
+    )
     capture_max: int = Field(100_000, ge=0, description="exchanges captured at most")
     shift: ShiftConfig = Field(
         default_factory=ShiftConfig,

@@ -12,6 +12,7 @@ import pytest
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import Request, RouteTable, resolve_mode
 from harness.gateway.upstream import response_headers, upstream_headers
+from harness.gateway.writes import WriteCounters
 from harness.setup.contract import load_contract
 from harness.setup.gateway import GatewayConfig
 
@@ -75,7 +76,7 @@ def _call(app: GatewayApp, path: str, headers: list[tuple[bytes, bytes]]) -> tup
 def test_admin_and_metrics_need_the_token(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GW_UNIT_TOKEN", "s3cret")
     gw = GatewayConfig(legacy="http://127.0.0.1:9", token_env="GW_UNIT_TOKEN")
-    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), [0, 0], capture=False)
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False)
     assert _call(app, path, [])[0] == 401
     assert _call(app, path, [(b"x-parity-token", b"wrong")])[0] == 401
     status, body = _call(app, path, [(b"authorization", b"Bearer s3cret")])
@@ -86,7 +87,7 @@ def test_admin_and_metrics_need_the_token(path: str, monkeypatch: pytest.MonkeyP
 def test_no_token_configured_refuses_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GW_UNIT_NONE", raising=False)
     gw = GatewayConfig(legacy="http://127.0.0.1:9", token_env="GW_UNIT_NONE")
-    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), [0, 0], capture=False)
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False)
     assert _call(app, "/metrics", [(b"x-parity-token", b"")])[0] == 401
 
 
