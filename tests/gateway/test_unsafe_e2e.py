@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from harness.gateway.worker import WorkerState
+from harness.gateway.writes import WriteCounters
 from harness.setup.config import load_config
 from tests.gateway.test_canary_e2e import _port
 from tests.gateway.test_gateway_e2e import TOKEN, _config, _wait
@@ -252,9 +253,9 @@ def test_raced_read_that_differs_then_agrees_is_no_finding(tmp_path: Path) -> No
                     "raced": raced,
                 }
 
-            raced = WorkerState(config, [0, 7])  # no write in flight during the re-read
+            raced = WorkerState(config, WriteCounters())  # no write in flight during the re-read
             reply = raced.handle(job(raced=True))
-            plain = WorkerState(config, [0, 7])
+            plain = WorkerState(config, WriteCounters())
             control = plain.handle(job(raced=False))
             raced.close()
             plain.close()
