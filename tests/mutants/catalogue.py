@@ -1480,8 +1480,8 @@ def _alerts_unit_elif() -> list[Wrapper]:
 
     def wrap(app: Any) -> Any:
         async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-            op = operation_of(scope["method"], scope.get("path", ""))
-            if scope["type"] == "http" and op == "GET /api/alerts":
+            http = scope["type"] == "http"
+            if http and operation_of(scope["method"], scope.get("path", "")) == "GET /api/alerts":
                 pairs = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
                 if any(k == "businessUnit" for k, _ in pairs):  # validated, then not applied
                     kept = [(k, v) for k, v in pairs if k != "status" or v not in _STATUSES]
