@@ -18,7 +18,16 @@ from typing import Any, Literal
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import list_items
 
-__all__ = ["MAX_PAGES", "Paging", "next_cursor", "page_query", "page_sizes", "paging_of"]
+__all__ = [
+    "MAX_PAGES",
+    "PageSize",
+    "Paging",
+    "next_cursor",
+    "page_query",
+    "page_size_of",
+    "page_sizes",
+    "paging_of",
+]
 
 MAX_PAGES = 8  # pages per walk at most (the empty page past the end included)
 _SIZE = re.compile(r"^(limit|size|page_?size|per_?page|count|take|first|top|max_?results)$", re.I)
@@ -79,6 +88,38 @@ def paging_of(parameters: list[Any], root: dict[str, Any]) -> Paging | None:
     for name in params:
         if _CURSOR.match(name):
             return Paging("cursor", name, size_name, low, high)
+    return None
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """A list's page-size parameter as the contract documents it: its name, its default and
+    its maximum (either may be absent, not both)."""
+
+    name: str
+    default: int | None
+    maximum: int | None
+    minimum: int = 1
+
+
+def page_size_of(parameters: list[Any], root: dict[str, Any]) -> PageSize | None:
+    """The optional integer page-size query parameter (``limit``, ``pageSize``, ``per_page``,
+    ...) whose schema gives a default or a maximum; None when there is none (a list with no
+    documented cap has no boundary to grow past)."""
+    for param in parameters:
+        param = resolve_ref(param, root)
+        if not isinstance(param, dict) or param.get("in") != "query" or param.get("required"):
+            continue
+        name = str(param.get("name"))
+        schema = _int_schema(param.get("schema"), root)
+        if schema is None or not _SIZE.match(name):
+            continue
+        default, top = schema.get("default"), schema.get("maximum")
+        default = int(default) if isinstance(default, int | float) else None
+        top = int(top) if isinstance(top, int | float) else None
+        if default is None and top is None:
+            continue
+        return PageSize(name, default, top, max(int(schema.get("minimum", 1)), 1))
     return None
 
 

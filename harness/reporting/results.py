@@ -74,6 +74,7 @@ Phase = Literal[
     "realtime",
     "traffic",
     "readback",
+    "growth",
 ]
 FindingKind = Literal[
     "status",

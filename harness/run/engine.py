@@ -33,6 +33,7 @@ from harness.run.invariant_log import InvariantLog
 from harness.run.outcome import RunMeta, build_results, now
 from harness.run.partition import Partition, ShardPart, ShardSpec
 from harness.run.phases import (
+    Growth,
     Idempotency,
     Interop,
     Phase,
@@ -178,6 +179,8 @@ class Engine:
             phases.append(Stateless())
             if profile.rows:
                 phases.append(Rows())
+            if profile.growth_rows > 0 and self.watches_databases():
+                phases.append(Growth())  # after every phase whose creates it sends again
             if self.config.auth is not None and self.config.auth.signing is not None:
                 phases.append(Signing())
             if self.config.probes.idempotency:

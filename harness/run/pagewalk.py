@@ -8,19 +8,20 @@ page-number list stops after the short or empty page past the end. Within
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from harness.cases.paging import MAX_PAGES, Paging, items_of, next_cursor, page_query, page_sizes
 from harness.cases.paging import paging_of as _paging_of
-from harness.models import PreparedRequest
+from harness.models import ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 
 if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["walk_pages"]
+__all__ = ["walk", "walk_pages"]
 
 
 def _starts(paging: Paging, cases: list[PreparedRequest], budget: int) -> list[PreparedRequest]:
@@ -55,7 +56,7 @@ def walk_pages(ctx: RunContext, op: Operation, cases: list[PreparedRequest]) -> 
         if not sizes:
             continue
         size = sizes[index % len(sizes)]
-        sent, ended = _walk(ctx, op, paging, start, size)
+        sent, ended = walk(ctx, op, paging, start, size)
         walks, pages, ends = walks + 1, pages + sent, ends + int(ended)
     if walks:
         ctx.stats.notes.append(
@@ -74,23 +75,40 @@ def _total(ctx: RunContext, paging: Paging, start: PreparedRequest) -> int | Non
     return len(items_of(resp.body))
 
 
-def _walk(
-    ctx: RunContext, op: Operation, paging: Paging, start: PreparedRequest, size: int
+def walk(
+    ctx: RunContext,
+    op: Operation,
+    paging: Paging,
+    start: PreparedRequest,
+    size: int,
+    *,
+    candidate_start: PreparedRequest | None = None,
+    record: Callable[[ExchangeResult], bool] | None = None,
 ) -> tuple[int, bool]:
-    """(pages sent, whether the walk reached the end) of one walk."""
+    """(pages sent, whether the walk reached the end) of one walk. ``record`` given (the
+    growth phase), the pages are sent with the state kept and ``record`` files each one
+    (True: it agreed); otherwise each page is a stateless case, restored after."""
     label = f"{op.id} · pages of {size}"
     ctx.listener.operation_started(OperationStarted(label=label, total=MAX_PAGES))
     stats = ctx.stats.op(op)
     cursors: tuple[str | None, str | None] = (None, None)
+    cstart = candidate_start or start
     for index in range(MAX_PAGES):
         lreq = replace(start, query=page_query(paging, start.query, size, index, cursors[0]))
         creq = None
-        if paging.kind == "cursor" and cursors[1] not in (None, cursors[0]):
-            creq = replace(start, query=page_query(paging, start.query, size, index, cursors[1]))
-        result = ctx.exchange(lreq, creq)
-        agreed = not ctx.findings.live(result)
-        stats.add(result, agreed)
-        ctx.findings.record(result, "stateless")
+        if candidate_start is not None or (
+            paging.kind == "cursor" and cursors[1] not in (None, cursors[0])
+        ):
+            own = cursors[1] if cursors[1] is not None else cursors[0]
+            creq = replace(cstart, query=page_query(paging, cstart.query, size, index, own))
+        if record is not None:
+            result = ctx.exchange(lreq, creq, restore=False)
+            agreed = record(result)
+        else:
+            result = ctx.exchange(lreq, creq)
+            agreed = not ctx.findings.live(result)
+            stats.add(result, agreed)
+            ctx.findings.record(result, "stateless")
         ctx.listener.case_done(CaseDone(label=label, agreed=agreed))
         legacy, candidate = result.legacy, result.candidate
         if not 200 <= legacy.status < 300:

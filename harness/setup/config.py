@@ -582,6 +582,14 @@ class Profile(_Strict):
         "filters drawn from the data, page sizes putting the end exactly full, one short, one "
         "over (0: off)",
     )
+    growth_rows: int = Field(
+        60,
+        description="per list whose page-size parameter has a default or a maximum and whose "
+        "collection has a create that succeeded in the run: creates sent again on both sides "
+        "(at most this many) until the list holds default + 1 and maximum + 1 rows, then the "
+        "list read without and with the size parameter and walked to its last page, before "
+        "the restore (0: off)",
+    )
     reads_after_writes: int = Field(
         4,
         description="per operation and phase (stateless, rows): successful writes followed, "

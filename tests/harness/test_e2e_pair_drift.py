@@ -323,3 +323,31 @@ def test_a_replay_script_reproduces_the_difference_on_the_live_pair(
     assert "HTTP/1.1 200" in candidate_part
     assert f'"name":"{legacy_name}"' in legacy_part, out.stdout
     assert f'"name":"{legacy_name.upper()}"' in candidate_part, out.stdout
+
+
+def test_a_cap_under_the_documented_maximum_is_caught_once_the_list_is_grown(
+    run_pair: RunPair,
+) -> None:
+    """The seed holds 20 items; the candidate answers at most 25 of the 50 the contract
+    allows. Only the growth phase (creates sent again on both sides until the list holds
+    maximum + 1 rows) shows it; with ``growth_rows = 0`` the same run agrees."""
+    ops = ("--operation", "GET /items", "--operation", "POST /items")
+    code, results = run_pair("--seed", "4", "--profile", "dev", *ops, drift="listcap")
+    grown = [f for f in results["findings"] if f["phase"] == "growth"]
+    assert code == 1, sorted(_kinds(results))
+    assert grown, sorted(_kinds(results))
+    assert {f["operation"] for f in grown} == {"GET /items"}, sorted(_kinds(results))
+    steps = grown[0]["example"]["steps"]
+    assert len(steps) >= 31  # 20 + 31 > 50
+    assert steps[-1]["request"]["method"] == "GET"
+    assert any(n.startswith("growth GET /items: 20 -> 51 rows") for n in results["stats"]["notes"])
+    off = "\n[profiles.nogrow]\npositive = 12\nnegative = 6\ninvariants = false\ngrowth_rows = 0\n"
+    code, results = run_pair("--seed", "4", "--profile", "nogrow", *ops, drift="listcap", extra=off)
+    assert code == 0, sorted(_kinds(results))
+
+
+def test_growth_on_an_agreeing_pair_finds_nothing(run_pair: RunPair) -> None:
+    ops = ("--operation", "GET /items", "--operation", "POST /items")
+    code, results = run_pair("--seed", "4", "--profile", "dev", *ops)
+    assert code == 0, sorted(_kinds(results))
+    assert any(n.startswith("growth GET /items: 20 -> 51 rows") for n in results["stats"]["notes"])

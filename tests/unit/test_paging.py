@@ -63,3 +63,57 @@ def test_page_sizes_put_the_end_exactly_full_then_one_short_then_one_over() -> N
     assert page_sizes(0, paging) == []
     assert page_sizes(3, paging) == [1, 2]  # no size 0
     assert all(s <= 5 for s in page_sizes(7, Paging("cursor", "c", "n", 1, 5)))
+
+
+def test_page_size_of_reads_the_default_and_the_maximum() -> None:
+    from harness.cases.paging import PageSize, page_size_of
+
+    params = [
+        {"name": "q", "in": "query", "schema": {"type": "string"}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 50}},
+    ]
+    assert page_size_of(params, {}) == PageSize("limit", None, 50)
+    ref = {
+        "components": {
+            "parameters": {
+                "P": {
+                    "name": "pageSize",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 5, "default": 20, "maximum": 100},
+                }
+            }
+        }
+    }
+    assert page_size_of([{"$ref": "#/components/parameters/P"}], ref) == PageSize(
+        "pageSize", 20, 100, 5
+    )
+    # no documented boundary, a required size, a size that is not an integer: nothing to grow
+    assert (
+        page_size_of([{"name": "limit", "in": "query", "schema": {"type": "integer"}}], {}) is None
+    )
+    required = {
+        "name": "limit",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "integer", "maximum": 9},
+    }
+    assert page_size_of([required], {}) is None
+    assert (
+        page_size_of(
+            [{"name": "limit", "in": "query", "schema": {"type": "string", "maximum": 9}}], {}
+        )
+        is None
+    )
+
+
+def test_growth_goal_is_the_largest_boundary_in_reach() -> None:
+    from harness.cases.paging import PageSize
+    from harness.run.phases.growth import growth_goal
+
+    both = PageSize("limit", 20, 100)
+    assert growth_goal(3, both, 60) == 21  # the maximum + 1 is 98 creates away
+    assert growth_goal(3, both, 98) == 101
+    assert growth_goal(41, both, 60) == 101  # past the default already
+    assert growth_goal(101, both, 500) is None  # past both
+    assert growth_goal(0, both, 20) is None  # neither in reach
+    assert growth_goal(20, PageSize("limit", None, 50), 60) == 51

@@ -12,6 +12,7 @@ from typing import Protocol
 from harness.run.context import RunContext
 from harness.run.phases.calibration import ReuseNoise, SaveNoise
 from harness.run.phases.contract import StaticContract
+from harness.run.phases.growth import Growth
 from harness.run.phases.idempotency import Idempotency
 from harness.run.phases.interop import Interop
 from harness.run.phases.probes import Probes
@@ -23,6 +24,7 @@ from harness.run.phases.stateful import Stateful
 from harness.run.phases.stateless import Shrink, Stateless
 
 __all__ = [
+    "Growth",
     "Idempotency",
     "Interop",
     "Phase",
