@@ -6,6 +6,7 @@ A phase never reaches back into the orchestrator; everything it may touch is her
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import Counter
@@ -462,10 +463,11 @@ class RunContext:
                     changed=(lch, cch),
                 )
             if restore:
-                asked = self._learn_headers(req, legacy)  # its writes go with the restore
+                # its writes go with the restore
+                asked = self._learn_headers(req, legacy, candidate_req)
                 pair.restore(wrote=lch or cch or req.method not in SAFE_METHODS or asked)
         elif restore:
-            self._learn_headers(req, legacy)
+            self._learn_headers(req, legacy, candidate_req)
         started = time.perf_counter()
         rules = self.rules(req.operation, req)
         if pair.cross_engine:
@@ -520,11 +522,15 @@ class RunContext:
             self.on_exchange(result)
         return result
 
-    def _learn_headers(self, req: PreparedRequest, legacy: Response) -> bool:
+    def _learn_headers(
+        self, req: PreparedRequest, legacy: Response, candidate_req: PreparedRequest | None
+    ) -> bool:
         """``[compare] learn_headers``: the first GET case of each operation is asked of the
         legacy a second time; the headers its two answers disagree on are noise (``"*"``
-        leaves them out from now on). Not with the A/A twin, which shows them on every
-        request. True when the legacy was asked again."""
+        leaves them out from now on). The candidate is asked again too (its answer unused),
+        so whatever counts requests per side (a rate limit, a token's use budget) stays in
+        step. Not with the A/A twin, which shows them on every request. True when the pair
+        was asked again."""
         compare = self.config.compare
         if (
             not compare.learn_headers
@@ -537,6 +543,7 @@ class RunContext:
             return False
         self.noise.header_probed.add(req.operation)
         again = self.pair.send_one("legacy", req)
+        self.pair.send_one("candidate", candidate_req or req)  # the counts stay in step
         if again.status == legacy.status:
             self._learned(f"{req.method} {req.path}", differing_headers(compare, legacy, again))
         return True
@@ -574,6 +581,9 @@ class RunContext:
             again = self.pair.send_one("legacy", probe)
         except HarnessError:
             return  # the first exchange reports an unreachable legacy itself
+        with contextlib.suppress(HarnessError):  # the first exchange reports that too
+            for _ in range(2):  # asked as often as the legacy: counts per side stay in step
+                self.pair.send_one("candidate", probe)
         if first.status == again.status and first.status:
             self._learned(f"GET {path}", differing_headers(compare, first, again))
 

@@ -344,6 +344,12 @@ def test_a_cap_under_the_documented_maximum_is_caught_once_the_list_is_grown(
     off = "\n[profiles.nogrow]\npositive = 12\nnegative = 6\ninvariants = false\ngrowth_rows = 0\n"
     code, results = run_pair("--seed", "4", "--profile", "nogrow", *ops, drift="listcap", extra=off)
     assert code == 0, sorted(_kinds(results))
+    # a run aimed at the list alone never sends the create: the create's pool cases grow it
+    code, results = run_pair(
+        "--seed", "4", "--profile", "dev", "--operation", "GET /items", drift="listcap"
+    )
+    assert code == 1, sorted(_kinds(results))
+    assert [f["phase"] for f in results["findings"]] == ["growth"], sorted(_kinds(results))
 
 
 def test_growth_on_an_agreeing_pair_finds_nothing(run_pair: RunPair) -> None:

@@ -1493,6 +1493,37 @@ def _alerts_unit_elif() -> list[Wrapper]:
     return [wrap]
 
 
+# -- growth: only a list grown past its documented page size shows it ---------------------------
+@mutant(
+    "chat-default-page-40",
+    "list",
+    "GET /api/cases/{id}/chat pages 40 messages when no limit is given, not the documented "
+    "default of 50 (each case of the seed has a few messages: only a case grown past 50 "
+    "messages shows it: growth)",
+    "GET /api/cases/{id}/chat",
+    "POST /api/cases/{id}/chat",  # not mutated: the run grows the list with its creates
+)
+def _chat_default_page_40() -> list[Wrapper]:
+    from urllib.parse import parse_qsl, urlencode
+
+    from tests.mutants.mechanics import operation_of
+
+    def wrap(app: Any) -> Any:
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            http = scope["type"] == "http"
+            op = operation_of(scope["method"], scope.get("path", "")) if http else None
+            if op == "GET /api/cases/{id}/chat":
+                pairs = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
+                if not any(k == "limit" for k, _ in pairs):
+                    query = urlencode([*pairs, ("limit", "40")]).encode()
+                    scope = {**scope, "query_string": query}
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return [wrap]
+
+
 # -- row states x write bodies: only a row in one state meeting a body value shows it -------------
 @mutant(
     "case-reopen-with-edits",

@@ -230,8 +230,8 @@ __all__ = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tests.mutants.runner NAME [--seed N] [--profile P]``: one mutant's run aimed
-    at its operations (no baseline), its exit code and findings printed."""
+    """``python -m tests.mutants.runner NAME [--seed N] [--profile P] [--set KEY=VALUE]``: one
+    mutant's run aimed at its operations (no baseline), its exit code and findings printed."""
     import argparse
     import tempfile
 
@@ -242,10 +242,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="a catalogue name, or '' for the unmutated port")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", default="ci")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a profile setting changed for this run (TOML value): --set growth_rows=0 "
+        "shows whether a feature is what catches the mutant",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="parity-mutant-"))
     snapshot = seeded_database(Path(tempfile.gettempdir()) / "parity-mutants")
-    config = mutant_config(work, args.name or None, snapshot=snapshot)
+    extra = None
+    if args.set:
+        profile = dict(tomllib.loads(CONFIG.read_text()).get("profiles", {}).get(args.profile, {}))
+        for item in args.set:
+            key, _, value = item.partition("=")
+            profile.update(tomllib.loads(f"{key.strip()} = {value.strip()}"))
+        extra = {args.profile: profile}
+    config = mutant_config(work, args.name or None, snapshot=snapshot, extra_profiles=extra)
     operations = get(args.name).operations if args.name else ()
     out = run_parity(
         config, operations, profile=args.profile, seed=args.seed, report_dir=work / "reports"

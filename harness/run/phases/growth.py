@@ -5,8 +5,9 @@ default 20, maximum 100) shows its paging bugs (another default, a cap below the
 maximum, a boundary row lost between pages) only when more rows exist than that size under
 one parent, and a small seed never has them. For each such list with a create on the same
 path (``POST /items`` for ``GET /items``; ``POST /cases/{id}/chat`` under one case) that
-succeeded earlier in the run, this phase sends those successful creates again on both sides,
-the state kept, until the legacy lists default + 1 rows and, within the profile's
+succeeded earlier in the run (or, for a top-level collection the run did not create in: the
+create's positive pool cases), this phase sends those creates again on both sides, the state
+kept, until the legacy lists default + 1 rows and, within the profile's
 ``growth_rows``, maximum + 1; then lists the grown collection without the size parameter, at
 the default, at the maximum, and walks it to its last page (``run.pagewalk``); then restores.
 
@@ -78,6 +79,9 @@ class Growth:
     @staticmethod
     def _plans(ctx: RunContext) -> list[_Plan]:
         out = []
+        # a run aimed at the list still creates the rows it lists, never through an excluded
+        # operation
+        allowed = ctx.contract.select([], ctx.config.exclude)
         for op in ctx.selected:
             if op.method.upper() != "GET" or op.api is None:
                 continue
@@ -85,18 +89,33 @@ class Growth:
             if size is None:
                 continue
             create = next(
-                (c for c in ctx.everything if c.method.upper() == "POST" and c.path == op.path),
+                (c for c in allowed if c.method.upper() == "POST" and c.path == op.path),
                 None,
             )
             if create is None:
                 continue
+            plan = None
             for (op_id, role), kept in sorted(ctx.stats.successes.items()):
                 if op_id != create.id or not kept or (op.id, role) not in ctx.stats.ok_roles:
                     continue
                 parent = kept[0][0].path  # one parent: the first success's
                 creates = [(lreq, creq) for lreq, creq in kept if lreq.path == parent]
-                out.append(_Plan(op, create, size, kept[0][0].role, creates))
+                plan = _Plan(op, create, size, kept[0][0].role, creates)
                 break  # one role grows each list
+            if plan is None and "{" not in create.path:
+                # a run that never sent the create (aimed at the list, or a shard without
+                # it): its positive pool cases, as a role the list answered
+                who = next(
+                    (r for r in ctx.roles() if (op.id, r or "anonymous") in ctx.stats.ok_roles),
+                    None,
+                )
+                if who is not None or (op.id, "anonymous") in ctx.stats.ok_roles:
+                    pool: list[_Pair] = [
+                        (replace(c, role=who), None) for c in ctx.cases.pool(create.id)
+                    ]
+                    plan = _Plan(op, create, size, who, pool) if pool else None
+            if plan is not None:
+                out.append(plan)
         return out
 
     def _grow(self, ctx: RunContext, plan: _Plan, budget: int) -> None:
