@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from deepdiff import DeepDiff
 
+from harness.compare.cursors import decoded_cursors
 from harness.compare.normalization import (
     IGNORED,
     CompiledRule,
@@ -764,6 +765,7 @@ def _body_diffs(
     cb = rules.normalize_body(candidate.body)
     if lb is IGNORED or cb is IGNORED:
         lb = cb = None
+    lb, cb = decoded_cursors(lb, cb)  # opaque tokens compared by what they carry
     return compare_bodies(lb, cb, rules, clock=clock)
 
 

@@ -87,12 +87,15 @@ def walk(
 ) -> tuple[int, bool]:
     """(pages sent, whether the walk reached the end) of one walk. ``record`` given (the
     growth phase), the pages are sent with the state kept and ``record`` files each one
-    (True: it agreed); otherwise each page is a stateless case, restored after."""
+    (True: it agreed); otherwise each page is a stateless case, restored after. A cursor
+    list whose two sides hand out other tokens also gets, once, the legacy's token on both
+    sides: the candidate must continue a walk the legacy started."""
     label = f"{op.id} · pages of {size}"
     ctx.listener.operation_started(OperationStarted(label=label, total=MAX_PAGES))
     stats = ctx.stats.op(op)
     cursors: tuple[str | None, str | None] = (None, None)
     cstart = candidate_start or start
+    crossed = False
     for index in range(MAX_PAGES):
         lreq = replace(start, query=page_query(paging, start.query, size, index, cursors[0]))
         creq = None
@@ -118,6 +121,24 @@ def walk(
             cursors = (next_cursor(legacy.body), next_cursor(candidate.body))
             if cursors[0] is None or rows == 0:
                 return index + 1, True
+            if not crossed and cursors[1] is not None and cursors[1] != cursors[0]:
+                # other tokens: a client that paged on the legacy and goes on against the
+                # candidate (a gateway moving its route) hands the candidate the legacy's
+                crossed = True
+                cross = replace(
+                    start, query=page_query(paging, start.query, size, index + 1, cursors[0])
+                )
+                ccross = None
+                if candidate_start is not None:  # the candidate's own parent, the same token
+                    ccross = replace(
+                        cstart, query=page_query(paging, cstart.query, size, index + 1, cursors[0])
+                    )
+                if record is not None:
+                    record(ctx.exchange(cross, ccross, restore=False))
+                else:
+                    result = ctx.exchange(cross, ccross)
+                    stats.add(result, not ctx.findings.live(result))
+                    ctx.findings.record(result, "stateless")
         elif rows < size:
             return index + 1, True
     return MAX_PAGES, False

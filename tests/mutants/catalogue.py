@@ -1524,6 +1524,64 @@ def _chat_default_page_40() -> list[Wrapper]:
     return [wrap]
 
 
+# -- cursors: the same position in other bytes, read only in its own --------------------------
+@mutant(
+    "feed-cursor-own-base64",
+    "list",
+    "GET /api/feed writes its cursor in padded standard base64 (Python's b64encode) and reads "
+    "only that back, so the legacy's unpadded base64url tokens, which clients hold when the "
+    "route moves, are refused (400); each side's own walk still pages right",
+    "GET /api/feed",
+)
+def _feed_cursor_own_base64() -> list[Wrapper]:
+    import base64
+    import json
+    from urllib.parse import parse_qsl, urlencode
+
+    from tests.mutants.mechanics import operation_of
+
+    def to_standard(token: str) -> str:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return base64.b64encode(raw).decode()
+
+    def to_url(token: str) -> str | None:
+        if len(token) % 4:  # an unpadded token is not standard base64: refused
+            return None
+        return base64.urlsafe_b64encode(base64.b64decode(token)).decode().rstrip("=")
+
+    def fn(status: int, headers: list[Any], body: bytes) -> tuple[int, list[Any], bytes]:
+        if status != 200:
+            return status, headers, body
+        data = json.loads(body)
+        if isinstance(data.get("nextCursor"), str):
+            data["nextCursor"] = to_standard(data["nextCursor"])
+        return status, headers, json.dumps(data, separators=(",", ":")).encode()
+
+    response = rewrite_response(["GET /api/feed"], fn)
+
+    def wrap(app: Any) -> Any:
+        inner = response(app)
+
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            http = scope["type"] == "http"
+            if http and operation_of(scope["method"], scope.get("path", "")) == "GET /api/feed":
+                pairs = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
+                out = []
+                for k, v in pairs:
+                    if k == "cursor":
+                        try:
+                            v = to_url(v) or "!"
+                        except ValueError:
+                            v = "!"
+                    out.append((k, v))
+                scope = {**scope, "query_string": urlencode(out).encode()}
+            await inner(scope, receive, send)
+
+        return wrapped
+
+    return [wrap]
+
+
 # -- row states x write bodies: only a row in one state meeting a body value shows it -------------
 @mutant(
     "case-reopen-with-edits",
