@@ -1272,10 +1272,6 @@ def _events_since_exclusive() -> list[Wrapper]:
     return []
 
 
-if __name__ == "__main__":
-    print(markdown())
-
-
 # -- realtime: the event stream, caught only by comparing the two channels -------------------
 @mutant(
     "realtime-leak-other-unit",
@@ -1982,3 +1978,7 @@ def _webhook_rate_window_at_first_request() -> list[Wrapper]:
 
     webhooks.hit = hit  # type: ignore[assignment]
     return []
+
+
+if __name__ == "__main__":
+    print(markdown())
