@@ -371,9 +371,20 @@ def test_invariant_reading_through_the_api_catches_what_the_responses_do_not(
 
 
 def test_invariants_a_run_never_reached_are_not_checked_rather_than_held(
-    run_pair: RunPair,
+    run_pair: RunPair, pair_dir: Path
 ) -> None:
+    """A run aimed at a read writes nothing once growth is off, so no invariant is checked;
+    with growth on (the default), the list is grown through its create and they are."""
     code, results = run_pair("--seed", "2", "--profile", "inv", "--operation", "GET /items")
+    assert code == 0, results["findings"]
+    assert any(i["checks"] for i in results["invariants"]), "growth wrote rows: checked"
+    notes = results["stats"]["notes"]
+    assert any(n.startswith("growth GET /items") for n in notes), notes
+    cfg = make_config(pair_dir)
+    cfg.write_text(cfg.read_text().replace("[profiles.inv]", "[profiles.inv]\ngrowth_rows = 0"))
+    code, results = run_pair(
+        "--seed", "2", "--profile", "inv", "--operation", "GET /items", config=cfg
+    )
     assert code == 0, results["findings"]
     assert results["invariants"], "every invariant is listed"
     assert all(i.get("skipped") and not i["checks"] for i in results["invariants"])

@@ -68,9 +68,9 @@ def test_an_allow_listed_unproven_operation_does_not_block(
     cfg = config.model_copy(
         update={
             "unproven": [
-                config.model_fields["unproven"].annotation.__args__[0](
-                    operation="GET /items", reason="viewer-only profile"
-                )
+                type(config)
+                .model_fields["unproven"]
+                .annotation.__args__[0](operation="GET /items", reason="viewer-only profile")
             ]
         }
     )
