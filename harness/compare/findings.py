@@ -62,6 +62,9 @@ class Findings:
     today: dt.date = field(default_factory=dt.date.today)
     groups: dict[Key, Group] = field(default_factory=dict)  # stateless and probes
     stateful: dict[Key, Group] = field(default_factory=dict)
+    # growth's sequences (creates, then a read of the grown list) apart from the stateful
+    # phase's: a place both show counts in each, as it does when shards run them apart
+    grown: dict[Key, Group] = field(default_factory=dict)
     interop: dict[Key, Group] = field(default_factory=dict)
     realtime: dict[Key, Group] = field(default_factory=dict)
     readback: dict[Key, Group] = field(default_factory=dict)  # reads after writes
@@ -172,6 +175,7 @@ class Findings:
         spaces = (
             ("groups", self.groups),
             ("stateful", self.stateful),
+            ("grown", self.grown),
             ("interop", self.interop),
             ("realtime", self.realtime),
             ("readback", self._readback_only()),
@@ -243,6 +247,7 @@ class Findings:
         return [
             *self.groups.values(),
             *self.stateful.values(),
+            *self.grown.values(),
             *self.interop.values(),
             *self.realtime.values(),
             *self._readback_only().values(),
@@ -315,23 +320,28 @@ class Findings:
                 seen_shape = group.shapes.setdefault(answer_shapes(result), [0, result])
                 seen_shape[0] += 1
 
-    def fresh_sequence_keys(self, last: ExchangeResult) -> list[Key]:
+    def _sequences(self, phase: str) -> tuple[str, dict[Key, Group]]:
+        return ("grown", self.grown) if phase == "growth" else ("stateful", self.stateful)
+
+    def fresh_sequence_keys(self, last: ExchangeResult, phase: str = "stateful") -> list[Key]:
         """Keys of the live differences of a sequence's last step not yet grouped (the
         others only count once more)."""
+        _, groups = self._sequences(phase)
         op = last.request.operation
         keys = [self.key(op, d) for d in last.differences if not self.accepted(op, d)]
-        fresh = [k for k in dict.fromkeys(keys) if k not in self.stateful]
+        fresh = [k for k in dict.fromkeys(keys) if k not in groups]
         for key in dict.fromkeys(keys):
-            if key in self.stateful:
-                self.stateful[key].count += 1
+            if key in groups:
+                groups[key].count += 1
         return fresh
 
     def add_sequence(
         self, keys: list[Key], steps: list[ExchangeResult], phase: str = "stateful"
     ) -> None:
+        space, groups = self._sequences(phase)
         last = steps[-1]
         self._join(
-            "stateful",
+            space,
             last.request.operation,
             [d for d in last.differences if self.key(last.request.operation, d) in keys],
         )
@@ -339,7 +349,7 @@ class Findings:
             op = last.request.operation
             diff = next((d for d in last.differences if self.key(op, d) == key), None)
             if diff is not None:
-                self.stateful[key] = Group(
+                groups[key] = Group(
                     *key, count=1, example=last, difference=diff, phase=phase, steps=steps
                 )
 

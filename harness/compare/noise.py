@@ -64,6 +64,21 @@ class NoiseLedger:
             kept.append(d)
         return kept
 
+    def suppress_known(self, op_id: str, ab: list[Difference]) -> list[Difference]:
+        """An exchange without an A/A twin (a write kept for what follows it: sequences,
+        growth): drop a difference at a place of this operation that differed A/A earlier in
+        the run. Coarser than :meth:`suppress` (no twin to ask), and only where the run has
+        seen the legacy disagree with itself."""
+        kept: list[Difference] = []
+        for d in ab:
+            entry = self.entries.get((op_id, d.location, d.kind))
+            if entry is not None and entry["aa"] > 0:
+                entry["ab"] += 1
+                entry["suppressed"] += 1
+                continue
+            kept.append(d)
+        return kept
+
     def apply_saved(self, path: Path, findings: Findings, cases: dict[str, int]) -> None:
         """``noise = "reuse"``: drop a group where the saved A/A rate explains its rate."""
         try:
@@ -89,6 +104,20 @@ class NoiseLedger:
             if explained:
                 record["suppressed"] = group.count
                 del findings.groups[key]
+        # a sequence's step (stateful, growth) has no rate to weigh: a place the saved
+        # calibration saw the legacy vary on is noise there too, as in a calibrating run
+        for space, key, group in [
+            *(("stateful", k, g) for k, g in findings.stateful.items()),
+            *(("grown", k, g) for k, g in findings.grown.items()),
+        ]:
+            entry = known.get(key) or known.get((*key[:2], ID_KIND.get(key[2], key[2])))
+            if entry is not None and (entry.get("aa_rate") or 0) > 0:
+                record = self.entries.setdefault(
+                    key, {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")}
+                )
+                record["suppressed"] += group.count
+                record.setdefault("source", str(path))
+                del (findings.grown if space == "grown" else findings.stateful)[key]
 
     def results(self, cases: dict[str, int]) -> list[dict[str, Any]]:
         """The ``noise`` section: every place that varied on its own, with its evidence."""

@@ -501,6 +501,8 @@ class RunContext:
                     settled, "legacy", "legacy_aa", *job, learned=learned
                 )
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
+        elif self.noise.entries:  # no twin (a write kept): what already differed A/A
+            diffs = self.noise.suppress_known(req.operation, diffs)
         earlier = self._sequence if not restore else []
         diffs = [self.findings.scoped(req, d, earlier) for d in diffs]
         inv = [self.findings.scoped(req, d, earlier) for d in inv]

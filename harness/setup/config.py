@@ -556,7 +556,10 @@ class Profile(_Strict):
     noise: Literal["off", "calibrate", "reuse"] = Field(
         "off",
         description='A/A noise: "calibrate" runs a second legacy and suppresses, request by '
-        'request, what also differs legacy-against-legacy; "reuse" applies a saved calibration',
+        "request, what also differs legacy-against-legacy (a write kept for what follows it, "
+        "in a sequence or growth, has no twin: a place of its operation that differed A/A "
+        'earlier in the run is noise there); "reuse" applies a saved calibration (to a '
+        "sequence's step: any place it saw vary)",
     )
     data_values: int = Field(
         8,

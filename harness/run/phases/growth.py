@@ -209,7 +209,7 @@ class Growth:
             result = replace(result, differences=kept)
         agreed = not ctx.findings.live(result)
         ctx.stats.op(op).add(result, agreed)
-        fresh = ctx.findings.fresh_sequence_keys(result)
+        fresh = ctx.findings.fresh_sequence_keys(result, PHASE)
         if fresh:
             ctx.findings.add_sequence(fresh, [*prior, result], phase=PHASE)
         return agreed
