@@ -1,17 +1,19 @@
 """Opaque cursors compared by what they carry.
 
 A list that pages by cursor hands out a token (``nextCursor: "eyJwIjoyLCJpIjoxMn0"``) that
-clients treat as opaque; a port that writes the same position with other bytes (padding,
-standard against URL-safe base64, key order, spacing) has not drifted, while one whose token
-carries another position, precision or field has, and its raw tokens only say "these two
-strings differ". Where both sides' tokens under a cursor-like key decode (base64 or
-base64url, padded or not) to a JSON object or array, the body is compared with the decoded
-values in their place: equal content is no difference; two tokens that each carry the values
-of the same row of their page (the page's last row, typically) name the same position, and
-that row is compared as a row, under its rules (a stamp each side wrote within the
-tolerance); otherwise a difference is placed inside the token (``body:$.nextCursor.c``: the
-stored time the position carries). Tokens that do not decode on both sides are
-compared as they are.
+clients treat as opaque; a port that writes the same position with other JSON bytes (key
+order, spacing) has not drifted, while one whose token carries another position, precision
+or field has, and its raw tokens only say "these two strings differ". Where both sides'
+tokens under a cursor-like key decode (base64 or base64url, padded or not) to a JSON object
+or array, the body is compared with the decoded values in their place: equal content is no
+difference; two tokens that each carry the values of the same row of their page (the page's
+last row, typically) name the same position, and that row is compared as a row, under its
+rules (a stamp each side wrote within the tolerance); otherwise a difference is placed
+inside the token (``body:$.nextCursor.c``: the stored time the position carries). An
+encoding that differs is a difference of its own whatever the content
+(``body:$.nextCursor.encoding``: ``=`` padding, or the standard alphabet's ``+`` and ``/``,
+which a client that puts the token in a URL unescaped turns into a space and a path). Tokens
+that do not decode on both sides are compared as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["CURSOR_KEY", "decode_cursor", "decoded_cursors"]
+__all__ = ["CURSOR_KEY", "decode_cursor", "decoded_cursors", "encoding_of"]
 
 CURSOR_KEY = re.compile(
     r"^((next|prev|previous|before|after|start|end)_?)?"
@@ -46,6 +48,36 @@ def decode_cursor(token: str) -> Any:
         if isinstance(value, dict | list):
             return value
     return None
+
+
+def encoding_of(token: str) -> tuple[str | None, bool | None]:
+    """(alphabet, padded) of a base64 token, each None where the token does not show it: a
+    token without ``+/-_`` fits both alphabets, one whose unpadded length is a multiple of
+    four needs no padding."""
+    raw = token.strip()
+    alphabet = (
+        "standard" if re.search(r"[+/]", raw) else "url-safe" if re.search(r"[-_]", raw) else None
+    )
+    bare = raw.rstrip("=")
+    padded = True if bare != raw else (False if len(bare) % 4 else None)
+    return alphabet, padded
+
+
+def _encodings(a: str, b: str) -> tuple[str, str] | None:
+    """How the two tokens are written, where they are written in conflicting ways."""
+    (alpha_a, pad_a), (alpha_b, pad_b) = encoding_of(a), encoding_of(b)
+    alphabet = alpha_a is not None and alpha_b is not None and alpha_a != alpha_b
+    padding = pad_a is not None and pad_b is not None and pad_a != pad_b
+    if not (alphabet or padding):
+        return None
+
+    def say(alpha: str | None, pad: bool | None) -> str:
+        parts = [f"{alpha} alphabet"] if alphabet and alpha else []
+        if padding:
+            parts.append("'=' padded" if pad else "unpadded")
+        return ", ".join(parts)
+
+    return say(alpha_a, pad_a), say(alpha_b, pad_b)
 
 
 def _leaves(value: Any) -> set[str]:
@@ -106,9 +138,15 @@ def _swap(
         if row is not None and row == _row_of(db, root_b):
             # each token is the position of the same row of its page: the rows themselves are
             # compared (under their rules: a stamp each side wrote within the tolerance)
-            out_a[key] = out_b[key] = {"row": row}
+            ca: Any = {"row": row}
+            cb: Any = {"row": row}
         else:
-            out_a[key], out_b[key] = da, db
+            ca, cb = da, db
+        encodings = _encodings(va, vb)
+        if encodings is not None:  # written otherwise: said apart from what they carry
+            ca = {"encoding": encodings[0], "carries": ca}
+            cb = {"encoding": encodings[1], "carries": cb}
+        out_a[key], out_b[key] = ca, cb
     return out_a, out_b
 
 

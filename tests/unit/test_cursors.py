@@ -32,10 +32,10 @@ def _diffs(legacy: Any, candidate: Any) -> list[str]:
     return [d.location for d in compare_bodies(lb, cb, RuleSet([], "GET /x"))]
 
 
-def test_the_same_position_written_otherwise_is_no_difference() -> None:
+def test_the_same_position_in_other_json_bytes_is_no_difference() -> None:
     value = {"p": 2, "i": 12}
     legacy = {"data": [], "nextCursor": _token(value, separators=(",", ":"))}
-    candidate = {"data": [], "nextCursor": _token(value, url=False, pad=True)}
+    candidate = {"data": [], "nextCursor": _token(value)}
     assert legacy["nextCursor"] != candidate["nextCursor"]
     assert _diffs(legacy, candidate) == []
     # in a nested paging object too; the bodies given are left as they were
@@ -73,3 +73,30 @@ def test_tokens_naming_the_same_row_of_their_page_leave_the_row_to_its_rules() -
     # a token naming another row than its page's last is compared by what it carries
     candidate["nextCursor"] = _token({"c": rows_c[0]["at"], "i": 1})
     assert set(_diffs(legacy, candidate)) >= {"body:$.nextCursor.c", "body:$.nextCursor.i"}
+
+
+def test_another_encoding_is_a_difference_of_its_own() -> None:
+    """Padding or the standard alphabet: a client that puts the token in a URL as it is
+    (``+`` read as a space) or a side that refuses the other's spelling breaks on it."""
+    value = {"p": 2, "i": 12, "s": "~~~"}  # "~~~" puts a '+' or '/' in the standard spelling
+    plain = _token(value)
+    padded = _token(value, pad=True)
+    standard = _token(value, url=False)
+    assert plain != padded
+    assert "=" in padded
+    assert len(plain) % 4
+    assert _diffs({"nextCursor": plain}, {"nextCursor": padded}) == ["body:$.nextCursor.encoding"]
+    lb, cb = decoded_cursors({"nextCursor": plain}, {"nextCursor": padded})
+    assert (lb["nextCursor"]["encoding"], cb["nextCursor"]["encoding"]) == (
+        "unpadded",
+        "'=' padded",
+    )
+    assert set(_diffs({"nextCursor": plain}, {"nextCursor": standard})) == {
+        "body:$.nextCursor.encoding"
+    }
+    # what they carry is still compared inside
+    other = _token({**value, "i": 13}, pad=True)
+    assert set(_diffs({"nextCursor": plain}, {"nextCursor": other})) == {
+        "body:$.nextCursor.encoding",
+        "body:$.nextCursor.carries.i",
+    }
