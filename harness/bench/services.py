@@ -122,9 +122,8 @@ def load_requests(path: Path) -> list[BenchRequest]:
 def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth: str) -> Sample:
     from harness.proc.reaper import REAPER, run_tracked
 
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        REAPER.path(Path(script.name))  # killed mid-run: the reaper removes it
-        script.write(WRK_SCRIPT)
+    script = REAPER.temporary("parity-wrk-", ".lua")  # killed mid-run: the reaper removes it
+    script.write_text(WRK_SCRIPT)
     env = {
         **os.environ,
         "BENCH_METHOD": request.method,
@@ -139,15 +138,15 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         "--timeout",
         "10s",
         "-s",
-        script.name,
+        str(script),
         url,
     ]
     try:
         out = run_tracked(argv, env=env, timeout=seconds + 30)
     finally:  # the watcher may have removed it already (a kill mid-run)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(script.name)
-        REAPER.forget(path=Path(script.name))
+            script.unlink()
+        REAPER.forget(path=script)
     line = next((x for x in out.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
         raise HarnessError(f"wrk failed: {out.stderr.strip() or out.stdout.strip()}")

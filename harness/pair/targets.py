@@ -14,7 +14,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -538,10 +537,9 @@ def open_pair(
     """Both targets up, logged in and watched; everything stopped and removed on exit.
     ``snapshot_file``: a SQLite file both sides start from instead of the seeded snapshot
     (a replay starting where its capture started); it is copied, never written."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"parity-{run_dir.name}-"))
     from harness.proc.reaper import REAPER
 
-    REAPER.path(tmp)
+    tmp = REAPER.temporary(f"parity-{run_dir.name}-", directory=True)
     external = legacy_url is not None or candidate_url is not None
     pair = Pair(config, "external" if external else "managed", run_dir, tmp, Timings())
     try:

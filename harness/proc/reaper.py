@@ -192,6 +192,24 @@ class Reaper:
             self._state["paths"].append(str(path))
             self._send(f"+f {path}")
 
+    def temporary(self, prefix: str, suffix: str = "", *, directory: bool = False) -> Path:
+        """A new temporary file (empty, 0600) or directory (0700) in ``TMPDIR``, recorded
+        before it exists: parity killed at any moment leaves no such path behind (creating
+        it first and recording it after leaves a window where a kill does)."""
+        for _ in range(100):
+            path = Path(tempfile.gettempdir()) / f"{prefix}{os.urandom(8).hex()}{suffix}"
+            self.path(path)
+            try:
+                if directory:
+                    path.mkdir(mode=0o700)
+                else:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:  # someone else's: not ours to remove
+                self.forget(path=path)
+                continue
+            return path
+        raise OSError(f"no free temporary name {prefix}*{suffix} in {tempfile.gettempdir()}")
+
     def forget(self, pid: int | None = None, path: Path | None = None) -> None:
         """The process was stopped or the path removed by the normal path."""
         with self._lock:

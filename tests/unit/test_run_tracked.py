@@ -83,3 +83,40 @@ def test_the_child_dies_with_a_sigkilled_caller(tmp_path: Path) -> None:
             caller.wait()
         if marker.exists() and _alive(int(marker.read_text())):
             os.kill(int(marker.read_text()), signal.SIGKILL)
+
+
+MAKER = (
+    "import sys, time\n"
+    "from harness.proc.reaper import REAPER\n"
+    "made = [REAPER.temporary('parity-t-', '.lua'), REAPER.temporary('parity-d-', directory=True)]\n"
+    "(made[1] / 'inside').write_text('x')\n"
+    "open(sys.argv[1], 'w').write('\\n'.join(map(str, made)))\n"
+    "time.sleep(600)\n"
+)
+
+
+def test_a_temporary_path_is_recorded_before_it_exists_and_removed_after_a_sigkill(
+    tmp_path: Path,
+) -> None:
+    """``REAPER.temporary``: the path is in the state file as soon as it exists (no window in
+    which a kill leaves it), and the watcher removes it when its caller is SIGKILLed."""
+    marker, temp = tmp_path / "made", tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PARITY_STATE_DIR": str(tmp_path / "state"), "TMPDIR": str(temp)}
+    caller = subprocess.Popen(
+        [sys.executable, "-c", MAKER, str(marker)], env=env, start_new_session=True
+    )
+    try:
+        assert _wait(lambda: marker.exists() and marker.read_text(), 60), "nothing made"
+        made = [Path(p) for p in marker.read_text().splitlines()]
+        assert [p.parent for p in made] == [temp, temp]
+        assert made[0].is_file()
+        assert made[1].is_dir()
+        state = (tmp_path / "state" / f"run-{caller.pid}.json").read_text()
+        assert all(str(p) in state for p in made)
+        os.kill(caller.pid, signal.SIGKILL)
+        caller.wait(timeout=30)
+        assert _wait(lambda: not any(p.exists() for p in made), 30), list(temp.iterdir())
+    finally:
+        if caller.poll() is None:
+            caller.kill()
