@@ -356,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             return _setup_command(args)
         return _report(args)
     except KeyboardInterrupt:
+        signals.handled()
         print(f"parity: interrupted in {signals.where()}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -472,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]parity bench: {exc}[/]")
         return 2
     except KeyboardInterrupt:
+        signals.handled()
         console.print(f"[red]parity bench: interrupted in {signals.where()}[/]")
         return 2
     out = args.report_dir / run_id

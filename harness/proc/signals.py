@@ -4,6 +4,12 @@ The first signal raises KeyboardInterrupt (the engine turns it into partial resu
 a watchdog: if the process has not exited within ``HARD_EXIT_S`` (a teardown stuck on a busy
 machine, a thread join at interpreter exit), the reaper kills every recorded child and the
 process exits 2. A second signal exits at once the same way.
+
+Python drops an exception raised where it cannot propagate (a gc callback, such as
+hypothesis's, a ``__del__``, a weakref callback: "Exception ignored in ..."), and a signal's
+handler runs wherever the main thread happens to be. Such a lost interrupt is raised again at
+the next step of the run (``at``) and when an ``interruptible`` block ends, until whoever
+catches it says so (``handled``): a run signalled once always ends interrupted.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ _state: dict[str, float] = {}
 
 def at(phase: str | None = None, operation: str | None = None, step: str | None = None) -> None:
     """Record where the run is for the interruption message; a new phase or step also goes
-    to the reaper's state file (phase ``stateless``, step ``generation``, ``database diff``)."""
+    to the reaper's state file (phase ``stateless``, step ``generation``, ``database diff``).
+    An interrupt that was lost is raised again here."""
+    check()
     changed = False
     if phase is not None:
         changed = phase != _where["phase"] or bool(_where["step"])
@@ -51,6 +59,20 @@ def where() -> str:
     if _where["operation"]:
         text += f", operation {_where['operation']}"
     return text
+
+
+def handled() -> None:
+    """The KeyboardInterrupt of the signal was caught by code that acts on it."""
+    if "signalled" in _state:
+        _state["handled"] = time.monotonic()
+
+
+def check() -> None:
+    """Raise the interrupt again if a signal came and its KeyboardInterrupt was lost (raised
+    where Python ignores exceptions); only on the main thread, where the handler raised it."""
+    lost = "signalled" in _state and "handled" not in _state
+    if lost and threading.current_thread() is threading.main_thread():
+        raise KeyboardInterrupt
 
 
 def interrupted_at() -> float | None:
@@ -96,6 +118,7 @@ def interruptible() -> Iterator[None]:
     previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
+        check()  # the block ended normally, though a signal came: its interrupt was lost
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

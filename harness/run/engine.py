@@ -355,6 +355,7 @@ class Engine:
         except HarnessError as exc:
             meta.errors.append(exc.to_dict())
         except KeyboardInterrupt:
+            signals.handled()
             meta.interrupted = True
             meta.errors.append(
                 {

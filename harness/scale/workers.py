@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.proc import signals
 from harness.proc.reaper import REAPER
 from harness.reporting.results import Results, RunError, load_results
 from harness.run.engine import Engine
@@ -131,6 +132,7 @@ def run_workers(
             if pending:
                 time.sleep(0.1)
     except KeyboardInterrupt:
+        signals.handled()
         interrupted = True
         say("interrupted: stopping the workers (each writes its partial results)")
         for run in runs:

@@ -1,0 +1,69 @@
+"""A signal whose KeyboardInterrupt Python drops (raised inside a gc callback, as hypothesis
+registers one) still ends the run interrupted: the interrupt is raised again at the next step
+(``signals.at``) or when the ``interruptible`` block ends.
+
+Each case is a child interpreter (signal handlers and the module's state are per process)
+that sends itself SIGTERM from a gc callback, where Python prints "Exception ignored in" and
+goes on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = """
+import gc, os, signal, sys
+from harness.proc import signals
+
+fired = []
+
+def callback(phase, info):
+    if phase == "start" and not fired:
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100000):  # the handler runs here, and its exception is dropped
+            pass
+
+try:
+    with signals.interruptible():
+        signals.at("stateless")
+        gc.callbacks.append(callback)
+        gc.collect()
+        gc.callbacks.remove(callback)
+        print("lost", flush=True)
+        {after}
+        print("not reached", flush=True)
+except KeyboardInterrupt:
+    signals.handled()
+    print("raised again in", signals.where(), flush=True)
+    signals.check()  # handled: not raised a third time
+    sys.exit(2)
+print("ended normally", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("after", "where"),
+    [("signals.at('report writing')", "phase stateless"), ("pass", "phase stateless")],
+    ids=["at-the-next-step", "at-the-block-end"],
+)
+def test_an_interrupt_dropped_in_a_gc_callback_is_raised_again(after: str, where: str) -> None:
+    code = textwrap.dedent(CHILD).replace("{after}", after)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert "Exception ignored in" in done.stderr, done.stderr  # Python did drop it
+    assert "lost" in done.stdout, (done.stdout, done.stderr)
+    assert f"raised again in {where}" in done.stdout, (done.stdout, done.stderr)
+    assert "ended normally" not in done.stdout
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    if after == "pass":
+        assert "not reached" in done.stdout  # the block ran to its end, then raised
+    else:
+        assert "not reached" not in done.stdout
