@@ -20,7 +20,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tomllib
@@ -457,17 +456,21 @@ def main(argv: list[str] | None = None) -> int:
         from harness.proc.reaper import REAPER, clean_stale
 
         clean_stale(console.print)
-        with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp, signals.interruptible():
-            REAPER.path(Path(tmp))
-            result = run_bench(
-                config,
-                requests,
-                levels=levels,
-                seconds=args.seconds,
-                rounds=args.rounds,
-                workdir=Path(tmp),
-                console=console,
-            )
+        tmp = REAPER.temporary("parity-bench-", directory=True)  # recorded before it exists
+        try:
+            with signals.interruptible():
+                result = run_bench(
+                    config,
+                    requests,
+                    levels=levels,
+                    seconds=args.seconds,
+                    rounds=args.rounds,
+                    workdir=tmp,
+                    console=console,
+                )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            REAPER.forget(path=tmp)
     except HarnessError as exc:
         console.print(f"[red]parity bench: {exc}[/]")
         return 2

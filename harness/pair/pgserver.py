@@ -16,7 +16,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -216,12 +215,13 @@ def pg_server(root: Path | None = None, *, keep_log: Path | None = None) -> Iter
             kind="database",
         )
     made = root is None
-    base = Path(tempfile.mkdtemp(prefix="parity-pg-")) if root is None else root
-    base.mkdir(parents=True, exist_ok=True)
-    if made:
+    if root is None:  # recorded before it exists: a kill at any moment leaves no folder
         from harness.proc.reaper import REAPER
 
-        REAPER.path(base)
+        base = REAPER.temporary("parity-pg-", directory=True)
+    else:
+        base = root
+        base.mkdir(parents=True, exist_ok=True)
     server = PgServer(root=base, port=free_port(), bindir=bindir)
     try:
         server.start()

@@ -207,8 +207,11 @@ class ManagedService:
         from harness.proc.reaper import stop_group
 
         stop_group(proc, signal.SIGTERM, grace_s)
-        # anything that left the group (setsid children) but is still ours
-        _gone, alive = psutil.wait_procs(descendants, timeout=min(grace_s, 2.0))
+        # anything that left the group (setsid children) but is still ours; a zombie is gone
+        # (an orphan waits for init to reap it, and some inits never do: psutil would wait)
+        _gone, alive = psutil.wait_procs(
+            [c for c in descendants if _running(c)], timeout=min(grace_s, 2.0)
+        )
         for child in alive:
             with contextlib.suppress(psutil.Error):
                 child.kill()
@@ -216,6 +219,14 @@ class ManagedService:
             with contextlib.suppress(Exception):
                 self._log.close()  # type: ignore[attr-defined]
         self.process = None
+
+
+def _running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (dead, its exit status not yet collected)."""
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def copy_snapshot(snapshot: Path, target: Path) -> Path:
