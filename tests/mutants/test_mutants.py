@@ -6,8 +6,8 @@ finding on a mutated operation that the unmutated launcher (same seed, same case
 show, so drift the real port already has cannot pass for a detection. The harness starts
 the legacy per run (it has no mode that reuses a running legacy while diffing its
 database), so the runs share one seeded snapshot and one case cache (the unmutated run
-draws every operation's cases first; each mutant run, same seed, reads its operations' cases
-from it instead of drawing them again) and go two at a time.
+draws every operation's cases; a mutant run, same seed, reads its operations' cases from it
+instead of drawing them again) and go two at a time, the unmutated run among them.
 
 Knobs: PARITY_MUTANT_PROFILE (default ci), PARITY_MUTANT_SEED (default 7),
 PARITY_MUTANT_JOBS (default 2), PARITY_MUTANT_KEEP=1 keeps the configs and reports.
@@ -100,29 +100,12 @@ def mutant_env() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def baseline(mutant_env: dict[str, Any]) -> Outcome:
-    """The unmutated launcher on every operation any mutant touches; it fills the case cache."""
-    config = mutant_config(
-        mutant_env["work"], None, snapshot=mutant_env["snapshot"], share_cases=True
-    )
-    ops = all_operations(list(CATALOGUE.values()))
-    return run_parity(
-        config,
-        ops,
-        profile=PROFILE,
-        seed=SEED,
-        report_dir=mutant_env["reports"] / "unmutated",
-        timeout=400,
-        cache_dir=mutant_env["cases"],
-    )
-
-
-@pytest.fixture(scope="session")
-def outcomes(
-    request: pytest.FixtureRequest, mutant_env: dict[str, Any], baseline: Outcome
-) -> dict[str, Outcome]:
-    """Every selected mutant's run, two at a time (computed once, asserted per mutant), after
-    the unmutated run (``baseline``) has filled the case cache they read."""
+def runs(request: pytest.FixtureRequest, mutant_env: dict[str, Any]) -> dict[str, Outcome]:
+    """The unmutated launcher's run (key ``""``) and every selected mutant's run, ``JOBS``
+    at a time, computed once and asserted per test. The unmutated run goes first, on every
+    operation any mutant touches, and fills the case cache; the mutant runs start beside it
+    (one run alone leaves a core idle), and those that start before it has drawn their
+    operations draw the same cases themselves (same seed, same cases)."""
     selected = sorted(
         {
             item.callspec.params["name"]
@@ -133,20 +116,32 @@ def outcomes(
 
     def one(name: str) -> tuple[str, Outcome]:
         config = mutant_config(
-            mutant_env["work"], name, snapshot=mutant_env["snapshot"], share_cases=True
+            mutant_env["work"], name or None, snapshot=mutant_env["snapshot"], share_cases=True
         )
         out = run_parity(
             config,
-            get(name).operations,
+            get(name).operations if name else all_operations(list(CATALOGUE.values())),
             profile=PROFILE,
             seed=SEED,
-            report_dir=mutant_env["reports"] / name,
+            report_dir=mutant_env["reports"] / (name or "unmutated"),
+            timeout=300 if name else 400,
             cache_dir=mutant_env["cases"],
         )
         return name, out
 
     with ThreadPoolExecutor(max_workers=max(JOBS, 1)) as pool:
-        return dict(pool.map(one, selected))
+        return dict(pool.map(one, ["", *selected]))
+
+
+@pytest.fixture(scope="session")
+def baseline(runs: dict[str, Outcome]) -> Outcome:
+    """The unmutated launcher on every operation any mutant touches."""
+    return runs[""]
+
+
+@pytest.fixture(scope="session")
+def outcomes(runs: dict[str, Outcome]) -> dict[str, Outcome]:
+    return {name: out for name, out in runs.items() if name}
 
 
 @pytest.mark.timeout(900)
