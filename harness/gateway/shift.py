@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from harness.errors import HarnessError
 from harness.gateway.breaker import Breakers, BreakerSettings
 from harness.gateway.fallback import Budget, Counters, SendFn, Served, serve
 from harness.gateway.identity import IdentityResolver, IdentitySource, http_me_fetcher
@@ -32,6 +33,7 @@ from harness.gateway.schedule import (
 )
 from harness.gateway.state import Change, RouteTable
 from harness.setup.gateway import GatewayConfig, RouteSettings
+from harness.setup.shift import BudgetConfig
 
 __all__ = ["AGREED", "Shifter", "build_shifter"]
 
@@ -49,6 +51,7 @@ class Shifter:
         identity: IdentityResolver | None = None,
         breakers: Breakers | None = None,
         budget: Budget | None = None,
+        budgets: Mapping[str, Budget] | None = None,
         schedules: Mapping[str, ScheduleSettings] | None = None,
         seed: str = "",
         wall_clock: Callable[[], float] = time.time,
@@ -57,6 +60,7 @@ class Shifter:
         self.identity = identity
         self.breakers = breakers or Breakers()
         self.budget = budget or Budget()
+        self.budgets = dict(budgets or {})  # per route; ``budget`` for the others
         self.schedules = dict(schedules or {})
         self.seed = seed
         self.wall_clock = wall_clock
@@ -82,7 +86,7 @@ class Shifter:
             method,
             send_port,
             send_legacy,
-            budget=self.budget,
+            budget=self.budgets.get(route, self.budget),
             breaker=self.breakers[route],
             counters=self.counters,
         )
@@ -180,6 +184,22 @@ class Shifter:
         }
 
 
+def _route_budgets(
+    configured: Mapping[str, BudgetConfig], table: RouteTable | None
+) -> dict[str, Budget]:
+    """``[gateway.shift.budgets]``: each key a configured route (a typo is an error naming
+    the routes there are, never a budget silently unused), each budget checked as a whole."""
+    budgets: dict[str, Budget] = {}
+    for route, b in configured.items():
+        if table is not None:
+            table.get(route)  # PolicyError: not a configured route
+        try:
+            budgets[route] = Budget(b.port_s, b.legacy_s, b.total_s)
+        except HarnessError as exc:
+            raise HarnessError(f"[gateway.shift.budgets.{route!r}]: {exc.message}") from exc
+    return budgets
+
+
 def build_shifter(
     gw: GatewayConfig,
     resolve: Callable[[str], Path],
@@ -220,6 +240,7 @@ def build_shifter(
             )
         ),
         budget=Budget(cfg.budget.port_s, cfg.budget.legacy_s, cfg.budget.total_s),
+        budgets=_route_budgets(cfg.budgets, table if everything is None else None),
         schedules={
             route: ScheduleSettings(
                 steps=tuple(sc.steps),

@@ -66,7 +66,14 @@ class ShiftConfig(_Strict):
     seed: str = Field("", description="mixed into each caller's canary bucket")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
-    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    budget: BudgetConfig = Field(
+        default_factory=BudgetConfig, description="time budgets of a route without its own"
+    )
+    budgets: dict[str, BudgetConfig] = Field(
+        default_factory=dict,
+        description='`[gateway.shift.budgets."GET /api/export"]`: a route\'s own time budgets '
+        "(a slow export, a fast read); keys are routes as in the admin API",
+    )
     schedules: dict[str, ScheduleConfig] = Field(
         default_factory=dict,
         description='`[gateway.shift.schedules."GET /api/cases"]`: opt-in promotion per route',

@@ -124,3 +124,50 @@ def test_port_down_falls_back_and_opens_the_breaker(tmp_path: Path) -> None:
     assert snap["breaker"]["state"] == "open"
     assert snap["fallbacks"] == 10
     assert s.window(ROUTE).evidence().fallbacks == 10
+
+
+def _budgeted(tmp_path: Path, budgets: dict[str, dict[str, float]]) -> Shifter:
+    from harness.gateway.shift import build_shifter
+    from harness.setup.gateway import GatewayConfig
+
+    gw = GatewayConfig.model_validate(
+        {
+            "legacy": "http://127.0.0.1:9",
+            "routes": {ROUTE: "shadow", "GET /api/export": "shadow"},
+            "shift": {"budget": {"port_s": 30, "total_s": 40}, "budgets": budgets},
+        }
+    )
+    return build_shifter(gw, lambda p: tmp_path / p)
+
+
+def test_a_route_s_own_budget_times_its_port_out_the_others_keep_the_default(
+    tmp_path: Path,
+) -> None:
+    """``[gateway.shift.budgets]``: the export's port gets 0.05 s and falls back to the
+    legacy; the cases list, on the default 30 s budget, waits for its port's 0.2 s."""
+    s = _budgeted(tmp_path, {"GET /api/export": {"port_s": 0.05, "total_s": 10}})
+
+    async def slow_port(delay: float) -> httpx.Response:
+        await asyncio.sleep(delay)
+        return httpx.Response(200, json={"from": "port"})
+
+    async def legacy(timeout: float) -> httpx.Response:
+        return httpx.Response(200, json={"from": "legacy"})
+
+    export = asyncio.run(s.serve("GET /api/export", "GET", lambda t: slow_port(5), legacy))
+    assert export.side == "legacy"
+    assert export.port_error is not None
+    assert "Timeout" in export.port_error
+    cases = asyncio.run(s.serve(ROUTE, "GET", lambda t: slow_port(0.2), legacy))
+    assert cases.side == "port"
+    assert s.counters.fallbacks["GET /api/export"] == 1
+    assert s.counters.fallbacks[ROUTE] == 0
+
+
+def test_a_budget_for_an_unknown_route_or_without_room_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"not a configured gateway route.*GET /api/export"):
+        _budgeted(tmp_path, {"GET /api/exprot": {"port_s": 1, "total_s": 2}})
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match=r"budgets.'GET /api/export'.*exceeds the total"):
+        _budgeted(tmp_path, {"GET /api/export": {"port_s": 5, "total_s": 2}})
