@@ -5,15 +5,24 @@ admin API or ``parity gateway shift``, or by the schedule or breaker) is validat
 the state file atomically (a temporary file, fsync, rename: a crash leaves the old table or
 the new one, never half of one) and appended to a change log beside it (one JSON line per
 change: time, who, why, before, after). A restarted gateway reads the state file back.
+
+Several gateway instances may share one state file (one per host behind a load balancer):
+each reads it again when it changed on disk (checked at most every ``refresh_s``), so a shift
+made through one instance reaches the others within that time; a change is a read, modify
+and write under an exclusive lock on ``<state>.lock``, so two instances shifting at once
+never lose one of the two changes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -78,11 +87,15 @@ class RouteTable:
         defaults: Mapping[str, tuple[str, float | None]],
         databases: str = "shared",
         clock: Callable[[], datetime] = _now,
+        refresh_s: float = 0.5,
     ) -> None:
         self.path = path
         self.databases = databases
         self.clock = clock
-        self._lock = threading.Lock()
+        self.refresh_s = refresh_s
+        self._lock = threading.RLock()
+        self._seen: tuple[int, int, int] | None = None  # the state file's (inode, mtime, size)
+        self._checked = time.monotonic()
         now = clock()
         routes: dict[str, RouteSetting] = {}
         for route, (mode, percent) in defaults.items():
@@ -90,19 +103,69 @@ class RouteTable:
             routes[route] = RouteSetting(
                 mode=checked, percent=pct, at=now, who="config", why="parity.toml"
             )
-        if path is not None and path.exists():
-            for route, saved in self._read(path).routes.items():
-                if route not in routes:
-                    continue  # a route no longer configured: its saved mode no longer applies
-                try:
-                    validate_mode(saved.mode, saved.percent, databases)
-                except PolicyError as exc:
-                    raise HarnessError(
-                        f"{path}: route {route!r} is saved as {saved.mode} but {exc.message}; "
-                        "shift it back or remove the state file"
-                    ) from exc
-                routes[route] = saved
         self._routes = routes
+        if path is not None and path.exists():
+            self._load(path)
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        assert self.path is not None
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _load(self, path: Path) -> None:
+        """Take the saved mode of every configured route (a route no longer configured: its
+        saved mode no longer applies)."""
+        stamp = self._stamp()
+        routes = dict(self._routes)
+        for route, saved in self._read(path).routes.items():
+            if route not in routes:
+                continue
+            try:
+                validate_mode(saved.mode, saved.percent, self.databases)
+            except PolicyError as exc:
+                raise HarnessError(
+                    f"{path}: route {route!r} is saved as {saved.mode} but {exc.message}; "
+                    "shift it back or remove the state file"
+                ) from exc
+            routes[route] = saved
+        self._routes = routes
+        self._seen = stamp
+
+    def _refresh(self, *, force: bool = False) -> None:
+        """Read the state file again if another instance changed it (under ``_lock``)."""
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_s:
+            return
+        self._checked = now
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._seen:
+            try:
+                self._load(self.path)
+            except HarnessError:
+                if force:
+                    raise
+                # a broken file written by hand: keep serving the table we have
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This thread alone, and this instance alone among those sharing the state file."""
+        with self._lock:
+            if self.path is None:
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                try:
+                    self._refresh(force=True)  # another instance's change is not lost
+                    yield
+                finally:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     @staticmethod
     def _read(path: Path) -> StateFile:
@@ -113,6 +176,7 @@ class RouteTable:
 
     def routes(self) -> dict[str, RouteSetting]:
         with self._lock:
+            self._refresh()
             return dict(self._routes)
 
     def __contains__(self, route: object) -> bool:
@@ -120,6 +184,7 @@ class RouteTable:
 
     def get(self, route: str) -> RouteSetting:
         with self._lock:
+            self._refresh()
             try:
                 return self._routes[route]
             except KeyError:
@@ -147,7 +212,7 @@ class RouteTable:
         if not who.strip():
             raise PolicyError("a shift needs to say who made it")
         checked, pct = validate_mode(mode, percent, self.databases)
-        with self._lock:
+        with self._exclusive():
             before = self._routes.get(route)
             if before is None:
                 raise PolicyError(self._unknown(route))
@@ -172,7 +237,7 @@ class RouteTable:
 
     def set_schedule(self, route: str, schedule: dict[str, Any] | None) -> None:
         """Keep a schedule's progress (no change of mode: nothing logged)."""
-        with self._lock:
+        with self._exclusive():
             current = self._routes[route]
             routes = {**self._routes, route: current.model_copy(update={"schedule": schedule})}
             self._write(routes, None)
@@ -188,6 +253,7 @@ class RouteTable:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            self._refresh()
             return {r: s.model_dump(mode="json") for r, s in sorted(self._routes.items())}
 
     def _write(self, routes: dict[str, RouteSetting], change: Change | None) -> None:
@@ -205,6 +271,7 @@ class RouteTable:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._seen = self._stamp()  # our own write: nothing to read back
         if change is not None:
             line = json.dumps(change.model_dump(mode="json"), separators=(",", ":")) + "\n"
             with log_path(self.path).open("a", encoding="utf-8") as log:

@@ -78,3 +78,46 @@ def test_schedule_progress_is_kept(tmp_path: Path) -> None:
         "status": "running",
     }
     assert table.changes() == []
+
+
+def test_instances_sharing_the_state_file_see_each_other_s_shifts(tmp_path: Path) -> None:
+    """Two gateways on one state file: a shift through one is served by the other once it
+    has read the file again (``refresh_s`` 0 here: at once)."""
+    path = tmp_path / "state.json"
+    one = RouteTable(path, defaults=DEFAULTS, refresh_s=0)
+    two = RouteTable(path, defaults=DEFAULTS, refresh_s=0)
+    one.shift("GET /api/cases", "canary", 10, "first step", "ana")
+    assert (two.get("GET /api/cases").mode, two.get("GET /api/cases").percent) == ("canary", 10)
+    two.shift("GET /api/alerts", "shadow", None, "look", "bo")
+    assert one.get("GET /api/alerts").mode == "shadow"
+    assert one.routes()["GET /api/cases"].percent == 10  # its own change kept too
+    # a gateway that reads the file at most once a minute still serves its own table
+    slow = RouteTable(path, defaults=DEFAULTS, refresh_s=60)
+    one.shift("GET /api/cases", "canary", 50, "second step", "ana")
+    assert slow.get("GET /api/cases").percent == 10
+
+
+def test_instances_shifting_at_once_lose_no_change(tmp_path: Path) -> None:
+    """Each change is read, modify, write under the lock: two instances shifting different
+    routes 30 times each, at once, end with both routes' last changes and 60 log lines."""
+    import threading
+
+    path = tmp_path / "state.json"
+    tables = [RouteTable(path, defaults=DEFAULTS, refresh_s=60) for _ in range(2)]
+    routes = ["GET /api/cases", "GET /api/alerts"]
+    start = threading.Barrier(2)
+
+    def shift_many(index: int) -> None:
+        start.wait()
+        for step in range(1, 31):
+            tables[index].shift(routes[index], "canary", step, f"step {step}", f"gw{index}")
+
+    threads = [threading.Thread(target=shift_many, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    saved = json.loads(path.read_text())["routes"]
+    assert saved["GET /api/cases"]["percent"] == 30
+    assert saved["GET /api/alerts"]["percent"] == 30
+    assert len(log_path(path).read_text().splitlines()) == 60
