@@ -115,13 +115,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running(
-    name: str, database: Path, log_dir: Path, env: dict[str, str] | None = None
+    name: str,
+    database: Path,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    realtime: bool = False,
 ) -> Iterator[Service]:
-    """``env`` adds to the service's environment (``DATABASE_URL`` for the port on PG)."""
+    """``env`` adds to the service's environment (``DATABASE_URL`` for the port on PG);
+    ``realtime``: the legacy as ``npm start`` runs it (its custom server, which also serves
+    the realtime WebSocket), not ``next start`` alone."""
     port = free_port()
     env = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port), **(env or {})}
     if name == "legacy":
         command = ["npx", "next", "start", "-H", "127.0.0.1", "-p", str(port)]
+        if realtime:
+            command = ["npm", "start", "--silent"]
         cwd = LEGACY
     else:
         command = [sys.executable, "-m", "backend"]

@@ -705,7 +705,9 @@ class GatewayApp:
             self._drop(route, "dropped_queue")
 
     async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
-        """The realtime channel: passed through to the legacy, message for message."""
+        """The realtime channel: passed through to the legacy, message for message; the
+        client's subprotocols offered upstream and the one chosen there accepted; each side's
+        close code and reason passed to the other."""
         import websockets
 
         assert self.gw.legacy is not None
@@ -719,18 +721,34 @@ class GatewayApp:
             for k, v in scope["headers"]
             if k.decode("latin-1").lower() in keep
         ]
+        offered = list(scope.get("subprotocols") or [])
         try:
-            upstream = await websockets.connect(url, additional_headers=extra, open_timeout=10)
-        except Exception:
+            upstream = await websockets.connect(
+                url,
+                additional_headers=extra,
+                open_timeout=10,
+                subprotocols=[websockets.Subprotocol(p) for p in offered] or None,
+            )
+        except Exception as exc:  # the legacy refused or is down: said, and closed as such
+            LOG.warning(
+                json.dumps(
+                    {
+                        "event": "websocket",
+                        "path": scope["path"],
+                        "error": f"legacy: {type(exc).__name__}: {exc}",
+                    }
+                )
+            )
             await send({"type": "websocket.close", "code": 1011})
             return
-        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
 
         async def up() -> None:
             while True:
                 msg = await receive()
                 if msg["type"] == "websocket.disconnect":
-                    await upstream.close()
+                    code, reason = _sendable_close(msg.get("code"), msg.get("reason"))
+                    await upstream.close(code=code, reason=reason)
                     return
                 data = msg.get("text") if msg.get("text") is not None else msg.get("bytes")
                 if data is not None:
@@ -741,8 +759,9 @@ class GatewayApp:
                 async for data in upstream:
                     key = "text" if isinstance(data, str) else "bytes"
                     await send({"type": "websocket.send", key: data})
+            code, reason = _sendable_close(upstream.close_code, upstream.close_reason)
             with contextlib.suppress(Exception):
-                await send({"type": "websocket.close", "code": 1000})
+                await send({"type": "websocket.close", "code": code, "reason": reason})
 
         tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -750,6 +769,16 @@ class GatewayApp:
             t.cancel()
         with contextlib.suppress(Exception):
             await upstream.close()
+
+
+def _sendable_close(code: int | None, reason: str | None) -> tuple[int, str]:
+    """A close code one side ended with, as the gateway may send it on: 1005 (no code) and
+    1006 (no close frame) never go in a close frame (RFC 6455 7.4.1): 1000 and 1011."""
+    if code is None or code == 1005:
+        return 1000, reason or ""
+    if code == 1006:
+        return 1011, reason or ""
+    return code, reason or ""
 
 
 async def _fetch(

@@ -1,7 +1,8 @@
 """``parity gateway`` in front of the shipped pair (real Next.js, the real port, one shared
 SQLite file), driven by the traffic simulator: an agreeing port stays quiet, a mutant on a
 read is found with the real request, no write reaches the port, the admin side needs the
-token, SIGTERM drains and writes the results."""
+token, SIGTERM drains and writes the results; the realtime WebSocket passes through to the
+legacy, events and close codes alike."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +93,19 @@ def _config(tmp: Path, legacy: str, candidate: str, listen: str) -> Path:
 
 
 def gateway_run(
-    tmp: Path, seeded: Path, mutant: str = "", requests: int = 150, kill_port: bool = False
+    tmp: Path,
+    seeded: Path,
+    mutant: str = "",
+    requests: int = 150,
+    kill_port: bool = False,
+    before: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Legacy + port on one copy of the seed, the gateway in front, the simulator through it."""
+    """Legacy + port on one copy of the seed, the gateway in front, the simulator through it
+    (``before``: called with the gateway's URL first, its result in ``out["before"]``)."""
     db = tmp / "shared.db"
     db.write_bytes(seeded.read_bytes())
     out: dict[str, Any] = {}
-    with running("legacy", db, tmp) as legacy:
+    with running("legacy", db, tmp, realtime=before is not None) as legacy:
         port_proc, port_url, port_log = _start_port(db, tmp, mutant)
         gw_port = free_port()
         listen = f"127.0.0.1:{gw_port}"
@@ -116,6 +124,8 @@ def gateway_run(
         try:
             url = f"http://{listen}"
             _wait(url + "/api/health", gw, gw_log)
+            if before is not None:
+                out["before"] = before(url)
             rounds = [("7", requests)]
             if kill_port:
                 rounds = [("7", requests // 2), ("8", requests // 2)]
@@ -214,3 +224,59 @@ def test_port_killed_mid_run_clients_unaffected(tmp_path: Path, seeded: Path) ->
     results = out["results"]
     assert any("the port failed" in w for w in results["warnings"]), results["warnings"]
     assert _open(results) == []
+
+
+def _realtime_through(url: str) -> dict[str, Any]:
+    """Through the gateway: an admin's socket gets ``ready`` and the event of a write made
+    through the gateway; an anonymous socket gets the legacy's error and its close code."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    ws_url = url.replace("http", "ws", 1) + "/api/realtime"
+    login = httpx.post(
+        url + "/api/auth/login",
+        json={"email": "admin@example.test", "password": "parity-admin"},
+        timeout=30,
+    )
+    token = login.json()["token"]
+    seen: dict[str, Any] = {}
+    auth = {"Authorization": f"Bearer {token}"}
+    with connect(ws_url, additional_headers=auth, subprotocols=None, open_timeout=30) as ws:
+        seen["ready"] = json.loads(ws.recv(timeout=30))
+        created = httpx.post(
+            url + "/api/alerts",
+            json={"title": "through the gateway", "message": "ws", "severity": "warning"},
+            headers=auth,
+            timeout=30,
+        )
+        seen["created"] = created.status_code
+        assert created.status_code == 201, created.text
+        alert_id = created.json()["id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # events of other writes may come first
+            message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            event = message.get("event") or {}
+            if event.get("kind") == "alert.created" and event.get("subjectId") == alert_id:
+                seen["event"] = event
+                break
+    with connect(ws_url, open_timeout=30) as anonymous:
+        seen["anonymous"] = json.loads(anonymous.recv(timeout=30))
+        try:
+            anonymous.recv(timeout=30)
+        except ConnectionClosed as closed:
+            seen["close"] = (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else None
+    return seen
+
+
+def test_realtime_socket_passes_through_with_events_and_close_codes(
+    tmp_path: Path, seeded: Path
+) -> None:
+    out = gateway_run(tmp_path, seeded, requests=20, before=_realtime_through)
+    seen = out["before"]
+    assert seen["ready"]["type"] == "ready", seen
+    assert seen["ready"]["role"] == "admin"
+    assert seen["created"] == 201
+    assert "event" in seen, seen  # the write's event came through the gateway's socket
+    assert seen["anonymous"]["error"] == "unauthorized"
+    assert seen["close"] == (4401, "unauthorized")  # the legacy's code, not the gateway's
+    assert out["exit"] == 0
