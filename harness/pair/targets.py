@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from harness.cases.generation import build_request
 from harness.compare.comparison import Clock
+from harness.db.postgres import psycopg_dsn
 from harness.db.sqlite import DbWatcher
 from harness.db.watcher import Watcher, engine_of, open_watcher
 from harness.errors import HarnessError, ServiceError
@@ -33,6 +34,7 @@ from harness.pair.services import (
     copy_snapshot,
     render_command,
     run_reset_command,
+    run_setup_command,
 )
 from harness.pair.settle import Settled, settle_with, to_follow
 from harness.pair.transport import Target, TargetUnreachable, Transport
@@ -546,10 +548,13 @@ def open_pair(
     message: Callable[[str], None] = lambda _text: None,
     logout: str | None = None,
     snapshot_file: Path | None = None,
+    stamp_dir: Path | None = None,
 ) -> Iterator[Pair]:
     """Both targets up, logged in and watched; everything stopped and removed on exit.
     ``snapshot_file``: a SQLite file both sides start from instead of the seeded snapshot
-    (a replay starting where its capture started); it is copied, never written."""
+    (a replay starting where its capture started); it is copied, never written.
+    ``stamp_dir``: where ``[external] setup_command`` keeps the stamp that lets a later run
+    skip it (None: it runs every time)."""
     from harness.proc.reaper import REAPER
 
     tmp = REAPER.temporary(f"parity-{run_dir.name}-", directory=True)
@@ -567,9 +572,12 @@ def open_pair(
             }
             ext = config.external
             if ext.setup_command is not None:
-                message("running [external] setup_command")
-                run_reset_command(
-                    ext.setup_command, config.resolve(ext.cwd), ext.timeout_s, ext.env
+                run_setup_command(
+                    ext,
+                    config.resolve(ext.cwd),
+                    stamp_dir,
+                    (legacy_url, candidate_url),
+                    message,
                 )
             if ext.reset_command is not None:
                 message("resetting both services before the first scenario")
@@ -794,7 +802,8 @@ def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> 
                 f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
             ) from exc
         return
-    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
+    # the pair's own loader gets the plain URL its driver accepts, like the services
+    values = {"snapshot": str(snapshot), "database": psycopg_dsn(url), "python": sys.executable}
     argv = render_command(load, values)
     done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
     if done.returncode != 0:

@@ -119,13 +119,15 @@ class ServiceConfig(_Strict):
     name: str | None = Field(None, description="shown in reports (default: the target's key)")
     command: Command = Field(
         description="argv list; `{port}`, `{database}` (a file or a URL), `{database_path}` "
-        "(SQLite, else empty), `{database_url}` (PostgreSQL, else empty) and `{python}` are "
+        "(SQLite, else empty), `{database_url}` (PostgreSQL, else empty; the plain "
+        "`postgresql://user@host:port/db` form any driver accepts) and `{python}` are "
         "filled in; the same in `env`"
     )
     cwd: str = Field(".", description="working directory, relative to parity.toml")
     database_load: Command | None = Field(
         None,
-        description="PostgreSQL: fills the empty template database `{database}` (a URL) from "
+        description="PostgreSQL: fills the empty template database `{database}` (a plain "
+        "`postgresql://` URL) from "
         "the seeded SQLite `{snapshot}`; each target gets a clone of it (default: the "
         "snapshot's own schema and rows, SQLite types translated: `python -m harness.db.load`)",
     )
@@ -660,7 +662,16 @@ class RealtimeConfig(_Strict):
 class ExternalConfig(_Strict):
     setup_command: Command | None = Field(
         None,
-        description="URL mode: run once before the first login (e.g. register the test users)",
+        description="URL mode: run once before the first login (e.g. register the test "
+        "users); every run, unless `setup_inputs` is set",
+    )
+    setup_inputs: list[str] | None = Field(
+        None,
+        description="URL mode: the files `setup_command` reads (paths or globs relative to "
+        '`cwd`, e.g. `["seed.sql", "fixtures/*.json"]`; `[]`: none). When set, the command '
+        "is skipped while a stamp of it (the command, `env`, the two URLs and each file's "
+        "path and content) matches the one its last successful run left in "
+        "`<report-dir>/.cache/setup/`; delete that folder to run it again anyway",
     )
     reset_command: Command | None = Field(
         None,
@@ -684,6 +695,12 @@ class ExternalConfig(_Strict):
         "parity restores each database after a write, and interop runs when both are SQLite "
         "and `[services]` say how to start each side",
     )
+
+    @model_validator(mode="after")
+    def _inputs_of_a_command(self) -> ExternalConfig:
+        if self.setup_inputs is not None and self.setup_command is None:
+            raise ValueError("setup_inputs goes with setup_command")
+        return self
 
     @field_validator("databases")
     @classmethod
