@@ -26,7 +26,7 @@ from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.errors import HarnessError
 from harness.models import ExchangeResult
-from harness.pair.targets import check_fixed_tokens, open_pair
+from harness.pair.targets import check_tokens, open_pair
 from harness.reporting.results import Results, RunStarted
 from harness.run.context import Listener, NullListener, RunContext
 from harness.run.invariant_log import InvariantLog
@@ -282,13 +282,13 @@ class Engine:
             stamp_dir=self.cache_root() / "setup",
             snapshot_file=snapshot_file,
         ) as pair:
-            login_op = config.auth.login if config.auth is not None else None
-            check_fixed_tokens(
+            logins = config.auth.login_operations() if config.auth is not None else []
+            check_tokens(
                 pair,
                 [
                     op.id
                     for op in self.contract.operations
-                    if op.method == "GET" and "{" not in op.path and op.id != login_op
+                    if op.method == "GET" and "{" not in op.path and op.id not in logins
                 ],
             )
             defs = []
