@@ -109,6 +109,11 @@ SLOW: dict[str, str] = {
     "tests/harness/test_init_auth_modes.py::"
     "test_a_cookie_session_with_csrf_and_keys_that_expire": "16-20 s each",
     "tests/harness/test_init_auth_modes.py::test_an_api_key_in_a_query_parameter": ("15-19 s each"),
+    # auth per role on the notes pair (a bearer admin, an API-key reader): init, then a run
+    "tests/harness/test_auth_per_role.py::"
+    "test_each_role_logs_in_and_is_authorized_its_own_way": "14 s",
+    "tests/harness/test_auth_per_role.py::"
+    "test_a_wrong_per_role_scheme_stops_the_run_with_an_auth_error": "11 s",
     # the notes pair with fixed keys and no login: init, a run and two refused starts;
     # a key revoked mid-run; probe kinds switched off (2026-12-06, 2 cores, other jobs)
     "tests/harness/test_init_fixed_tokens.py::"

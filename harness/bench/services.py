@@ -200,22 +200,25 @@ class RssWatcher:
 
 
 def _tokens(config: ParityConfig, url: str) -> dict[str, str]:
-    if config.auth is None:
+    """Each role's credential as its header value (its prefix and token: the role's scheme)."""
+    auth = config.auth
+    if auth is None:
         return {}
-    method, _, path = (config.auth.login or "").partition(" ")
     tokens: dict[str, str] = {}
-    for role, spec in config.auth.roles.items():
-        fixed = config.auth.fixed_token(role)
+    for role, spec in auth.roles.items():
+        scheme = auth.for_role(role)
+        fixed = auth.fixed_token(role)
         if fixed is not None:
-            tokens[role] = f"{config.auth.prefix}{fixed}"
+            tokens[role] = f"{scheme.prefix}{fixed}"
             continue
+        method, _, path = (scheme.login or "").partition(" ")
         res = httpx.request(method, url + path, json=spec.body, timeout=30)
         if res.status_code >= 400:
             raise HarnessError(f"bench login as {role} failed: {res.status_code} {res.text[:200]}")
         value: Any = res.json()
-        for part in config.auth.token_path.removeprefix("$.").split("."):
+        for part in scheme.token_path.removeprefix("$.").split("."):
             value = value[part]
-        tokens[role] = f"{config.auth.prefix}{value}"
+        tokens[role] = f"{scheme.prefix}{value}"
     return tokens
 
 

@@ -156,9 +156,9 @@ class CaseSource:
         generated cases, then every stated bound of the operation at and past its limit."""
         cases = cases + self._edges(op, cases)
         auth = self.config.auth
-        if auth is None or auth.login is None or auth.login != op.id or not auth.roles:
+        if auth is None or op.id not in auth.login_operations() or not auth.roles:
             return cases
-        method, _, path = auth.login.partition(" ")
+        method, _, path = op.id.partition(" ")
         logins = [
             build_request(
                 operation=op.id,
@@ -170,8 +170,8 @@ class CaseSource:
                 mode="positive",
                 json_body=role.body,
             )
-            for role in auth.roles.values()
-            if role.body is not None
+            for name, role in auth.roles.items()
+            if role.body is not None and auth.for_role(name).login == op.id
         ]
         known = {c.signature() for c in cases}
         return [c for c in logins if c.signature() not in known] + cases

@@ -100,7 +100,10 @@ END $$;
 
 
 def psycopg_dsn(url: str) -> str:
-    """A libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` -> ``postgresql://``)."""
+    """A libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` -> ``postgresql://``):
+    the plain form every PostgreSQL driver accepts (libpq, node-postgres, pgx, JDBC after
+    its ``jdbc:``), which is what a service is given; the ``+driver`` form stays inside
+    parity (its own SQLAlchemy engines)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url  # already a key=value DSN

@@ -87,14 +87,16 @@ def diagnose(
             )
     problems += check_databases(config)
     auth = config.auth
-    if auth is not None and auth.login is not None and not any(op.id == auth.login for op in ops):
-        problems.append(
-            Problem(
-                f"{config.source}: [auth] login",
-                f"{auth.login!r} is not an operation of the contract",
-                "name the login operation as METHOD /path, relative to base_path",
+    logins = auth.login_operations() if auth is not None else []
+    for login_op in logins:
+        if not any(op.id == login_op for op in ops):
+            problems.append(
+                Problem(
+                    f"{config.source}: [auth] login",
+                    f"{login_op!r} is not an operation of the contract",
+                    "name the login operation as METHOD /path, relative to base_path",
+                )
             )
-        )
     with httpx.Client(timeout=timeout_s) as client:
         up: dict[str, str] = {}
         for side, url in urls.items():
@@ -118,9 +120,7 @@ def diagnose(
                     )
                 )
         reads = [
-            op
-            for op in ops
-            if op.method == "GET" and "{" not in op.path and (auth is None or op.id != auth.login)
+            op for op in ops if op.method == "GET" and "{" not in op.path and op.id not in logins
         ]
         for side, root in up.items():
             answers = [_send(client, "GET", root + op.path) for op in reads[:3]]
@@ -141,23 +141,26 @@ def diagnose(
             problems += _fixed_refused(client, config, up, fixed, reads)
             for side in up:
                 tokens[side].update(fixed)
-        if auth is not None and auth.login and any(op.id == auth.login for op in ops):
-            path = auth.login.split(" ", 1)[1]
+        if auth is not None and logins:
             for role, rc in auth.roles.items():
-                if role in fixed or rc.body is None:
+                scheme = auth.for_role(role)
+                if role in fixed or rc.body is None or scheme.login is None:
                     continue
+                if not any(op.id == scheme.login for op in ops):
+                    continue  # said above
+                path = scheme.login.split(" ", 1)[1]
                 failed = []
                 for side, root in up.items():
                     resp = _send(client, "POST", root + path, json=rc.body)
                     client.cookies.clear()  # credentials go only where [auth] says
-                    token = _token(resp, auth.token_path) if resp is not None else None
-                    if resp is not None and auth.token_in == "cookie":
+                    token = _token(resp, scheme.token_path) if resp is not None else None
+                    if resp is not None and scheme.token_in == "cookie":
                         jar = {c.name: c.value or "" for c in resp.cookies.jar}
                         token = "; ".join(f"{k}={v}" for k, v in jar.items()) or None
                     if resp is None or not resp.is_success:
                         failed.append(f"{side} {resp.status_code if resp else 'no answer'}")
                     elif token is None:
-                        failed.append(f"{side} answered with no token at {auth.token_path}")
+                        failed.append(f"{side} answered with no token at {scheme.token_path}")
                     else:
                         tokens[side][role] = token
                 if failed:
@@ -194,13 +197,18 @@ def _fixed_tokens(config: ParityConfig) -> tuple[dict[str, str], list[Problem]]:
                     f"{config.source}: [auth.roles.{role}]",
                     f"no fixed token: {variable} is not set",
                     f"export {variable[1:]}=<the role's token>"
-                    + ("" if auth.login is None else ", or give the role a login body"),
+                    + (
+                        ""
+                        if auth.for_role(role).login is None
+                        else ", or give the role a login body"
+                    ),
                 )
             )
             continue
         if token is not None:
-            cookie = auth.token_in == "cookie" and auth.name
-            out[role] = f"{auth.name}={token}" if cookie else token
+            scheme = auth.for_role(role)
+            cookie = scheme.token_in == "cookie" and scheme.name
+            out[role] = f"{scheme.name}={token}" if cookie else token
     return out, problems
 
 
@@ -219,7 +227,7 @@ def _fixed_refused(
         refused = []
         for side, root in up.items():
             answers = [
-                _send(client, "GET", root + op.path, **_credentials(config, token))
+                _send(client, "GET", root + op.path, **_credentials(config, token, role))
                 for op in reads[:3]
             ]
             if answers and all(a is not None and a.status_code == 401 for a in answers):
@@ -282,17 +290,18 @@ def check_databases(config: ParityConfig) -> list[Problem]:
     return problems
 
 
-def _credentials(config: ParityConfig, token: str | None) -> dict[str, Any]:
-    """httpx arguments that send a role's token where [auth] puts it (a cookie session's
-    token is its Cookie line)."""
+def _credentials(config: ParityConfig, token: str | None, role: str | None) -> dict[str, Any]:
+    """httpx arguments that send ``role``'s token where its scheme puts it (a cookie
+    session's token is its Cookie line)."""
     auth = config.auth
     if auth is None or token is None:
         return {}
-    if auth.token_in == "query":
-        return {"params": {auth.name or "api_key": token}}
-    if auth.token_in == "cookie":
+    scheme = auth.for_role(role)
+    if scheme.token_in == "query":
+        return {"params": {scheme.name or "api_key": token}}
+    if scheme.token_in == "cookie":
         return {"headers": {"Cookie": token}}
-    return {"headers": {auth.header: auth.prefix + token}}
+    return {"headers": {scheme.header: scheme.prefix + token}}
 
 
 def _token_accepted(
@@ -317,16 +326,16 @@ def _token_accepted(
     for side, root in up.items():
         for role, token in tokens[side].items():
             for op in reads[:3]:
-                resp = _send(client, "GET", root + op.path, **_credentials(config, token))
+                resp = _send(client, "GET", root + op.path, **_credentials(config, token, role))
                 if resp is not None and resp.status_code == 401:
                     return [
                         Problem(
                             f"{config.source}: [auth]",
                             f"{side}: {op.id} answers 401 to role {role}'s token sent as "
                             + (
-                                f"{config.auth.header}: {config.auth.prefix!r}+token"
-                                if config.auth.token_in == "header"
-                                else f"{config.auth.token_in} {config.auth.name}"
+                                f"{scheme.header}: {scheme.prefix!r}+token"
+                                if (scheme := config.auth.for_role(role)).token_in == "header"
+                                else f"{scheme.token_in} {scheme.name}"
                             ),
                             fix,
                         )
@@ -356,8 +365,8 @@ def _reach(
         path = re.sub(r"\{[^}]+\}", "1", op.path)
         missed = []
         for side, root in up.items():
-            token = next(iter(tokens[side].values()), None) if safe else None
-            kw: dict[str, Any] = _credentials(config, token)
+            role, token = next(iter(tokens[side].items()), (None, None)) if safe else (None, None)
+            kw: dict[str, Any] = _credentials(config, token, role)
             if op.method in ("POST", "PUT", "PATCH"):
                 kw["json"] = {}
             resp = _send(client, op.method, root + path, **kw)

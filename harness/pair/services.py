@@ -7,6 +7,9 @@ Each service runs in its own process group so stopping it also stops whatever it
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -15,14 +18,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psutil
 
+from harness.db.postgres import psycopg_dsn
 from harness.errors import HarnessError, ServiceError
-from harness.setup.config import ServiceConfig, SnapshotConfig
+from harness.setup.config import ExternalConfig, ServiceConfig, SnapshotConfig
 
 __all__ = ["ManagedService", "build_snapshot", "free_port", "log_tail", "render_command"]
 
@@ -103,6 +109,19 @@ def build_snapshot(config: SnapshotConfig, base_dir: Path, database: Path, log_p
     return database
 
 
+def database_values(database: Path | str) -> dict[str, str]:
+    """The placeholders naming a service's database: ``{database}`` (a file or a URL),
+    ``{database_path}`` and ``{database_url}`` (one of the two empty: a service picks its
+    engine by which is set). A URL is given in the plain ``postgresql://user@host:port/db``
+    form the service's own driver accepts, never parity's SQLAlchemy ``postgresql+psycopg://``
+    (node-postgres, pgx, libpq reject a ``+driver`` scheme)."""
+    url = isinstance(database, str) and "://" in database
+    if not url:
+        return {"database": str(database), "database_path": str(database), "database_url": ""}
+    plain = psycopg_dsn(str(database))
+    return {"database": plain, "database_path": "", "database_url": plain}
+
+
 @dataclass
 class ManagedService:
     """One target process: ``start()`` then ``wait_healthy()``; ``stop()`` always."""
@@ -130,15 +149,7 @@ class ManagedService:
         return shlex.join(self.argv)
 
     def start(self) -> None:
-        url = isinstance(self.database, str) and "://" in self.database
-        values = {
-            **_base_values(),
-            "port": str(self.port),
-            "database": str(self.database),
-            # one of the two is empty: services pick their engine by which is set
-            "database_path": "" if url else str(self.database),
-            "database_url": str(self.database) if url else "",
-        }
+        values = {**_base_values(), "port": str(self.port), **database_values(self.database)}
         self.argv = render_command(self.config.command, values)
         env = {**os.environ, **{k: _fill(v, values) for k, v in self.config.env.items()}}
         cwd = (self.base_dir / self.config.cwd).resolve()
@@ -234,8 +245,87 @@ def copy_snapshot(snapshot: Path, target: Path) -> Path:
     return target
 
 
+SETUP_STAMP = "setup_command.json"
+
+
+def setup_stamp(ext: ExternalConfig, cwd: Path, identity: Sequence[str] = ()) -> str:
+    """sha256 over what ``[external] setup_command`` depends on: the rendered command, its
+    working directory, ``env`` (as expanded), ``identity`` (the two services' URLs) and each
+    ``setup_inputs`` file's path and content, in a stable order. A named file that does not
+    exist is a config error; a glob that matches nothing counts as such (a file appearing
+    later changes the stamp)."""
+    assert ext.setup_command is not None
+    assert ext.setup_inputs is not None
+    digest = hashlib.sha256()
+
+    def part(label: str, data: bytes) -> None:
+        digest.update(f"{label}:{len(data)}:".encode())
+        digest.update(data)
+
+    part("argv", json.dumps(render_command(ext.setup_command, _base_values())).encode())
+    part("cwd", str(cwd.resolve()).encode())
+    env = {k: os.path.expandvars(v) for k, v in sorted(ext.env.items())}
+    part("env", json.dumps(env, sort_keys=True).encode())
+    for item in identity:
+        part("target", item.encode())
+    for pattern in ext.setup_inputs:
+        if glob.has_magic(pattern):
+            found = sorted(Path(p) for p in glob.glob(pattern, root_dir=cwd, recursive=True))
+            files = [p for p in found if (cwd / p).is_file()]
+            part("glob", f"{pattern} -> {len(files)}".encode())
+        else:
+            if not (cwd / pattern).is_file():
+                raise HarnessError(
+                    f"[external] setup_inputs: no file {pattern!r} in {cwd}", kind="config"
+                )
+            files = [Path(pattern)]
+        for rel in files:
+            part("path", rel.as_posix().encode())
+            part("content", (cwd / rel).read_bytes())
+    return digest.hexdigest()
+
+
+def run_setup_command(
+    ext: ExternalConfig,
+    cwd: Path,
+    stamp_dir: Path | None,
+    identity: Sequence[str] = (),
+    message: Callable[[str], None] = lambda _text: None,
+) -> bool:
+    """``[external] setup_command``; whether it ran. With ``setup_inputs`` and a
+    ``stamp_dir``, it is skipped when the stamp its last successful run left there matches
+    (nothing it depends on changed); the stamp is removed before the command runs and
+    written only after it succeeds, so a failed or interrupted run never leaves one."""
+    assert ext.setup_command is not None
+    stamp_file = stamp_dir / SETUP_STAMP if stamp_dir is not None else None
+    stamp = setup_stamp(ext, cwd, identity) if ext.setup_inputs is not None else None
+    if stamp is not None and stamp_file is not None:
+        try:
+            previous = json.loads(stamp_file.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if isinstance(previous, dict) and previous.get("stamp") == stamp:
+            message(f"setup_command skipped: inputs unchanged since {previous.get('at', '?')}")
+            return False
+        stamp_file.unlink(missing_ok=True)
+    message("running [external] setup_command")
+    run_reset_command(ext.setup_command, cwd, ext.timeout_s, ext.env, what="setup command")
+    if stamp is not None and stamp_file is not None:
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        part = stamp_file.with_suffix(".tmp")
+        part.write_text(json.dumps({"stamp": stamp, "at": at}))
+        part.replace(stamp_file)
+    return True
+
+
 def run_reset_command(
-    command: list[str] | str, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
+    command: list[str] | str,
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    *,
+    what: str = "reset command",
 ) -> None:
     argv = render_command(command, _base_values())
     full_env = None
@@ -246,9 +336,7 @@ def run_reset_command(
             argv, cwd=cwd, capture_output=True, timeout=timeout_s, check=False, env=full_env
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"reset command failed: {shlex.join(argv)}: {exc}") from exc
+        raise HarnessError(f"{what} failed: {shlex.join(argv)}: {exc}") from exc
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).decode("utf-8", "replace")[-2000:]
-        raise HarnessError(
-            f"reset command exited {proc.returncode}: {shlex.join(argv)}", log_tail=tail
-        )
+        raise HarnessError(f"{what} exited {proc.returncode}: {shlex.join(argv)}", log_tail=tail)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from harness.cases.generation import build_request
 from harness.compare.comparison import Clock
+from harness.db.postgres import psycopg_dsn
 from harness.db.sqlite import DbWatcher
 from harness.db.watcher import Watcher, engine_of, open_watcher
 from harness.errors import HarnessError, ServiceError
@@ -33,6 +34,7 @@ from harness.pair.services import (
     copy_snapshot,
     render_command,
     run_reset_command,
+    run_setup_command,
 )
 from harness.pair.settle import Settled, settle_with, to_follow
 from harness.pair.transport import Target, TargetUnreachable, Transport
@@ -46,7 +48,7 @@ __all__ = [
     "Pair",
     "Sessions",
     "Timings",
-    "check_fixed_tokens",
+    "check_tokens",
     "extract",
     "login",
     "open_pair",
@@ -410,19 +412,22 @@ def login(
     for role, role_cfg in auth.roles.items():
         if roles is not None and role not in roles:
             continue
+        scheme = auth.for_role(role)
         fixed = auth.fixed_token(role)
         if fixed is not None:  # sent as is, never renewed (no expiry)
             pair.fixed[role] = auth.token_source(role)
             for target in targets.values():
                 target.tokens[as_key(role)] = fixed
-                if auth.token_in == "cookie":
-                    target.cookies[as_key(role)] = f"{auth.name}={fixed}" if auth.name else fixed
+                if scheme.token_in == "cookie":
+                    target.cookies[as_key(role)] = (
+                        f"{scheme.name}={fixed}" if scheme.name else fixed
+                    )
             continue
-        assert auth.login is not None
+        assert scheme.login is not None
         assert role_cfg.body is not None
-        method, _, path = auth.login.partition(" ")
+        method, _, path = scheme.login.partition(" ")
         req = build_request(
-            operation=auth.login,
+            operation=scheme.login,
             method=method.upper(),
             path=path,
             query=(),
@@ -435,14 +440,16 @@ def login(
         for key, target, resp in _send_to_each(transport, targets, req, pair):
             if resp.window is not None:
                 windows[key] = resp.window
-            body = _unwrapped(config, key, resp, auth.login).body
+            body = _unwrapped(config, key, resp, scheme.login).body
             cookies = set_cookies(resp)
-            if auth.token_in == "cookie":
-                token = cookies.get(auth.name or "", next(iter(cookies.values()), None))
+            if scheme.token_in == "cookie":
+                token = cookies.get(scheme.name or "", next(iter(cookies.values()), None))
             else:
-                token = extract(body, auth.token_path)
+                token = extract(body, scheme.token_path)
             if not (200 <= resp.status < 300) or not isinstance(token, str):
-                where = f"cookie {auth.name}" if auth.token_in == "cookie" else auth.token_path
+                where = (
+                    f"cookie {scheme.name}" if scheme.token_in == "cookie" else scheme.token_path
+                )
                 hint = (
                     f"; a 404: the base path ({target.base_url}) or [auth] login does not "
                     "match the service"
@@ -450,19 +457,19 @@ def login(
                     else ""
                 )
                 raise HarnessError(
-                    f"login as {role!r} on {key} failed: {auth.login} -> {resp.status} "
+                    f"login as {role!r} on {key} failed: {scheme.login} -> {resp.status} "
                     f"{resp.text[:200]!r} (token {where}){hint}",
                     kind="auth",
                 )
             target.tokens[as_key(role)] = token
-            if auth.token_in == "cookie":
+            if scheme.token_in == "cookie":
                 target.cookies[as_key(role)] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-            if auth.csrf_from:
-                csrf = credential_at(auth.csrf_from, resp, body, cookies)
+            if scheme.csrf_from:
+                csrf = credential_at(scheme.csrf_from, resp, body, cookies)
                 if isinstance(csrf, str):
                     target.csrf[as_key(role)] = csrf
-            ttl = extract(body, auth.expires_path) if auth.expires_path else None
-            ttl = ttl if isinstance(ttl, int | float) else auth.token_ttl_s
+            ttl = extract(body, scheme.expires_path) if scheme.expires_path else None
+            ttl = ttl if isinstance(ttl, int | float) else scheme.token_ttl_s
             if ttl:  # renewed at 60% of its life: a request in flight never meets the end
                 target.expires[as_key(role)] = time.monotonic() + 0.6 * float(ttl)
         pair.login_spans.append(windows)  # a login may stamp rows (a session, an event)
@@ -546,10 +553,13 @@ def open_pair(
     message: Callable[[str], None] = lambda _text: None,
     logout: str | None = None,
     snapshot_file: Path | None = None,
+    stamp_dir: Path | None = None,
 ) -> Iterator[Pair]:
     """Both targets up, logged in and watched; everything stopped and removed on exit.
     ``snapshot_file``: a SQLite file both sides start from instead of the seeded snapshot
-    (a replay starting where its capture started); it is copied, never written."""
+    (a replay starting where its capture started); it is copied, never written.
+    ``stamp_dir``: where ``[external] setup_command`` keeps the stamp that lets a later run
+    skip it (None: it runs every time)."""
     from harness.proc.reaper import REAPER
 
     tmp = REAPER.temporary(f"parity-{run_dir.name}-", directory=True)
@@ -567,9 +577,12 @@ def open_pair(
             }
             ext = config.external
             if ext.setup_command is not None:
-                message("running [external] setup_command")
-                run_reset_command(
-                    ext.setup_command, config.resolve(ext.cwd), ext.timeout_s, ext.env
+                run_setup_command(
+                    ext,
+                    config.resolve(ext.cwd),
+                    stamp_dir,
+                    (legacy_url, candidate_url),
+                    message,
                 )
             if ext.reset_command is not None:
                 message("resetting both services before the first scenario")
@@ -601,15 +614,21 @@ def open_pair(
         REAPER.forget(path=tmp)
 
 
-def check_fixed_tokens(pair: Pair, reads: list[str]) -> None:
-    """Each fixed-token role's token tried on a few reads (``"GET /path"`` operations without
-    path parameters) on each side before anything else is sent: a side that answers every
-    one with 401 refuses the token, and no request of that role can be authenticated, so
-    the run stops (exit 2) saying which variable to fix, instead of a report full of 401s."""
-    if not pair.fixed or not reads:
+def check_tokens(pair: Pair, reads: list[str]) -> None:
+    """Each role's token tried on a few reads (``"GET /path"`` operations without path
+    parameters) on each side before anything else is sent: a side that answers every one
+    with 401 refuses the token, and no request of that role can be authenticated, so the run
+    stops (exit 2) saying what to fix, instead of a report full of 401s both sides agree on.
+    A fixed token is expired or invalid; a token the role just got from its login is sent
+    the wrong way (its scheme: ``[auth.roles.<name>]`` header, prefix, token_in over
+    ``[auth]``'s)."""
+    auth = pair.config.auth
+    if auth is None or not reads:
         return
     sides = [k for k in SIDES if k in pair.targets]
-    for role, source in pair.fixed.items():
+    for role in auth.roles:
+        if not any(role in pair.targets[k].tokens for k in sides):
+            continue
         for key in sides:
             statuses = []
             for op_id in reads[:3]:
@@ -624,14 +643,23 @@ def check_fixed_tokens(pair: Pair, reads: list[str]) -> None:
                     mode="login",
                 )
                 statuses.append(pair.send_one(key, req).status)
-            if all(status == 401 for status in statuses):
+            if not all(status == 401 for status in statuses):
+                continue
+            answered = ", ".join(reads[:3]) + " answer 401"
+            if role in pair.fixed:
                 raise HarnessError(
-                    f"role {role}'s fixed token ({source}) is refused by the {key}: "
-                    + ", ".join(reads[:3])
-                    + " answer 401 (expired or invalid; a fixed token is never renewed): set "
-                    "a fresh one",
+                    f"role {role}'s fixed token ({pair.fixed[role]}) is refused by the {key}: "
+                    + answered
+                    + " (expired or invalid; a fixed token is never renewed): set a fresh one",
                     kind="auth",
                 )
+            scheme = auth.for_role(role)
+            raise HarnessError(
+                f"role {role} logged in on the {key} ({scheme.login}), but its token, sent as "
+                f"{scheme.where()}, is refused: {answered}; fix how the token is sent "
+                f"([auth.roles.{role}] or [auth]: header, prefix, token_in, name, token_path)",
+                kind="auth",
+            )
 
 
 def log_out_a_session(pair: Pair, logout: str) -> None:
@@ -699,18 +727,12 @@ def _watch_external(pair: Pair, message: Callable[[str], None]) -> None:
 
 
 def auth_placement(config: ParityConfig) -> dict[str, Any]:
-    """The transport's arguments for where a role's credentials go ([auth])."""
+    """The transport's arguments for where a role's credentials go: each role's effective
+    scheme (``[auth]`` with its ``[auth.roles.<name>]`` overrides: ``AuthConfig.for_role``)."""
     auth = config.auth
     if auth is None:
         return {}
-    return {
-        "auth_header": auth.header,
-        "auth_prefix": auth.prefix,
-        "token_in": auth.token_in,
-        "token_name": auth.name,
-        "csrf_header": auth.csrf_header,
-        "signer": Signer(auth.signing) if auth.signing else None,
-    }
+    return {"schemes": auth.for_role, "signer": Signer(auth.signing) if auth.signing else None}
 
 
 def _copy_sqlite(source: Path, target: Path) -> Path:
@@ -794,7 +816,8 @@ def load_database(load: Command | None, cwd: Path, snapshot: Path, url: str) -> 
                 f"loading the snapshot into PostgreSQL failed: {exc}", kind="database"
             ) from exc
         return
-    values = {"snapshot": str(snapshot), "database": url, "python": sys.executable}
+    # the pair's own loader gets the plain URL its driver accepts, like the services
+    values = {"snapshot": str(snapshot), "database": psycopg_dsn(url), "python": sys.executable}
     argv = render_command(load, values)
     done = subprocess.run(argv, cwd=cwd, capture_output=True, timeout=300, check=False)
     if done.returncode != 0:

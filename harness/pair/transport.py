@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import orjson
 
 from harness.models import PreparedRequest, Response
+from harness.setup.config import AuthScheme
 from harness.setup.signing import Signer
 
 __all__ = ["Target", "TargetUnreachable", "Transport", "curl_line", "parse_body", "shell_bytes"]
@@ -81,6 +83,7 @@ class Transport:
         mounts: dict[str, httpx.BaseTransport] | None = None,
         signer: Signer | None = None,
         retries: dict[str, int] | None = None,
+        schemes: Callable[[str | None], AuthScheme] | None = None,
     ) -> None:
         self.signer = signer  # [auth.signing]: signs the bytes as sent
         self.legacy = legacy
@@ -91,6 +94,16 @@ class Transport:
         self.token_in = token_in  # "header" | "query" | "cookie"
         self.token_name = token_name  # the query parameter (token_in = query)
         self.csrf_header = csrf_header
+        default = AuthScheme(
+            header=auth_header,
+            prefix=auth_prefix,
+            token_in=token_in,
+            name=token_name,
+            csrf_header=csrf_header,
+        )
+        # a role's effective scheme ([auth] under its [auth.roles.<name>] keys); the
+        # arguments above are the scheme of every role when none is given
+        self.scheme: Callable[[str | None], AuthScheme] = schemes or (lambda _role: default)
         self.timeout_s = timeout_s
         # requests re-sent on a fresh connection after a dropped one, per target key (a
         # dict shared with the pair: every transport of a run counts into it)
@@ -124,19 +137,20 @@ class Transport:
     def headers_for(self, target: Target, req: PreparedRequest) -> list[tuple[str, str]]:
         headers = list(req.headers)
         if req.role is not None:
+            scheme = self.scheme(req.role)
             token = target.tokens.get(req.role)
-            if token is not None and self.token_in == "header":
-                headers.append((self.auth_header, self.auth_prefix + token))
+            if token is not None and scheme.token_in == "header":
+                headers.append((scheme.header, scheme.prefix + token))
             cookie = target.cookies.get(req.role)
-            if cookie is not None and self.token_in == "cookie":
+            if cookie is not None and scheme.token_in == "cookie":
                 headers = [(k, v) for k, v in headers if k.lower() != "cookie"] + [
                     ("Cookie", cookie)
                 ]
             csrf = target.csrf.get(req.role)
-            if csrf is not None and self.csrf_header and req.method not in _SAFE_METHODS:
-                name = self.csrf_header.lower()
+            if csrf is not None and scheme.csrf_header and req.method not in _SAFE_METHODS:
+                name = scheme.csrf_header.lower()
                 headers = [(k, v) for k, v in headers if k.lower() != name]
-                headers.append((self.csrf_header, csrf))
+                headers.append((scheme.csrf_header, csrf))
         signs = req.mode != "unsigned"  # a signing probe: the request goes out unsigned
         if signs and self.signer is not None and self.signer.applies(req.operation):
             name = self.signer.config.signature_header.lower()
@@ -152,11 +166,12 @@ class Transport:
         started = time.perf_counter()
         sent_at = time.time()  # the request window on the wall clock the services stamp with
         query = list(req.query)
-        if self.token_in == "query" and self.token_name and req.role is not None:
-            token = target.tokens.get(req.role)
+        scheme = self.scheme(req.role) if req.role is not None else None
+        if scheme is not None and scheme.token_in == "query" and scheme.name:
+            token = target.tokens.get(req.role or "")
             if token is not None:
-                query = [(k, v) for k, v in query if k != self.token_name]
-                query.append((self.token_name, token))
+                query = [(k, v) for k, v in query if k != scheme.name]
+                query.append((scheme.name, token))
         kwargs: dict[str, Any] = {
             "params": query or None,
             "headers": self.headers_for(target, req),
@@ -231,11 +246,22 @@ def curl_line(
     auth_prefix: str = "Bearer ",
     token_var: str = "TOKEN",
     url_var: str | None = None,
+    scheme: AuthScheme | None = None,
 ) -> str:
     """A shell line that replays ``req`` as-is; a role's token is ``$<SIDE>_TOKEN_<ROLE>``
-    (each side has its own), sent with the configured header and prefix. ``url_var``: the
-    base URL is that shell variable (``"${LEGACY_URL}"``), not ``base_url``."""
+    (each side has its own), sent where the role's ``scheme`` puts it (a header with its
+    prefix, the query parameter, or the session cookie; default: ``auth_header`` and
+    ``auth_prefix``). ``url_var``: the base URL is that shell variable
+    (``"${LEGACY_URL}"``), not ``base_url``."""
+    if scheme is None:
+        scheme = AuthScheme(header=auth_header, prefix=auth_prefix)
+    var = ""
+    if req.role is not None:
+        var = f"{token_var}_{re.sub(r'[^A-Za-z0-9]', '_', req.role).upper()}"
     params = list(req.query) if req.query else None
+    query_token = req.role is not None and scheme.token_in == "query" and bool(scheme.name)
+    if query_token:  # the token's value is the shell's: added after the quoted URL
+        params = [(k, v) for k, v in params or [] if k != scheme.name] or None
     if url_var is None:
         parts = [
             "curl",
@@ -254,9 +280,13 @@ def curl_line(
     for key, value in req.headers:
         head += ["-H", f"{key}: {value}"]
     line = shlex.join(parts) + where + (" " + shlex.join(head) if head else "")
-    if req.role is not None:
-        var = f"{token_var}_{re.sub(r'[^A-Za-z0-9]', '_', req.role).upper()}"
-        line += " -H " + shlex.quote(f"{auth_header}: {auth_prefix}") + f'"${{{var}}}"'
+    if req.role is not None and scheme.token_in == "header":
+        line += " -H " + shlex.quote(f"{scheme.header}: {scheme.prefix}") + f'"${{{var}}}"'
+    elif query_token:
+        line += " --url-query " + shlex.quote(f"{scheme.name}=") + f'"${{{var}}}"'
+    elif req.role is not None and scheme.token_in == "cookie":
+        cookie = f"{scheme.name}=" if scheme.name else ""
+        line += " -b " + shlex.quote(cookie) + f'"${{{var}}}"'
 
     if req.content:
         line += " --data-binary " + shell_bytes(req.content)

@@ -26,7 +26,7 @@ from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
 from harness.errors import HarnessError
 from harness.models import ExchangeResult
-from harness.pair.targets import check_fixed_tokens, open_pair
+from harness.pair.targets import check_tokens, open_pair
 from harness.reporting.results import Results, RunStarted
 from harness.run.context import Listener, NullListener, RunContext
 from harness.run.invariant_log import InvariantLog
@@ -213,6 +213,14 @@ class Engine:
             out.append("invariants")
         return out
 
+    def cache_root(self) -> Path:
+        """parity's cache folder: ``<report-dir>/.cache`` (the case cache is its ``cases``,
+        the setup_command stamp its ``setup``); a worker's ``--cache-dir`` names its
+        parent's ``cases``, so workers share one root."""
+        if self.options.cache_dir is not None:
+            return self.options.cache_dir.parent
+        return self.options.report_dir / ".cache"
+
     def logout_operation(self) -> str | None:
         """The contract's logout, when the probes will use a logged-out token."""
         auth = self.config.auth
@@ -271,15 +279,16 @@ class Engine:
             ),
             message=self.listener.message,
             logout=self.logout_operation(),
+            stamp_dir=self.cache_root() / "setup",
             snapshot_file=snapshot_file,
         ) as pair:
-            login_op = config.auth.login if config.auth is not None else None
-            check_fixed_tokens(
+            logins = config.auth.login_operations() if config.auth is not None else []
+            check_tokens(
                 pair,
                 [
                     op.id
                     for op in self.contract.operations
-                    if op.method == "GET" and "{" not in op.path and op.id != login_op
+                    if op.method == "GET" and "{" not in op.path and op.id not in logins
                 ],
             )
             defs = []
@@ -302,7 +311,7 @@ class Engine:
                         self.config,
                         self.profile,
                         self.seed,
-                        self.options.cache_dir or self.options.report_dir / ".cache" / "cases",
+                        self.options.cache_dir or self.cache_root() / "cases",
                     ),
                     findings=Findings(self.config.accept_rules(self.profile_name)),
                     invariants=invariants,

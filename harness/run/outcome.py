@@ -48,7 +48,7 @@ from harness.reporting.results import (
     Unproven,
 )
 from harness.run.context import OpStats, RunContext
-from harness.setup.config import ParityConfig
+from harness.setup.config import AuthScheme, ParityConfig
 from harness.setup.contract import Operation
 from harness.traffic.replay import ENTRY_HEADER
 
@@ -119,9 +119,13 @@ def request_info(req: PreparedRequest, config: ParityConfig) -> RequestInfo:
         )
     headers = dict(req.headers)
     if req.role is not None:
-        auth = config.auth
-        header, prefix = (auth.header, auth.prefix) if auth else ("Authorization", "Bearer ")
-        headers[header] = f"{prefix}<{req.role}>"
+        scheme = config.auth.for_role(req.role) if config.auth else AuthScheme()
+        if scheme.token_in == "header":
+            headers[scheme.header] = f"{scheme.prefix}<{req.role}>"
+        elif scheme.token_in == "query" and scheme.name:
+            query[scheme.name] = f"<{req.role}>"
+        else:
+            headers["cookie"] = f"{scheme.name or 'session'}=<{req.role}>"
     return RequestInfo(
         method=req.method,
         path=req.path,
@@ -202,13 +206,12 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
     req = ex.request
     shown = shown_headers(ctx.config.compare)
     auth = ctx.config.auth
-    header, prefix = (auth.header, auth.prefix) if auth else ("Authorization", "Bearer ")
+    scheme = auth.for_role(req.role) if auth else AuthScheme()
     curl = {
         key: curl_line(
             ctx.pair.targets[key].base_url,
             (ex.candidate_request or req) if key == "candidate" else req,
-            auth_header=header,
-            auth_prefix=prefix,
+            scheme=scheme,
             token_var=f"{key.upper()}_TOKEN",
         )
         for key in ("legacy", "candidate")
@@ -218,8 +221,7 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
         key: curl_line(
             "",
             (ex.candidate_request or req) if key == "candidate" else req,
-            auth_header=header,
-            auth_prefix=prefix,
+            scheme=scheme,
             token_var=f"{key.upper()}_TOKEN",
             url_var=f"{key.upper()}_URL",
         )

@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +36,7 @@ __all__ = [
     "AcceptRule",
     "AfterStartStep",
     "AuthConfig",
+    "AuthScheme",
     "CompareConfig",
     "DbConfig",
     "ExternalConfig",
@@ -119,13 +121,15 @@ class ServiceConfig(_Strict):
     name: str | None = Field(None, description="shown in reports (default: the target's key)")
     command: Command = Field(
         description="argv list; `{port}`, `{database}` (a file or a URL), `{database_path}` "
-        "(SQLite, else empty), `{database_url}` (PostgreSQL, else empty) and `{python}` are "
+        "(SQLite, else empty), `{database_url}` (PostgreSQL, else empty; the plain "
+        "`postgresql://user@host:port/db` form any driver accepts) and `{python}` are "
         "filled in; the same in `env`"
     )
     cwd: str = Field(".", description="working directory, relative to parity.toml")
     database_load: Command | None = Field(
         None,
-        description="PostgreSQL: fills the empty template database `{database}` (a URL) from "
+        description="PostgreSQL: fills the empty template database `{database}` (a plain "
+        "`postgresql://` URL) from "
         "the seeded SQLite `{snapshot}`; each target gets a clone of it (default: the "
         "snapshot's own schema and rows, SQLite types translated: `python -m harness.db.load`)",
     )
@@ -166,6 +170,79 @@ class RoleConfig(_Strict):
         description="send cases as this role by default; false: it only logs in (a realtime "
         "subscriber from another unit, say) unless a profile names it",
     )
+    # this role's own scheme: each key as in [auth], each optional (default: [auth]'s)
+    login: str | None = Field(
+        None, description="this role's login operation (default: [auth] login)"
+    )
+    token_path: str | None = Field(
+        None, description="where this role's token is in its login answer (default: [auth]'s)"
+    )
+    header: str | None = Field(
+        None,
+        description="the header carrying this role's token, e.g. \"X-API-Key\" (default: [auth]'s)",
+    )
+    prefix: str | None = Field(
+        None,
+        description='text before this role\'s token in that header; "" for none (default: '
+        "[auth]'s)",
+    )
+    token_in: Literal["header", "query", "cookie"] | None = Field(
+        None, description="where this role's token goes (default: [auth]'s)"
+    )
+    name: str | None = Field(
+        None, description="this role's query parameter or session cookie (default: [auth]'s)"
+    )
+    csrf_header: str | None = Field(
+        None, description="this role's CSRF header on unsafe requests (default: [auth]'s)"
+    )
+    csrf_from: str | None = Field(
+        None, description="where this role's login answer has the CSRF token (default: [auth]'s)"
+    )
+    expires_path: str | None = Field(
+        None, description="where this role's login answer says its token's life (default: [auth]'s)"
+    )
+    token_ttl_s: float | None = Field(
+        None,
+        description="seconds this role's token lives when its login does not say "
+        "(default: [auth]'s)",
+    )
+
+
+# the [auth] keys a role may override (AuthConfig.for_role)
+SCHEME_KEYS = (
+    "login",
+    "token_path",
+    "header",
+    "prefix",
+    "token_in",
+    "name",
+    "csrf_header",
+    "csrf_from",
+    "expires_path",
+    "token_ttl_s",
+)
+
+
+@dataclass(frozen=True)
+class AuthScheme:
+    """One role's effective auth settings: its `[auth.roles.<name>]` keys over `[auth]`'s."""
+
+    login: str | None = None
+    token_path: str = "$.token"
+    header: str = "Authorization"
+    prefix: str = "Bearer "
+    token_in: str = "header"  # "header" | "query" | "cookie"
+    name: str | None = None
+    csrf_header: str | None = None
+    csrf_from: str | None = None
+    expires_path: str | None = None
+    token_ttl_s: float | None = None
+
+    def where(self) -> str:
+        """Where the token goes, for messages: ``header X-API-Key``, ``query token``, ..."""
+        if self.token_in == "header":
+            return f"header {self.header}" + (f" ({self.prefix.strip()})" if self.prefix else "")
+        return f"{self.token_in} {self.name}"
 
 
 class AuthConfig(_Strict):
@@ -228,14 +305,37 @@ class AuthConfig(_Strict):
 
     @model_validator(mode="after")
     def _logins(self) -> AuthConfig:
-        if self.login is None:
-            bodies = [name for name, role in self.roles.items() if role.body is not None]
-            if bodies:
-                raise ValueError(
-                    f"roles {', '.join(bodies)} have a login body but [auth] names no login "
-                    "operation: set login, or give them token_env instead"
-                )
+        bodies = [
+            name
+            for name, role in self.roles.items()
+            if role.body is not None and self.for_role(name).login is None
+        ]
+        if bodies:
+            raise ValueError(
+                f"roles {', '.join(bodies)} have a login body but [auth] names no login "
+                "operation: set login (in [auth] or the role), or give them token_env instead"
+            )
         return self
+
+    def for_role(self, role: str | None) -> AuthScheme:
+        """``role``'s effective settings: each key its `[auth.roles.<name>]` sets, else
+        `[auth]`'s. Every reader of the scheme (login, renewal, the transport, curl lines,
+        probes) goes through here. A session key (``admin#3``, ``admin#logged-out``) is its
+        role's; None or an unknown role: `[auth]`'s."""
+        own = self.roles.get(role.partition("#")[0]) if role is not None else None
+        values = {key: getattr(self, key) for key in SCHEME_KEYS}
+        if own is not None:
+            values.update({k: v for k in SCHEME_KEYS if (v := getattr(own, k)) is not None})
+        return AuthScheme(**values)
+
+    def login_operations(self) -> list[str]:
+        """Every login operation the roles use ([auth] login and the roles' own), in order."""
+        out = [self.login] if self.login else []
+        for role in self.roles:
+            op = self.for_role(role).login
+            if op is not None and op not in out:
+                out.append(op)
+        return out
 
     def fixed_token(self, role: str, env: Mapping[str, str] | None = None) -> str | None:
         """``role``'s fixed token from its ``token_env`` or ``$PARITY_TOKEN_<ROLE>``; None
@@ -247,10 +347,11 @@ class AuthConfig(_Strict):
         value = env.get(variable)
         if value:
             return value
-        if cfg.token_env is not None or cfg.body is None or self.login is None:
+        login = self.for_role(role).login
+        if cfg.token_env is not None or cfg.body is None or login is None:
             raise HarnessError(
                 f"[auth.roles.{role}]: no token: set ${variable} to the role's fixed token"
-                + ("" if cfg.token_env or self.login is None else ", or give it a login body"),
+                + ("" if cfg.token_env or login is None else ", or give it a login body"),
                 kind="auth",
             )
         return None
@@ -660,7 +761,16 @@ class RealtimeConfig(_Strict):
 class ExternalConfig(_Strict):
     setup_command: Command | None = Field(
         None,
-        description="URL mode: run once before the first login (e.g. register the test users)",
+        description="URL mode: run once before the first login (e.g. register the test "
+        "users); every run, unless `setup_inputs` is set",
+    )
+    setup_inputs: list[str] | None = Field(
+        None,
+        description="URL mode: the files `setup_command` reads (paths or globs relative to "
+        '`cwd`, e.g. `["seed.sql", "fixtures/*.json"]`; `[]`: none). When set, the command '
+        "is skipped while a stamp of it (the command, `env`, the two URLs and each file's "
+        "path and content) matches the one its last successful run left in "
+        "`<report-dir>/.cache/setup/`; delete that folder to run it again anyway",
     )
     reset_command: Command | None = Field(
         None,
@@ -684,6 +794,12 @@ class ExternalConfig(_Strict):
         "parity restores each database after a write, and interop runs when both are SQLite "
         "and `[services]` say how to start each side",
     )
+
+    @model_validator(mode="after")
+    def _inputs_of_a_command(self) -> ExternalConfig:
+        if self.setup_inputs is not None and self.setup_command is None:
+            raise ValueError("setup_inputs goes with setup_command")
+        return self
 
     @field_validator("databases")
     @classmethod

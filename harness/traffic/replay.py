@@ -335,7 +335,7 @@ def session_operation(config: Any, op_id: str) -> bool:
     """Logins and logouts are not replayed: every caller replays on a configured role's
     session, and a captured login carries no password."""
     auth = config.auth
-    if auth is not None and op_id in (auth.login, auth.logout):
+    if auth is not None and op_id in (*auth.login_operations(), auth.logout):
         return True
     method, _, path = op_id.partition(" ")
     return method not in ("GET", "HEAD", "OPTIONS") and bool(_LOGOUT.search(path))

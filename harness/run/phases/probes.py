@@ -107,8 +107,9 @@ def plan_probes(ctx: RunContext) -> list[PreparedRequest]:
                     )
                 )
             if auth is not None and auth.roles and kinds.auth:
-                header = auth.header
-                for label, value in _auth_variants(auth.prefix):
+                scheme = auth.for_role(role)  # the scheme of the role the case is sent as
+                header = scheme.header
+                for label, value in _auth_variants(scheme.prefix):
                     probes.append(
                         replace(
                             base,

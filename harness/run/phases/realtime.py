@@ -162,7 +162,8 @@ class Realtime:
         for op in ctx.selected:
             if op.method in ("GET", "HEAD", "OPTIONS") or op.api is None:
                 continue
-            if auth is not None and auth.login and match_operation(auth.login, op.id):
+            logins = auth.login_operations() if auth is not None else []
+            if any(match_operation(login, op.id) for login in logins):
                 continue  # a login writes a session, not an event; the harness's own logins
             last = int(op.method == "DELETE") + 2 * int(ctx.ends_session(op.id))
             # one request per role that may call it, then more of the first such role's up
@@ -188,7 +189,8 @@ class Realtime:
         if role is None or auth is None:
             return {}
         token = ctx.pair.targets[side].tokens.get(role)
-        return {auth.header: auth.prefix + token} if token else {}
+        scheme = auth.for_role(role)
+        return {scheme.header: scheme.prefix + token} if token else {}
 
     def _compare(
         self,
