@@ -79,3 +79,19 @@ def test_workflow_shards_then_merges_into_one_report() -> None:
     assert upload["if"] == "always()"
     assert "reports/latest/parity.html" in upload["with"]["path"]
     assert "reports/latest/junit.xml" in upload["with"]["path"]
+
+
+def test_the_deep_profile_runs_nightly_and_on_release_tags() -> None:
+    """The deep profile (too costly for each pull request) has a job of its own: scheduled,
+    on release tags, through the repository's action, and the profile exists in the config."""
+    import tomllib
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "parity-deep.yml").read_text())
+    triggers = workflow[True]
+    assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # every day
+    assert triggers["push"]["tags"] == ["v*"]
+    steps = workflow["jobs"]["deep"]["steps"]
+    gate = next(s for s in steps if s.get("uses") == "./")
+    assert gate["with"]["profile"] == "deep"
+    config = tomllib.loads((ROOT / "contracts" / "parity.toml").read_text())
+    assert "deep" in config["profiles"]
