@@ -6,9 +6,11 @@ legacy, events and close codes alike."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -280,3 +282,82 @@ def test_realtime_socket_passes_through_with_events_and_close_codes(
     assert seen["anonymous"]["error"] == "unauthorized"
     assert seen["close"] == (4401, "unauthorized")  # the legacy's code, not the gateway's
     assert out["exit"] == 0
+
+
+def _unread_at(port: int) -> bool:
+    """A connection to ``port`` on 127.0.0.1 holds bytes its server has not read yet
+    (``/proc/net/tcp``: an ESTABLISHED socket on that local port with rx_queue > 0)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, queues = fields[1], fields[3], fields[4]
+        mine = int(local.split(":")[1], 16) == port and state == "01"
+        if mine and int(queues.split(":")[1], 16) > 0:
+            return True
+    return False
+
+
+@pytest.mark.timing  # signals and a frozen upstream
+def test_sigterm_drains_a_request_in_flight(tmp_path: Path, seeded: Path) -> None:
+    """SIGTERM while a request is in flight: the gateway stops taking connections, waits for
+    the answer (the legacy is frozen with SIGSTOP until the gateway is already shutting
+    down), gives it to the client, and only then exits 0. Every wait is for an event."""
+    import threading
+    import urllib.parse
+
+    db = tmp_path / "shared.db"
+    db.write_bytes(seeded.read_bytes())
+    with running("legacy", db, tmp_path) as legacy:
+        listen = f"127.0.0.1:{free_port()}"
+        cfg = _config(tmp_path, legacy.url, f"http://127.0.0.1:{free_port()}", listen)
+        cfg.write_text(
+            cfg.read_text().replace('default_mode = "shadow"', 'default_mode = "legacy"')
+            + "drain_s = 60\n"
+        )
+        gw_log = tmp_path / "gateway.log"
+        env = {**os.environ, "GW_TEST_TOKEN": TOKEN, "PARITY_TRAFFIC_KEY": "k" * 32}
+        with gw_log.open("wb") as logf:
+            gw = subprocess.Popen(
+                [sys.executable, "-m", "harness", "gateway", "--config", str(cfg)],
+                cwd=ROOT,
+                env=env,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        legacy_port = urllib.parse.urlsplit(legacy.url).port
+        assert legacy_port is not None
+        answer: dict[str, Any] = {}
+        try:
+            url = f"http://{listen}"
+            _wait(url + "/api/health", gw, gw_log)
+            os.killpg(legacy.process.pid, signal.SIGSTOP)
+
+            def call() -> None:
+                answer["status"] = httpx.get(url + "/api/health", timeout=300).status_code
+
+            client = threading.Thread(target=call)
+            client.start()
+            deadline = time.monotonic() + 120
+            while not _unread_at(legacy_port):  # the event: the request waits at the legacy
+                assert time.monotonic() < deadline, "the request never reached the legacy"
+                time.sleep(0.02)
+            gw.send_signal(signal.SIGTERM)
+            host, port = listen.split(":")
+            while True:  # the event: the gateway no longer takes connections
+                assert time.monotonic() < deadline, gw_log.read_text()[-2000:]
+                try:
+                    with socket.create_connection((host, int(port)), timeout=1):
+                        pass
+                except OSError:
+                    break
+                time.sleep(0.02)
+            assert gw.poll() is None, "the gateway exited with a request in flight"
+            assert "status" not in answer
+            os.killpg(legacy.process.pid, signal.SIGCONT)
+            client.join(timeout=120)
+            assert answer.get("status") == 200, answer
+            assert gw.wait(timeout=120) == 0, gw_log.read_text()[-2000:]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(legacy.process.pid, signal.SIGCONT)
+            stop(gw)
