@@ -5,6 +5,7 @@ process (``backend.worker``) with one conditional UPDATE, as the legacy's worker
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,9 @@ from backend.db import raw_rows
 from backend.events import record_event
 from backend.jsonout import stringify
 
-LEASE = timedelta(seconds=60)
-"""A claimed job whose worker died is taken again once its claim is this old."""
+LEASE = timedelta(milliseconds=float(os.environ.get("JOBS_LEASE_MS", "60000")))
+"""A claimed job whose worker died is taken again once its claim is this old (``JOBS_LEASE_MS``,
+as the legacy reads it: a test that kills a worker shortens it)."""
 
 _CLAIMABLE = "(status = 'queued' OR (status = 'running' AND updated_at < :stale))"
 _CLAIM = text(

@@ -136,6 +136,9 @@ SLOW: dict[str, str] = {
     "tests/backend/test_js_differential.py::test_zod_issues[UPLOAD_LIST]": "19 s *",
     # both services restarted around a queued job (CI 10 s)
     "tests/e2e/test_job_restart.py": "18 s a side",
+    # three parity runs on the shipped pair, one a 30 s settle timeout (the lost job);
+    # tests/harness/test_restart_probe.py and test_settle.py keep the probe's mechanics
+    "tests/e2e/test_job_restart_probe.py": "the restart probe, shipped pair",
     # a real NGINX mirroring to compare-only gateways (2026-12-06, load 3-5: 55 s with two
     # instances and their merge, 30 s agreeing); test_compare_only_e2e.py keeps the path
     "tests/gateway/test_nginx_mirror_e2e.py": "55 s, 30 s",

@@ -204,20 +204,26 @@ class ManagedService:
             log_tail=log_tail(self.log_path),
         )
 
-    def stop(self, grace_s: float = 5.0) -> None:
+    def crash(self) -> None:
+        """SIGKILL to the whole process group at once, as a crash or an OOM kill ends a
+        service: no shutdown handler runs, so work it held only in memory is lost."""
+        self.stop(grace_s=0.0, first=signal.SIGKILL)
+
+    def stop(self, grace_s: float = 5.0, first: int = signal.SIGTERM) -> None:
         proc = self.process
         if proc is None:
             return
         from harness.proc.signals import grace
 
-        grace_s = grace(grace_s)
+        # a kill: grace_s is only how long to wait for the killed leader to be reaped
+        grace_s = grace(grace_s if first != signal.SIGKILL else 5.0)
         try:
             descendants = psutil.Process(proc.pid).children(recursive=True)
         except psutil.Error:
             descendants = []
         from harness.proc.reaper import stop_group
 
-        stop_group(proc, signal.SIGTERM, grace_s)
+        stop_group(proc, first, grace_s)
         # anything that left the group (setsid children) but is still ours; a zombie is gone
         # (an orphan waits for init to reap it, and some inits never do: psutil would wait)
         _gone, alive = psutil.wait_procs(

@@ -10,7 +10,13 @@ operation = "POST /api/cases/{id}/summary"
 state = "$.status"                  # where the job's state is in the poll answer
 terminal = ["done", "failed"]
 timeout_s = 30
+restart = "candidate"               # managed mode: crash and restart it while the job runs
+restart_when = "running"            # or "accepted": right after the 202
 ```
+
+The durability probe (``restart``): a job's state lives in the service's database, so a
+crash of the service (SIGKILL, no shutdown) must not lose it; the job is settled after the
+restart and compared as any other, and a job the restart lost never ends (a finding).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class Settled:
     waited_s: float
     timed_out: bool
     path: str | None = None  # the path polled
+    restarted: bool = False  # its service was killed and started again while the job ran
+    restart_missed: bool = False  # a restart was asked once it ran: it ended before
 
 
 def rule_for(rules: list[SettleRule], operation: str, status: int) -> SettleRule | None:
@@ -95,24 +103,65 @@ def settle_with(
     started: PreparedRequest,
     first: Response,
     rule: SettleRule,
+    restart: Callable[[], None] | None = None,
 ) -> Settled:
-    """:func:`settle` over any sender (the pair's, which takes envelopes off answers)."""
+    """:func:`settle` over any sender (the pair's, which takes envelopes off answers).
+
+    ``restart`` (the durability probe): called once, at ``rule.restart_when``: before the
+    first poll ("accepted") or when a poll first shows a state that is neither the first
+    answer's (its queued state; without one, the first poll's) nor terminal ("running": the
+    job is claimed). Until then polls keep ``rule.interval_s``, so a short claim is seen; the
+    restart's own time does not count against ``rule.timeout_s``."""
     path = poll_path(rule, first)
     begin = time.monotonic()
     if path is None:
         return Settled(None, 0, 0.0, timed_out=True)
     req = poll_request(started, path)
-    pause, polls = rule.interval_s, 0
+    pause, polls, restarted = rule.interval_s, 0, False
+    waiting = get_path(first.body, rule.state)
+    if restart is not None and rule.restart_when == "accepted":
+        begin += _timed(restart)
+        restart, restarted = None, True
     while True:
         resp = send(req)
         polls += 1
         state = get_path(resp.body, rule.state)
         if isinstance(state, str) and state in rule.terminal:
-            return Settled(resp, polls, time.monotonic() - begin, timed_out=False, path=path)
+            return Settled(
+                resp,
+                polls,
+                time.monotonic() - begin,
+                timed_out=False,
+                path=path,
+                restarted=restarted,
+                restart_missed=restart is not None,
+            )
+        if restart is not None:
+            if waiting is None:
+                waiting = state
+            elif state is not None and state != waiting:
+                begin += _timed(restart)
+                restart, restarted = None, True
+                continue  # where the job is after the restart, at once
         if time.monotonic() - begin + pause > rule.timeout_s:
-            return Settled(None, polls, time.monotonic() - begin, timed_out=True, path=path)
+            return Settled(
+                None,
+                polls,
+                time.monotonic() - begin,
+                timed_out=True,
+                path=path,
+                restarted=restarted,
+                restart_missed=restart is not None,
+            )
         time.sleep(pause)  # a job's own pace: nothing to wait on but its next answer
-        pause = min(pause * 2, 1.0)
+        if restart is None:
+            pause = min(pause * 2, 1.0)
+
+
+def _timed(work: Callable[[], None]) -> float:
+    started = time.monotonic()
+    work()
+    return time.monotonic() - started
 
 
 def to_follow(

@@ -42,6 +42,7 @@ from harness.proc import signals
 from harness.setup.config import Command, ParityConfig, Profile, ServiceConfig
 from harness.setup.contract import match_operation
 from harness.setup.envelope import unwrap_response
+from harness.setup.settling import SettleRule
 from harness.setup.signing import Signer
 
 __all__ = [
@@ -119,6 +120,12 @@ class Pair:
     retries: dict[str, int] = field(default_factory=dict)
     # roles sent with a fixed token (never logged in nor renewed) -> where it comes from
     fixed: dict[str, str] = field(default_factory=dict)
+    # the durability probe of background jobs (the profile's restart_jobs; [[settle]]
+    # restart): restarts each rule has used; held while something must not see a restart
+    restart_jobs: str = "rules"
+    restarts_used: dict[str, int] = field(default_factory=dict)
+    restarts_held: int = 0
+    restart_time: float = 0.0  # seconds spent restarting services for it
     _db_pool: ThreadPoolExecutor | None = None
 
     # -- sending ------------------------------------------------------------------------------
@@ -169,16 +176,28 @@ class Pair:
         if not chosen:
             return {}
         started = time.perf_counter()
+        chosen = {key: self._restart_rule(rule, chosen) for key, rule in chosen.items()}
+        restarting = {key for key, rule in chosen.items() if rule.restart in (key, "both")}
 
         def one(key: str) -> Settled:
+            def restart() -> None:
+                self.restart_services({}, (key,), crash=True)
+
             return settle_with(
-                lambda poll: self.send_one(key, poll), req, answers[key], chosen[key]
+                lambda poll: self.send_one(key, poll),
+                req,
+                answers[key],
+                chosen[key],
+                restart if key in restarting else None,
             )
 
         try:
             settled = self.each(list(chosen), one)
         finally:
             self.timings.transport += time.perf_counter() - started
+        if any(done.restarted for done in settled.values()):
+            rule = next(iter(chosen.values()))
+            self.restarts_used[rule.operation] = self.restarts_used.get(rule.operation, 0) + 1
         # the job's rows were stamped between the request and the poll that saw it end: one
         # window per side from the request's start to that poll's answer (no offset needed)
         span = {
@@ -189,6 +208,34 @@ class Pair:
         if span:
             self.spans.append(span)
         return settled
+
+    def _restart_rule(self, rule: SettleRule, chosen: dict[str, SettleRule]) -> SettleRule:
+        """``rule`` with the restart this job gets: the profile's ``restart_jobs`` over the
+        rule's own, none once the rule's ``restarts`` are used, outside managed mode, with an
+        A/A twin (calibration measures noise, not durability), while held (a phase with
+        streams open on the services) or when a side is not one of the pair's two."""
+        restart = rule.restart if self.restart_jobs == "rules" else self.restart_jobs
+        if restart == "off" or (
+            self.mode != "managed"
+            or self.has_twin
+            or self.restarts_held
+            or not set(chosen) <= set(SIDES)
+            or self.restarts_used.get(rule.operation, 0) >= rule.restarts
+        ):
+            restart = None
+        if restart == rule.restart:
+            return rule
+        return rule.model_copy(update={"restart": restart})
+
+    @contextlib.contextmanager
+    def holding_restarts(self) -> Iterator[None]:
+        """No durability-probe restart inside: connections that must stay open (a realtime
+        stream) would break with the service."""
+        self.restarts_held += 1
+        try:
+            yield
+        finally:
+            self.restarts_held -= 1
 
     def unreachable(self, exc: TargetUnreachable) -> HarnessError:
         service = self.services.get(exc.target)
@@ -297,13 +344,20 @@ class Pair:
         service.start()
         return service
 
-    def restart_services(self, env: dict[str, str], keys: tuple[str, ...] = SIDES) -> None:
+    def restart_services(
+        self, env: dict[str, str], keys: tuple[str, ...] = SIDES, *, crash: bool = False
+    ) -> None:
         """Managed mode: these services stopped and started again on their own databases and
         ports, with ``env`` over their configured env (``{}``: as configured). Their state
-        (sessions included) is in the databases, which a restart keeps."""
+        (sessions included) is in the databases, which a restart keeps. ``crash``: killed
+        (SIGKILL to the process group, no shutdown) instead of stopped."""
+        started = time.perf_counter()
         for key in keys:
             old = self.services[key]
-            old.stop()
+            if crash:
+                old.crash()
+            else:
+                old.stop()
             config = self.config.services[key]
             if env:
                 config = config.model_copy(update={"env": {**config.env, **env}})
@@ -320,6 +374,8 @@ class Pair:
             self.services[key].wait_healthy()
         if self.transport is not None:
             self.transport.reconnect(list(keys))
+        if crash:
+            self.restart_time += time.perf_counter() - started
 
     def stop_service(self, key: str) -> None:
         service = self.services.pop(key, None)
@@ -565,6 +621,7 @@ def open_pair(
     tmp = REAPER.temporary(f"parity-{run_dir.name}-", directory=True)
     external = legacy_url is not None or candidate_url is not None
     pair = Pair(config, "external" if external else "managed", run_dir, tmp, Timings())
+    pair.restart_jobs = profile.restart_jobs
     try:
         if external:
             if not (legacy_url and candidate_url):

@@ -480,7 +480,8 @@ class Stats(_Model):
     jobs: dict[str, int] = Field(
         default_factory=dict,
         description="background jobs followed to their end: settled (pairs compared), polls, "
-        "timed_out",
+        "timed_out; the durability probe's restarted (services killed and restarted under a "
+        "job) and ended_before_restart (jobs that ended before a poll saw them claimed)",
     )
     edges: dict[str, int] = Field(
         default_factory=dict,

@@ -34,9 +34,10 @@ def poll_operation(contract: Contract, path: str) -> str | None:
 
 
 def _state(done: Settled) -> str:
+    after = " after its service was restarted" if done.restarted else ""
     if done.timed_out:
-        return f"no terminal state after {done.waited_s:.1f} s ({done.polls} polls)"
-    return "settled"
+        return f"no terminal state{after} in {done.waited_s:.1f} s ({done.polls} polls)"
+    return f"settled{after}"
 
 
 def settled_differences(
@@ -58,6 +59,10 @@ def settled_differences(
     if tally is not None:
         tally["settled"] += 1
         tally["polls"] += first.polls + second.polls
+        # the durability probe: services restarted under a job, and jobs that ended before
+        # a poll saw them claimed (restart_when = "running": nothing was restarted)
+        tally["restarted"] += first.restarted + second.restarted
+        tally["ended_before_restart"] += first.restart_missed + second.restart_missed
     if first.timed_out or second.timed_out:
         if tally is not None:
             tally["timed_out"] += 1
@@ -68,7 +73,12 @@ def settled_differences(
                 path="settle",
                 legacy=_state(first),
                 candidate=_state(second),
-                summary="a background job did not reach a terminal state in time",
+                summary="a background job did not reach a terminal state in time"
+                + (
+                    " (a service was killed and restarted while it ran)"
+                    if first.restarted or second.restarted
+                    else ""
+                ),
             )
         ]
     assert first.final is not None

@@ -728,6 +728,13 @@ class Profile(_Strict):
         description="send each operation that names a row by a path parameter for real rows "
         "in each state (see [[pool]])",
     )
+    restart_jobs: Literal["rules", "off", "legacy", "candidate", "both"] = Field(
+        "rules",
+        description='managed mode, the background-job durability probe: "rules", as each '
+        '[[settle]] rule\'s restart says; "off", never; "legacy", "candidate" or "both": '
+        "restart these services under every settled job (at each rule's restart_when, up to "
+        "its restarts)",
+    )
 
     @property
     def transition_budget(self) -> int:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["SettleRule"]
@@ -27,3 +29,23 @@ class SettleRule(BaseModel):
     )
     timeout_s: float = Field(30.0, description="how long a job may take: longer is a finding")
     interval_s: float = Field(0.05, description="first pause between polls (doubles to 1 s)")
+    restart: Literal["legacy", "candidate", "both"] | None = Field(
+        None,
+        description="managed mode, the durability probe: kill these services (SIGKILL, a "
+        "crash) while a job runs and start them again on their port and database, then "
+        "settle the job; a job the restart lost never ends (a finding). Default: no restart "
+        "(the profile's restart_jobs can turn it on for every rule)",
+    )
+    restart_when: Literal["accepted", "running"] = Field(
+        "running",
+        description='when to restart: "accepted", right after the first answer (a queued job); '
+        '"running", once a poll shows the job claimed (a state neither the first answer\'s nor '
+        "terminal): polls stay at interval_s until then, and a job that ends first is not "
+        "restarted",
+    )
+    restarts: int = Field(
+        1,
+        ge=0,
+        description="jobs of this rule restarted per run at most (each restart costs a service "
+        "start)",
+    )

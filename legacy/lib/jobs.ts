@@ -4,8 +4,9 @@ import { getDb, getSqlite } from "./db";
 import { recordEvent } from "./events";
 import { cases, jobs, type JobRow } from "./schema";
 
-/** A claimed job whose worker died is taken again once its claim is this old. */
-export const LEASE_MS = 60_000;
+/** A claimed job whose worker died is taken again once its claim is this old (JOBS_LEASE_MS:
+ * a test that kills a worker shortens it). */
+export const LEASE_MS = Number(process.env.JOBS_LEASE_MS ?? 60_000);
 
 const parseJson = (text: string | null): unknown => (text ? JSON.parse(text) : null);
 

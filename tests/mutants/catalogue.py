@@ -43,6 +43,7 @@ FAMILIES = (
     "realtime",
     "export",
     "compute",
+    "durability",
 )
 
 
@@ -1783,6 +1784,45 @@ def _job_summary_all_rows() -> list[Wrapper]:
         return original(session, sql, params)
 
     jobs.raw_rows = raw_rows  # type: ignore[assignment]
+    return []
+
+
+@mutant(
+    "job-claim-lost-on-kill",
+    "durability",
+    "the port's worker prefetches: it claims every queued job (`running`) and works the batch a "
+    "second later, and its claim takes only `queued` jobs (the lease clause that retakes a dead "
+    "worker's claims dropped): a job claimed when the process is killed stays `running` forever",
+    "POST /api/cases/{id}/summary",
+)
+def _job_claim_lost_on_kill() -> list[Wrapper]:
+    import time
+
+    from sqlalchemy import text
+
+    import backend.jobs as jobs
+    import backend.worker as worker
+
+    _mutate_worker()
+    claim = text(
+        "UPDATE jobs SET status = 'running', updated_at = :now WHERE id = (SELECT id FROM jobs "
+        "WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued' "
+        "RETURNING id, case_id, requested_by"
+    )
+
+    def work_queued(session: Any) -> int:
+        batch = []
+        while (row := session.execute(claim, {"now": jobs.iso(jobs.now())}).first()) is not None:
+            session.commit()
+            batch.append(row)
+        session.commit()
+        if batch:
+            time.sleep(1.0)  # the batch is worked after the prefetch: held only in memory
+        for job in batch:
+            jobs.finish(session, job)
+        return len(batch)
+
+    worker.work_queued = work_queued  # type: ignore[assignment]
     return []
 
 

@@ -114,6 +114,7 @@ class Realtime:
         started = time.perf_counter()
         ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(writes)))
         with ExitStack() as stack:
+            stack.enter_context(ctx.pair.holding_restarts())  # the streams stay open
             subs: dict[tuple[str | None, str], Subscriber] = {}
             for role in roles:
                 for side in ("legacy", "candidate"):
