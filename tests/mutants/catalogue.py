@@ -1790,8 +1790,8 @@ def _job_summary_all_rows() -> list[Wrapper]:
 @mutant(
     "job-claim-lost-on-kill",
     "durability",
-    "the port's worker prefetches: it claims every queued job (`running`) and works the batch a "
-    "second later, and its claim takes only `queued` jobs (the lease clause that retakes a dead "
+    "the port's worker prefetches: it claims every queued job (`running`) and works the batch "
+    "half a second later, and its claim takes only `queued` jobs (the lease clause that retakes a dead "
     "worker's claims dropped): a job claimed when the process is killed stays `running` forever",
     "POST /api/cases/{id}/summary",
 )
@@ -1817,7 +1817,7 @@ def _job_claim_lost_on_kill() -> list[Wrapper]:
             batch.append(row)
         session.commit()
         if batch:
-            time.sleep(1.0)  # the batch is worked after the prefetch: held only in memory
+            time.sleep(0.5)  # the batch is worked after the prefetch: held only in memory
         for job in batch:
             jobs.finish(session, job)
         return len(batch)
