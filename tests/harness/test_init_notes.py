@@ -86,6 +86,24 @@ def test_init_generates_a_config_that_finds_the_planted_drift(tmp_path: Path) ->
     assert ("GET /notes", "body:$.items") in where  # reordering
     assert ("POST /notes", "db:notes") in where  # the renamed table, found by its columns
     assert all(loc != "body:$..requestId" for _, loc in where)  # noise stays quiet
+    # and nothing else: one finding per planted cause (the changed header travels with the
+    # reordered list: the same requests show both), no other place but the reordered
+    # list's items (the fields of other items at the same positions)
+    heads = {(f["operation"], f["location"], f["kind"]) for f in results["findings"]}
+    assert heads == {
+        ("GET /notes/{id}", "status:404 vs 400", "status"),
+        ("POST /notes", "status:201 vs 200", "status"),
+        ("GET /notes/{id}", "body:$.createdAt", "time"),
+        ("GET /notes", "body:$.items", "ordering"),
+        ("POST /notes", "db:notes", "db_table"),
+    }, heads
+    others = {
+        (op, loc)
+        for op, loc in where
+        if (op, loc) not in {(h[0], h[1]) for h in heads}
+        and not (op == "GET /notes" and loc.startswith("body:$.items[*]."))
+    }
+    assert others == {("GET /notes", "header:cache-control")}, others
     kinds = _kinds(results)
     assert kinds[("GET /notes/{id}", "body:$.createdAt")] == "time"
     assert kinds[("POST /notes", "db:notes")] == "db_table"
