@@ -169,6 +169,13 @@ class RunStats:
     successes: dict[tuple[str, str], list[tuple[PreparedRequest, PreparedRequest | None]]] = field(
         default_factory=dict
     )
+    # reads after writes (harness.run.readback.Affects): per write operation and table it
+    # touched, how often each read's answer changed after it, and how often the read was
+    # tried; the legacy's answer to each read request on the restored snapshot (a digest, or
+    # "volatile")
+    affected: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    affect_tries: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    snapshot_answers: dict[str, str] = field(default_factory=dict)
 
     def succeeded(self, op: Operation, legacy: int, candidate: int) -> bool:
         """A documented 2xx on both sides (the same, or equal under a ``status`` rule)."""

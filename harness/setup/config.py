@@ -698,7 +698,17 @@ class Profile(_Strict):
         4,
         description="per operation and phase (stateless, rows): successful writes followed, "
         "before the restore, by the reads of what they wrote on both sides (the item by its "
-        "id, the lists and aggregates of the tables the write touched; 0: off)",
+        "id, the lists, searches, counts, aggregates and exports it affects; 0: off)",
+    )
+    readback_max: int = Field(
+        5,
+        description="reads sent after one followed write (see reads_after_writes): the "
+        "written item, then the reads the run learned the touched tables affect (their "
+        "answers changed against the restored snapshot after an earlier write of the same "
+        "operation), then reads still explored, least tried first: those whose path names a "
+        "touched table, then every safe operation without path parameters (lists, exports, "
+        "search, counts, aggregates; sent with the contract's required and example query "
+        "values in turn) in an order drawn from the seed (0: no reads after writes)",
     )
     interop: bool = Field(False, description="both services on one shared database file")
     interop_cases: int = Field(4, description="interop: creates per operation and direction")

@@ -1458,6 +1458,33 @@ def _case_item_cached() -> list[Wrapper]:
     return [rewrite_response(["GET /api/cases/{id}"], fn, when=remember)]
 
 
+@mutant(
+    "export-rows-since-start-missing",
+    "export",
+    "GET /api/export reads a copy of cases and alerts the port took when it started (an "
+    "export table a startup job fills): rows created since the process started are missing "
+    "from every export (right on the seeded rows; only an export sent after a create, before "
+    "the restore, shows it: reads after writes)",
+    "GET /api/export",
+    "POST /api/cases",
+)
+def _export_rows_since_start_missing() -> list[Wrapper]:
+    from backend.clock import now_iso
+
+    started = now_iso()
+    source = re.compile(r"\bFROM (cases|alerts)\b(\s+WHERE\s)?")
+
+    def fn(statement: str, params: Any) -> tuple[str, Any]:
+        def since(m: re.Match[str]) -> str:
+            kept = f"{m.group(1)}.created_at <= '{started}'"
+            return f"FROM {m.group(1)} WHERE {kept} " + ("AND " if m.group(2) else "")
+
+        return source.sub(since, statement, count=1), params
+
+    on_sql(["GET /api/export"], fn)
+    return []
+
+
 # -- combinations: only two inputs together show it ----------------------------------------------
 _STATUSES = ("active", "acknowledged", "resolved")
 
