@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -65,25 +66,29 @@ def runs() -> Iterator[dict[str, Outcome]]:
         "invariants": False,
     }
     extra = {ON: small, OFF: {**small, "restart_jobs": "off"}}
-    out: dict[str, Outcome] = {}
+
+    def one(label: str, name: str | None, profile: str) -> tuple[str, Outcome]:
+        config = mutant_config(work / label, name, snapshot=snapshot, extra_profiles=extra)
+        if name is None:
+            _with_rule(config, restart="both", restart_when="accepted")
+        return label, run_parity(
+            config,
+            [OPERATION],
+            profile=profile,
+            seed=SEED,
+            report_dir=work / "reports" / label,
+            timeout=600,
+        )
+
+    plan = [("unmutated", None, ON), ("on", NAME, ON), ("off", NAME, OFF)]
     try:
-        for label, name, profile in (
-            ("unmutated", None, ON),
-            ("on", NAME, ON),
-            ("off", NAME, OFF),
-        ):
-            config = mutant_config(work, name, snapshot=snapshot, extra_profiles=extra)
-            if name is None:
-                _with_rule(config, restart="both", restart_when="accepted")
-            out[label] = run_parity(
-                config,
-                [OPERATION],
-                profile=profile,
-                seed=SEED,
-                report_dir=work / "reports" / label,
-                timeout=600,
-            )
-            assert out[label].exit_code != 2, out[label].output[-3000:]
+        for label, _name, _profile in plan:
+            (work / label).mkdir(parents=True)
+        # independent runs, mostly waiting (jobs, a restart, a settle timeout): side by side
+        with ThreadPoolExecutor(max_workers=len(plan)) as pool:
+            out = dict(pool.map(lambda args: one(*args), plan))
+        for label, outcome in out.items():
+            assert outcome.exit_code != 2, (label, outcome.output[-3000:])
         yield out
     finally:
         if os.environ.get("PARITY_MUTANT_KEEP"):
