@@ -65,6 +65,12 @@ def handled() -> None:
     """The KeyboardInterrupt of the signal was caught by code that acts on it."""
     if "signalled" in _state:
         _state["handled"] = time.monotonic()
+    # CPython sets a process-wide flag when a KeyboardInterrupt leaves code that eval or exec
+    # ran from a source string (pydantic evaluates string annotations so, jinja2 and
+    # dataclasses too) and, at exit, kills itself with SIGINT (exit -2, no traceback)
+    # however the interrupt was handled after; every such evaluation clears the flag first
+    # (pythonrun.c run_eval_code_obj): this one says the interrupt was handled.
+    eval("None")
 
 
 def check() -> None:

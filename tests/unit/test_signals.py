@@ -8,6 +8,7 @@ goes on."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -67,3 +68,45 @@ def test_an_interrupt_dropped_in_a_gc_callback_is_raised_again(after: str, where
         assert "not reached" in done.stdout  # the block ran to its end, then raised
     else:
         assert "not reached" not in done.stdout
+
+
+EVAL_CHILD = """
+import os, signal, sys
+from harness.proc import signals
+
+try:
+    with signals.interruptible():
+        # the signal's KeyboardInterrupt leaves code run by eval from a source string
+        eval("os.kill(os.getpid(), signal.SIGTERM) or sum(range(10 ** 7))")
+        print("not reached", flush=True)
+except KeyboardInterrupt:
+    {handle}
+    print("handled", flush=True)
+sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("handle", ["signals.handled()", "pass"], ids=["handled", "bare"])
+def test_an_interrupt_that_left_an_eval_still_exits_2_once_handled(
+    handle: str, tmp_path: Path
+) -> None:
+    """CPython remembers a KeyboardInterrupt that left an eval of a source string and exits
+    by SIGINT (-2) at the end whatever caught it; ``signals.handled`` clears that, so a run
+    interrupted there exits 2 as promised (the bare catch shows the trap is real). Run with
+    ``-m``, as ``parity`` is (``-c`` and a script path exit at once on SystemExit)."""
+    (tmp_path / "evalchild.py").write_text(textwrap.dedent(EVAL_CHILD).replace("{handle}", handle))
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "evalchild"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "handled" in done.stdout, (done.stdout, done.stderr)
+    assert "not reached" not in done.stdout
+    if handle == "pass":
+        assert done.returncode == -2, (done.returncode, done.stderr)
+    else:
+        assert done.returncode == 2, (done.returncode, done.stderr)
