@@ -151,3 +151,21 @@ def running(
 def copy_db(source: Path, target: Path) -> Path:
     shutil.copyfile(source, target)
     return target
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Every live (not zombie) process whose environment carries ``PARITY_TEST_MARK=mark``:
+    what a test started, grandchildren included, wherever they moved to."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{name}/environ").read_bytes()
+            stat = Path(f"/proc/{name}/stat").read_bytes()
+        except OSError:
+            continue
+        marked = f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0")
+        if marked and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
+            found.append(int(name))
+    return found

@@ -94,6 +94,22 @@ def _config(tmp: Path, legacy: str, candidate: str, listen: str) -> Path:
     return path
 
 
+def _start_gateway(cfg: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """``parity gateway --config cfg`` in its own session, its log in ``tmp``."""
+    log = tmp / "gateway.log"
+    env = {**os.environ, "GW_TEST_TOKEN": TOKEN, "PARITY_TRAFFIC_KEY": "k" * 32}
+    with log.open("wb") as out:
+        gw = subprocess.Popen(
+            [sys.executable, "-m", "harness", "gateway", "--config", str(cfg)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return gw, log
+
+
 def gateway_run(
     tmp: Path,
     seeded: Path,
@@ -112,17 +128,7 @@ def gateway_run(
         gw_port = free_port()
         listen = f"127.0.0.1:{gw_port}"
         cfg = _config(tmp, legacy.url, port_url, listen)
-        gw_log = tmp / "gateway.log"
-        env = {**os.environ, "GW_TEST_TOKEN": TOKEN, "PARITY_TRAFFIC_KEY": "k" * 32}
-        with gw_log.open("wb") as logf:
-            gw = subprocess.Popen(
-                [sys.executable, "-m", "harness", "gateway", "--config", str(cfg)],
-                cwd=ROOT,
-                env=env,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        gw, gw_log = _start_gateway(cfg, tmp)
         try:
             url = f"http://{listen}"
             _wait(url + "/api/health", gw, gw_log)
@@ -313,17 +319,7 @@ def test_sigterm_drains_a_request_in_flight(tmp_path: Path, seeded: Path) -> Non
             cfg.read_text().replace('default_mode = "shadow"', 'default_mode = "legacy"')
             + "drain_s = 60\n"
         )
-        gw_log = tmp_path / "gateway.log"
-        env = {**os.environ, "GW_TEST_TOKEN": TOKEN, "PARITY_TRAFFIC_KEY": "k" * 32}
-        with gw_log.open("wb") as logf:
-            gw = subprocess.Popen(
-                [sys.executable, "-m", "harness", "gateway", "--config", str(cfg)],
-                cwd=ROOT,
-                env=env,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        gw, gw_log = _start_gateway(cfg, tmp_path)
         legacy_port = urllib.parse.urlsplit(legacy.url).port
         assert legacy_port is not None
         answer: dict[str, Any] = {}

@@ -16,27 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, marked_processes
 
 DEADLINE_S = 120.0  # generous: a loaded 2-core machine
 TOKEN = "gw-kill-token-0b7d"
-
-
-def _ours(mark: str) -> list[int]:
-    """Every live (not zombie) process whose environment carries this test's mark."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{name}/environ").read_bytes()
-            stat = Path(f"/proc/{name}/stat").read_bytes()
-        except OSError:
-            continue
-        marked = f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0")
-        if marked and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
-            found.append(int(name))
-    return found
 
 
 @pytest.mark.timing
@@ -82,15 +65,15 @@ def test_sigkill_of_the_gateway_leaves_no_worker_and_no_temporary_file(tmp_path:
                 if status.status_code == 200:
                     break
             time.sleep(0.05)  # a poll interval, not a guess
-        before = _ours(mark)
+        before = marked_processes(mark)
         assert len(before) >= 2, before  # the gateway and its comparison worker (at least)
         gateway.kill()
         gateway.wait(timeout=DEADLINE_S)
         killed = time.monotonic()
-        left = _ours(mark)
+        left = marked_processes(mark)
         while left and time.monotonic() < killed + DEADLINE_S:
             time.sleep(0.02)  # a poll interval: the event is the last marked process gone
-            left = _ours(mark)
+            left = marked_processes(mark)
         print(
             f"gateway SIGKILL: {len(before)} processes gone after {time.monotonic() - killed:.2f}s"
         )
@@ -98,6 +81,6 @@ def test_sigkill_of_the_gateway_leaves_no_worker_and_no_temporary_file(tmp_path:
         leftovers = [p.name for p in tmp.iterdir()]
         assert not leftovers, leftovers
     finally:
-        for pid in _ours(mark):
+        for pid in marked_processes(mark):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

@@ -16,26 +16,10 @@ import pytest
 
 from harness.proc.reaper import clean_stale, start_time
 from tests.harness.conftest import make_config
+from tests.servers import marked_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 120.0  # generous: a loaded 2-core machine
-
-
-def _ours(mark: str) -> list[int]:
-    """Every live process whose environment carries this test's mark."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{name}/environ").read_bytes()
-            stat = Path(f"/proc/{name}/stat").read_bytes()
-        except OSError:
-            continue
-        marked = f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0")
-        if marked and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
-            found.append(int(name))
-    return found
 
 
 def _state(folder: Path) -> dict[str, object]:
@@ -122,15 +106,15 @@ def test_sigkill_leaves_no_process_and_no_temporary_file(
             (lambda: _services_up(state)) if phase == "start-up" else (lambda: _generating(state)),
             proc,
         )
-        before = _ours(mark)
+        before = marked_processes(mark)
         assert len(before) >= 3, before  # parity, the watcher and at least the services
         proc.kill()
         proc.wait(timeout=30)
         killed = time.monotonic()
-        left = _ours(mark)
+        left = marked_processes(mark)
         while left and time.monotonic() < killed + DEADLINE_S:
             time.sleep(0.05)
-            left = _ours(mark)
+            left = marked_processes(mark)
         print(
             f"{phase}: {len(before)} processes before SIGKILL, all gone after {time.monotonic() - killed:.2f}s"
         )
@@ -140,7 +124,7 @@ def test_sigkill_leaves_no_process_and_no_temporary_file(
         assert not list(tmp.iterdir()), list(tmp.iterdir())
         assert not list(state.glob("run-*.json"))
     finally:
-        for pid in _ours(mark):
+        for pid in marked_processes(mark):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -169,9 +153,9 @@ def test_signal_exits_2_with_partial_results_naming_the_phase(
     assert messages, results["errors"]
     assert "phase " in messages[0], messages
     deadline = time.monotonic() + DEADLINE_S
-    while _ours(mark) and time.monotonic() < deadline:
+    while marked_processes(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _ours(mark)
+    assert not marked_processes(mark)
     assert not list(tmp.iterdir())
 
 

@@ -43,6 +43,8 @@ from typing import Any
 
 import pytest
 
+from tests.servers import marked_processes
+
 ROOT = Path(__file__).resolve().parents[2]
 START_S = 600.0  # generous: both services, the seed and the phase on a loaded 2-core machine
 PROMISE_S = 5.0  # the issue's promise, signal to nothing left / to exit: measured, printed
@@ -166,23 +168,6 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kill-cases")
 
 
-def _ours(mark: str) -> list[int]:
-    """Every live process whose environment carries this case's mark."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{name}/environ").read_bytes()
-            stat = Path(f"/proc/{name}/stat").read_bytes()
-        except OSError:
-            continue
-        marked = f"PARITY_TEST_MARK={mark}".encode() in env.split(b"\0")
-        if marked and stat.rsplit(b")", 1)[1].split()[0] != b"Z":
-            found.append(int(name))
-    return found
-
-
 def _state(folder: Path) -> State:
     for file in folder.glob("run-*.json"):
         with contextlib.suppress(OSError, ValueError):
@@ -258,7 +243,7 @@ def _temporary(tmp: Path) -> list[str]:
 
 
 def _kill_leftovers(mark: str) -> None:
-    for pid in _ours(mark):
+    for pid in marked_processes(mark):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
 
@@ -285,14 +270,14 @@ def test_sigkill_in_each_phase_leaves_nothing(
     try:
         _wait_for(run, name, phase)
         where = _state(run.state)
-        before = _ours(run.mark)
+        before = marked_processes(run.mark)
         run.proc.kill()
         killed = time.monotonic()
         run.proc.wait(timeout=DEADLINE_S)
-        left = _ours(run.mark)
+        left = marked_processes(run.mark)
         while left and time.monotonic() < killed + DEADLINE_S:
             time.sleep(0.02)  # a poll interval: the event is the last marked process gone
-            left = _ours(run.mark)
+            left = marked_processes(run.mark)
         gone = time.monotonic() - killed
         record_property("gone_s", round(gone, 2))
         said = (
@@ -352,9 +337,9 @@ def test_sigterm_in_each_phase_exits_2_saying_where(
             assert "interrupted in phase report writing" in text, text[-3000:]
             _latest_is_whole(run.reports)
         deadline = time.monotonic() + DEADLINE_S
-        while _ours(run.mark) and time.monotonic() < deadline:
+        while marked_processes(run.mark) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _ours(run.mark)
+        assert not marked_processes(run.mark)
         assert not _temporary(run.tmp), _temporary(run.tmp)
     finally:
         if run.proc.poll() is None:
