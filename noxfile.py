@@ -52,6 +52,8 @@ def _build_legacy(session: nox.Session, *, force: bool = False) -> None:
             session.run("npm", "ci", "--no-audit", "--no-fund", external=True, env=NPM_ENV)
         if force or not (LEGACY / ".next" / "BUILD_ID").is_file():
             session.run("npm", "run", "build", external=True)
+        elif not (LEGACY / "dist" / "server.cjs").is_file():  # a build from before the bundle
+            session.run("npm", "run", "--silent", "build:server", external=True)
 
 
 @nox.session(python="3.11")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +35,11 @@ USERS = {
 
 
 def legacy_built() -> bool:
-    return (LEGACY / ".next" / "BUILD_ID").is_file() and (LEGACY / "node_modules").is_dir()
+    return (
+        (LEGACY / ".next" / "BUILD_ID").is_file()
+        and (LEGACY / "dist" / "server.cjs").is_file()
+        and (LEGACY / "node_modules").is_dir()
+    )
 
 
 def apply_migrations(path: Path) -> None:
@@ -50,15 +57,48 @@ def apply_migrations(path: Path) -> None:
         conn.close()
 
 
+def legacy_fingerprint() -> str:
+    """What a seeded file depends on: the migrations, the seed script and the lib it uses.
+
+    Seeded files are cached in the shared temp folder: worktrees (or commits) with another
+    schema must not reuse each other's file.
+    """
+    digest = hashlib.sha256()
+    for folder in ("drizzle", "scripts", "lib"):
+        for file in sorted((LEGACY / folder).rglob("*")):
+            if file.is_file():
+                digest.update(file.relative_to(LEGACY).as_posix().encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def seeded(cache: Path, *args: str, name: str | None = None) -> Path:
+    """The legacy's own deterministic seed (migrations included) run with ``args``, built
+    once per schema and arguments in ``cache`` and reused (the seed costs a Node start-up
+    and a second of CPU; the suite asks for the same few databases many times)."""
+    key = hashlib.sha256("\0".join(args).encode()).hexdigest()[:8]
+    path = cache / (name or f"seed-{key}-{legacy_fingerprint()}.db")
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.building-{os.getpid()}-{threading.get_ident()}.db")
+        tmp.unlink(missing_ok=True)
+        subprocess.run(
+            ["node", "node_modules/.bin/tsx", "scripts/seed.ts", *args],
+            cwd=LEGACY,
+            env={**os.environ, "DATABASE_PATH": str(tmp)},
+            check=True,
+            capture_output=True,
+        )
+        conn = sqlite3.connect(tmp)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        tmp.rename(path)  # atomic: a concurrent test sees the whole file or none
+    return path
+
+
 def seed(path: Path, *args: str) -> None:
-    """The legacy's own deterministic seed (migrations included)."""
-    subprocess.run(
-        ["npx", "tsx", "scripts/seed.ts", *args],
-        cwd=LEGACY,
-        env={**os.environ, "DATABASE_PATH": str(path)},
-        check=True,
-        capture_output=True,
-    )
+    """The legacy's own deterministic seed (migrations included), copied to ``path``."""
+    shutil.copyfile(seeded(Path(tempfile.gettempdir()) / "parity-seeds", *args), path)
 
 
 def free_port() -> int:
@@ -128,9 +168,12 @@ def running(
     port = free_port()
     env = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port), **(env or {})}
     if name == "legacy":
-        command = ["npx", "next", "start", "-H", "127.0.0.1", "-p", str(port)]
-        if realtime:
-            command = ["npm", "start", "--silent"]
+        # no npx/npm in between (each costs a Node start-up of its own)
+        command = [str(LEGACY / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1"]
+        command += ["-p", str(port)]
+        if realtime:  # what `npm start` runs: server.ts, bundled by `npm run build`
+            command = ["node", "dist/server.cjs"]
+            env.setdefault("NODE_ENV", "production")
         cwd = LEGACY
     else:
         command = [sys.executable, "-m", "backend"]

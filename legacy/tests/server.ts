@@ -33,7 +33,10 @@ async function freePort(): Promise<number> {
 }
 
 export async function startServer(): Promise<Server> {
-  if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID"))) throw new Error("run `npm run build` first");
+  const bundle = path.join(ROOT, "dist", "server.cjs");
+  if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")) || !fs.existsSync(bundle)) {
+    throw new Error("run `npm run build` first");
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "legacy-test-"));
   const dbPath = path.join(dir, "test.db");
   const seeded = spawnSync("npx", ["tsx", "scripts/seed.ts", "--cases", "60", "--alerts", "40", "--feed", "24"], {
@@ -43,8 +46,8 @@ export async function startServer(): Promise<Server> {
   });
   if (seeded.status !== 0) throw new Error(`seed failed: ${seeded.stderr}`);
   const port = await freePort();
-  // the production server: Next.js plus the realtime WebSocket (server.ts), as `npm start`
-  const child: ChildProcess = spawn("npx", ["tsx", "server.ts"], {
+  // the production server: Next.js plus the realtime WebSocket (server.ts bundled), as `npm start`
+  const child: ChildProcess = spawn(process.execPath, [bundle], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_PATH: dbPath, PORT: String(port), NODE_ENV: "production" },
     detached: true,

@@ -10,7 +10,6 @@ A mutant that changes nothing would be a useless entry in the catalogue.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 
 from tests.mutants.catalogue import CATALOGUE, Mutant
+from tests.servers import legacy_fingerprint, seeded
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = ROOT / "legacy"
@@ -52,40 +52,9 @@ class Probe:
     files: dict[str, tuple[str, bytes, str]] | None = None
 
 
-def _legacy_fingerprint() -> str:
-    """What the seeded file depends on: the migrations, the seed script and the lib it uses.
-
-    The cache lives in the shared temp folder: worktrees (or commits) with another schema
-    must not reuse each other's file.
-    """
-    digest = hashlib.sha256()
-    for folder in ("drizzle", "scripts", "lib"):
-        for file in sorted((LEGACY / folder).rglob("*")):
-            if file.is_file():
-                digest.update(file.relative_to(LEGACY).as_posix().encode())
-                digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def seeded_database(cache: Path, seed: int = 42) -> Path:
     """The legacy's deterministic seed, built once per schema and seed, and reused."""
-    path = cache / f"seed{seed}-{_legacy_fingerprint()}.db"
-    if not path.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.building-{os.getpid()}.db")
-        tmp.unlink(missing_ok=True)
-        subprocess.run(
-            ["npm", "run", "--silent", "seed", "--", "--seed", str(seed)],
-            cwd=LEGACY,
-            env={**os.environ, "DATABASE_PATH": str(tmp)},
-            check=True,
-            capture_output=True,
-        )
-        conn = sqlite3.connect(tmp)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-        tmp.rename(path)
-    return path
+    return seeded(cache, "--seed", str(seed), name=f"seed{seed}-{legacy_fingerprint()}.db")
 
 
 # the seed writes no audit rows: both copies get one at a known instant, so a since= equal
