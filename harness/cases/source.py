@@ -267,7 +267,12 @@ class CaseSource:
                 negative=0,
                 roles=[None],
             )
-            hit = self._absorb(run_job(job, self.contract))
+            # cached like an operation's cases (runs of one seed, as a mutant catalogue or
+            # repeated runs make, draw each pool once), but not counted as a cached operation
+            hit = self._cache_load(job, count=False)
+            if hit is None:
+                hit = self._absorb(run_job(job, self.contract))
+                self._cache_save(job, hit)
             self._pools[op_id] = hit
         return hit
 
@@ -290,7 +295,7 @@ class CaseSource:
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
         return self.cache_dir / f"{digest}.json"
 
-    def _cache_load(self, job: GenJob) -> list[PreparedRequest] | None:
+    def _cache_load(self, job: GenJob, *, count: bool = True) -> list[PreparedRequest] | None:
         path = self._cache_path(job)
         if path is None or not path.is_file():
             return None
@@ -299,7 +304,7 @@ class CaseSource:
             cases = [request_from_json(item) for item in data["cases"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged cache entry is regenerated, never trusted
-        self.cache_hits += 1
+        self.cache_hits += count
         return cases
 
     def _cache_save(self, job: GenJob, cases: list[PreparedRequest]) -> None:
