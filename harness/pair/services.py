@@ -28,6 +28,7 @@ import psutil
 
 from harness.db.postgres import psycopg_dsn
 from harness.errors import HarnessError, ServiceError
+from harness.pair.transport import tls
 from harness.setup.config import ExternalConfig, ServiceConfig, SnapshotConfig
 
 __all__ = ["ManagedService", "build_snapshot", "free_port", "log_tail", "render_command"]
@@ -186,7 +187,7 @@ class ManagedService:
         deadline = time.monotonic() + self.config.startup_timeout_s
         url = self.base_url + self.config.health
         last = "no answer"
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, verify=tls()) as client:
             while time.monotonic() < deadline:
                 if not self.alive():
                     raise self.died_error("exited during startup")

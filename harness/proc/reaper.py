@@ -166,8 +166,10 @@ class Reaper:
         """Record where the run is (``phase``, ``step``) in the state file, once a watcher
         runs: whoever finds the file (an operator, a test) sees where a killed run was."""
         with self._lock:
-            self._where = {"phase": phase, "step": step}
-            self._save()
+            where = {"phase": phase, "step": step}
+            if where != self._where:  # called at every step: write only what changed
+                self._where = where
+                self._save()
 
     def group(self, pid: int) -> None:
         """Record a process group led by ``pid`` (a ``start_new_session`` child)."""
