@@ -428,6 +428,25 @@ def _align(
     return [a for a, _ in aligned], [b for _, b in aligned]
 
 
+def _share_equal(legacy: Any, candidate: Any) -> Any:
+    """``candidate`` with each container that equals the legacy's at the same place (exact
+    JSON equality: ``1`` is not ``1.0``) replaced by the legacy's object. DeepDiff skips two
+    identical objects at once and walks equal ones item by item: a list of 100 rows with one
+    differing field took 40 ms, now the differing rows only."""
+    if legacy is candidate:
+        return candidate
+    if isinstance(legacy, dict) and isinstance(candidate, dict):
+        if _canonical(legacy) == _canonical(candidate):
+            return legacy
+        return {k: _share_equal(legacy[k], v) if k in legacy else v for k, v in candidate.items()}
+    if isinstance(legacy, list) and isinstance(candidate, list):
+        if _canonical(legacy) == _canonical(candidate):
+            return legacy
+        shared = [_share_equal(a, b) for a, b in zip(legacy, candidate, strict=False)]
+        return shared + candidate[len(shared) :]
+    return candidate
+
+
 def compare_bodies(
     legacy: Any,
     candidate: Any,
@@ -456,6 +475,7 @@ def compare_bodies(
         ]
     out: list[Difference] = []
     legacy, candidate = _align(legacy, candidate, "$", out, prefix)
+    candidate = _share_equal(legacy, candidate)
     tree = DeepDiff(
         legacy,
         candidate,
