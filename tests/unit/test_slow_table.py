@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SLOW, _in_slow_table
+from tests.conftest import LONGEST, SLOW, _in_slow_table, _longest_first
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,3 +41,24 @@ def test_a_module_a_function_or_one_parameter_is_matched() -> None:
     named = next(e for e in SLOW if "::" in e and "[" not in e)
     assert _in_slow_table(f"{named}[any]")
     assert not _in_slow_table(f"{named}_other")
+
+
+@pytest.mark.parametrize("module", sorted(LONGEST))
+def test_each_longest_first_module_exists(module: str) -> None:
+    assert (ROOT / module).is_file(), f"LONGEST: {module}: no such module"
+
+
+def test_long_modules_are_collected_first_and_kept_together() -> None:
+    class Item:
+        def __init__(self, nodeid: str) -> None:
+            self.nodeid = nodeid
+
+    short = "tests/x/test_a.py"
+    long_, longer = min(LONGEST, key=LONGEST.__getitem__), max(LONGEST, key=LONGEST.__getitem__)
+    items = [Item(f"{short}::t1"), Item(f"{long_}::t1"), Item(f"{longer}::t1")]
+    items += [Item(f"{long_}::t2"), Item(f"{short}::t2")]
+    _longest_first(items)  # type: ignore[arg-type]
+    got = [i.nodeid for i in items]
+    assert got[0] == f"{longer}::t1"
+    assert got[-2:] == [f"{short}::t1", f"{short}::t2"]
+    assert got.index(f"{long_}::t2") == got.index(f"{long_}::t1") + 1
