@@ -269,15 +269,15 @@ class CaseSource:
             )
             # cached like an operation's cases (runs of one seed, as a mutant catalogue or
             # repeated runs make, draw each pool once), but not counted as a cached operation
-            hit = self._cache_load(job, count=False)
+            hit = self._cache_load(job, pool=True)
             if hit is None:
                 hit = self._absorb(run_job(job, self.contract))
-                self._cache_save(job, hit)
+                self._cache_save(job, hit, pool=True)
             self._pools[op_id] = hit
         return hit
 
     # -- the cache: JSON files keyed on everything that shapes the cases ----------------------
-    def _cache_path(self, job: GenJob) -> Path | None:
+    def _cache_path(self, job: GenJob, *, pool: bool = False) -> Path | None:
         if self.cache_dir is None:
             return None
         key = json.dumps(
@@ -293,10 +293,15 @@ class CaseSource:
             default=str,
         )
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return self.cache_dir / f"{digest}.json"
+        # pools in a folder of their own: the top level holds one file per operation drawn
+        return (
+            self.cache_dir / "pools" / f"{digest}.json"
+            if pool
+            else self.cache_dir / f"{digest}.json"
+        )
 
-    def _cache_load(self, job: GenJob, *, count: bool = True) -> list[PreparedRequest] | None:
-        path = self._cache_path(job)
+    def _cache_load(self, job: GenJob, *, pool: bool = False) -> list[PreparedRequest] | None:
+        path = self._cache_path(job, pool=pool)
         if path is None or not path.is_file():
             return None
         try:
@@ -304,11 +309,11 @@ class CaseSource:
             cases = [request_from_json(item) for item in data["cases"]]
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a damaged cache entry is regenerated, never trusted
-        self.cache_hits += count
+        self.cache_hits += not pool  # an operation's cases, not a pool
         return cases
 
-    def _cache_save(self, job: GenJob, cases: list[PreparedRequest]) -> None:
-        path = self._cache_path(job)
+    def _cache_save(self, job: GenJob, cases: list[PreparedRequest], *, pool: bool = False) -> None:
+        path = self._cache_path(job, pool=pool)
         if path is None:
             return
         with contextlib.suppress(OSError):
