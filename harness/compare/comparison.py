@@ -39,16 +39,19 @@ from harness.setup.config import CompareConfig
 
 __all__ = [
     "Clock",
+    "body_shape",
     "compare_bodies",
     "compare_exchange",
     "compare_writes",
     "compared_headers",
     "differing_headers",
     "grain",
+    "message_template",
     "other_items",
     "short",
     "shown_headers",
     "skipped_header",
+    "status_cause",
     "time_shift",
 ]
 
@@ -697,6 +700,74 @@ def _header_diffs(
     return out
 
 
+def body_shape(value: Any) -> str:
+    """What tells two answers apart at a glance: an object's keys, a list's first item,
+    a scalar's type (``{code,message}``, ``[{id,title}]``, ``str``)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + (body_shape(value[0]) if value else "") + "]"
+    return "empty" if value is None else type(value).__name__
+
+
+# where an error answer says what went wrong, most specific name first (RFC 9457's
+# ``title``/``detail``, FastAPI's ``detail[].msg``, OAuth's ``error_description``)
+_MESSAGE_KEYS = (
+    "message", "error", "detail", "title", "msg", "error_description", "description",
+    "reason", "errors",
+)  # fmt: skip
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_QUOTED = re.compile(r"""(?<!\w)(['"`])[^'"`]*\1(?!\w)""")
+_TOKEN = re.compile(r"\b(?=[0-9a-z]*\d)[0-9a-z_-]{12,}\b", re.I)  # keys, hashes, request ids
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _error_message(body: Any, depth: int = 0) -> str | None:
+    """The text an error answer gives as its message: a field named like one (inside an
+    ``error`` object or the first item of an ``errors`` list too), or a text body's first
+    line."""
+    if depth > 3:
+        return None
+    if isinstance(body, str):
+        line = body.strip().split("\n", 1)[0]
+        return line or None
+    if isinstance(body, list):
+        return _error_message(body[0], depth + 1) if body else None
+    if isinstance(body, dict):
+        for key in _MESSAGE_KEYS:
+            found = _error_message(body.get(key), depth + 1) if key in body else None
+            if found:
+                return found
+    return None
+
+
+def message_template(text: str) -> str:
+    """A message with what differs per request replaced: ids and uuids, quoted values,
+    numbers and times (``note 'x1' not found (id 42)`` -> ``note <v> not found (id #)``), so
+    one cause with another id in its message stays one cause."""
+    text = _UUID.sub("<id>", text)
+    text = _QUOTED.sub("<v>", text)
+    text = _TOKEN.sub("<id>", text)
+    text = _NUMBER.sub("#", text)
+    return " ".join(text.split())[:80]
+
+
+def status_cause(legacy: Response, candidate: Response) -> str:
+    """What tells the cause of a status difference from another one under the same status
+    pair: the two bodies' shapes, and the two error messages when they differ (a message
+    both sides give names the input, not the difference: a field each side rejects alike
+    is one cause, whatever field it is). Messages are templates (:func:`message_template`)
+    and only an error answer's (4xx, 5xx) count: a 2xx body's text is data."""
+    out = f"{body_shape(legacy.body)} -> {body_shape(candidate.body)}"
+    said = [
+        message_template(m) if r.status >= 400 and (m := _error_message(r.body)) else ""
+        for r in (legacy, candidate)
+    ]
+    if said[0] != said[1]:
+        out += " · " + " -> ".join(repr(m) if m else "-" for m in said)
+    return out
+
+
 def compare_exchange(
     legacy: Response,
     candidate: Response,
@@ -723,6 +794,7 @@ def compare_exchange(
             legacy.status,
             candidate.status,
             f"status {legacy.status} vs {candidate.status}",
+            cause=status_cause(legacy, candidate),
         )
         if accepted is None or not accepted(status):
             # a table both sides wrote under other names is a cause of its own
