@@ -129,7 +129,11 @@ def _finding(fid: str, previous: list[str] | None = None) -> dict[str, Any]:
 def test_since_the_previous_run_matches_a_split_finding_by_its_previous_id() -> None:
     from harness.reporting.html import _changes
 
-    before = {"run_id": "1", "verdict": "drift", "findings": [_finding("f-old"), _finding("f-gone")]}
+    before = {
+        "run_id": "1",
+        "verdict": "drift",
+        "findings": [_finding("f-old"), _finding("f-gone")],
+    }
     now = {"findings": [_finding("f-a", ["f-old"]), _finding("f-b", ["f-old"])]}
     changes = _changes(now, before)
     assert [f["id"] for f in changes["open"]] == ["f-a", "f-b"]
