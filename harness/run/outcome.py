@@ -259,7 +259,8 @@ def _finding(
     rule = group.accepted_by
     summary = group.difference.summary
     if group.cause:
-        summary += f" ({group.cause})"
+        cause = group.cause if len(group.cause) <= 120 else group.cause[:119] + "…"
+        summary += f" ({cause})"
         split = causes[(group.operation, group.kind, group.location)]
         if split > 1:
             summary += f"; one of {split} causes of this status pair"
