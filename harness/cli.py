@@ -113,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar="PATH|URL",
             help=f"the {side}'s database (SQLite file or postgresql:// URL): compare writes",
         )
+    init.add_argument(
+        "--calibrate-writes",
+        action="store_true",
+        help="also send each create twice to the legacy (and to the candidate, to keep them "
+        "in step) and propose rules for what differs between two writes; off by default: "
+        "it adds rows to both services",
+    )
     doctor = sub.add_parser("doctor", help="check a config against the running pair")
     doctor.add_argument("--config", default="parity.toml")
     doctor.add_argument("--contract", help="default: the config's contract")

@@ -124,6 +124,10 @@ class Difference:
     # the index of the conditional accept rule (``when``) whose condition this difference's
     # request met: the difference is accepted there, and grouped apart from the others
     accepted_when: int | None = None
+    # a status difference: what tells its cause from another under the same status pair
+    # (the two bodies' shapes, and their messages where the two sides' differ); a part of
+    # its group's key (``harness.compare.findings``), never of its location
+    cause: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

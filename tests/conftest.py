@@ -105,7 +105,9 @@ SLOW: dict[str, str] = {
     "tests/harness/test_init_causes.py::"
     "test_input_both_sides_accept_against_the_contract_is_listed_not_drift": "17-22 s each",
     "tests/harness/test_init_causes.py::"
-    "test_one_cause_is_one_finding_and_two_body_shapes_are_named": "15 s",
+    "test_one_cause_is_one_finding_and_two_body_shapes_are_two": "15 s",
+    "tests/harness/test_init_writes.py::"
+    "test_calibrated_writes_propose_rules_with_evidence_and_keep_the_pair_in_step": "7 s",
     "tests/harness/test_init_auth_modes.py::"
     "test_a_cookie_session_with_csrf_and_keys_that_expire": "16-20 s each",
     "tests/harness/test_init_auth_modes.py::test_an_api_key_in_a_query_parameter": ("15-19 s each"),

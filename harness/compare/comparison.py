@@ -34,21 +34,26 @@ from harness.compare.normalization import (
     shape,
 )
 from harness.compare.tables import pair_tables
-from harness.models import Difference, Response, TableWrites, Writes
+from harness.models import Difference, PreparedRequest, Response, TableWrites, Writes
 from harness.setup.config import CompareConfig
 
 __all__ = [
+    "NO_ORDER",
     "Clock",
+    "body_shape",
     "compare_bodies",
     "compare_exchange",
     "compare_writes",
     "compared_headers",
     "differing_headers",
     "grain",
+    "message_template",
     "other_items",
+    "request_orders",
     "short",
     "shown_headers",
     "skipped_header",
+    "status_cause",
     "time_shift",
 ]
 
@@ -270,9 +275,14 @@ def _orders(items: list[Any]) -> dict[str, tuple[str, bool]]:
     return out
 
 
+NO_ORDER = "none found"
+"""What an ordering finding says of a side no field of its items orders."""
+
+
 def ordering_evidence(legacy: list[Any], candidate: list[Any]) -> tuple[str, str] | None:
     """Which key orders each side, when it can tell: ``("createdAt desc", "createdAt asc")``;
-    ``None`` when neither side is sorted by a key the other is not."""
+    :data:`NO_ORDER` for a side no field orders; ``None`` when neither side is sorted by a
+    key the other is not."""
     lo, co = _orders(legacy), _orders(candidate)
 
     def say(name: str, how: tuple[str, bool]) -> str:
@@ -281,14 +291,14 @@ def ordering_evidence(legacy: list[Any], candidate: list[Any]) -> tuple[str, str
     def best(orders: dict[str, tuple[str, bool]], other: dict[str, tuple[str, bool]]) -> str:
         own = [(n, h) for n, h in orders.items() if other.get(n, ("", False))[0] != h[0]]
         own.sort(key=lambda nh: not nh[1][1])  # strictly sorted first, then field order
-        return say(*own[0]) if own else "no single key"
+        return say(*own[0]) if own else NO_ORDER
 
     flipped = [n for n in lo if n in co and lo[n][0] != co[n][0]]
     flipped.sort(key=lambda n: not (lo[n][1] and co[n][1]))
     if flipped:
         return say(flipped[0], lo[flipped[0]]), say(flipped[0], co[flipped[0]])
     pair = best(lo, co), best(co, lo)
-    return None if pair == ("no single key", "no single key") else pair
+    return None if pair == (NO_ORDER, NO_ORDER) else pair
 
 
 _ID_NAME = re.compile(r"(^|_)id$|Id$|^uuid$|^key$|^slug$", re.IGNORECASE)
@@ -317,6 +327,118 @@ def _identity(legacy: list[Any], candidate: list[Any]) -> str | None:
 
 
 _PART = re.compile(r'\.([^.\[]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
+# a query parameter that names the field to sort by (``sort=-createdAt``, ``order_by=name
+# desc``) and one that names only the direction (``order=desc``, ``dir=asc``)
+_SORT_PARAM = re.compile(r"^(sort|sort_?by|order_?by|orderby|sort_?field|ordering|order)$", re.I)
+_DIR_PARAM = re.compile(r"^(order|dir|direction|sort_?dir|sort_?order|sort_?direction)$", re.I)
+_DIRECTION = {"asc": "asc", "ascending": "asc", "desc": "desc", "descending": "desc"}
+
+
+def _plain(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+def _requested_sort(
+    query: tuple[tuple[str, str], ...], fields: list[str]
+) -> tuple[str, str, str] | None:
+    """The field and direction the query asks the list to be sorted by, and the parameters
+    that say so: ``("createdAt", "desc", "sort=-createdAt")``; a field must be one of the
+    items' (``created_at`` names ``createdAt`` too)."""
+    by_plain = {_plain(f): f for f in fields}
+    found: tuple[str, str, str] | None = None
+    direction: tuple[str, str] | None = None
+    for name, value in query:
+        raw = value.strip()
+        if _DIR_PARAM.match(name) and raw.lower() in _DIRECTION:
+            direction = (_DIRECTION[raw.lower()], f"{name}={value}")
+            continue
+        if not _SORT_PARAM.match(name) or found is not None:
+            continue
+        first = re.split(r"[,;]", raw, maxsplit=1)[0].strip()
+        how = "asc"
+        if first[:1] in "-+" and first[1:]:
+            how, first = ("desc" if first[0] == "-" else "asc"), first[1:]
+        words = re.split(r"[\s:.]+", first)
+        if len(words) == 2 and words[1].lower() in _DIRECTION:
+            first, how = words[0], _DIRECTION[words[1].lower()]
+        else:  # "createdAt,desc": the direction after the field
+            rest = raw.split(",")[1:2]
+            if rest and rest[0].strip().lower() in _DIRECTION:
+                how = _DIRECTION[rest[0].strip().lower()]
+        field = by_plain.get(_plain(first))
+        if field is not None:
+            found = (field, how, f"{name}={value}")
+    if found is None:
+        return None
+    if direction is not None:  # a direction of its own: it decides
+        return (found[0], direction[0], f"{found[2]}&{direction[1]}")
+    return found
+
+
+def _listed_order(req: PreparedRequest, items: list[Any], key: str) -> str | None:
+    """The request parameter whose values list these items, in their order (``ids=3,1,2``,
+    a JSON body's ``{"ids": [3, 1, 2]}``): an order the request gave, not a field's."""
+    ids = [str(x.get(key)) for x in items]
+    named: dict[str, list[str]] = {}
+    for name, value in req.query:
+        named.setdefault(name, []).extend(v.strip() for v in value.split(","))
+    if isinstance(req.body, dict):
+        for name, value in req.body.items():
+            if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+                named.setdefault(name, []).extend(str(v) for v in value)
+    for name, values in named.items():
+        wanted = [v for v in values if v in set(ids)]
+        if len(wanted) >= 2 and wanted == [i for i in ids if i in set(wanted)]:
+            return name
+    return None
+
+
+def request_orders(
+    req: PreparedRequest, legacy: Any, candidate: Any, diffs: list[Difference]
+) -> list[Difference]:
+    """Ordering differences told by the request: a side whose list follows the order the
+    request asks for (a sort parameter naming a field and a direction, or the items listed
+    by id in the request) says "an order given by the request" and which; a side no field
+    orders and the request does not either stays :data:`NO_ORDER`."""
+    out: list[Difference] = []
+    for d in diffs:
+        if d.kind != "ordering" or not d.location.startswith("body:"):
+            out.append(d)
+            continue
+        parts: list[Any] = []
+        for m in _PART.finditer(d.path.removeprefix("$")):
+            parts.append(m.group(1) or (int(m.group(2)) if m.group(2) else json.loads(m.group(3))))
+        lists = [_get(legacy, parts), _get(candidate, parts)]
+        if not all(
+            isinstance(x, list) and x and all(isinstance(i, dict) for i in x) for x in lists
+        ):
+            out.append(d)
+            continue
+        fields = list(dict.fromkeys(k for side in lists for item in side for k in item))
+        wanted = _requested_sort(req.query, fields)
+        key = _identity(lists[0], lists[1])
+        said = [d.legacy, d.candidate]
+        for i, items in enumerate(lists):
+            orders = _orders(items)
+            if wanted is not None and orders.get(wanted[0], ("", False))[0] == wanted[1]:
+                said[i] = f"{wanted[0]} {wanted[1]}: an order given by the request ({wanted[2]})"
+            elif key is not None and (listed := _listed_order(req, items, key)) is not None:
+                said[i] = f"an order given by the request ({listed})"
+        if said == [d.legacy, d.candidate]:
+            out.append(d)
+            continue
+        head = d.summary.split(" (legacy: ", 1)[0]
+        out.append(
+            replace(
+                d,
+                legacy=said[0],
+                candidate=said[1],
+                summary=f"{head} (legacy: {said[0]}; candidate: {said[1]})",
+            )
+        )
+    return out
 
 
 def other_items(legacy: Any, candidate: Any, path: str, listed: str) -> bool:
@@ -392,10 +514,10 @@ def _align(
             and set(lids) != set(cids)
             and len(lids) == len(cids) >= 3
             and evidence is not None
-            and "no single key" not in evidence
+            and NO_ORDER not in evidence
         )
         if reordered or paged:
-            shown = evidence or ("no single key", "no single key")
+            shown = evidence or (NO_ORDER, NO_ORDER)
             out.append(
                 Difference(
                     prefix + generalize(path),
@@ -564,7 +686,7 @@ def compare_bodies(
         if reordered:
             la, ca = _get(legacy, list_parts[lpath]), _get(candidate, list_parts[lpath])
             found = ordering_evidence(la, ca) if isinstance(la, list) and la else None
-            shown = found or ("no single key", "no single key")
+            shown = found or (NO_ORDER, NO_ORDER)
             out.append(
                 Difference(
                     prefix + generalize(lpath),
@@ -717,6 +839,74 @@ def _header_diffs(
     return out
 
 
+def body_shape(value: Any) -> str:
+    """What tells two answers apart at a glance: an object's keys, a list's first item,
+    a scalar's type (``{code,message}``, ``[{id,title}]``, ``str``)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + (body_shape(value[0]) if value else "") + "]"
+    return "empty" if value is None else type(value).__name__
+
+
+# where an error answer says what went wrong, most specific name first (RFC 9457's
+# ``title``/``detail``, FastAPI's ``detail[].msg``, OAuth's ``error_description``)
+_MESSAGE_KEYS = (
+    "message", "error", "detail", "title", "msg", "error_description", "description",
+    "reason", "errors",
+)  # fmt: skip
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_QUOTED = re.compile(r"""(?<!\w)(['"`])[^'"`]*\1(?!\w)""")
+_TOKEN = re.compile(r"\b(?=[0-9a-z]*\d)[0-9a-z_-]{12,}\b", re.I)  # keys, hashes, request ids
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _error_message(body: Any, depth: int = 0) -> str | None:
+    """The text an error answer gives as its message: a field named like one (inside an
+    ``error`` object or the first item of an ``errors`` list too), or a text body's first
+    line."""
+    if depth > 3:
+        return None
+    if isinstance(body, str):
+        line = body.strip().split("\n", 1)[0]
+        return line or None
+    if isinstance(body, list):
+        return _error_message(body[0], depth + 1) if body else None
+    if isinstance(body, dict):
+        for key in _MESSAGE_KEYS:
+            found = _error_message(body.get(key), depth + 1) if key in body else None
+            if found:
+                return found
+    return None
+
+
+def message_template(text: str) -> str:
+    """A message with what differs per request replaced: ids and uuids, quoted values,
+    numbers and times (``note 'x1' not found (id 42)`` -> ``note <v> not found (id #)``), so
+    one cause with another id in its message stays one cause."""
+    text = _UUID.sub("<id>", text)
+    text = _QUOTED.sub("<v>", text)
+    text = _TOKEN.sub("<id>", text)
+    text = _NUMBER.sub("#", text)
+    return " ".join(text.split())[:80]
+
+
+def status_cause(legacy: Response, candidate: Response) -> str:
+    """What tells the cause of a status difference from another one under the same status
+    pair: the two bodies' shapes, and the two error messages when they differ (a message
+    both sides give names the input, not the difference: a field each side rejects alike
+    is one cause, whatever field it is). Messages are templates (:func:`message_template`)
+    and only an error answer's (4xx, 5xx) count: a 2xx body's text is data."""
+    out = f"{body_shape(legacy.body)} -> {body_shape(candidate.body)}"
+    said = [
+        message_template(m) if r.status >= 400 and (m := _error_message(r.body)) else ""
+        for r in (legacy, candidate)
+    ]
+    if said[0] != said[1]:
+        out += " · " + " -> ".join(repr(m) if m else "-" for m in said)
+    return out
+
+
 def compare_exchange(
     legacy: Response,
     candidate: Response,
@@ -743,6 +933,7 @@ def compare_exchange(
             legacy.status,
             candidate.status,
             f"status {legacy.status} vs {candidate.status}",
+            cause=status_cause(legacy, candidate),
         )
         if accepted is None or not accepted(status):
             # a table both sides wrote under other names is a cause of its own

@@ -3,7 +3,11 @@
 A group is every case that shows the same (operation, location, kind). A status
 difference is keyed by its pair of statuses (``status:500 vs 200``), so a 500 never hides
 behind another status difference of the same operation, and accepting ``200 vs 201``
-accepts nothing else. The groups whose differences one request caused together (its body,
+accepts nothing else; and by its cause (``Difference.cause``: the two bodies' shapes and,
+where the sides' differ, their error messages as templates), so two causes sharing a status
+pair are two findings, each with its own example. The location stays the status pair's: an
+accept rule written for it covers every cause; the ids of the findings split this way are
+versioned (:func:`finding_ids`). The groups whose differences one request caused together (its body,
 its headers, its rows, the payloads of its event rows, the invariants they break) are one
 finding with their locations (:meth:`Findings.together`); accept rules still apply per
 location, and an accepted location never travels with an open one.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,16 +25,39 @@ from typing import Any
 
 from harness.cases.files import text_reductions
 from harness.cases.generation import ENCODING_ERRORS, multipart_request, rebuild
-from harness.compare.comparison import other_items
+from harness.compare.comparison import body_shape, other_items
 from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.setup.config import AcceptRule
 from harness.setup.contract import match_operation
 
-__all__ = ["ID_KIND", "Findings", "Group", "answer_shapes", "body_shape", "reductions"]
+__all__ = [
+    "ID_KIND",
+    "Findings",
+    "Group",
+    "answer_shapes",
+    "body_shape",
+    "finding_ids",
+    "reductions",
+]
 
 Key = tuple[str, str, str]
 ID_KIND = {"time": "value"}
 """A kind split off an older one -> that one: its finding ids and accept rules still hold."""
+_CAUSE = "\x1f"  # between a key's location and a status cause: never in a location
+
+
+def finding_ids(group: Group, *prefix: str) -> tuple[str, list[str]]:
+    """A finding's id and the ids it had before (``previous_ids``): a kind split off an older
+    one keeps the older one's id (``ID_KIND``); a status finding, since a status pair's
+    causes became findings of their own, hashes its cause too and names the id of the
+    unsplit pair as its previous one, which "since the previous run" and ``parity merge``
+    match as well."""
+    parts = (*prefix, group.operation, group.location, ID_KIND.get(group.kind, group.kind))
+    unsplit = "f-" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
+    if not group.cause:
+        return unsplit, []
+    split = "f-" + hashlib.sha1("|".join((*parts, group.cause)).encode()).hexdigest()[:8]
+    return split, [unsplit]
 
 
 @dataclass
@@ -45,13 +73,24 @@ class Group:
     accepted_by: AcceptRule | None = None
     phase: str = "stateless"
     steps: list[ExchangeResult] | None = None  # stateful: the whole (shrunk) sequence
-    # status groups: the two answers' body shapes -> [cases, the first example]; more than
-    # one shape under one status pair may be more than one cause, and the finding says so
-    shapes: dict[str, list[Any]] = field(default_factory=dict)
+    cause: str = ""  # a status group: its cause under its status pair (Difference.cause)
 
     @property
     def key(self) -> Key:
-        return (self.operation, self.location, self.kind)
+        return (
+            self.operation,
+            self.location + (_CAUSE + self.cause if self.cause else ""),
+            self.kind,
+        )
+
+    @classmethod
+    def first(cls, key: Key, example: ExchangeResult, diff: Difference, **more: Any) -> Group:
+        """A new group from its key and first difference (the location without the cause)."""
+        location = key[1].partition(_CAUSE)[0]
+        return cls(
+            key[0], location, key[2], count=1, example=example, difference=diff,
+            cause=diff.cause, **more,
+        )  # fmt: skip
 
 
 @dataclass
@@ -117,25 +156,20 @@ class Findings:
         self, key: Key, op_id: str, example: ExchangeResult, diff: Difference, phase: str
     ) -> Group:
         """A new group from its first difference, with the accept rule that covers it."""
-        return Group(
-            *key,
-            count=1,
-            example=example,
-            difference=diff,
-            accepted_by=self.rule_of(op_id, diff),
-            phase=phase,
-        )
+        return Group.first(key, example, diff, accepted_by=self.rule_of(op_id, diff), phase=phase)
 
     def key(self, op_id: str, diff: Difference) -> Key:
         """Where a difference is grouped: one a conditional rule accepts is grouped apart
-        (its location names the condition), so the same place on another request stays open."""
+        (its location names the condition), so the same place on another request stays open;
+        a status difference by its cause too."""
+        cause = _CAUSE + diff.cause if diff.cause else ""
         if diff.accepted_when is None:
-            return (op_id, diff.location, diff.kind)
+            return (op_id, diff.location + cause, diff.kind)
         from harness.compare.conditions import describe
 
         when = self.accept[diff.accepted_when].when
         assert when is not None
-        return (op_id, f"{diff.location} [when {describe(when)}]", diff.kind)
+        return (op_id, f"{diff.location} [when {describe(when)}]{cause}", diff.kind)
 
     def accepted(self, op_id: str, diff: Difference, req: PreparedRequest | None = None) -> bool:
         if req is not None:
@@ -274,13 +308,8 @@ class Findings:
             seen.add(key)
             group = self.readback.get(key)
             if group is None:
-                self.readback[key] = Group(
-                    *key,
-                    count=1,
-                    example=read,
-                    difference=d,
-                    phase="readback",
-                    steps=[write, read],
+                self.readback[key] = Group.first(
+                    key, read, d, phase="readback", steps=[write, read]
                 )
             else:
                 group.count += 1
@@ -316,9 +345,6 @@ class Findings:
                 if result.request.size < group.example.request.size:
                     group.example = result
                     group.difference = diff
-            if diff.kind == "status":
-                seen_shape = group.shapes.setdefault(answer_shapes(result), [0, result])
-                seen_shape[0] += 1
 
     def _sequences(self, phase: str) -> tuple[str, dict[Key, Group]]:
         return ("grown", self.grown) if phase == "growth" else ("stateful", self.stateful)
@@ -349,9 +375,7 @@ class Findings:
             op = last.request.operation
             diff = next((d for d in last.differences if self.key(op, d) == key), None)
             if diff is not None:
-                groups[key] = Group(
-                    *key, count=1, example=last, difference=diff, phase=phase, steps=steps
-                )
+                groups[key] = Group.first(key, last, diff, phase=phase, steps=steps)
 
     def add_interop(self, op_id: str, steps: list[ExchangeResult]) -> None:
         read = steps[-1]
@@ -360,9 +384,7 @@ class Findings:
             key = self.key(op_id, d)
             group = self.interop.get(key)
             if group is None:
-                self.interop[key] = Group(
-                    *key, count=1, example=read, difference=d, phase="interop", steps=steps
-                )
+                self.interop[key] = Group.first(key, read, d, phase="interop", steps=steps)
             else:
                 group.count += 1
 
@@ -391,16 +413,6 @@ _SCOPES = ("status", "body", "header", "realtime", "db", "invariant")
 _INSIDE = ("value", "time", "missing", "extra", "type", "format")
 
 
-def body_shape(value: Any) -> str:
-    """What tells two answers apart at a glance: an object's keys, a list's first item,
-    a scalar's type (``{code,message}``, ``[{id,title}]``, ``str``)."""
-    if isinstance(value, dict):
-        return "{" + ",".join(sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + (body_shape(value[0]) if value else "") + "]"
-    return "empty" if value is None else type(value).__name__
-
-
 def answer_shapes(result: ExchangeResult) -> str:
     """``{error} -> {code,message}``: the legacy's body shape, then the candidate's."""
     return f"{body_shape(result.legacy.body)} -> {body_shape(result.candidate.body)}"
@@ -408,7 +420,7 @@ def answer_shapes(result: ExchangeResult) -> str:
 
 def _signature(group: Group) -> str:
     if group.kind == "status":
-        return answer_shapes(group.example)
+        return group.cause or answer_shapes(group.example)
     return f"{type(group.difference.legacy).__name__}/{type(group.difference.candidate).__name__}"
 
 
@@ -472,7 +484,7 @@ def shrink(
                 (
                     d
                     for d in result.differences
-                    if (d.location, d.kind) == (group.location, group.kind)
+                    if (d.location, d.kind, d.cause) == (group.location, group.kind, group.cause)
                 ),
                 None,
             )

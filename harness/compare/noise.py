@@ -89,14 +89,16 @@ class NoiseLedger:
                 f"{path}: cannot reuse noise calibration: {exc}", kind="config"
             ) from exc
         for key, group in list(findings.groups.items()):
-            # a calibration saved before a kind was split off (time from value) still holds
-            entry = known.get(key) or known.get((*key[:2], ID_KIND.get(key[2], key[2])))
+            # a calibration saved before a kind was split off (time from value) still holds;
+            # a status pair's noise is the pair's, whatever its cause
+            place = (group.operation, group.location, group.kind)
+            entry = known.get(place) or known.get((*place[:2], ID_KIND.get(key[2], key[2])))
             total = cases.get(group.operation, 0)
             if entry is None or not total or entry.get("aa_rate") is None:
                 continue
             explained = group.count / total <= entry["aa_rate"] * 1.25 + self.margin
             record = self.entries.setdefault(
-                key, {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")}
+                place, {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")}
             )
             record["aa"] = round(entry["aa_rate"] * total)
             record["ab"] = group.count
@@ -110,10 +112,12 @@ class NoiseLedger:
             *(("stateful", k, g) for k, g in findings.stateful.items()),
             *(("grown", k, g) for k, g in findings.grown.items()),
         ]:
-            entry = known.get(key) or known.get((*key[:2], ID_KIND.get(key[2], key[2])))
+            place = (group.operation, group.location, group.kind)
+            entry = known.get(place) or known.get((*place[:2], ID_KIND.get(key[2], key[2])))
             if entry is not None and (entry.get("aa_rate") or 0) > 0:
                 record = self.entries.setdefault(
-                    key, {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")}
+                    place,
+                    {"aa": 0, "ab": 0, "suppressed": 0, "evidence": entry.get("evidence", "")},
                 )
                 record["suppressed"] += group.count
                 record.setdefault("source", str(path))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness.compare.comparison import shown_headers
-from harness.compare.findings import Findings
+from harness.compare.findings import Findings, finding_ids
 from harness.compare.noise import NoiseLedger
 from harness.models import ExchangeResult
 from harness.reporting.results import (
@@ -181,14 +181,20 @@ def build_results(state: GatewayState) -> Results:
     findings: list[Finding] = []
     for group in state.findings.all_groups():
         ex = group.example
-        digest = hashlib.sha1("|".join(("gateway", *group.key)).encode()).hexdigest()[:8]
+        # gateway ids never mapped a split kind to its older one: kept as they were
+        digest = hashlib.sha1(
+            "|".join(("gateway", group.operation, group.location, group.kind)).encode()
+        ).hexdigest()[:8]
+        cause_id, _ = finding_ids(group, "gateway")
         rule = group.accepted_by
         findings.append(
             Finding(
-                id=f"f-{digest}",
+                id=cause_id if group.cause else f"f-{digest}",
+                previous_ids=[f"f-{digest}"] if group.cause else [],
                 phase="traffic",
                 operation=group.operation,
                 location=group.location,
+                cause=group.cause or None,
                 kind=group.kind,
                 summary=group.difference.summary,
                 count=group.count,

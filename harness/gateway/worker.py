@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from harness.compare.comparison import compare_exchange, differing_headers
+from harness.compare.comparison import compare_exchange, differing_headers, request_orders
 from harness.compare.conditions import holds
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
@@ -204,6 +204,7 @@ class WorkerState:
         diffs = compare_exchange(
             legacy, candidate, None, None, rules, compare, accepted=accepted, learned=learned
         )
+        diffs = request_orders(req, legacy.body, candidate.body, diffs)
         noise: list[Any] = []
         if secondary:
             noise = compare_exchange(

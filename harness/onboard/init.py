@@ -140,6 +140,167 @@ def _simple_gets(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+def _creates(doc: dict[str, Any], login: str | None) -> list[str]:
+    """POST operations on a path without parameters that take a JSON body (a create), the
+    login aside: the writes ``--calibrate-writes`` sends twice; at most three."""
+    out = []
+    for method, path, op in _operations(doc):
+        params = [_resolve(doc, p) for p in op.get("parameters") or []]
+        if (
+            method == "POST"
+            and "{" not in path
+            and f"POST {path}" != login
+            and not any(p.get("required") for p in params)
+            and _json_schema(doc, op.get("requestBody") or {})
+        ):
+            out.append(path)
+    return out[:3]
+
+
+def minimal_value(doc: dict[str, Any], schema: Any, depth: int = 0) -> Any:
+    """A small value the schema accepts: its example or default, else its first enum value,
+    else the required fields only, each the least its type and limits allow."""
+    schema = _resolve(doc, schema)
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    for key in ("example", "default"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples") and isinstance(schema["examples"], list):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for combo in ("allOf", "oneOf", "anyOf"):
+        options = [_resolve(doc, o) for o in schema.get(combo) or []]
+        options = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]
+        if options and combo == "allOf":
+            merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+            for o in options:
+                merged["properties"].update(o.get("properties") or {})
+                merged["required"] += o.get("required") or []
+            return minimal_value(doc, merged, depth + 1)
+        if options:
+            return minimal_value(doc, options[0], depth + 1)
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties") or {}
+        return {
+            name: minimal_value(doc, props.get(name, {}), depth + 1)
+            for name in schema.get("required") or []
+        }
+    if kind == "array":
+        size = int(schema.get("minItems") or 0)
+        return [minimal_value(doc, schema.get("items", {}), depth + 1) for _ in range(size)]
+    if kind in _NUMBERS:
+        low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0)) or 0)
+        value = low + 1 if "exclusiveMinimum" in schema and "minimum" not in schema else low
+        value = max(value, 1.0) if float(schema.get("maximum", 2) or 0) >= 1 else value
+        return int(value) if kind == "integer" else value
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        formats = {
+            "date-time": "2026-01-01T00:00:00Z",
+            "date": "2026-01-01",
+            "email": "parity@example.com",
+            "uuid": "00000000-0000-4000-8000-000000000000",
+            "uri": "https://example.com/parity",
+        }
+        text = formats.get(str(schema.get("format")), "parity calibration")
+        low, high = int(schema.get("minLength") or 0), schema.get("maxLength")
+        text = text.ljust(low, "x")
+        return text[: int(high)] if high is not None else text
+    return None
+
+
+def _counter(a: Any, b: Any) -> bool:
+    """Two writes' values of one sequence (an autoincrement id): the pair assigns them in
+    step from one state, so they are compared, not noise."""
+    return isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and 0 < b - a <= 2
+
+
+def _credentials(auth: Auth | None, token: str, cookies: dict[str, str]) -> dict[str, Any]:
+    """httpx arguments for an unsafe request: the role's credentials and, for a cookie
+    session, the CSRF token from the cookie the login set."""
+    placed = auth.place(token or None, cookies) if auth else {}
+    if auth and auth.csrf_header and (auth.csrf_from or "").startswith("cookie:"):
+        csrf = cookies.get((auth.csrf_from or "").removeprefix("cookie:"))
+        if csrf is not None:
+            placed.setdefault("headers", {})[auth.csrf_header] = csrf
+    return placed
+
+
+def calibrate_writes(
+    client: httpx.Client,
+    doc: dict[str, Any],
+    auth: Auth | None,
+    tokens: dict[str, tuple[tuple[str, dict[str, str]], tuple[str, dict[str, str]]]],
+    sides: tuple[str, str],
+) -> tuple[list[Rule], list[str], list[str]]:
+    """``parity init --calibrate-writes``: each create sent twice to the legacy (and the same
+    two to the candidate, so both keep the same rows), as the first role whose write the
+    legacy takes; what differs between the legacy's two answers becomes a rule for that
+    operation, with the two values as evidence. A counter (an id one more than the one
+    before) is named but stays compared. ``tokens``: role -> (the legacy's token and
+    cookies, the candidate's). Returns (rules, comment lines, notes)."""
+    rules: list[Rule] = []
+    comments: list[str] = []
+    notes: list[str] = []
+    legacy, candidate = sides
+    nobody: tuple[str, dict[str, str]] = ("", {})
+    who = list(tokens.items()) or [("anonymous", (nobody, nobody))]
+    for path in _creates(doc, auth.login if auth else None):
+        op_id = f"POST {path}"
+        op = next(o for m, p, o in _operations(doc) if (m, p) == ("POST", path))
+        body = minimal_value(doc, _json_schema(doc, op["requestBody"]))
+        refused: list[str] = []  # why each role's write taught nothing
+        for role, (mine, theirs) in who:
+            try:
+                placed = _credentials(auth, *mine)
+                answers = [client.post(legacy + path, json=body, **placed) for _ in range(2)]
+                placed = _credentials(auth, *theirs)
+                for _ in range(2):  # the same rows on the candidate: the pair stays in step
+                    client.post(candidate + path, json=body, **placed)
+            except httpx.HTTPError as exc:
+                refused.append(f"{role}: {exc}")
+                break
+            finally:
+                client.cookies.clear()
+            if not all(a.is_success for a in answers):
+                refused.append(f"{role}: {answers[0].status_code}")
+                continue
+            try:
+                first, second = answers[0].json(), answers[1].json()
+            except ValueError:
+                refused.append(f"{role}: not JSON")
+                break
+            where = f"{op_id} (a write sent twice to the legacy as {role})"
+            samples = _aa(where, first, second)
+            proposed = propose_rules([x for x in samples if not _counter(x[2], x[3])])
+            for rule in proposed:
+                rule.operation = op_id
+            rules += proposed
+            for _, place, a, b in samples:
+                if not _counter(a, b):
+                    continue
+                comments += [
+                    f"# {where}: {place} {a} then {b}, a counter: both sides assign it in",
+                    "# step from one state, so it stays compared; if the candidate's",
+                    "# sequence starts elsewhere, accept it for this operation:",
+                    "# [[normalize]]",
+                    f"# operation = {_toml(op_id)}",
+                    f"# location = {_toml('body:' + _leaf(generalize(place)))}",
+                    '# action = "ignore"',
+                    '# reason = "each side numbers new rows from its own sequence"',
+                ]
+            refused = []
+            break
+        if refused:
+            notes.append(f"{op_id}: writes not calibrated ({', '.join(refused)})")
+    return rules, comments, notes
+
+
 def candidate_contract(
     client: httpx.Client, candidate: str, legacy_doc: dict[str, Any]
 ) -> tuple[str, int] | None:
@@ -403,6 +564,7 @@ class Rule:
     reason: str
     evidence: str
     extra: dict[str, Any] = field(default_factory=dict)
+    operation: str | None = None  # a write's rule: only where it was seen
 
 
 def _leaf(path: str) -> str:
@@ -608,9 +770,12 @@ def init_config(
     timeout_s: float = 10.0,
     legacy_db: str | None = None,
     candidate_db: str | None = None,
+    writes: bool = False,
 ) -> InitResult:
     """Find the contract, base path, auth, roles and noise; write ``out`` and its contract.
-    With both databases, writes are compared too (their time columns get a tolerance)."""
+    With both databases, writes are compared too (their time columns get a tolerance).
+    ``writes`` (``--calibrate-writes``): also send each create twice (:func:`calibrate_writes`:
+    it adds rows to both services)."""
     env = dict(os.environ if env is None else env)
     databases = check_databases(legacy_db, candidate_db)
     notes: list[str] = []
@@ -632,6 +797,7 @@ def init_config(
         roles: dict[str, dict[str, Any]] = {}
         fixed_names: list[str] = []  # no login operation: roles with a fixed token
         tokens: dict[str, tuple[str, dict[str, str]]] = {}
+        candidate_tokens: dict[str, tuple[str, dict[str, str]]] = {}  # a login's are its own
         if auth is not None:
             notes += [
                 f"{e}: set [auth] token_in and header or name by hand"
@@ -666,6 +832,8 @@ def init_config(
                         notes.append(f"role {name} does not log in on the {side}: {why}")
                     elif side == "legacy":
                         tokens[name] = (token, cookies)
+                    else:
+                        candidate_tokens[name] = (token, cookies)
             if auth.csrf_header and roles and auth.csrf_from is None:
                 notes.append(
                     f"no CSRF token ({auth.csrf_header}) in the login answer: set [auth] "
@@ -697,6 +865,15 @@ def init_config(
                 samples += _aa(auth.login, pair[0].json(), pair[1].json())
             except (httpx.HTTPError, ValueError):
                 pass
+        write_rules: list[Rule] = []
+        write_comments: list[str] = []
+        if writes:
+            theirs = candidate_tokens if auth is not None and auth.login else tokens
+            write_rules, write_comments, write_notes = calibrate_writes(
+                client, doc, auth, {k: (v, theirs.get(k, v)) for k, v in tokens.items()},
+                (legacy + base, candidate + base),
+            )  # fmt: skip
+            notes += write_notes
     rules = propose_rules(samples)
     seen = {r.location for r in rules}
     for name in time_fields(doc):
@@ -718,6 +895,14 @@ def init_config(
             rule.extra["request_window"] = False
     db_rules, db_comments = database_rules(databases, time_fields(doc)) if databases else ([], [])
     rules += db_rules
+    # a write's rule where no rule of every operation covers the place already
+    everywhere = {r.location for r in rules}
+    rules += [r for r in write_rules if r.location not in everywhere]
+    write_comments += [
+        f"# {r.evidence}: the rule of every operation at {r.location} below covers it"
+        for r in write_rules
+        if r.location in everywhere
+    ]
     # set-cookie is compared by names and attributes, never values: noisy values do not matter
     noisy = sorted(set(seen_headers.noisy) - {"set-cookie"})
     lines = [
@@ -784,10 +969,18 @@ def init_config(
         *([f"skip_headers = {_toml([*DEFAULT_SKIP_HEADERS, *noisy])}"] if noisy else []),
         "",
     ]
+    if writes:
+        lines += [
+            "# writes calibrated (--calibrate-writes): each create sent twice to the legacy",
+            "# and to the candidate; what differed between the legacy's two answers:",
+            *(write_comments or ["# nothing but what the rules below already cover"]),
+            "",
+        ]
     for rule in rules:
         lines += [
             f"# evidence: {rule.evidence}",
             "[[normalize]]",
+            *([f"operation = {_toml(rule.operation)}"] if rule.operation else []),
             f"location = {_toml(rule.location)}",
             f"action = {_toml(rule.action)}",
             *(f"{k} = {_toml(v)}" for k, v in rule.extra.items()),
@@ -835,6 +1028,7 @@ def main(args: argparse.Namespace) -> int:
         out=Path(args.out),
         legacy_db=args.legacy_db,
         candidate_db=args.candidate_db,
+        writes=args.calibrate_writes,
     )
     for note in result.notes:
         print(f"parity init: {note}", file=sys.stderr)

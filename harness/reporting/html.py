@@ -104,13 +104,18 @@ def _changes(results: Mapping[str, Any], previous: Mapping[str, Any] | None) -> 
         return {"available": False}
     now = {f["id"]: f for f in results.get("findings", []) if not f.get("accepted")}
     before = {f["id"]: f for f in previous.get("findings", []) if not f.get("accepted")}
+    # a finding is the previous run's when that one had its id or an id it had under an
+    # older grouping (previous_ids: a status pair before its causes were split)
+    seen = {i: [i, *now[i].get("previous_ids", ())] for i in now}
+    kept = {i for i in now if any(p in before for p in seen[i])}
+    matched = {p for i in kept for p in seen[i]}
     return {
         "available": True,
         "previous_run": previous.get("run_id"),
         "previous_verdict": previous.get("verdict"),
-        "new": [now[i] for i in now if i not in before],
-        "fixed": [before[i] for i in before if i not in now],
-        "open": [now[i] for i in now if i in before],
+        "new": [now[i] for i in now if i not in kept],
+        "fixed": [before[i] for i in before if i not in matched],
+        "open": [now[i] for i in now if i in kept],
     }
 
 

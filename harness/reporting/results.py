@@ -254,6 +254,9 @@ class FindingLocation(_Model):
     """One place a finding's requests differ (the finding's own location is the first)."""
 
     location: str
+    cause: str | None = Field(
+        None, description="a status pair: the cause it stands for (see Finding.cause)"
+    )
     kind: FindingKind
     count: int = Field(description="cases that showed a difference here")
     summary: str
@@ -288,9 +291,20 @@ class CaptureSource(_Model):
 
 class Finding(_Model):
     id: str
+    previous_ids: list[str] = Field(
+        default_factory=list,
+        description="the ids this finding had under an older grouping (a status pair before "
+        "its causes were split): a previous run's finding with one of them is this one",
+    )
     phase: Phase
     operation: str
     location: str
+    cause: str | None = Field(
+        None,
+        description="a status pair: what tells this cause from another under the same pair "
+        "(the two bodies' shapes, then the two error messages as templates when they "
+        "differ); each cause is a finding of its own",
+    )
     kind: FindingKind
     summary: str
     count: int

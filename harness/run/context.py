@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.cases.source import CaseSource
 from harness.cases.violations import violations
-from harness.compare.comparison import compare_exchange, differing_headers
+from harness.compare.comparison import compare_exchange, differing_headers, request_orders
 from harness.compare.content import ContentCoverage
 from harness.compare.findings import Findings
 from harness.compare.noise import NoiseLedger
@@ -491,6 +491,7 @@ class RunContext:
         diffs = compare_exchange(
             legacy, candidate, lw, cw, rules, compare, clock, accepted, learned=learned
         )
+        diffs = request_orders(req, legacy.body, candidate.body, diffs)
         if settled:  # background jobs: how they ended, under the poll operation's rules
             polled = next((s.path for s in settled.values() if s.path), None)
             poll_op = poll_operation(self.contract, polled) if polled else None

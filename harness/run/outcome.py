@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.compare.comparison import shown_headers
-from harness.compare.findings import ID_KIND, Group
+from harness.compare.findings import Group, finding_ids
 from harness.compare.normalization import JsonText, shape
 from harness.db.watcher import CROSS_ENGINE_NOTE
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Writes
@@ -239,21 +239,31 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
     return step
 
 
-def _finding(ctx: RunContext, members: list[Group]) -> Finding:
-    """One finding: the groups one request showed together, the first the primary."""
+def _finding(
+    ctx: RunContext, members: list[Group], causes: Counter[tuple[str, str, str]]
+) -> Finding:
+    """One finding: the groups one request showed together, the first the primary
+    (``causes``: how many findings each status pair of an operation has)."""
     group = members[0]
     ex = group.example
     # stateless and rows share one key space (a group found by either is the same finding)
     # kinds split off an older one keep its ids, so merge, "since the previous run" and
-    # accepted differences hold across the change (a time shift was a "value")
-    key = (*group.key[:2], ID_KIND.get(group.kind, group.kind))
-    parts = key if group.phase in ("stateless", "rows") else (group.phase, *key)
-    digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:8]
-    places = {(g.location, g.kind) for g in members}
-    same = [d for d in ex.differences if (d.location, d.kind) in places]
+    # accepted differences hold across the change (a time shift was a "value"); a status
+    # pair split by cause names its unsplit id in previous_ids
+    prefix = () if group.phase in ("stateless", "rows") else (group.phase,)
+    finding_id, previous_ids = finding_ids(group, *prefix)
+    digest = finding_id.removeprefix("f-")
+    places = {(g.location, g.kind, g.cause) for g in members}
+    same = [d for d in ex.differences if (d.location, d.kind, d.cause) in places]
     same.sort(key=lambda d: (d.location, d.kind) != (group.location, group.kind))
     rule = group.accepted_by
     summary = group.difference.summary
+    if group.cause:
+        cause = group.cause if len(group.cause) <= 120 else group.cause[:119] + "…"
+        summary += f" ({cause})"
+        split = causes[(group.operation, group.kind, group.location)]
+        if split > 1:
+            summary += f"; one of {split} causes of this status pair"
     phase = "probes" if ex.request.mode == "probe" else group.phase
     # the groups of the primary's own requests; then the same cause seen elsewhere
     own = [g for g in members if g.operation == group.operation and _phase(g) == phase]
@@ -263,10 +273,6 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
         others = ", ".join(g.location for g in own[1:4])
         more = f" +{len(own) - 4}" if len(own) > 4 else ""
         summary += f" (and {others}{more}: the same requests)"
-    if len(group.shapes) > 1:
-        summary += f"; the answers have {len(group.shapes)} body shapes: " + ", ".join(
-            f"{shape} ({n[0]})" for shape, n in group.shapes.items()
-        )
     phases = sorted({phase, *(_phase(g) for g in members)})
     if elsewhere:
         routes = sorted({g.operation for g in elsewhere if g.operation != group.operation})
@@ -275,10 +281,12 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
         also += [f"in {', '.join(seen_in)}"] if seen_in else []
         summary += "; also " + "; ".join(also)
     return Finding(
-        id=f"f-{digest}",
+        id=finding_id,
+        previous_ids=previous_ids,
         phase=phase,
         operation=group.operation,
         location=group.location,
+        cause=group.cause or None,
         kind=group.kind,
         summary=summary,
         count=max(g.count for g in members),
@@ -302,6 +310,7 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
             *(
                 FindingLocation(
                     location=g.location,
+                    cause=g.cause or None,
                     kind=g.kind,
                     count=g.count,
                     summary=g.difference.summary,
@@ -311,16 +320,8 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
             ),
             *(
                 FindingLocation(
-                    location=group.location,
-                    kind=group.kind,
-                    count=n[0],
-                    summary=f"{group.difference.summary}, bodies {shape}, e.g. {_brief(n[1])}",
-                )
-                for shape, n in list(group.shapes.items())[1:]
-            ),
-            *(
-                FindingLocation(
                     location=g.location,
+                    cause=g.cause or None,
                     kind=g.kind,
                     count=g.count,
                     summary=g.difference.summary,
@@ -333,14 +334,6 @@ def _finding(ctx: RunContext, members: list[Group]) -> Finding:
         ],
         phases=phases if len(phases) > 1 else [],
     )
-
-
-def _brief(result: ExchangeResult) -> str:
-    """A request in a line: its method, path, query and the start of its body."""
-    req = result.request
-    query = "?" + "&".join(f"{k}={v}" for k, v in req.query) if req.query else ""
-    body = (req.content or b"")[:80].decode("utf-8", "replace")
-    return f"{req.method} {req.path}{query} {body}".strip()
 
 
 def _phase(group: Group) -> Phase:
@@ -616,9 +609,11 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         nothing = _nothing_tested(ctx)
         if nothing is not None and not meta.errors:
             meta.errors.append({"kind": "contract", "message": nothing, "log_tail": None})
+        together = ctx.findings.together()
+        split = Counter((g.operation, g.kind, g.location) for g, *_ in together if g.cause)
         findings = sorted(
-            (_finding(ctx, members) for members in ctx.findings.together()),
-            key=lambda f: (f.accepted, f.operation, f.location, f.kind),
+            (_finding(ctx, members, split) for members in together),
+            key=lambda f: (f.accepted, f.operation, f.location, f.kind, f.cause or ""),
         )
         for g in ctx.findings.groups.values():
             if g.accepted_by is not None:

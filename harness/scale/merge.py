@@ -188,9 +188,9 @@ def merge_findings(shards: list[Results]) -> list[Finding]:
                 merged[f.id] = f.model_copy(deep=True)
             else:
                 hit.count += f.count
-                places = {(p.location, p.kind): p for p in hit.locations}
+                places = {(p.location, p.kind, p.cause): p for p in hit.locations}
                 for place in f.locations:
-                    known = places.get((place.location, place.kind))
+                    known = places.get((place.location, place.kind, place.cause))
                     if known is None:
                         hit.locations.append(place.model_copy())
                     else:
@@ -198,7 +198,7 @@ def merge_findings(shards: list[Results]) -> list[Finding]:
     # a read after a write that a single request showed too is that finding, as in one run
     # (harness.compare.findings.Findings.add_readback): a shard without it kept it
     elsewhere = {
-        (f.operation, place.location, place.kind)
+        (f.operation, place.location, place.kind, place.cause)
         for f in merged.values()
         if f.phase not in SEQUENCE_PHASES
         for place in f.locations
@@ -206,10 +206,12 @@ def merge_findings(shards: list[Results]) -> list[Finding]:
     kept = [
         f
         for f in merged.values()
-        if f.phase != READBACK_PHASE or (f.operation, f.location, f.kind) not in elsewhere
+        if f.phase != READBACK_PHASE or (f.operation, f.location, f.kind, f.cause) not in elsewhere
     ]
     folded = fold_causes(kept)
-    return sorted(folded, key=lambda f: (f.accepted, f.operation, f.location, f.kind))
+    return sorted(
+        folded, key=lambda f: (f.accepted, f.operation, f.location, f.kind, f.cause or "")
+    )
 
 
 _PHASE_RANK = {
@@ -223,6 +225,9 @@ _PHASE_RANK = {
 
 
 def _shapes(f: Finding) -> str:
+    """A status finding's cause (its body shapes, for a results file written before)."""
+    if f.cause:
+        return f.cause
     step = f.example.steps[-1] if f.example.steps else None
     if step is None:
         return ""
@@ -232,16 +237,17 @@ def _shapes(f: Finding) -> str:
 def fold_causes(findings: list[Finding]) -> list[Finding]:
     """What one run folds into one finding, folded again across shards: the same
     (operation, location, kind) from several phases, and a probe route's status pair with
-    the body shapes of a real case's (``Findings.together`` in one run)."""
+    the cause of a real case's (``Findings.together`` in one run); a place is a status
+    pair's with its cause, as a group's key is."""
     out: list[Finding] = []
-    by_place: dict[tuple[str, str, str], Finding] = {}
+    by_place: dict[tuple[str, str, str, str | None], Finding] = {}
     real: dict[tuple[str, str, str], Finding] = {}
     ranked = sorted(findings, key=lambda f: (_PHASE_RANK.get(f.phase, 1), f.phase == "probes"))
     for f in ranked:
         # every place a finding holds, not only its head: one run joins a group to the
         # finding whose request showed the same place beside another (its head elsewhere)
-        places = [(f.operation, f.location, f.kind)] + [
-            (loc.operation or f.operation, loc.location, loc.kind) for loc in f.locations
+        places = [(f.operation, f.location, f.kind, f.cause)] + [
+            (loc.operation or f.operation, loc.location, loc.kind, loc.cause) for loc in f.locations
         ]
         head = None
         if not f.accepted:

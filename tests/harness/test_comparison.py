@@ -417,5 +417,5 @@ def test_an_ordering_finding_says_which_key_orders_each_side() -> None:
     assert (found[0].kind, found[0].legacy, found[0].candidate) == (
         "ordering",
         "value asc",
-        "no single key",
+        "none found",
     )

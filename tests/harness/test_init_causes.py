@@ -37,23 +37,40 @@ def _run(tmp: Path, drift: str, env: dict[str, str] | None = None) -> tuple[int,
     return proc.returncode, json.loads((tmp / "reports" / "latest" / "results.json").read_text())
 
 
-def test_one_cause_is_one_finding_and_two_body_shapes_are_named(tmp_path: Path) -> None:
+def test_one_cause_is_one_finding_and_two_body_shapes_are_two(tmp_path: Path) -> None:
     code, results = _run(tmp_path, "missing,shapes")
     assert code == 1, results["verdict"]
-    found = {(f["operation"], f["location"]): f for f in results["findings"]}
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in results["findings"]:
+        found.setdefault((f["operation"], f["location"]), []).append(f)
     # the unknown id answered 400: seen by the stateless cases and by two trailing-slash
     # probe routes (GET /notes/, GET /notes/{id}/), reported once
     assert set(found) == {
         ("GET /notes/{id}", "status:404 vs 400"),
         ("POST /notes", "status:400 vs 422"),
     }
-    missing = found[("GET /notes/{id}", "status:404 vs 400")]
+    (missing,) = found[("GET /notes/{id}", "status:404 vs 400")]
     assert {"probes", "stateless"} <= set(missing["phases"])
     assert {x.get("operation") for x in missing["locations"]} >= {"GET /notes/", "GET /notes/{id}/"}
-    shapes = found[("POST /notes", "status:400 vs 422")]
-    assert "2 body shapes" in shapes["summary"], shapes["summary"]
-    assert "{detail,requestId}" in shapes["summary"]
-    assert "{errors,requestId}" in shapes["summary"]
+    assert missing["cause"] == (
+        "{error,requestId} -> {code,message,requestId} · 'note not found' -> 'invalid id'"
+    )
+    # the planted 422 has two body shapes, one per cause (a missing title, any other bad
+    # field): two findings under one status pair, each with its own example; the messages
+    # both sides give alike (which field) split nothing
+    shapes = {f["cause"]: f for f in found[("POST /notes", "status:400 vs 422")]}
+    assert set(shapes) == {
+        "{error,requestId} -> {detail,requestId}",
+        "{error,requestId} -> {errors,requestId}",
+    }
+    for cause, f in shapes.items():
+        assert "one of 2 causes" in f["summary"], f["summary"]
+        assert f["previous_ids"]
+        assert f["id"] not in f["previous_ids"]
+        body = f["example"]["steps"][-1]["candidate"]["body"]
+        assert ("detail" if "detail" in cause else "errors") in body, body
+    assert len({f["id"] for f in shapes.values()}) == 2
+    assert len({tuple(f["previous_ids"]) for f in shapes.values()}) == 1
 
 
 @pytest.mark.parametrize("lax", [True, False])

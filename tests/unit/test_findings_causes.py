@@ -1,11 +1,12 @@
 """One cause, one finding (issue 28): the same difference seen by several phases, or by a
 probe route as well as a real case, is one finding; a status pair whose answers have
-other body shapes says so."""
+other body shapes is one finding per shape (``test_status_causes.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from harness.compare.comparison import status_cause
 from harness.compare.findings import Findings
 from harness.models import Difference, ExchangeResult, PreparedRequest, Response
 
@@ -14,11 +15,12 @@ def _status(
     op: str, path: str, legacy: Any, candidate: Any, mode: str = "positive"
 ) -> ExchangeResult:
     req = PreparedRequest(op, "GET", path, (), (), None, None, None, None, mode)
-    diff = Difference("status:404 vs 400", "status", "status", 404, 400, "status 404 vs 400")
-    return ExchangeResult(
-        req, Response(404, (), legacy, "", 1.0), Response(400, (), candidate, "", 1.0), None,
-        None, [diff],
+    a, b = Response(404, (), legacy, "", 1.0), Response(400, (), candidate, "", 1.0)
+    diff = Difference(
+        "status:404 vs 400", "status", "status", 404, 400, "status 404 vs 400",
+        cause=status_cause(a, b),
     )  # fmt: skip
+    return ExchangeResult(req, a, b, None, None, [diff])
 
 
 NOT_FOUND, BAD = {"error": "no"}, {"message": "bad", "code": "E"}
@@ -53,16 +55,16 @@ def test_the_same_difference_in_two_phases_is_one_finding() -> None:
     assert [g.phase for g in merged[0]] == ["stateless", "stateful", "interop"]
 
 
-def test_a_status_pair_counts_its_body_shapes() -> None:
+def test_a_status_pair_with_two_body_shapes_is_two_findings() -> None:
     findings = Findings(accept=[])
     findings.record(_status("GET /n/{id}", "/n/9", NOT_FOUND, BAD))
     findings.record(_status("GET /n/{id}", "/n/8", NOT_FOUND, BAD))
     findings.record(_status("GET /n/{id}", "/n/x", NOT_FOUND, {"detail": "x"}))
-    (group,) = findings.groups.values()
-    assert {k: v[0] for k, v in group.shapes.items()} == {
+    assert {g.cause.split(" · ")[0]: g.count for g in findings.groups.values()} == {
         "{error} -> {code,message}": 2,
         "{error} -> {detail}": 1,
     }
+    assert len(findings.together()) == 2
 
 
 def test_shards_fold_what_one_run_folds() -> None:

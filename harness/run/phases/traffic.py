@@ -275,11 +275,11 @@ class Replay:
                 # traffic built so far; a read sent to both sides keeps them in step
                 other = small_c if small_c != small_l else None
                 result = ctx.exchange(small_l, other, restore=False)
-                places = {(d.location, d.kind): d for d in result.differences}
-                if all((g.location, g.kind) in places for g in groups):
+                places = {(d.location, d.kind, d.cause): d for d in result.differences}
+                if all((g.location, g.kind, g.cause) in places for g in groups):
                     for g in groups:
                         g.example = result
-                        g.difference = places[(g.location, g.kind)]
+                        g.difference = places[(g.location, g.kind, g.cause)]
                     lreq, creq = small_l, small_c
                     improved = True
                     break
