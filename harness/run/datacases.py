@@ -6,6 +6,11 @@ A name ``[fixtures]`` configures is left to it (the override); a search term (``
 ``search``...) with no column of its name takes words of stored texts; a date-time with no
 column of its name takes the stored instants. At most ``Profile.data_values`` cases per
 operation, values taken in turn across the slots and roles.
+
+Scoped cases (:func:`scoped_cases`, ``Profile.scoped_values``) come first: values found only
+in rows of one unit, team or owner (or only in rows without one) in the query parameters
+that select or match rows, as each role, alone and with the scope's own filter parameter at
+the role's scope and at the value's.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cases.combos import ABSENT, covered_pairs, pairwise, query_dimensions
-from harness.cases.datavalues import Paired, ValueSource
+from harness.cases.datavalues import Paired, Scoped, ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply
 
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["combination_cases", "data_cases", "data_slots", "value_source"]
+__all__ = ["combination_cases", "data_cases", "data_slots", "scoped_cases", "value_source"]
 
 _SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
@@ -41,6 +46,15 @@ def value_source(ctx: RunContext) -> ValueSource | None:
     if snapshot is not None:
         source = ValueSource()
         source.learn_sqlite(snapshot)
+        if ctx.profile.scoped_values > 0:
+            source.learn_scoped(snapshot)
+            auth = ctx.config.auth
+            logins = {
+                name: role.body
+                for name, role in (auth.roles.items() if auth is not None else ())
+                if role.body
+            }
+            source.learn_roles(snapshot, logins)
         # rows written since the snapshot (logins...): each side's own stamped instants
         watchers = ctx.pair.watchers
         if all(k in watchers and watchers[k].engine == "sqlite" for k in _SIDES):
@@ -261,3 +275,96 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _interleave(lists: list[list[Any]]) -> list[Any]:
+    out: list[Any] = []
+    for index in range(max((len(v) for v in lists), default=0)):
+        out += [v[index] for v in lists if index < len(v)]
+    return out
+
+
+def scoped_cases(
+    ctx: RunContext, op: Operation, cases: list[PreparedRequest]
+) -> list[PreparedRequest]:
+    """Values only in some scopes' rows, within
+    ``Profile.scoped_values`` per operation (module docstring); sent before the other data
+    cases, so a port that scopes a search, list or lookup differently is reached first."""
+    budget = ctx.profile.scoped_values
+    positive = [c for c in cases if c.mode == "positive"]
+    if budget <= 0 or not positive:
+        return []
+    source = value_source(ctx)
+    if source is None or not source.scoping:
+        return []
+    root = ctx.contract.raw
+    configured = set(ctx.config.fixture_rules())
+    slots = [(s, k) for s, k in data_slots(op, root) if s.name not in configured]
+    filters = {_snake(s.name): s for s, _ in slots if s.location == "query"}
+    filters = {k: v for k, v in filters.items() if k in source.scopes}
+    roles = ctx.roles()
+    # (slot, value, scope column, the value's scope) per matching slot
+    matching: list[list[tuple[Any, Scoped]]] = []
+    for slot, kind in slots:
+        if slot.location == "query" and _snake(slot.name) in filters:
+            continue
+        if slot.location != "query" or kind == "time":
+            continue  # body fields: what a write stores, not what selects rows
+        found = source.scoped_for(slot.name)
+        if kind == "integer":
+            found = [v for v in found if isinstance(v.value, int)]
+        else:
+            found = [v for v in found if isinstance(v.value, str)]
+        if not found and kind == "text" and _TERM.match(slot.name):
+            found = source.scoped_texts()
+        if found:
+            matching.append([(slot, v) for v in found])
+    if not matching:
+        return []
+    required = _required_query(op, root)
+
+    def base_for(slot: Any) -> PreparedRequest | None:
+        bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
+        if not bases:
+            return None
+        pick = min(bases, key=lambda c: len(c.query))
+        return replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
+
+    plans: list[tuple[Any, Any, str | None, Any, Any]] = []  # slot, value, role, filter, at
+    for slot, found in _interleave(matching):
+        for role in roles:
+            own = source.role_scopes.get(role or "", {}).get(found.scope_column)
+            plans.append((slot, found.value, role, None, None))
+            filt = filters.get(found.scope_column)
+            if filt is None:
+                continue
+            if own is not None:  # the caller filters on its own scope: the value is elsewhere
+                plans.append((slot, found.value, role, filt, own))
+            if found.scope is not None and found.scope != own:
+                plans.append((slot, found.value, role, filt, found.scope))
+    known = {c.signature() for c in cases}
+    out: list[PreparedRequest] = []
+    shown = 0
+    for slot, value, role, filt, at in plans:
+        if len(out) >= budget:
+            break
+        base = base_for(slot)
+        if base is None:
+            continue
+        one = apply(replace(base, role=role), op, slot, value)
+        if one is not None and filt is not None:
+            one = apply(one, op, filt, at)
+        if one is None or one.signature() in known:
+            continue
+        known.add(one.signature())
+        out.append(one)
+        shown += filt is not None
+    if out:
+        ctx.stats.notes.append(
+            f"scoped values {op.id}: {len(out)} cases ({shown} with a scope filter)"
+        )
+    return out
