@@ -253,6 +253,10 @@ class ValueSource:
     role_scopes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # scoping columns that are foreign keys to the user rows (an owner, an assignee)
     owner_columns: set[str] = field(default_factory=set)
+    # per table: (id, {scoping column: value}) of rows, oldest and newest of each scope
+    scoped_ids: dict[str, list[tuple[Any, dict[str, Any]]]] = field(default_factory=dict)
+    # per table: per role, the ids a list answer showed it (learned from observed answers)
+    seen_ids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     def add(self, name: str, values: Iterable[Any], origin: str, *, private: bool = False) -> None:
         """Feed values for a field name (the traffic replay's entry point too)."""
@@ -310,6 +314,46 @@ class ValueSource:
                 for index in range(max((len(v) for v in lists), default=0)):
                     out += [v[index] for v in lists if index < len(v)]
         return out
+
+    @staticmethod
+    def tables_named(name: str) -> list[str]:
+        """The tables an id field may name: ``caseId``, ``case_id`` -> cases, casees, case."""
+        key = _snake(name)
+        if not key.endswith("_id") or key == "id":
+            return []
+        stem = key[:-3]
+        return [stem + "s", stem + "es", stem]
+
+    def ids_for(self, name: str, role: str | None) -> tuple[list[Any], list[Any]]:
+        """(ids of the table an id field names that ``role`` can see, ids it cannot): those
+        a list answered each role (observed) first, then the snapshot's, where a row's
+        scoping column (a tenant key copied from the user row, else an owner) holds the
+        role's user row's value, or another one."""
+        tables = self.tables_named(name)
+        table = next((t for t in tables if t in self.scoped_ids or t in self.seen_ids), None)
+        if table is None or role is None:
+            return [], []
+        seen = self.seen_ids.get(table, {})
+        mine = list(seen.get(role, []))
+        others = [v for r, ids in seen.items() if r != role for v in ids if v not in mine]
+        own = self.role_scopes.get(role, {})
+        rows = self.scoped_ids.get(table, [])
+        cols = [c for c in self.scoping.get(table, []) if c in own]
+        cols = [c for c in cols if c not in self.owner_columns] or cols
+        if cols:
+            visible = [i for i, sc in rows if all(sc.get(c) == own[c] for c in cols)]
+            hidden = [i for i, sc in rows if any(sc.get(c) not in (own[c], None) for c in cols)]
+            if role in seen:  # what the role was shown overrules the snapshot's guess
+                visible = [i for i in visible if i in mine]
+                hidden = [i for i in hidden if i not in mine]
+            mine += [i for i in visible if i not in mine]
+            others += [i for i in hidden if i not in others and i not in mine]
+        return mine[:4], list(dict.fromkeys(others))[:4]
+
+    def observe(self, table: str, role: str, ids: Iterable[Any]) -> None:
+        """A list answer showed ``role`` these ids of ``table``."""
+        slot = self.seen_ids.setdefault(table, {}).setdefault(role, [])
+        slot += [i for i in ids if i not in slot][: PER_FIELD - len(slot)]
 
     def learn_roles(self, path: Path, logins: dict[str, dict[str, Any]]) -> None:
         """Each role's user row in the snapshot (the row of a referenced table holding a
@@ -371,7 +415,8 @@ class ValueSource:
 
     def learn_scoped(self, path: Path, *, private: bool = False) -> None:
         """Values (whole, and words of texts) that occur only in rows of one scope or only
-        in rows whose scoping column is NULL, per text, enum and id column."""
+        in rows whose scoping column is NULL, per text, enum and id column; each table's
+        rows' ids with their scoping values, oldest and newest of each scope."""
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             tables = [
@@ -401,6 +446,8 @@ class ValueSource:
                         for v in dict.fromkeys(r[at] for r in rows)
                         if v is not None and v not in known
                     ]
+                if "id" in index:
+                    self._learn_ids(table, rows, index, scoping)
                 for col in cols:
                     if col == "id" or col in scoping:
                         continue
@@ -433,6 +480,18 @@ class ValueSource:
                                 self.masked.add(tag)
         finally:
             con.close()
+
+    def _learn_ids(
+        self, table: str, rows: list[Any], index: dict[str, int], scoping: list[str]
+    ) -> None:
+        by: dict[tuple[Any, ...], list[Any]] = {}
+        for row in rows:
+            by.setdefault(tuple(row[index[c]] for c in scoping), []).append(row)
+        out: list[tuple[Any, dict[str, Any]]] = []
+        for key, group in by.items():
+            for row in dict.fromkeys([*group[:2], *group[-2:]]):
+                out.append((row[index["id"]], dict(zip(scoping, key, strict=True))))
+        self.scoped_ids[table] = out
 
     def shown(self, value: Any, origin: str) -> str:
         """A value as a report may show it."""

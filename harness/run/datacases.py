@@ -10,7 +10,8 @@ operation, values taken in turn across the slots and roles.
 Scoped cases (:func:`scoped_cases`, ``Profile.scoped_values``) come first: values found only
 in rows of one unit, team or owner (or only in rows without one) in the query parameters
 that select or match rows, as each role, alone and with the scope's own filter parameter at
-the role's scope and at the value's.
+the role's scope and at the value's; and id fields (query, body) at ids of rows the sending
+role can and cannot see.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 from harness.cases.combos import ABSENT, covered_pairs, pairwise, query_dimensions
 from harness.cases.datavalues import Paired, Scoped, ValueSource
 from harness.cases.edges import resolve_ref
-from harness.cases.fixtures import Slot, apply
+from harness.cases.fixtures import Slot, apply, list_items
+from harness.cases.generation import build_request
+from harness.cases.paging import page_size_of
 
 if TYPE_CHECKING:
     from harness.models import PreparedRequest
@@ -288,10 +291,51 @@ def _interleave(lists: list[list[Any]]) -> list[Any]:
     return out
 
 
+def _observe(ctx: RunContext, source: ValueSource, name: str) -> None:
+    """The ids each role is shown by the list of the table an id field names (``caseId``:
+    ``GET .../cases``, its page size at the contract's maximum), once per run and table."""
+    tables = source.tables_named(name)
+    tried: set[str] = getattr(source, "_observed", set())
+    if not tables or tables[0] in tried:
+        return
+    tried.add(tables[0])
+    setattr(source, "_observed", tried)  # noqa: B010 (once per run, on the run's source)
+    lists = [
+        o
+        for o in ctx.contract.operations
+        if o.method == "GET"
+        and "{" not in o.path
+        and o.path.rstrip("/").rsplit("/", 1)[-1].replace("-", "_").lower() in tables
+        and o.api is not None
+    ]
+    if not lists:
+        return
+    op = lists[0]
+    table = op.path.rstrip("/").rsplit("/", 1)[-1].replace("-", "_").lower()
+    size = page_size_of(op.api.definition.raw.get("parameters") or [], ctx.contract.raw)
+    query = ((size.name, str(size.maximum)),) if size and size.maximum else ()
+    for role in ctx.roles():
+        if role is None:
+            continue
+        req = build_request(
+            operation=op.id,
+            method="GET",
+            path=op.path,
+            query=query,
+            headers=(("accept", "application/json"),),
+            role=role,
+            mode="pool",
+        )
+        resp = ctx.pair.send_one("legacy", req)
+        if 200 <= resp.status < 300:
+            ids = [i.get("id") for i in list_items(resp.body) if i.get("id") is not None]
+            source.observe(table, role, ids)
+
+
 def scoped_cases(
     ctx: RunContext, op: Operation, cases: list[PreparedRequest]
 ) -> list[PreparedRequest]:
-    """Values only in some scopes' rows, within
+    """Values only in some scopes' rows, and ids each role can and cannot see, within
     ``Profile.scoped_values`` per operation (module docstring); sent before the other data
     cases, so a port that scopes a search, list or lookup differently is reached first."""
     budget = ctx.profile.scoped_values
@@ -307,13 +351,19 @@ def scoped_cases(
     filters = {_snake(s.name): s for s, _ in slots if s.location == "query"}
     filters = {k: v for k, v in filters.items() if k in source.scopes}
     roles = ctx.roles()
-    # (slot, value, scope column, the value's scope) per matching slot
+    # (slot, value, scope column, the value's scope) per matching slot; ids per role apart
     matching: list[list[tuple[Any, Scoped]]] = []
+    ids: list[Any] = []
     for slot, kind in slots:
         if slot.location == "query" and _snake(slot.name) in filters:
             continue
+        if kind == "integer" and re.search(r"(Id|_id)$", slot.name):
+            _observe(ctx, source, slot.name)
+            if any(any(source.ids_for(slot.name, r)) for r in roles):
+                ids.append(slot)
+            continue
         if slot.location != "query" or kind == "time":
-            continue  # body fields: what a write stores, not what selects rows
+            continue  # body fields but ids: what a write stores, not what selects rows
         found = source.scoped_for(slot.name)
         if kind == "integer":
             found = [v for v in found if isinstance(v.value, int)]
@@ -323,7 +373,7 @@ def scoped_cases(
             found = source.scoped_texts()
         if found:
             matching.append([(slot, v) for v in found])
-    if not matching:
+    if not matching and not ids:
         return []
     required = _required_query(op, root)
 
@@ -346,10 +396,17 @@ def scoped_cases(
                 plans.append((slot, found.value, role, filt, own))
             if found.scope is not None and found.scope != own:
                 plans.append((slot, found.value, role, filt, found.scope))
+    id_plans: list[list[tuple[Any, Any, str | None, Any, Any]]] = []
+    for slot in ids:
+        for role in roles:
+            mine, others = source.ids_for(slot.name, role)
+            # a row the role cannot see first (the 403/404 boundary), then one it can
+            id_plans.append([(slot, v, role, None, None) for v in _interleave([others, mine])])
+    ordered = _interleave([plans, _interleave(id_plans)])
     known = {c.signature() for c in cases}
     out: list[PreparedRequest] = []
     shown = 0
-    for slot, value, role, filt, at in plans:
+    for slot, value, role, filt, at in ordered:
         if len(out) >= budget:
             break
         base = base_for(slot)

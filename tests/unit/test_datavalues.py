@@ -189,3 +189,28 @@ def test_values_only_in_one_scope_or_without_one(tmp_path: Path) -> None:
         next(t for t in texts if t.value == "Quasar outage" and t.scope_column == "team")
     )
     assert src.scopes["team"] == ["red", "blue"]
+
+
+def test_ids_each_role_can_and_cannot_see(tmp_path: Path) -> None:
+    db = _tenant_db(tmp_path)
+    src = ValueSource()
+    src.learn_scoped(db)
+    src.learn_roles(
+        db, {"red": {"email": "a@x.test", "password": "p"}, "blue": {"email": "b@x.test"}}
+    )
+    assert src.role_scopes["red"]["team"] == "red"
+    assert src.role_scopes["blue"]["owner_id"] == 2
+    mine, others = src.ids_for("ticketId", "red")
+    assert set(mine) <= {1, 3, 5}
+    assert mine
+    assert set(others) <= {2, 4, 6}
+    assert others
+    assert src.ids_for("ticketId", None) == ([], [])
+    assert src.ids_for("title", "red") == ([], [])
+    # what a list answered the role overrules the snapshot's guess
+    src.observe("tickets", "red", [1, 2])
+    src.observe("tickets", "blue", [4])
+    mine, others = src.ids_for("ticketId", "red")
+    assert mine[:2] == [1, 2]
+    assert 2 not in others
+    assert 4 in others

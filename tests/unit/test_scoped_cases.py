@@ -109,3 +109,21 @@ def test_budget_and_switch(tmp_path: Path) -> None:
     (tmp_path / "off").mkdir()
     off = _ctx(tmp_path / "off", 0, {})  # the switch: a budget of 0
     assert scoped_cases(off, op, [_base(op, (("q", "x"),))]) == []
+
+
+def test_ids_each_role_can_and_cannot_see(tmp_path: Path) -> None:
+    # the list of tickets showed red tickets 1 and 3 only; blue 4
+    ctx = _ctx(tmp_path, 40, {"red": [1, 3], "blue": [4]})
+    op = ctx.contract.get("GET /api/notes")
+    out = scoped_cases(ctx, op, [_base(op, ())])
+    by_role: dict[str, list[str]] = {}
+    for case in out:
+        by_role.setdefault(case.role, []).append(dict(case.query)["ticketId"])
+    # a row the role cannot see first, then one it can
+    assert by_role["red"][0] in {"2", "4", "6"}
+    assert "1" in by_role["red"] or "3" in by_role["red"]
+    assert by_role["blue"][0] in {"1", "3", "5"}
+    assert "4" in by_role["blue"]
+    # the list was asked once per role, on the legacy
+    asked = [(k, r.role, r.operation) for k, r in ctx.sent]
+    assert asked == [("legacy", "red", "GET /api/tickets"), ("legacy", "blue", "GET /api/tickets")]
