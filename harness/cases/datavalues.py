@@ -331,7 +331,13 @@ class ValueSource:
         role's user row's value, or another one."""
         tables = self.tables_named(name)
         table = next((t for t in tables if t in self.scoped_ids or t in self.seen_ids), None)
-        if table is None or role is None:
+        if table is None:
+            return [], []
+        return self.ids_of(table, role)
+
+    def ids_of(self, table: str, role: str | None) -> tuple[list[Any], list[Any]]:
+        """(ids of ``table`` that ``role`` can see, ids it cannot): see :meth:`ids_for`."""
+        if role is None:
             return [], []
         seen = self.seen_ids.get(table, {})
         mine = list(seen.get(role, []))

@@ -127,3 +127,20 @@ def test_ids_each_role_can_and_cannot_see(tmp_path: Path) -> None:
     # the list was asked once per role, on the legacy
     asked = [(k, r.role, r.operation) for k, r in ctx.sent]
     assert asked == [("legacy", "red", "GET /api/tickets"), ("legacy", "blue", "GET /api/tickets")]
+
+
+def test_rows_without_a_list_take_the_snapshot_scopes(tmp_path: Path) -> None:
+    from harness.run.phases.rows import _snapshot_visible
+
+    ctx = _ctx(tmp_path, 12, {})
+    op = SimpleNamespace(
+        path="/api/v2/tickets/{ticketId}/close", id="POST /api/v2/tickets/{ticketId}/close"
+    )
+    got = _snapshot_visible(ctx, op, "ticketId", ["red", "blue", None])
+    red = dict(got["red"])
+    assert {k for k, v in red.items() if v == "scoped in (snapshot)"} <= {1, 3, 5}
+    assert {k for k, v in red.items() if v == "scoped out (snapshot)"} <= {2, 4, 6}
+    assert "scoped out (snapshot)" in red.values()
+    assert None not in got  # anonymous: no user row, nothing to tell
+    ctx.profile.scoped_values = 0
+    assert _snapshot_visible(ctx, op, "ticketId", ["red"]) == {}
