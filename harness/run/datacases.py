@@ -6,6 +6,12 @@ A name ``[fixtures]`` configures is left to it (the override); a search term (``
 ``search``...) with no column of its name takes words of stored texts; a date-time with no
 column of its name takes the stored instants. At most ``Profile.data_values`` cases per
 operation, values taken in turn across the slots and roles.
+
+Scoped cases (:func:`scoped_cases`, ``Profile.scoped_values``) come first: values found only
+in rows of one unit, team or owner (or only in rows without one) in the query parameters
+that select or match rows, as each role, alone and with the scope's own filter parameter at
+the role's scope and at the value's; and id fields (query, body) at ids of rows the sending
+role can and cannot see.
 """
 
 from __future__ import annotations
@@ -16,16 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cases.combos import ABSENT, covered_pairs, pairwise, query_dimensions
-from harness.cases.datavalues import Paired, ValueSource
+from harness.cases.datavalues import Paired, Scoped, ValueSource
 from harness.cases.edges import resolve_ref
-from harness.cases.fixtures import Slot, apply
+from harness.cases.fixtures import Slot, apply, list_items
+from harness.cases.generation import build_request
+from harness.cases.paging import page_size_of
 
 if TYPE_CHECKING:
     from harness.models import PreparedRequest
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["combination_cases", "data_cases", "data_slots", "value_source"]
+__all__ = ["combination_cases", "data_cases", "data_slots", "scoped_cases", "value_source"]
 
 _SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
@@ -41,6 +49,15 @@ def value_source(ctx: RunContext) -> ValueSource | None:
     if snapshot is not None:
         source = ValueSource()
         source.learn_sqlite(snapshot)
+        if ctx.profile.scoped_values > 0:
+            source.learn_scoped(snapshot)
+            auth = ctx.config.auth
+            logins = {
+                name: role.body
+                for name, role in (auth.roles.items() if auth is not None else ())
+                if role.body
+            }
+            source.learn_roles(snapshot, logins)
         # rows written since the snapshot (logins...): each side's own stamped instants
         watchers = ctx.pair.watchers
         if all(k in watchers and watchers[k].engine == "sqlite" for k in _SIDES):
@@ -261,3 +278,150 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _interleave(lists: list[list[Any]]) -> list[Any]:
+    out: list[Any] = []
+    for index in range(max((len(v) for v in lists), default=0)):
+        out += [v[index] for v in lists if index < len(v)]
+    return out
+
+
+def _observe(ctx: RunContext, source: ValueSource, name: str) -> None:
+    """The ids each role is shown by the list of the table an id field names (``caseId``:
+    ``GET .../cases``, its page size at the contract's maximum), once per run and table."""
+    tables = source.tables_named(name)
+    tried: set[str] = getattr(source, "_observed", set())
+    if not tables or tables[0] in tried:
+        return
+    tried.add(tables[0])
+    setattr(source, "_observed", tried)  # noqa: B010 (once per run, on the run's source)
+    lists = [
+        o
+        for o in ctx.contract.operations
+        if o.method == "GET"
+        and "{" not in o.path
+        and o.path.rstrip("/").rsplit("/", 1)[-1].replace("-", "_").lower() in tables
+        and o.api is not None
+    ]
+    if not lists:
+        return
+    op = lists[0]
+    table = op.path.rstrip("/").rsplit("/", 1)[-1].replace("-", "_").lower()
+    size = page_size_of(op.api.definition.raw.get("parameters") or [], ctx.contract.raw)
+    query = ((size.name, str(size.maximum)),) if size and size.maximum else ()
+    for role in ctx.roles():
+        if role is None:
+            continue
+        req = build_request(
+            operation=op.id,
+            method="GET",
+            path=op.path,
+            query=query,
+            headers=(("accept", "application/json"),),
+            role=role,
+            mode="pool",
+        )
+        resp = ctx.pair.send_one("legacy", req)
+        if 200 <= resp.status < 300:
+            ids = [i.get("id") for i in list_items(resp.body) if i.get("id") is not None]
+            source.observe(table, role, ids)
+
+
+def scoped_cases(
+    ctx: RunContext, op: Operation, cases: list[PreparedRequest]
+) -> list[PreparedRequest]:
+    """Values only in some scopes' rows, and ids each role can and cannot see, within
+    ``Profile.scoped_values`` per operation (module docstring); sent before the other data
+    cases, so a port that scopes a search, list or lookup differently is reached first."""
+    budget = ctx.profile.scoped_values
+    positive = [c for c in cases if c.mode == "positive"]
+    if budget <= 0 or not positive:
+        return []
+    source = value_source(ctx)
+    if source is None or not source.scoping:
+        return []
+    root = ctx.contract.raw
+    configured = set(ctx.config.fixture_rules())
+    slots = [(s, k) for s, k in data_slots(op, root) if s.name not in configured]
+    filters = {_snake(s.name): s for s, _ in slots if s.location == "query"}
+    filters = {k: v for k, v in filters.items() if k in source.scopes}
+    roles = ctx.roles()
+    # (slot, value, scope column, the value's scope) per matching slot; ids per role apart
+    matching: list[list[tuple[Any, Scoped]]] = []
+    ids: list[Any] = []
+    for slot, kind in slots:
+        if slot.location == "query" and _snake(slot.name) in filters:
+            continue
+        if kind == "integer" and re.search(r"(Id|_id)$", slot.name):
+            _observe(ctx, source, slot.name)
+            if any(any(source.ids_for(slot.name, r)) for r in roles):
+                ids.append(slot)
+            continue
+        if slot.location != "query" or kind == "time":
+            continue  # body fields but ids: what a write stores, not what selects rows
+        found = source.scoped_for(slot.name)
+        if kind == "integer":
+            found = [v for v in found if isinstance(v.value, int)]
+        else:
+            found = [v for v in found if isinstance(v.value, str)]
+        if not found and kind == "text" and _TERM.match(slot.name):
+            found = source.scoped_texts()
+        if found:
+            matching.append([(slot, v) for v in found])
+    if not matching and not ids:
+        return []
+    required = _required_query(op, root)
+
+    def base_for(slot: Any) -> PreparedRequest | None:
+        bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
+        if not bases:
+            return None
+        pick = min(bases, key=lambda c: len(c.query))
+        return replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
+
+    plans: list[tuple[Any, Any, str | None, Any, Any]] = []  # slot, value, role, filter, at
+    for slot, found in _interleave(matching):
+        for role in roles:
+            own = source.role_scopes.get(role or "", {}).get(found.scope_column)
+            plans.append((slot, found.value, role, None, None))
+            filt = filters.get(found.scope_column)
+            if filt is None:
+                continue
+            if own is not None:  # the caller filters on its own scope: the value is elsewhere
+                plans.append((slot, found.value, role, filt, own))
+            if found.scope is not None and found.scope != own:
+                plans.append((slot, found.value, role, filt, found.scope))
+    id_plans: list[list[tuple[Any, Any, str | None, Any, Any]]] = []
+    for slot in ids:
+        for role in roles:
+            mine, others = source.ids_for(slot.name, role)
+            # a row the role cannot see first (the 403/404 boundary), then one it can
+            id_plans.append([(slot, v, role, None, None) for v in _interleave([others, mine])])
+    ordered = _interleave([plans, _interleave(id_plans)])
+    known = {c.signature() for c in cases}
+    out: list[PreparedRequest] = []
+    shown = 0
+    for slot, value, role, filt, at in ordered:
+        if len(out) >= budget:
+            break
+        base = base_for(slot)
+        if base is None:
+            continue
+        one = apply(replace(base, role=role), op, slot, value)
+        if one is not None and filt is not None:
+            one = apply(one, op, filt, at)
+        if one is None or one.signature() in known:
+            continue
+        known.add(one.signature())
+        out.append(one)
+        shown += filt is not None
+    if out:
+        ctx.stats.notes.append(
+            f"scoped values {op.id}: {len(out)} cases ({shown} with a scope filter)"
+        )
+    return out

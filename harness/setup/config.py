@@ -667,6 +667,16 @@ class Profile(_Strict):
         description="cases per operation whose string, id and date-time query parameters and "
         "body fields take values from the snapshot's rows (0: off)",
     )
+    scoped_values: int = Field(
+        12,
+        description="cases per operation whose query parameters that select or match rows "
+        "take values found only in rows of one unit, team or owner (a scoping column: a "
+        "foreign key to a root table such as users, or a column copied from it) or only in "
+        "rows where it is NULL, as each role, alone and with the scope's filter parameter; "
+        "and whose id fields (query, body) take ids of rows the sending role can and cannot "
+        "see: those the table's list answered each role, then the snapshot's by the role's "
+        "user row (0: off)",
+    )
     combinations: int = Field(
         12,
         description="positive cases per operation whose optional query parameters follow a "

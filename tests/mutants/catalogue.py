@@ -575,6 +575,32 @@ def _search_ranking_reversed() -> list[Wrapper]:
 
 
 @mutant(
+    "search-own-unit-keeps-global",
+    "search",
+    "GET /api/search?businessUnit= at the caller's own unit also lists feed items without a "
+    "unit (the port's author read the filter as \"my unit's view\", which holds the global "
+    "announcements as the caller's feed does); only a word of a global item, searched by a "
+    "non-admin filtering on its own unit, shows it (values only in rows without a unit)",
+    "GET /api/search",
+)
+def _search_own_unit_keeps_global() -> list[Wrapper]:
+    import backend.routers.search as search
+
+    kind, sql = search._SQL["feed"]
+    unit = "AND (:unit IS NULL OR f.business_unit = :unit)"
+    assert unit in sql
+    search._SQL["feed"] = (
+        kind,
+        sql.replace(
+            unit,
+            "AND (:unit IS NULL OR f.business_unit = :unit"
+            " OR (f.business_unit IS NULL AND :unit = :scope))",
+        ),
+    )
+    return []
+
+
+@mutant(
     "search-analytics-not-recorded",
     "search",
     "GET /api/search does not leave its search_analytics row (the insert was never committed)",

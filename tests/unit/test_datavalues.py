@@ -138,3 +138,79 @@ def test_rows_the_same_on_both_sides_are_not_paired(tmp_path: Path) -> None:
     src = ValueSource()
     src.learn_paired(legacy, candidate)
     assert src.paired == {}
+
+
+def _tenant_db(path: Path) -> Path:
+    """users (the root two tables reference), tickets scoped by a copied unit column and an
+    owner key, notes with a NULL unit for global rows."""
+    db = path / "t.db"
+    con = sqlite3.connect(db)
+    con.executescript(
+        """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, team TEXT);
+        CREATE TABLE tickets (id INTEGER PRIMARY KEY, title TEXT, team TEXT,
+            owner_id INTEGER REFERENCES users(id));
+        CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, team TEXT,
+            author_id INTEGER REFERENCES users(id));
+        INSERT INTO users VALUES (1, 'a@x.test', 'red'), (2, 'b@x.test', 'blue');
+        INSERT INTO tickets VALUES
+            (1, 'Printer jammed', 'red', 1), (2, 'Printer jammed', 'blue', 2),
+            (3, 'Quasar outage', 'red', 1), (4, 'Nebula login', 'blue', 2),
+            (5, 'Shared words', 'red', 1), (6, 'Shared words', 'blue', 2);
+        INSERT INTO notes VALUES
+            (1, 'Global zephyr notice', NULL, 1), (2, 'Team note', 'red', 1),
+            (3, 'Team note', 'blue', 2);
+        """
+    )
+    con.commit()
+    con.close()
+    return db
+
+
+def test_values_only_in_one_scope_or_without_one(tmp_path: Path) -> None:
+    db = _tenant_db(tmp_path)
+    src = ValueSource()
+    src.learn_scoped(db)
+    # scoping columns come from the foreign keys: the owner key to users (referenced by two
+    # tables), the team column copied from the users row; never the title
+    assert src.scoping["tickets"] == ["team", "owner_id"]
+    assert src.owner_columns == {"owner_id", "author_id"}
+    titles = {(s.value, s.scope) for s in src.scoped_for("title") if s.scope_column == "team"}
+    assert ("Quasar outage", "red") in titles
+    assert ("Nebula login", "blue") in titles
+    assert not any(v == "Printer jammed" for v, _ in titles)  # in both teams
+    assert not any(v == "Shared words" for v, _ in titles)
+    words = {(s.value, s.scope) for s in src.scoped_for("title") if s.origin.endswith(":words")}
+    assert ("quasar", "red") in words
+    texts = src.scoped_texts()
+    # values only in rows without a scope first (the global note), a tenant key before owners
+    assert (texts[0].value, texts[0].scope) == ("Global zephyr notice", None)
+    assert texts.index(next(t for t in texts if t.scope_column == "owner_id")) > texts.index(
+        next(t for t in texts if t.value == "Quasar outage" and t.scope_column == "team")
+    )
+    assert src.scopes["team"] == ["red", "blue"]
+
+
+def test_ids_each_role_can_and_cannot_see(tmp_path: Path) -> None:
+    db = _tenant_db(tmp_path)
+    src = ValueSource()
+    src.learn_scoped(db)
+    src.learn_roles(
+        db, {"red": {"email": "a@x.test", "password": "p"}, "blue": {"email": "b@x.test"}}
+    )
+    assert src.role_scopes["red"]["team"] == "red"
+    assert src.role_scopes["blue"]["owner_id"] == 2
+    mine, others = src.ids_for("ticketId", "red")
+    assert set(mine) <= {1, 3, 5}
+    assert mine
+    assert set(others) <= {2, 4, 6}
+    assert others
+    assert src.ids_for("ticketId", None) == ([], [])
+    assert src.ids_for("title", "red") == ([], [])
+    # what a list answered the role overrules the snapshot's guess
+    src.observe("tickets", "red", [1, 2])
+    src.observe("tickets", "blue", [4])
+    mine, others = src.ids_for("ticketId", "red")
+    assert mine[:2] == [1, 2]
+    assert 2 not in others
+    assert 4 in others

@@ -32,6 +32,7 @@ from harness.errors import HarnessError
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
+from harness.run.datacases import value_source
 from harness.run.readback import ReadBack
 from harness.setup.contract import Link, Operation, match_operation
 
@@ -302,7 +303,7 @@ class Rows:
                 return {role: [(v, f"fixture {param}") for v in fixed] for role in roles}
         source = rule.source if rule is not None and rule.source else _list_operation(ctx, op)
         if source is None:
-            return {}
+            return _snapshot_visible(ctx, op, param, roles)
         field = rule.field if rule is not None and rule.field else None
         query = _largest_page(ctx, source)
         out: dict[str | None, list[tuple[Any, str]]] = {}
@@ -410,6 +411,29 @@ def _linked(
             return None
         out.append(replace(fill(base, op.path, values), operation=op.id))
     return out[0], out[1]
+
+
+def _snapshot_visible(
+    ctx: RunContext, op: Operation, param: str, roles: list[str | None]
+) -> dict[str | None, list[tuple[Any, str]]]:
+    """No list to ask: the rows of the table the path names (``/jobs/{id}``: jobs) that each
+    role's user row scopes in and out in the snapshot (``ValueSource.ids_of``), the ones it
+    can see, then the ones it cannot (sent as that role: the 403/404 boundary)."""
+    if ctx.profile.scoped_values <= 0:
+        return {}
+    source = value_source(ctx)
+    head = op.path.split("{" + param + "}", 1)[0].rstrip("/")
+    table = head.rsplit("/", 1)[-1].replace("-", "_").lower()
+    if source is None or not table:
+        return {}
+    out: dict[str | None, list[tuple[Any, str]]] = {}
+    for role in roles:
+        mine, others = source.ids_of(table, role)
+        found = [(v, "scoped in (snapshot)") for v in mine[:MAX_STATES]]
+        found += [(v, "scoped out (snapshot)") for v in others[:MAX_HIDDEN]]
+        if found:
+            out[role] = found
+    return out
 
 
 def _list_operation(ctx: RunContext, op: Operation) -> str | None:

@@ -6,9 +6,10 @@ reduces each open finding to a minimal request."""
 from __future__ import annotations
 
 from harness.cases.fixtures import fixture_cases
+from harness.models import PreparedRequest
 from harness.reporting.results import OperationFinished
 from harness.run.context import RunContext
-from harness.run.datacases import combination_cases, data_cases
+from harness.run.datacases import combination_cases, data_cases, scoped_cases
 from harness.run.outcome import operation_summary
 from harness.run.pagewalk import walk_pages
 from harness.run.readback import ReadBack
@@ -23,7 +24,9 @@ class Stateless:
         readback = ReadBack(ctx, ctx.profile.reads_after_writes)
         for op, cases in ctx.cases.stream(ctx.selected):
             cases = cases + fixture_cases(ctx, ctx.fixtures, op, cases)
-            drawn = data_cases(ctx, op, cases)
+            drawn: list[tuple[PreparedRequest, PreparedRequest | None]]
+            drawn = [(c, None) for c in scoped_cases(ctx, op, cases)]
+            drawn += data_cases(ctx, op, cases)
             drawn += [(c, None) for c in combination_cases(ctx, op, cases)]
             own = [None] * len(cases) + [mine for _, mine in drawn]
             ctx.replay_all(
