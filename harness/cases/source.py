@@ -28,7 +28,7 @@ from harness.cases.edges import boundary_cases
 from harness.cases.generation import GenerationStats, build_request, generate_cases
 from harness.errors import HarnessError
 from harness.models import NOT_SET, PreparedRequest
-from harness.setup.config import ParityConfig, Profile
+from harness.setup.config import AuthConfig, Profile
 from harness.setup.contract import Contract, Operation, load_contract
 
 __all__ = ["CaseSource", "GenJob", "request_from_json", "request_to_json"]
@@ -98,19 +98,25 @@ def _worker_signals() -> None:
 
 
 class CaseSource:
-    """Generated cases per operation (pipelined, cached) and the positive pools of steps."""
+    """Generated cases per operation (pipelined, cached) and the positive pools of steps.
+
+    It is handed the slice of the configuration that shapes cases, not the whole file: the
+    auth section (headers generation must not invent, the login operation's bodies) and the
+    roles each case is drawn for. Nothing else can reach the cases or their cache key."""
 
     def __init__(
         self,
         contract: Contract,
-        config: ParityConfig,
+        auth: AuthConfig | None,
+        roles: list[str | None],
         profile: Profile,
         seed: int,
         cache_dir: Path | None,
         pipeline: bool = True,
     ) -> None:
         self.contract = contract
-        self.config = config
+        self.auth = auth
+        self.roles = roles
         self.profile = profile
         self.seed = seed
         self.cache_dir = cache_dir if profile.cache else None
@@ -123,7 +129,7 @@ class CaseSource:
     def job(
         self, op: Operation, *, seed: int, positive: int, negative: int, roles: list[str | None]
     ) -> GenJob:
-        auth = self.config.auth
+        auth = self.auth
         strip = list(auth.strip_headers if auth else ["authorization"])
         signing = auth.signing if auth else None
         if signing is not None:
@@ -148,14 +154,14 @@ class CaseSource:
             seed=self.seed,
             positive=self.profile.positive,
             negative=self.profile.negative,
-            roles=self.config.role_names(self.profile),
+            roles=self.roles,
         )
 
     def _fixtures(self, op: Operation, cases: list[PreparedRequest]) -> list[PreparedRequest]:
         """The configured logins first (valid bodies of the login operation), then the
         generated cases, then every stated bound of the operation at and past its limit."""
         cases = cases + self._edges(op, cases)
-        auth = self.config.auth
+        auth = self.auth
         if auth is None or op.id not in auth.login_operations() or not auth.roles:
             return cases
         method, _, path = op.id.partition(" ")

@@ -308,7 +308,8 @@ class Engine:
                     pair=pair,
                     cases=CaseSource(
                         self.contract,
-                        self.config,
+                        self.config.auth,
+                        self.config.role_names(self.profile),
                         self.profile,
                         self.seed,
                         self.options.cache_dir or self.cache_root() / "cases",

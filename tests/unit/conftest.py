@@ -161,7 +161,9 @@ def build(contract: Any, config: ParityConfig, tmp_path: Path) -> Iterator[Calla
             seed=3,
             selected=selected,
             pair=pair,
-            cases=CaseSource(contract, cfg, prof, 3, None, pipeline=False),
+            cases=CaseSource(
+                contract, cfg.auth, cfg.role_names(prof), prof, 3, None, pipeline=False
+            ),
             findings=Findings(cfg.accept),
             invariants=InvariantLog(pair, [], None),
             noise=NoiseLedger(),

@@ -43,18 +43,24 @@ def test_the_cache_is_used_on_a_second_run_and_keyed_on_the_seed(
 ) -> None:
     profile = config.profile("dev").model_copy(update={"positive": 3, "negative": 1, "cache": True})
     op = contract.get("GET /items")
-    first = CaseSource(contract, config, profile, 5, tmp_path, pipeline=False)
+    first = CaseSource(
+        contract, config.auth, config.role_names(profile), profile, 5, tmp_path, pipeline=False
+    )
     cases = first.generate(op)
     assert first.cache_hits == 0
     assert list(tmp_path.glob("*.json"))
-    again = CaseSource(contract, config, profile, 5, tmp_path, pipeline=False)
+    again = CaseSource(
+        contract, config.auth, config.role_names(profile), profile, 5, tmp_path, pipeline=False
+    )
     assert again.generate(op) == cases
     assert again.cache_hits == 1
-    other_seed = CaseSource(contract, config, profile, 6, tmp_path, pipeline=False)
+    other_seed = CaseSource(
+        contract, config.auth, config.role_names(profile), profile, 6, tmp_path, pipeline=False
+    )
     other_seed.generate(op)
     assert other_seed.cache_hits == 0
-    off = CaseSource(
-        contract, config, profile.model_copy(update={"cache": False}), 5, tmp_path, pipeline=False
-    )
+    no_cache = profile.model_copy(update={"cache": False})
+    roles = config.role_names(no_cache)
+    off = CaseSource(contract, config.auth, roles, no_cache, 5, tmp_path, pipeline=False)
     off.generate(op)
     assert off.cache_hits == 0
