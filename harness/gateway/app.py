@@ -107,6 +107,8 @@ class GatewayApp:
                 await client.aclose()
         if self.passthrough is not None:
             await self.passthrough.close()
+        if self.shifter is not None:
+            await self.shifter.aclose()
         self._put(self.stats_job())
 
     def stats_job(self) -> dict[str, Any]:
