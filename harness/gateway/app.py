@@ -731,7 +731,7 @@ class GatewayApp:
                 open_timeout=10,
                 subprotocols=[websockets.Subprotocol(p) for p in offered] or None,
             )
-        except Exception as exc:  # the legacy refused or is down: said, and closed as such
+        except Exception as exc:  # the legacy refused or is down: said, and passed on
             LOG.warning(
                 json.dumps(
                     {
@@ -741,7 +741,7 @@ class GatewayApp:
                     }
                 )
             )
-            await send({"type": "websocket.close", "code": 1011})
+            await _deny(scope, send, exc)
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
 
@@ -771,6 +771,28 @@ class GatewayApp:
             t.cancel()
         with contextlib.suppress(Exception):
             await upstream.close()
+
+
+async def _deny(scope: Scope, send: Any, exc: Exception) -> None:
+    """The handshake the legacy refused, refused alike: its status, headers (hop-by-hop
+    dropped) and body, through the ASGI WebSocket Denial Response extension; a legacy that
+    never answered is a 502. A server without the extension can only close before accepting
+    (the client then sees 403 whatever the legacy said)."""
+    from websockets.exceptions import InvalidStatus
+
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    if isinstance(exc, InvalidStatus):
+        refused = exc.response
+        status, body = refused.status_code, refused.body or b""
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers.raw_items()]
+        headers = [(k, v) for k, v in response_headers(raw) if k.lower() != b"content-length"]
+    else:
+        status, body = 502, b'{"error":"legacy unavailable"}'
+        headers = [(b"content-type", b"application/json")]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
 
 
 def _sendable_close(code: int | None, reason: str | None) -> tuple[int, str]:
