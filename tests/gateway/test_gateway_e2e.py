@@ -403,6 +403,20 @@ def test_a_hung_then_dead_port_adds_nothing_to_the_clients_answers(
         try:
             _wait(url + "/api/health", gw, gw_log)
             _until(lambda: _in_flight(url) == 0, "the start-up request's shadow done", gw_log)
+            workers = [
+                int(pid)
+                for pid in (Path(f"/proc/{gw.pid}/task/{gw.pid}/children").read_text().split())
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+            assert len(workers) == 1, workers
+            # the comparisons yield the CPU to the serving (worker_nice, default 10), once the
+            # worker has started
+            nicer = os.getpriority(os.PRIO_PROCESS, 0) + 10
+            _until(
+                lambda: os.getpriority(os.PRIO_PROCESS, workers[0]) == nicer,
+                "the worker reniced",
+                gw_log,
+            )
             failed_before = _shadows(url, "failed")
             os.killpg(port_proc.pid, signal.SIGSTOP)
             statuses = []
