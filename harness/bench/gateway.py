@@ -1,8 +1,9 @@
 """``python -m harness.bench.gateway``: the gateway's cost, printed, never asserted.
 
 For each mode (``legacy`` pass-through, ``shadow``) a ``parity gateway`` is started in front
-of the running pair and wrk loads one request directly against the legacy and through the
-gateway at each concurrency level, alternately, so a noisy shared machine hits both alike.
+of the running pair (all of them at once) and wrk loads one request directly against the
+legacy and through each gateway at each concurrency level, round by round (direct, legacy
+mode, direct, shadow mode, ...), so a noisy shared machine hits every mode alike.
 Figures: requests/s, p50 and p99 each way, the p50 the gateway adds, its share of direct
 throughput."""
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from harness.bench.services import BenchRequest, _tokens, _wrk, load_requests
+from harness.bench.services import BenchRequest, Sample, _tokens, _wrk, load_requests
 from harness.errors import HarnessError
 from harness.pair.services import free_port
 from harness.proc.reaper import REAPER
@@ -87,44 +88,90 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     auth = _tokens(config, args.legacy_url).get(request.role or "", "")
     levels = [int(x) for x in args.levels.split(",")]
     rows: list[dict[str, Any]] = []
+    modes = args.modes.split(",")
     with tempfile.TemporaryDirectory(prefix="parity-gwbench-") as tmp:
-        for mode in args.modes.split(","):
-            proc, gw_url = _start(args.config, args.legacy_url, args.candidate_url, mode, Path(tmp))
-            try:
-                for level in levels:
-                    _wrk(gw_url + request.path, level, 1, request, auth)  # warm-up
-                    direct, through = [], []
-                    for _ in range(args.rounds):
-                        direct.append(
+        gateways: dict[str, tuple[Any, str]] = {}
+        try:
+            for mode in modes:  # all up at once: each round loads them in turn (below)
+                gateways[mode] = _start(
+                    args.config, args.legacy_url, args.candidate_url, mode, Path(tmp)
+                )
+            for level in levels:
+                direct: dict[str, list[Sample]] = {mode: [] for mode in modes}
+                through: dict[str, list[Sample]] = {mode: [] for mode in modes}
+                cpu: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
+                for mode in modes:
+                    _wrk(gateways[mode][1] + request.path, level, 1, request, auth)  # warm-up
+                for _ in range(args.rounds):
+                    # direct, then each mode right after its own direct cell: a noisy shared
+                    # machine hits the modes alike, and each mode's share has its own baseline
+                    for mode in modes:
+                        direct[mode].append(
                             _wrk(args.legacy_url + request.path, level, args.seconds, request, auth)
                         )
-                        through.append(
-                            _wrk(gw_url + request.path, level, args.seconds, request, auth)
+                        pid = gateways[mode][0].pid
+                        before = _cpu(pid)
+                        sample = _wrk(
+                            gateways[mode][1] + request.path, level, args.seconds, request, auth
                         )
-                    d = min(direct, key=lambda s: s.p50_ms)
-                    g = min(through, key=lambda s: s.p50_ms)
-                    rows.append(
-                        {
-                            "mode": mode,
-                            "connections": level,
-                            "direct_rps": round(max(s.rps for s in direct), 1),
-                            "gateway_rps": round(max(s.rps for s in through), 1),
-                            "direct_p50_ms": d.p50_ms,
-                            "gateway_p50_ms": g.p50_ms,
-                            "direct_p99_ms": min(s.p99_ms for s in direct),
-                            "gateway_p99_ms": min(s.p99_ms for s in through),
-                            "errors": sum(s.errors + s.non2xx for s in through),
-                        }
-                    )
-                    r = rows[-1]
-                    r["added_p50_ms"] = round(r["gateway_p50_ms"] - r["direct_p50_ms"], 3)
-                    r["throughput_share"] = (
-                        round(r["gateway_rps"] / r["direct_rps"], 3) if r["direct_rps"] else 0.0
-                    )
-                    print(json.dumps(r), flush=True)
-            finally:
+                        after = _cpu(pid)
+                        through[mode].append(sample)
+                        if sample.requests:
+                            cpu[mode].append(
+                                (
+                                    (after[0] - before[0]) * 1000 / sample.requests,
+                                    (after[1] - before[1]) * 1000 / sample.requests,
+                                )
+                            )
+                for mode in modes:
+                    rows.append(_row(mode, level, direct[mode], through[mode]))
+                    if cpu[mode]:  # CPU time per request: what noise on the machine moves least
+                        serving, worker = min(cpu[mode])
+                        rows[-1]["gateway_cpu_ms"] = round(serving, 3)
+                        rows[-1]["worker_cpu_ms"] = round(worker, 3)
+                    print(json.dumps(rows[-1]), flush=True)
+        finally:
+            for proc, _ in gateways.values():
                 _stop(proc)
+    rows.sort(key=lambda r: (modes.index(r["mode"]), r["connections"]))
     return rows
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of the gateway's serving process and of its children
+    (the comparison worker), from /proc; zeros where /proc is not there."""
+
+    def used(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    return used(pid), sum(used(int(k)) for k in kids)
+
+
+def _row(mode: str, level: int, direct: list[Sample], through: list[Sample]) -> dict[str, Any]:
+    d = min(direct, key=lambda s: s.p50_ms)
+    g = min(through, key=lambda s: s.p50_ms)
+    r: dict[str, Any] = {
+        "mode": mode,
+        "connections": level,
+        "direct_rps": round(max(s.rps for s in direct), 1),
+        "gateway_rps": round(max(s.rps for s in through), 1),
+        "direct_p50_ms": d.p50_ms,
+        "gateway_p50_ms": g.p50_ms,
+        "direct_p99_ms": min(s.p99_ms for s in direct),
+        "gateway_p99_ms": min(s.p99_ms for s in through),
+        "errors": sum(s.errors + s.non2xx for s in through),
+    }
+    r["added_p50_ms"] = round(r["gateway_p50_ms"] - r["direct_p50_ms"], 3)
+    r["throughput_share"] = round(r["gateway_rps"] / r["direct_rps"], 3) if r["direct_rps"] else 0.0
+    return r
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,14 +193,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(
         f"{'mode':8} {'conns':>5} {'direct rps':>10} {'gw rps':>8} {'share':>6} "
-        f"{'p50 direct':>10} {'p50 gw':>7} {'added':>6} {'p99 direct':>10} {'p99 gw':>7}"
+        f"{'p50 direct':>10} {'p50 gw':>7} {'added':>6} {'p99 direct':>10} {'p99 gw':>7} "
+        f"{'cpu ms/req gw':>13} {'worker':>6}"
     )
     for r in rows:
         print(
             f"{r['mode']:8} {r['connections']:>5} {r['direct_rps']:>10} {r['gateway_rps']:>8} "
             f"{r['throughput_share']:>6} {r['direct_p50_ms']:>10} {r['gateway_p50_ms']:>7} "
-            f"{r['added_p50_ms']:>6} {r['direct_p99_ms']:>10} {r['gateway_p99_ms']:>7}"
+            f"{r['added_p50_ms']:>6} {r['direct_p99_ms']:>10} {r['gateway_p99_ms']:>7} "
+            f"{r.get('gateway_cpu_ms', ''):>13} {r.get('worker_cpu_ms', ''):>6}"
         )
+    passthrough = {r["connections"]: r for r in rows if r["mode"] == "legacy"}
+    for r in rows:  # the issue's yardstick: shadow's p99 against pass-through's, same level
+        base = passthrough.get(r["connections"])
+        if r["mode"] == "shadow" and base is not None and base["gateway_p99_ms"]:
+            ratio = r["gateway_p99_ms"] / base["gateway_p99_ms"]
+            print(
+                f"shadow p99 / pass-through p99 at {r['connections']:>2} connections: {ratio:.2f}"
+            )
     return 0
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import itertools
 import json
 import logging
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,6 +29,7 @@ from harness.gateway.upstream import (
     client_for,
     passthrough_client,
     response_headers,
+    shadow_client,
     upstream_headers,
 )
 from harness.gateway.writes import Snapshot, WriteCounters
@@ -40,6 +41,16 @@ LOG = logging.getLogger("parity.gateway")
 STATS_EVERY_S = 5.0
 COLLECT_MAX = 8 * 1024 * 1024  # answers larger than this are served but not compared
 Scope = dict[str, Any]
+
+
+_CID_PREFIX = os.urandom(8).hex()
+_CID_COUNT = itertools.count()
+
+
+def _new_cid() -> str:
+    """A correlation id: 32 hex digits, this process's random half and a counter (a uuid4
+    per request cost the serving loop a syscall and an object)."""
+    return f"{_CID_PREFIX}{next(_CID_COUNT) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _status_class(code: int) -> str:
@@ -74,8 +85,8 @@ class GatewayApp:
         self.legacy: httpx.AsyncClient | None = None
         self.passthrough: aiohttp.ClientSession | None = None  # the client's own answers
         self.legacy_base = config.legacy.rstrip("/")
-        self.candidate: httpx.AsyncClient | None = None
-        self.secondary: httpx.AsyncClient | None = None
+        self.candidate: httpx.AsyncClient | None = None  # the port when it serves (shifting)
+        self.shadows: aiohttp.ClientSession | None = None  # the port's and A/A copies
         self.shadows_in_flight = 0
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
@@ -93,8 +104,7 @@ class GatewayApp:
         self.passthrough = passthrough_client(gw.timeout_s, 256)
         if gw.candidate:
             self.candidate = client_for(gw.candidate, gw.timeout_s, gw.shadow_in_flight)
-        if gw.legacy_secondary:
-            self.secondary = client_for(gw.legacy_secondary, gw.timeout_s, gw.shadow_in_flight)
+            self.shadows = shadow_client(gw.timeout_s, gw.shadow_in_flight)
 
     async def close(self, deadline_s: float) -> None:
         """Let the shadows in flight finish (up to the deadline), then close the pools."""
@@ -102,11 +112,14 @@ class GatewayApp:
             await asyncio.wait(set(self.tasks), timeout=max(deadline_s, 0.1))
         for task in list(self.tasks):
             task.cancel()
-        for client in (self.legacy, self.candidate, self.secondary):
+        for client in (self.legacy, self.candidate):
             if client is not None:
                 await client.aclose()
-        if self.passthrough is not None:
-            await self.passthrough.close()
+        for session in (self.passthrough, self.shadows):
+            if session is not None:
+                await session.close()
+        if self.shifter is not None:
+            await self.shifter.aclose()
         self._put(self.stats_job())
 
     def stats_job(self) -> dict[str, Any]:
@@ -212,7 +225,7 @@ class GatewayApp:
         qs: bytes = scope.get("query_string", b"")
         target = raw.decode("latin-1") + (("?" + qs.decode("latin-1")) if qs else "")
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-        cid = next((v for k, v in headers if k == "x-request-id"), None) or uuid.uuid4().hex
+        cid = next((v for k, v in headers if k == "x-request-id"), None) or _new_cid()
         route = self.table.route(method, path)
         if self.gw.compare_only:
             await self._mirrored(scope, receive, send, route, method, target, headers, cid)
@@ -388,8 +401,11 @@ class GatewayApp:
                     {"type": "http.response.start", "status": resp.status, "headers": out_headers}
                 )
                 started = True
+                last = False
                 async for chunk in resp.content.iter_any():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    # a body read whole in one go (most answers) is sent in one message
+                    last = resp.content.at_eof()
+                    await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                     if parts is not None:
                         size += len(chunk)
                         if size > COLLECT_MAX:
@@ -405,7 +421,8 @@ class GatewayApp:
             if not started:  # else the answer is cut short: the client sees a broken body
                 await _answer(send, 502, b'{"error":"legacy unavailable"}')
             return None
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not last:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         t1 = time.time()
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
@@ -639,32 +656,25 @@ class GatewayApp:
         before: Snapshot,
     ) -> None:
         """The port's copy, sent now; compared once the legacy's answer is in."""
-        assert self.candidate is not None
+        assert self.shadows is not None
+        assert self.gw.candidate is not None
         self.shadows_in_flight += 1
         self.metrics.in_flight.inc()
-        t0 = time.time()
         secondary = None
-        if self.secondary is not None and method in SAFE_METHODS:  # A/A: the noise baseline
-            secondary = asyncio.create_task(_fetch(self.secondary, method, target, headers, body))
+        if self.gw.legacy_secondary and method in SAFE_METHODS:  # A/A: the noise baseline
+            secondary = asyncio.create_task(
+                _fetch(self.shadows, self.gw.legacy_secondary, method, target, headers, body)
+            )
         candidate: dict[str, Any]
+        t0 = time.time()
         try:
-            resp = await self.candidate.request(method, target, headers=headers, content=body)
-            # raw bytes, as the legacy's are kept: the worker decodes both alike
-            t1 = time.time()
-            candidate = {
-                "status": resp.status_code,
-                "headers": list(resp.headers.multi_items()),
-                "body": resp.content,
-                "elapsed_ms": (t1 - t0) * 1000,
-                "window": (t0, t1),
-                "decoded": True,
-            }
-            self.metrics.latency.labels("candidate").observe(t1 - t0)
+            candidate = await _read(self.shadows, self.gw.candidate, method, target, headers, body)
+            self.metrics.latency.labels("candidate").observe(candidate["elapsed_ms"] / 1000)
             self.metrics.shadows.labels(route.key, "sent").inc()
             self.metrics.requests.labels(
-                route.key, "candidate", _status_class(resp.status_code)
+                route.key, "candidate", _status_class(candidate["status"])
             ).inc()
-        except (httpx.HTTPError, OSError) as exc:  # the port down or too slow
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # the port down or too slow
             candidate = {
                 "status": 0,
                 "headers": [],
@@ -729,7 +739,7 @@ class GatewayApp:
                 open_timeout=10,
                 subprotocols=[websockets.Subprotocol(p) for p in offered] or None,
             )
-        except Exception as exc:  # the legacy refused or is down: said, and closed as such
+        except Exception as exc:  # the legacy refused or is down: said, and passed on
             LOG.warning(
                 json.dumps(
                     {
@@ -739,7 +749,7 @@ class GatewayApp:
                     }
                 )
             )
-            await send({"type": "websocket.close", "code": 1011})
+            await _deny(scope, send, exc)
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
 
@@ -771,6 +781,28 @@ class GatewayApp:
             await upstream.close()
 
 
+async def _deny(scope: Scope, send: Any, exc: Exception) -> None:
+    """The handshake the legacy refused, refused alike: its status, headers (hop-by-hop
+    dropped) and body, through the ASGI WebSocket Denial Response extension; a legacy that
+    never answered is a 502. A server without the extension can only close before accepting
+    (the client then sees 403 whatever the legacy said)."""
+    from websockets.exceptions import InvalidStatus
+
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    if isinstance(exc, InvalidStatus):
+        refused = exc.response
+        status, body = refused.status_code, refused.body or b""
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers.raw_items()]
+        headers = [(k, v) for k, v in response_headers(raw) if k.lower() != b"content-length"]
+    else:
+        status, body = 502, b'{"error":"legacy unavailable"}'
+        headers = [(b"content-type", b"application/json")]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+
+
 def _sendable_close(code: int | None, reason: str | None) -> tuple[int, str]:
     """A close code one side ended with, as the gateway may send it on: 1005 (no code) and
     1006 (no close frame) never go in a close frame (RFC 6455 7.4.1): 1000 and 1011."""
@@ -781,28 +813,48 @@ def _sendable_close(code: int | None, reason: str | None) -> tuple[int, str]:
     return code, reason or ""
 
 
+async def _read(
+    session: aiohttp.ClientSession,
+    base: str,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> dict[str, Any]:
+    """One whole answer (inflated) as the worker reads it; the target as the client wrote
+    it, redirects passed back, not followed. Raises the client's errors."""
+    t0 = time.time()
+    url = URL(base.rstrip("/") + target, encoded=True)
+    async with session.request(
+        method, url, headers=headers, data=body or None, allow_redirects=False
+    ) as resp:
+        content = await resp.read()
+        status = resp.status
+        out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+    t1 = time.time()
+    return {
+        "status": status,
+        "headers": out,
+        "body": content,
+        "elapsed_ms": (t1 - t0) * 1000,
+        "window": (t0, t1),
+        "decoded": True,
+    }
+
+
 async def _fetch(
-    client: httpx.AsyncClient,
+    session: aiohttp.ClientSession,
+    base: str,
     method: str,
     target: str,
     headers: list[tuple[str, str]],
     body: bytes | None,
 ) -> dict[str, Any] | None:
     """One whole answer as the worker reads it; None when that side failed."""
-    t0 = time.time()
     try:
-        resp = await client.request(method, target, headers=headers, content=body)
-    except httpx.HTTPError:
+        return await _read(session, base, method, target, headers, body)
+    except (aiohttp.ClientError, TimeoutError, OSError):
         return None
-    t1 = time.time()
-    return {
-        "status": resp.status_code,
-        "headers": list(resp.headers.multi_items()),
-        "body": resp.content,
-        "elapsed_ms": (t1 - t0) * 1000,
-        "window": (t0, t1),
-        "decoded": True,
-    }
 
 
 async def _read_json(receive: Any) -> Any:

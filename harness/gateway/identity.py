@@ -26,6 +26,7 @@ from cachetools import TTLCache
 from harness.errors import HarnessError
 
 __all__ = [
+    "HttpMeFetcher",
     "IdentityResolver",
     "IdentitySource",
     "MeFetcher",
@@ -150,6 +151,12 @@ class IdentityResolver:
         self.lookups = 0
         self.hits = 0
 
+    async def aclose(self) -> None:
+        """Close what the "me" lookups hold open (an ``HttpMeFetcher``'s client)."""
+        close = getattr(self._fetch_me, "aclose", None)
+        if close is not None:
+            await close()
+
     async def resolve(self, headers: Mapping[str, str]) -> str | None:
         """The caller's stable identity, or None for an anonymous or refused caller."""
         kind = self.source.kind
@@ -212,12 +219,16 @@ class IdentityResolver:
         return found
 
 
-def http_me_fetcher(client: httpx.AsyncClient, base_url: str, path: str) -> MeFetcher:
-    """Ask ``path`` on one upstream (the legacy) with the caller's own credential headers."""
-    url = base_url.rstrip("/") + path
+class HttpMeFetcher:
+    """Asks ``path`` on one upstream (the legacy) with the caller's own credential headers;
+    ``aclose`` closes its client (the gateway's lifespan does, at shutdown)."""
 
-    async def fetch(headers: Mapping[str, str]) -> Any:
-        response = await client.get(url, headers=dict(headers))
+    def __init__(self, client: httpx.AsyncClient, base_url: str, path: str) -> None:
+        self.client = client
+        self.url = base_url.rstrip("/") + path
+
+    async def __call__(self, headers: Mapping[str, str]) -> Any:
+        response = await self.client.get(self.url, headers=dict(headers))
         if response.status_code != 200:
             return None
         try:
@@ -225,4 +236,10 @@ def http_me_fetcher(client: httpx.AsyncClient, base_url: str, path: str) -> MeFe
         except ValueError:
             return None
 
-    return fetch
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def http_me_fetcher(client: httpx.AsyncClient, base_url: str, path: str) -> HttpMeFetcher:
+    """Ask ``path`` on one upstream (the legacy) with the caller's own credential headers."""
+    return HttpMeFetcher(client, base_url, path)

@@ -97,6 +97,11 @@ class Shifter:
         self.window(route).served("port", ms, error=failed, fallback=served.fallback is not None)
         return served
 
+    async def aclose(self) -> None:
+        """Close the identity lookups' client (the gateway's lifespan shutdown calls this)."""
+        if self.identity is not None:
+            await self.identity.aclose()
+
     def legacy_served(self, route: str, ms: float) -> None:
         """A request the legacy answered by choice (its p95 is the schedule's yardstick)."""
         self.served[(route, "legacy")] += 1

@@ -6,7 +6,14 @@ from __future__ import annotations
 import aiohttp
 import httpx
 
-__all__ = ["HOP_BY_HOP", "client_for", "passthrough_client", "response_headers", "upstream_headers"]
+__all__ = [
+    "HOP_BY_HOP",
+    "client_for",
+    "passthrough_client",
+    "response_headers",
+    "shadow_client",
+    "upstream_headers",
+]
 
 HOP_BY_HOP = frozenset(
     {
@@ -79,5 +86,23 @@ def passthrough_client(timeout_s: float, connections: int) -> aiohttp.ClientSess
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
         # only what the client sent: no default agent, encodings or body type added
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+    )
+
+
+def shadow_client(timeout_s: float, per_upstream: int) -> aiohttp.ClientSession:
+    """The shadows' pool (the port, the second legacy): aiohttp's client like the
+    pass-through, with the client's headers only, so the port reads the request the legacy
+    reads; answers inflated (the comparison reads what a client reads). httpx here cost the
+    serving loop most of its time at 32 connections (``harness.bench.gateway``, README).
+    Must be made inside the running loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=2 * per_upstream, limit_per_host=per_upstream, force_close=False
+        ),
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        auto_decompress=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
         skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
     )

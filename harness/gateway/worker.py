@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import time
 import zlib
@@ -351,6 +352,9 @@ def run_worker(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the gateway decides when it ends
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if config.gateway.worker_nice:
+        with contextlib.suppress(OSError):
+            os.nice(config.gateway.worker_nice)  # comparisons yield the CPU to the serving
     state = WorkerState(config, counters)
     out = Path(out_dir)
     last = time.monotonic()

@@ -60,6 +60,15 @@ class GatewayConfig(_Strict):
         1_048_576, ge=0, description="request bodies larger than this (bytes) are not mirrored"
     )
     queue: int = Field(1000, ge=1, description="comparisons waiting for the worker at most")
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="the comparison worker's niceness: on a busy machine the legacy and the "
+        "serving loop get the CPU first; a worker that falls behind fills its queue and the "
+        "comparisons past it are dropped and counted, never the clients' answers (0: as the "
+        "gateway)",
+    )
     timeout_s: float = Field(30.0, gt=0, description="per upstream request")
     drain_s: float = Field(10.0, ge=0, description="SIGTERM: seconds in-flight requests get")
     recheck: bool = Field(

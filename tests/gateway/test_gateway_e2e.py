@@ -357,3 +357,90 @@ def test_sigterm_drains_a_request_in_flight(tmp_path: Path, seeded: Path) -> Non
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(legacy.process.pid, signal.SIGCONT)
             stop(gw)
+
+
+def _shadows(url: str, outcome: str) -> float:
+    """The gateway's count of shadows with ``outcome``, every route (``/metrics``)."""
+    text = httpx.get(url + "/metrics", headers={"x-parity-token": TOKEN}, timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("parity_gateway_shadows_total{") and f'outcome="{outcome}"' in line
+    )
+
+
+def _in_flight(url: str) -> int:
+    status = httpx.get(url + "/_parity/status", headers={"x-parity-token": TOKEN}, timeout=30)
+    return int(status.json()["shadows_in_flight"])
+
+
+def _until(check: Callable[[], bool], what: str, log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never: {what}\n{log.read_text()[-2000:]}"
+        time.sleep(0.05)
+
+
+@pytest.mark.timing  # signals: the port frozen, then killed
+def test_a_hung_then_dead_port_adds_nothing_to_the_clients_answers(
+    tmp_path: Path, seeded: Path
+) -> None:
+    """Every route in shadow, the port frozen with SIGSTOP and a 30 s upstream timeout: each
+    client is answered while every shadow sent so far still waits at the frozen port (the
+    answers cannot have waited for the port's answer or its timeout); the port killed while
+    frozen: the hung shadows fail, and so do the next ones, each counted as failed, while
+    clients keep being answered. Every wait is for an event."""
+    db = tmp_path / "shared.db"
+    db.write_bytes(seeded.read_bytes())
+    hung, dead = 12, 8
+    with running("legacy", db, tmp_path) as legacy:
+        port_proc, port_url, _ = _start_port(db, tmp_path, "")
+        listen = f"127.0.0.1:{free_port()}"
+        cfg = _config(tmp_path, legacy.url, port_url, listen)
+        cfg.write_text(cfg.read_text() + "timeout_s = 30\nshadow_in_flight = 64\n")
+        gw, gw_log = _start_gateway(cfg, tmp_path)
+        url = f"http://{listen}"
+        try:
+            _wait(url + "/api/health", gw, gw_log)
+            _until(lambda: _in_flight(url) == 0, "the start-up request's shadow done", gw_log)
+            workers = [
+                int(pid)
+                for pid in (Path(f"/proc/{gw.pid}/task/{gw.pid}/children").read_text().split())
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ]
+            assert len(workers) == 1, workers
+            # the comparisons yield the CPU to the serving (worker_nice, default 10), once the
+            # worker has started
+            nicer = os.getpriority(os.PRIO_PROCESS, 0) + 10
+            _until(
+                lambda: os.getpriority(os.PRIO_PROCESS, workers[0]) == nicer,
+                "the worker reniced",
+                gw_log,
+            )
+            failed_before = _shadows(url, "failed")
+            os.killpg(port_proc.pid, signal.SIGSTOP)
+            statuses = []
+            for i in range(hung):
+                got = httpx.get(url + "/api/health", timeout=120)
+                statuses.append(got.status_code)
+                # answered, and every shadow so far is still at the frozen port
+                assert _in_flight(url) == i + 1, gw_log.read_text()[-2000:]
+            assert statuses == [200] * hung
+            assert _shadows(url, "failed") == failed_before  # none has timed out yet
+            os.killpg(port_proc.pid, signal.SIGKILL)  # dead while frozen: its sockets reset
+            port_proc.wait(timeout=60)
+            _until(lambda: _in_flight(url) == 0, "the hung shadows ended", gw_log)
+            assert _shadows(url, "failed") == failed_before + hung
+            for _ in range(dead):  # the port gone: refused at once, counted, clients served
+                assert httpx.get(url + "/api/health", timeout=120).status_code == 200
+            _until(lambda: _in_flight(url) == 0, "the dead port's shadows ended", gw_log)
+            assert _shadows(url, "failed") == failed_before + hung + dead
+            gw.send_signal(signal.SIGTERM)
+            assert gw.wait(timeout=120) == 0, gw_log.read_text()[-2000:]
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(port_proc.pid, signal.SIGCONT)
+            stop(gw)
+            stop(port_proc)
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert any("the port failed" in w for w in results["warnings"]), results["warnings"]

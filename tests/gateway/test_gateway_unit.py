@@ -102,3 +102,39 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     cfg.write_text('[gateway]\nlegacy = "http://127.0.0.1:9"\ndefault_mode = "shadow"\n')
     assert main(["gateway", "--config", str(cfg)]) == 2
     assert "candidate" in capsys.readouterr().err
+
+
+def test_the_me_lookup_client_is_closed_with_the_lifespan(tmp_path: Path) -> None:
+    """The shifter's "me" identity client (``build_shifter``) is open while the gateway
+    serves and closed once its lifespan has shut down."""
+    from harness.gateway.identity import HttpMeFetcher
+    from harness.gateway.shift import build_shifter
+
+    gw = GatewayConfig.model_validate(
+        {"legacy": "http://127.0.0.1:9", "routes": {"GET /api/cases": "shadow"}}
+    )
+    shifter = build_shifter(gw, lambda p: tmp_path / p)
+    assert shifter.identity is not None
+    fetcher = shifter.identity._fetch_me
+    assert isinstance(fetcher, HttpMeFetcher)
+    app = GatewayApp(
+        gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False, shifter=shifter
+    )
+    seen: list[str] = []
+    states: list[bool] = []
+
+    async def lifespan() -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def send(message: dict[str, Any]) -> None:
+            seen.append(message["type"])
+            states.append(fetcher.client.is_closed)
+            if message["type"] == "lifespan.startup.complete":
+                await inbox.put({"type": "lifespan.shutdown"})
+
+        await inbox.put({"type": "lifespan.startup"})
+        await app({"type": "lifespan"}, inbox.get, send)
+
+    asyncio.run(asyncio.wait_for(lifespan(), 60))
+    assert seen == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert states == [False, True]
