@@ -26,6 +26,7 @@ from harness.cases.datavalues import Paired, Scoped, ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply, list_items
 from harness.cases.generation import build_request
+from harness.cases.masking import SHOW_HINT
 from harness.cases.paging import page_size_of
 from harness.models import DataValue
 
@@ -47,7 +48,7 @@ def _data_file(ctx: RunContext) -> Path | None:
     if ctx.pair.snapshot is not None:
         return ctx.pair.snapshot
     legacy = ctx.pair.watchers.get("legacy")
-    if ctx.pair.mode == "external" and legacy is not None and legacy.engine == "sqlite":
+    if ctx.pair.mode == "external" and getattr(legacy, "engine", None) == "sqlite":
         baseline = getattr(legacy, "baseline", None)
         return Path(baseline) if baseline is not None else None
     return None
@@ -66,7 +67,10 @@ def value_source(ctx: RunContext) -> ValueSource | None:
         source = ValueSource()
         source.learn_sqlite(snapshot, private=private)
         if private:
-            ctx.stats.notes.append("data values: learned from the legacy's database (URL mode)")
+            ctx.stats.notes.append(
+                "data values: learned from the legacy's database (URL mode)"
+                + ("" if ctx.config.external.show_data_values else f"; {SHOW_HINT}")
+            )
         if ctx.profile.scoped_values > 0:
             source.learn_scoped(snapshot, private=private)
             auth = ctx.config.auth

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from harness.cases.masking import mask_request, masked_places, unquote_placeholders
 from harness.compare.comparison import shown_headers
 from harness.compare.findings import Group, finding_ids
 from harness.compare.normalization import JsonText, shape
@@ -202,28 +203,39 @@ def _int(code: str) -> int:
     return int(code) if code.isdigit() else -1
 
 
+def _shown(req: PreparedRequest, config: ParityConfig) -> PreparedRequest:
+    """``req`` as parity writes it out: values read from a user's database as placeholders
+    (``harness.cases.masking``), unless ``[external] show_data_values``."""
+    return req if config.external.show_data_values else mask_request(req)
+
+
 def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
-    req = ex.request
+    req = _shown(ex.request, ctx.config)
+    theirs = _shown(ex.candidate_request, ctx.config) if ex.candidate_request else None
     shown = shown_headers(ctx.config.compare)
     auth = ctx.config.auth
     scheme = auth.for_role(req.role) if auth else AuthScheme()
     curl = {
-        key: curl_line(
-            ctx.pair.targets[key].base_url,
-            (ex.candidate_request or req) if key == "candidate" else req,
-            scheme=scheme,
-            token_var=f"{key.upper()}_TOKEN",
+        key: unquote_placeholders(
+            curl_line(
+                ctx.pair.targets[key].base_url,
+                (theirs or req) if key == "candidate" else req,
+                scheme=scheme,
+                token_var=f"{key.upper()}_TOKEN",
+            )
         )
         for key in ("legacy", "candidate")
         if key in ctx.pair.targets
     }
     replay = {
-        key: curl_line(
-            "",
-            (ex.candidate_request or req) if key == "candidate" else req,
-            scheme=scheme,
-            token_var=f"{key.upper()}_TOKEN",
-            url_var=f"{key.upper()}_URL",
+        key: unquote_placeholders(
+            curl_line(
+                "",
+                (theirs or req) if key == "candidate" else req,
+                scheme=scheme,
+                token_var=f"{key.upper()}_TOKEN",
+                url_var=f"{key.upper()}_URL",
+            )
         )
         for key in ("legacy", "candidate")
     }
@@ -234,8 +246,13 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
         curl=curl,
         replay=replay,
     )
-    if ex.candidate_request is not None and ex.candidate_request.signature() != req.signature():
-        step.candidate_request = request_info(ex.candidate_request, ctx.config)
+    if theirs is not None and theirs.signature() != req.signature():
+        step.candidate_request = request_info(theirs, ctx.config)
+    if not ctx.config.external.show_data_values:
+        places = masked_places(ex.request)
+        if ex.candidate_request is not None:
+            places += [p for p in masked_places(ex.candidate_request) if p not in places]
+        step.masked = places
     return step
 
 
@@ -625,7 +642,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         unproven = _unproven(ctx)
         for item in ctx.invariants.summary():
             if isinstance(item.get("request"), PreparedRequest):
-                item = {**item, "request": request_info(item["request"], config)}
+                item = {**item, "request": request_info(_shown(item["request"], config), config)}
             invariants.append(InvariantResult.model_validate(item))
         noise = [NoiseEntry(**e) for e in ctx.noise.results(ctx.stats.cases_per_op())]
     accepted = [
@@ -712,7 +729,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
                 count=count,
                 statuses=f"{example.legacy.status} vs {example.candidate.status}",
                 breaks=broken,
-                request=request_info(example.request, ctx.config),
+                request=request_info(_shown(example.request, ctx.config), ctx.config),
             )
             for op_id, (count, example, broken) in sorted(ctx.stats.accepted_inputs.items())
         ]

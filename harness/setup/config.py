@@ -821,6 +821,15 @@ class ExternalConfig(_Strict):
         "parity restores each database after a write, and interop runs when both are SQLite "
         "and `[services]` say how to start each side",
     )
+    show_data_values: bool = Field(
+        False,
+        description="URL mode: show the values parity read from the legacy's database "
+        "(`databases`: search terms, filters, ids and instants of stored rows it puts in "
+        "requests) as they are in the console, the HTML report, results.json, JUnit, curl "
+        "lines and replay scripts; false: each is a placeholder, `<data:table.column>`, and "
+        "the step lists them (`masked`). Managed runs (a snapshot parity seeded) are never "
+        "masked",
+    )
 
     @model_validator(mode="after")
     def _inputs_of_a_command(self) -> ExternalConfig:
