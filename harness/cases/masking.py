@@ -19,7 +19,14 @@ from typing import Any
 from harness.cases.generation import ENCODING_ERRORS, rebuild
 from harness.models import DataValue, PreparedRequest
 
-__all__ = ["SHOW_HINT", "mask_request", "masked_places", "unquote_placeholders"]
+__all__ = [
+    "SHOW_HINT",
+    "echoed",
+    "mask_echoes",
+    "mask_request",
+    "masked_places",
+    "unquote_placeholders",
+]
 
 SHOW_HINT = (
     "values read from your database are shown as <data:table.column>; "
@@ -84,3 +91,42 @@ def unquote_placeholders(text: str) -> str:
     """A rendered URL's percent-encoded placeholders (``%3Cdata%3Anotes.title%3E``) as
     written (``<data:notes.title>``), so a reader sees which value to fill in."""
     return _QUOTED.sub(lambda m: f"<data:{m.group(1)}>", text)
+
+
+def _at(body: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(body, dict) or key not in body:
+            return None
+        body = body[key]
+    return body
+
+
+def echoed(req: PreparedRequest) -> dict[str, str]:
+    """The texts ``req`` carries at private places, each with its placeholder: an answer or
+    a written row that holds one of them whole (a create echoing its title) is masked too."""
+    out: dict[str, str] = {}
+    params = dict(req.path_params)
+    for mark in _private(req):
+        name = mark.keys[0] if mark.keys else ""
+        if mark.location == "query":
+            found: list[Any] = [v for k, v in req.query if k == name]
+        elif mark.location == "path":
+            found = [params.get(name)]
+        else:
+            found = [_at(req.body, mark.keys)]
+        out.update({v: mark.placeholder for v in found if isinstance(v, str) and v})
+    return out
+
+
+def mask_echoes(value: Any, texts: dict[str, str]) -> Any:
+    """``value`` (a decoded answer, a row, a diff) with every string equal to one of
+    ``texts`` replaced by its placeholder: equality, never a search inside a longer text."""
+    if not texts:
+        return value
+    if isinstance(value, str):
+        return texts.get(value, value)
+    if isinstance(value, dict):
+        return {k: mask_echoes(v, texts) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_echoes(v, texts) for v in value]
+    return value

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from harness.cases.masking import mask_request, masked_places, unquote_placeholders
+from harness.cases.masking import (
+    echoed,
+    mask_echoes,
+    mask_request,
+    masked_places,
+    unquote_placeholders,
+)
 from harness.compare.comparison import shown_headers
 from harness.compare.findings import Group, finding_ids
 from harness.compare.normalization import JsonText, shape
@@ -209,6 +215,18 @@ def _shown(req: PreparedRequest, config: ParityConfig) -> PreparedRequest:
     return req if config.external.show_data_values else mask_request(req)
 
 
+def _echoes(config: ParityConfig, exchanges: list[ExchangeResult]) -> dict[str, str]:
+    """The private texts these exchanges' requests carried (``harness.cases.masking``)."""
+    if config.external.show_data_values:
+        return {}
+    out: dict[str, str] = {}
+    for ex in exchanges:
+        out.update(echoed(ex.request))
+        if ex.candidate_request is not None:
+            out.update(echoed(ex.candidate_request))
+    return out
+
+
 def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
     req = _shown(ex.request, ctx.config)
     theirs = _shown(ex.candidate_request, ctx.config) if ex.candidate_request else None
@@ -239,10 +257,13 @@ def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
         )
         for key in ("legacy", "candidate")
     }
+    echoes = _echoes(ctx.config, [ex])
     step = Step(
         request=request_info(req, ctx.config),
-        legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),
-        candidate=ResponseInfo.model_validate(jsonable(ex.candidate.to_dict(shown))),
+        legacy=ResponseInfo.model_validate(mask_echoes(jsonable(ex.legacy.to_dict(shown)), echoes)),
+        candidate=ResponseInfo.model_validate(
+            mask_echoes(jsonable(ex.candidate.to_dict(shown)), echoes)
+        ),
         curl=curl,
         replay=replay,
     )
@@ -274,6 +295,7 @@ def _finding(
     same = [d for d in ex.differences if (d.location, d.kind, d.cause) in places]
     same.sort(key=lambda d: (d.location, d.kind) != (group.location, group.kind))
     rule = group.accepted_by
+    echoes = _echoes(ctx.config, [ex, *(group.steps or [])])
     summary = group.difference.summary
     if group.cause:
         cause = group.cause if len(group.cause) <= 120 else group.cause[:119] + "…"
@@ -312,13 +334,18 @@ def _finding(
         accepted_expires=rule.expires.isoformat() if rule else None,
         example=Example(
             steps=[_step(ctx, s) for s in (group.steps or [ex])],
-            diff=[DiffEntry(**jsonable(d.to_dict())) for d in (same or [group.difference])],
+            diff=[
+                DiffEntry(**mask_echoes(jsonable(d.to_dict()), echoes))
+                for d in (same or [group.difference])
+            ],
             other_diffs=[
-                DiffEntry(**jsonable(d.to_dict())) for d in ex.differences if d not in same
+                DiffEntry(**mask_echoes(jsonable(d.to_dict()), echoes))
+                for d in ex.differences
+                if d not in same
             ][:20],
             db_writes={
-                "legacy": _writes(ex.legacy_writes),
-                "candidate": _writes(ex.candidate_writes),
+                "legacy": mask_echoes(_writes(ex.legacy_writes), echoes),
+                "candidate": mask_echoes(_writes(ex.candidate_writes), echoes),
             },
         ),
         replay=f"replay/f-{digest}.sh",

@@ -6,7 +6,13 @@ import json
 from dataclasses import replace
 
 from harness.cases.generation import build_request, rebuild
-from harness.cases.masking import mask_request, masked_places, unquote_placeholders
+from harness.cases.masking import (
+    echoed,
+    mask_echoes,
+    mask_request,
+    masked_places,
+    unquote_placeholders,
+)
 from harness.models import DataValue
 from harness.pair.transport import curl_line
 from harness.run.outcome import request_info
@@ -83,3 +89,21 @@ def test_values_of_a_managed_snapshot_are_shown() -> None:
     assert mask_request(req) is req
     assert masked_places(req) == []
     assert SECRET_TITLE in _rendered(req)
+
+
+def test_an_answer_or_row_that_echoes_a_private_value_whole_is_masked_there() -> None:
+    req = _request()
+    texts = echoed(req)
+    assert texts == {
+        SECRET_WORD: "<data:notes.title>",
+        SECRET_TITLE: "<data:notes.title>",
+        f"{SECRET_WORD.lower()}7": "<data:notes.id>",
+    }
+    answer = {"id": 7, "title": SECRET_TITLE, "tags": [SECRET_WORD], "body": f"{SECRET_WORD}!"}
+    assert mask_echoes(answer, texts) == {
+        "id": 7,
+        "title": "<data:notes.title>",
+        "tags": ["<data:notes.title>"],
+        "body": f"{SECRET_WORD}!",  # equality only: a longer text is the service's own
+    }
+    assert echoed(_request(private=False)) == {}
