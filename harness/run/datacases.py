@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["combination_cases", "data_cases", "data_slots", "scoped_cases", "value_source"]
+__all__ = [
+    "combination_cases",
+    "data_cases",
+    "data_slots",
+    "scoped_cases",
+    "tag_value",
+    "value_source",
+]
 
 _SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
@@ -201,7 +208,7 @@ def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[t
     return list(seen.items())
 
 
-def _tag(
+def tag_value(
     req: PreparedRequest, source: ValueSource, slot: Slot, origin: str | None
 ) -> PreparedRequest:
     """``req`` noting that ``slot`` holds a value from ``origin`` (private where the source
@@ -259,12 +266,12 @@ def data_cases(
         mine = None
         if isinstance(value, Paired):
             mine = apply(base, op, slot, value.candidate)
-            mine = mine and _tag(mine, source, slot, origin)
+            mine = mine and tag_value(mine, source, slot, origin)
             value = value.legacy
         one = apply(base, op, slot, value)
         if one is None or one.signature() in known:
             continue
-        one = _tag(one, source, slot, origin)
+        one = tag_value(one, source, slot, origin)
         known.add(one.signature())
         out.append((one, mine))
     return out
@@ -317,7 +324,7 @@ def combination_cases(
         if source is not None:
             for name, text in query:
                 slot = Slot(name, "query", (name,))
-                one = _tag(one, source, slot, from_data.get((name, text)))
+                one = tag_value(one, source, slot, from_data.get((name, text)))
         if one.signature() not in known:
             known.add(one.signature())
             out.append(one)
@@ -474,10 +481,10 @@ def scoped_cases(
         if base is None:
             continue
         one = apply(replace(base, role=role), op, slot, value)
-        one = one and _tag(one, source, slot, origin)
+        one = one and tag_value(one, source, slot, origin)
         if one is not None and filt is not None:
             one = apply(one, op, filt, at)
-            one = one and _tag(one, source, filt, at_from)
+            one = one and tag_value(one, source, filt, at_from)
         if one is None or one.signature() in known:
             continue
         known.add(one.signature())
