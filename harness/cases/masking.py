@@ -1,8 +1,9 @@
 """Values from a user's data kept out of what parity writes: a request whose
 ``data_values`` name a private origin (URL mode: the values were read from the user's own
-database) is rendered with each such value replaced by its placeholder,
-``<data:notes.title>``, in the console, the HTML report, results.json, JUnit, curl lines
-and replay scripts, unless ``[external] show_data_values`` allows them.
+database; ``[traffic] values_from``: what real callers sent) is rendered with each such
+value replaced by its placeholder, ``<data:notes.title>``, in the console, the HTML report,
+results.json, JUnit, curl lines and replay scripts, unless ``[external] show_data_values``
+allows them.
 
 The places come from the request itself (:class:`harness.models.DataValue`, set where the
 value was put in), never from searching the rendered text for the value; whatever sits at a
@@ -29,8 +30,9 @@ __all__ = [
 ]
 
 SHOW_HINT = (
-    "values read from your database are shown as <data:table.column>; "
-    "show_data_values = true under [external] in parity.toml shows them"
+    "values taken from your data (the legacy's database in URL mode, captured traffic) "
+    "are shown as <data:table.column>; show_data_values = true under [external] in "
+    "parity.toml shows them"
 )
 _QUOTED = re.compile(r"%3Cdata(?::|%3A)([\w.\-]+?)%3E", re.IGNORECASE)
 
@@ -40,10 +42,21 @@ def _private(req: PreparedRequest) -> list[DataValue]:
 
 
 def masked_places(req: PreparedRequest) -> list[str]:
-    """``query q: <data:notes.title>`` per private value the request carries."""
-    return [
-        f"{d.location} {'.'.join(d.keys)}: {d.placeholder}" for d in dict.fromkeys(_private(req))
-    ]
+    """``query q: <data:notes.title>`` per private value the request still carries (a
+    shrunk request may have dropped one)."""
+    params = dict(req.path_params)
+    out: list[str] = []
+    for d in dict.fromkeys(_private(req)):
+        name = d.keys[0] if d.keys else ""
+        if d.location == "query":
+            present = any(k == name for k, _ in req.query)
+        elif d.location == "path":
+            present = name in params
+        else:
+            present = _at(req.body, d.keys) is not None
+        if present:
+            out.append(f"{d.location} {'.'.join(d.keys)}: {d.placeholder}")
+    return out
 
 
 def _set_present(body: Any, keys: tuple[str, ...], value: Any) -> Any:

@@ -823,12 +823,13 @@ class ExternalConfig(_Strict):
     )
     show_data_values: bool = Field(
         False,
-        description="URL mode: show the values parity read from the legacy's database "
-        "(`databases`: search terms, filters, ids and instants of stored rows it puts in "
-        "requests) as they are in the console, the HTML report, results.json, JUnit, curl "
-        "lines and replay scripts; false: each is a placeholder, `<data:table.column>`, and "
-        "the step lists them (`masked`). Managed runs (a snapshot parity seeded) are never "
-        "masked",
+        description="show the values parity took from a user's data as they are in the "
+        "console, the HTML report, results.json, JUnit, curl lines and replay scripts: in URL "
+        "mode, those read from the legacy's database (`databases`: search terms, filters, "
+        "ids and instants of stored rows it puts in requests), and those of `[traffic] "
+        "values_from`; false: each is a placeholder, `<data:table.column>`, also where an "
+        "answer or a written row repeats it whole, and each step lists them (`masked`). "
+        "Values of a snapshot parity seeded (managed mode) are never masked",
     )
 
     @model_validator(mode="after")

@@ -82,6 +82,9 @@ def test_a_shrunk_value_at_a_tagged_place_is_masked_too() -> None:
     shorter = rebuild(req, json_body={"title": SECRET_TITLE[:6]})
     assert shorter.data_values == req.data_values
     assert SECRET_TITLE[:6] not in _rendered(mask_request(shorter))
+    # a place the shrinker emptied is no longer listed
+    bare = replace(req, query=(("limit", "10"),))
+    assert masked_places(bare) == ["body title: <data:notes.title>", "path id: <data:notes.id>"]
 
 
 def test_values_of_a_managed_snapshot_are_shown() -> None:
