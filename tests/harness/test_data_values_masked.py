@@ -27,12 +27,15 @@ ROLES = {"PARITY_ROLE_ADMIN": "admin:admin-pw", "PARITY_ROLE_READER": "reader:re
 WHERE = ("POST /notes", "status:201 vs 409")
 
 
-def _run(config: Path, legacy: str, candidate: str, reports: Path) -> tuple[int, dict[str, Any]]:
+def _run(
+    config: Path, legacy: str, candidate: str, reports: Path
+) -> tuple[int, dict[str, Any], str]:
+    """(exit code, results, what the console printed)."""
     proc = subprocess.run(
         [
             sys.executable, "-m", "harness", "run", "--config", str(config),
             "--legacy-url", legacy, "--candidate-url", candidate, "--seed", "1",
-            "--operation", "POST /notes", "--report-dir", str(reports), "-q",
+            "--operation", "POST /notes", "--report-dir", str(reports),
         ],
         capture_output=True,
         text=True,
@@ -40,7 +43,7 @@ def _run(config: Path, legacy: str, candidate: str, reports: Path) -> tuple[int,
     )  # fmt: skip
     results = json.loads((reports / "latest" / "results.json").read_text())
     assert results["errors"] == [], (results["errors"], proc.stderr[-2000:])
-    return proc.returncode, results
+    return proc.returncode, results, proc.stdout + proc.stderr
 
 
 def _written(reports: Path) -> dict[str, str]:
@@ -84,13 +87,15 @@ def test_a_stored_value_reaches_a_drift_masked_unless_the_config_allows_it(
             candidate_db=str(dbs["candidate"]),
         )
         assert "[external]\n" in result.text
-        masked_code, masked = _run(result.config_path, legacy, candidate, tmp_path / "masked")
+        masked_code, masked, console = _run(
+            result.config_path, legacy, candidate, tmp_path / "masked"
+        )
         files = _written(tmp_path / "masked")
         shown_config = tmp_path / "shown.toml"
         shown_config.write_text(
             result.text.replace("[external]\n", "[external]\nshow_data_values = true\n")
         )
-        shown_code, shown = _run(shown_config, legacy, candidate, tmp_path / "shown")
+        shown_code, shown, shown_console = _run(shown_config, legacy, candidate, tmp_path / "shown")
         shown_files = _written(tmp_path / "shown")
         # the user's files: read, every write restored
         assert {k: _titles(p) for k, p in dbs.items()} == before
@@ -107,7 +112,8 @@ def test_a_stored_value_reaches_a_drift_masked_unless_the_config_allows_it(
     assert "show_data_values = true" in replay
     assert "show_data_values = true" in files["parity.html"]
     assert {"results.json", "parity.html", "junit.xml"} <= set(files)
-    for name, text in files.items():
+    assert "masked: body title: <data:notes.title>" in console
+    for name, text in {**files, "console": console}.items():
         for title in NOTES:
             assert title not in text, (title, name)
 
@@ -120,3 +126,4 @@ def test_a_stored_value_reaches_a_drift_masked_unless_the_config_allows_it(
     assert title in step["replay"]["legacy"]
     assert title in shown_files[_finding(shown)["replay"]]
     assert title in shown_files["parity.html"]
+    assert title in shown_console
