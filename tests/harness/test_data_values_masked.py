@@ -97,6 +97,11 @@ def test_a_stored_value_reaches_a_drift_masked_unless_the_config_allows_it(
         )
         shown_code, shown, shown_console = _run(shown_config, legacy, candidate, tmp_path / "shown")
         shown_files = _written(tmp_path / "shown")
+        off_config = tmp_path / "off.toml"  # values from the data off: the drift is missed
+        off_config.write_text(
+            result.text.replace("[profiles.dev]\n", "[profiles.dev]\ndata_values = 0\n")
+        )
+        _, off, _ = _run(off_config, legacy, candidate, tmp_path / "off")
         # the user's files: read, every write restored
         assert {k: _titles(p) for k, p in dbs.items()} == before
 
@@ -116,6 +121,9 @@ def test_a_stored_value_reaches_a_drift_masked_unless_the_config_allows_it(
     for name, text in {**files, "console": console}.items():
         for title in NOTES:
             assert title not in text, (title, name)
+
+    # only a case that took a stored title reaches it
+    assert WHERE not in {(f["operation"], f["location"]) for f in off["findings"]}
 
     # allowed: the same finding, its stored title shown everywhere, nothing masked
     assert shown_code == 1, shown["verdict"]
