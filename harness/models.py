@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "NOT_SET",
+    "DataValue",
     "Difference",
     "ExchangeResult",
     "PreparedRequest",
@@ -29,6 +30,24 @@ NOT_SET: Any = _NotSet()
 """An absent body; distinct from a JSON ``null``."""
 
 
+class DataValue(NamedTuple):
+    """A value a case took from a database (``harness.cases.datavalues``): where it sits in
+    the request and where it came from. ``private``: a user's data (URL mode), shown as
+    ``<data:table.column>`` wherever parity writes the request out, unless the config
+    allows it (``[external] show_data_values``)."""
+
+    location: str  # "query" | "body" | "path"
+    keys: tuple[str, ...]  # the parameter's name, or the JSON body field's path
+    origin: str  # "db:<table>.<column>[:words|:time]"
+    private: bool = False
+
+    @property
+    def placeholder(self) -> str:
+        """``<data:notes.title>``: what a report shows instead of a private value."""
+        name = self.origin.removeprefix("db:").split(":", 1)[0]
+        return f"<data:{name}>"
+
+
 @dataclass(frozen=True)
 class PreparedRequest:
     """One generated request, encoded once so both targets receive identical bytes.
@@ -48,6 +67,8 @@ class PreparedRequest:
     mode: str  # "positive" | "negative" | "combined" (inputs crossed on purpose) | "probe" ...
     shrinkable: bool = True  # JSON bodies and query strings can be reduced; multipart cannot
     path_params: tuple[tuple[str, str], ...] = ()  # raw values, for re-filling the template
+    # values taken from a database, by place (kept by ``rebuild``; not part of the signature)
+    data_values: tuple[DataValue, ...] = ()
 
     @property
     def size(self) -> int:

@@ -3,7 +3,9 @@
 Enters: ``Contract``/``Operation`` and ``Profile`` (setup), a seed. Leaves: ``PreparedRequest``
 (models) lists per operation, from ``source.CaseSource`` (generation in a spawned worker and
 the case cache), ``edges`` (limits), ``fixtures`` (named real rows), ``files`` (multipart
-parts), ``sequences`` (lockstep runs along OpenAPI links). May import: setup, errors, models.
+parts), ``sequences`` (lockstep runs along OpenAPI links), ``datavalues`` (values learned
+from the data), ``masking`` (a request as reports show it: a user's data as placeholders).
+May import: setup, errors, models.
 """
 
 from __future__ import annotations

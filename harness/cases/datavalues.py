@@ -241,6 +241,8 @@ class ValueSource:
 
     values: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     masked: set[str] = field(default_factory=set)
+    # learned from a user's database (URL mode): every ``db:`` origin is private
+    private: bool = False
     # instants each side stamped itself (rows written after the snapshot, e.g. at login),
     # per origin ``db:<table>.<column>:time``: one value per side (see :class:`Paired`)
     paired: dict[str, list[Paired]] = field(default_factory=dict)
@@ -355,6 +357,21 @@ class ValueSource:
             mine += [i for i in visible if i not in mine]
             others += [i for i in hidden if i not in others and i not in mine]
         return mine[:4], list(dict.fromkeys(others))[:4]
+
+    def id_origin(self, name: str, value: Any) -> str | None:
+        """Where an id :meth:`ids_for` gave came from: ``db:<table>.id`` when only the data
+        holds it, None when a list answer showed it (the service's own answer)."""
+        tables = self.tables_named(name)
+        table = next((t for t in tables if t in self.scoped_ids or t in self.seen_ids), None)
+        if table is None:
+            return None
+        if any(value in ids for ids in self.seen_ids.get(table, {}).values()):
+            return None
+        return f"db:{table}.id"
+
+    def is_private(self, origin: str) -> bool:
+        """Is a value of this origin a user's data (masked in reports unless allowed)?"""
+        return origin in self.masked or (self.private and origin.startswith("db:"))
 
     def observe(self, table: str, role: str, ids: Iterable[Any]) -> None:
         """A list answer showed ``role`` these ids of ``table``."""
@@ -501,11 +518,13 @@ class ValueSource:
 
     def shown(self, value: Any, origin: str) -> str:
         """A value as a report may show it."""
-        return "<from the data>" if origin in self.masked else repr(value)
+        return "<from the data>" if self.is_private(origin) else repr(value)
 
     def learn_sqlite(self, path: Path, *, private: bool = False) -> None:
         """Whole values, words and prefixes of text columns, time variants of stored
-        instants, the newest and oldest rows' ids; per column name and per ``table.id``."""
+        instants, the newest and oldest rows' ids; per column name and per ``table.id``.
+        ``private``: a user's data (URL mode), every origin masked."""
+        self.private = self.private or private
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             tables = [

@@ -229,8 +229,9 @@ def multipart_request(
 def rebuild(
     req: PreparedRequest, *, json_body: Any = NOT_SET, raw_kwargs: dict[str, Any] | None = None
 ) -> PreparedRequest:
-    """``req`` with another body: same operation, path, query, headers, role and mode."""
-    return build_request(
+    """``req`` with another body: same operation, path, query, headers, role and mode (and
+    the places of values taken from the data, whatever the new body holds there)."""
+    out = build_request(
         operation=req.operation,
         method=req.method,
         path=req.path,
@@ -241,6 +242,7 @@ def rebuild(
         json_body=json_body,
         raw_kwargs=raw_kwargs,
     )
+    return replace(out, data_values=req.data_values) if req.data_values else out
 
 
 def _from_case(

@@ -27,7 +27,7 @@ from typing import Any
 from harness.cases.edges import boundary_cases
 from harness.cases.generation import GenerationStats, build_request, generate_cases
 from harness.errors import HarnessError
-from harness.models import NOT_SET, PreparedRequest
+from harness.models import NOT_SET, DataValue, PreparedRequest
 from harness.setup.config import AuthConfig, Profile
 from harness.setup.contract import Contract, Operation, load_contract
 
@@ -395,4 +395,9 @@ def request_from_json(data: dict[str, Any]) -> PreparedRequest:
     fields = {k: _decode(v) for k, v in data.items()}
     for name in ("query", "headers", "path_params"):
         fields[name] = tuple(tuple(pair) for pair in fields[name])
+    if "data_values" in fields:
+        fields["data_values"] = tuple(
+            DataValue(loc, tuple(keys), origin, private)
+            for loc, keys, origin, private in fields["data_values"]
+        )
     return PreparedRequest(**fields)

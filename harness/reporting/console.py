@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.cases.masking import SHOW_HINT
 from harness.reporting import as_document
 from harness.reporting.results import (
     CaseDone,
@@ -134,6 +135,12 @@ def _print_tables(results: Any, console: Console) -> None:
                 curl = step.get("curl", {}).get(key)
                 if curl:
                     console.print(f"  {key}: {curl}", soft_wrap=True, markup=False)
+            if step.get("masked"):
+                console.print(
+                    f"  masked: {'; '.join(step['masked'])} ({SHOW_HINT})",
+                    soft_wrap=True,
+                    markup=False,
+                )
 
 
 def _print_footer(results: Any, console: Console) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from harness.cases.masking import SHOW_HINT
 from harness.reporting import as_document
 from harness.reporting.results import SCHEMA_VERSION, Results, gap_text
 from harness.reporting.writediff import write_diff
@@ -202,6 +203,7 @@ def _finding_view(finding: Mapping[str, Any]) -> dict[str, Any]:
                 "legacy_lines": highlight((step.get("legacy") or {}).get("body"), body_paths),
                 "candidate_lines": highlight((step.get("candidate") or {}).get("body"), body_paths),
                 "curl": step.get("curl") or {},
+                "masked": step.get("masked") or [],
             }
         )
     writes = example.get("db_writes") or {}
@@ -287,6 +289,7 @@ def render_html(
         "traffic_gaps": [
             (g["operation"], gap_text(g)) for g in (results.get("traffic") or {}).get("gaps") or []
         ],
+        "show_hint": SHOW_HINT,
     }
     return _environment().get_template("report.html.j2").render(**context)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.cases.masking import SHOW_HINT
 from harness.reporting import as_document
 from harness.reporting.results import Results
 
@@ -22,6 +23,8 @@ def _finding_text(finding: Mapping[str, Any]) -> str:
     for step in (finding.get("example") or {}).get("steps") or []:
         for side, curl in (step.get("curl") or {}).items():
             lines.append(f"{side}: {curl}")
+        if step.get("masked"):
+            lines.append(f"masked: {'; '.join(step['masked'])} ({SHOW_HINT})")
     return "\n".join(lines)
 
 

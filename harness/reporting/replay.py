@@ -12,6 +12,7 @@ import re
 import shlex
 from pathlib import Path
 
+from harness.cases.masking import SHOW_HINT
 from harness.reporting.results import Finding, Results
 
 __all__ = ["replay_script", "write_replay"]
@@ -39,6 +40,10 @@ def replay_script(results: Results, finding: Finding) -> str:
         if base:
             lines.append(f"#   the run's {key}: {base}")
     lines.append("#   a token: what a login as that role returned on that side ([auth] login)")
+    masked = list(dict.fromkeys(m for step in steps for m in step.masked))
+    if masked:
+        lines.append("# Masked: " + "; ".join(masked) + " - put a stored value in its place,")
+        lines.append(f"#   or: {SHOW_HINT}")
     source = finding.capture
     if source is not None:
         lines.append(f"# From captured traffic: {source.entry} (caller {source.caller}).")

@@ -232,6 +232,12 @@ class Step(_Model):
         default_factory=dict,
         description='the curl line with the base URL as "${LEGACY_URL}" / "${CANDIDATE_URL}"',
     )
+    masked: list[str] = Field(
+        default_factory=list,
+        description="values read from the user's database (URL mode) that the request, curl "
+        'and replay lines show as placeholders, one per place: "query q: <data:notes.title>"; '
+        "`[external] show_data_values = true` shows them",
+    )
 
 
 class DiffEntry(_Model):

@@ -26,31 +26,60 @@ from harness.cases.datavalues import Paired, Scoped, ValueSource
 from harness.cases.edges import resolve_ref
 from harness.cases.fixtures import Slot, apply, list_items
 from harness.cases.generation import build_request
+from harness.cases.masking import SHOW_HINT
 from harness.cases.paging import page_size_of
+from harness.models import DataValue
 
 if TYPE_CHECKING:
     from harness.models import PreparedRequest
     from harness.run.context import RunContext
     from harness.setup.contract import Operation
 
-__all__ = ["combination_cases", "data_cases", "data_slots", "scoped_cases", "value_source"]
+__all__ = [
+    "combination_cases",
+    "data_cases",
+    "data_slots",
+    "scoped_cases",
+    "tag_value",
+    "value_source",
+]
 
 _SIDES = ("legacy", "candidate")
 _TERM = re.compile(r"^(q|query|search|term|text|keyword|keywords|filter|name)$", re.IGNORECASE)
 
 
+def _data_file(ctx: RunContext) -> Path | None:
+    """The SQLite file values are learned from: the seeded snapshot (managed mode); in URL
+    mode with ``[external] databases``, the legacy's baseline copy (taken after the logins,
+    before the first case, through SQLite's backup API: the user's file is only read)."""
+    if ctx.pair.snapshot is not None:
+        return ctx.pair.snapshot
+    legacy = ctx.pair.watchers.get("legacy")
+    if ctx.pair.mode == "external" and getattr(legacy, "engine", None) == "sqlite":
+        baseline = getattr(legacy, "baseline", None)
+        return Path(baseline) if baseline is not None else None
+    return None
+
+
 def value_source(ctx: RunContext) -> ValueSource | None:
-    """The run's value source, learned once from the seeded snapshot (managed mode)."""
+    """The run's value source, learned once from the seeded snapshot (managed mode) or the
+    legacy's database (URL mode: a user's data, every origin private)."""
     cached: object = getattr(ctx, "_data_values", False)
     if cached is None or isinstance(cached, ValueSource):
         return cached
     source: ValueSource | None = None
-    snapshot = ctx.pair.snapshot
+    snapshot = _data_file(ctx)
+    private = ctx.pair.mode == "external"
     if snapshot is not None:
         source = ValueSource()
-        source.learn_sqlite(snapshot)
+        source.learn_sqlite(snapshot, private=private)
+        if private:
+            ctx.stats.notes.append(
+                "data values: learned from the legacy's database (URL mode)"
+                + ("" if ctx.config.external.show_data_values else f"; {SHOW_HINT}")
+            )
         if ctx.profile.scoped_values > 0:
-            source.learn_scoped(snapshot)
+            source.learn_scoped(snapshot, private=private)
             auth = ctx.config.auth
             logins = {
                 name: role.body
@@ -61,7 +90,7 @@ def value_source(ctx: RunContext) -> ValueSource | None:
         # rows written since the snapshot (logins...): each side's own stamped instants
         watchers = ctx.pair.watchers
         if all(k in watchers and watchers[k].engine == "sqlite" for k in _SIDES):
-            source.learn_paired(*(Path(str(watchers[k].live)) for k in _SIDES))
+            source.learn_paired(*(Path(str(watchers[k].live)) for k in _SIDES), private=private)
     if ctx.config.traffic.values_from:
         source = source or ValueSource()
         _learn_traffic(ctx, source)
@@ -129,9 +158,9 @@ def data_slots(op: Operation, root: dict[str, Any]) -> list[tuple[Slot, str]]:
     return out
 
 
-def _ranked(source: ValueSource, suffix: str, path: str) -> list[Any]:
-    """Values of every column whose origin ends with ``suffix``, those of a table the path
-    names (``/api/events`` -> ``events``) first."""
+def _ranked(source: ValueSource, suffix: str, path: str) -> list[tuple[Any, str]]:
+    """(value, origin) of every column whose origin ends with ``suffix``, those of a table
+    the path names (``/api/events`` -> ``events``) first."""
     segments = {s.lower() for s in re.split(r"[/{}]", path) if s}
     pairs = [(v, o) for v, o in source.all() if o.endswith(suffix)]
 
@@ -142,10 +171,10 @@ def _ranked(source: ValueSource, suffix: str, path: str) -> list[Any]:
     paired = [(v, o) for o, vals in source.paired.items() if o.endswith(suffix) for v in vals]
     # a named table's own stamped instants first (their exact values are the boundaries)
     return (
-        [v for v, o in paired if named(o)]
-        + [v for v, o in pairs if named(o)]
-        + [v for v, o in pairs if not named(o)]
-        + [v for v, o in paired if not named(o)]
+        [(v, o) for v, o in paired if named(o)]
+        + [(v, o) for v, o in pairs if named(o)]
+        + [(v, o) for v, o in pairs if not named(o)]
+        + [(v, o) for v, o in paired if not named(o)]
     )
 
 
@@ -158,19 +187,37 @@ def _required_query(op: Operation, root: dict[str, Any]) -> set[str]:
     }
 
 
-def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[Any]:
-    found = [v for v, _ in source.for_field(name)]
+def _values(source: ValueSource, name: str, kind: str, path: str = "") -> list[tuple[Any, str]]:
+    """(value, origin) for a slot of this name and kind, each value once."""
+    found = source.for_field(name)
     if kind == "integer":
-        found = [v for v in found if isinstance(v, int) and not isinstance(v, bool)]
+        found = [(v, o) for v, o in found if isinstance(v, int) and not isinstance(v, bool)]
         return found if re.search(r"(^id$|Id$|_id$)", name) else []
-    found = [v for v in found if isinstance(v, str)]
+    found = [(v, o) for v, o in found if isinstance(v, str)]
     if kind == "time":  # a column of the parameter's name: its stamped instants first
-        found = [*source.paired_for(name), *found]
+        key = "." + _snake(name) + ":time"
+        paired = [(v, o) for o, vals in source.paired.items() if o.endswith(key) for v in vals]
+        found = [*paired, *found]
     if not found and kind == "time":
         found = _ranked(source, ":time", path)
     if not found and kind == "text" and _TERM.match(name):
         found = _ranked(source, ":words", path)
-    return list(dict.fromkeys(found))
+    seen: dict[Any, str] = {}
+    for value, origin in found:
+        seen.setdefault(value, origin)
+    return list(seen.items())
+
+
+def tag_value(
+    req: PreparedRequest, source: ValueSource, slot: Slot, origin: str | None
+) -> PreparedRequest:
+    """``req`` noting that ``slot`` holds a value from ``origin`` (private where the source
+    masks it: a user's data), in place of an earlier note on the same place."""
+    if origin is None:
+        return req
+    mark = DataValue(slot.location, slot.keys, origin, source.is_private(origin))
+    kept = tuple(d for d in req.data_values if (d.location, d.keys) != (mark.location, mark.keys))
+    return replace(req, data_values=(*kept, mark))
 
 
 def data_cases(
@@ -202,7 +249,7 @@ def data_cases(
         if len(out) >= budget:
             break
         slot, vals = slots[i % len(slots)]
-        value = vals[(i // len(slots)) % len(vals)]
+        value, origin = vals[(i // len(slots)) % len(vals)]
         bases = [c for c in positive if slot.location != "body" or isinstance(c.body, dict)]
         if not bases:
             continue
@@ -219,10 +266,12 @@ def data_cases(
         mine = None
         if isinstance(value, Paired):
             mine = apply(base, op, slot, value.candidate)
+            mine = mine and tag_value(mine, source, slot, origin)
             value = value.legacy
         one = apply(base, op, slot, value)
         if one is None or one.signature() in known:
             continue
+        one = tag_value(one, source, slot, origin)
         known.add(one.signature())
         out.append((one, mine))
     return out
@@ -243,11 +292,15 @@ def combination_cases(
     configured = set(ctx.config.fixture_rules())
     kinds = {s.name: k for s, k in data_slots(op, root) if s.location == "query"}
 
+    from_data: dict[tuple[str, str], str] = {}  # (name, text) -> origin
+
     def extra(name: str) -> list[Any]:
         if source is None or name in configured or name not in kinds:
             return []
         found = _values(source, name, kinds[name], op.path)
-        return [v for v in found if not isinstance(v, Paired)][:2]
+        picked = [(v, o) for v, o in found if not isinstance(v, Paired)][:2]
+        from_data.update({(name, _text(v)): o for v, o in picked})
+        return [v for v, _ in picked]
 
     dims = query_dimensions(op.api.definition.raw.get("parameters") or [], root, extra)
     rows = pairwise(dims, budget)
@@ -268,6 +321,10 @@ def combination_cases(
             if value is not ABSENT
         )
         one = replace(base, query=query, role=roles[index % len(roles)])
+        if source is not None:
+            for name, text in query:
+                slot = Slot(name, "query", (name,))
+                one = tag_value(one, source, slot, from_data.get((name, text)))
         if one.signature() not in known:
             known.add(one.signature())
             out.append(one)
@@ -384,37 +441,50 @@ def scoped_cases(
         pick = min(bases, key=lambda c: len(c.query))
         return replace(pick, query=tuple((k, v) for k, v in pick.query if k in required))
 
-    plans: list[tuple[Any, Any, str | None, Any, Any]] = []  # slot, value, role, filter, at
+    # slot, (value, its origin), role, the scope filter, (its value, its origin)
+    Plan = tuple[Any, tuple[Any, str | None], str | None, Any, tuple[Any, str | None]]
+    plans: list[Plan] = []
     for slot, found in _interleave(matching):
+        table = found.origin.removeprefix("db:").split(".", 1)[0]
+        at_origin = f"db:{table}.{found.scope_column}"
         for role in roles:
             own = source.role_scopes.get(role or "", {}).get(found.scope_column)
-            plans.append((slot, found.value, role, None, None))
+            plans.append((slot, (found.value, found.origin), role, None, (None, None)))
             filt = filters.get(found.scope_column)
             if filt is None:
                 continue
             if own is not None:  # the caller filters on its own scope: the value is elsewhere
-                plans.append((slot, found.value, role, filt, own))
+                plans.append((slot, (found.value, found.origin), role, filt, (own, at_origin)))
             if found.scope is not None and found.scope != own:
-                plans.append((slot, found.value, role, filt, found.scope))
-    id_plans: list[list[tuple[Any, Any, str | None, Any, Any]]] = []
+                plans.append(
+                    (slot, (found.value, found.origin), role, filt, (found.scope, at_origin))
+                )
+    id_plans: list[list[Plan]] = []
     for slot in ids:
         for role in roles:
             mine, others = source.ids_for(slot.name, role)
             # a row the role cannot see first (the 403/404 boundary), then one it can
-            id_plans.append([(slot, v, role, None, None) for v in _interleave([others, mine])])
+            id_plans.append(
+                [
+                    (slot, (v, source.id_origin(slot.name, v)), role, None, (None, None))
+                    for v in _interleave([others, mine])
+                ]
+            )
     ordered = _interleave([plans, _interleave(id_plans)])
     known = {c.signature() for c in cases}
     out: list[PreparedRequest] = []
     shown = 0
-    for slot, value, role, filt, at in ordered:
+    for slot, (value, origin), role, filt, (at, at_from) in ordered:
         if len(out) >= budget:
             break
         base = base_for(slot)
         if base is None:
             continue
         one = apply(replace(base, role=role), op, slot, value)
+        one = one and tag_value(one, source, slot, origin)
         if one is not None and filt is not None:
             one = apply(one, op, filt, at)
+            one = one and tag_value(one, source, filt, at_from)
         if one is None or one.signature() in known:
             continue
         known.add(one.signature())

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from harness.cases.masking import (
+    echoed,
+    mask_echoes,
+    mask_request,
+    masked_places,
+    unquote_placeholders,
+)
 from harness.compare.comparison import shown_headers
 from harness.compare.findings import Group, finding_ids
 from harness.compare.normalization import JsonText, shape
@@ -202,40 +209,71 @@ def _int(code: str) -> int:
     return int(code) if code.isdigit() else -1
 
 
+def _shown(req: PreparedRequest, config: ParityConfig) -> PreparedRequest:
+    """``req`` as parity writes it out: values read from a user's database as placeholders
+    (``harness.cases.masking``), unless ``[external] show_data_values``."""
+    return req if config.external.show_data_values else mask_request(req)
+
+
+def _echoes(config: ParityConfig, exchanges: list[ExchangeResult]) -> dict[str, str]:
+    """The private texts these exchanges' requests carried (``harness.cases.masking``)."""
+    if config.external.show_data_values:
+        return {}
+    out: dict[str, str] = {}
+    for ex in exchanges:
+        out.update(echoed(ex.request))
+        if ex.candidate_request is not None:
+            out.update(echoed(ex.candidate_request))
+    return out
+
+
 def _step(ctx: RunContext, ex: ExchangeResult) -> Step:
-    req = ex.request
+    req = _shown(ex.request, ctx.config)
+    theirs = _shown(ex.candidate_request, ctx.config) if ex.candidate_request else None
     shown = shown_headers(ctx.config.compare)
     auth = ctx.config.auth
     scheme = auth.for_role(req.role) if auth else AuthScheme()
     curl = {
-        key: curl_line(
-            ctx.pair.targets[key].base_url,
-            (ex.candidate_request or req) if key == "candidate" else req,
-            scheme=scheme,
-            token_var=f"{key.upper()}_TOKEN",
+        key: unquote_placeholders(
+            curl_line(
+                ctx.pair.targets[key].base_url,
+                (theirs or req) if key == "candidate" else req,
+                scheme=scheme,
+                token_var=f"{key.upper()}_TOKEN",
+            )
         )
         for key in ("legacy", "candidate")
         if key in ctx.pair.targets
     }
     replay = {
-        key: curl_line(
-            "",
-            (ex.candidate_request or req) if key == "candidate" else req,
-            scheme=scheme,
-            token_var=f"{key.upper()}_TOKEN",
-            url_var=f"{key.upper()}_URL",
+        key: unquote_placeholders(
+            curl_line(
+                "",
+                (theirs or req) if key == "candidate" else req,
+                scheme=scheme,
+                token_var=f"{key.upper()}_TOKEN",
+                url_var=f"{key.upper()}_URL",
+            )
         )
         for key in ("legacy", "candidate")
     }
+    echoes = _echoes(ctx.config, [ex])
     step = Step(
         request=request_info(req, ctx.config),
-        legacy=ResponseInfo.model_validate(jsonable(ex.legacy.to_dict(shown))),
-        candidate=ResponseInfo.model_validate(jsonable(ex.candidate.to_dict(shown))),
+        legacy=ResponseInfo.model_validate(mask_echoes(jsonable(ex.legacy.to_dict(shown)), echoes)),
+        candidate=ResponseInfo.model_validate(
+            mask_echoes(jsonable(ex.candidate.to_dict(shown)), echoes)
+        ),
         curl=curl,
         replay=replay,
     )
-    if ex.candidate_request is not None and ex.candidate_request.signature() != req.signature():
-        step.candidate_request = request_info(ex.candidate_request, ctx.config)
+    if theirs is not None and theirs.signature() != req.signature():
+        step.candidate_request = request_info(theirs, ctx.config)
+    if not ctx.config.external.show_data_values:
+        places = masked_places(ex.request)
+        if ex.candidate_request is not None:
+            places += [p for p in masked_places(ex.candidate_request) if p not in places]
+        step.masked = places
     return step
 
 
@@ -257,6 +295,7 @@ def _finding(
     same = [d for d in ex.differences if (d.location, d.kind, d.cause) in places]
     same.sort(key=lambda d: (d.location, d.kind) != (group.location, group.kind))
     rule = group.accepted_by
+    echoes = _echoes(ctx.config, [ex, *(group.steps or [])])
     summary = group.difference.summary
     if group.cause:
         cause = group.cause if len(group.cause) <= 120 else group.cause[:119] + "…"
@@ -295,13 +334,18 @@ def _finding(
         accepted_expires=rule.expires.isoformat() if rule else None,
         example=Example(
             steps=[_step(ctx, s) for s in (group.steps or [ex])],
-            diff=[DiffEntry(**jsonable(d.to_dict())) for d in (same or [group.difference])],
+            diff=[
+                DiffEntry(**mask_echoes(jsonable(d.to_dict()), echoes))
+                for d in (same or [group.difference])
+            ],
             other_diffs=[
-                DiffEntry(**jsonable(d.to_dict())) for d in ex.differences if d not in same
+                DiffEntry(**mask_echoes(jsonable(d.to_dict()), echoes))
+                for d in ex.differences
+                if d not in same
             ][:20],
             db_writes={
-                "legacy": _writes(ex.legacy_writes),
-                "candidate": _writes(ex.candidate_writes),
+                "legacy": mask_echoes(_writes(ex.legacy_writes), echoes),
+                "candidate": mask_echoes(_writes(ex.candidate_writes), echoes),
             },
         ),
         replay=f"replay/f-{digest}.sh",
@@ -625,7 +669,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
         unproven = _unproven(ctx)
         for item in ctx.invariants.summary():
             if isinstance(item.get("request"), PreparedRequest):
-                item = {**item, "request": request_info(item["request"], config)}
+                item = {**item, "request": request_info(_shown(item["request"], config), config)}
             invariants.append(InvariantResult.model_validate(item))
         noise = [NoiseEntry(**e) for e in ctx.noise.results(ctx.stats.cases_per_op())]
     accepted = [
@@ -712,7 +756,7 @@ def build_results(meta: RunMeta, config: ParityConfig, ctx: RunContext | None) -
                 count=count,
                 statuses=f"{example.legacy.status} vs {example.candidate.status}",
                 breaks=broken,
-                request=request_info(example.request, ctx.config),
+                request=request_info(_shown(example.request, ctx.config), ctx.config),
             )
             for op_id, (count, example, broken) in sorted(ctx.stats.accepted_inputs.items())
         ]

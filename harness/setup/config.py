@@ -821,6 +821,16 @@ class ExternalConfig(_Strict):
         "parity restores each database after a write, and interop runs when both are SQLite "
         "and `[services]` say how to start each side",
     )
+    show_data_values: bool = Field(
+        False,
+        description="show the values parity took from a user's data as they are in the "
+        "console, the HTML report, results.json, JUnit, curl lines and replay scripts: in URL "
+        "mode, those read from the legacy's database (`databases`: search terms, filters, "
+        "ids and instants of stored rows it puts in requests), and those of `[traffic] "
+        "values_from`; false: each is a placeholder, `<data:table.column>`, also where an "
+        "answer or a written row repeats it whole, and each step lists them (`masked`). "
+        "Values of a snapshot parity seeded (managed mode) are never masked",
+    )
 
     @model_validator(mode="after")
     def _inputs_of_a_command(self) -> ExternalConfig:

@@ -71,14 +71,18 @@ def test_a_run_takes_values_from_the_configured_traffic(tmp_path: Path) -> None:
         traffic=TrafficConfig(values_from=["seen.jsonl"]),
         resolve=lambda name: tmp_path / name,
     )
-    ctx = SimpleNamespace(config=config, pair=SimpleNamespace(snapshot=None), stats=RunStats())
+    ctx = SimpleNamespace(
+        config=config,
+        pair=SimpleNamespace(snapshot=None, mode="managed", watchers={}),
+        stats=RunStats(),
+    )
     source = value_source(ctx)  # type: ignore[arg-type]
     assert source is not None
     assert source.for_field("q") == [("flood", "traffic")]
     assert "1 values from traffic" in ctx.stats.notes[0]
     ctx2 = SimpleNamespace(
         config=SimpleNamespace(traffic=TrafficConfig()),
-        pair=SimpleNamespace(snapshot=None),
+        pair=SimpleNamespace(snapshot=None, mode="managed", watchers={}),
         stats=RunStats(),
     )
     assert value_source(ctx2) is None  # type: ignore[arg-type]

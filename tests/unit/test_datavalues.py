@@ -95,10 +95,12 @@ def test_slots_and_values_for_an_operation() -> None:
     src.add("title", ["Kyiv"], "db:cases.title:words")
     src.add("created_at", ["2026-01-01T00:00:00Z"], "db:cases.created_at:time")
     src.add("n", [5], "db:x.n")
-    assert _values(src, "caseId", "integer") == [3, 9]
+    # each value with its origin (a case notes where its values came from)
+    assert _values(src, "caseId", "integer") == [(3, "db:cases.id"), (9, "db:cases.id")]
     assert _values(src, "n", "integer") == []  # a count, not an id: no row to select
-    assert _values(src, "q", "text") == ["Kyiv"]  # a search term: words of stored texts
-    assert _values(src, "since", "time") == ["2026-01-01T00:00:00Z"]
+    # a search term: words of stored texts
+    assert _values(src, "q", "text") == [("Kyiv", "db:cases.title:words")]
+    assert _values(src, "since", "time") == [("2026-01-01T00:00:00Z", "db:cases.created_at:time")]
 
 
 def _stamped(path: Path, stamps: list[str]) -> None:

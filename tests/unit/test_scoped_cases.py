@@ -144,3 +144,56 @@ def test_rows_without_a_list_take_the_snapshot_scopes(tmp_path: Path) -> None:
     assert None not in got  # anonymous: no user row, nothing to tell
     ctx.profile.scoped_values = 0
     assert _snapshot_visible(ctx, op, "ticketId", ["red"]) == {}
+
+
+def test_cases_note_the_values_they_took_from_a_users_data(tmp_path: Path) -> None:
+    from harness.cases.masking import mask_request
+
+    ctx = _ctx(tmp_path, 40, {"red": [1, 3], "blue": [4]})
+    ctx._data_values.private = True  # learned from a user's database (URL mode)
+    op = ctx.contract.get("GET /api/tickets")
+    out = scoped_cases(ctx, op, [_base(op, (("q", "x"),))])
+    (mark,) = out[0].data_values
+    assert (mark.location, mark.keys, mark.private) == ("query", ("q",), True)
+    assert mark.origin.startswith("db:")
+    filtered = next(c for c in out if "team" in dict(c.query))
+    assert {d.keys for d in filtered.data_values} == {("q",), ("team",)}
+    table = filtered.data_values[0].origin.removeprefix("db:").split(".")[0]
+    shown = dict(mask_request(filtered).query)
+    assert shown["q"].startswith(f"<data:{table}.")
+    assert shown["team"] == f"<data:{table}.team>"  # the scope filter's value: the data's too
+    # ids: one a list answer showed is the service's own; one only the data holds is noted
+    op = ctx.contract.get("GET /api/notes")
+    ids = scoped_cases(ctx, op, [_base(op, ())])
+    noted = {dict(c.query)["ticketId"]: bool(c.data_values) for c in ids}
+    assert noted, ids
+    assert all(tagged == (value not in {"1", "3", "4"}) for value, tagged in noted.items())
+    assert any(noted.values())
+    # a managed snapshot's values: noted, never private
+    (tmp_path / "managed").mkdir()
+    managed = _ctx(tmp_path / "managed", 40, {})
+    op = managed.contract.get("GET /api/tickets")
+    out = scoped_cases(managed, op, [_base(op, (("q", "x"),))])
+    assert out[0].data_values
+    assert not any(d.private for c in out for d in c.data_values)
+    assert mask_request(out[0]) is out[0]
+
+
+def test_rows_path_ids_from_the_data_are_noted(tmp_path: Path) -> None:
+    from harness.cases.sequences import fill
+    from harness.run.phases.rows import _snapshot_visible, _tag_snapshot_ids
+
+    ctx = _ctx(tmp_path, 12, {})
+    ctx._data_values.private = True
+    path = "/api/v2/tickets/{ticketId}/close"
+    op = SimpleNamespace(path=path, id=f"POST {path}", method="POST")
+    visible = _snapshot_visible(ctx, op, "ticketId", ["red", "blue"])
+    base = build_request(
+        operation=op.id, method="POST", path=path, query=(), headers=(), role="red", mode="x"
+    )
+    cases = [fill(base, path, {"ticketId": v}) for v, _ in visible["red"]]
+    cases.append(fill(base, path, {"ticketId": 999}))  # not from the data
+    tagged = _tag_snapshot_ids(ctx, op, "ticketId", visible, cases)
+    assert [bool(c.data_values) for c in tagged] == [True] * (len(cases) - 1) + [False]
+    assert tagged[0].data_values[0].origin == "db:tickets.id"
+    assert tagged[0].data_values[0].private

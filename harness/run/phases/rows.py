@@ -24,7 +24,7 @@ from typing import Any
 from harness.cases.combos import covered_pairs
 from harness.cases.edges import resolve_ref
 from harness.cases.files import grown
-from harness.cases.fixtures import list_items
+from harness.cases.fixtures import Slot, list_items
 from harness.cases.generation import ENCODING_ERRORS, build_request, multipart_request, rebuild
 from harness.cases.sequences import fill, resolve
 from harness.cases.statebodies import RowState, body_dimensions, body_for, state_body_rows
@@ -32,7 +32,7 @@ from harness.errors import HarnessError
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
-from harness.run.datacases import value_source
+from harness.run.datacases import tag_value, value_source
 from harness.run.readback import ReadBack
 from harness.setup.contract import Link, Operation, match_operation
 
@@ -212,7 +212,8 @@ class Rows:
         ctx.stats.row_states.setdefault(op.id, set()).update(
             state for ids in visible.values() for _, state in ids
         )
-        return out + self._state_bodies(ctx, op, param, visible, bases)
+        out += self._state_bodies(ctx, op, param, visible, bases)
+        return _tag_snapshot_ids(ctx, op, param, visible, out)
 
     def _state_bodies(
         self,
@@ -413,6 +414,40 @@ def _linked(
     return out[0], out[1]
 
 
+def _path_table(op: Operation, param: str) -> str:
+    """The table a path parameter indexes: ``/jobs/{id}`` -> ``jobs``."""
+    head = op.path.split("{" + param + "}", 1)[0].rstrip("/")
+    return head.rsplit("/", 1)[-1].replace("-", "_").lower()
+
+
+_SNAPSHOT_STATES = ("scoped in (snapshot)", "scoped out (snapshot)")
+
+
+def _tag_snapshot_ids(
+    ctx: RunContext,
+    op: Operation,
+    param: str,
+    visible: dict[str | None, list[tuple[Any, str]]],
+    cases: list[PreparedRequest],
+) -> list[PreparedRequest]:
+    """The cases whose path id the value source took from the data (no list answer showed
+    it), noted as such (``PreparedRequest.data_values``: masked in reports in URL mode)."""
+    ids = {v for found in visible.values() for v, state in found if state in _SNAPSHOT_STATES}
+    source = value_source(ctx) if ids else None
+    if source is None:
+        return cases
+    table = _path_table(op, param)
+    seen = {str(v) for shown in source.seen_ids.get(table, {}).values() for v in shown}
+    stored = {str(v) for v in ids} - seen
+    slot = Slot(param, "path", (param,))
+    return [
+        tag_value(c, source, slot, f"db:{table}.id")
+        if dict(c.path_params).get(param) in stored
+        else c
+        for c in cases
+    ]
+
+
 def _snapshot_visible(
     ctx: RunContext, op: Operation, param: str, roles: list[str | None]
 ) -> dict[str | None, list[tuple[Any, str]]]:
@@ -422,15 +457,14 @@ def _snapshot_visible(
     if ctx.profile.scoped_values <= 0:
         return {}
     source = value_source(ctx)
-    head = op.path.split("{" + param + "}", 1)[0].rstrip("/")
-    table = head.rsplit("/", 1)[-1].replace("-", "_").lower()
+    table = _path_table(op, param)
     if source is None or not table:
         return {}
     out: dict[str | None, list[tuple[Any, str]]] = {}
     for role in roles:
         mine, others = source.ids_of(table, role)
-        found = [(v, "scoped in (snapshot)") for v in mine[:MAX_STATES]]
-        found += [(v, "scoped out (snapshot)") for v in others[:MAX_HIDDEN]]
+        found = [(v, _SNAPSHOT_STATES[0]) for v in mine[:MAX_STATES]]
+        found += [(v, _SNAPSHOT_STATES[1]) for v in others[:MAX_HIDDEN]]
         if found:
             out[role] = found
     return out
