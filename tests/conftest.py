@@ -148,6 +148,9 @@ SLOW: dict[str, str] = {
     # the managed pair started twice (reduce --coverage replays under coverage.py); test_reduce.py
     # keeps what coverage adds to a reduction
     "tests/traffic/test_reduce_coverage_e2e.py": "8 s",
+    # a seeded legacy (npm start: the realtime channel) and 60 simulated requests, then a
+    # replay on the managed pair; test_subscription.py keeps the format, the skip, gaps, reduce
+    "tests/traffic/test_subscription_e2e.py": "25 s",
 }
 
 

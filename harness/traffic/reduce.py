@@ -168,6 +168,8 @@ def reduce_capture(
     writers: dict[str, list[int]] = defaultdict(list)  # an id -> the writes naming it
     opened: dict[Unit, int] = {}  # a session -> the login that opened it
     for i, (ex, unit) in enumerate(zip(exchanges, units, strict=True)):
+        if ex.request.websocket:
+            continue  # a subscription is not replayed (replay.SUBSCRIPTIONS_SKIPPED)
         sig = _signature(ex, router, roles, default_role)
         status = sig[2]
         login = bool(_LOGIN.search(ex.request.path)) and ex.request.method == "POST"
