@@ -139,6 +139,15 @@ def traffic(session: nox.Session) -> None:
     session.run("python", "-m", "tests.traffic.simulate", *args)
 
 
+@nox.session(name="traffic-measure", python="3.11")
+def traffic_measure(session: nox.Session) -> None:
+    """10,000 simulated requests reduced and replayed on the managed pair, against `parity run`
+    on the same pair: prints figures (tests/traffic/measure.py; args pass through)."""
+    _install(session, "test")
+    _build_legacy(session)
+    session.run("python", "-m", "tests.traffic.measure", *session.posargs)
+
+
 @nox.session(python="3.11")
 def mutants(session: nox.Session) -> None:
     """Detection power: every mutant of the catalogue caught, the unmutated port quiet."""

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 
@@ -198,6 +198,15 @@ def _run(args: argparse.Namespace) -> int:
     return int(results.exit_code)
 
 
+def _measure_coverage(
+    config: Path, contract: Path | None, capture: Path
+) -> tuple[dict[int, frozenset[Any]], str]:
+    """``parity traffic reduce --coverage``: the replay under coverage.py (the run layer)."""
+    from harness.run.traffic_coverage import measure
+
+    return measure(config, contract, capture)
+
+
 def publish(
     results: Results,
     run_dir: Path,
@@ -347,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["traffic"]:
         from harness.traffic import cli as traffic_cli
 
-        return traffic_cli.main(argv[1:])
+        return traffic_cli.main(argv[1:], _measure_coverage)
     args = _parser().parse_args(argv)
     from harness.proc import signals
 

@@ -147,6 +147,12 @@ SLOW: dict[str, str] = {
     # a seeded legacy and 300 simulated requests (06:25 UTC); tests/traffic/test_gaps.py
     # keeps the gap list's parameters, headers and statuses in the default set
     "tests/traffic/test_gaps_e2e.py": "22 s",
+    # the managed pair started twice (reduce --coverage replays under coverage.py); test_reduce.py
+    # keeps what coverage adds to a reduction
+    "tests/traffic/test_reduce_coverage_e2e.py": "8 s",
+    # a seeded legacy (npm start: the realtime channel) and 60 simulated requests, then a
+    # replay on the managed pair; test_subscription.py keeps the format, the skip, gaps, reduce
+    "tests/traffic/test_subscription_e2e.py": "25 s",
 }
 
 

@@ -5,6 +5,8 @@ Enters: ``ParityConfig``, ``Contract`` and ``engine.RunOptions``. Leaves: ``Resu
 (``RunStarted``, ``CaseDone``, ...). ``engine`` plans the phases and opens the pair;
 ``context.RunContext`` is what every phase gets; ``phases/`` (one module a phase, each
 independent of the others); ``outcome`` builds the results; ``partition`` and ``sharding``
-are ``--shard i/n``; ``invariant_log`` runs the user's invariants after each step.
+are ``--shard i/n``; ``invariant_log`` runs the user's invariants after each step;
+``traffic_coverage`` replays a capture with the candidate under coverage.py (``parity
+traffic reduce --coverage``).
 May import: reporting, pair, db, compare, cases, setup, errors, models.
 """

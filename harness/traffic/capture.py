@@ -114,6 +114,13 @@ class CapturedRequest(_Model):
     headers: Pairs = Field(default_factory=list)
     body: Body | None = None
 
+    @property
+    def websocket(self) -> bool:
+        """A WebSocket subscription: the request asked to upgrade to one."""
+        return any(
+            k.lower() == "upgrade" and v.strip().lower() == "websocket" for k, v in self.headers
+        )
+
 
 class CapturedAnswer(_Model):
     status: int
@@ -121,6 +128,13 @@ class CapturedAnswer(_Model):
     body: Body | None = None
     served_by: Literal["legacy", "candidate", "unknown"] = Field(
         "unknown", description="which side gave the client this answer"
+    )
+    messages: list[Body] | None = Field(
+        None,
+        description="a WebSocket subscription (the request's `Upgrade: websocket`, status 101): "
+        "the frames the server sent while the caller kept it open, in order (redacted like "
+        "bodies); the exchange is written when it closed, `timings` say when it opened and "
+        "for how long",
     )
 
 
@@ -281,9 +295,13 @@ class Redactor:
         )
         answer = ex.answer
         if answer is not None:
-            answer = answer.model_copy(
-                update={"headers": self.headers(answer.headers), "body": self.body(answer.body)}
-            )
+            update: dict[str, Any] = {
+                "headers": self.headers(answer.headers),
+                "body": self.body(answer.body),
+            }
+            if answer.messages is not None:
+                update["messages"] = [self.body(m) or m for m in answer.messages]
+            answer = answer.model_copy(update=update)
         return ex.model_copy(update={"request": clean, "answer": answer})
 
 

@@ -7,7 +7,9 @@ import argparse
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness.traffic.capture import (
     Capture,
@@ -63,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--out", type=Path, required=True, help="capture file to write")
         if name == "reduce":
             cmd.add_argument("--out", type=Path, required=True, help="capture file to write")
+            cmd.add_argument(
+                "--coverage",
+                action="store_true",
+                help="replay the capture on the managed pair with the candidate under "
+                "coverage.py and also keep each request that runs port code no kept request "
+                "runs (with its id chain); needs the coverage extra",
+            )
         if name in ("gaps", "reduce"):
             cmd.add_argument("--config", type=Path, default=Path("contracts/parity.toml"))
             cmd.add_argument("--contract", type=Path, help="default: the config's contract")
@@ -87,7 +96,13 @@ def _load(args: argparse.Namespace) -> list[Capture]:
     return captures
 
 
-def main(argv: list[str]) -> int:
+# (config, contract or None, capture file) -> (capture seq -> what its request ran of the
+# port, a line saying how it was measured): harness.run.traffic_coverage.measure, given by
+# harness.cli (a layer above this one)
+Measure = Callable[[Path, Path | None, Path], tuple[dict[int, frozenset[Any]], str]]
+
+
+def main(argv: list[str], measure: Measure | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         captures = _load(args)
@@ -95,7 +110,7 @@ def main(argv: list[str]) -> int:
         print(f"parity traffic: error: {exc.message}", file=sys.stderr)
         return 2
     if args.command in ("gaps", "reduce"):
-        return _with_contract(args, captures)
+        return _with_contract(args, captures, measure)
     if args.command == "check":
         for cap in captures:
             ops = Counter(f"{e.request.method} {e.request.path}" for e in cap.exchanges)
@@ -118,7 +133,9 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _with_contract(args: argparse.Namespace, captures: list[Capture]) -> int:
+def _with_contract(
+    args: argparse.Namespace, captures: list[Capture], measure: Measure | None = None
+) -> int:
     import yaml
 
     from harness.errors import HarnessError
@@ -153,7 +170,18 @@ def _with_contract(args: argparse.Namespace, captures: list[Capture]) -> int:
             Pseudonymizer.from_env() if "PARITY_TRAFFIC_KEY" in os.environ else None,
         )
         default = config.traffic.role or (names[0] if names else None)
-        reduction = reduce_capture(captures[0], contract, base, roles, default)
+        covered = None
+        if args.coverage:
+            if measure is None:
+                print("parity traffic: error: --coverage: no replay available", file=sys.stderr)
+                return 2
+            try:
+                covered, note = measure(args.config, args.contract, args.files[0])
+            except HarnessError as exc:
+                print(f"parity traffic: error: {exc.message}", file=sys.stderr)
+                return 2
+            print(note)
+        reduction = reduce_capture(captures[0], contract, base, roles, default, covered)
         reduction.capture.write(args.out)
         print(reduction.summary())
         print(f"wrote {args.out}")

@@ -252,6 +252,8 @@ def find_gaps(captures: list[Capture], contract: Contract, base_path: str) -> Ga
     for cap in captures:
         for ex in cap.exchanges:
             req, answer = ex.request, ex.answer
+            if req.websocket:
+                continue  # a channel (AsyncAPI's, not OpenAPI's): not an HTTP operation
             hit = router.match(req.method, req.path)
             if hit is None:
                 path = req.path[len(base) :] if base and req.path.startswith(base) else req.path

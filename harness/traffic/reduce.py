@@ -1,8 +1,9 @@
 """``parity traffic reduce``: a representative part of a capture. A request is kept when it
-adds coverage (operation x role x status x response shape x parameters) or answered 5xx,
-then every earlier write that created or changed a row a kept request names (the dependency
-closure: id chains stay whole) and the login that opened each kept request's session; the
-rest repeats what is kept."""
+adds coverage (operation x role x status x response shape x parameters) or answered 5xx
+(``--coverage``: or ran code of the port no other kept request ran), then every earlier
+write that created or changed a row a kept request names (the dependency closure: id chains
+stay whole) and the login that opened each kept request's session; the rest repeats what
+is kept."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +76,10 @@ class Reduction:
     total: int
     sessions_kept: int = 0
     sessions: int = 0
+    # --coverage: requests kept because they ran code of the port no other kept one ran, and
+    # the requests their id chains and logins added (None: coverage was not measured)
+    for_coverage: int | None = None
+    for_coverage_closure: int = 0
 
     def summary(self) -> str:
         kept = len(self.capture.exchanges)
@@ -83,7 +89,14 @@ class Reduction:
             f"{self.sessions_kept} of {self.sessions} caller sessions, "
             f"{len(self.kept_callers)} of {len(self.kept_callers) + len(self.dropped_callers)} "
             f"callers; {self.signatures} distinct (operation, role, status, shape, parameters) all "
-            f"covered, every 5xx kept; dropped callers: "
+            f"covered, every 5xx kept; "
+            + (
+                f"{self.for_coverage} kept for coverage of the port "
+                f"(+{self.for_coverage_closure} they need); "
+                if self.for_coverage is not None
+                else ""
+            )
+            + "dropped callers: "
             + (", ".join(str(c) for c in self.dropped_callers) or "none")
         )
 
@@ -137,12 +150,15 @@ def reduce_capture(
     base_path: str,
     roles: dict[str, str] | None = None,
     default_role: str | None = None,
+    covered: Mapping[int, frozenset[Any]] | None = None,
 ) -> Reduction:
     """A request is kept when it adds a signature (``_signature``; ``roles``: caller
     pseudonym -> the role it replays as, so a reader's GET and an admin's are not one) or
     answered 5xx; then, transitively, every earlier successful write that created or changed
     a row a kept request names (its id chain), and the login that opened each kept
-    request's session. Everything else repeats what is kept."""
+    request's session. ``covered`` (capture seq -> what its request ran of the port, e.g.
+    coverage.py arcs) keeps, in capture order, each further request that ran something no
+    kept request ran, with its own closure. Everything else repeats what is kept."""
     roles = roles or {}
     router = Router(contract, base_path)
     units = _units(capture)
@@ -152,6 +168,8 @@ def reduce_capture(
     writers: dict[str, list[int]] = defaultdict(list)  # an id -> the writes naming it
     opened: dict[Unit, int] = {}  # a session -> the login that opened it
     for i, (ex, unit) in enumerate(zip(exchanges, units, strict=True)):
+        if ex.request.websocket:
+            continue  # a subscription is not replayed (replay.SUBSCRIPTIONS_SKIPPED)
         sig = _signature(ex, router, roles, default_role)
         status = sig[2]
         login = bool(_LOGIN.search(ex.request.path)) and ex.request.method == "POST"
@@ -164,18 +182,40 @@ def reduce_capture(
         if write and 200 <= status < 300 and not login:
             for value in _ids_created(ex) | _ids_used(ex, router):
                 writers[value].append(i)
-    pending = sorted(keep)
-    while pending:  # the id chains the kept requests stand on
-        i = pending.pop()
-        for value in _ids_used(exchanges[i], router):
-            for w in writers.get(value, ()):
-                if w < i and w not in keep:
-                    keep.add(w)
-                    pending.append(w)
-    for i in list(keep):
-        first = opened.get(units[i])
-        if first is not None:
-            keep.add(first)
+
+    def close(start: set[int]) -> set[int]:
+        """``start`` with the id chains its requests stand on and their sessions' logins."""
+        out = set(start)
+        pending = sorted(out)
+        while pending:
+            i = pending.pop()
+            for value in _ids_used(exchanges[i], router):
+                for w in writers.get(value, ()):
+                    if w < i and w not in keep and w not in out:
+                        out.add(w)
+                        pending.append(w)
+        for i in list(out):
+            first = opened.get(units[i])
+            if first is not None:
+                out.add(first)
+        return out
+
+    keep = close(keep)
+    for_coverage = with_closure = 0
+    if covered is not None:
+        ran: set[Any] = set()
+        for i in keep:
+            ran |= covered.get(exchanges[i].seq, frozenset())
+        for i, ex in enumerate(exchanges):
+            arcs = covered.get(ex.seq, frozenset())
+            if i in keep or arcs <= ran:
+                continue
+            added = close({i}) - keep
+            for_coverage += 1
+            with_closure += len(added) - 1
+            keep |= added
+            for j in added:
+                ran |= covered.get(exchanges[j].seq, frozenset())
     kept_units = {units[i] for i in keep}
     callers = list(dict.fromkeys(ex.caller for ex in exchanges))
     kept_callers = {c for c, _ in kept_units}
@@ -187,6 +227,8 @@ def reduce_capture(
         len(exchanges),
         len(kept_units),
         len(set(units)),
+        for_coverage if covered is not None else None,
+        with_closure,
     )
 
 

@@ -48,6 +48,12 @@ _ID_KEY = re.compile(r"(^id$|^ids$|Ids?$|_ids?$|ID$)")
 _ROW_KEY = re.compile(r"\[\w+=([^\]]+)\]")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 ENTRY_HEADER = "x-parity-capture"
+# a captured WebSocket subscription is recorded (its frames) but not replayed: the replay sends
+# HTTP requests, and what a channel pushes is compared by a run with [realtime]
+SUBSCRIPTIONS_SKIPPED = (
+    "realtime subscriptions (WebSocket upgrades: recorded, not replayed; a run with "
+    "[realtime] compares the channel)"
+)
 _LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
 
 
@@ -244,6 +250,9 @@ class TrafficPlan:
         for cap in captures:
             name = Path(cap.source).name
             for ex in cap.exchanges:
+                if ex.request.websocket:
+                    skipped[SUBSCRIPTIONS_SKIPPED] += 1
+                    continue
                 hit = router.match(ex.request.method, ex.request.path)
                 if hit is None:
                     skipped["not in the contract"] += 1

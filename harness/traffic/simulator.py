@@ -8,6 +8,7 @@ so on the same snapshot a seed gives the same requests on every run."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -58,6 +59,13 @@ PRIORITIES = ["low", "medium", "high", "urgent"]
 # how often a request uses what the contract does not document (the undocumented `priority`
 # filter on the case list, `Prefer: return=minimal` on a case's create or update)
 PLANTED_RATE = 0.1
+# how often a login opens the realtime channel (as the web client does), from a per-user
+# generator apart from the script's, so that a seed's HTTP requests stay what they were
+SUBSCRIBE_RATE = 0.5
+REALTIME_PATH = "/api/realtime"
+MAX_MESSAGES = 200  # frames recorded per subscription (an admin's sees every event)
+# handshake nonces: new on every connection, so not recorded (a seed's capture stays the same)
+_NONCE_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-accept"})
 NEXT_STATUS = {"open": "in_progress", "in_progress": "resolved", "resolved": "closed"}
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
@@ -81,6 +89,9 @@ class User:
     # stay what they were apart from them (by default seeded from ``rng``'s state, which
     # it does not advance)
     habits: random.Random | None = None
+    # whether a login subscribes to the realtime channel (its own generator)
+    realtime: random.Random = field(default_factory=random.Random)
+    socket: Subscription | None = None  # the open realtime subscription
 
     def __post_init__(self) -> None:
         if self.habits is None:
@@ -90,6 +101,29 @@ class User:
     def habit(self) -> random.Random:
         assert self.habits is not None
         return self.habits
+
+
+@dataclass
+class Subscription:
+    """An open realtime WebSocket and what its handshake was, recorded when it closes."""
+
+    connection: Any  # websockets.sync.client.ClientConnection
+    stack: contextlib.ExitStack  # closes it
+    started: datetime
+    t0: float
+    request_headers: list[tuple[str, str]]
+    answer_headers: list[tuple[str, str]]
+    messages: list[str | bytes] = field(default_factory=list)
+
+    def drain(self) -> None:
+        """The frames received so far (the connection's thread queued them)."""
+        while True:
+            try:
+                frame = self.connection.recv(timeout=0)
+            except Exception:  # TimeoutError: nothing queued; ConnectionClosed: gone
+                return
+            if len(self.messages) < MAX_MESSAGES:
+                self.messages.append(frame)
 
 
 class Simulator:
@@ -110,10 +144,19 @@ class Simulator:
         self.pseudonyms = pseudonyms
         self.rng = random.Random(seed)
         self.users = [
-            User(e, p, r, random.Random(f"{seed}:{e}"), habits=random.Random(f"{seed}:{e}:habits"))
+            User(
+                e,
+                p,
+                r,
+                random.Random(f"{seed}:{e}"),
+                habits=random.Random(f"{seed}:{e}:habits"),
+                realtime=random.Random(f"{seed}:{e}:realtime"),
+            )
             for e, p, r in users
         ]
+        self.subscribe_rate = SUBSCRIBE_RATE
         self.sent = 0
+        self.subscriptions = 0  # realtime subscriptions recorded (not in ``sent``)
         self.logout_chance = 1 / max(session_requests, 1)  # a session's mean length
         # a load driver's hook: (method, path, milliseconds, response) per exchange
         self.observe: Callable[[str, str, float, httpx.Response], None] | None = None
@@ -183,6 +226,101 @@ class Simulator:
         except ValueError:
             return None
 
+    # -- the realtime channel ----------------------------------------------------------------
+    def subscribe(self, user: User) -> None:
+        """Open the realtime channel as the web client does after a login (Bearer header) and
+        wait for its ``ready`` frame; it stays open while the user works and is recorded when
+        it closes (``unsubscribe``). A refused handshake is recorded at once."""
+        from websockets.exceptions import InvalidStatus
+        from websockets.sync.client import connect
+
+        url = str(self.client.base_url).replace("http", "ws", 1).rstrip("/") + REALTIME_PATH
+        headers = {"authorization": f"Bearer {user.token}"} if user.token else {}
+        started, t0 = datetime.now(UTC), time.perf_counter()
+        stack = contextlib.ExitStack()  # connect() as a context manager, closed on unsubscribe
+        try:
+            ws = stack.enter_context(
+                connect(
+                    url, additional_headers=headers, open_timeout=10, proxy=None, max_queue=None
+                )
+            )
+        except InvalidStatus as exc:
+            sent = [("upgrade", "websocket"), ("connection", "Upgrade"), *headers.items()]
+            resp = exc.response
+            body = Body.of(bytes(resp.body or b"") or None, resp.headers.get("content-type"))
+            answer = CapturedAnswer(
+                status=resp.status_code,
+                headers=list(resp.headers.raw_items()),
+                body=body,
+                served_by="legacy",
+            )
+            self._record_subscription(user, sent, answer, started, t0)
+            return
+        sent_headers = ws.request.headers.raw_items() if ws.request is not None else []
+        got_headers = ws.response.headers.raw_items() if ws.response is not None else []
+        sub = Subscription(
+            ws,
+            stack,
+            started,
+            t0,
+            [(k, v) for k, v in sent_headers if k.lower() not in _NONCE_HEADERS],
+            [(k, v) for k, v in got_headers if k.lower() not in _NONCE_HEADERS],
+        )
+        # its first frame: ready (or the refusal, then a close); closed or silent, it is
+        # recorded as it is
+        with contextlib.suppress(Exception):
+            sub.messages.append(ws.recv(timeout=10))
+        user.socket = sub
+
+    def unsubscribe(self, user: User) -> None:
+        sub, user.socket = user.socket, None
+        if sub is None:
+            return
+        sub.drain()
+        sub.stack.close()
+        messages = [
+            Body.of(m.encode(), "application/json")
+            if isinstance(m, str)
+            else Body.of(bytes(m), "application/octet-stream")
+            for m in sub.messages
+        ]
+        answer = CapturedAnswer(
+            status=101,
+            headers=sub.answer_headers,
+            served_by="legacy",
+            messages=[m for m in messages if m is not None],
+        )
+        self._record_subscription(user, sub.request_headers, answer, sub.started, sub.t0)
+
+    def _record_subscription(
+        self,
+        user: User,
+        headers: list[tuple[str, str]],
+        answer: CapturedAnswer,
+        started: datetime,
+        t0: float,
+    ) -> None:
+        """One exchange for a subscription, written when it ended (``timings``: when it opened
+        and how long it was open). Not counted in ``sent``: ``--requests`` counts HTTP
+        requests, so a seed's requests are the same with or without subscriptions."""
+        self.writer.write(
+            Exchange(
+                seq=0,
+                caller=self.pseudonyms(user.email),
+                request=CapturedRequest(method="GET", path=REALTIME_PATH, headers=headers),
+                answer=answer,
+                timings=Timings(
+                    started=started, duration_ms=round((time.perf_counter() - t0) * 1000, 2)
+                ),
+            )
+        )
+        self.subscriptions += 1
+
+    def close(self) -> None:
+        """Close (and record) every open subscription."""
+        for user in self.users:
+            self.unsubscribe(user)
+
     # -- what users do -----------------------------------------------------------------------
     def login(self, user: User) -> None:
         resp = self.send(
@@ -197,6 +335,8 @@ class Simulator:
             me = self._json(self.send(user, "GET", "/api/auth/me"))
             if isinstance(me, dict):
                 user.unit = (me.get("user") or me).get("businessUnit")
+            if user.socket is None and user.realtime.random() < self.subscribe_rate:
+                self.subscribe(user)
 
     def list_cases(self, user: User) -> None:
         r = user.rng
@@ -413,12 +553,16 @@ class Simulator:
         act = user.rng.choices([a for _, a in acts], weights=[w for w, _ in acts])[0]
         act(user)
         if user.rng.random() < self.logout_chance:
+            self.unsubscribe(user)  # the client closes its channel, then logs out
             self.send(user, "POST", "/api/auth/logout")
             user.token = None
 
     def run(self, requests: int) -> int:
-        while self.sent < requests:
-            self.step(self.rng.choice(self.users))
+        try:
+            while self.sent < requests:
+                self.step(self.rng.choice(self.users))
+        finally:
+            self.close()
         return self.sent
 
 
@@ -443,6 +587,13 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="a session's mean length in actions before its user logs out (default 100)",
     )
+    parser.add_argument(
+        "--subscribe-rate",
+        type=float,
+        default=SUBSCRIBE_RATE,
+        help="share of logins that open the realtime channel, recorded when it closes "
+        f"(default {SUBSCRIBE_RATE}; 0: none)",
+    )
     args = parser.parse_args(argv)
     pseudonyms = Pseudonymizer.from_env()
     header = Header(
@@ -456,12 +607,13 @@ def main(argv: list[str] | None = None) -> int:
     with CaptureWriter(args.out, header, Redactor.build(pseudonyms), retention_default()) as writer:
         users = ALL_USERS[: max(1, min(args.users, len(ALL_USERS)))]
         sim = Simulator(args.url, writer, pseudonyms, args.seed, users, args.session_requests)
+        sim.subscribe_rate = args.subscribe_rate
         try:
             sent = sim.run(args.requests)
         except httpx.HTTPError as exc:
             print(f"simulator: error: {args.url}: {exc}", file=sys.stderr)
             return 2
-    print(json.dumps({"out": str(args.out), "requests": sent}))
+    print(json.dumps({"out": str(args.out), "requests": sent, "subscriptions": sim.subscriptions}))
     return 0
 
 

@@ -78,6 +78,7 @@ class SimulatedUser(User):
         self.sim.observe = observe
 
     def on_stop(self) -> None:
+        self.sim.close()  # its realtime subscription, recorded as it closes
         self.sim.client.close()
 
     @task

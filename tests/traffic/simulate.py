@@ -1,7 +1,8 @@
 """The simulator against a real legacy on a fresh seeded database (seed 42, the managed
 pair's snapshot): ``python -m tests.traffic.simulate --seed 7 --requests 300 --out FILE``
 (the ``traffic`` nox session). ``--before N`` creates N cases first, unrecorded, so the
-capture's ids run ahead of a replay's (ids must be mapped)."""
+capture's ids run ahead of a replay's (ids must be mapped). The legacy runs as ``npm start``
+runs it, realtime channel included."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def capture(
     with tempfile.TemporaryDirectory(prefix="parity-sim-") as tmp:
         db = Path(tmp) / "legacy.db"
         seed(db, "--seed", "42")
-        with running("legacy", db, Path(tmp)) as legacy:
+        # as `npm start` runs it: its custom server also serves the realtime channel the
+        # simulated clients subscribe to
+        with running("legacy", db, Path(tmp), realtime=True) as legacy:
             if before:
                 token = legacy.login("admin")
                 for n in range(before):

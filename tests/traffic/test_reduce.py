@@ -130,3 +130,32 @@ def test_a_request_differing_only_by_a_non_standard_header_is_kept() -> None:
     red = reduce_capture(Capture(Header(created=T0), exchanges), load_contract(CONTRACT), "")
     assert [e.seq for e in red.capture.exchanges] == [0, 2]
     assert red.signatures == 2
+
+
+def test_coverage_keeps_a_request_that_runs_new_port_code_with_its_id_chain() -> None:
+    exchanges = [
+        _ex(0, "a", "POST", "/api/cases", 201, {"id": 900, "title": "t"}),
+        _ex(1, "a", "GET", "/api/cases/900", 200, {"id": 900, "title": "t"}),
+        _ex(2, "b", "POST", "/api/cases", 201, {"id": 901, "title": "t"}),
+        # the same signature as seq 1, but it runs a branch seq 1 did not
+        _ex(3, "b", "GET", "/api/cases/901", 200, {"id": 901, "title": "t"}),
+        # the same signature, and nothing new
+        _ex(4, "b", "GET", "/api/cases/900", 200, {"id": 900, "title": "t"}),
+    ]
+    cap = Capture(Header(created=T0), exchanges)
+    contract = load_contract(CONTRACT)
+    arcs = {
+        0: frozenset({("w.py", 1, 2)}),
+        1: frozenset({("r.py", 1, 2)}),
+        2: frozenset({("w.py", 1, 2)}),
+        3: frozenset({("r.py", 1, 2), ("r.py", 2, 5)}),
+        4: frozenset({("r.py", 1, 2)}),
+    }
+    plain = reduce_capture(cap, contract, "")
+    assert [e.seq for e in plain.capture.exchanges] == [0, 1]
+    assert "for coverage" not in plain.summary()
+    covered = reduce_capture(cap, contract, "", covered=arcs)
+    # seq 3 for its arc, seq 2 because it created the row seq 3 reads
+    assert [e.seq for e in covered.capture.exchanges] == [0, 1, 2, 3]
+    assert (covered.for_coverage, covered.for_coverage_closure) == (1, 1)
+    assert "1 kept for coverage of the port (+1 they need)" in covered.summary()

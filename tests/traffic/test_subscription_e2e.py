@@ -1,0 +1,61 @@
+"""A simulated session subscribes to the legacy's realtime channel (``npm start``'s custom
+server): the capture holds the subscription with the frames it received (``ready``, then
+events), and the replay on the managed pair skips it with its reason, as neither a gap of the
+contract nor a finding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.traffic.capture import read_capture
+from harness.traffic.replay import SUBSCRIPTIONS_SKIPPED
+from tests.mutants.runner import mutant_config
+from tests.mutants.verify import seeded_database
+from tests.servers import legacy_built
+from tests.traffic.simulate import capture
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not legacy_built(), reason="legacy not built (npm run build)"),
+]
+
+
+def test_a_simulated_subscription_is_captured_and_the_replay_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARITY_TRAFFIC_KEY", "simulated")
+    traffic = tmp_path / "sim.jsonl"
+    # seed 7: agent.smb's login subscribes (the other three of the four do not)
+    assert capture(traffic, seed_n=7, requests=60) == 0
+    subs = [ex for ex in read_capture(traffic).exchanges if ex.request.websocket]
+    assert len(subs) == 1, [ex.request.path for ex in subs]
+    (sub,) = subs
+    assert sub.request.path == "/api/realtime"
+    assert sub.caller is not None
+    assert sub.answer is not None
+    assert sub.answer.status == 101
+    frames = [m.decoded() for m in sub.answer.messages or []]
+    assert frames[0]["type"] == "ready", frames[:1]
+    assert frames[0]["businessUnit"] == "smb", frames[:1]
+    assert all(f["type"] == "event" for f in frames[1:]), frames
+    assert sub.timings.duration_ms is not None
+    assert sub.timings.duration_ms > 0
+
+    config = mutant_config(tmp_path, None, snapshot=seeded_database(Path("/tmp/parity-mutants")))
+    reports = tmp_path / "r"
+    argv = ["run", "--config", str(config), "--traffic", str(traffic), "-q"]
+    code = main([*argv, "--report-dir", str(reports)])
+    results = json.loads(next(reports.glob("*/results.json")).read_text())
+    # a short capture may leave an operation unproven (exit 2, incomplete), never a finding
+    assert code in (0, 2), results["errors"]
+    assert results["findings"] == []
+    assert results["errors"] == []
+    notes = results["stats"]["notes"]
+    assert f"traffic: 1 captured requests not replayed: {SUBSCRIPTIONS_SKIPPED}" in notes, notes
+    gaps = results["traffic"]["gaps"]
+    assert not [g for g in gaps if "realtime" in json.dumps(g)], gaps
+    assert results["traffic"]["figures"]["requests"] > 40
