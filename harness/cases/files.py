@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 import mimetypes
 from collections.abc import Iterator
 
 __all__ = [
     "MAX_TEXT",
+    "combined_variants",
     "csv_variants",
     "filename_for",
     "grown",
@@ -57,14 +60,16 @@ def _write(rows: list[list[str]], newline: str) -> str:
     return out.getvalue()
 
 
-def csv_variants(text: str) -> list[str]:
+def csv_variants(text: str, combined_files: int = 1) -> list[str]:
     """``text`` first, then variants that exercise per-row handling of a CSV import.
 
     - for each column in turn, that cell blanked in one data row (never the last one when
       there are several, so good rows follow the spoiled one); the rows cycle with the
       columns, so every row position is spoiled by some variant;
     - the same file with CRLF line ends (or LF when it had CRLF), and with a UTF-8 BOM;
-    - the header alone (no data rows).
+    - the header alone (no data rows);
+    - the edges of an import (``_edge_variants``), and ``combined_files`` files putting
+      them together (0: none).
     Duplicates are dropped; order is stable, so generation stays reproducible.
     """
     out = [text]
@@ -86,7 +91,7 @@ def csv_variants(text: str) -> list[str]:
         out.append("\ufeff" + _write(rows, newline))
         out.append(_write([header], newline))
         if data:
-            out.extend(_edge_variants(header, data, newline))
+            out.extend(_edge_variants(header, data, newline, combined_files))
     seen: set[str] = set()
     return [v for v in out if not (v in seen or seen.add(v))]  # type: ignore[func-returns-value]
 
@@ -96,7 +101,9 @@ MANY_BAD_ROWS = 120
 LARGE_ROWS = 2000
 
 
-def _edge_variants(header: list[str], data: list[list[str]], newline: str) -> list[str]:
+def _edge_variants(
+    header: list[str], data: list[list[str]], newline: str, combined_files: int = 1
+) -> list[str]:
     """RFC 4180 corners and sizes near an import's limits, each from the example's rows:
 
     many bad rows among good ones; a text cell with a comma, quotes and a line break; blank
@@ -128,17 +135,32 @@ def _edge_variants(header: list[str], data: list[list[str]], newline: str) -> li
     out.append(_write([header, *with_cell("Zoë Ünïcødé — 日本語 ✓")], newline))
     large = (data * (LARGE_ROWS // len(data) + 1))[:LARGE_ROWS]
     out.append(_write([header, *large], newline))
-    out.append(combined(header, data))
+    out.extend(combined_variants(header, data, combined_files))
     return out
 
 
-def combined(header: list[str], data: list[list[str]]) -> str:
-    """The corners above in one file, each between two rejected rows: a BOM, CRLF line ends,
-    a quoted cell with a comma, quotes and a line break, a blank line, non-ASCII text and no
-    final newline. An import's error report numbers rows, lines or records; each corner
+COMBINED_STYLES: tuple[tuple[str, bool, bool, bool, bool], ...] = (
+    # (line end, BOM, final newline, many rejected rows at the end, an extra header column)
+    ("\r\n", True, False, False, False),
+    ("\n", True, True, True, False),
+    ("\r\n", False, True, False, True),
+    ("\n", False, False, True, True),
+)
+_CORNERS = ("break", "blank", "unicode")
+COMBINED_MAX = math.lcm(len(COMBINED_STYLES), 6)  # each style with each corner order once
+
+
+def combined(header: list[str], data: list[list[str]], variant: int = 0) -> str:
+    """The corners above in one file, each between two rejected rows: a quoted cell with a
+    comma, quotes and a line break, a blank line and non-ASCII text, in the order
+    ``variant`` picks (each of the 6 orders in turn), in one of ``COMBINED_STYLES`` (BOM or
+    none, CRLF or LF, a final newline or none, many rejected rows after the corners, an extra
+    header column). An import's error report numbers rows, lines or records; each corner
     shifts one count and not the others only when a rejected row follows it, which none of
-    the single-corner variants has."""
+    the single-corner variants has. Variant 0: BOM, CRLF, no final newline."""
     text_col = next((i for i, v in enumerate(data[0]) if v and not v.replace(".", "").isdigit()), 0)
+    newline, bom, final, many, extra = COMBINED_STYLES[variant % len(COMBINED_STYLES)]
+    order = list(itertools.permutations(_CORNERS))[variant % 6]
 
     def good(value: str | None = None) -> list[str]:
         row = list(data[0])
@@ -146,16 +168,32 @@ def combined(header: list[str], data: list[list[str]]) -> str:
             row[text_col] = value
         return row
 
+    def rows(*records: list[str]) -> str:  # with the extra header's cell in every record
+        return _write([[*r, "x"] if extra else r for r in records], newline)
+
     bad = [("" if i == 0 else v) for i, v in enumerate(data[0])]  # what grown() rejects too
-    newline = "\r\n"
-    lines = [
-        _write([header], newline),
-        _write([bad, good('quoted, "comma"\nand a line break'), bad], newline),
-        newline,  # a blank line between records
-        _write([bad, good("Zoë Ünïcødé — 日本語 ✓"), bad, *data[1:2]], newline),
-        _write([bad], newline).rstrip("\r\n"),  # no final newline
-    ]
-    return "\ufeff" + "".join(lines)
+    corner = {
+        "break": rows(good('quoted, "comma"\nand a line break')),
+        "blank": newline,  # a blank line between records
+        "unicode": rows(good("Zoë Ünïcødé — 日本語 ✓")),
+    }
+    parts = [_write([[*header, "extra"] if extra else header], newline)]
+    for name in order:
+        parts += [rows(bad), corner[name]]
+    parts.append(rows(bad, *data[1:2]))
+    if many:
+        parts.append(rows(*[bad] * MANY_BAD_ROWS))
+    parts.append(rows(bad))
+    text = "".join(parts)
+    if not final:
+        text = text[: -len(newline)]
+    return ("\ufeff" if bom else "") + text
+
+
+def combined_variants(header: list[str], data: list[list[str]], count: int) -> list[str]:
+    """``count`` combined files (``combined``'s variants 0 .. count - 1, at most
+    ``COMBINED_MAX``: after that they repeat)."""
+    return [combined(header, data, k) for k in range(min(count, COMBINED_MAX))]
 
 
 def grown(text: str, size: int, content_type: str | None, filename: str | None) -> str:

@@ -318,6 +318,7 @@ def generate_cases(
     strip_cookies: bool,
     stats: GenerationStats | None = None,
     on_case: Callable[[], None] | None = None,
+    combined_files: int = 1,
 ) -> list[PreparedRequest]:
     """Positive then negative requests for ``op``, roles assigned in turn, duplicates dropped."""
     stats = stats or GenerationStats()
@@ -325,7 +326,7 @@ def generate_cases(
     seen: set[tuple[Any, ...]] = set()
     out: list[PreparedRequest] = []
     roles = roles or [None]
-    for query, body, files in contract_examples(op):
+    for query, body, files in contract_examples(op, combined_files):
         for role in roles:  # scoping differs per role: every example as every role
             try:
                 req = build_request(
@@ -384,7 +385,7 @@ Example = tuple[list[tuple[str, str]], Any, list[tuple[str, tuple[str, bytes, st
 """(query, JSON body or NOT_SET, multipart file parts or None)"""
 
 
-def contract_examples(op: Operation) -> list[Example]:
+def contract_examples(op: Operation, combined_files: int = 1) -> list[Example]:
     """The values the contract itself names, as requests: real data random strings never hit.
 
     Each example of a query parameter (``schema.examples`` or the parameter's ``examples``)
@@ -393,8 +394,8 @@ def contract_examples(op: Operation) -> list[Example]:
     ``multipart/form-data`` body (an object of part name -> file text) becomes one request,
     and a CSV part (``encoding.<part>.contentType: text/csv``) also its variants
     (``harness.cases.files.csv_variants``): a spoiled cell among good rows, other line ends, a
-    BOM, the header alone. Operations with path parameters are left to generation (their
-    ids come from the data).
+    BOM, the header alone, and ``combined_files`` files putting the corners together.
+    Operations with path parameters are left to generation (their ids come from the data).
     """
     api = op.api
     if api is None or list(getattr(api, "path_parameters", []) or []):
@@ -432,13 +433,13 @@ def contract_examples(op: Operation) -> list[Example]:
     ):
         if not isinstance(example, dict):
             continue
-        for files in _file_sets(example, encoding):
+        for files in _file_sets(example, encoding, combined_files):
             out.append((list(base), NOT_SET, files))
     return out
 
 
 def _file_sets(
-    example: dict[str, Any], encoding: dict[str, Any]
+    example: dict[str, Any], encoding: dict[str, Any], combined_files: int = 1
 ) -> list[list[tuple[str, tuple[str, bytes, str]]]]:
     """One multipart example as file-part lists: the example, then each CSV part's variants."""
     parts: list[tuple[str, str, str]] = []
@@ -458,7 +459,7 @@ def _file_sets(
     out = [encode(original)]
     for index, (_, text, ctype) in enumerate(parts):
         if is_csv(ctype):
-            for variant in csv_variants(text)[1:]:
+            for variant in csv_variants(text, combined_files)[1:]:
                 out.append(encode([*original[:index], variant, *original[index + 1 :]]))
     return out
 

@@ -59,6 +59,7 @@ class GenJob:
     roles: tuple[str | None, ...]
     strip_headers: tuple[str, ...]
     strip_cookies: bool
+    combined_files: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def run_job(job: GenJob, contract: Contract | None = None) -> GenOutput:
         strip_headers=list(job.strip_headers),
         strip_cookies=job.strip_cookies,
         stats=stats,
+        combined_files=job.combined_files,
     )
     return GenOutput(cases, stats, time.perf_counter() - started)
 
@@ -146,6 +148,7 @@ class CaseSource:
             roles=tuple(roles),
             strip_headers=tuple(strip),
             strip_cookies=auth.strip_cookies if auth else True,
+            combined_files=self.profile.combined_files,
         )
 
     def _case_job(self, op: Operation) -> GenJob:

@@ -689,6 +689,13 @@ class Profile(_Strict):
         "the rows phase found, as each role sees it) and body fields (enum values, null, "
         "absent, fixture values, bounds) follow a pairwise covering array (0: off)",
     )
+    combined_files: int = Field(
+        2,
+        description="per CSV file part of a contract example: files that put the import's "
+        "edges together (a quoted line break, a blank line and non-ASCII text, each between "
+        "two rejected rows, in each order; BOM or none, CRLF or LF, a final newline or none, "
+        "many rejected rows, an extra header column), at most 12 (0: off)",
+    )
     page_walks: int = Field(
         3,
         description="per list operation that pages (a cursor, offset or page parameter): walks "

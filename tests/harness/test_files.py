@@ -6,7 +6,15 @@ import csv
 import io
 from pathlib import Path
 
-from harness.cases.files import csv_variants, filename_for, grown, is_csv, text_reductions
+from harness.cases.files import (
+    combined,
+    combined_variants,
+    csv_variants,
+    filename_for,
+    grown,
+    is_csv,
+    text_reductions,
+)
 from harness.cases.generation import contract_examples, generate_cases
 from harness.compare.findings import reductions as _reductions
 from harness.setup.contract import load_contract
@@ -195,3 +203,59 @@ def test_one_variant_combines_the_corners_each_between_rejected_rows() -> None:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     lines = [reader.line_num for row in reader if row]
     assert any(line != number for number, line in enumerate(lines, start=1))
+
+
+def test_combined_files_cross_corner_orders_with_file_styles_within_the_budget() -> None:
+    """``combined_files`` files: each of the 6 corner orders with each style (BOM, line end,
+    final newline, many rejected rows, an extra header column), every corner still between
+    two rejected rows; 0 turns them off, and the budget stops at the 12 distinct ones."""
+    header, *data = _rows(CSV)
+    files = combined_variants(header, data, 40)
+    assert len(files) == len(set(files)) == 12
+    assert files[0] == combined(header, data)
+    orders = set()
+    for text in files:
+        rows = _rows(text)
+        assert rows[0][:4] == header
+        rejected = {i for i, row in enumerate(rows) if not row[0]}
+        corners = [i for i, row in enumerate(rows) if "\n" in row[0] or "日本語" in row[0]]
+        assert len(corners) == 2
+        assert all(c - 1 in rejected and c + 1 in rejected for c in corners), text
+        blank = text.lstrip("\ufeff").replace("\r\n", "\n").index("\n\n")
+        before = text.lstrip("\ufeff").replace("\r\n", "\n")[:blank]
+        orders.add(("break" in before, "日本語" in before))
+        assert all(len(row) == len(rows[0]) for row in rows)  # an extra column in every record
+    assert len(orders) == 4  # the blank line before both, either or neither other corner
+    assert {t.startswith("\ufeff") for t in files} == {True, False}
+    assert {"\r\n" in t for t in files} == {True, False}
+    assert {t.endswith("\n") for t in files} == {True, False}
+    assert {len(_rows(t)) > 100 for t in files} == {True, False}  # many rejected rows
+    assert {_rows(t)[0][-1] == "extra" for t in files} == {True, False}
+
+    budget = {n: csv_variants(CSV, combined_files=n) for n in (0, 1, 3)}
+    assert len(budget[1]) == len(budget[0]) + 1
+    assert len(budget[3]) == len(budget[0]) + 3
+    assert budget[3][: len(budget[0])] == budget[0]
+    assert not any(v in budget[0] for v in files[:3])
+
+
+def test_the_profile_budget_reaches_the_uploads_of_a_contract_example() -> None:
+    contract = load_contract(ROOT / "contracts" / "openapi.yaml")
+    op = contract.get("POST /api/upload")
+    counts = {n: len(contract_examples(op, n)) for n in (0, 2, 12)}
+    assert counts[2] == counts[0] + 2
+    assert counts[12] == counts[0] + 12
+    reqs = {
+        n: generate_cases(
+            op,
+            run_seed=1,
+            positive=0,
+            negative=0,
+            roles=["admin"],
+            strip_headers=[],
+            strip_cookies=True,
+            combined_files=n,
+        )
+        for n in (0, 2)
+    }
+    assert len(reqs[2]) == len(reqs[0]) + 2

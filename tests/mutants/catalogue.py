@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from tests.mutants.mechanics import (
     CURRENT_OP,
     Headers,
@@ -1684,6 +1686,47 @@ def _feed_cursor_repeats_boundary() -> list[Wrapper]:
 
     on_sql(["GET /api/feed"], fn)
     return []
+
+
+@mutant(
+    "events-cursor-page-full-has-next",
+    "list",
+    "GET /api/events answers a page asked for with a cursor from a second query that fetches "
+    "`limit` rows, not limit + 1, and says there is more whenever the page is full: a walk "
+    "whose last page is exactly full gets a nextCursor (to an empty page) where the legacy "
+    "says null (the first page is right; only a walk to an exactly full last page shows it)",
+    "GET /api/events",
+)
+def _events_cursor_page_full_has_next() -> list[Wrapper]:
+    from urllib.parse import parse_qs
+
+    from backend.routers._common import encode_json_cursor
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+            if scope.get("type") != "http" or "cursor" not in query:
+                await app(scope, receive, send)
+                return
+            try:
+                limit = int(query.get("limit", ["20"])[0])
+            except ValueError:
+                limit = -1
+
+            def fn(status: int, data: Any) -> Any:
+                rows = _each(data, "data")
+                full = bool(rows) and len(rows) == limit and "id" in rows[-1]
+                if full and isinstance(data, dict) and data.get("nextCursor") is None:
+                    data["nextCursor"] = encode_json_cursor({"i": rows[-1]["id"]})
+                return data
+
+            await rewrite_response(["GET /api/events"], json_body(fn, statuses=[200]))(app)(
+                scope, receive, send
+            )
+
+        return wrapped
+
+    return [wrap]
 
 
 # -- replay only: drift that needs the data real traffic leaves behind ------------------------

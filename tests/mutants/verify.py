@@ -217,7 +217,21 @@ def probes(db: Path) -> dict[str, list[Probe]]:
             ),
         ],
         "GET /api/search": [Probe("admin", "GET", "/api/search", {"q": word})],
-        "GET /api/events": [Probe("admin", "GET", "/api/events", {"since": PROBE_EVENT_AT})],
+        "GET /api/events": [
+            Probe("admin", "GET", "/api/events", {"since": PROBE_EVENT_AT}),
+            # a cursor page that is exactly full and the last one: the probe row alone
+            Probe(
+                "admin",
+                "GET",
+                "/api/events",
+                {
+                    "subjectType": "case",
+                    "subjectId": "1",
+                    "limit": "1",
+                    "cursor": "eyJpIjo5OTk5OTl9",
+                },
+            ),
+        ],
         "POST /api/upload": [
             Probe("agent", "POST", "/api/upload", files={"file": ("cases.csv", csv, "text/csv")}),
             *uploads,
