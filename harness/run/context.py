@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AfterWrite",
+    "GroupTally",
     "Listener",
     "NullListener",
     "OpStats",
@@ -113,6 +114,22 @@ def documented_2xx(op: Operation, status: int) -> bool:
 # the phases whose requests repeat what already succeeded (real rows, links, writes while
 # streams are open); stateless and probes have proof per operation instead
 PROOF_PHASES = ("rows", "stateful", "realtime", "interop")
+
+
+@dataclass
+class GroupTally:
+    """One group of a loop's cases (``RunContext.replay_all`` ``groups``): the requests the
+    phase's proof counted as meant to succeed, those that did, the legacy's statuses."""
+
+    sent: int = 0
+    succeeded: int = 0
+    legacy: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def legacy_succeeded(self) -> bool:
+        return any(200 <= status < 300 for status in self.legacy)
+
+
 PHASE_PROOF_SHARE = 0.5  # a phase is proven when at least this share of them succeeded
 SUCCESSES_KEPT = 4  # successful requests kept per (operation, role)
 
@@ -626,16 +643,28 @@ class RunContext:
         phase: str = "stateless",
         candidates: list[PreparedRequest | None] | None = None,
         after_write: AfterWrite | None = None,
-    ) -> None:
+        groups: list[str | None] | None = None,
+    ) -> dict[str, GroupTally]:
         """The stateless loop over ``cases`` of one operation (or of the probes);
         ``candidates[i]``, where set, is what the candidate gets instead of ``cases[i]``;
-        ``after_write`` follows the writes it wants before their restore (reads after writes)."""
+        ``after_write`` follows the writes it wants before their restore (reads after writes).
+        ``groups[i]`` names the group of ``cases[i]`` (the rows phase: a row state): returned
+        per group, what the proof counted and how the legacy answered."""
         stats = self.stats.op(op)
+        tallies: dict[str, GroupTally] = {}
         self.listener.operation_started(OperationStarted(label=label, total=len(cases)))
         for index, req in enumerate(cases):
             own = candidates[index] if candidates and index < len(candidates) else None
             follow = after_write is not None and after_write.wants(op, req)
+            group = groups[index] if groups and index < len(groups) else None
+            meant = self.stats.meant.setdefault(self.phase.split(":", 1)[0], Counter())
+            before = (meant["sent"], meant["succeeded"])
             result = self.exchange(req, own, restore=not follow)
+            if group is not None:
+                tally = tallies.setdefault(group, GroupTally())
+                tally.sent += meant["sent"] - before[0]
+                tally.succeeded += meant["succeeded"] - before[1]
+                tally.legacy[result.legacy.status] += 1
             agreed = not self.findings.live(result)
             stats.add(result, agreed)
             if req.mode == "positive":
@@ -650,3 +679,4 @@ class RunContext:
             self.listener.case_done(CaseDone(label=label, agreed=agreed))
             if index % 25 == 24:
                 self.pair.check_alive()
+        return tallies

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -31,7 +32,7 @@ from harness.cases.statebodies import RowState, body_dimensions, body_for, state
 from harness.errors import HarnessError
 from harness.models import NOT_SET, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
-from harness.run.context import RunContext
+from harness.run.context import GroupTally, RunContext
 from harness.run.datacases import tag_value, value_source
 from harness.run.readback import ReadBack
 from harness.setup.contract import Link, Operation, match_operation
@@ -40,6 +41,7 @@ __all__ = ["Rows", "row_states"]
 
 LABEL_SUFFIX = " · existing rows"
 COMBINED = "combined"  # a request mode: inputs crossed on purpose, refusals expected
+HIDDEN = "hidden"  # the proof group of a row its role cannot see
 _PARAM = re.compile(r"\{([^}]+)\}")
 MAX_STATES = 6  # rows per role and parameter, one per distinct state
 MAX_COVER = 4  # more rows per role, each showing a field value no picked row shows
@@ -114,9 +116,17 @@ class Rows:
             params = _PARAM.findall(op.path)
             if not params or op.api is None:
                 continue
-            cases = self._cases(ctx, op, params[0])
+            cases, groups = self._cases(ctx, op, params[0])
             if cases:
-                ctx.replay_all(op.id + LABEL_SUFFIX, op, cases, phase="rows", after_write=readback)
+                tallies = ctx.replay_all(
+                    op.id + LABEL_SUFFIX,
+                    op,
+                    cases,
+                    phase="rows",
+                    after_write=readback,
+                    groups=groups,
+                )
+                _uncount_refused_states(ctx, op, tallies)
             if not cases or not ctx.stats.proven(op):
                 self._created_first(ctx, op)
         readback.note("rows")
@@ -179,13 +189,18 @@ class Rows:
         finally:
             ctx.phase = phase
 
-    def _cases(self, ctx: RunContext, op: Operation, param: str) -> list[PreparedRequest]:
+    def _cases(
+        self, ctx: RunContext, op: Operation, param: str
+    ) -> tuple[list[PreparedRequest], list[str | None]]:
+        """The phase's cases and, for each, its group for the proof: the state of the row it
+        names as its role sees it, ``hidden`` for a row the role cannot see (None: the
+        crossed cases, never counted)."""
         bases = ctx.cases.pool(op.id)[:2]
         if not bases:
-            return []
+            return [], []
         visible = self._visible(ctx, op, param)
         if not any(visible.values()):
-            return []
+            return [], []
         everyone = {v for ids in visible.values() for v, _ in ids}
         width = max(
             (len(values) for slot, values in ctx.fixtures.slots(op) if slot.name != param),
@@ -208,12 +223,23 @@ class Rows:
                 req = self._row_case(op, bases[k % len(bases)], role, param, value)
                 fixed = ctx.fixtures.apply_all(req, op, k, skip=frozenset({param}))
                 if fixed.signature() != req.signature():
-                    out.append(fixed)
+                    # values of other rows and units on purpose: refusals expected, so not
+                    # the phase's proof (as the state bodies below)
+                    out.append(replace(fixed, mode=COMBINED))
         ctx.stats.row_states.setdefault(op.id, set()).update(
             state for ids in visible.values() for _, state in ids
         )
         out += self._state_bodies(ctx, op, param, visible, bases)
-        return _tag_snapshot_ids(ctx, op, param, visible, out)
+        states = {
+            (role, str(value)): state for role, ids in visible.items() for value, state in ids
+        }
+        groups: list[str | None] = [
+            states.get((c.role, str(dict(c.path_params).get(param))), HIDDEN)
+            if c.mode == "positive"
+            else None
+            for c in out
+        ]
+        return _tag_snapshot_ids(ctx, op, param, visible, out), groups
 
     def _state_bodies(
         self,
@@ -421,6 +447,33 @@ def _path_table(op: Operation, param: str) -> str:
 
 
 _SNAPSHOT_STATES = ("scoped in (snapshot)", "scoped out (snapshot)")
+
+
+def _uncount_refused_states(ctx: RunContext, op: Operation, tallies: dict[str, GroupTally]) -> None:
+    """A row state (or a row the role cannot see) the legacy refused on every request, while
+    another state of the operation succeeded, is the service's rule for that state (a
+    closed case takes no edit, another unit's row is 403/404): its requests are taken out
+    of the phase's proof, which asks whether requests meant to succeed did. A 401 is never
+    a rule of the state (a lost session), nor is a state where the legacy failed as a
+    whole: with no state succeeding nothing is taken out."""
+    if not any(t.legacy_succeeded for t in tallies.values()):
+        return
+    meant = ctx.stats.meant.setdefault("rows", Counter())
+    refused = []
+    for state, tally in tallies.items():
+        if tally.sent and not tally.legacy_succeeded and 401 not in tally.legacy:
+            meant["sent"] -= tally.sent
+            meant["succeeded"] -= tally.succeeded
+            refused.append(f"{state} ({tally.sent}: {_statuses(tally)})")
+    if refused:
+        ctx.stats.notes.append(
+            f"rows {op.id}: refused by the legacy in every request, not counted as meant to "
+            "succeed: " + ", ".join(refused)
+        )
+
+
+def _statuses(tally: GroupTally) -> str:
+    return "/".join(str(status) for status, _ in tally.legacy.most_common())
 
 
 def _tag_snapshot_ids(
