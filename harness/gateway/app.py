@@ -24,6 +24,7 @@ from yarl import URL
 from harness.gateway.metrics import Metrics
 from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
+from harness.gateway.sampling import sampled
 from harness.gateway.shift import AGREED, Shifter
 from harness.gateway.upstream import (
     client_for,
@@ -91,6 +92,8 @@ class GatewayApp:
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
         self.route_dropped: Counter[tuple[str, str]] = Counter()
+        self.eligible: Counter[str] = Counter()  # per route: requests that could be shadowed
+        self.shadowed: Counter[str] = Counter()  # per route: of them, sent to the port
         self.served = 0
         self.shifter = shifter
         self.ticker: asyncio.Task[None] | None = None
@@ -132,6 +135,10 @@ class GatewayApp:
             "kind": "stats",
             "dropped": dict(self.dropped),
             "route_dropped": per_route,
+            "route_shadowed": {
+                key: {"eligible": n, "shadowed": self.shadowed[key]}
+                for key, n in self.eligible.items()
+            },
             "shift": self.shifter.snapshot() if self.shifter is not None else None,
         }
 
@@ -200,6 +207,8 @@ class GatewayApp:
                 "served": self.served,
                 "shadows_in_flight": self.shadows_in_flight,
                 "dropped": dict(self.dropped),
+                "eligible": sum(self.eligible.values()),
+                "shadowed": sum(self.shadowed.values()),
                 "writes_in_flight": self.counters.snapshot()[0],
                 "writes_done": self.counters.snapshot()[1],
             }
@@ -210,6 +219,19 @@ class GatewayApp:
             await _answer(send, 202 if ok else 503, b"{}")
         else:
             await _answer(send, 404, b'{"error":"not found"}')
+
+    def _admit(self, route: Route, cid: str) -> bool:
+        """A request that could be shadowed: counted, then sampled by its correlation id."""
+        self.eligible[route.key] += 1
+        if not sampled(cid, route.fraction):
+            self._drop(route, "sampled_out")
+            return False
+        return True
+
+    def _sent(self, route: Route, task: asyncio.Task[None]) -> None:
+        self.shadowed[route.key] += 1
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _drop(self, route: Route, reason: str) -> None:
         self.dropped[reason] += 1
@@ -244,6 +266,8 @@ class GatewayApp:
         if shadow and write and self.gw.databases == "shared":
             shadow = False
             self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
+        if shadow:
+            shadow = self._admit(route, cid)
         need_body = shadow or self.capture
         body: bytes | None = None
         stream: Any
@@ -292,8 +316,7 @@ class GatewayApp:
                 task = asyncio.create_task(
                     self._shadow(route, method, target, up_headers, body, legacy_done, before)
                 )
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self._sent(route, task)
         answer: dict[str, Any] | None = None
         try:
             answer = await self._primary(
@@ -464,7 +487,7 @@ class GatewayApp:
                 if not self._put(job):
                     self.dropped["capture_queue"] += 1
             return
-        if self.candidate is None:
+        if self.candidate is None or not self._admit(route, cid):
             return
         if len(body) > self.gw.shadow_max_body:
             self._drop(route, "dropped_body")
@@ -472,9 +495,7 @@ class GatewayApp:
         if self.shadows_in_flight >= self.gw.shadow_in_flight:
             self._drop(route, "dropped_in_flight")
             return
-        task = asyncio.create_task(self._both(route, method, target, up, body))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._sent(route, asyncio.create_task(self._both(route, method, target, up, body)))
 
     async def _both(
         self, route: Route, method: str, target: str, up: list[tuple[str, str]], body: bytes

@@ -21,6 +21,13 @@ class _Strict(BaseModel):
 
 class RouteSettings(_Strict):
     mode: Mode = Field(description="legacy: pass-through; shadow: also sent to the port, compared")
+    shadow_fraction: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="the share of this route's reads shadowed (default: `[gateway] "
+        "shadow_fraction`), sampled by correlation id",
+    )
 
 
 class GatewayConfig(_Strict):
@@ -56,6 +63,14 @@ class GatewayConfig(_Strict):
         "the legacy and the port and compared; a write is captured, never sent to either",
     )
     shadow_in_flight: int = Field(64, ge=1, description="shadow requests in flight at most")
+    shadow_fraction: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="the share of reads in shadow mode that are shadowed (a route's own "
+        "`shadow_fraction` wins), sampled by correlation id (a hash, the same in every "
+        "instance), as Envoy's mirror `runtime_fraction`; the rest are counted `sampled_out`",
+    )
     shadow_max_body: int = Field(
         1_048_576, ge=0, description="request bodies larger than this (bytes) are not mirrored"
     )
