@@ -25,6 +25,7 @@ from harness.gateway.metrics import Metrics
 from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
 from harness.gateway.sampling import sampled
+from harness.gateway.shedding import LoadGuard
 from harness.gateway.shift import AGREED, Shifter
 from harness.gateway.upstream import (
     client_for,
@@ -94,6 +95,7 @@ class GatewayApp:
         self.route_dropped: Counter[tuple[str, str]] = Counter()
         self.eligible: Counter[str] = Counter()  # per route: requests that could be shadowed
         self.shadowed: Counter[str] = Counter()  # per route: of them, sent to the port
+        self.guard = LoadGuard(config.shed)  # the legacy's strain, measured on its answers
         self.served = 0
         self.shifter = shifter
         self.ticker: asyncio.Task[None] | None = None
@@ -209,6 +211,7 @@ class GatewayApp:
                 "dropped": dict(self.dropped),
                 "eligible": sum(self.eligible.values()),
                 "shadowed": sum(self.shadowed.values()),
+                "shed": self.guard.snapshot(),
                 "writes_in_flight": self.counters.snapshot()[0],
                 "writes_done": self.counters.snapshot()[1],
             }
@@ -221,10 +224,15 @@ class GatewayApp:
             await _answer(send, 404, b'{"error":"not found"}')
 
     def _admit(self, route: Route, cid: str) -> bool:
-        """A request that could be shadowed: counted, then sampled by its correlation id."""
+        """A request that could be shadowed: counted, sampled by its correlation id, then
+        shed while the legacy is under strain."""
         self.eligible[route.key] += 1
         if not sampled(cid, route.fraction):
             self._drop(route, "sampled_out")
+            return False
+        why = self.guard.shed()
+        if why is not None:
+            self._drop(route, why)
             return False
         return True
 
@@ -414,39 +422,50 @@ class GatewayApp:
         started = False
         # the target as the client wrote it: yarl would re-quote it otherwise
         url = URL(self.legacy_base + target, encoded=True)
+        self.guard.started()
+        t1 = 0.0
         try:
-            async with self.passthrough.request(
-                method, url, headers=headers, data=content or None, allow_redirects=False
-            ) as resp:
-                out_headers = response_headers(list(resp.raw_headers))
-                out_headers.append((b"x-request-id", cid.encode("latin-1")))
-                await send(
-                    {"type": "http.response.start", "status": resp.status, "headers": out_headers}
-                )
-                started = True
-                last = False
-                async for chunk in resp.content.iter_any():
-                    # a body read whole in one go (most answers) is sent in one message
-                    last = resp.content.at_eof()
-                    await send({"type": "http.response.body", "body": chunk, "more_body": not last})
-                    if parts is not None:
-                        size += len(chunk)
-                        if size > COLLECT_MAX:
-                            parts = None
-                        else:
-                            parts.append(chunk)
-                status = resp.status
-                answer_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
-                ]
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
-            if not started:  # else the answer is cut short: the client sees a broken body
-                await _answer(send, 502, b'{"error":"legacy unavailable"}')
-            return None
-        if not last:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        t1 = time.time()
+            try:
+                async with self.passthrough.request(
+                    method, url, headers=headers, data=content or None, allow_redirects=False
+                ) as resp:
+                    out_headers = response_headers(list(resp.raw_headers))
+                    out_headers.append((b"x-request-id", cid.encode("latin-1")))
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": resp.status,
+                            "headers": out_headers,
+                        }
+                    )
+                    started = True
+                    last = False
+                    async for chunk in resp.content.iter_any():
+                        # a body read whole in one go (most answers) is sent in one message
+                        last = resp.content.at_eof()
+                        await send(
+                            {"type": "http.response.body", "body": chunk, "more_body": not last}
+                        )
+                        if parts is not None:
+                            size += len(chunk)
+                            if size > COLLECT_MAX:
+                                parts = None
+                            else:
+                                parts.append(chunk)
+                    status = resp.status
+                    answer_headers = [
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
+                    ]
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
+                if not started:  # else the answer is cut short: the client sees a broken body
+                    await _answer(send, 502, b'{"error":"legacy unavailable"}')
+                return None
+            if not last:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            t1 = time.time()
+        finally:  # whatever ends it (a client gone, a cancel): no longer in flight
+            self.guard.ended(t1 - t0 if t1 else None)
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
             "status": status,
@@ -510,6 +529,8 @@ class GatewayApp:
         )
         t0 = time.time()
         answer: dict[str, Any] | None = None
+        self.guard.started()
+        t1 = 0.0
         try:
             resp = await self.legacy.request(method, target, headers=up, content=body)
             t1 = time.time()
@@ -526,6 +547,7 @@ class GatewayApp:
         except httpx.HTTPError as exc:
             LOG.warning(json.dumps({"error": f"legacy: {type(exc).__name__}"}))
         finally:
+            self.guard.ended(t1 - t0 if t1 else None)
             legacy_done.set_result(answer)
         await shadow
 
