@@ -87,7 +87,11 @@ def test_shadows_shed_while_the_legacy_is_stuck_and_resume_after(
     listen = f"127.0.0.1:{free_port()}"
     cfg = _config(tmp_path, legacy.url, port.url, listen)
     # in flight only: the latency rule is fed synthetic times in test_shedding.py
-    cfg.write_text(cfg.read_text() + "\n[gateway.shed]\nin_flight = 2\nlatency_factor = 0\n")
+    text = cfg.read_text().replace(
+        "shed = { enabled = false }", "shed = { in_flight = 2, latency_factor = 0 }"
+    )
+    assert "in_flight = 2" in text
+    cfg.write_text(text)
     gw, log = _start_gateway(cfg, tmp_path)
     url = f"http://{listen}"
     stuck: list[threading.Thread] = []
