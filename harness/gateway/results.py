@@ -243,6 +243,14 @@ def build_results(state: GatewayState) -> Results:
             "shadows or captures not done: "
             + ", ".join(f"{k} {v}" for k, v in sorted((+state.dropped).items()))
         )
+    eligible = sum(int(c.get("eligible", 0)) for c in state.route_shadowed.values())
+    shadowed = sum(int(c.get("shadowed", 0)) for c in state.route_shadowed.values())
+    if eligible and shadowed < eligible:  # the coverage: sampled out, shed or dropped
+        warnings.append(
+            f"{shadowed} of {eligible} requests in shadow mode were shadowed "
+            f"({100 * shadowed / eligible:.1f}%): the comparison covers only those "
+            "(the rest by reason per route: sampled_out, shed_in_flight, shed_latency, dropped_*)"
+        )
     verdict = "drift" if open_findings else ("agree" if operations else "incomplete")
     now = datetime.now(UTC)
     messages = [

@@ -146,3 +146,5 @@ def test_shadows_shed_while_the_legacy_is_stuck_and_resume_after(
     assert route["eligible"] == route["shadowed"] + 2
     assert route["compared"] == route["shadowed"]
     assert route["agreeing"] == route["compared"]
+    coverage = f"{route['shadowed']} of {route['eligible']} requests in shadow mode were shadowed"
+    assert any(w.startswith(coverage) for w in results["warnings"]), results["warnings"]
