@@ -3,15 +3,18 @@
 For each mode (``legacy`` pass-through, ``shadow``) a ``parity gateway`` is started in front
 of the running pair (all of them at once) and wrk loads one request directly against the
 legacy and through each gateway at each concurrency level, round by round (direct, legacy
-mode, direct, shadow mode, ...), so a noisy shared machine hits every mode alike.
+mode, direct, shadow mode, ...; the next round starts with the next mode), so a noisy
+shared machine hits every mode alike.
 Figures: requests/s, p50 and p99 each way, the p50 the gateway adds, its share of direct
-throughput."""
+throughput, and for ``shadow`` the share of the reads it shadowed (the rest shed while the
+legacy was under strain: ``[gateway.shed]``) next to its p99 over pass-through's."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +32,8 @@ from harness.proc.reaper import REAPER
 from harness.setup.config import load_config
 
 __all__ = ["main"]
+
+TOKEN = secrets.token_hex(16)  # the gateways' admin token, for /_parity/status
 
 
 def _start(config: Path, legacy: str, candidate: str, mode: str, out: Path) -> tuple[Any, str]:
@@ -54,7 +59,10 @@ def _start(config: Path, legacy: str, candidate: str, mode: str, out: Path) -> t
         "--quiet",
     ]
     log = (out / f"gateway-{mode}.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "PARITY_GATEWAY_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    )
     REAPER.group(proc.pid)
     url = f"http://{listen}"
     deadline = time.monotonic() + 60
@@ -100,21 +108,30 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 direct: dict[str, list[Sample]] = {mode: [] for mode in modes}
                 through: dict[str, list[Sample]] = {mode: [] for mode in modes}
                 cpu: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
+                seen: dict[str, list[int]] = {mode: [0, 0] for mode in modes}  # eligible, shadowed
                 for mode in modes:
                     _wrk(gateways[mode][1] + request.path, level, 1, request, auth)  # warm-up
-                for _ in range(args.rounds):
+                for round_ in range(args.rounds):
                     # direct, then each mode right after its own direct cell: a noisy shared
-                    # machine hits the modes alike, and each mode's share has its own baseline
-                    for mode in modes:
+                    # machine hits the modes alike, and each mode's share has its own baseline;
+                    # the modes' order turns each round: a tail that falls on one place of the
+                    # round (the second gateway's p99 was 4 to 5x the first's whichever mode it
+                    # served) falls on every mode alike
+                    turn = round_ % len(modes)
+                    for mode in modes[turn:] + modes[:turn]:
                         direct[mode].append(
                             _wrk(args.legacy_url + request.path, level, args.seconds, request, auth)
                         )
                         pid = gateways[mode][0].pid
                         before = _cpu(pid)
+                        counted = _shadowed(gateways[mode][1])
                         sample = _wrk(
                             gateways[mode][1] + request.path, level, args.seconds, request, auth
                         )
                         after = _cpu(pid)
+                        now = _shadowed(gateways[mode][1])
+                        seen[mode][0] += now[0] - counted[0]
+                        seen[mode][1] += now[1] - counted[1]
                         through[mode].append(sample)
                         if sample.requests:
                             cpu[mode].append(
@@ -129,12 +146,20 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         serving, worker = min(cpu[mode])
                         rows[-1]["gateway_cpu_ms"] = round(serving, 3)
                         rows[-1]["worker_cpu_ms"] = round(worker, 3)
+                    if seen[mode][0]:  # the share of the reads the port saw a copy of
+                        rows[-1]["shadowed_share"] = round(seen[mode][1] / seen[mode][0], 3)
                     print(json.dumps(rows[-1]), flush=True)
         finally:
             for proc, _ in gateways.values():
                 _stop(proc)
     rows.sort(key=lambda r: (modes.index(r["mode"]), r["connections"]))
     return rows
+
+
+def _shadowed(url: str) -> tuple[int, int]:
+    """The gateway's totals of requests it could shadow and of those it shadowed."""
+    doc = httpx.get(url + "/_parity/status", headers={"x-parity-token": TOKEN}, timeout=30).json()
+    return int(doc.get("eligible", 0)), int(doc.get("shadowed", 0))
 
 
 def _cpu(pid: int) -> tuple[float, float]:
@@ -208,8 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         base = passthrough.get(r["connections"])
         if r["mode"] == "shadow" and base is not None and base["gateway_p99_ms"]:
             ratio = r["gateway_p99_ms"] / base["gateway_p99_ms"]
+            share = r.get("shadowed_share")
             print(
                 f"shadow p99 / pass-through p99 at {r['connections']:>2} connections: {ratio:.2f}"
+                + (f"  (reads shadowed: {100 * share:.1f}%)" if share is not None else "")
             )
     return 0
 

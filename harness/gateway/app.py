@@ -24,6 +24,8 @@ from yarl import URL
 from harness.gateway.metrics import Metrics
 from harness.gateway.policy import PolicyError
 from harness.gateway.routes import SAFE_METHODS, Request, Route, RouteTable, resolve_mode
+from harness.gateway.sampling import sampled
+from harness.gateway.shedding import LoadGuard
 from harness.gateway.shift import AGREED, Shifter
 from harness.gateway.upstream import (
     client_for,
@@ -91,6 +93,9 @@ class GatewayApp:
         self.tasks: set[asyncio.Task[None]] = set()
         self.dropped: Counter[str] = Counter()
         self.route_dropped: Counter[tuple[str, str]] = Counter()
+        self.eligible: Counter[str] = Counter()  # per route: requests that could be shadowed
+        self.shadowed: Counter[str] = Counter()  # per route: of them, sent to the port
+        self.guard = LoadGuard(config.shed)  # the legacy's strain, measured on its answers
         self.served = 0
         self.shifter = shifter
         self.ticker: asyncio.Task[None] | None = None
@@ -132,6 +137,10 @@ class GatewayApp:
             "kind": "stats",
             "dropped": dict(self.dropped),
             "route_dropped": per_route,
+            "route_shadowed": {
+                key: {"eligible": n, "shadowed": self.shadowed[key]}
+                for key, n in self.eligible.items()
+            },
             "shift": self.shifter.snapshot() if self.shifter is not None else None,
         }
 
@@ -200,6 +209,9 @@ class GatewayApp:
                 "served": self.served,
                 "shadows_in_flight": self.shadows_in_flight,
                 "dropped": dict(self.dropped),
+                "eligible": sum(self.eligible.values()),
+                "shadowed": sum(self.shadowed.values()),
+                "shed": self.guard.snapshot(),
                 "writes_in_flight": self.counters.snapshot()[0],
                 "writes_done": self.counters.snapshot()[1],
             }
@@ -210,6 +222,24 @@ class GatewayApp:
             await _answer(send, 202 if ok else 503, b"{}")
         else:
             await _answer(send, 404, b'{"error":"not found"}')
+
+    def _admit(self, route: Route, cid: str) -> bool:
+        """A request that could be shadowed: counted, sampled by its correlation id, then
+        shed while the legacy is under strain."""
+        self.eligible[route.key] += 1
+        if not sampled(cid, route.fraction):
+            self._drop(route, "sampled_out")
+            return False
+        why = self.guard.shed()
+        if why is not None:
+            self._drop(route, why)
+            return False
+        return True
+
+    def _sent(self, route: Route, task: asyncio.Task[None]) -> None:
+        self.shadowed[route.key] += 1
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _drop(self, route: Route, reason: str) -> None:
         self.dropped[reason] += 1
@@ -244,6 +274,8 @@ class GatewayApp:
         if shadow and write and self.gw.databases == "shared":
             shadow = False
             self.metrics.shadows.labels(route.key, "write_not_mirrored").inc()
+        if shadow:
+            shadow = self._admit(route, cid)
         need_body = shadow or self.capture
         body: bytes | None = None
         stream: Any
@@ -292,8 +324,7 @@ class GatewayApp:
                 task = asyncio.create_task(
                     self._shadow(route, method, target, up_headers, body, legacy_done, before)
                 )
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self._sent(route, task)
         answer: dict[str, Any] | None = None
         try:
             answer = await self._primary(
@@ -391,39 +422,50 @@ class GatewayApp:
         started = False
         # the target as the client wrote it: yarl would re-quote it otherwise
         url = URL(self.legacy_base + target, encoded=True)
+        self.guard.started()
+        t1 = 0.0
         try:
-            async with self.passthrough.request(
-                method, url, headers=headers, data=content or None, allow_redirects=False
-            ) as resp:
-                out_headers = response_headers(list(resp.raw_headers))
-                out_headers.append((b"x-request-id", cid.encode("latin-1")))
-                await send(
-                    {"type": "http.response.start", "status": resp.status, "headers": out_headers}
-                )
-                started = True
-                last = False
-                async for chunk in resp.content.iter_any():
-                    # a body read whole in one go (most answers) is sent in one message
-                    last = resp.content.at_eof()
-                    await send({"type": "http.response.body", "body": chunk, "more_body": not last})
-                    if parts is not None:
-                        size += len(chunk)
-                        if size > COLLECT_MAX:
-                            parts = None
-                        else:
-                            parts.append(chunk)
-                status = resp.status
-                answer_headers = [
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
-                ]
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
-            if not started:  # else the answer is cut short: the client sees a broken body
-                await _answer(send, 502, b'{"error":"legacy unavailable"}')
-            return None
-        if not last:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        t1 = time.time()
+            try:
+                async with self.passthrough.request(
+                    method, url, headers=headers, data=content or None, allow_redirects=False
+                ) as resp:
+                    out_headers = response_headers(list(resp.raw_headers))
+                    out_headers.append((b"x-request-id", cid.encode("latin-1")))
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": resp.status,
+                            "headers": out_headers,
+                        }
+                    )
+                    started = True
+                    last = False
+                    async for chunk in resp.content.iter_any():
+                        # a body read whole in one go (most answers) is sent in one message
+                        last = resp.content.at_eof()
+                        await send(
+                            {"type": "http.response.body", "body": chunk, "more_body": not last}
+                        )
+                        if parts is not None:
+                            size += len(chunk)
+                            if size > COLLECT_MAX:
+                                parts = None
+                            else:
+                                parts.append(chunk)
+                    status = resp.status
+                    answer_headers = [
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers
+                    ]
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                LOG.warning(json.dumps({"cid": cid, "error": f"legacy: {type(exc).__name__}"}))
+                if not started:  # else the answer is cut short: the client sees a broken body
+                    await _answer(send, 502, b'{"error":"legacy unavailable"}')
+                return None
+            if not last:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            t1 = time.time()
+        finally:  # whatever ends it (a client gone, a cancel): no longer in flight
+            self.guard.ended(t1 - t0 if t1 else None)
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
             "status": status,
@@ -464,7 +506,7 @@ class GatewayApp:
                 if not self._put(job):
                     self.dropped["capture_queue"] += 1
             return
-        if self.candidate is None:
+        if self.candidate is None or not self._admit(route, cid):
             return
         if len(body) > self.gw.shadow_max_body:
             self._drop(route, "dropped_body")
@@ -472,9 +514,7 @@ class GatewayApp:
         if self.shadows_in_flight >= self.gw.shadow_in_flight:
             self._drop(route, "dropped_in_flight")
             return
-        task = asyncio.create_task(self._both(route, method, target, up, body))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._sent(route, asyncio.create_task(self._both(route, method, target, up, body)))
 
     async def _both(
         self, route: Route, method: str, target: str, up: list[tuple[str, str]], body: bytes
@@ -489,6 +529,8 @@ class GatewayApp:
         )
         t0 = time.time()
         answer: dict[str, Any] | None = None
+        self.guard.started()
+        t1 = 0.0
         try:
             resp = await self.legacy.request(method, target, headers=up, content=body)
             t1 = time.time()
@@ -505,6 +547,7 @@ class GatewayApp:
         except httpx.HTTPError as exc:
             LOG.warning(json.dumps({"error": f"legacy: {type(exc).__name__}"}))
         finally:
+            self.guard.ended(t1 - t0 if t1 else None)
             legacy_done.set_result(answer)
         await shadow
 

@@ -94,6 +94,8 @@ def _merge_route(panels: list[GatewayRoute]) -> GatewayRoute:
         "raced_cleared",
         "raced_unresolved",
         "shadow_failed",
+        "eligible",
+        "shadowed",
         "served_port",
         "served_legacy",
         "fallbacks",

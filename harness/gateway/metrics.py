@@ -24,7 +24,8 @@ class Metrics:
         self.shadows = Counter(
             "parity_gateway_shadows",
             "shadow requests by route and outcome "
-            "(sent, failed, dropped_in_flight, dropped_body, dropped_queue, write_not_mirrored)",
+            "(sent, failed, dropped_in_flight, dropped_body, dropped_queue, write_not_mirrored, "
+            "sampled_out, shed_in_flight, shed_latency)",
             ["route", "outcome"],
             registry=r,
         )

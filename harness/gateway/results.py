@@ -72,6 +72,7 @@ class GatewayState(Protocol):
     errors: Counter[str]
     dropped: Counter[str]
     route_dropped: dict[str, dict[str, int]]
+    route_shadowed: dict[str, dict[str, int]]
     shift: dict[str, Any] | None
     captured: int
 
@@ -124,7 +125,7 @@ def route_panels(state: GatewayState) -> GatewaySummary:
                 after=_mode(*c["after"]),
             )
         )
-    keys = sorted({*state.routes, *state.route_dropped, *shifted})
+    keys = sorted({*state.routes, *state.route_dropped, *state.route_shadowed, *shifted})
     panels = []
     for key in keys:
         s = state.routes.get(key) or RouteStats(mode="legacy")
@@ -144,6 +145,8 @@ def route_panels(state: GatewayState) -> GatewaySummary:
                 raced_unresolved=s.raced_unresolved,
                 shadow_failed=s.shadow_failed,
                 shadows_dropped=dict(sorted(state.route_dropped.get(key, {}).items())),
+                eligible=int((state.route_shadowed.get(key) or {}).get("eligible", 0)),
+                shadowed=int((state.route_shadowed.get(key) or {}).get("shadowed", 0)),
                 served_port=int(sh.get("served_port", 0)),
                 served_legacy=int(sh.get("served_legacy", 0)),
                 fallbacks=int(sh.get("fallbacks", 0)),
@@ -239,6 +242,14 @@ def build_results(state: GatewayState) -> Results:
         warnings.append(
             "shadows or captures not done: "
             + ", ".join(f"{k} {v}" for k, v in sorted((+state.dropped).items()))
+        )
+    eligible = sum(int(c.get("eligible", 0)) for c in state.route_shadowed.values())
+    shadowed = sum(int(c.get("shadowed", 0)) for c in state.route_shadowed.values())
+    if eligible and shadowed < eligible:  # the coverage: sampled out, shed or dropped
+        warnings.append(
+            f"{shadowed} of {eligible} requests in shadow mode were shadowed "
+            f"({100 * shadowed / eligible:.1f}%): the comparison covers only those "
+            "(the rest by reason per route: sampled_out, shed_in_flight, shed_latency, dropped_*)"
         )
     verdict = "drift" if open_findings else ("agree" if operations else "incomplete")
     now = datetime.now(UTC)

@@ -21,6 +21,7 @@ class Route:
     key: str  # the [gateway.routes] key that matched, "*" for the default
     mode: str  # 'legacy' | 'shadow' (later 'canary' | 'port')
     operation: str | None  # the contract operation, "GET /api/cases/{id}"
+    fraction: float = 1.0  # the share of its reads shadowed (``sampling.sampled``)
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,17 @@ class RouteTable:
 
     def __init__(self, config: GatewayConfig, contract: Contract | None, base_path: str = ""):
         self.default = config.default_mode
+        self.fraction = config.shadow_fraction
         self.router = Router(contract, base_path) if contract is not None else None
-        self.by_operation: list[tuple[str, str]] = []
-        self.by_path: list[tuple[str, str]] = []
+        self.by_operation: list[tuple[str, str, float]] = []
+        self.by_path: list[tuple[str, str, float]] = []
         for key, value in config.routes.items():
-            mode = value.mode if isinstance(value, RouteSettings) else value
-            (self.by_path if key.startswith("/") else self.by_operation).append((key, mode))
+            mode: str = value.mode if isinstance(value, RouteSettings) else value
+            fraction = self.fraction
+            if isinstance(value, RouteSettings) and value.shadow_fraction is not None:
+                fraction = value.shadow_fraction
+            side = self.by_path if key.startswith("/") else self.by_operation
+            side.append((key, mode, fraction))
         self._cache: dict[tuple[str, str], Route] = {}
 
     def route(self, method: str, path: str) -> Route:
@@ -62,16 +68,16 @@ class RouteTable:
         if self.router is not None:
             found = self.router.match(method, path)
             op = found[0].id if found else None
-        route = Route("*", self.default, op)
+        route = Route("*", self.default, op, self.fraction)
         if op is not None:
-            for key, mode in self.by_operation:
+            for key, mode, fraction in self.by_operation:
                 if match_operation(key, op):
-                    route = Route(key, mode, op)
+                    route = Route(key, mode, op, fraction)
                     break
         if route.key == "*":
-            for key, mode in self.by_path:
+            for key, mode, fraction in self.by_path:
                 if fnmatch.fnmatchcase(path, key):
-                    route = Route(key, mode, op)
+                    route = Route(key, mode, op, fraction)
                     break
         if len(self._cache) < 10_000:
             self._cache[(method, path)] = route

@@ -123,6 +123,7 @@ class WorkerState:
         self.dropped: Counter[str] = Counter()
         self.served_dropped: Counter[str] = Counter()  # the serving process's last totals
         self.route_dropped: dict[str, dict[str, int]] = {}
+        self.route_shadowed: dict[str, dict[str, int]] = {}  # eligible, shadowed per route
         self.shift: dict[str, Any] | None = None
         self.capture: CaptureWriter | None = None
         self.captured = 0
@@ -164,6 +165,7 @@ class WorkerState:
             self.dropped.subtract(self.served_dropped)
             self.served_dropped = totals
             self.route_dropped = job.get("route_dropped") or {}
+            self.route_shadowed = job.get("route_shadowed") or {}
             self.shift = job.get("shift")
             return None
         if job.get("capture"):

@@ -228,10 +228,18 @@ def route_lines(results: Mapping[str, Any]) -> list[str]:
         times = "; ".join(
             f"{side} p50/p95 {v['p50']}/{v['p95']} ms" for side, v in lat.items() if v is not None
         )
+        eligible = r.get("eligible") or 0
+        coverage = (
+            f"{r.get('shadowed', 0)} of {eligible} shadowed "
+            f"({100 * r.get('shadowed', 0) / eligible:.0f}%); "
+            if eligible
+            else ""
+        )
         breaker = r.get("breaker")
         flips = len(r.get("breaker_transitions") or [])
         lines.append(
-            f"route {r['route']} ({mode}): {r['compared']} compared, {r['agreeing']} agree, "
+            f"route {r['route']} ({mode}): {coverage}"
+            f"{r['compared']} compared, {r['agreeing']} agree, "
             f"{r['differing']} disagree, {r['raced']} raced ({r['raced_cleared']} cleared); "
             f"shadows dropped {dropped}; {r.get('fallbacks', 0)} fallbacks"
             + (f"; breaker {breaker} ({flips} transitions)" if breaker else "")

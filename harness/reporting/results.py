@@ -623,7 +623,20 @@ class GatewayRoute(_Model):
     raced_unresolved: int = 0
     shadow_failed: int = Field(0, description="shadows the port did not answer")
     shadows_dropped: dict[str, int] = Field(
-        default_factory=dict, description="shadows not sent, by reason (in flight, body, queue)"
+        default_factory=dict,
+        description="shadows not sent, by reason (dropped_in_flight, dropped_body, "
+        "dropped_queue, sampled_out, shed_in_flight, shed_latency, write_not_mirrored)",
+    )
+    eligible: int = Field(
+        0,
+        description="requests in shadow mode that could be mirrored (reads; writes too with "
+        "separate databases): the base of the coverage",
+    )
+    shadowed: int = Field(
+        0,
+        description="of `eligible`, the ones sent to the port (the rest sampled out, shed or "
+        "dropped, by reason in `shadows_dropped`): shadowed / eligible is the share of the "
+        "route's traffic the comparison covers",
     )
     served_port: int = 0
     served_legacy: int = 0

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.setup.shift import ShiftConfig
 
-__all__ = ["INSTANCE_PATTERN", "GatewayConfig", "RouteSettings"]
+__all__ = ["INSTANCE_PATTERN", "GatewayConfig", "RouteSettings", "ShedConfig"]
 
 Mode = Literal["legacy", "shadow"]
 INSTANCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -21,6 +21,46 @@ class _Strict(BaseModel):
 
 class RouteSettings(_Strict):
     mode: Mode = Field(description="legacy: pass-through; shadow: also sent to the port, compared")
+    shadow_fraction: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="the share of this route's reads shadowed (default: `[gateway] "
+        "shadow_fraction`), sampled by correlation id",
+    )
+
+
+class ShedConfig(_Strict):
+    """`[gateway.shed]`: new shadows are shed while the legacy is under strain (the
+    gateway measures it on the answers it serves), so the port and the comparisons leave the
+    CPU to the clients' requests; every shed shadow is counted by reason."""
+
+    enabled: bool = Field(True, description="shed shadows while the legacy is under strain")
+    in_flight: int = Field(
+        16,
+        ge=0,
+        description="shed while more requests than this wait for the legacy's answer "
+        "(shed_in_flight; 0: never on this signal)",
+    )
+    window: int = Field(
+        64, ge=1, description="the legacy's last answers whose p90 is checked when it fills"
+    )
+    latency_factor: float = Field(
+        4.0,
+        ge=0.0,
+        description="shed (shed_latency) while a window's p90 is above this many times the "
+        "calm baseline (the lowest window p90 of the last `baseline_windows`) and above "
+        "`latency_min_ms`; resumes under 3/4 of that (0: never on this signal)",
+    )
+    latency_min_ms: float = Field(
+        20.0, ge=0.0, description="a window p90 under this never sheds (jitter, not strain)"
+    )
+    baseline_windows: int = Field(
+        256,
+        ge=1,
+        description="windows the calm baseline is the lowest of (a load that lasts longer "
+        "becomes the new calm)",
+    )
 
 
 class GatewayConfig(_Strict):
@@ -56,10 +96,22 @@ class GatewayConfig(_Strict):
         "the legacy and the port and compared; a write is captured, never sent to either",
     )
     shadow_in_flight: int = Field(64, ge=1, description="shadow requests in flight at most")
+    shadow_fraction: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="the share of reads in shadow mode that are shadowed (a route's own "
+        "`shadow_fraction` wins), sampled by correlation id (a hash, the same in every "
+        "instance), as Envoy's mirror `runtime_fraction`; the rest are counted `sampled_out`",
+    )
     shadow_max_body: int = Field(
         1_048_576, ge=0, description="request bodies larger than this (bytes) are not mirrored"
     )
     queue: int = Field(1000, ge=1, description="comparisons waiting for the worker at most")
+    shed: ShedConfig = Field(
+        default_factory=ShedConfig,
+        description="`[gateway.shed]`: shadows shed while the legacy is under strain",
+    )
     worker_nice: int = Field(
         10,
         ge=0,

@@ -38,7 +38,10 @@ class _State:
         self.failures: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.dropped = Counter({"dropped_in_flight": 3, "dropped_body": 1})
-        self.route_dropped = {"GET /api/cases": {"dropped_in_flight": 3, "dropped_body": 1}}
+        self.route_dropped = {
+            "GET /api/cases": {"dropped_in_flight": 3, "dropped_body": 1, "sampled_out": 6}
+        }
+        self.route_shadowed = {"GET /api/cases": {"eligible": 50, "shadowed": 40}}
         self.captured = 12
         self.gw = GatewayConfig(instance="gw1")  # one of several instances
         at = "2026-12-05T18:00:00+00:00"
@@ -94,18 +97,21 @@ def test_route_panel_in_results_console_and_html(agreeing: dict[str, Any]) -> No
     assert cases["percent"] == 10.0
     assert cases["breaker"] == "open"
     assert cases["fallbacks"] == 7
-    assert cases["shadows_dropped"] == {"dropped_body": 1, "dropped_in_flight": 3}
+    assert cases["shadows_dropped"] == {"dropped_body": 1, "dropped_in_flight": 3, "sampled_out": 6}
+    assert (cases["eligible"], cases["shadowed"]) == (50, 40)
     assert cases["latency_ms"]["legacy"]["p95"] == 40.0
     assert cases["changes"][0]["after"] == "canary 10%"
     out = io.StringIO()
     print_summary(doc, Console(file=out, width=300, color_system=None))
     text = out.getvalue()
-    assert "route GET /api/cases (canary 10%): 38 compared, 37 agree, 1 disagree" in text
+    assert "route GET /api/cases (canary 10%): 40 of 50 shadowed (80%); 38 compared" in text
+    assert "38 compared, 37 agree, 1 disagree" in text
     assert "dropped_in_flight 3" in text
     assert "7 fallbacks" in text
     assert "breaker open (1 transitions)" in text
     html = render_html(doc, {})
     assert 'id="routes"' in html
+    assert "40 of 50 (80%)" in html
     assert "5 consecutive failures (ConnectError)" in html
     assert "shift by alice: shadow &rarr; canary 10% (first step)" in html
 
@@ -130,8 +136,8 @@ def test_route_panel_shows_in_chromium(
         assert [r[0] for r in rows] == ["GET /api/alerts", "GET /api/cases"]
         cases = rows[1]
         assert cases[1] == "canary 10%"
-        assert cases[2:5] == ["38", "37", "1"]
-        assert cases[8].startswith("open")
+        assert cases[2:6] == ["40 of 50 (80%)", "38", "37", "1"]
+        assert cases[9].startswith("open")
         assert page.text("document.querySelector('#routes').offsetHeight") > 50
         page.text("document.querySelector('#routes details').open = true")
         history = page.text("document.querySelector('#routes details').innerText")

@@ -1,0 +1,112 @@
+"""The shedding rule fed synthetic answer times and in-flight counts: it sheds above the
+threshold, resumes after recovery, names its reason; the gateway counts each shed shadow
+under that reason (``/metrics``, ``/_parity/status``, the results' stats)."""
+
+from __future__ import annotations
+
+import queue
+
+from harness.gateway.app import GatewayApp
+from harness.gateway.routes import Route, RouteTable
+from harness.gateway.shedding import SHED_IN_FLIGHT, SHED_LATENCY, LoadGuard
+from harness.gateway.writes import WriteCounters
+from harness.setup.gateway import GatewayConfig, ShedConfig
+
+
+def _feed(guard: LoadGuard, ms: float, n: int) -> None:
+    for _ in range(n):
+        guard.started()
+        guard.ended(ms / 1000)
+
+
+def test_no_shedding_before_a_baseline_nor_under_the_floor() -> None:
+    guard = LoadGuard(ShedConfig(window=10, latency_factor=4, latency_min_ms=20, in_flight=0))
+    _feed(guard, 500, 9)  # not one full window yet: no baseline, nothing to compare with
+    assert guard.shed() is None
+    guard = LoadGuard(ShedConfig(window=10, latency_factor=4, latency_min_ms=20, in_flight=0))
+    _feed(guard, 1, 10)
+    _feed(guard, 15, 10)  # 15x the baseline, but under latency_min_ms: jitter, not strain
+    assert guard.shed() is None
+
+
+def test_latency_sheds_above_the_threshold_and_resumes_after_recovery() -> None:
+    guard = LoadGuard(ShedConfig(window=10, latency_factor=4, latency_min_ms=0, in_flight=0))
+    _feed(guard, 5, 10)  # the calm baseline: p90 5 ms
+    assert guard.baseline_ms == 5
+    _feed(guard, 15, 10)  # 3x: under the factor
+    assert guard.shed() is None
+    _feed(guard, 5, 8)
+    _feed(guard, 30, 2)  # p90 of this window is 30 ms: 6x the baseline
+    assert guard.shed() == SHED_LATENCY
+    _feed(guard, 18, 10)  # under the threshold (20) but over its 3/4 (15): still shedding
+    assert guard.shed() == SHED_LATENCY
+    _feed(guard, 6, 10)  # recovered
+    assert guard.shed() is None
+    assert guard.transitions == 1
+    assert guard.baseline_ms == 5  # the strain never became the baseline
+
+
+def test_a_long_strain_becomes_the_new_calm_after_baseline_windows() -> None:
+    guard = LoadGuard(
+        ShedConfig(window=4, latency_factor=2, latency_min_ms=0, in_flight=0, baseline_windows=3)
+    )
+    _feed(guard, 5, 4)
+    _feed(guard, 50, 4)
+    assert guard.shed() == SHED_LATENCY
+    _feed(guard, 50, 8)  # the calm window has left the last 3
+    assert guard.baseline_ms == 50
+    assert guard.shed() is None
+
+
+def test_in_flight_sheds_while_more_than_k_wait_and_not_after() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=2))
+    for _ in range(3):
+        guard.started()
+    assert guard.shed() == SHED_IN_FLIGHT  # 3 waiting for the legacy, more than 2
+    guard.ended(None)  # a failure ends it too
+    assert guard.shed() is None
+    guard.started()
+    assert guard.shed() == SHED_IN_FLIGHT
+    guard.ended(0.001)
+    assert guard.shed() is None
+    assert guard.in_flight == 2
+
+
+def test_disabled_never_sheds() -> None:
+    guard = LoadGuard(ShedConfig(enabled=False, in_flight=1, window=1, latency_min_ms=0))
+    _feed(guard, 1, 1)
+    for _ in range(5):
+        guard.started()
+    _feed(guard, 1000, 3)
+    assert guard.shed() is None
+
+
+def test_the_gateway_counts_each_shed_shadow_by_reason() -> None:
+    gw = GatewayConfig(
+        legacy="http://127.0.0.1:1",
+        candidate="http://127.0.0.1:2",
+        default_mode="shadow",
+        shadow_fraction=1.0,
+        shed=ShedConfig(in_flight=1, window=4, latency_factor=2, latency_min_ms=0),
+    )
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False)
+    route = Route("*", "shadow", None, 1.0)
+    assert app._admit(route, "a")  # calm: admitted
+    app.guard.started()
+    app.guard.started()
+    assert not app._admit(route, "b")  # 2 in flight, more than 1
+    app.guard.ended(0.001)
+    app.guard.ended(0.001)
+    _feed(app.guard, 1, 2)  # the first window (p90 1 ms) is the baseline
+    _feed(app.guard, 10, 4)
+    assert not app._admit(route, "c")
+    assert not app._admit(route, "d")
+    _feed(app.guard, 1, 4)
+    assert app._admit(route, "e")  # recovered
+    assert app.dropped == {SHED_IN_FLIGHT: 1, SHED_LATENCY: 2}
+    stats = app.stats_job()
+    assert stats["route_dropped"] == {"*": {SHED_IN_FLIGHT: 1, SHED_LATENCY: 2}}
+    assert stats["route_shadowed"] == {"*": {"eligible": 5, "shadowed": 0}}
+    text = app.metrics.render().decode()
+    assert 'parity_gateway_shadows_total{outcome="shed_latency",route="*"} 2.0' in text
+    assert 'parity_gateway_shadows_total{outcome="shed_in_flight",route="*"} 1.0' in text
