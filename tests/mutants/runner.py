@@ -187,6 +187,36 @@ def run_parity(
     return Outcome(proc.returncode, results, output, seconds)
 
 
+def cpu_of(argv: list[str], cwd: Path = ROOT) -> tuple[int, float, dict[str, float]]:
+    """Run ``argv`` and sample the CPU time (user + system) of it and every process it
+    starts, as they run (services live in their own process groups, so the parent's rusage
+    misses them): (exit code, wall seconds, CPU seconds per command line)."""
+    import subprocess
+    import time
+
+    import psutil
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    root = psutil.Process(proc.pid)
+    seen: dict[int, tuple[str, float]] = {}
+    while proc.poll() is None:
+        for child in [root, *root.children(recursive=True)]:
+            try:
+                times = child.cpu_times()
+                name = " ".join(child.cmdline())[:80] or seen.get(child.pid, ("?", 0.0))[0]
+                seen[child.pid] = (name, times.user + times.system)
+            except psutil.Error:
+                continue
+        time.sleep(0.05)
+    per: dict[str, float] = {}
+    for name, cpu in seen.values():
+        per[name] = per.get(name, 0.0) + cpu
+    return proc.returncode, time.monotonic() - started, per
+
+
 def route_of(operation: str) -> str:
     """The route an operation (or a probe of it) is on: "PUT /api/cases/" -> "/api/cases",
     "POST /api/auth/login [rate limit]" -> "/api/auth/login"."""
@@ -250,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a profile setting changed for this run (TOML value): --set growth_rows=0 "
         "shows whether a feature is what catches the mutant",
     )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="print the CPU time of parity and of every process it starts (services, "
+        "workers), sampled while the run goes: where a run's cost is",
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="parity-mutant-"))
     snapshot = seeded_database(Path(tempfile.gettempdir()) / "parity-mutants")
@@ -262,6 +298,16 @@ def main(argv: list[str] | None = None) -> int:
         extra = {args.profile: profile}
     config = mutant_config(work, args.name or None, snapshot=snapshot, extra_profiles=extra)
     operations = get(args.name).operations if args.name else ()
+    if args.cpu:
+        argv = [*PARITY, "run", "--config", str(config), "--profile", args.profile]
+        argv += ["--seed", str(args.seed), "--report-dir", str(work / "reports"), "-q"]
+        for op in operations:
+            argv += ["--operation", op]
+        code, wall, per = cpu_of(argv)
+        print(f"exit {code} in {wall:.1f} s wall, {sum(per.values()):.2f} s CPU:")
+        for name, cpu in sorted(per.items(), key=lambda kv: -kv[1]):
+            print(f"  {cpu:6.2f} s  {name}")
+        return code
     out = run_parity(
         config, operations, profile=args.profile, seed=args.seed, report_dir=work / "reports"
     )
