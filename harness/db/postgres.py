@@ -15,6 +15,10 @@ transaction, so:
 The baseline is a copy of every table in a ``parity_base`` schema of the same database
 (taken at ``open()``, after logins, like the SQLite watcher's baseline file) plus every
 sequence's position.
+``rebase()`` (a replay, never restored between requests) moves the baseline of the diff to
+the state the last ``writes()`` read: the log rows it read move to ``parity.done`` (a
+restore still puts those rows back) and the rows it read are kept as their keys' "before",
+so the next diff reads only the keys logged since.
 
 Restore, measured with ``python -m harness.bench.db_writes`` on the shipped legacy's seeded snapshot
 (seed 42: 300 cases, 240 alerts; PostgreSQL 15, fsync off, 2 shared cores; one write = a
@@ -259,7 +263,9 @@ class PgWatcher:
         self.step_rows: dict[str, dict[tuple[str, ...], tuple[Any, dict[str, Any] | None]]] = {}
         self.step_whole: dict[str, Rows] = {}
         self.step_sequences: tuple[Any, ...] = ()
-        self._seen: tuple[list[int], tuple[Any, ...], dict[str, tuple[bool, Rows, set[Any]]]] | None
+        self._seen: (
+            tuple[list[int], tuple[Any, ...], dict[str, tuple[bool, Rows, Rows, set[Any]]]] | None
+        )
         self._seen = None
 
     engine = "postgresql"
@@ -410,7 +416,7 @@ class PgWatcher:
         as SQLite's rowid is for ``id`` tables)."""
         writes: Writes = {}
         sequences = self._sequence_state()  # before the snapshot: a later move shows next
-        seen: dict[str, tuple[bool, Rows, set[Any]]] = {}
+        seen: dict[str, tuple[bool, Rows, Rows, set[Any]]] = {}
         with self.conn.transaction():  # one snapshot across all tables
             self.conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             logged = [
@@ -421,10 +427,12 @@ class PgWatcher:
                 if table is None:
                     continue
                 whole = whole or not table.pk
-                keys = set() if whole else self._logged_keys(table)
+                # the logged keys, as text: needed only where a rebase kept rows of this table
+                stepped = name in self.step_rows or name in self.step_whole
+                keys = self._logged_keys(table) if stepped and not whole else set()
                 old = self._before(table, whole, keys)
                 new = self._rows("public", table, whole)
-                seen[name] = (whole, new, keys)
+                seen[name] = (whole, old, new, keys)
                 tw = _diff_rows(old, new)
                 if tw:
                     writes[name] = tw
@@ -470,7 +478,7 @@ class PgWatcher:
         if seen is None:
             return
         logged, sequences, tables = seen
-        for name, (whole, new, keys) in tables.items():
+        for name, (whole, old, new, keys) in tables.items():
             table = self.tables[name]
             if whole:
                 self.step_whole[name] = new
@@ -483,8 +491,8 @@ class PgWatcher:
                 rows.update(new)
                 continue
             step = self.step_rows.setdefault(name, {})
-            for sig in keys:
-                step[sig] = (None, None)  # deleted, unless read below
+            for key in old.keys() - new.keys():
+                step[table.sig(key)] = (None, None)  # deleted
             for key, row in new.items():
                 step[table.sig(key)] = (key, row)
         self.step_sequences = sequences

@@ -2,7 +2,10 @@
 
 Every write case is followed by a restore, so the "before" state is always the same
 baseline: it is read once, and after a request only ``PRAGMA data_version`` is checked
-unless another connection (the service) committed something.
+unless another connection (the service) committed something. A replay, never restored
+between requests, moves the baseline instead (``rebase``): to the state the last diff read,
+so each request's diff holds its own writes and costs what it wrote, not what the replay
+wrote so far.
 
 Then only the tables that can have changed are read. A restore copies the baseline back
 page for page, so after one the file's layout is the baseline's, whose page -> table map is
@@ -11,7 +14,9 @@ a frame naming the page, and any change to a table or one of its indexes rewrite
 one page that belonged to it before the change (the leaf or interior page the first edit
 lands on). So the frames appended since the restore name every table that can differ from
 the baseline. Where that cannot be known (not WAL, the log restarted since the restore, a
-page size or schema that moved), every table is read, as before.
+page size or schema that moved), every table is read, as before. After a rebase the layout
+is no longer the baseline's: the b-trees of the tables the log named (the only ones that can
+have taken or given pages) are walked again, so the map is the new baseline's.
 """
 
 from __future__ import annotations
