@@ -15,6 +15,10 @@ transaction, so:
 The baseline is a copy of every table in a ``parity_base`` schema of the same database
 (taken at ``open()``, after logins, like the SQLite watcher's baseline file) plus every
 sequence's position.
+``rebase()`` (a replay, never restored between requests) moves the baseline of the diff to
+the state the last ``writes()`` read: the log rows it read move to ``parity.done`` (a
+restore still puts those rows back) and the rows it read are kept as their keys' "before",
+so the next diff reads only the keys logged since.
 
 Restore, measured with ``python -m harness.bench.db_writes`` on the shipped legacy's seeded snapshot
 (seed 42: 300 cases, 240 alerts; PostgreSQL 15, fsync off, 2 shared cores; one write = a
@@ -69,6 +73,8 @@ STRATEGIES = ("rows", "tables", "clone")
 _SETUP = f"""
 CREATE SCHEMA IF NOT EXISTS {LOG_SCHEMA};
 CREATE UNLOGGED TABLE IF NOT EXISTS {LOG_SCHEMA}.log (tbl text NOT NULL, pk jsonb);
+ALTER TABLE {LOG_SCHEMA}.log ADD COLUMN IF NOT EXISTS n bigserial;
+CREATE UNLOGGED TABLE IF NOT EXISTS {LOG_SCHEMA}.done (tbl text NOT NULL, pk jsonb);
 CREATE OR REPLACE FUNCTION {LOG_SCHEMA}.log_row() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r jsonb;
@@ -181,7 +187,7 @@ def prepare_targets(
 
 
 class _Table:
-    __slots__ = ("columns", "name", "pk", "where_logged")
+    __slots__ = ("columns", "name", "pk", "where_logged", "where_written")
 
     def __init__(self, name: str, columns: list[str], pk: list[str]) -> None:
         self.name = name
@@ -193,12 +199,31 @@ class _Table:
             if pk
             else "true"
         )
+        # a restore: also the keys of the writes a rebase took into the baseline of the diff
+        self.where_written = (
+            f"{key} IN (SELECT pk FROM {LOG_SCHEMA}.log WHERE tbl = %s AND pk IS NOT NULL "
+            f"UNION ALL SELECT pk FROM {LOG_SCHEMA}.done WHERE tbl = %s AND pk IS NOT NULL)"
+            if pk
+            else "true"
+        )
 
     def key(self, row: dict[str, Any]) -> Any:
         if not self.pk:
             return tuple(sorted(row.items(), key=lambda kv: kv[0]))
         values = tuple(row[c] for c in self.pk)
         return values[0] if len(values) == 1 else values
+
+    def sig(self, key: Any) -> tuple[str, ...]:
+        """A key as text, comparable with a logged one (``_logged_sig``)."""
+        values = key if len(self.pk) > 1 else (key,)
+        return tuple(str(v) for v in values)
+
+
+def _logged_sig(pk: list[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in pk)
+
+
+Rows = dict[Any, dict[str, Any]]
 
 
 class PgWatcher:
@@ -232,6 +257,16 @@ class PgWatcher:
         self.restores = 0
         self.restore_s = 0.0
         self._probe = ""
+        # rebase(): the baseline of the diff, where it moved from open()'s (parity_base):
+        # per table, the rows the writes a rebase took in left (by key text; None: absent),
+        # or the whole table after a whole-table write; and the sequences then
+        self.step_rows: dict[str, dict[tuple[str, ...], tuple[Any, dict[str, Any] | None]]] = {}
+        self.step_whole: dict[str, Rows] = {}
+        self.step_sequences: tuple[Any, ...] = ()
+        self._seen: (
+            tuple[list[int], tuple[Any, ...], dict[str, tuple[bool, Rows, Rows, set[Any]]]] | None
+        )
+        self._seen = None
 
     engine = "postgresql"
 
@@ -249,9 +284,10 @@ class PgWatcher:
                 for table in self.tables.values():
                     self._install_triggers(table)
                 self._snapshot_baseline()
-                self.conn.execute(f"TRUNCATE {LOG_SCHEMA}.log".encode())
+                self.conn.execute(f"TRUNCATE {LOG_SCHEMA}.log, {LOG_SCHEMA}.done".encode())
             self._prepare_probe()
             self.base_sequences = self._sequence_state()
+            self.step_sequences = self.base_sequences
         except psycopg.Error as exc:
             raise HarnessError(
                 f"cannot watch database {self.live}: {exc}", kind="database"
@@ -344,18 +380,25 @@ class PgWatcher:
 
     def changed(self) -> bool:
         row = self.conn.execute(self._probe.encode()).fetchone()
-        return bool(row[0]) or tuple(row[1:]) != self.base_sequences
+        return bool(row[0]) or tuple(row[1:]) != self.step_sequences
 
-    def touched(self) -> dict[str, bool]:
-        """Tables in the log: name -> True when a whole-table change (TRUNCATE, no key)."""
+    def touched(self, *, rebased: bool = False) -> dict[str, bool]:
+        """Tables in the log: name -> True when a whole-table change (TRUNCATE, no key);
+        ``rebased``: also those of the writes a rebase took in (what a restore puts back)."""
+        source = f"{LOG_SCHEMA}.log"
+        if rebased:
+            source = (
+                f"(SELECT tbl, pk FROM {LOG_SCHEMA}.log "
+                f"UNION ALL SELECT tbl, pk FROM {LOG_SCHEMA}.done) w"
+            )
         out: dict[str, bool] = {}
         for tbl, whole in self.conn.execute(
-            f"SELECT tbl, bool_or(pk IS NULL) FROM {LOG_SCHEMA}.log GROUP BY tbl".encode()
+            f"SELECT tbl, bool_or(pk IS NULL) FROM {source} GROUP BY tbl".encode()
         ).fetchall():
             out[tbl] = bool(whole)
         return out
 
-    def _rows(self, schema: str, table: _Table, whole: bool) -> dict[Any, dict[str, Any]]:
+    def _rows(self, schema: str, table: _Table, whole: bool) -> Rows:
         where = "true" if whole else table.where_logged
         params = () if whole or not table.pk else (table.name,)
         cur = self.conn.cursor()
@@ -368,22 +411,102 @@ class PgWatcher:
         return out
 
     def writes(self) -> Writes:
-        """The rows inserted, updated and deleted since the baseline, per table, keyed by
-        primary key (``rowid``: the key's value, as SQLite's rowid is for ``id`` tables)."""
+        """The rows inserted, updated and deleted since the baseline (``open()``'s, or where
+        ``rebase()`` moved it), per table, keyed by primary key (``rowid``: the key's value,
+        as SQLite's rowid is for ``id`` tables)."""
         writes: Writes = {}
+        sequences = self._sequence_state()  # before the snapshot: a later move shows next
+        seen: dict[str, tuple[bool, Rows, Rows, set[Any]]] = {}
         with self.conn.transaction():  # one snapshot across all tables
             self.conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            logged = [
+                int(n) for (n,) in self.conn.execute(f"SELECT n FROM {LOG_SCHEMA}.log".encode())
+            ]
             for name, whole in sorted(self.touched().items()):
                 table = self.tables.get(name)
                 if table is None:
                     continue
                 whole = whole or not table.pk
-                old = self._rows(BASE_SCHEMA, table, whole)
+                # the logged keys, as text: needed only where a rebase kept rows of this table
+                stepped = name in self.step_rows or name in self.step_whole
+                keys = self._logged_keys(table) if stepped and not whole else set()
+                old = self._before(table, whole, keys)
                 new = self._rows("public", table, whole)
+                seen[name] = (whole, old, new, keys)
                 tw = _diff_rows(old, new)
                 if tw:
                     writes[name] = tw
+        self._seen = (logged, sequences, seen)
         return writes
+
+    def _logged_keys(self, table: _Table) -> set[Any]:
+        rows = self.conn.execute(
+            f"SELECT DISTINCT pk FROM {LOG_SCHEMA}.log WHERE tbl = %s AND pk IS NOT NULL".encode(),
+            (table.name,),
+        ).fetchall()
+        return {_logged_sig(pk) for (pk,) in rows}
+
+    def _before(self, table: _Table, whole: bool, keys: set[Any]) -> Rows:
+        """The logged rows as the baseline of the diff has them: ``parity_base``'s, unless a
+        rebase took in a later state of them."""
+        name = table.name
+        if name in self.step_whole:
+            rows = self.step_whole[name]
+            return dict(rows) if whole else {k: r for k, r in rows.items() if table.sig(k) in keys}
+        old = self._rows(BASE_SCHEMA, table, whole)
+        step = self.step_rows.get(name)
+        if not step:
+            return old
+        by_sig = {table.sig(k): k for k in old}
+        for sig, (key, row) in step.items():
+            if not whole and sig not in keys:
+                continue
+            if sig in by_sig:
+                old.pop(by_sig[sig])
+            if row is not None:
+                old[key] = row
+        return old
+
+    def rebase(self) -> None:
+        """The state the last :meth:`writes` read becomes the baseline of the next
+        ``changed()``/``writes()``: the log rows it read move to ``parity.done`` (a restore
+        still puts their rows back from ``parity_base``) and the rows it read are kept as
+        the new "before" of their keys; :meth:`restore` goes back to what :meth:`open` froze."""
+        import psycopg
+
+        seen, self._seen = self._seen, None
+        if seen is None:
+            return
+        logged, sequences, tables = seen
+        for name, (whole, old, new, keys) in tables.items():
+            table = self.tables[name]
+            if whole:
+                self.step_whole[name] = new
+                self.step_rows.pop(name, None)
+                continue
+            if name in self.step_whole:
+                rows = self.step_whole[name]
+                for key in [k for k in rows if table.sig(k) in keys]:
+                    del rows[key]
+                rows.update(new)
+                continue
+            step = self.step_rows.setdefault(name, {})
+            for key in old.keys() - new.keys():
+                step[table.sig(key)] = (None, None)  # deleted
+            for key, row in new.items():
+                step[table.sig(key)] = (key, row)
+        self.step_sequences = sequences
+        try:
+            with self.conn.transaction():
+                self.conn.execute(
+                    (
+                        f"WITH moved AS (DELETE FROM {LOG_SCHEMA}.log WHERE n = ANY(%s) "
+                        f"RETURNING tbl, pk) INSERT INTO {LOG_SCHEMA}.done SELECT * FROM moved"
+                    ).encode(),
+                    (logged,),
+                )
+        except psycopg.Error as exc:
+            raise HarnessError(f"cannot read database {self.live}: {exc}", kind="database") from exc
 
     def restore(self) -> None:
         started = time.perf_counter()
@@ -396,13 +519,15 @@ class PgWatcher:
                 self._restore_rows(whole_tables=self.strategy == "tables")
         except psycopg.Error as exc:
             raise HarnessError(f"cannot restore {self.live}: {exc}", kind="database") from exc
+        self.step_rows, self.step_whole, self._seen = {}, {}, None
+        self.step_sequences = self.base_sequences
         self.restores += 1
         self.restore_s += time.perf_counter() - started
 
     def _restore_rows(self, *, whole_tables: bool) -> None:
         with self.conn.transaction():
             self.conn.execute(b"SET LOCAL session_replication_role = replica")
-            for name, whole in sorted(self.touched().items()):
+            for name, whole in sorted(self.touched(rebased=True).items()):
                 table = self.tables.get(name)
                 if table is None:
                     continue
@@ -414,15 +539,15 @@ class PgWatcher:
                     )
                     continue
                 self.conn.execute(
-                    f"DELETE FROM public.{q} WHERE {table.where_logged}".encode(), (name,)
+                    f"DELETE FROM public.{q} WHERE {table.where_written}".encode(), (name, name)
                 )
                 self.conn.execute(
                     f"INSERT INTO public.{q} SELECT * FROM {BASE_SCHEMA}.{q} "
-                    f"WHERE {table.where_logged}".encode(),
-                    (name,),
+                    f"WHERE {table.where_written}".encode(),
+                    (name, name),
                 )
             self._reset_sequences()
-            self.conn.execute(f"TRUNCATE {LOG_SCHEMA}.log".encode())
+            self.conn.execute(f"TRUNCATE {LOG_SCHEMA}.log, {LOG_SCHEMA}.done".encode())
 
     def _reset_sequences(self) -> None:
         if not self.sequences:

@@ -2,7 +2,10 @@
 
 Every write case is followed by a restore, so the "before" state is always the same
 baseline: it is read once, and after a request only ``PRAGMA data_version`` is checked
-unless another connection (the service) committed something.
+unless another connection (the service) committed something. A replay, never restored
+between requests, moves the baseline instead (``rebase``): to the state the last diff read,
+so each request's diff holds its own writes and costs what it wrote, not what the replay
+wrote so far.
 
 Then only the tables that can have changed are read. A restore copies the baseline back
 page for page, so after one the file's layout is the baseline's, whose page -> table map is
@@ -11,7 +14,9 @@ a frame naming the page, and any change to a table or one of its indexes rewrite
 one page that belonged to it before the change (the leaf or interior page the first edit
 lands on). So the frames appended since the restore name every table that can differ from
 the baseline. Where that cannot be known (not WAL, the log restarted since the restore, a
-page size or schema that moved), every table is read, as before.
+page size or schema that moved), every table is read, as before. After a rebase the layout
+is no longer the baseline's: the b-trees of the tables the log named (the only ones that can
+have taken or given pages) are walked again, so the map is the new baseline's.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import sqlite3
 import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +196,37 @@ class WalMark:
         finally:
             os.close(fd)
 
+    def committed(self) -> tuple[tuple[int, int, int], int] | None:
+        """The log's epoch and the end of its last committed frame now (None: no log, or
+        another page size). Read before a snapshot begins, every frame up to it is in the
+        snapshot; frames after it (a transaction still being written) are not."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            epoch = self._header(fd)
+            if epoch is None:
+                return None
+            start = self.end if epoch == self.epoch else _WAL_HEADER
+            end = self._scan(fd, epoch, start, None)
+            frame = _FRAME_HEADER + self.page_size
+            while end > _WAL_HEADER:  # back to the last commit frame (its field: db size)
+                head = os.pread(fd, 8, end - frame)
+                if int.from_bytes(head[4:8], "big"):
+                    break
+                end -= frame
+            return epoch, end
+        finally:
+            os.close(fd)
+
+    def move(self, position: tuple[tuple[int, int, int], int] | None) -> None:
+        """Mark the log at ``position`` (from :meth:`committed`; None: unknown)."""
+        if position is None:
+            self.epoch = None
+        else:
+            self.epoch, self.end = position
+
     def pages_since(self) -> set[int] | None:
         if self.epoch is None:
             return None
@@ -236,19 +273,41 @@ class WalMark:
         return _WAL_HEADER + hi * frame
 
 
-def _page_owners(conn: sqlite3.Connection, tables: list[tuple[str, bool]]) -> dict[int, str]:
-    """Page number -> the watched table whose b-tree (or index b-tree) it belongs to."""
+def _page_owners(
+    conn: sqlite3.Connection, tables: list[tuple[str, bool]], only: set[str] | None = None
+) -> dict[int, str]:
+    """Page number -> the watched table whose b-tree (or index b-tree) it belongs to; with
+    ``only``, the pages of those tables' b-trees alone (dbstat walks just those)."""
     watched = {name for name, _ in tables}
     owner = {
         name: table
         for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master")
-        if table in watched
+        if table in watched and (only is None or table in only)
     }
-    return {
-        pageno: owner[name]
-        for name, pageno in conn.execute("SELECT name, pageno FROM dbstat")
-        if name in owner
-    }
+    if only is None:
+        return {
+            pageno: owner[name]
+            for name, pageno in conn.execute("SELECT name, pageno FROM dbstat")
+            if name in owner
+        }
+    out: dict[int, str] = {}
+    for name, table in owner.items():
+        for (pageno,) in conn.execute("SELECT pageno FROM dbstat WHERE name = ?", (name,)):
+            out[pageno] = table
+    return out
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What one ``writes()`` read: the data version and log position taken before its
+    snapshot, the tables the log named (None: every table read), and the tables that
+    differed from the baseline, as read."""
+
+    version: int
+    position: tuple[tuple[int, int, int], int] | None
+    touched: set[str] | None
+    after: RawTables
+    fetched: dict[str, list[Any]]
 
 
 class DbWatcher:
@@ -271,6 +330,10 @@ class DbWatcher:
         self.narrowed = 0  # diffs that read only the tables the log names
         self._copy: tuple[sqlite3.Connection, sqlite3.Connection] | None = None  # restore's
         self.full_reads = 0  # diffs that had to read every table
+        # what open() froze (restore goes back to it; rebase moves only the diff's baseline)
+        self._origin: tuple[RawTables, dict[str, list[Any]], dict[int, str]] = ({}, {}, {})
+        self._seen: _Seen | None = None  # what the last writes() read, for rebase()
+        self.rebases = 0
 
     def open(self) -> None:
         """Freeze the current live state as this target's baseline (after logins)."""
@@ -290,6 +353,7 @@ class DbWatcher:
                 self.base_rows[name] = (cols, _keyed(name, has_rowid, rows))
             self._watch_log()
             self.version = self._data_version()
+            self._origin = (dict(self.base_rows), dict(self.base_fetched), dict(self.owners))
         except sqlite3.Error as exc:
             raise HarnessError(f"cannot read database {self.live}: {exc}", kind="database") from exc
 
@@ -336,6 +400,10 @@ class DbWatcher:
         assert self.conn is not None
         before: RawTables = {}
         after: RawTables = {}
+        fetched: dict[str, list[Any]] = {}
+        # before the snapshot: every commit these name is in it (a later one moves them on)
+        version = self._data_version()
+        position = self.wal.committed() if self.wal is not None else None
         self.conn.execute("BEGIN")  # one snapshot across all tables
         try:
             self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # the snapshot
@@ -352,9 +420,46 @@ class DbWatcher:
                     continue  # the common case: compared in C, no per-row Python work
                 before[name] = self.base_rows.get(name, (cols, {}))
                 after[name] = (cols, _keyed(name, has_rowid, rows))
+                fetched[name] = rows
         finally:
             self.conn.execute("COMMIT")
+        self._seen = _Seen(version, position, touched, after, fetched)
         return diff_tables(before, after)
+
+    def rebase(self) -> None:
+        """The state the last :meth:`writes` read becomes the baseline of the next
+        ``changed()``/``writes()``, so they report only what was written since (a replay's
+        request its own rows); :meth:`restore` still goes back to what :meth:`open` froze.
+
+        The log shortcut needs the page -> table map of the state diffed against: a page a
+        table took since (a split, a page off the freelist) is written, and so is a page of
+        that table it had before, so the tables the frames since the last mark name are the
+        only ones whose b-trees can have moved; their pages are walked again (dbstat,
+        those b-trees only), and the log is marked where the snapshot read it."""
+        seen, self._seen = self._seen, None
+        if seen is None:
+            return  # nothing read since the last baseline: it stands
+        assert self.conn is not None
+        self.base_rows.update(seen.after)
+        self.base_fetched.update(seen.fetched)
+        self.version = seen.version
+        if self.wal is not None:
+            try:
+                self.conn.execute("BEGIN")
+                try:
+                    self.conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                    if seen.touched is None:
+                        self.owners = _page_owners(self.conn, self.tables)
+                    elif seen.touched:
+                        self.owners.update(_page_owners(self.conn, self.tables, seen.touched))
+                finally:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise HarnessError(
+                    f"cannot read database {self.live}: {exc}", kind="database"
+                ) from exc
+            self.wal.move(seen.position)
+        self.rebases += 1
 
     def restore(self) -> None:
         started = time.perf_counter()
@@ -373,6 +478,10 @@ class DbWatcher:
         except sqlite3.Error as exc:
             raise HarnessError(f"cannot restore {self.live}: {exc}", kind="database") from exc
         self.version = self._data_version()
+        self._seen = None
+        if self.rebases:  # back to what open() froze, and its layout
+            rows, fetched, owners = self._origin
+            self.base_rows, self.base_fetched, self.owners = dict(rows), dict(fetched), dict(owners)
         if self.wal is not None:
             self.wal.mark()
         self.restores += 1

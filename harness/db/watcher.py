@@ -47,15 +47,20 @@ class Watcher(Protocol):
         """Freeze the current state as the baseline (called once, after logins)."""
 
     def changed(self) -> bool:
-        """Did anything write since the baseline (or the last restore)? Cheap."""
+        """Did anything write since the baseline (the last restore or rebase)? Cheap."""
         ...
 
     def writes(self) -> Writes:
         """Rows inserted, updated and deleted since the baseline, per table."""
         ...
 
+    def rebase(self) -> None:
+        """Make the state the last ``writes()`` read the baseline of the next ``changed()``
+        and ``writes()`` (a replay's request then reports only its own rows); ``restore()``
+        still goes back to the state ``open()`` froze. No ``writes()`` since: nothing."""
+
     def restore(self) -> None:
-        """Put the database back to the baseline, under the running service."""
+        """Put the database back to the baseline ``open()`` froze, under the running service."""
 
     def close(self) -> None: ...
 

@@ -107,6 +107,11 @@ class Pair:
     # (steps that must see each other's writes) is running; reset commands run
     dirty: bool = False
     in_sequence: bool = False
+    # writes per request (a replay: never restored between requests): each read of the
+    # writes moves the watchers' baseline to the state it read, so the next request's are
+    # its own; per target, the tables written since the last restore
+    stepwise: bool = False
+    written_since: dict[str, set[str]] = field(default_factory=dict)
     # managed mode: sessions logged in again mid-sequence vanish with the next restore, which
     # brings back the ones they replaced: (target, role) -> the token to put back then
     reinstate: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -274,6 +279,11 @@ class Pair:
         if any(changed.values()):
             signals.at(step="database diff")  # not reset on an interruption: it says where
             rows = self.each([k for k in keys if changed[k]], lambda k: self.watchers[k].writes())
+            if self.stepwise:  # the state just read is the next request's "before"
+                moved = [k for k in keys if changed[k]]
+                self.each(moved, lambda k: self.watchers[k].rebase())
+                for key in moved:
+                    self.written_since.setdefault(key, set()).update(rows[key])
             signals.at(step="")
         else:
             rows = {}
@@ -297,7 +307,9 @@ class Pair:
         if self.mode == "external" and wrote and self.config.external.reset_command:
             self.reset_external()  # timed on its own
         started = time.perf_counter()
-        changed = [k for k, w in self.watchers.items() if w.changed()]
+        # a baseline moved by a stepwise read hides the writes before it from changed()
+        changed = [k for k, w in self.watchers.items() if k in self.written_since or w.changed()]
+        self.written_since = {}
         self.each(changed, lambda key: self.watchers[key].restore())
         self.spans = []  # a new list: clocks already taken keep theirs
         self.timings.reset += time.perf_counter() - started

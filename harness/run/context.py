@@ -454,7 +454,8 @@ class RunContext:
 
         ``restore=False`` (stateful steps): the databases keep this step's writes and the
         writes reported are everything since the last restore, so a sequence is compared
-        as a whole; the invariants that need a step's own writes run only per step.
+        as a whole; the invariants that need a step's own writes run only per step. With
+        ``pair.stepwise`` (a replay) the writes reported are this request's own.
         """
         pair = self.pair
         if not self.noise.header_probed:
@@ -483,8 +484,12 @@ class RunContext:
                     req,
                     (legacy.status, candidate.status),
                     (lw, cw),
-                    per_step=restore,
+                    per_step=restore or pair.stepwise,
                     changed=(lch, cch),
+                    earlier=(
+                        pair.written_since.get("legacy", set()),
+                        pair.written_since.get("candidate", set()),
+                    ),
                 )
             if restore:
                 # its writes go with the restore
@@ -528,10 +533,12 @@ class RunContext:
             diffs = self.noise.suppress(req.operation, diffs, aa_diffs)
         elif self.noise.entries:  # no twin (a write kept): what already differed A/A
             diffs = self.noise.suppress_known(req.operation, diffs)
-        earlier = self._sequence if not restore else []
+        # a sequence's writes are cumulative (its earlier steps can be their cause); stepwise
+        # (a replay), each request's writes are its own
+        earlier = self._sequence if not restore and not pair.stepwise else []
         diffs = [self.findings.scoped(req, d, earlier) for d in diffs]
         inv = [self.findings.scoped(req, d, earlier) for d in inv]
-        if not restore:
+        if not restore and not pair.stepwise:
             self._sequence.append(req)
         pair.timings.compare += time.perf_counter() - started
         result = ExchangeResult(

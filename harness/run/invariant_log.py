@@ -51,19 +51,24 @@ class InvariantLog:
         *,
         per_step: bool = True,
         changed: tuple[bool, bool] = (True, True),
+        earlier: tuple[set[str], set[str]] = (set(), set()),
     ) -> list[Difference]:
         """Both targets' invariants after ``req``. ``per_step=False`` (a stateful step): the
         writes are the whole sequence's so far, so the checks that read a step's own writes
         are skipped and the rest run on the state the sequence has built. ``changed``: per
-        side, whether its database changed since the baseline at all."""
+        side, whether its database changed since the baseline at all. ``earlier``: per side,
+        the tables earlier steps wrote when ``writes`` are this step's own (a replay): an
+        invariant reading one of them cannot keep its baseline result."""
         started = time.perf_counter()
         steps = {
             key: StepInfo(req.method, req.path, status, LazyPlainWrites(w))
             for key, status, w in zip(("legacy", "candidate"), statuses, writes, strict=True)
         }
         moved = dict(zip(("legacy", "candidate"), changed, strict=True))
+        before = dict(zip(("legacy", "candidate"), earlier, strict=True))
         res = self.pair.each(
-            list(steps), lambda key: self._side(key, steps[key], per_step, moved[key])
+            list(steps),
+            lambda key: self._side(key, steps[key], per_step, moved[key], before[key]),
         )
         for name in {r.name for side in res.values() for r in side if not r.skipped}:
             self.checks[name] += 1
@@ -91,12 +96,13 @@ class InvariantLog:
         return out
 
     def _side(
-        self, key: str, step: StepInfo, per_step: bool, changed: bool
+        self, key: str, step: StepInfo, per_step: bool, changed: bool, earlier: set[str]
     ) -> list[InvariantResult]:
         """One target's results: each invariant that can have changed is checked; one whose
         tables (as probed on the baseline) nothing wrote keeps its baseline result."""
         watcher = self.pair.watchers[key]
-        written = set(step.writes)
+        written = set(step.writes) | earlier
+        changed = changed or bool(earlier)
         probes = self._probes_of(key)
         reuse: dict[str, InvariantResult] = {}
         for name, probe in probes.items():

@@ -185,3 +185,87 @@ def test_watcher_reads_only_the_tables_the_log_names(two_tables: Path, tmp_path:
     finally:
         writer.close()
         watcher.close()
+
+
+def _state(path: Path) -> dict[str, tuple[list[str], dict[object, tuple[object, ...]]]]:
+    from harness.db.sqlite import _user_tables, read_raw
+
+    conn = sqlite3.connect(path)
+    try:
+        return read_raw(conn, _user_tables(conn))
+    finally:
+        conn.close()
+
+
+def test_a_rebased_watcher_reports_each_steps_own_writes(two_tables: Path, tmp_path: Path) -> None:
+    """Rebased after every step (a replay, never restored), the watcher reports what that
+    step wrote, the same as diffing the state just before it with the state after it: also
+    when a step lands only on pages a table took after open() (its b-tree grew), where the
+    baseline's page map knows nothing of them, and after the log restarted; a restore goes
+    back to what open() froze."""
+    from harness.db.sqlite import diff_tables
+
+    writer = sqlite3.connect(two_tables)  # a service: its connection keeps the log open
+    writer.execute("UPDATE items SET name = 'first' WHERE id = 1")
+    writer.commit()
+    watcher = DbWatcher(two_tables, tmp_path / "base.db")
+    watcher.open()
+    origin = _state(two_tables)
+    steps = [
+        "UPDATE notes SET body = 'short' WHERE id = 7",
+        # notes grows by pages of its own, then its last leaf alone changes (no index): a
+        # page open() never saw
+        "INSERT INTO notes (body) SELECT hex(zeroblob(250)) FROM generate_series(1, 50)",
+        "UPDATE notes SET body = 'tail' WHERE id = (SELECT max(id) FROM notes)",
+        # many rows: items' b-trees take new pages (splits)
+        "INSERT INTO items (name) SELECT 'zz' || value FROM generate_series(1, 400)",
+        "UPDATE items SET name = 'again' WHERE id = 1",
+        # the last row again: its leaf is a page items took in step 2, and nothing else
+        "UPDATE items SET name = 'tail' WHERE id = (SELECT max(id) FROM items)",
+        "INSERT INTO notes (body) VALUES ('new')",
+        "DELETE FROM items WHERE id BETWEEN 100 AND 300",  # pages back to the freelist
+        # pages items gave back, taken by notes: the old map names items for them
+        "INSERT INTO notes (body) SELECT hex(zeroblob(250)) FROM generate_series(1, 200)",
+        "UPDATE notes SET body = 'tail again' WHERE id = (SELECT max(id) FROM notes)",
+        "PRAGMA wal_checkpoint(TRUNCATE)",
+        "UPDATE notes SET body = 'after restart' WHERE id = 2",
+        "UPDATE items SET name = 'tail 2' WHERE id = (SELECT max(id) FROM items)",
+        "SELECT 1",  # a step that writes nothing
+    ]
+    try:
+        for sql in steps:
+            before = _state(two_tables)
+            if sql.startswith("PRAGMA"):
+                writer.execute(sql).fetchall()
+                continue
+            if "generate_series" in sql:  # no series extension: a recursive count instead
+                head, _, rest = sql.partition(" SELECT ")
+                expr, _, tail = rest.partition(" FROM generate_series(1, ")
+                n = int(tail.rstrip(")"))
+                sql = (
+                    f"WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s "
+                    f"WHERE value < {n}) {head} SELECT {expr} FROM s"
+                )
+            writer.execute(sql)
+            writer.commit()
+            expected = diff_tables(before, _state(two_tables))
+            assert watcher.changed() == bool(expected), sql
+            got = watcher.writes() if watcher.changed() else {}
+            assert got == expected, sql
+            watcher.rebase()
+            assert not watcher.changed(), sql
+        # the log's shortcut held across the moved baselines, but once it restarted
+        assert (watcher.narrowed, watcher.full_reads) == (11, 1)
+        watcher.restore()
+        assert _state(two_tables) == origin
+        assert not watcher.changed()
+        assert watcher.writes() == {}
+        writer.execute("UPDATE items SET name = 'x' WHERE id = 2")
+        writer.commit()
+        writes = watcher.writes()
+        assert [(r["rowid"], r["before"]["name"]) for r in writes["items"].updated] == [
+            (2, "item 1")
+        ]
+    finally:
+        writer.close()
+        watcher.close()

@@ -85,3 +85,61 @@ def test_probe_records_reads_and_the_baseline_result(db: Path) -> None:
     # declared tables, a step or the API: as before, never probed
     assert "declared" not in probes
     assert "step_flag" not in probes
+
+
+def test_a_replay_step_rechecks_invariants_on_tables_earlier_steps_wrote(
+    db: Path, tmp_path: Path
+) -> None:
+    """A replay reports each step's own writes: a step that wrote only ``users`` after an
+    earlier one wrote ``orders`` must not keep the baseline's result of an invariant that
+    reads ``orders`` (the state it reads is no longer the baseline's)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from harness.models import NOT_SET, PreparedRequest, TableWrites
+    from harness.run.invariant_log import InvariantLog
+
+    def small(ctx: InvariantContext) -> None:
+        n = ctx.scalar("SELECT count(*) FROM orders WHERE total > 100")
+        assert n == 0, f"{n} order(s) over 100"
+
+    legacy, candidate = tmp_path / "legacy.db", tmp_path / "candidate.db"
+    shutil.copy(db, legacy)
+    shutil.copy(db, candidate)
+    conn = sqlite3.connect(candidate)  # an earlier step, on the candidate only
+    conn.execute("INSERT INTO orders VALUES (3, 1, 500)")
+    conn.commit()
+    conn.close()
+    tables = [("users", True), ("orders", True)]
+    pair = SimpleNamespace(
+        watchers={
+            key: SimpleNamespace(baseline=db, tables=tables, live=live, engine="sqlite")
+            for key, live in (("legacy", legacy), ("candidate", candidate))
+        },
+        each=lambda keys, work: {k: work(k) for k in keys},
+        timings=SimpleNamespace(invariants=0.0),
+    )
+    req = PreparedRequest(
+        operation="PATCH /users/{id}",
+        method="PATCH",
+        path="/users/1",
+        query=(),
+        headers=(),
+        content=None,
+        body=NOT_SET,
+        media_type=None,
+        role=None,
+        mode="positive",
+    )
+    step = {"users": TableWrites(updated=[{"rowid": 1}])}
+
+    def check(earlier: tuple[set[str], set[str]]) -> list[str]:
+        log = InvariantLog(pair, [_inv("small", small)], None)  # type: ignore[arg-type]
+        try:
+            found = log.check(req, (200, 200), (step, step), earlier=earlier)
+        finally:
+            log.close()
+        return [d.location for d in found]
+
+    assert check((set(), set())) == []  # this step's own writes alone: the baseline's result
+    assert check((set(), {"orders"})) == ["invariant:small"]

@@ -501,3 +501,70 @@ def test_default_loader_translates_the_snapshot_schema(pg: PgServer, tmp_path: P
         pgc.execute("INSERT INTO items (price) VALUES (1)")
         added = pgc.execute("SELECT id, kind, at FROM items WHERE price = 1").fetchone()
         assert added == (3, "plain", None)
+
+
+def _pg_state(writer: Any, tables: dict[str, list[str]]) -> dict[str, dict[Any, dict[str, Any]]]:
+    from harness.db.postgres import _cell
+
+    out: dict[str, dict[Any, dict[str, Any]]] = {}
+    for name, pk in tables.items():
+        cur = writer.execute(f"SELECT * FROM {name}".encode())
+        cols = [d.name for d in cur.description or ()]
+        rows: dict[Any, dict[str, Any]] = {}
+        for values in cur.fetchall():
+            row = {c: _cell(v) for c, v in zip(cols, values, strict=True)}
+            key = tuple(row[c] for c in pk)
+            rows[key[0] if len(key) == 1 else key] = row
+        out[name] = rows
+    return out
+
+
+def test_a_rebased_watcher_reports_each_steps_own_writes(pg: PgServer) -> None:
+    """Rebased after every step (a replay, never restored), the PostgreSQL watcher reports
+    what that step wrote, the same as diffing the state just before it with the state after
+    it (a row written again, deleted, inserted and deleted, a whole table truncated); a
+    restore goes back to what open() froze, sequences included."""
+    from harness.db.postgres import _diff_rows
+
+    url, writer = fresh_db(pg, SCHEMA)
+    tables = {"users": ["id"], "tags": ["item", "tag"], "posts": ["id"]}
+    watcher = open_watcher(url)
+    watcher.open()
+    origin = _pg_state(writer, tables)
+    steps = [
+        "UPDATE users SET name = 'B' WHERE id = 2",
+        "UPDATE users SET name = 'BB', active = true WHERE id = 2",  # the same row again
+        "INSERT INTO users (name) VALUES ('d')",
+        "UPDATE users SET name = 'D' WHERE name = 'd'",
+        "DELETE FROM users WHERE name = 'D'",  # a row that open() never saw, gone again
+        "INSERT INTO tags VALUES (2, 'z', 'new'); UPDATE tags SET note = 'TWO' WHERE tag = 'y'",
+        "DELETE FROM tags WHERE item = 2",
+        "TRUNCATE posts",
+        "INSERT INTO posts (user_id, body) VALUES (3, 'p3')",
+        "UPDATE posts SET body = 'p3!' WHERE user_id = 3",
+        "UPDATE users SET name = 'B' WHERE id = 2",
+        "SELECT 1",
+    ]
+    try:
+        for sql in steps:
+            before = _pg_state(writer, tables)
+            writer.execute(sql.encode())
+            after = _pg_state(writer, tables)
+            expected = {
+                name: tw for name in tables if (tw := _diff_rows(before[name], after[name]))
+            }
+            got = watcher.writes() if watcher.changed() else {}
+            assert got == expected, sql
+            watcher.rebase()
+            assert not watcher.changed(), sql
+        watcher.restore()
+        assert _pg_state(writer, tables) == origin
+        assert not watcher.changed()
+        assert watcher.writes() == {}
+        new_id = writer.execute("INSERT INTO users (name) VALUES ('e') RETURNING id").fetchone()
+        assert new_id[0] == 4, "the id sequence is back where open() left it"
+        writes = watcher.writes()
+        assert [r["rowid"] for r in writes["users"].inserted] == [4]
+    finally:
+        watcher.close()
+        writer.close()

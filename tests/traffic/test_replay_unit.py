@@ -174,3 +174,75 @@ def test_a_read_finding_is_shrunk_on_both_sides_in_lockstep() -> None:
     Replay._shrink(ctx, [write], req("/x", "POST"), req("/y", "POST"))  # type: ignore[arg-type]
     assert sent == []
     assert write.example is first
+
+
+def test_later_differences_on_rows_a_request_wrote_differently_are_attributed_to_it() -> None:
+    """Each request's writes are its own (the baseline moves after each): a row one request
+    wrote differently differs again only where later requests write or read it. Those
+    differences are that request's; a new column written differently, or a row another
+    request inserts at the same place of its own writes, is a new difference."""
+    from datetime import UTC, datetime
+
+    from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest, Response
+    from harness.models import TableWrites as TW
+    from harness.run.phases.traffic import Causes
+    from harness.traffic.capture import CapturedRequest, Exchange, Timings
+    from harness.traffic.replay import Step
+
+    contract = load_contract(CONTRACT)
+    router = Router(contract, "")
+    ok = Response(200, (), {}, "{}", 1.0)
+    causes = Causes()
+
+    def send(
+        seq: int, method: str, path: str, diffs: list[Difference], inserted: int | None = None
+    ) -> list[str]:
+        hit = router.match(method, path)
+        assert hit is not None
+        ex = Exchange(
+            seq=seq,
+            request=CapturedRequest(method=method, path=path),
+            timings=Timings(started=datetime(2026, 1, 5, tzinfo=UTC)),
+        )
+        step = Step(f"c.jsonl#{seq}", ex, hit[0], hit[1], None)
+        req = PreparedRequest(
+            operation=hit[0].id,
+            method=method,
+            path=path,
+            query=(),
+            headers=(),
+            content=None,
+            body=NOT_SET,
+            media_type=None,
+            role=None,
+            mode="positive",
+        )
+        writes = {"cases": TW(inserted=[{"rowid": inserted}])} if inserted else None
+        result = ExchangeResult(req, ok, ok, writes, writes, diffs, None)
+        return [d.path for d in causes.attribute(step, result)]
+
+    def db(path: str, kind: str = "db_update", a: object = 1, b: object = 2) -> Difference:
+        table = path.split("[", 1)[0]
+        column = path.rsplit(".", 1)[-1] if "." in path else ""
+        location = f"db:{table}.{column}" if column else f"db:{table}"
+        return Difference(location, kind, path, a, b, path)
+
+    stamp = db("cases[rowid=5].updated_at")
+    assert send(1, "PATCH", "/api/cases/5", [stamp]) == ["cases[rowid=5].updated_at"]
+    body = Difference("body:$.updatedAt", "value", "$.updatedAt", 1, 2, "updatedAt")
+    assert send(2, "GET", "/api/cases/5", [body]) == []  # read back: request 1's
+    status = db("cases[rowid=5].status")
+    assert send(3, "PATCH", "/api/cases/5", [stamp, status]) == ["cases[rowid=5].status"]
+    # an inserted row is named by its key: written again later, still request 4's
+    title = db("cases[+0].title", "db_insert")
+    assert send(4, "POST", "/api/cases", [title], inserted=9) == ["cases[+0].title"]
+    assert send(5, "PATCH", "/api/cases/9", [db("cases[rowid=9].title")]) == []
+    # another request's first insert is another row: its own difference
+    assert send(6, "POST", "/api/cases", [title], inserted=10) == ["cases[+0].title"]
+    # a row one side alone updated: any later difference on it is that request's
+    one_side = db("cases", a=[12], b=[])
+    assert send(7, "PATCH", "/api/cases/12", [one_side]) == ["cases"]
+    later = [db("cases[rowid=12].priority"), db("cases", "db_delete", ["12"], [])]
+    assert send(8, "DELETE", "/api/cases/12", later) == []
+    assert send(9, "GET", "/api/cases/12", [body]) == []
+    assert send(10, "GET", "/api/cases/13", [body]) == ["$.updatedAt"]

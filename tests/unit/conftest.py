@@ -45,6 +45,9 @@ class FakeWatcher:
     def writes(self) -> Writes:
         return self.pending
 
+    def rebase(self) -> None:
+        self.pending = {}
+
     def restore(self) -> None:
         self.restores += 1
         self.pending = {}

@@ -36,7 +36,9 @@ from harness.traffic.replay import (
     _shape,
 )
 
-__all__ = ["Replay"]
+__all__ = ["Causes", "Replay"]
+
+_INSERTED = re.compile(r"^([^\[]+)\[\+(\d+)\](\..+)?$")
 
 
 @dataclass
@@ -123,14 +125,15 @@ class Replay:
                 "the services' own state"
             )
         ctx.pair.restore()  # both sides from the snapshot, then never restored until the end
+        # each request's writes are its own: the watchers' baseline moves after each read
+        ctx.pair.stepwise = True
         started = time.perf_counter()
         shift = TimeShift(self.now() - plan.started if plan.started else timedelta(0))
         ids = IdMap()
         drift: Counter[str] = Counter()
         drift_examples: dict[str, str] = {}
         not_found = 0
-        seen_at: dict[str, str] = {}  # a difference's concrete place -> the entry first showing it
-        tainted: dict[str, str] = {}  # a row key value written differently -> that entry
+        causes = Causes()  # rows written differently -> the entry that wrote them
         attributed = 0
         ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(plan.steps)))
         try:
@@ -153,7 +156,7 @@ class Replay:
                         drift_examples.setdefault(key, step.entry)
                 if result.legacy.status == 404 and result.candidate.status == 404:
                     not_found += 1
-                fresh = self._attribute(step, result, seen_at, tainted)
+                fresh = causes.attribute(step, result)
                 attributed += len(result.differences) - len(fresh)
                 result = replace(result, differences=fresh)
                 agreed = not ctx.findings.live(result)
@@ -167,6 +170,7 @@ class Replay:
                 if n % 25 == 24:
                     ctx.pair.check_alive()
         finally:
+            ctx.pair.stepwise = False
             ctx.pair.restore()
         elapsed = time.perf_counter() - started
         self._sources(ctx)
@@ -333,16 +337,26 @@ class Replay:
             return "captured body has another shape"
         return None
 
-    @staticmethod
-    def _attribute(
-        step: Step,
-        result: ExchangeResult,
-        seen_at: dict[str, str],
-        tainted: dict[str, str],
-    ) -> list[Difference]:
-        """Writes are compared since the start of the replay, so a row one request wrote
-        differently still differs afterwards: such a difference, and a later body difference
-        on a request naming that row, belong to the first request that showed it."""
+
+@dataclass
+class Causes:
+    """Which earlier request a replayed request's differences belong to.
+
+    Each request's writes are diffed on their own (the watchers' baseline moves after each
+    request), so a row one request wrote differently keeps differing only where later
+    requests write or read it: a later difference in the same column of that row (any
+    column, and any row-set difference naming it, when one side alone inserted, updated or
+    deleted it), and a body difference on a request whose path or query names its key,
+    belong to the first request."""
+
+    cells: dict[str, str] = field(default_factory=dict)  # "table[rowid=K].column" -> entry
+    # (table, key) -> the entry that inserted, updated or deleted that row on one side only
+    rows: dict[tuple[str, str], str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # a row key's value -> entry
+
+    def attribute(self, step: Step, result: ExchangeResult) -> list[Difference]:
+        """``result``'s differences that no earlier request caused (those it caused are
+        left out, and counted by the caller); the ones kept mark the rows they name."""
         fresh: list[Difference] = []
         named = {unquote(p) for p in step.exchange.request.path.split("/") if p}
         named |= {v for _, v in step.exchange.request.query}
@@ -353,14 +367,48 @@ class Replay:
         for diff in result.differences:
             db = diff.location.startswith("db:")
             if db:
-                first = seen_at.get(diff.path)
+                cells, rows = _places(diff, result)
+                first = next((self.cells[c] for c in cells if c in self.cells), None)
+                if first is None:  # a row one side alone inserted, updated or deleted
+                    first = next((self.rows[r] for r in rows if r in self.rows), None)
             else:
-                first = next((tainted[v] for v in named if v in tainted), None)
+                first = next((self.keys[v] for v in named if v in self.keys), None)
             if first is not None and first != step.entry:
                 continue
             if db:
-                seen_at.setdefault(diff.path, step.entry)
-                for value in _ROW_KEY.findall(diff.path):
-                    tainted.setdefault(value, step.entry)
+                for cell in cells:
+                    self.cells.setdefault(cell, step.entry)
+                for row in rows:
+                    if not cells:  # a row-set difference: the whole row differs from now on
+                        self.rows.setdefault(row, step.entry)
+                    self.keys.setdefault(row[1], step.entry)
             fresh.append(diff)
         return fresh
+
+
+def _places(diff: Difference, result: ExchangeResult) -> tuple[list[str], list[tuple[str, str]]]:
+    """The cells (``table[rowid=K].column``) and rows (table, key) a write difference is
+    about, on either side. An inserted row's difference (``table[+n].column``: the n-th
+    insert of the request) is named by each side's key of that row."""
+    table = diff.location[3:].split(".", 1)[0]
+    hit = _INSERTED.match(diff.path)
+    if hit is not None:
+        n, column = int(hit.group(2)), hit.group(3) or ""
+        keys = []
+        for writes in (result.legacy_writes, result.candidate_writes):
+            inserted = writes[table].inserted if writes and table in writes else []
+            if n < len(inserted) and inserted[n].get("rowid") is not None:
+                keys.append(str(inserted[n]["rowid"]))
+        return [f"{table}[rowid={k}]{column}" for k in keys], [(table, k) for k in keys]
+    found = _ROW_KEY.findall(diff.path)
+    if found:
+        return [diff.path], [(table, k) for k in found]
+    rows: list[tuple[str, str]] = []
+    for side in (diff.legacy, diff.candidate):  # rows updated or deleted on one side only
+        if isinstance(side, list):
+            rows += [(table, str(k)) for k in side if isinstance(k, (int, str))]
+    if diff.kind == "db_insert":  # rows inserted, counted differently
+        for writes in (result.legacy_writes, result.candidate_writes):
+            if writes and table in writes:
+                rows += [(table, str(r["rowid"])) for r in writes[table].inserted if "rowid" in r]
+    return [], rows
