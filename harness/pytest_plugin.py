@@ -56,12 +56,16 @@ def _run(config: pytest.Config) -> Mapping[str, Any]:
     given = config.getoption("parity_results")
     if given:
         return dict(json.loads(Path(given).read_text(encoding="utf-8")))
-    report_dir = config.rootpath / (config.getoption("parity_report_dir") or "reports")
+    # paths given on the command line are the caller's, relative to where pytest was started
+    # (as pytest's own are), not to the rootdir pytest found above it
+    here = config.invocation_params.dir
+    own_dir = config.getoption("parity_report_dir")
+    report_dir = here / own_dir if own_dir else config.rootpath / "reports"
     command = [sys.executable, "-m", "harness", "run", "--report-dir", str(report_dir), "-q"]
     if config.getoption("parity_profile"):
         command += ["--profile", config.getoption("parity_profile")]
     if config.getoption("parity_config"):
-        command += ["--config", config.getoption("parity_config")]
+        command += ["--config", str(here / config.getoption("parity_config"))]
     if config.getoption("parity_seed") is not None:
         command += ["--seed", str(config.getoption("parity_seed"))]
     results = report_dir / "latest" / "results.json"

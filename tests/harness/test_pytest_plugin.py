@@ -113,6 +113,10 @@ def test_parity_runs_the_cli_on_the_fixture_pair(pytester: pytest.Pytester) -> N
         "3",
         "-p",
         "no:cacheprovider",
+        # its own rootdir even when the temporary folder lies inside a project (a nox
+        # session's tmp: pytest would take that project's pyproject.toml as the root)
+        "--rootdir",
+        str(pytester.path),
         timeout=600,
     )
     results = json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
