@@ -30,6 +30,16 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+def _user_tables(con: sqlite3.Connection) -> list[str]:
+    """The database's own tables (SQLite's internal ``sqlite_*`` aside)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+
+
 def words_and_prefixes(text: str) -> list[str]:
     """The words of a stored text and a prefix of its first word (what a search matches)."""
     words = _WORD.findall(text)
@@ -423,12 +433,7 @@ class ValueSource:
 
     @staticmethod
     def _tables_with(con: sqlite3.Connection, names: set[str]) -> set[str]:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
+        tables = _user_tables(con)
         out = set()
         for table in tables:
             cols = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
@@ -442,12 +447,7 @@ class ValueSource:
         rows' ids with their scoping values, oldest and newest of each scope."""
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                )
-            ]
+            tables = _user_tables(con)
             self.scoping, self.owner_columns = _scoping_columns(con, tables)
             for table, scoping in self.scoping.items():
                 cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
@@ -527,12 +527,7 @@ class ValueSource:
         self.private = self.private or private
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                )
-            ]
+            tables = _user_tables(con)
             for table in tables:
                 cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
                 for col in cols:
@@ -573,12 +568,7 @@ class ValueSource:
         lcon = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
         ccon = sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)
         try:
-            tables = [
-                r[0]
-                for r in lcon.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-                )
-            ]
+            tables = _user_tables(lcon)
             for table in tables:
                 cols = [r[1] for r in lcon.execute(f'PRAGMA table_info("{table}")')]
                 for col in cols:
