@@ -43,7 +43,7 @@ from harness.pair.services import (
 from harness.proc import signals
 from harness.setup.config import ParityConfig, load_config
 
-__all__ = ["BenchRequest", "main", "run_bench"]
+__all__ = ["BenchRequest", "main", "pooled_percentile", "run_bench"]
 
 TARGETS = ("legacy", "candidate")
 WRK_SCRIPT = """
@@ -62,6 +62,14 @@ done = function(summary, latency, requests)
     '"p50":%d,"p95":%d,"p99":%d,"max":%d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+  -- every distinct answer time (microseconds) and how many had it: rounds pooled into one
+  -- distribution give a tail from many more answers than one short run's p99
+  local parts = {}
+  for i = 1, #latency do
+    local v, c = latency(i)
+    parts[#parts + 1] = string.format("%d %d", v, c)
+  end
+  io.write("HIST ", table.concat(parts, " "), "\\n")
 end
 """
 
@@ -90,6 +98,8 @@ class Sample:
     errors: int
     non2xx: int
     requests: int
+    # (answer time in microseconds, how many answers took it), ascending; empty when unknown
+    histogram: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -151,6 +161,8 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         raise HarnessError(f"wrk failed: {out.stderr.strip() or out.stdout.strip()}")
     raw = json.loads(line[6:])
     seconds_run = raw["duration_us"] / 1e6
+    hist = next((x for x in out.stdout.splitlines() if x.startswith("HIST")), "HIST")
+    numbers = [int(float(x)) for x in hist.split()[1:]]
     return Sample(
         rps=raw["requests"] / seconds_run if seconds_run else 0.0,
         p50_ms=raw["p50"] / 1000,
@@ -160,7 +172,27 @@ def _wrk(url: str, connections: int, seconds: float, request: BenchRequest, auth
         errors=raw["errors"],
         non2xx=raw["non2xx"],
         requests=raw["requests"],
+        histogram=tuple(zip(numbers[::2], numbers[1::2], strict=True)),
     )
+
+
+def pooled_percentile(samples: list[Sample], q: float) -> float | None:
+    """The ``q`` percentile (0-100), in ms, of every answer of these samples pooled (their
+    wrk histograms added), or None when a sample has no histogram."""
+    if not samples or any(not s.histogram for s in samples):
+        return None
+    counts: dict[int, int] = {}
+    for s in samples:
+        for value, n in s.histogram:
+            counts[value] = counts.get(value, 0) + n
+    total = sum(counts.values())
+    rank = q / 100 * total
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value / 1000
+    return max(counts) / 1000
 
 
 def _tree_rss(pid: int) -> int:

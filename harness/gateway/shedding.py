@@ -1,16 +1,23 @@
-"""Load-aware shadow shedding: while the legacy is under strain, new shadows are not sent,
-so the port's work and the comparisons (which share the legacy's machine) give the CPU back
-to the requests clients wait for, the way production mirroring proxies protect the primary.
+"""Load-aware shadow shedding: while the legacy is under strain, fewer new shadows are
+sent, so the port's work and the comparisons (which share the legacy's machine) give the CPU
+back to the requests clients wait for, the way production mirroring proxies protect the
+primary, yet a strained legacy keeps a sample of comparisons.
 
 Two signals, both measured by the gateway itself on the legacy's answers to clients:
 
 - **in flight**: more than ``in_flight`` requests waiting for the legacy's answer
-  (instantaneous: a legacy that stalls answers nothing, so no latency could say so);
+  (instantaneous: a legacy that stalls answers nothing, so no latency could say so): only
+  the ``floor`` share of new shadows is sent while it lasts;
 - **latency**: the p90 of the legacy's last ``window`` answer times, checked each time the
   window fills, above ``latency_factor`` times its calm baseline (the lowest window p90 of
   the last ``baseline_windows`` windows) and above ``latency_min_ms`` (jitter on a fast
-  legacy is not strain). Shedding on latency stops when a window's p90 falls back under
-  ``RESUME`` of that threshold.
+  legacy is not strain). Each window over that threshold multiplies the share of shadows
+  sent by ``step_down`` (down to ``floor``); each window back under ``RESUME`` of it adds
+  ``step_up`` (multiplicative decrease, additive increase, as TCP's congestion window);
+  shedding on latency ends when the share is back at 1.
+
+The share is kept exactly, not drawn at random: a credit grows by the share with each new
+shadow and one is sent each time it reaches 1 (a share of 0.25 sends every fourth).
 
 ``LoadGuard.shed()`` names the reason a new shadow is shed (``shed_in_flight``,
 ``shed_latency``) or returns None; the caller counts it like any other dropped shadow."""
@@ -25,7 +32,7 @@ __all__ = ["RESUME", "SHED_IN_FLIGHT", "SHED_LATENCY", "LoadGuard"]
 
 SHED_IN_FLIGHT = "shed_in_flight"
 SHED_LATENCY = "shed_latency"
-RESUME = 0.75  # hysteresis: shedding on latency ends below this share of the threshold
+RESUME = 0.75  # hysteresis: the share steps back up only below this share of the threshold
 
 
 class LoadGuard:
@@ -35,11 +42,17 @@ class LoadGuard:
     def __init__(self, config: ShedConfig) -> None:
         self.config = config
         self.in_flight = 0
-        self.slow = False  # the last full window was over the threshold
+        self.share = 1.0  # the share of new shadows sent on the latency signal (1: all)
         self.p90_ms: float | None = None  # the last full window's p90
         self.transitions = 0  # times shedding on latency began
+        self._credit = 0.0
         self._window: list[float] = []
         self._p90s: deque[float] = deque(maxlen=max(1, config.baseline_windows))
+
+    @property
+    def slow(self) -> bool:
+        """Shedding on latency: the share is under 1."""
+        return self.share < 1.0
 
     @property
     def baseline_ms(self) -> float | None:
@@ -61,12 +74,13 @@ class LoadGuard:
             self.observe(seconds * 1000)
 
     def observe(self, ms: float) -> None:
-        """One answer time; each full window updates the baseline and the latency state."""
-        if not self.config.enabled:
+        """One answer time; each full window updates the baseline and the share sent."""
+        c = self.config
+        if not c.enabled:
             return
         window = self._window
         window.append(ms)
-        if len(window) < self.config.window:
+        if len(window) < c.window:
             return
         window.sort()
         p90 = window[min(len(window) - 1, int(0.9 * len(window)))]
@@ -76,28 +90,48 @@ class LoadGuard:
         limit = self.threshold_ms()
         if limit is None:
             return
-        if self.slow:
-            self.slow = p90 > limit * RESUME
-        elif p90 > limit:
-            self.slow = True
-            self.transitions += 1
+        if p90 > limit:
+            if not self.slow:
+                self.transitions += 1
+                self._credit = 0.0
+            self.share = max(c.floor, self.share * c.step_down)
+            if self.share >= 1.0:  # step_down 1 and floor 1: nothing is ever shed
+                self.share = 1.0
+        elif self.slow and p90 <= limit * RESUME:
+            self.share = min(1.0, self.share + c.step_up)
+            if not self.slow:
+                self._credit = 0.0
 
-    def shed(self) -> str | None:
-        """Why a new shadow is shed now, or None to send it."""
+    def _reason(self) -> tuple[str, float] | None:
+        """The signal under strain now and the share of shadows it lets through."""
         c = self.config
         if not c.enabled:
             return None
         if c.in_flight and self.in_flight > c.in_flight:
-            return SHED_IN_FLIGHT
+            return SHED_IN_FLIGHT, min(c.floor, self.share)
         if self.slow:
-            return SHED_LATENCY
+            return SHED_LATENCY, self.share
         return None
 
+    def shed(self) -> str | None:
+        """Why a new shadow is shed now, or None to send it (under strain: one in every
+        1/share, the share kept exactly by a credit)."""
+        strain = self._reason()
+        if strain is None:
+            return None
+        self._credit += strain[1]
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+            return None
+        return strain[0]
+
     def snapshot(self) -> dict[str, object]:
-        """For ``/_parity/status``: the signals and the state."""
+        """For ``/_parity/status``: the signals and the state (without using a credit)."""
+        strain = self._reason()
         return {
             "legacy_in_flight": self.in_flight,
             "legacy_p90_ms": None if self.p90_ms is None else round(self.p90_ms, 2),
             "baseline_p90_ms": None if self.baseline_ms is None else round(self.baseline_ms, 2),
-            "shedding": self.shed(),
+            "shedding": None if strain is None else strain[0],
+            "share_sent": 1.0 if strain is None else round(strain[1], 4),
         }

@@ -33,7 +33,8 @@ class RouteSettings(_Strict):
 class ShedConfig(_Strict):
     """`[gateway.shed]`: new shadows are shed while the legacy is under strain (the
     gateway measures it on the answers it serves), so the port and the comparisons leave the
-    CPU to the clients' requests; every shed shadow is counted by reason."""
+    CPU to the clients' requests; the share sent steps down while the strain lasts and back
+    up after it, never under `floor`; every shed shadow is counted by reason."""
 
     enabled: bool = Field(True, description="shed shadows while the legacy is under strain")
     in_flight: int = Field(
@@ -60,6 +61,28 @@ class ShedConfig(_Strict):
         ge=1,
         description="windows the calm baseline is the lowest of (a load that lasts longer "
         "becomes the new calm)",
+    )
+    floor: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="the share of new shadows still sent however strained the legacy is "
+        "(every 1/floor-th one), so a saturated legacy keeps a sample of comparisons; 0: shed "
+        "them all",
+    )
+    step_down: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="each window over the latency threshold multiplies the share of shadows "
+        "sent by this (down to `floor`); 0: straight to the floor",
+    )
+    step_up: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="each window back under 3/4 of the threshold adds this to the share of "
+        "shadows sent (shedding on latency ends at 1); 1: all at once",
     )
 
 

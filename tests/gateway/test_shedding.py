@@ -12,6 +12,9 @@ from harness.gateway.shedding import SHED_IN_FLIGHT, SHED_LATENCY, LoadGuard
 from harness.gateway.writes import WriteCounters
 from harness.setup.gateway import GatewayConfig, ShedConfig
 
+# all or nothing: the whole share shed at once and back at once (the stepping has its own tests)
+BINARY = {"floor": 0.0, "step_down": 0.0, "step_up": 1.0}
+
 
 def _feed(guard: LoadGuard, ms: float, n: int) -> None:
     for _ in range(n):
@@ -30,7 +33,9 @@ def test_no_shedding_before_a_baseline_nor_under_the_floor() -> None:
 
 
 def test_latency_sheds_above_the_threshold_and_resumes_after_recovery() -> None:
-    guard = LoadGuard(ShedConfig(window=10, latency_factor=4, latency_min_ms=0, in_flight=0))
+    guard = LoadGuard(
+        ShedConfig(window=10, latency_factor=4, latency_min_ms=0, in_flight=0, **BINARY)
+    )
     _feed(guard, 5, 10)  # the calm baseline: p90 5 ms
     assert guard.baseline_ms == 5
     _feed(guard, 15, 10)  # 3x: under the factor
@@ -48,7 +53,9 @@ def test_latency_sheds_above_the_threshold_and_resumes_after_recovery() -> None:
 
 def test_a_long_strain_becomes_the_new_calm_after_baseline_windows() -> None:
     guard = LoadGuard(
-        ShedConfig(window=4, latency_factor=2, latency_min_ms=0, in_flight=0, baseline_windows=3)
+        ShedConfig(
+            window=4, latency_factor=2, latency_min_ms=0, in_flight=0, baseline_windows=3, **BINARY
+        )
     )
     _feed(guard, 5, 4)
     _feed(guard, 50, 4)
@@ -59,7 +66,7 @@ def test_a_long_strain_becomes_the_new_calm_after_baseline_windows() -> None:
 
 
 def test_in_flight_sheds_while_more_than_k_wait_and_not_after() -> None:
-    guard = LoadGuard(ShedConfig(in_flight=2))
+    guard = LoadGuard(ShedConfig(in_flight=2, **BINARY))
     for _ in range(3):
         guard.started()
     assert guard.shed() == SHED_IN_FLIGHT  # 3 waiting for the legacy, more than 2
@@ -87,7 +94,7 @@ def test_the_gateway_counts_each_shed_shadow_by_reason() -> None:
         candidate="http://127.0.0.1:2",
         default_mode="shadow",
         shadow_fraction=1.0,
-        shed=ShedConfig(in_flight=1, window=4, latency_factor=2, latency_min_ms=0),
+        shed=ShedConfig(in_flight=1, window=4, latency_factor=2, latency_min_ms=0, **BINARY),
     )
     app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False)
     route = Route("*", "shadow", None, 1.0)
@@ -110,3 +117,59 @@ def test_the_gateway_counts_each_shed_shadow_by_reason() -> None:
     text = app.metrics.render().decode()
     assert 'parity_gateway_shadows_total{outcome="shed_latency",route="*"} 2.0' in text
     assert 'parity_gateway_shadows_total{outcome="shed_in_flight",route="*"} 1.0' in text
+
+
+def test_the_share_steps_down_per_strained_window_to_the_floor_and_back_up_after() -> None:
+    guard = LoadGuard(
+        ShedConfig(
+            window=10,
+            latency_factor=4,
+            latency_min_ms=0,
+            in_flight=0,
+            floor=0.1,
+            step_down=0.5,
+            step_up=0.3,
+        )
+    )
+    _feed(guard, 5, 10)  # the calm baseline: p90 5 ms, threshold 20 ms
+    assert guard.share == 1.0
+    assert guard.shed() is None
+    shares = []
+    for _ in range(5):  # five strained windows: halved each time, never under the floor
+        _feed(guard, 40, 10)
+        shares.append(guard.share)
+    assert shares == [0.5, 0.25, 0.125, 0.1, 0.1]
+    assert guard.transitions == 1
+    _feed(guard, 18, 10)  # under the threshold, over its 3/4: held
+    assert guard.share == 0.1
+    ups = []
+    for _ in range(4):  # calm windows: +0.3 each, capped at 1, where shedding ends
+        _feed(guard, 5, 10)
+        ups.append(round(guard.share, 2))
+    assert ups == [0.4, 0.7, 1.0, 1.0]
+    assert guard.shed() is None
+    assert not guard.slow
+
+
+def test_a_share_is_kept_exactly_one_in_every_1_over_share() -> None:
+    guard = LoadGuard(
+        ShedConfig(
+            window=4, latency_factor=2, latency_min_ms=0, in_flight=0, floor=0.25, step_down=0
+        )
+    )
+    _feed(guard, 5, 4)
+    _feed(guard, 50, 4)  # strained: straight to the floor, a quarter sent
+    assert guard.share == 0.25
+    sent = [guard.shed() is None for _ in range(12)]
+    assert sent == [False, False, False, True] * 3
+    assert guard.snapshot()["share_sent"] == 0.25  # reading the state spends no credit
+    assert guard.snapshot()["shedding"] == SHED_LATENCY
+
+
+def test_a_legacy_with_too_many_waiting_keeps_only_the_floor() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=2, floor=0.2))
+    for _ in range(3):
+        guard.started()
+    reasons = [guard.shed() for _ in range(10)]
+    assert reasons.count(None) == 2  # every fifth
+    assert set(reasons) == {None, SHED_IN_FLIGHT}
