@@ -201,6 +201,7 @@ class GatewayApp:
         if path.startswith("/_parity/") and path[9:] in ("routes", "shift", "promote"):
             await self._admin_shift(path[9:], scope, receive, send)
         elif path == "/metrics":
+            self.metrics.shed_share.set(float(str(self.guard.snapshot()["share_sent"])))
             if self.shifter is not None:
                 self.metrics.shift_state(self.shifter.snapshot()["routes"])
             await _answer(send, 200, self.metrics.render(), "text/plain; version=0.0.4")

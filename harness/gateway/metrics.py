@@ -46,6 +46,13 @@ class Metrics:
         self.in_flight = Gauge(
             "parity_gateway_shadow_in_flight", "shadow requests in flight", registry=r
         )
+        self.shed_share = Gauge(
+            "parity_gateway_shadow_share_sent",
+            "the share of new shadows sent now (1: all; under 1 while the legacy is strained, "
+            "never under [gateway.shed] floor)",
+            registry=r,
+        )
+        self.shed_share.set(1.0)
 
         self.fallbacks = Counter(
             "parity_gateway_fallbacks",

@@ -4,7 +4,11 @@ under that reason (``/metrics``, ``/_parity/status``, the results' stats)."""
 
 from __future__ import annotations
 
+import asyncio
 import queue
+from typing import Any
+
+import pytest
 
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import Route, RouteTable
@@ -173,3 +177,37 @@ def test_a_legacy_with_too_many_waiting_keeps_only_the_floor() -> None:
     reasons = [guard.shed() for _ in range(10)]
     assert reasons.count(None) == 2  # every fifth
     assert set(reasons) == {None, SHED_IN_FLIGHT}
+
+
+def test_metrics_say_what_share_of_shadows_is_sent_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_SHED_TOKEN", "t0k")
+    gw = GatewayConfig(
+        legacy="http://127.0.0.1:1",
+        candidate="http://127.0.0.1:2",
+        default_mode="shadow",
+        token_env="GW_SHED_TOKEN",
+        shed=ShedConfig(in_flight=0, window=4, latency_factor=2, latency_min_ms=0, floor=0.1),
+    )
+    app = GatewayApp(gw, RouteTable(gw, None), queue.Queue(), WriteCounters(), capture=False)
+
+    def metrics() -> str:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"x-parity-token", b"t0k")]
+        scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/metrics"}
+        scope["headers"] = headers
+        asyncio.run(app.admin(scope, receive, send))
+        return bytes(sent[1]["body"]).decode()
+
+    assert "parity_gateway_shadow_share_sent 1.0" in metrics()
+    _feed(app.guard, 1, 4)
+    _feed(app.guard, 10, 4)  # strained: halved
+    assert "parity_gateway_shadow_share_sent 0.5" in metrics()
+    _feed(app.guard, 10, 8)  # twice more: the floor
+    assert "parity_gateway_shadow_share_sent 0.1" in metrics()
