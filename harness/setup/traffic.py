@@ -66,6 +66,13 @@ class TrafficConfig(_Strict):
         description="captures written by parity drop their oldest exchanges past this size "
         "(unset: no limit)",
     )
+    streams: bool = Field(
+        True,
+        description="replay the capture's realtime subscriptions: each channel it subscribed "
+        "to is opened on both sides as the subscriber's role for the whole replay, and after "
+        "each request what the two sides pushed to each role is compared (a missing, extra or "
+        "other event is a finding of that request)",
+    )
     unproven_share: float = Field(
         0.5,
         description="a replay where more than this share of requests answered 404 on both "

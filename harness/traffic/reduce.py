@@ -169,7 +169,8 @@ def reduce_capture(
     opened: dict[Unit, int] = {}  # a session -> the login that opened it
     for i, (ex, unit) in enumerate(zip(exchanges, units, strict=True)):
         if ex.request.websocket:
-            continue  # a subscription is not replayed (replay.SUBSCRIPTIONS_SKIPPED)
+            keep.add(i)  # a subscription: the replay follows its channel (one per caller)
+            continue
         sig = _signature(ex, router, roles, default_role)
         status = sig[2]
         login = bool(_LOGIN.search(ex.request.path)) and ex.request.method == "POST"

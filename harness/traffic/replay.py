@@ -48,11 +48,11 @@ _ID_KEY = re.compile(r"(^id$|^ids$|Ids?$|_ids?$|ID$)")
 _ROW_KEY = re.compile(r"\[\w+=([^\]]+)\]")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 ENTRY_HEADER = "x-parity-capture"
-# a captured WebSocket subscription is recorded (its frames) but not replayed: the replay sends
-# HTTP requests, and what a channel pushes is compared by a run with [realtime]
+# a captured WebSocket subscription is opened again on both sides, as its caller's role, for
+# the whole replay (``TrafficPlan.subscriptions``), unless `[traffic] streams = false`
 SUBSCRIPTIONS_SKIPPED = (
-    "realtime subscriptions (WebSocket upgrades: recorded, not replayed; a run with "
-    "[realtime] compares the channel)"
+    "realtime subscriptions (WebSocket upgrades: not opened, [traffic] streams = false; a run "
+    "with [realtime] compares the channel)"
 )
 _LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
 
@@ -203,6 +203,15 @@ class Step:
     role: str | None
 
 
+@dataclass(frozen=True)
+class Subscribed:
+    """A captured subscription: the replay opens its channel on both sides, as its role."""
+
+    entry: str  # "<file>#<seq>" of the first subscription of this path and role
+    path: str  # the channel's path on the services (the base path taken off, no query)
+    role: str | None
+
+
 @dataclass
 class TrafficPlan:
     """The captures routed to the contract: what will be replayed, and what cannot be."""
@@ -215,6 +224,8 @@ class TrafficPlan:
     warnings: list[str] = field(default_factory=list)
     captures: dict[str, Capture] = field(default_factory=dict)  # an entry's file name -> it
     start: CaptureSnapshot | None = None  # managed mode: where both sides start (resolved)
+    # the channels the traffic subscribed to, one per path and role, in capture order
+    subscriptions: list[Subscribed] = field(default_factory=list)
 
     def only(self, entries: set[str]) -> TrafficPlan:
         """The part of the replay a shard runs: these capture entries, in capture order."""
@@ -247,11 +258,29 @@ class TrafficPlan:
         default = settings.role or (roles[0] if roles else None)
         steps: list[Step] = []
         skipped: Counter[str] = Counter()
+        subscribed: dict[tuple[str, str | None], Subscribed] = {}
+        base = base_path.rstrip("/")
+
+        def role_of(ex: Exchange) -> str | None:
+            credentialed = any(
+                k.lower() in ("authorization", "cookie") for k, _ in ex.request.headers
+            )
+            if ex.caller is not None:
+                return by_caller.get(ex.caller, default)
+            return default if credentialed else None
+
         for cap in captures:
             name = Path(cap.source).name
             for ex in cap.exchanges:
                 if ex.request.websocket:
-                    skipped[SUBSCRIPTIONS_SKIPPED] += 1
+                    if not settings.streams:
+                        skipped[SUBSCRIPTIONS_SKIPPED] += 1
+                        continue
+                    path = ex.request.path
+                    if base and path.startswith(base):
+                        path = path[len(base) :] or "/"
+                    role = role_of(ex)
+                    subscribed.setdefault((path, role), Subscribed(f"{name}#{ex.seq}", path, role))
                     continue
                 hit = router.match(ex.request.method, ex.request.path)
                 if hit is None:
@@ -261,14 +290,7 @@ class TrafficPlan:
                 if skip(op.id):
                     skipped["a session operation (the replay uses the roles' sessions)"] += 1
                     continue
-                credentialed = any(
-                    k.lower() in ("authorization", "cookie") for k, _ in ex.request.headers
-                )
-                if ex.caller is not None:
-                    role = by_caller.get(ex.caller, default)
-                else:
-                    role = default if credentialed else None
-                steps.append(Step(f"{name}#{ex.seq}", ex, op, params, role))
+                steps.append(Step(f"{name}#{ex.seq}", ex, op, params, role_of(ex)))
         warnings = []
         keys = {c.header.key_id for c in captures if c.header.key_id} - {None}
         mine = pseudonyms.key_id if pseudonyms is not None else None
@@ -288,6 +310,7 @@ class TrafficPlan:
             min(starts) if starts else None,
             warnings,
             {Path(c.source).name: c for c in captures},
+            subscriptions=list(subscribed.values()),
         )
 
 

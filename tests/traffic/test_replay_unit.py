@@ -246,3 +246,58 @@ def test_later_differences_on_rows_a_request_wrote_differently_are_attributed_to
     assert send(8, "DELETE", "/api/cases/12", later) == []
     assert send(9, "GET", "/api/cases/12", [body]) == []
     assert send(10, "GET", "/api/cases/13", [body]) == ["$.updatedAt"]
+
+
+def test_the_captures_subscriptions_become_one_stream_per_path_and_role() -> None:
+    """Each channel a capture subscribed to is opened again as its subscriber's role (callers
+    mapped like requests'; no credentials: anonymous), once per path and role, the base path
+    taken off; `[traffic] streams = false` skips them with their reason."""
+    from datetime import UTC, datetime
+
+    from harness.setup.traffic import CallerRule, TrafficConfig
+    from harness.traffic.capture import Capture, CapturedRequest, Exchange, Header, Timings
+    from harness.traffic.replay import SUBSCRIPTIONS_SKIPPED, Subscribed, TrafficPlan
+
+    def ex(seq: int, path: str, caller: str | None, *headers: tuple[str, str]) -> Exchange:
+        return Exchange(
+            seq=seq,
+            caller=caller,
+            request=CapturedRequest(method="GET", path=path, headers=list(headers)),
+            timings=Timings(started=datetime(2026, 1, 5, tzinfo=UTC)),
+        )
+
+    ws = ("Upgrade", "websocket")
+    cap = Capture(
+        Header(created=datetime(2026, 1, 5, tzinfo=UTC)),
+        [
+            ex(0, "/v1/api/realtime", "p-agent", ws, ("authorization", "[redacted]")),
+            ex(1, "/v1/api/cases", "p-agent", ("authorization", "[redacted]")),
+            ex(2, "/v1/api/realtime", "p-agent", ws),  # the same caller again: one stream
+            ex(3, "/v1/api/realtime", None, ws),  # nobody's: anonymous
+            ex(4, "/v1/api/realtime", "p-admin", ws),
+        ],
+        source="/tmp/c.jsonl",
+    )
+    contract = load_contract(CONTRACT)
+    settings = TrafficConfig(
+        callers=[
+            CallerRule(caller="p-agent", role="agent"),
+            CallerRule(caller="p-admin", role="admin"),
+        ]
+    )
+    roles = ["admin", "agent"]
+
+    def build(s: TrafficConfig) -> TrafficPlan:
+        return TrafficPlan.build([cap], contract, "/v1", roles, s, {}, lambda _: False)
+
+    plan = build(settings)
+    assert plan.subscriptions == [
+        Subscribed("c.jsonl#0", "/api/realtime", "agent"),
+        Subscribed("c.jsonl#3", "/api/realtime", None),
+        Subscribed("c.jsonl#4", "/api/realtime", "admin"),
+    ]
+    assert [s.entry for s in plan.steps] == ["c.jsonl#1"]
+    assert SUBSCRIPTIONS_SKIPPED not in plan.skipped
+    off = build(settings.model_copy(update={"streams": False}))
+    assert off.subscriptions == []
+    assert off.skipped[SUBSCRIPTIONS_SKIPPED] == 4

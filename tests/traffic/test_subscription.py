@@ -84,15 +84,20 @@ def test_a_subscription_is_written_redacted_and_read_back(tmp_path: Path) -> Non
     assert "t0k" not in out.read_text()
 
 
-def test_the_replay_skips_a_subscription_and_gaps_and_reduce_leave_it_out() -> None:
+def test_the_replay_follows_a_subscription_gaps_leave_it_out_and_reduce_keeps_it() -> None:
     contract = load_contract(CONTRACT)
     cap = Capture(Header(created=T0), [_health(0), _subscription(1, {"type": "ready"})])
     plan = TrafficPlan.build([cap], contract, "", ["admin"], TrafficConfig(), {}, lambda _: False)
     assert [s.exchange.seq for s in plan.steps] == [0]
+    assert [s.path for s in plan.subscriptions] == ["/api/realtime"]  # a stream, not a step
+    assert plan.skipped == {}
+    off = TrafficConfig(streams=False)
+    plan = TrafficPlan.build([cap], contract, "", ["admin"], off, {}, lambda _: False)
     assert plan.skipped == {SUBSCRIPTIONS_SKIPPED: 1}
     # without the subscription the capture has no gap: with it, still none (it is a channel)
     assert find_gaps([cap], contract, "").found() == []
-    assert [e.seq for e in reduce_capture(cap, contract, "").capture.exchanges] == [0]
+    # a reduced capture keeps it: its replay follows the channel too
+    assert [e.seq for e in reduce_capture(cap, contract, "").capture.exchanges] == [0, 1]
     # a plain GET of the same path (no upgrade) is an HTTP request: the contract lacks it
     plain = Exchange(
         seq=2,
@@ -100,7 +105,5 @@ def test_the_replay_skips_a_subscription_and_gaps_and_reduce_leave_it_out() -> N
         timings=Timings(started=T0),
     )
     with_plain = Capture(Header(created=T0), [*cap.exchanges, plain])
-    plan = TrafficPlan.build(
-        [with_plain], contract, "", ["admin"], TrafficConfig(), {}, lambda _: False
-    )
+    plan = TrafficPlan.build([with_plain], contract, "", ["admin"], off, {}, lambda _: False)
     assert plan.skipped == {SUBSCRIPTIONS_SKIPPED: 1, "not in the contract": 1}

@@ -1,7 +1,9 @@
 """A simulated session subscribes to the legacy's realtime channel (``npm start``'s custom
 server): the capture holds the subscription with the frames it received (``ready``, then
-events), and the replay on the managed pair skips it with its reason, as neither a gap of the
-contract nor a finding."""
+events); the replay on the managed pair opens that channel again on both sides as the
+subscriber's role and compares what each pushes after every replayed request: quiet on the
+agreeing port (neither a gap of the contract nor a finding), a finding of the write whose
+event the port drops."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ pytestmark = [
 ]
 
 
-def test_a_simulated_subscription_is_captured_and_the_replay_skips_it(
+def test_a_captured_subscription_is_replayed_as_live_streams_on_both_sides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PARITY_TRAFFIC_KEY", "simulated")
@@ -55,7 +57,43 @@ def test_a_simulated_subscription_is_captured_and_the_replay_skips_it(
     assert results["findings"] == []
     assert results["errors"] == []
     notes = results["stats"]["notes"]
-    assert f"traffic: 1 captured requests not replayed: {SUBSCRIPTIONS_SKIPPED}" in notes, notes
+    assert not [n for n in notes if SUBSCRIPTIONS_SKIPPED in n], notes
+    opened = [n for n in notes if "realtime subscription(s) of the capture opened" in n]
+    assert opened == [opened[0]], notes
+    assert "agent" in opened[0]  # agent.smb's role
+    figures = results["traffic"]["figures"]
+    # the greeting and the events of the replayed writes, on both sides
+    assert figures["stream_messages"] >= 2 * len(frames), figures
     gaps = results["traffic"]["gaps"]
     assert not [g for g in gaps if "realtime" in json.dumps(g)], gaps
-    assert results["traffic"]["figures"]["requests"] > 40
+    assert figures["requests"] > 40
+
+    # a port whose channel sends every event to every subscriber: the writes of the other
+    # units' callers reach agent.smb's stream on the port only, findings of those writes
+    (tmp_path / "m").mkdir()
+    config = mutant_config(
+        tmp_path / "m",
+        "realtime-leak-other-unit",
+        snapshot=seeded_database(Path("/tmp/parity-mutants")),
+    )
+    reports = tmp_path / "rm"
+    code = main(
+        [
+            "run",
+            "--config",
+            str(config),
+            "--traffic",
+            str(traffic),
+            "-q",
+            "--report-dir",
+            str(reports),
+        ]
+    )
+    results = json.loads(next(reports.glob("*/results.json")).read_text())
+    assert code == 1, results["errors"]
+    caught = {
+        (f["operation"], f["location"].split(":")[1])
+        for f in results["findings"]
+        if f["location"].startswith("realtime:") and not f["accepted"]
+    }
+    assert ("POST /api/cases", "agent_smb") in caught, caught

@@ -14,85 +14,27 @@ finding names the write that caused it.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
-from harness.compare.comparison import compare_bodies
 from harness.compare.normalization import RuleSet
-from harness.models import NOT_SET, ExchangeResult, PreparedRequest, Response
+from harness.models import ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
+from harness.run.streams import (
+    OPERATION,
+    Subscriber,
+    compare_stream,
+    stream_headers,
+    wait_quiet,
+)
 from harness.setup.contract import match_operation
 
 __all__ = ["Realtime", "Subscriber"]
 
 LABEL = "realtime (event streams)"
-OPERATION = "REALTIME {path}"
-
-
-@dataclass
-class Subscriber:
-    """One client on one side's channel, reading in a thread into ``messages``."""
-
-    url: str
-    headers: dict[str, str]
-    messages: list[Any] = field(default_factory=list)
-    last: float = field(default_factory=time.monotonic)
-    closed: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @contextmanager
-    def running(self) -> Iterator[Subscriber]:
-        from websockets.exceptions import ConnectionClosed, WebSocketException
-        from websockets.sync.client import connect
-
-        try:
-            ws = connect(self.url, additional_headers=self.headers, open_timeout=10)
-        except (OSError, WebSocketException, TimeoutError) as exc:
-            self.closed = f"could not connect: {type(exc).__name__}: {exc}"
-            yield self
-            return
-
-        def read() -> None:
-            try:
-                for raw in ws:
-                    try:
-                        value: Any = json.loads(raw)
-                    except (TypeError, ValueError):
-                        value = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-                    with self._lock:
-                        self.messages.append(value)
-                        self.last = time.monotonic()
-            except ConnectionClosed as exc:
-                self.closed = f"closed: {exc.rcvd.code if exc.rcvd else '?'}"
-
-        reader = threading.Thread(target=read, name="parity-realtime", daemon=True)
-        reader.start()
-        try:
-            yield self
-        finally:
-            ws.close()
-            reader.join(timeout=5)
-
-    def take(self) -> list[Any]:
-        with self._lock:
-            out, self.messages = self.messages, []
-        return out
-
-
-def _wait_quiet(subscribers: list[Subscriber], quiet_s: float, limit_s: float) -> None:
-    """Until no subscriber received anything for ``quiet_s`` (at most ``limit_s``)."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit_s:
-        newest = max((s.last for s in subscribers), default=0.0)
-        if time.monotonic() - newest >= quiet_s and time.monotonic() - started >= quiet_s:
-            return
-        time.sleep(0.02)
 
 
 class Realtime:
@@ -121,7 +63,7 @@ class Realtime:
                     sub = Subscriber(self._url(ctx, side, cfg.path), self._auth(ctx, side, role))
                     subs[(role, side)] = stack.enter_context(sub.running())
             quiet, limit = cfg.quiet_ms / 1000, cfg.timeout_s
-            _wait_quiet(list(subs.values()), quiet, limit)  # the greeting, if any
+            wait_quiet(list(subs.values()), quiet, limit)  # the greeting, if any
             greeting = {key: sub.take() for key, sub in subs.items()}
             for role in roles:
                 lm, cm = greeting[(role, "legacy")], greeting[(role, "candidate")]
@@ -129,7 +71,7 @@ class Realtime:
             try:
                 for req, cand in writes:
                     result = ctx.exchange(req, cand, restore=False)
-                    _wait_quiet(list(subs.values()), quiet, limit)
+                    wait_quiet(list(subs.values()), quiet, limit)
                     seen = {key: sub.take() for key, sub in subs.items()}
                     ctx.stats.realtime["writes"] += 1
                     ctx.stats.realtime["succeeded"] += int(
@@ -186,12 +128,7 @@ class Realtime:
         return f"ws://{origin}{path}"
 
     def _auth(self, ctx: RunContext, side: str, role: str | None) -> dict[str, str]:
-        auth = ctx.config.auth
-        if role is None or auth is None:
-            return {}
-        token = ctx.pair.targets[side].tokens.get(role)
-        scheme = auth.for_role(role)
-        return {scheme.header: scheme.prefix + token} if token else {}
+        return stream_headers(ctx, side, role)
 
     def _compare(
         self,
@@ -203,55 +140,4 @@ class Realtime:
         cause: ExchangeResult | None,
         path: str,
     ) -> bool:
-        """Record the differences of one role's two streams; True when there were any."""
-        who = role or "anonymous"
-        lb, cb = rules.normalize_body(legacy), rules.normalize_body(candidate)
-        diffs = [
-            replace(
-                d,
-                location=f"realtime:{who}:" + d.location.removeprefix("body:"),
-                summary=f"{who}'s stream: {d.summary}",
-            )
-            for d in compare_bodies(
-                lb, cb, rules, clock=ctx.pair.clock() if cause is not None else None
-            )
-        ]
-        op_id = cause.request.operation if cause is not None else OPERATION.format(path=path)
-        if cause is not None:  # an accept rule's ``when`` looks at the write that caused them
-            diffs = [ctx.findings.scoped(cause.request, d) for d in diffs]
-        live = [d for d in diffs if not ctx.findings.accepted(op_id, d)]
-        if not diffs:
-            return False
-        ctx.stats.realtime["failing"] += 1
-        stream = Response(0, (), None, "", 0.0)
-        if cause is None:
-            cause = ExchangeResult(_subscribe(path, role), stream, stream, None, None, [])
-        example = ExchangeResult(
-            cause.request,
-            replace(cause.legacy, body={"response": cause.legacy.body, "stream": legacy}),
-            replace(cause.candidate, body={"response": cause.candidate.body, "stream": candidate}),
-            cause.legacy_writes,
-            cause.candidate_writes,
-            diffs,
-            candidate_request=cause.candidate_request,
-        )
-        # the finding belongs to the write that caused the events (the subscription itself
-        # when the streams differ before any write)
-        ctx.findings.add_realtime(cause.request.operation, example)
-        return bool(live)
-
-
-def _subscribe(path: str, role: str | None) -> PreparedRequest:
-    return PreparedRequest(
-        operation=OPERATION.format(path=path),
-        method="GET",
-        path=path,
-        query=(),
-        headers=(("upgrade", "websocket"),),
-        content=None,
-        body=NOT_SET,
-        media_type=None,
-        role=role,
-        mode="realtime",
-        shrinkable=False,
-    )
+        return compare_stream(ctx, rules, role, legacy, candidate, cause, path)

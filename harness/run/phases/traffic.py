@@ -8,6 +8,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +17,18 @@ from urllib.parse import unquote
 import yaml
 
 from harness.compare.findings import Group, reductions
+from harness.compare.normalization import RuleSet
 from harness.models import NOT_SET, Difference, ExchangeResult, PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
+from harness.run.streams import OPERATION as REALTIME_OPERATION
+from harness.run.streams import (
+    Subscriber,
+    compare_stream,
+    settle,
+    stream_headers,
+    stream_url,
+)
 from harness.setup.traffic import TrafficConfig
 from harness.traffic.capture import REDACTED
 from harness.traffic.gaps import find_gaps
@@ -42,6 +52,17 @@ _INSERTED = re.compile(r"^([^\[]+)\[\+(\d+)\](\..+)?$")
 
 
 @dataclass
+class _Stream:
+    """One captured subscription, open on both sides."""
+
+    path: str
+    role: str | None
+    legacy: Subscriber
+    candidate: Subscriber
+    rules: RuleSet
+
+
+@dataclass
 class Replay:
     """The phase (``parity run --traffic FILE``)."""
 
@@ -52,6 +73,8 @@ class Replay:
     figures: dict[str, Any] = field(default_factory=dict)
     _base: str = ""
     _resign: frozenset[str] = frozenset()  # captured signature headers: the transport re-signs
+    _messages: int = 0  # stream messages compared
+    _cause: ExchangeResult | None = None  # the last replayed write: what stream messages follow
 
     def _request(self, step: Step, side: str, ids: IdMap, shift: TimeShift) -> PreparedRequest:
         req = step.exchange.request
@@ -136,11 +159,14 @@ class Replay:
         causes = Causes()  # rows written differently -> the entry that wrote them
         attributed = 0
         ctx.listener.operation_started(OperationStarted(label=LABEL, total=len(plan.steps)))
+        stack = ExitStack()
         try:
+            streams = self._open_streams(ctx, stack)
             for n, step in enumerate(plan.steps):
                 lreq = self._request(step, "legacy", ids, shift)
                 creq = self._request(step, "candidate", ids, shift)
                 result = ctx.exchange(lreq, creq if creq != lreq else None, restore=False)
+                streams_agree = self._follow(ctx, streams, result)
                 answer = step.exchange.answer
                 captured = _json(answer.body.text) if answer and answer.body else None
                 if lreq.method not in ("GET", "HEAD", "OPTIONS") and answer is not None:
@@ -166,10 +192,14 @@ class Replay:
                 fresh_groups = [g for k, g in ctx.findings.groups.items() if k not in known]
                 if fresh_groups and ctx.profile.shrink:
                     self._shrink(ctx, fresh_groups, lreq, creq)
-                ctx.listener.case_done(CaseDone(label=LABEL, agreed=agreed))
+                    self._drain(ctx, streams)  # the events of the shrinking's requests
+                ctx.listener.case_done(CaseDone(label=LABEL, agreed=agreed and streams_agree))
                 if n % 25 == 24:
                     ctx.pair.check_alive()
+            if streams and plan.steps:  # what the last requests' events (and jobs') brought
+                self._follow(ctx, streams, result, grace=self._waits(ctx)[0])
         finally:
+            stack.close()  # the streams first: the restore below would push no event
             ctx.pair.stepwise = False
             ctx.pair.restore()
         elapsed = time.perf_counter() - started
@@ -185,6 +215,13 @@ class Replay:
             "attributed": attributed,
             "time_shift_s": round(shift.delta.total_seconds()),
         }
+        if streams:
+            self.figures["stream_messages"] = self._messages
+            roles = ", ".join(sorted({s.role or "anonymous" for s in streams}))
+            ctx.stats.notes.append(
+                f"traffic: {len(streams)} realtime subscription(s) of the capture opened on both "
+                f"sides ({roles}); {self._messages} messages compared after each request"
+            )
         ctx.stats.notes.append(
             f"traffic: replayed {total} requests in {elapsed:.1f}s "
             f"({self.figures['pairs_per_s']} pairs/s), {ids.count()} ids mapped "
@@ -214,6 +251,83 @@ class Replay:
             )
             ctx.stats.warnings.append(message)
             ctx.stats.incomplete.append(message)
+
+    # -- the capture's realtime subscriptions, followed on both sides ---------------------------
+    def _open_streams(self, ctx: RunContext, stack: ExitStack) -> list[_Stream]:
+        """Each channel the capture subscribed to, opened on both sides as its subscriber's
+        role for the whole replay (no restart while they are open); the greetings compared."""
+        if not self.plan.subscriptions:
+            return []
+        stack.enter_context(ctx.pair.holding_restarts())
+        streams = []
+        for sub in self.plan.subscriptions:
+            legacy, candidate = (
+                stack.enter_context(
+                    Subscriber(
+                        stream_url(ctx, side, sub.path), stream_headers(ctx, side, sub.role)
+                    ).running()
+                )
+                for side in ("legacy", "candidate")
+            )
+            rules = ctx.rules(REALTIME_OPERATION.format(path=sub.path))
+            streams.append(_Stream(sub.path, sub.role, legacy, candidate, rules))
+        quiet, limit = self._waits(ctx)
+        settle([(s.legacy, s.candidate) for s in streams], quiet, quiet, limit)  # greetings
+        for s in streams:
+            lm, cm = s.legacy.take(), s.candidate.take()
+            self._messages += len(lm) + len(cm)
+            compare_stream(ctx, s.rules, s.role, lm, cm, None, s.path)
+            for side, sub_ in (("legacy", s.legacy), ("candidate", s.candidate)):
+                if sub_.closed:
+                    ctx.stats.warnings.append(
+                        f"traffic: the {side}'s {s.path} stream for "
+                        f"{s.role or 'anonymous'}: {sub_.closed}"
+                    )
+        return streams
+
+    @staticmethod
+    def _waits(ctx: RunContext) -> tuple[float, float]:
+        cfg = ctx.config.realtime
+        return (cfg.quiet_ms / 1000, cfg.timeout_s) if cfg else (0.3, 5.0)
+
+    def _follow(
+        self,
+        ctx: RunContext,
+        streams: list[_Stream],
+        result: ExchangeResult,
+        grace: float | None = None,
+    ) -> bool:
+        """What each role's two streams received since the last request, compared as the
+        events of the last write (``result`` when it is one: a read causes no event, so a
+        message that arrives while the reads after a write are replayed is still that
+        write's); True when they agree. After a write the streams get a moment (``grace``: a
+        fifth of ``quiet_ms``, at least 50 ms) to receive its events; a pair of streams that
+        holds different counts is waited on until quiet."""
+        if not streams:
+            return True
+        quiet, limit = self._waits(ctx)
+        write = result.request.method not in ("GET", "HEAD", "OPTIONS")
+        if write:
+            self._cause = result
+        if grace is None:
+            grace = max(0.05, quiet / 5) if write else 0.0
+        result = self._cause or result
+        settle([(s.legacy, s.candidate) for s in streams], min(grace, quiet), quiet, limit)
+        agreed = True
+        for s in streams:
+            lm, cm = s.legacy.take(), s.candidate.take()
+            if lm or cm:
+                self._messages += len(lm) + len(cm)
+                agreed &= not compare_stream(ctx, s.rules, s.role, lm, cm, result, s.path)
+        return agreed
+
+    def _drain(self, ctx: RunContext, streams: list[_Stream]) -> None:
+        if streams:
+            quiet, limit = self._waits(ctx)
+            settle([(s.legacy, s.candidate) for s in streams], quiet, quiet, limit)
+            for s in streams:
+                s.legacy.take()
+                s.candidate.take()
 
     def _gaps(self, ctx: RunContext) -> None:
         """What the traffic used that the contract leaves out, per operation (in the results,
