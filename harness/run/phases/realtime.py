@@ -5,11 +5,12 @@ path from ``[realtime]`` or the AsyncAPI document), then the phase replays every
 operation as each role that may call it (requests that already succeeded on both sides,
 with real rows' ids for path parameters) on both targets, one at a time, without restoring
 in between (a restore would rewind the events a stream follows). After each write it
-collects what every subscriber received until the stream has been quiet for ``quiet_ms``,
-and compares the two sides' messages per role after the usual normalization: a missing or
-an extra message, another order, another payload. An event the candidate sends to a role
-the legacy does not (a leak to another unit) is an ``extra`` on that role's stream. Each
-finding names the write that caused it.
+collects what every subscriber received (a moment for the write's events, a fifth of
+``quiet_ms``; until the streams have been quiet for ``quiet_ms`` while a role's two streams
+hold different counts), and compares the two sides' messages per role after the usual
+normalization: a missing or an extra message, another order, another payload. An event the
+candidate sends to a role the legacy does not (a leak to another unit) is an ``extra`` on
+that role's stream. Each finding names the write that caused it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from harness.run.streams import (
     OPERATION,
     Subscriber,
     compare_stream,
+    settle,
     stream_headers,
     wait_quiet,
 )
@@ -68,10 +70,14 @@ class Realtime:
             for role in roles:
                 lm, cm = greeting[(role, "legacy")], greeting[(role, "candidate")]
                 self._compare(ctx, rules, role, lm, cm, None, cfg.path)
+            # after a write: a moment for its events, then quiet only while a role's two
+            # streams hold different counts (agreeing streams do not cost quiet_ms a write)
+            pairs = [(subs[(role, "legacy")], subs[(role, "candidate")]) for role in roles]
+            grace = min(quiet, max(0.05, quiet / 5))
             try:
                 for req, cand in writes:
                     result = ctx.exchange(req, cand, restore=False)
-                    wait_quiet(list(subs.values()), quiet, limit)
+                    settle(pairs, grace, quiet, limit)
                     seen = {key: sub.take() for key, sub in subs.items()}
                     ctx.stats.realtime["writes"] += 1
                     ctx.stats.realtime["succeeded"] += int(
