@@ -59,6 +59,10 @@ def _status_class(code: int) -> str:
     return f"{code // 100}xx" if code else "error"
 
 
+WS_CAPTURE_FRAMES = 200  # frames a captured subscription keeps (the simulator's cap too)
+_WS_NONCES = frozenset({"sec-websocket-key", "sec-websocket-accept"})
+
+
 class GatewayApp:
     """One instance per process; ``jobs`` is the worker's bounded queue (``put_nowait``),
     ``counters`` the writes it knows of (``writes.WriteCounters``), shared with the worker."""
@@ -789,6 +793,8 @@ class GatewayApp:
             await _deny(scope, send, exc)
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        started = time.time()
+        frames: list[str | bytes] = []  # what the legacy pushed: the capture's messages
 
         async def up() -> None:
             while True:
@@ -806,16 +812,51 @@ class GatewayApp:
                 async for data in upstream:
                     key = "text" if isinstance(data, str) else "bytes"
                     await send({"type": "websocket.send", key: data})
+                    if self.capture and len(frames) < WS_CAPTURE_FRAMES:
+                        frames.append(data)
             code, reason = _sendable_close(upstream.close_code, upstream.close_reason)
             with contextlib.suppress(Exception):
                 await send({"type": "websocket.close", "code": code, "reason": reason})
 
         tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for t in tasks:
-            t.cancel()
-        with contextlib.suppress(Exception):
-            await upstream.close()
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            with contextlib.suppress(Exception):
+                await upstream.close()
+            if self.capture:  # the subscription, written when it closes (the traffic format)
+                self._capture_subscription(scope, qs, started, frames)
+
+    def _capture_subscription(
+        self, scope: Scope, qs: str, started: float, frames: list[str | bytes]
+    ) -> None:
+        """One exchange for a subscription the gateway passed through: ``GET`` with its
+        ``Upgrade: websocket`` handshake headers (the nonces left out), answer 101 with the
+        frames the legacy pushed (at most ``WS_CAPTURE_FRAMES``), so a replay of the capture
+        follows the channel as the subscriber's role."""
+        path = scope["path"]
+        headers = [
+            (k.decode("latin-1").lower(), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() not in _WS_NONCES
+        ]
+        if not any(k == "upgrade" for k, _ in headers):
+            headers.append(("upgrade", "websocket"))
+        route = self.table.route("GET", path)
+        target = path + (f"?{qs}" if qs else "")
+        answer = {
+            "status": 101,
+            "headers": [],
+            "body": b"",
+            "elapsed_ms": (time.time() - started) * 1000,
+            "decoded": True,
+            "messages": frames,
+        }
+        job = self._job(route, "legacy", "GET", target, headers, None, answer, started)
+        if not self._put(job):
+            self.dropped["capture_queue"] += 1
 
 
 async def _deny(scope: Scope, send: Any, exc: Exception) -> None:

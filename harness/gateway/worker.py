@@ -325,6 +325,7 @@ class WorkerState:
                     ],
                     body=Body.of(decoded(answer) or None, actype),
                     served_by="legacy",
+                    messages=_frames(answer.get("messages")),
                 ),
                 timings=Timings(
                     started=datetime.fromtimestamp(job["started"], UTC),
@@ -383,3 +384,21 @@ def run_worker(
     state.close()
     build_results(state).write(out / "results.json")
     print(json.dumps({"event": "results", "path": str(out / "results.json")}), flush=True)
+
+
+def _frames(frames: list[str | bytes] | None) -> list[Body] | None:
+    """A subscription's frames as capture bodies (JSON text as JSON; the writer redacts)."""
+    if frames is None:
+        return None
+    out = []
+    for frame in frames:
+        raw = frame.encode("utf-8") if isinstance(frame, str) else frame
+        try:
+            json.loads(raw)
+            media = "application/json"
+        except ValueError:
+            media = "text/plain" if isinstance(frame, str) else "application/octet-stream"
+        body = Body.of(raw, media)
+        if body is not None:
+            out.append(body)
+    return out

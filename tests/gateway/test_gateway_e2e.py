@@ -291,6 +291,31 @@ def test_realtime_socket_passes_through_with_events_and_close_codes(
     assert seen["anonymous"]["error"] == "unauthorized"
     assert seen["close"] == (4401, "unauthorized")  # the legacy's code, not the gateway's
     assert out["exit"] == 0
+    # both subscriptions are in the capture, as the traffic format records one: GET with the
+    # upgrade, answer 101 with what the legacy pushed; no nonce, no credential
+    records = [json.loads(line) for line in out["capture"].splitlines()]
+    subs = [
+        r
+        for r in records
+        if r.get("kind") == "exchange"
+        and any(k == "upgrade" and v == "websocket" for k, v in r["request"]["headers"])
+    ]
+    # the two above, then the simulated callers' (half of their logins subscribe)
+    assert len(subs) >= 2, [r["request"]["path"] for r in subs]
+    frames = [[json.loads(m["text"]) for m in r["answer"]["messages"]] for r in subs]
+    assert all(r["answer"]["status"] == 101 for r in subs)
+    assert all(r["request"]["path"] == "/api/realtime" for r in subs)
+    assert "sec-websocket-key" not in json.dumps(subs).lower()
+    admin = frames[0]  # written when it closed: the first to close
+    assert admin[0]["type"] == "ready"
+    assert admin[0]["role"] == "admin"
+    assert any((m.get("event") or {}).get("subjectId") == seen["event"]["subjectId"] for m in admin)
+    assert subs[0]["caller"] is not None  # the admin's, keyed: replayed as the admin's role
+    assert (
+        frames[1] == [{"type": "error", "error": "unauthorized"}]
+        or frames[1][0].get("error") == "unauthorized"
+    ), frames[1]
+    assert subs[1].get("caller") is None  # no credentials: replayed anonymous
 
 
 def _unread_at(port: int) -> bool:
