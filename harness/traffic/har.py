@@ -150,6 +150,34 @@ def _answer_body(content: Any) -> Body | None:
     return Body(media_type=media, text=content["text"])
 
 
+MAX_FRAMES = 200  # frames kept per subscription, as the simulator and the gateway keep
+
+
+def _frames(messages: Any) -> list[Body]:
+    """Chrome's ``_webSocketMessages``: the ``receive`` frames, in order (text as text, JSON
+    marked so; binary, opcode 2, from its base64), at most ``MAX_FRAMES``."""
+    out: list[Body] = []
+    for m in messages if isinstance(messages, list) else []:
+        if not isinstance(m, Mapping) or m.get("type") != "receive":
+            continue
+        data = m.get("data")
+        if not isinstance(data, str):
+            continue
+        if m.get("opcode") == 2:
+            body = Body.of(base64.b64decode(data), "application/octet-stream")
+        else:
+            try:
+                json.loads(data)
+                body = Body(media_type="application/json", text=data)
+            except ValueError:
+                body = Body(media_type="text/plain", text=data)
+        if body is not None:
+            out.append(body)
+        if len(out) >= MAX_FRAMES:
+            break
+    return out
+
+
 def _started(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("startedDateTime is missing")
@@ -184,6 +212,12 @@ def _entry(raw: Any, identities: Identities, pseudonyms: Pseudonymizer, seq: int
         answer = CapturedAnswer(
             status=res["status"], headers=ans_headers, body=_answer_body(res.get("content"))
         )
+    if raw.get("_resourceType") == "websocket" or isinstance(raw.get("_webSocketMessages"), list):
+        # a subscription (Chrome's HAR): the frames the server sent, as the capture keeps them
+        if not any(k.lower() == "upgrade" for k, _ in headers):
+            headers.append(("Upgrade", "websocket"))
+        if answer is not None:
+            answer = answer.model_copy(update={"messages": _frames(raw.get("_webSocketMessages"))})
     # the request body's JSON or form, for learning who logs in
     sent: Any = None
     if body is not None:

@@ -157,3 +157,57 @@ def test_parity_run_refuses_a_broken_capture_before_starting_anything(
     assert code == 2
     assert "(entry 1): request.url is missing" in capsys.readouterr().out
     assert not reports.exists()
+
+
+def test_a_chrome_websocket_entry_is_a_subscription_with_the_frames_received(
+    tmp_path: Path,
+) -> None:
+    """Chrome's HAR keeps a subscription's frames in ``_webSocketMessages``: the ones the
+    server sent become the exchange's messages (redacted like bodies), in order; the request
+    is marked as the upgrade it was, so the replay follows the channel as its caller."""
+    login = _entry(
+        "POST",
+        "http://h/api/auth/login",
+        200,
+        sent={"email": "ann@x", "password": "pw1"},
+        got={"token": "tok-ann"},
+        t="2026-01-05T09:00:00Z",
+    )
+    ws = _entry(
+        "GET",
+        "ws://h/api/realtime",
+        101,
+        headers=[{"name": "Authorization", "value": "Bearer tok-ann"}],
+        t="2026-01-05T09:00:01Z",
+    )
+    ws["_resourceType"] = "websocket"
+    ready = {"type": "ready", "token": "tok-ann"}
+    ws["_webSocketMessages"] = [
+        {"type": "receive", "time": 1.0, "opcode": 1, "data": json.dumps(ready)},
+        {"type": "send", "time": 1.1, "opcode": 1, "data": "ping"},
+        {"type": "receive", "time": 1.2, "opcode": 1, "data": "pong"},
+        {
+            "type": "receive",
+            "time": 1.3,
+            "opcode": 2,
+            "data": base64.b64encode(b"\x00\x01").decode(),
+        },
+    ]
+    path = tmp_path / "ws.har"
+    path.write_text(json.dumps(_har([login, ws])))
+    cap = import_har(path, Redactor.build(KEY))
+    assert not cap.problems
+    sub = cap.exchanges[1]
+    assert sub.request.websocket
+    assert sub.caller == KEY("ann@x")
+    assert sub.answer is not None
+    assert sub.answer.status == 101
+    frames = sub.answer.messages or []
+    assert [f.media_type for f in frames] == [
+        "application/json",
+        "text/plain",
+        "application/octet-stream",
+    ]  # what the server sent, not the client's ping
+    assert frames[0].decoded() == {"type": "ready", "token": "[redacted]"}
+    assert frames[1].text == "pong"
+    assert frames[2].content() == b"\x00\x01"
