@@ -206,6 +206,8 @@ def _row(mode: str, level: int, direct: list[Sample], through: list[Sample]) -> 
     }
     # the tail of every round's answers pooled (a 3 s run's p99 is its few slowest answers),
     # and each round's own p99 in round order, to pair with the other mode's same round
+    r["direct_pooled_p50_ms"] = pooled_percentile(direct, 50)
+    r["gateway_pooled_p50_ms"] = pooled_percentile(through, 50)
     r["direct_pooled_p99_ms"] = pooled_percentile(direct, 99)
     r["gateway_pooled_p99_ms"] = pooled_percentile(through, 99)
     r["round_p99_ms"] = [s.p99_ms for s in through]
@@ -244,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('gateway_cpu_ms', ''):>13} {r.get('worker_cpu_ms', ''):>6}"
         )
     passthrough = {r["connections"]: r for r in rows if r["mode"] == "legacy"}
+    for r in passthrough.values():  # the yardsticks for pass-through, every round pooled
+        d, g = r.get("direct_pooled_p50_ms"), r.get("gateway_pooled_p50_ms")
+        if d is not None and g is not None:
+            print(
+                f"pass-through at {r['connections']:>2} connections: adds {g - d:.2f} ms at p50 "
+                f"(pooled: {d:.2f} -> {g:.2f} ms), {100 * r['throughput_share']:.0f}% of direct "
+                "throughput"
+            )
     for r in rows:  # the yardstick: shadow's p99 against pass-through's, same level
         base = passthrough.get(r["connections"])
         if r["mode"] == "shadow" and base is not None:
