@@ -277,12 +277,14 @@ class Replay:
             lm, cm = s.legacy.take(), s.candidate.take()
             self._messages += len(lm) + len(cm)
             compare_stream(ctx, s.rules, s.role, lm, cm, None, s.path)
-            for side, sub_ in (("legacy", s.legacy), ("candidate", s.candidate)):
-                if sub_.closed:
-                    ctx.stats.warnings.append(
-                        f"traffic: the {side}'s {s.path} stream for "
-                        f"{s.role or 'anonymous'}: {sub_.closed}"
-                    )
+            who = f"{s.path} stream for {s.role or 'anonymous'}"
+            if s.legacy.closed != s.candidate.closed:  # one side refused or ended it
+                ctx.stats.warnings.append(
+                    f"traffic: the {who}: legacy {s.legacy.closed or 'open'}, candidate "
+                    f"{s.candidate.closed or 'open'}"
+                )
+            elif s.legacy.closed:  # both alike (an anonymous subscription refused, say)
+                ctx.stats.notes.append(f"traffic: the {who}: {s.legacy.closed} on both sides")
         return streams
 
     @staticmethod
