@@ -121,13 +121,40 @@ class Service:
         return str(res.json()["token"])
 
 
+class PortTaken(RuntimeError):
+    """The service exited because another process bound its port first."""
+
+
+def _listens(process: subprocess.Popen[bytes], port: int) -> bool:
+    """A process of the service's (its leader or a descendant) listens on ``port``: an
+    answer there from anyone else is not the service's health."""
+    import psutil
+
+    try:
+        root = psutil.Process(process.pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return False
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            for c in proc.net_connections(kind="inet"):
+                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port:
+                    return True
+    return False
+
+
 def _wait_healthy(service: Service, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
+    port = int(service.url.rsplit(":", 1)[1])
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited: {service.log.read_text()[-2000:]}")
+            said = service.log.read_text(errors="replace")
+            if "address already in use" in said.lower() or "eaddrinuse" in said.lower():
+                raise PortTaken(f"{service.name}: port {port} taken before it bound it")
+            raise RuntimeError(f"{service.name} exited: {said[-2000:]}")
         try:
-            if httpx.get(f"{service.url}/api/health", timeout=2).status_code == 200:
+            answered = httpx.get(f"{service.url}/api/health", timeout=2).status_code == 200
+            if answered and _listens(service.process, port):
                 return
         except httpx.HTTPError:
             pass
@@ -165,27 +192,43 @@ def running(
     """``env`` adds to the service's environment (``DATABASE_URL`` for the port on PG);
     ``realtime``: the legacy as ``npm start`` runs it (its custom server, which also serves
     the realtime WebSocket), not ``next start`` alone."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port), **(env or {})}
-    if name == "legacy":
-        # no npx/npm in between (each costs a Node start-up of its own)
-        command = [str(LEGACY / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1"]
-        command += ["-p", str(port)]
-        if realtime:  # what `npm start` runs: server.ts, bundled by `npm run build`
-            command = ["node", "dist/server.cjs"]
-            env.setdefault("NODE_ENV", "production")
-        cwd = LEGACY
-    else:
-        command = [sys.executable, "-m", "backend"]
-        cwd = ROOT
-    log = log_dir / f"{name}-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    service = Service(name, f"http://127.0.0.1:{port}", process, log)
+    for attempt in range(3):  # a port another process took before the service bound it
+        port = free_port()
+        env_ = {**os.environ, "DATABASE_PATH": str(database), "PORT": str(port), **(env or {})}
+        if name == "legacy":
+            # no npx/npm in between (each costs a Node start-up of its own)
+            command = [str(LEGACY / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1"]
+            command += ["-p", str(port)]
+            if realtime:  # what `npm start` runs: server.ts, bundled by `npm run build`
+                command = ["node", "dist/server.cjs"]
+                env_.setdefault("NODE_ENV", "production")
+            cwd = LEGACY
+        else:
+            command = [sys.executable, "-m", "backend"]
+            cwd = ROOT
+        log = log_dir / f"{name}-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env_,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        service = Service(name, f"http://127.0.0.1:{port}", process, log)
+        try:
+            _wait_healthy(service)
+        except PortTaken:
+            stop(process)
+            if attempt == 2:
+                raise
+            continue
+        except BaseException:
+            stop(process)
+            raise
+        break
     try:
-        _wait_healthy(service)
         yield service
     finally:
         stop(process)

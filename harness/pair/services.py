@@ -34,6 +34,9 @@ from harness.setup.config import ExternalConfig, ServiceConfig, SnapshotConfig
 __all__ = ["ManagedService", "build_snapshot", "free_port", "log_tail", "render_command"]
 
 
+PORT_RETRIES = 3  # a service whose chosen port was taken is started again on another one
+
+
 def free_port() -> int:
     """A port the OS just handed out (bind to 0), so concurrent runs never collide."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -136,6 +139,7 @@ class ManagedService:
     process: subprocess.Popen[bytes] | None = None
     argv: list[str] = field(default_factory=list)
     _log: object | None = None
+    _log_from: int = 0  # where this start's output begins in the log
 
     @property
     def name(self) -> str:
@@ -156,6 +160,7 @@ class ManagedService:
         cwd = (self.base_dir / self.config.cwd).resolve()
         log = self.log_path.open("ab")
         self._log = log
+        self._log_from = log.tell()
         try:
             self.process = subprocess.Popen(
                 self.argv,
@@ -183,27 +188,87 @@ class ManagedService:
             log_tail=log_tail(self.log_path),
         )
 
-    def wait_healthy(self) -> None:
+    def wait_healthy(self, *, new_port: bool = True) -> None:
+        """Until the service answers its health check on its port, from a process of its own.
+        The port was free when chosen, but another process may bind it before the service
+        does (a parallel run, a shard): an answer from a listener that is not this service's
+        is not its health, and a service that exits saying the address is in use is started
+        again on another free port (``new_port``; at most ``PORT_RETRIES`` times), said in
+        its log."""
         deadline = time.monotonic() + self.config.startup_timeout_s
-        url = self.base_url + self.config.health
         last = "no answer"
+        retries = PORT_RETRIES if new_port else 0
         with httpx.Client(timeout=2.0, verify=tls()) as client:
             while time.monotonic() < deadline:
+                url = self.base_url + self.config.health
                 if not self.alive():
+                    if retries and self._address_in_use():
+                        retries -= 1
+                        self._start_on_another_port()
+                        continue
                     raise self.died_error("exited during startup")
                 try:
                     resp = client.get(url)
                     if resp.status_code < 500:
-                        return
-                    last = f"HTTP {resp.status_code}"
+                        if self._listening() is not False:
+                            return
+                        last = f"port {self.port} answered by a process not of this service"
+                    else:
+                        last = f"HTTP {resp.status_code}"
                 except httpx.HTTPError as exc:
                     last = type(exc).__name__
                 time.sleep(0.1)
         raise ServiceError(
-            f"{self.name} ({self.target}) not healthy at {url} after "
-            f"{self.config.startup_timeout_s}s ({last}); log: {self.log_path}",
+            f"{self.name} ({self.target}) not healthy at {self.base_url + self.config.health} "
+            f"after {self.config.startup_timeout_s}s ({last}); log: {self.log_path}",
             log_tail=log_tail(self.log_path),
         )
+
+    def _listening(self) -> bool | None:
+        """Whether a process of this service (its leader or a descendant) listens on its
+        port; None when that cannot be told (no access to the processes' sockets)."""
+        if self.process is None:
+            return None
+        try:
+            root = psutil.Process(self.process.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return None
+        for proc in procs:
+            try:
+                conns = proc.net_connections(kind="inet")
+            except psutil.AccessDenied:
+                return None
+            except psutil.Error:
+                continue
+            if any(
+                c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port
+                for c in conns
+            ):
+                return True
+        return False
+
+    def _address_in_use(self) -> bool:
+        """This start's output says the port was taken (EADDRINUSE, as Node, Python and
+        most servers word it)."""
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(self._log_from)
+                said = f.read(1 << 16).decode("utf-8", "replace").lower()
+        except OSError:
+            return False
+        return "address already in use" in said or "eaddrinuse" in said
+
+    def _start_on_another_port(self) -> None:
+        taken = self.port
+        self.stop()
+        self.port = free_port()
+        with contextlib.suppress(OSError), self.log_path.open("ab") as log:
+            log.write(
+                f"\nparity: port {taken} was taken by another process before {self.name} "
+                f"bound it; starting it again on port {self.port}\n".encode()
+            )
+        self.start()
 
     def crash(self) -> None:
         """SIGKILL to the whole process group at once, as a crash or an OOM kill ends a

@@ -382,8 +382,8 @@ class Pair:
                 port=old.port,
             )
             self.services[key].start()
-        for key in keys:
-            self.services[key].wait_healthy()
+        for key in keys:  # on the same port: the targets and the transport know it
+            self.services[key].wait_healthy(new_port=False)
         if self.transport is not None:
             self.transport.reconnect(list(keys))
         if crash:
