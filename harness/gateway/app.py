@@ -340,6 +340,7 @@ class GatewayApp:
                 stream,
                 cid,
                 collect=legacy_done is not None or self.capture,
+                shadowed=legacy_done is not None,
             )
         finally:
             if write:
@@ -419,9 +420,13 @@ class GatewayApp:
         cid: str,
         *,
         collect: bool,
+        shadowed: bool = False,
     ) -> dict[str, Any] | None:
         assert self.passthrough is not None
         t0 = time.time()
+        # a shadow in flight while the legacy answers (this request's or another's): the
+        # shedding's cost signal sets these answer times against the others
+        busy = shadowed or self.shadows_in_flight > 0
         parts: list[bytes] | None = [] if collect else None
         size = 0
         started = False
@@ -470,7 +475,7 @@ class GatewayApp:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             t1 = time.time()
         finally:  # whatever ends it (a client gone, a cancel): no longer in flight
-            self.guard.ended(t1 - t0 if t1 else None)
+            self.guard.ended(t1 - t0 if t1 else None, busy or self.shadows_in_flight > 0)
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
             "status": status,

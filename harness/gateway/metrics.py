@@ -25,7 +25,7 @@ class Metrics:
             "parity_gateway_shadows",
             "shadow requests by route and outcome "
             "(sent, failed, dropped_in_flight, dropped_body, dropped_queue, write_not_mirrored, "
-            "sampled_out, shed_in_flight, shed_latency)",
+            "sampled_out, shed_in_flight, shed_latency, shed_cost)",
             ["route", "outcome"],
             registry=r,
         )

@@ -249,7 +249,8 @@ def build_results(state: GatewayState) -> Results:
         warnings.append(
             f"{shadowed} of {eligible} requests in shadow mode were shadowed "
             f"({100 * shadowed / eligible:.1f}%): the comparison covers only those "
-            "(the rest by reason per route: sampled_out, shed_in_flight, shed_latency, dropped_*)"
+            "(the rest by reason per route: sampled_out, shed_in_flight, shed_latency, shed_cost, "
+            "dropped_*)"
         )
     verdict = "drift" if open_findings else ("agree" if operations else "incomplete")
     now = datetime.now(UTC)

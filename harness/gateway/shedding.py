@@ -19,8 +19,15 @@ Two signals, both measured by the gateway itself on the legacy's answers to clie
 The share is kept exactly, not drawn at random: a credit grows by the share with each new
 shadow and one is sent each time it reaches 1 (a share of 0.25 sends every fourth).
 
+- **cost** (``budget`` > 0): the p90 of the legacy's answer times while a shadow was in
+  flight (its own or another's) against the p90 while none was, each window; while the
+  difference is over ``budget`` the share of shadows sent steps down, under half of it back
+  up. With every read shadowed there is nothing to compare with: the next ``probe`` new
+  shadows are held back in a row (the answers after the first are the calm ones).
+
 ``LoadGuard.shed()`` names the reason a new shadow is shed (``shed_in_flight``,
-``shed_latency``) or returns None; the caller counts it like any other dropped shadow."""
+``shed_latency``, ``shed_cost``) or returns None; the caller counts it like any other dropped
+shadow."""
 
 from __future__ import annotations
 
@@ -28,10 +35,12 @@ from collections import deque
 
 from harness.setup.gateway import ShedConfig
 
-__all__ = ["RESUME", "SHED_IN_FLIGHT", "SHED_LATENCY", "LoadGuard"]
+__all__ = ["RESUME", "SHED_COST", "SHED_IN_FLIGHT", "SHED_LATENCY", "LoadGuard"]
 
 SHED_IN_FLIGHT = "shed_in_flight"
 SHED_LATENCY = "shed_latency"
+SHED_COST = "shed_cost"
+MIN_SAMPLES = 16  # answers each way a cost window needs
 RESUME = 0.75  # hysteresis: the share steps back up only below this share of the threshold
 
 
@@ -48,6 +57,13 @@ class LoadGuard:
         self._credit = 0.0
         self._window: list[float] = []
         self._p90s: deque[float] = deque(maxlen=max(1, config.baseline_windows))
+        # the cost signal: answer times with and without a shadow in flight
+        self.cost_share = 1.0
+        self.cost: float | None = None  # the last window's p90 with / without, minus 1
+        self._with: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
+        self._without: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
+        self._counted = 0
+        self._probe = 0
 
     @property
     def slow(self) -> bool:
@@ -68,10 +84,33 @@ class LoadGuard:
     def started(self) -> None:
         self.in_flight += 1
 
-    def ended(self, seconds: float | None) -> None:
+    def ended(self, seconds: float | None, shadowed: bool = False) -> None:
+        """``shadowed``: a shadow was in flight while the legacy answered (the cost signal)."""
         self.in_flight -= 1
         if seconds is not None:
             self.observe(seconds * 1000)
+            if self.config.enabled and self.config.budget > 0:
+                self._observe_cost(seconds * 1000, shadowed)
+
+    def _observe_cost(self, ms: float, shadowed: bool) -> None:
+        c = self.config
+        (self._with if shadowed else self._without).append(ms)
+        self._counted += 1
+        if self._counted % c.window:
+            return
+        if len(self._without) < MIN_SAMPLES:  # every read shadowed: hold a few back
+            self._probe = c.probe
+            return
+        if len(self._with) < MIN_SAMPLES:
+            return
+        cost = _p90(list(self._with)) / max(_p90(list(self._without)), 1e-6) - 1
+        self.cost = cost
+        if cost > c.budget:
+            if self.cost_share >= 1.0:
+                self._credit = 0.0
+            self.cost_share = max(c.floor, self.cost_share * c.step_down)
+        elif cost < c.budget / 2 and self.cost_share < 1.0:
+            self.cost_share = min(1.0, self.cost_share + c.step_up)
 
     def observe(self, ms: float) -> None:
         """One answer time; each full window updates the baseline and the share sent."""
@@ -109,13 +148,18 @@ class LoadGuard:
             return None
         if c.in_flight and self.in_flight > c.in_flight:
             return SHED_IN_FLIGHT, min(c.floor, self.share)
-        if self.slow:
+        if self.slow and self.share <= self.cost_share:
             return SHED_LATENCY, self.share
+        if self.cost_share < 1.0:
+            return SHED_COST, self.cost_share
         return None
 
     def shed(self) -> str | None:
         """Why a new shadow is shed now, or None to send it (under strain: one in every
         1/share, the share kept exactly by a credit)."""
+        if self._probe > 0 and self.config.enabled:  # answers to compare the shadowed with
+            self._probe -= 1
+            return SHED_COST
         strain = self._reason()
         if strain is None:
             return None
@@ -134,4 +178,10 @@ class LoadGuard:
             "baseline_p90_ms": None if self.baseline_ms is None else round(self.baseline_ms, 2),
             "shedding": None if strain is None else strain[0],
             "share_sent": 1.0 if strain is None else round(strain[1], 4),
+            "cost": None if self.cost is None else round(self.cost, 3),
         }
+
+
+def _p90(values: list[float]) -> float:
+    values.sort()
+    return values[min(len(values) - 1, int(0.9 * len(values)))]

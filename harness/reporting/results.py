@@ -625,7 +625,7 @@ class GatewayRoute(_Model):
     shadows_dropped: dict[str, int] = Field(
         default_factory=dict,
         description="shadows not sent, by reason (dropped_in_flight, dropped_body, "
-        "dropped_queue, sampled_out, shed_in_flight, shed_latency, write_not_mirrored)",
+        "dropped_queue, sampled_out, shed_in_flight, shed_latency, shed_cost, write_not_mirrored)",
     )
     eligible: int = Field(
         0,

@@ -84,6 +84,23 @@ class ShedConfig(_Strict):
         description="each window back under 3/4 of the threshold adds this to the share of "
         "shadows sent (shedding on latency ends at 1); 1: all at once",
     )
+    budget: float = Field(
+        0.0,
+        ge=0.0,
+        description="what the shadows may cost the legacy's clients, as a share of its answer "
+        "time: the gateway sets the p90 of the legacy's answer times while a shadow is in "
+        "flight against the p90 while none is, each window, and steps the share of shadows "
+        "sent down (x step_down, never under floor) while the difference is over this, back up "
+        "(+ step_up) while it is under half of it (shed_cost; a shadow shares the legacy's "
+        "machine: a port slower than the legacy takes the CPU its clients wait for); "
+        "0: off",
+    )
+    probe: int = Field(
+        8,
+        ge=1,
+        description="with `budget`: new shadows held back in a row when a window had too few "
+        "answers without a shadow in flight to compare with (every read shadowed)",
+    )
 
 
 class GatewayConfig(_Strict):

@@ -12,7 +12,7 @@ import pytest
 
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import Route, RouteTable
-from harness.gateway.shedding import SHED_IN_FLIGHT, SHED_LATENCY, LoadGuard
+from harness.gateway.shedding import SHED_COST, SHED_IN_FLIGHT, SHED_LATENCY, LoadGuard
 from harness.gateway.writes import WriteCounters
 from harness.setup.gateway import GatewayConfig, ShedConfig
 
@@ -211,3 +211,54 @@ def test_metrics_say_what_share_of_shadows_is_sent_now(monkeypatch: pytest.Monke
     assert "parity_gateway_shadow_share_sent 0.5" in metrics()
     _feed(app.guard, 10, 8)  # twice more: the floor
     assert "parity_gateway_shadow_share_sent 0.1" in metrics()
+
+
+def _cost_feed(guard: LoadGuard, ms_with: float, ms_without: float, n: int) -> None:
+    """``n`` answers, alternating one with a shadow in flight and one without."""
+    for i in range(n):
+        guard.started()
+        shadowed = i % 2 == 0
+        guard.ended((ms_with if shadowed else ms_without) / 1000, shadowed)
+
+
+def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() -> None:
+    config = ShedConfig(
+        in_flight=0, latency_factor=0, window=32, budget=0.2, floor=0.1, step_up=0.25
+    )
+    guard = LoadGuard(config)
+    _cost_feed(guard, 1.1, 1.0, 32)  # 10% slower with a shadow in flight: within the budget
+    assert guard.cost is not None
+    assert abs(guard.cost - 0.1) < 1e-9
+    assert guard.shed() is None
+    _cost_feed(guard, 2.0, 1.0, 32)  # twice as slow: over it, halved
+    assert guard.cost_share == 0.5
+    assert guard.snapshot()["shedding"] == SHED_COST
+    sent = [guard.shed() is None for _ in range(4)]
+    assert sent == [False, True, False, True]  # every second one
+    _cost_feed(guard, 2.0, 1.0, 96)  # three more windows: 0.25, 0.125, then the floor
+    assert guard.cost_share == 0.1
+    # no cost now: a window to flush the slow answers from the last two windows' samples,
+    # then back up a step per window
+    _cost_feed(guard, 1.0, 1.0, 32)
+    assert guard.cost_share == 0.1
+    _cost_feed(guard, 1.0, 1.0, 32 * 3)
+    assert round(guard.cost_share, 2) == 0.85
+    _cost_feed(guard, 1.0, 1.0, 32)
+    assert guard.cost_share == 1.0
+    assert guard.shed() is None
+
+
+def test_every_read_shadowed_holds_a_probe_of_shadows_back_to_compare_with() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=5))
+    for _ in range(16):  # every answer had a shadow in flight: nothing to compare with
+        guard.started()
+        guard.ended(0.002, True)
+    assert [guard.shed() for _ in range(6)] == [SHED_COST] * 5 + [None]
+    assert guard.cost is None
+
+
+def test_no_budget_no_cost_signal() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=4))
+    _cost_feed(guard, 50, 1, 64)
+    assert guard.cost is None
+    assert guard.shed() is None
