@@ -321,6 +321,9 @@ class GatewayApp:
         if write:
             self.counters.started()
         legacy_done: asyncio.Future[dict[str, Any] | None] | None = None
+        # a shadow in flight while this client waits (its own or another's): the shedding's
+        # cost signal sets these clients' times against the others'
+        busy = self.shadows_in_flight > 0
         if shadow:
             if self.shadows_in_flight >= self.gw.shadow_in_flight:
                 self._drop(route, "dropped_in_flight")
@@ -340,7 +343,6 @@ class GatewayApp:
                 stream,
                 cid,
                 collect=legacy_done is not None or self.capture,
-                shadowed=legacy_done is not None,
             )
         finally:
             if write:
@@ -351,6 +353,10 @@ class GatewayApp:
         status = answer["status"] if answer else 502
         self.metrics.requests.labels(route.key, "legacy", _status_class(status)).inc()
         elapsed = (time.time() - started) * 1000
+        if answer is not None:
+            self.guard.served(
+                elapsed, busy or legacy_done is not None or self.shadows_in_flight > 0
+            )
         if shifted and self.shifter is not None:
             self.shifter.legacy_served(route.key, elapsed)
         if LOG.isEnabledFor(logging.INFO):  # the line is built only when it is written
@@ -420,13 +426,9 @@ class GatewayApp:
         cid: str,
         *,
         collect: bool,
-        shadowed: bool = False,
     ) -> dict[str, Any] | None:
         assert self.passthrough is not None
         t0 = time.time()
-        # a shadow in flight while the legacy answers (this request's or another's): the
-        # shedding's cost signal sets these answer times against the others
-        busy = shadowed or self.shadows_in_flight > 0
         parts: list[bytes] | None = [] if collect else None
         size = 0
         started = False
@@ -475,7 +477,7 @@ class GatewayApp:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             t1 = time.time()
         finally:  # whatever ends it (a client gone, a cancel): no longer in flight
-            self.guard.ended(t1 - t0 if t1 else None, busy or self.shadows_in_flight > 0)
+            self.guard.ended(t1 - t0 if t1 else None)
         self.metrics.latency.labels("legacy").observe(t1 - t0)
         return {
             "status": status,

@@ -19,11 +19,12 @@ Two signals, both measured by the gateway itself on the legacy's answers to clie
 The share is kept exactly, not drawn at random: a credit grows by the share with each new
 shadow and one is sent each time it reaches 1 (a share of 0.25 sends every fourth).
 
-- **cost** (``budget`` > 0): the p90 of the legacy's answer times while a shadow was in
-  flight (its own or another's) against the p90 while none was, each window; while the
+- **cost** (``budget`` > 0): the p90 of the clients' answer times (arrival to last byte)
+  while a shadow was in flight (its own or another's) against the p90 while none was, each
+  window; while the
   difference is over ``budget`` the share of shadows sent steps down, under half of it back
-  up. With every read shadowed there is nothing to compare with: the next ``probe`` new
-  shadows are held back in a row (the answers after the first are the calm ones).
+  up. With every read shadowed there is nothing to compare with: new shadows are held back
+  until ``probe`` answers came with none in flight (at most a window of them).
 
 ``LoadGuard.shed()`` names the reason a new shadow is shed (``shed_in_flight``,
 ``shed_latency``, ``shed_cost``) or returns None; the caller counts it like any other dropped
@@ -63,7 +64,8 @@ class LoadGuard:
         self._with: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
         self._without: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
         self._counted = 0
-        self._probe = 0
+        self._probe = 0  # answers without a shadow in flight still wanted
+        self._probe_left = 0  # new shadows the probe may still hold back
 
     @property
     def slow(self) -> bool:
@@ -84,22 +86,28 @@ class LoadGuard:
     def started(self) -> None:
         self.in_flight += 1
 
-    def ended(self, seconds: float | None, shadowed: bool = False) -> None:
-        """``shadowed``: a shadow was in flight while the legacy answered (the cost signal)."""
+    def ended(self, seconds: float | None) -> None:
         self.in_flight -= 1
         if seconds is not None:
             self.observe(seconds * 1000)
-            if self.config.enabled and self.config.budget > 0:
-                self._observe_cost(seconds * 1000, shadowed)
 
-    def _observe_cost(self, ms: float, shadowed: bool) -> None:
+    def served(self, ms: float, shadowed: bool) -> None:
+        """A client answered in ``ms`` (from its request's arrival to the last byte sent);
+        ``shadowed``: a shadow was in flight meanwhile (the cost signal). The client's time,
+        not the legacy's alone: a gateway busy with shadows delays answers too."""
         c = self.config
+        if not c.enabled or c.budget <= 0:
+            return
         (self._with if shadowed else self._without).append(ms)
+        if not shadowed and self._probe:
+            self._probe -= 1
         self._counted += 1
         if self._counted % c.window:
             return
-        if len(self._without) < MIN_SAMPLES:  # every read shadowed: hold a few back
-            self._probe = c.probe
+        if len(self._without) < MIN_SAMPLES:  # every read shadowed: hold shadows back
+            # until the ones in flight are done and `probe` answers came without any (at
+            # most a window of them: a shadow that never ends must not stop them all)
+            self._probe, self._probe_left = c.probe, c.window
             return
         if len(self._with) < MIN_SAMPLES:
             return
@@ -157,8 +165,8 @@ class LoadGuard:
     def shed(self) -> str | None:
         """Why a new shadow is shed now, or None to send it (under strain: one in every
         1/share, the share kept exactly by a credit)."""
-        if self._probe > 0 and self.config.enabled:  # answers to compare the shadowed with
-            self._probe -= 1
+        if self._probe and self._probe_left and self.config.enabled:  # answers to compare with
+            self._probe_left -= 1
             return SHED_COST
         strain = self._reason()
         if strain is None:

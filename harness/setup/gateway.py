@@ -98,8 +98,9 @@ class ShedConfig(_Strict):
     probe: int = Field(
         8,
         ge=1,
-        description="with `budget`: new shadows held back in a row when a window had too few "
-        "answers without a shadow in flight to compare with (every read shadowed)",
+        description="with `budget`: when a window had too few answers without a shadow in "
+        "flight to compare with (every read shadowed), new shadows are held back until this "
+        "many came (at most a window of shadows)",
     )
 
 

@@ -216,9 +216,8 @@ def test_metrics_say_what_share_of_shadows_is_sent_now(monkeypatch: pytest.Monke
 def _cost_feed(guard: LoadGuard, ms_with: float, ms_without: float, n: int) -> None:
     """``n`` answers, alternating one with a shadow in flight and one without."""
     for i in range(n):
-        guard.started()
         shadowed = i % 2 == 0
-        guard.ended((ms_with if shadowed else ms_without) / 1000, shadowed)
+        guard.served(ms_with if shadowed else ms_without, shadowed)
 
 
 def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() -> None:
@@ -248,13 +247,25 @@ def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() ->
     assert guard.shed() is None
 
 
-def test_every_read_shadowed_holds_a_probe_of_shadows_back_to_compare_with() -> None:
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=5))
+def test_every_read_shadowed_holds_shadows_back_until_answers_came_without() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=3))
     for _ in range(16):  # every answer had a shadow in flight: nothing to compare with
-        guard.started()
-        guard.ended(0.002, True)
-    assert [guard.shed() for _ in range(6)] == [SHED_COST] * 5 + [None]
+        guard.served(2, True)
+    assert [guard.shed() for _ in range(4)] == [SHED_COST] * 4
+    for shadowed in (True, False, False):  # one still overlapped a shadow, two did not
+        guard.served(1, shadowed)
+    assert guard.shed() == SHED_COST  # a third answer without is still wanted
+    guard.served(1, False)
+    assert guard.shed() is None
     assert guard.cost is None
+
+
+def test_a_probe_holds_back_at_most_a_window_of_shadows() -> None:
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=3))
+    for _ in range(16):
+        guard.served(2, True)
+    held = [guard.shed() for _ in range(20)]  # a shadow that never ends: no answer without
+    assert held == [SHED_COST] * 16 + [None] * 4
 
 
 def test_no_budget_no_cost_signal() -> None:
