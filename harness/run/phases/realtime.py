@@ -18,10 +18,8 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from dataclasses import replace
-from typing import Any
 
-from harness.compare.normalization import RuleSet
-from harness.models import ExchangeResult, PreparedRequest
+from harness.models import PreparedRequest
 from harness.reporting.results import CaseDone, OperationStarted
 from harness.run.context import RunContext
 from harness.run.streams import (
@@ -69,7 +67,7 @@ class Realtime:
             greeting = {key: sub.take() for key, sub in subs.items()}
             for role in roles:
                 lm, cm = greeting[(role, "legacy")], greeting[(role, "candidate")]
-                self._compare(ctx, rules, role, lm, cm, None, cfg.path)
+                compare_stream(ctx, rules, role, lm, cm, None, cfg.path)
             # after a write: a moment for its events, then quiet only while a role's two
             # streams hold different counts (agreeing streams do not cost quiet_ms a write)
             pairs = [(subs[(role, "legacy")], subs[(role, "candidate")]) for role in roles]
@@ -90,7 +88,7 @@ class Realtime:
                     for role in roles:
                         lm, cm = seen[(role, "legacy")], seen[(role, "candidate")]
                         ctx.stats.realtime["messages"] += len(lm) + len(cm)
-                        agreed &= not self._compare(ctx, rules, role, lm, cm, result, cfg.path)
+                        agreed &= not compare_stream(ctx, rules, role, lm, cm, result, cfg.path)
                     ctx.listener.case_done(CaseDone(label=LABEL, agreed=agreed))
             finally:
                 ctx.pair.restore()
@@ -135,15 +133,3 @@ class Realtime:
 
     def _auth(self, ctx: RunContext, side: str, role: str | None) -> dict[str, str]:
         return stream_headers(ctx, side, role)
-
-    def _compare(
-        self,
-        ctx: RunContext,
-        rules: RuleSet,
-        role: str | None,
-        legacy: list[Any],
-        candidate: list[Any],
-        cause: ExchangeResult | None,
-        path: str,
-    ) -> bool:
-        return compare_stream(ctx, rules, role, legacy, candidate, cause, path)
