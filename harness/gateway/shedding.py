@@ -19,12 +19,17 @@ Two signals, both measured by the gateway itself on the legacy's answers to clie
 The share is kept exactly, not drawn at random: a credit grows by the share with each new
 shadow and one is sent each time it reaches 1 (a share of 0.25 sends every fourth).
 
-- **cost** (``budget`` > 0): the p90 of the clients' answer times (arrival to last byte)
-  while a shadow was in flight (its own or another's) against the p90 while none was, each
-  window; while the
-  difference is over ``budget`` the share of shadows sent steps down, under half of it back
-  up. With every read shadowed there is nothing to compare with: new shadows are held back
-  until ``probe`` answers came with none in flight (at most a window of them).
+- **cost** (``budget`` > 0): what the shadows cost the clients, measured by pausing them.
+  Shadows are sent for an *on* period, then held back for an *off* period: the off period
+  first waits for the shadows in flight to end and lets as long again pass (the port's and
+  the comparison worker's queued work), then collects ``probe`` clients' answer times
+  (arrival to last byte). The p90 of the on period's answers against the off period's,
+  minus 1, is the cost: over ``budget`` the share of shadows sent steps down, under half of
+  it back up. Answers that merely overlap a shadow cannot show it: on a busy machine every
+  answer overlaps one, and the port and the worker slow the legacy through the CPU they
+  share whether or not one is in flight. An on period lasts at least a ``window`` of answers
+  and four times the last off period, twice as long (up to eight times) after each calm
+  verdict with every shadow sent, so a calm gateway holds few shadows back.
 
 ``LoadGuard.shed()`` names the reason a new shadow is shed (``shed_in_flight``,
 ``shed_latency``, ``shed_cost``) or returns None; the caller counts it like any other dropped
@@ -32,7 +37,9 @@ shadow."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 
 from harness.setup.gateway import ShedConfig
 
@@ -42,6 +49,8 @@ SHED_IN_FLIGHT = "shed_in_flight"
 SHED_LATENCY = "shed_latency"
 SHED_COST = "shed_cost"
 MIN_SAMPLES = 16  # answers each way a cost window needs
+SETTLE_S = 0.05  # an off period waits at least this after the shadows in flight ended
+MAX_SPACING = 8  # a calm on period grows up to this many times its shortest
 RESUME = 0.75  # hysteresis: the share steps back up only below this share of the threshold
 
 
@@ -49,7 +58,7 @@ class LoadGuard:
     """Fed by the serving loop (one thread): ``started()`` before a request goes to the
     legacy, ``ended(seconds)`` when it is over (None: it failed, no answer time)."""
 
-    def __init__(self, config: ShedConfig) -> None:
+    def __init__(self, config: ShedConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.in_flight = 0
         self.share = 1.0  # the share of new shadows sent on the latency signal (1: all)
@@ -58,14 +67,18 @@ class LoadGuard:
         self._credit = 0.0
         self._window: list[float] = []
         self._p90s: deque[float] = deque(maxlen=max(1, config.baseline_windows))
-        # the cost signal: answer times with and without a shadow in flight
+        # the cost signal: client answer times in on periods against off periods
         self.cost_share = 1.0
-        self.cost: float | None = None  # the last window's p90 with / without, minus 1
-        self._with: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
-        self._without: deque[float] = deque(maxlen=max(MIN_SAMPLES, config.window))
-        self._counted = 0
-        self._probe = 0  # answers without a shadow in flight still wanted
-        self._probe_left = 0  # new shadows the probe may still hold back
+        self.cost: float | None = None  # the last verdict's p90 on / off, minus 1
+        self._clock = clock
+        self._off = False  # in an off period: new shadows held back
+        self._phase_at = clock()  # when the current period began
+        self._drained_at: float | None = None  # off: when the first answer without came
+        self._held = 0  # off: shadows held back so far
+        self._on: list[float] = []
+        self._off_times: list[float] = []
+        self._off_s = 0.0  # the last off period's length
+        self._spacing = 1
 
     @property
     def slow(self) -> bool:
@@ -98,27 +111,46 @@ class LoadGuard:
         c = self.config
         if not c.enabled or c.budget <= 0:
             return
-        (self._with if shadowed else self._without).append(ms)
-        if not shadowed and self._probe:
-            self._probe -= 1
-        self._counted += 1
-        if self._counted % c.window:
+        now = self._clock()
+        if not self._off:
+            if now - self._phase_at >= self._off_s:  # past the ramp after an off period
+                self._on.append(ms)
+            long_enough = now - self._phase_at >= 4 * self._off_s * self._spacing
+            if len(self._on) >= max(MIN_SAMPLES, c.window) and long_enough:
+                self._off, self._phase_at, self._drained_at, self._held = True, now, None, 0
+                self._off_times = []
             return
-        if len(self._without) < MIN_SAMPLES:  # every read shadowed: hold shadows back
-            # until the ones in flight are done and `probe` answers came without any (at
-            # most a window of them: a shadow that never ends must not stop them all)
-            self._probe, self._probe_left = c.probe, c.window
+        if shadowed:  # the shadows sent before the pause are still in flight
             return
-        if len(self._with) < MIN_SAMPLES:
+        if self._drained_at is None:
+            self._drained_at = now
+        settle = max(SETTLE_S, self._drained_at - self._phase_at)
+        if now - self._drained_at < settle:
             return
-        cost = _p90(list(self._with)) / max(_p90(list(self._without)), 1e-6) - 1
+        self._off_times.append(ms)
+        if len(self._off_times) >= max(c.probe, MIN_SAMPLES):
+            self._verdict(now)
+
+    def _verdict(self, now: float) -> None:
+        """An off period is over: set its answers against the on period's before it."""
+        c = self.config
+        cost = _p90(self._on) / max(_p90(self._off_times), 1e-6) - 1
         self.cost = cost
         if cost > c.budget:
             if self.cost_share >= 1.0:
                 self._credit = 0.0
             self.cost_share = max(c.floor, self.cost_share * c.step_down)
-        elif cost < c.budget / 2 and self.cost_share < 1.0:
+            self._spacing = 1
+        elif cost < c.budget / 2:
+            if self.cost_share >= 1.0:
+                self._spacing = min(MAX_SPACING, self._spacing * 2)
             self.cost_share = min(1.0, self.cost_share + c.step_up)
+        self._end_off(now)
+
+    def _end_off(self, now: float) -> None:
+        self._off_s = now - self._phase_at
+        self._off, self._phase_at = False, now
+        self._on, self._off_times = [], []
 
     def observe(self, ms: float) -> None:
         """One answer time; each full window updates the baseline and the share sent."""
@@ -165,9 +197,12 @@ class LoadGuard:
     def shed(self) -> str | None:
         """Why a new shadow is shed now, or None to send it (under strain: one in every
         1/share, the share kept exactly by a credit)."""
-        if self._probe and self._probe_left and self.config.enabled:  # answers to compare with
-            self._probe_left -= 1
-            return SHED_COST
+        if self._off and self.config.enabled:  # a pause: answers to compare with
+            self._held += 1
+            if self._held <= max(self.config.window, 4 * self.config.probe):
+                return SHED_COST
+            # a shadow that never ends keeps every answer overlapped: give up this pause
+            self._end_off(self._clock())
         strain = self._reason()
         if strain is None:
             return None

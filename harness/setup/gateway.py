@@ -87,20 +87,21 @@ class ShedConfig(_Strict):
     budget: float = Field(
         0.0,
         ge=0.0,
-        description="what the shadows may cost the legacy's clients, as a share of its answer "
-        "time: the gateway sets the p90 of the legacy's answer times while a shadow is in "
-        "flight against the p90 while none is, each window, and steps the share of shadows "
-        "sent down (x step_down, never under floor) while the difference is over this, back up "
-        "(+ step_up) while it is under half of it (shed_cost; a shadow shares the legacy's "
-        "machine: a port slower than the legacy takes the CPU its clients wait for); "
-        "0: off",
+        description="what the shadows may cost the legacy's clients, as a share of their "
+        "answer time: the gateway pauses the shadows now and then (an off period: it waits for "
+        "the ones in flight to end and as long again, then times `probe` answers), sets the "
+        "p90 of the clients' answer times in the on period before against the pause's, and "
+        "steps the share of shadows sent down (x step_down, never under floor) while the "
+        "difference is over this, back up (+ step_up) while it is under half of it (shed_cost; "
+        "a shadow shares the legacy's machine: the port and the comparisons take the CPU its "
+        "clients wait for); 0: off",
     )
     probe: int = Field(
-        8,
+        16,
         ge=1,
-        description="with `budget`: when a window had too few answers without a shadow in "
-        "flight to compare with (every read shadowed), new shadows are held back until this "
-        "many came (at most a window of shadows)",
+        description="with `budget`: the answers a pause times (at least 16); a pause holds "
+        "back at most a window (or 4 x probe) of shadows, so a shadow that never ends cannot "
+        "stop them all",
     )
 
 

@@ -213,63 +213,115 @@ def test_metrics_say_what_share_of_shadows_is_sent_now(monkeypatch: pytest.Monke
     assert "parity_gateway_shadow_share_sent 0.1" in metrics()
 
 
-def _cost_feed(guard: LoadGuard, ms_with: float, ms_without: float, n: int) -> None:
-    """``n`` answers, alternating one with a shadow in flight and one without."""
-    for i in range(n):
-        shadowed = i % 2 == 0
-        guard.served(ms_with if shadowed else ms_without, shadowed)
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cycle(guard: LoadGuard, clock: _Clock, ms_on: float, ms_off: float) -> None:
+    """One on period of answers taking ``ms_on`` (every new shadow asked for), then one
+    pause: the shadows in flight end, it settles, then answers taking ``ms_off``; 10 ms a
+    step."""
+    while not guard._off:  # the on period
+        guard.shed()
+        clock.now += 0.01
+        guard.served(ms_on, True)
+    verdicts = guard.cost, guard.cost_share
+    clock.now += 0.01
+    guard.served(ms_on, True)  # one still overlapped a shadow sent before the pause
+    while guard._off:
+        assert guard.shed() == SHED_COST  # held back for the whole pause
+        clock.now += 0.01
+        guard.served(ms_off, False)
+    assert (guard.cost, guard.cost_share) != verdicts or guard.cost is not None
 
 
 def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() -> None:
     config = ShedConfig(
         in_flight=0, latency_factor=0, window=32, budget=0.2, floor=0.1, step_up=0.25
     )
-    guard = LoadGuard(config)
-    _cost_feed(guard, 1.1, 1.0, 32)  # 10% slower with a shadow in flight: within the budget
+    clock = _Clock()
+    guard = LoadGuard(config, clock)
+    _cycle(guard, clock, 1.1, 1.0)  # 10% slower with shadows on: within the budget
     assert guard.cost is not None
     assert abs(guard.cost - 0.1) < 1e-9
     assert guard.shed() is None
-    _cost_feed(guard, 2.0, 1.0, 32)  # twice as slow: over it, halved
+    _cycle(guard, clock, 2.0, 1.0)  # twice as slow: over it, halved
     assert guard.cost_share == 0.5
     assert guard.snapshot()["shedding"] == SHED_COST
     sent = [guard.shed() is None for _ in range(4)]
     assert sent == [False, True, False, True]  # every second one
-    _cost_feed(guard, 2.0, 1.0, 96)  # three more windows: 0.25, 0.125, then the floor
+    for _ in range(3):  # three more pauses: 0.25, 0.125, then the floor
+        _cycle(guard, clock, 2.0, 1.0)
     assert guard.cost_share == 0.1
-    # no cost now: a window to flush the slow answers from the last two windows' samples,
-    # then back up a step per window
-    _cost_feed(guard, 1.0, 1.0, 32)
-    assert guard.cost_share == 0.1
-    _cost_feed(guard, 1.0, 1.0, 32 * 3)
+    for _ in range(3):  # no cost now: back up a step per pause
+        _cycle(guard, clock, 1.0, 1.0)
     assert round(guard.cost_share, 2) == 0.85
-    _cost_feed(guard, 1.0, 1.0, 32)
+    _cycle(guard, clock, 1.0, 1.0)
     assert guard.cost_share == 1.0
     assert guard.shed() is None
 
 
-def test_every_read_shadowed_holds_shadows_back_until_answers_came_without() -> None:
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=3))
-    for _ in range(16):  # every answer had a shadow in flight: nothing to compare with
+def test_a_pause_waits_for_the_shadows_in_flight_and_lets_the_machine_settle() -> None:
+    clock = _Clock()
+    guard = LoadGuard(
+        ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=16), clock
+    )
+    for _ in range(16):  # an on period: every answer 2 ms
+        clock.now += 0.01
         guard.served(2, True)
-    assert [guard.shed() for _ in range(4)] == [SHED_COST] * 4
-    for shadowed in (True, False, False):  # one still overlapped a shadow, two did not
-        guard.served(1, shadowed)
-    assert guard.shed() == SHED_COST  # a third answer without is still wanted
-    guard.served(1, False)
-    assert guard.shed() is None
+    assert guard._off
+    assert guard.shed() == SHED_COST
+    for _ in range(10):  # 0.1 s until the shadows in flight are done: not timed
+        clock.now += 0.01
+        guard.served(50, True)
+    for _ in range(11):  # as long again (0.11 s to the first answer without) to settle: the
+        clock.now += 0.01  # port's queued work, not timed either
+        guard.served(50, False)
     assert guard.cost is None
+    for _ in range(16):  # the pause's answers
+        clock.now += 0.01
+        guard.served(1, False)
+    assert guard.cost == 1.0  # 2 ms against 1 ms, the slow drain not counted
+    assert not guard._off
+    assert guard.cost_share == 0.5
 
 
-def test_a_probe_holds_back_at_most_a_window_of_shadows() -> None:
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=3))
+def test_a_calm_gateway_pauses_less_and_less_often() -> None:
+    clock = _Clock()
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2), clock)
+    lengths = []
+    for _ in range(5):
+        start = clock.now
+        _cycle(guard, clock, 1.0, 1.0)
+        lengths.append(clock.now - start)
+    assert guard.cost_share == 1.0
+    assert lengths[1] > lengths[0] * 1.5
+    assert lengths[3] > lengths[1] * 3
+    assert abs(lengths[4] - lengths[3]) < 0.05  # up to eight times, then no longer
+
+
+def test_a_pause_holds_back_at_most_a_window_of_shadows() -> None:
+    clock = _Clock()
+    guard = LoadGuard(
+        ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=3), clock
+    )
     for _ in range(16):
+        clock.now += 0.01
         guard.served(2, True)
     held = [guard.shed() for _ in range(20)]  # a shadow that never ends: no answer without
     assert held == [SHED_COST] * 16 + [None] * 4
+    assert guard.cost is None
 
 
 def test_no_budget_no_cost_signal() -> None:
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=4))
-    _cost_feed(guard, 50, 1, 64)
+    clock = _Clock()
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=4), clock)
+    for i in range(64):
+        clock.now += 0.01
+        guard.served(50 if i % 2 else 1, bool(i % 2))
     assert guard.cost is None
     assert guard.shed() is None
