@@ -107,17 +107,15 @@ def test_shadows_that_slow_the_legacy_past_the_budget_are_shed(
         _wait(url + "/r", gw, log)
         reader.start()
         _until(lambda: _shadows(url, "shed_cost") > 0, "shadows shed for their cost", log)
-        _until(
-            lambda: (_status(url)["shed"].get("cost") or 0) > 0.2,
-            "a cost over the budget measured",
-            log,
-        )
+        # the share steps down only on a verdict over the budget (the last verdict's cost
+        # moves on as the share settles: a share the legacy bears costs less)
         _until(
             lambda: _status(url)["shed"]["share_sent"] <= 0.5,
             "the share of shadows stepped down",
             log,
         )
         status = _status(url)
+        assert status["shed"]["cost"] is not None
         assert status["shed"]["shedding"] == "shed_cost"
         assert status["dropped"]["shed_cost"] > 0
         text = httpx.get(url + "/metrics", headers={"x-parity-token": TOKEN}, timeout=30).text
