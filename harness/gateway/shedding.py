@@ -118,7 +118,6 @@ class LoadGuard:
             long_enough = now - self._phase_at >= 4 * self._off_s * self._spacing
             if len(self._on) >= max(MIN_SAMPLES, c.window) and long_enough:
                 self._off, self._phase_at, self._drained_at, self._held = True, now, None, 0
-                self._off_times = []
             return
         if shadowed:  # the shadows sent before the pause are still in flight
             return

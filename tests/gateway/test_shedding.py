@@ -229,14 +229,13 @@ def _cycle(guard: LoadGuard, clock: _Clock, ms_on: float, ms_off: float) -> None
         guard.shed()
         clock.now += 0.01
         guard.served(ms_on, True)
-    verdicts = guard.cost, guard.cost_share
     clock.now += 0.01
     guard.served(ms_on, True)  # one still overlapped a shadow sent before the pause
     while guard._off:
         assert guard.shed() == SHED_COST  # held back for the whole pause
         clock.now += 0.01
         guard.served(ms_off, False)
-    assert (guard.cost, guard.cost_share) != verdicts or guard.cost is not None
+    assert guard.cost is not None  # the pause ended in a verdict
 
 
 def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() -> None:
