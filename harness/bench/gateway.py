@@ -4,7 +4,8 @@ For each mode (``legacy`` pass-through, ``shadow``) a ``parity gateway`` is star
 of the running pair (all of them at once) and wrk loads one request directly against the
 legacy and through each gateway at each concurrency level, round by round (direct, legacy
 mode, direct, shadow mode, ...; the next round starts with the next mode), so a noisy
-shared machine hits every mode alike.
+shared machine hits every mode alike. Each gateway is loaded for a second before its measured
+cell, so its pool is as warm as steady traffic keeps it.
 Figures: requests/s, p50 and p99 each way, the p50 the gateway adds, its share of direct
 throughput, and for ``shadow`` the share of the reads it shadowed (the rest shed while the
 legacy was under strain: ``[gateway.shed]``) next to its p99 over pass-through's: of every
@@ -132,6 +133,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         direct[mode].append(
                             _wrk(args.legacy_url + request.path, level, args.seconds, request, auth)
                         )
+                        # its pool warm again, as under steady traffic: the direct cell took
+                        # longer than the legacy keeps an idle connection (Node: 5 s), and 32
+                        # connections opened at once to the Next.js legacy left some of them
+                        # waiting 200 to 400 ms, direct or through (p99 x4 in the cells that
+                        # followed a lull, whichever mode)
+                        _wrk(gateways[mode][1] + request.path, level, 1, request, auth)
                         pid = gateways[mode][0].pid
                         before = _cpu(pid)
                         counted = _shadowed(gateways[mode][1])

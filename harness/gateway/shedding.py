@@ -19,13 +19,18 @@ Two signals, both measured by the gateway itself on the legacy's answers to clie
 The share is kept exactly, not drawn at random: a credit grows by the share with each new
 shadow and one is sent each time it reaches 1 (a share of 0.25 sends every fourth).
 
-- **cost** (``budget`` > 0): what the shadows cost the clients, measured by pausing them.
-  Shadows are sent for an *on* period, then held back for an *off* period: the off period
-  first waits for the shadows in flight to end and lets as long again pass (the port's and
-  the comparison worker's queued work), then collects ``probe`` clients' answer times
-  (arrival to last byte). The p90 of the on period's answers against the off period's,
-  minus 1, is the cost: over ``budget`` the share of shadows sent steps down, under half of
-  it back up. Answers that merely overlap a shadow cannot show it: on a busy machine every
+- **cost** (``budget`` > 0, 0.1 by default): what the shadows cost the clients, measured by
+  pausing them. Shadows are sent for an *on* period, then held back for an *off* period: the
+  off period first waits for the shadows in flight to end and lets as long again pass (the
+  port's and the comparison worker's queued work), then collects ``probe`` clients' answer
+  times (arrival to last byte). The p90 of the last ``probe`` answers before the pause
+  against the pause's, minus 1, is a reading (the two samples alike in size and next to each
+  other in time: a larger, longer on sample read +5% with no shadow at all). One reading is
+  noisy (sd 0.15 to 0.3 at 8 connections on the shipped pair), so readings are smoothed
+  (``SMOOTHING``) into an estimate of the cost at the share sent now, and the share moves
+  toward ``AIM`` of the budget in proportion (the cost goes with the share): down by
+  ``step_down`` at most a pause, up by ``RISE`` at most; the estimate follows each step at
+  once. Answers that merely overlap a shadow cannot show the cost: on a busy machine every
   answer overlaps one, and the port and the worker slow the legacy through the CPU they
   share whether or not one is in flight. An on period lasts at least a ``window`` of answers
   and four times the last off period, twice as long (up to eight times) after each calm
@@ -43,7 +48,16 @@ from collections.abc import Callable
 
 from harness.setup.gateway import ShedConfig
 
-__all__ = ["RESUME", "SHED_COST", "SHED_IN_FLIGHT", "SHED_LATENCY", "LoadGuard"]
+__all__ = [
+    "AIM",
+    "RESUME",
+    "RISE",
+    "SHED_COST",
+    "SHED_IN_FLIGHT",
+    "SHED_LATENCY",
+    "SMOOTHING",
+    "LoadGuard",
+]
 
 SHED_IN_FLIGHT = "shed_in_flight"
 SHED_LATENCY = "shed_latency"
@@ -51,6 +65,9 @@ SHED_COST = "shed_cost"
 MIN_SAMPLES = 16  # answers each way a cost window needs
 SETTLE_S = 0.05  # an off period waits at least this after the shadows in flight ended
 MAX_SPACING = 8  # a calm on period grows up to this many times its shortest
+SMOOTHING = 0.15  # each pause's reading moves the cost estimate this far (a reading is noisy)
+RISE = 1.1  # the cost signal raises the share by this factor a pause at most (down: step_down)
+AIM = 0.4  # a step aims the cost at this share of the budget
 RESUME = 0.75  # hysteresis: the share steps back up only below this share of the threshold
 
 
@@ -75,7 +92,9 @@ class LoadGuard:
         self._phase_at = clock()  # when the current period began
         self._drained_at: float | None = None  # off: when the first answer without came
         self._held = 0  # off: shadows held back so far
-        self._on: list[float] = []
+        self._on: deque[float] = deque(maxlen=max(config.probe, MIN_SAMPLES))  # the last
+        self._on_n = 0  # answers timed in this on period (past its ramp)
+        self._estimate: float | None = None  # the cost at the share sent now, smoothed
         self._off_times: list[float] = []
         self._off_s = 0.0  # the last off period's length
         self._spacing = 1
@@ -115,8 +134,9 @@ class LoadGuard:
         if not self._off:
             if now - self._phase_at >= self._off_s:  # past the ramp after an off period
                 self._on.append(ms)
+                self._on_n += 1
             long_enough = now - self._phase_at >= 4 * self._off_s * self._spacing
-            if len(self._on) >= max(MIN_SAMPLES, c.window) and long_enough:
+            if self._on_n >= max(MIN_SAMPLES, c.window) and long_enough:
                 self._off, self._phase_at, self._drained_at, self._held = True, now, None, 0
             return
         if shadowed:  # the shadows sent before the pause are still in flight
@@ -133,23 +153,32 @@ class LoadGuard:
     def _verdict(self, now: float) -> None:
         """An off period is over: set its answers against the on period's before it."""
         c = self.config
-        cost = _p90(self._on) / max(_p90(self._off_times), 1e-6) - 1
-        self.cost = cost
-        if cost > c.budget:
-            if self.cost_share >= 1.0:
-                self._credit = 0.0
-            self.cost_share = max(c.floor, self.cost_share * c.step_down)
+        reading = _p90(list(self._on)) / max(_p90(self._off_times), 1e-6) - 1
+        self.cost = reading
+        est = self._estimate
+        est = reading if est is None else est + SMOOTHING * (reading - est)
+        old = self.cost_share
+        aim = c.budget * AIM
+        # toward the aim in proportion (the cost goes with the share): down by step_down,
+        # up by RISE at most a pause
+        step = RISE if est <= 0 else max(c.step_down, min(RISE, aim / est))
+        self.cost_share = max(c.floor, min(1.0, old * step))
+        if est > c.budget:
             self._spacing = 1
-        elif cost < c.budget / 2:
-            if self.cost_share >= 1.0:
-                self._spacing = min(MAX_SPACING, self._spacing * 2)
-            self.cost_share = min(1.0, self.cost_share + c.step_up)
+        elif est < c.budget / 2 and old >= 1.0:  # calm at full share: pause less often
+            self._spacing = min(MAX_SPACING, self._spacing * 2)
+        if old >= 1.0 > self.cost_share:
+            self._credit = 0.0
+        # the shadows' cost goes with their share: the estimate follows the step at once
+        # (never under 0: a pause that ran slower says nothing of a share twice as large)
+        self._estimate = max(0.0, est) * self.cost_share / old
         self._end_off(now)
 
     def _end_off(self, now: float) -> None:
         self._off_s = now - self._phase_at
         self._off, self._phase_at = False, now
-        self._on, self._off_times = [], []
+        self._on.clear()
+        self._on_n, self._off_times = 0, []
 
     def observe(self, ms: float) -> None:
         """One answer time; each full window updates the baseline and the share sent."""
@@ -198,6 +227,8 @@ class LoadGuard:
         1/share, the share kept exactly by a credit)."""
         if self._off and self.config.enabled:  # a pause: answers to compare with
             self._held += 1
+            if self._drained_at is not None:  # the probe is under way: answers come without
+                return SHED_COST  # shadows now, so it ends within `probe` answers
             if self._held <= max(self.config.window, 4 * self.config.probe):
                 return SHED_COST
             # a shadow that never ends keeps every answer overlapped: give up this pause

@@ -85,23 +85,25 @@ class ShedConfig(_Strict):
         "shadows sent (shedding on latency ends at 1); 1: all at once",
     )
     budget: float = Field(
-        0.0,
+        0.1,
         ge=0.0,
         description="what the shadows may cost the legacy's clients, as a share of their "
-        "answer time: the gateway pauses the shadows now and then (an off period: it waits for "
-        "the ones in flight to end and as long again, then times `probe` answers), sets the "
-        "p90 of the clients' answer times in the on period before against the pause's, and "
-        "steps the share of shadows sent down (x step_down, never under floor) while the "
-        "difference is over this, back up (+ step_up) while it is under half of it (shed_cost; "
-        "a shadow shares the legacy's machine: the port and the comparisons take the CPU its "
-        "clients wait for); 0: off",
+        "answer time (p90): the gateway pauses the shadows now and then (an off period: it "
+        "waits for the ones in flight to end and as long again, then times `probe` answers), "
+        "reads the p90 of the last `probe` answers before the pause against the pause's, "
+        "smooths the readings, and moves the share of shadows sent toward 40% of this, in "
+        "proportion (the cost goes with the share): down by step_down at most a pause (never "
+        "under floor), up by 1.1x at most (shed_cost; a shadow shares the legacy's machine "
+        "when the port runs beside it: the port and the comparisons take the CPU its clients "
+        "wait for; on a machine of its own the readings stay near 0 and every read is "
+        "shadowed); 0: off",
     )
     probe: int = Field(
-        16,
+        64,
         ge=1,
-        description="with `budget`: the answers a pause times (at least 16); a pause holds "
-        "back at most a window (or 4 x probe) of shadows, so a shadow that never ends cannot "
-        "stop them all",
+        description="with `budget`: the answers a pause times, and as many before it (at "
+        "least 16); until the shadows in flight have ended a pause holds back at most a window "
+        "(or 4 x probe) of shadows, so a shadow that never ends cannot stop them all",
     )
 
 

@@ -12,7 +12,15 @@ import pytest
 
 from harness.gateway.app import GatewayApp
 from harness.gateway.routes import Route, RouteTable
-from harness.gateway.shedding import SHED_COST, SHED_IN_FLIGHT, SHED_LATENCY, LoadGuard
+from harness.gateway.shedding import (
+    AIM,
+    RISE,
+    SHED_COST,
+    SHED_IN_FLIGHT,
+    SHED_LATENCY,
+    SMOOTHING,
+    LoadGuard,
+)
 from harness.gateway.writes import WriteCounters
 from harness.setup.gateway import GatewayConfig, ShedConfig
 
@@ -238,30 +246,56 @@ def _cycle(guard: LoadGuard, clock: _Clock, ms_on: float, ms_off: float) -> None
     assert guard.cost is not None  # the pause ended in a verdict
 
 
-def test_the_cost_budget_steps_the_share_down_while_shadows_slow_the_legacy() -> None:
-    config = ShedConfig(
-        in_flight=0, latency_factor=0, window=32, budget=0.2, floor=0.1, step_up=0.25
-    )
+def test_the_cost_budget_steps_the_share_toward_its_aim_while_shadows_slow_the_legacy() -> None:
+    config = ShedConfig(in_flight=0, latency_factor=0, window=32, budget=0.2, floor=0.1)
+    aim = config.budget * AIM
     clock = _Clock()
     guard = LoadGuard(config, clock)
-    _cycle(guard, clock, 1.1, 1.0)  # 10% slower with shadows on: within the budget
+    _cycle(guard, clock, 1.05, 1.0)  # 5% slower with shadows on: under the aim
     assert guard.cost is not None
-    assert abs(guard.cost - 0.1) < 1e-9
-    assert guard.shed() is None
-    _cycle(guard, clock, 2.0, 1.0)  # twice as slow: over it, halved
-    assert guard.cost_share == 0.5
-    assert guard.snapshot()["shedding"] == SHED_COST
-    sent = [guard.shed() is None for _ in range(4)]
-    assert sent == [False, True, False, True]  # every second one
-    for _ in range(3):  # three more pauses: 0.25, 0.125, then the floor
-        _cycle(guard, clock, 2.0, 1.0)
-    assert guard.cost_share == 0.1
-    for _ in range(3):  # no cost now: back up a step per pause
-        _cycle(guard, clock, 1.0, 1.0)
-    assert round(guard.cost_share, 2) == 0.85
-    _cycle(guard, clock, 1.0, 1.0)
+    assert abs(guard.cost - 0.05) < 1e-9
+    assert aim > 0.05
     assert guard.cost_share == 1.0
     assert guard.shed() is None
+    _cycle(guard, clock, 2.0, 1.0)  # twice as slow: one reading moves the estimate a little
+    est = 0.05 + SMOOTHING * (1.0 - 0.05)
+    # down in proportion to the aim, by step_down at most
+    assert abs(guard.cost_share - max(config.step_down, aim / est)) < 1e-9
+    assert guard.cost_share < 1.0
+    assert guard.snapshot()["shedding"] == SHED_COST
+    sent = [guard.shed() is None for _ in range(4)]
+    assert sent.count(True) == 2  # one in every 1/share
+    shares = [guard.cost_share]
+    for _ in range(4):  # still twice as slow: down again, never by more than step_down
+        _cycle(guard, clock, 2.0, 1.0)
+        assert guard.cost_share >= shares[-1] * config.step_down - 1e-9
+        shares.append(guard.cost_share)
+    assert shares[-1] == config.floor
+    assert shares == sorted(shares, reverse=True)
+    for _ in range(40):  # no cost now: back up by RISE at most a pause
+        _cycle(guard, clock, 1.0, 1.0)
+        assert guard.cost_share <= shares[-1] * RISE + 1e-9
+        shares.append(guard.cost_share)
+    assert guard.cost_share == 1.0
+    assert guard.shed() is None
+
+
+def test_a_noisy_reading_moves_the_share_less_than_a_steady_one() -> None:
+    """One slow pause among calm ones leaves the share where it was (the smoothed estimate
+    stays under the aim); the same reading pause after pause steps it down."""
+    config = ShedConfig(in_flight=0, latency_factor=0, window=32, budget=0.2, floor=0.05)
+    clock = _Clock()
+    noisy, steady = LoadGuard(config, clock), LoadGuard(config, clock)
+    for guard in (noisy, steady):
+        for _ in range(3):
+            _cycle(guard, clock, 1.0, 1.0)
+    _cycle(noisy, clock, 1.5, 1.0)  # one reading of +50%
+    for _ in range(3):
+        _cycle(noisy, clock, 1.0, 1.0)
+    for _ in range(6):
+        _cycle(steady, clock, 1.5, 1.0)
+    assert steady.cost_share < 0.2
+    assert noisy.cost_share == 1.0
 
 
 def test_a_pause_waits_for_the_shadows_in_flight_and_lets_the_machine_settle() -> None:
@@ -291,7 +325,8 @@ def test_a_pause_waits_for_the_shadows_in_flight_and_lets_the_machine_settle() -
 
 def test_a_calm_gateway_pauses_less_and_less_often() -> None:
     clock = _Clock()
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2), clock)
+    config = ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=16)
+    guard = LoadGuard(config, clock)
     lengths = []
     for _ in range(5):
         start = clock.now
@@ -316,9 +351,32 @@ def test_a_pause_holds_back_at_most_a_window_of_shadows() -> None:
     assert guard.cost is None
 
 
+def test_once_the_shadows_in_flight_ended_a_pause_holds_back_until_its_probe_is_done() -> None:
+    """The cap on shadows held back is for a shadow that never ends; a pause whose shadows
+    ended waits for its probe however many new shadows arrive meanwhile (a busy gateway
+    sees more new reads than answers in the time a probe takes)."""
+    clock = _Clock()
+    config = ShedConfig(in_flight=0, latency_factor=0, window=16, budget=0.2, probe=16)
+    guard = LoadGuard(config, clock)
+    for _ in range(16):
+        clock.now += 0.01
+        guard.served(2, True)
+    assert guard._off
+    clock.now += 0.01
+    guard.served(2, False)  # the shadows in flight ended
+    cap = max(config.window, 4 * config.probe)
+    assert [guard.shed() for _ in range(cap + 10)] == [SHED_COST] * (cap + 10)
+    clock.now += 0.1  # settled
+    for _ in range(16):
+        clock.now += 0.001
+        guard.served(1, False)
+    assert guard.cost == 1.0
+    assert not guard._off
+
+
 def test_no_budget_no_cost_signal() -> None:
     clock = _Clock()
-    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=4), clock)
+    guard = LoadGuard(ShedConfig(in_flight=0, latency_factor=0, window=4, budget=0), clock)
     for i in range(64):
         clock.now += 0.01
         guard.served(50 if i % 2 else 1, bool(i % 2))

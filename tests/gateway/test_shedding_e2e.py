@@ -88,7 +88,7 @@ def test_shadows_shed_while_the_legacy_is_stuck_and_resume_after(
     cfg = _config(tmp_path, legacy.url, port.url, listen)
     # in flight only: the latency rule is fed synthetic times in test_shedding.py
     text = cfg.read_text().replace(
-        "shed = { enabled = false }", "shed = { in_flight = 2, latency_factor = 0 }"
+        "shed = { enabled = false }", "shed = { in_flight = 2, latency_factor = 0, budget = 0 }"
     )
     assert "in_flight = 2" in text
     cfg.write_text(text)
