@@ -245,7 +245,7 @@ class CaseSource:
                 if hit is None:
                     signals.at(step="generation")  # waiting on the worker drawing the cases
                     try:
-                        out = futures[i].result()
+                        out = signals.result(futures[i])
                     except HarnessError:
                         raise
                     except Exception as exc:  # the worker died or raised: parity is broken

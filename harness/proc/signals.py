@@ -21,9 +21,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from types import FrameType
+from typing import TypeVar
 
 from harness.proc.reaper import REAPER
+
+T = TypeVar("T")
 
 HARD_EXIT_S = 4.0
 EXIT_INTERRUPTED = 2
@@ -84,6 +89,24 @@ def check() -> None:
 def interrupted_at() -> float | None:
     """Monotonic time of the first signal, or None."""
     return _state.get("signalled")
+
+
+POLL_S = 0.25  # how often a wait on another thread or process wakes the main thread
+
+
+def result(future: Future[T]) -> T:
+    """``future.result()``, woken every ``POLL_S`` so a signal's handler runs. A signal sent
+    to the process is delivered to any one of its threads; one delivered to a pool's thread
+    only flags the main thread, which runs the handler at its next bytecode, and a main
+    thread asleep in an unbounded ``result()`` has none until the future is done (a SIGTERM
+    during case generation once took 18.9 s to end a run, its other rounds 1 s)."""
+    while True:
+        try:
+            return future.result(timeout=POLL_S)
+        except FutureTimeout:
+            if future.done():  # raised by the future's own work
+                raise
+            continue
 
 
 def grace(normal_s: float) -> float:

@@ -110,3 +110,62 @@ def test_an_interrupt_that_left_an_eval_still_exits_2_once_handled(
         assert done.returncode == -2, (done.returncode, done.stderr)
     else:
         assert done.returncode == 2, (done.returncode, done.stderr)
+
+
+WAIT_CHILD = """
+import os, signal, sys, threading
+from concurrent.futures import Future
+from harness.proc import signals
+
+plain, delay = sys.argv[1] == "plain", float(sys.argv[2])
+future = Future()
+ready = threading.Event()
+
+
+def send():
+    ready.wait()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+# both threads start before the main thread blocks SIGTERM: the kernel delivers it to one of
+# them, as it may to a pool's thread in a run
+threading.Thread(target=send, daemon=True).start()
+timer = threading.Timer(delay, future.set_result, args=("done",))
+timer.daemon = True
+timer.start()
+try:
+    with signals.interruptible():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        ready.set()
+        got = future.result() if plain else signals.result(future)
+        print("waited for", got, flush=True)
+        signals.at("stateless")
+except KeyboardInterrupt:
+    signals.handled()
+    print("interrupted; the future pending:", not future.done(), flush=True)
+    os._exit(2)
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("wait", "delay", "pending"),
+    [("signals", "120", True), ("plain", "2", False)],
+    ids=["signals-result", "plain-result"],
+)
+def test_a_signal_taken_by_another_thread_interrupts_a_wait_on_a_future(
+    wait: str, delay: str, pending: bool
+) -> None:
+    """Case generation waits on a worker's future. A SIGTERM the kernel hands to another
+    thread only flags the main thread: ``signals.result`` wakes to run the handler while the
+    future is still pending; a plain ``result()`` (the trap, shown with a short future) sees
+    it only once the future is done."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(WAIT_CHILD), wait, delay],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"the future pending: {pending}" in done.stdout, (done.stdout, done.stderr)
