@@ -269,7 +269,8 @@ class Pair:
         if self._db_pool is None:
             self._db_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="parity-db")
         futures = {k: self._db_pool.submit(work, k) for k in keys}
-        return {k: f.result() for k, f in futures.items()}
+        # woken now and then: a signal taken by a database thread must not wait for the diff
+        return {k: signals.result(f) for k, f in futures.items()}
 
     def read_writes(self, keys: list[str]) -> dict[str, tuple[bool, Writes]]:
         """Per target: whether its database changed since the baseline, and the rows."""
@@ -557,7 +558,7 @@ def _send_to_each(
 
     with ThreadPoolExecutor(max_workers=max(len(targets), 1)) as pool:
         futures = {key: pool.submit(one, key) for key in targets}
-        return [(key, target, futures[key].result()) for key, target in targets.items()]
+        return [(key, target, signals.result(futures[key])) for key, target in targets.items()]
 
 
 class Sessions:
