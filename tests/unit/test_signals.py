@@ -113,7 +113,7 @@ def test_an_interrupt_that_left_an_eval_still_exits_2_once_handled(
 
 
 WAIT_CHILD = """
-import os, signal, sys, threading
+import os, signal, sys, threading, time
 from concurrent.futures import Future
 from harness.proc import signals
 
@@ -125,14 +125,13 @@ ready = threading.Event()
 def send():
     ready.wait()
     os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(delay)  # the future is done only after the signal was sent
+    future.set_result("done")
 
 
-# both threads start before the main thread blocks SIGTERM: the kernel delivers it to one of
-# them, as it may to a pool's thread in a run
+# the thread starts before the main thread blocks SIGTERM: the kernel delivers it there, as
+# it may to a pool's thread in a run
 threading.Thread(target=send, daemon=True).start()
-timer = threading.Timer(delay, future.set_result, args=("done",))
-timer.daemon = True
-timer.start()
 try:
     with signals.interruptible():
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
